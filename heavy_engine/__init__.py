@@ -1,0 +1,67 @@
+"""heavy's engine: multi-agent question answering with typed progress events.
+
+The engine never imports a chat library; Slack and Discord adapters live in `bots/`.
+"""
+
+from __future__ import annotations
+
+from ._config import (
+    AgentOverride,
+    HeavyConfig,
+    ProviderConfig,
+    Timeouts,
+    ToolSettings,
+    load_config,
+    validate_config,
+)
+from ._engine import Engine, HeavyRequest, Run, validate_question
+from ._errors import ConfigError, HeavyError, ProviderError, RequestRejected
+from ._events import (
+    Accepted,
+    AgentFinished,
+    AgentStarted,
+    AgentSummary,
+    Done,
+    Event,
+    QuestionsReady,
+    RunResult,
+    SynthesisDelta,
+    SynthesisStarted,
+    ToolCalled,
+    ToolFinished,
+)
+from ._types import ChatRequest, Completion, ToolCall, Usage
+
+__all__ = [
+    "Accepted",
+    "AgentFinished",
+    "AgentOverride",
+    "AgentStarted",
+    "AgentSummary",
+    "ChatRequest",
+    "Completion",
+    "ConfigError",
+    "Done",
+    "Engine",
+    "Event",
+    "HeavyConfig",
+    "HeavyError",
+    "HeavyRequest",
+    "ProviderConfig",
+    "ProviderError",
+    "QuestionsReady",
+    "RequestRejected",
+    "Run",
+    "RunResult",
+    "SynthesisDelta",
+    "SynthesisStarted",
+    "Timeouts",
+    "ToolCall",
+    "ToolCalled",
+    "ToolFinished",
+    "ToolSettings",
+    "Usage",
+    "load_config",
+    "validate_config",
+    "validate_question",
+]

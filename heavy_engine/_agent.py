@@ -1,0 +1,137 @@
+"""The agent loop: call the model, run the tools it asks for, repeat until it answers.
+
+The loop ends when the model answers without tool calls, when it calls `mark_task_complete`, or
+at `max_iterations` (the last iteration is offered no tools, so it must answer). Tool calls of
+one turn run concurrently. No LLM call starts once the deadline has passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ._events import AgentSummary, Event, ToolCalled, ToolFinished
+from ._types import ChatRequest, Completion, Message, ToolCall, Usage
+from .providers import Provider
+from .tools import COMPLETE_TOOL, Tool, ToolContext, execute_tool
+
+
+@dataclass(slots=True)
+class CallBudget:
+    """Shared by one run: counts LLM calls and enforces the deadline before each call."""
+
+    deadline: float
+    llm_call_timeout: float
+    calls: int = 0
+
+    def next_timeout(self) -> float:
+        remaining = self.deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise TimeoutError("the request deadline has passed")
+        self.calls += 1
+        return min(self.llm_call_timeout, remaining)
+
+
+async def call_model(
+    provider: Provider, request: ChatRequest, budget: CallBudget, usage: Usage
+) -> Completion:
+    """One non-streaming call under the budget; usage is added even if the caller fails later."""
+    request.timeout = budget.next_timeout()
+    async with asyncio.timeout(request.timeout):
+        completion = await provider.complete(request)
+    usage.add(completion.usage)
+    return completion
+
+
+@dataclass(slots=True)
+class AgentSpec:
+    index: int
+    question: str
+    provider: Provider
+    model: str
+    system_prompt: str
+    temperature: float | None
+    tools: list[Tool]
+    max_iterations: int
+    tool_timeout: float
+
+
+def _preview(arguments: str, limit: int = 120) -> str:
+    text = " ".join(arguments.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _complete_summary(call: ToolCall, fallback: str) -> str:
+    try:
+        args = json.loads(call.arguments or "{}")
+    except ValueError:
+        return fallback
+    summary = args.get("summary") if isinstance(args, dict) else None
+    return summary if isinstance(summary, str) and summary.strip() else fallback
+
+
+async def run_agent(
+    spec: AgentSpec,
+    *,
+    context: str | None,
+    budget: CallBudget,
+    tool_ctx: ToolContext,
+    emit: Callable[[Event], None],
+    summary: AgentSummary,
+) -> None:
+    """Run one agent to an answer, filling `summary` as it goes (so a timeout keeps the usage)."""
+    start = time.monotonic()
+    by_name = {t.name: t for t in spec.tools}
+    specs = [t.spec() for t in spec.tools] or None
+    user = spec.question if not context else f"{context}\n\nYour sub-question: {spec.question}"
+    messages: list[Message] = [
+        {"role": "system", "content": spec.system_prompt},
+        {"role": "user", "content": user},
+    ]
+    try:
+        for iteration in range(1, spec.max_iterations + 1):
+            summary.iterations = iteration
+            last = iteration == spec.max_iterations
+            request = ChatRequest(
+                model=spec.model,
+                messages=messages,
+                tools=None if last else specs,
+                temperature=spec.temperature,
+                purpose="agent",
+            )
+            completion = await call_model(spec.provider, request, budget, summary.usage)
+            if not completion.tool_calls:
+                summary.answer = completion.content.strip()
+                break
+            messages.append(completion.as_assistant_message())
+            done = next((c for c in completion.tool_calls if c.name == COMPLETE_TOOL), None)
+            if done is not None:
+                summary.answer = _complete_summary(done, completion.content.strip())
+                break
+            results = await asyncio.gather(
+                *(_run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit)
+                  for call in completion.tool_calls)
+            )
+            messages.extend(results)
+        summary.status = "ok" if summary.answer else "failed"
+        if not summary.answer:
+            summary.error = "the model returned an empty answer"
+    finally:
+        summary.elapsed_s = time.monotonic() - start
+
+
+async def _run_tool(
+    index: int,
+    call: ToolCall,
+    tools: dict[str, Tool],
+    ctx: ToolContext,
+    timeout: float,
+    emit: Callable[[Event], None],
+) -> Message:
+    emit(ToolCalled(index=index, tool=call.name, arguments=_preview(call.arguments)))
+    res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, timeout)
+    emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3)))
+    return {"role": "tool", "tool_call_id": call.id, "content": res.text}

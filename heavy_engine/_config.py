@@ -1,0 +1,281 @@
+"""Typed operator configuration: `config.yaml` validated by pydantic, plus environment overrides.
+
+Invariant: secrets never live in this model. A provider names the environment variable that
+holds its key (`api_key_env`); the key is read from the environment when the provider is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ._errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config.yaml")
+SIMULATED_PROVIDER = "simulated"
+
+_DEFAULT_DECOMPOSE = (
+    "You split a user's question into exactly {n} distinct, specialised sub-questions that "
+    "together let a team of researchers answer it thoroughly. Each sub-question must stand on "
+    "its own and look at the question from a different angle (facts, analysis, alternatives, "
+    "verification, ...). Reply with JSON only: {{\"questions\": [\"...\", ...]}} with {n} strings."
+)
+_DEFAULT_AGENT = (
+    "You are one member of a research team. Answer your assigned sub-question thoroughly and "
+    "precisely. Use the tools when they help (calculations, searching, reading pages); when you "
+    "have enough, answer directly in Markdown without calling more tools."
+)
+_DEFAULT_SYNTHESIS = (
+    "You combine the findings of several research agents into one answer to the user's "
+    "question. Resolve contradictions, keep what is best supported, drop repetition, and write "
+    "a clear, well-structured Markdown answer. Do not mention the agents unless some failed."
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderConfig(_Strict):
+    """One LLM backend. `type` picks the implementation from the provider registry."""
+
+    type: Literal["openai", "claude_cli", "simulated"] = "openai"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_concurrency: int = Field(default=64, ge=1, le=100_000)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    retry_base_delay: float = Field(default=0.5, ge=0, le=60)
+    retry_max_delay: float = Field(default=20.0, ge=0, le=600)
+    json_mode: bool = True
+    command: str = "claude"
+
+    @model_validator(mode="after")
+    def _needs_base_url(self) -> ProviderConfig:
+        if self.type == "openai" and not self.base_url:
+            raise ValueError("an openai provider needs base_url")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError("base_url must start with http:// or https://")
+        return self
+
+    def api_key(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The provider's key from the environment, or None when unset or empty."""
+        if not self.api_key_env:
+            return None
+        return (env if env is not None else os.environ).get(self.api_key_env) or None
+
+    def fingerprint(self) -> str:
+        """Stable across processes (unlike `hash()`): keys shared clients and limits."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class AgentOverride(_Strict):
+    """Per-agent settings; unset fields inherit the request's settings."""
+
+    provider: str | None = None
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    system_prompt: str | None = Field(default=None, max_length=8000)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    tools: list[str] | None = None
+
+
+class Timeouts(_Strict):
+    """Seconds. `request` bounds a whole run; the others bound one piece of it."""
+
+    request: float = Field(default=300, gt=0, le=3600)
+    agent: float = Field(default=180, gt=0, le=3600)
+    llm_call: float = Field(default=90, gt=0, le=3600)
+    tool: float = Field(default=30, gt=0, le=600)
+
+
+class Prompts(_Strict):
+    decompose: str = Field(default=_DEFAULT_DECOMPOSE, min_length=1)
+    agent: str = Field(default=_DEFAULT_AGENT, min_length=1)
+    synthesis: str = Field(default=_DEFAULT_SYNTHESIS, min_length=1)
+
+
+class ToolSettings(_Strict):
+    """Limits shared by the built-in tools."""
+
+    max_output_chars: int = Field(default=8000, ge=200, le=200_000)
+    web_search_max_results: int = Field(default=5, ge=1, le=20)
+    fetch_max_bytes: int = Field(default=2_000_000, ge=1000, le=50_000_000)
+    fetch_allow_hosts: list[str] = Field(default_factory=list)
+    scratch_max_bytes: int = Field(default=5_000_000, ge=1000, le=500_000_000)
+
+
+class HeavyConfig(_Strict):
+    """The whole operator configuration. Per-channel overrides are layered on a copy of it."""
+
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=lambda: {
+            "openrouter": ProviderConfig(
+                base_url="https://openrouter.ai/api/v1",
+                api_key_env="OPENROUTER_API_KEY",
+                headers={"HTTP-Referer": "https://github.com/heavy-bot/heavy", "X-Title": "heavy"},
+            ),
+            SIMULATED_PROVIDER: ProviderConfig(type="simulated"),
+        }
+    )
+    provider: str = "openrouter"
+    model: str = Field(default="openai/gpt-4o-mini", min_length=1, max_length=200)
+    orchestrator_model: str | None = Field(default=None, min_length=1, max_length=200)
+    agents: int = Field(default=4, ge=1, le=16)
+    agent_overrides: list[AgentOverride] = Field(default_factory=list, max_length=16)
+    system_prompt: str | None = Field(default=None, max_length=8000)
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_iterations: int = Field(default=8, ge=1, le=50)
+    tools: list[str] = Field(
+        default_factory=lambda: [
+            "calculate", "web_search", "fetch_url", "read_file", "write_file", "list_files",
+            "mark_task_complete",
+        ]
+    )
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    prompts: Prompts = Field(default_factory=Prompts)
+    tool_settings: ToolSettings = Field(default_factory=ToolSettings)
+    allowed_models: list[str] = Field(default_factory=list)
+    max_question_chars: int = Field(default=8000, ge=10, le=100_000)
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("tool names must be unique")
+        return v
+
+    @model_validator(mode="after")
+    def _providers_exist(self) -> HeavyConfig:
+        if self.provider not in self.providers:
+            raise ValueError(
+                f"provider {self.provider!r} is not defined under providers "
+                f"(defined: {', '.join(sorted(self.providers))})"
+            )
+        for i, o in enumerate(self.agent_overrides):
+            if o.provider is not None and o.provider not in self.providers:
+                raise ValueError(f"agent_overrides.{i}.provider {o.provider!r} is not defined")
+        return self
+
+    @property
+    def effective_orchestrator_model(self) -> str:
+        return self.orchestrator_model or self.model
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> HeavyConfig:
+        """A validated copy with `overrides` merged in (nested dicts merge, lists replace)."""
+        return validate_config(_deep_merge(self.model_dump(mode="python"), overrides))
+
+
+def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def format_validation_error(err: ValidationError, prefix: str = "") -> str:
+    """One line per problem: `key.path: rule (got value)`."""
+    lines = []
+    for e in err.errors():
+        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        got = e.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        lines.append(f"{prefix}{path}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def validate_config(data: Mapping[str, Any]) -> HeavyConfig:
+    try:
+        return HeavyConfig.model_validate(dict(data))
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err)) from None
+
+
+def apply_env(config: HeavyConfig, env: Mapping[str, str]) -> HeavyConfig:
+    """`HEAVY_LLM_BASE_URL`, `HEAVY_LLM_API_KEY` and `HEAVY_MODEL` override the default provider.
+
+    `HEAVY_MODEL` replaces both the agent and the orchestrator model, so pointing the bot at a
+    local server needs no YAML edit.
+    """
+    update: dict[str, Any] = {}
+    base_url = env.get("HEAVY_LLM_BASE_URL")
+    if base_url or env.get("HEAVY_LLM_API_KEY"):
+        current = config.providers[config.provider]
+        prov = current.model_dump(mode="python")
+        if base_url:
+            prov.update(type="openai", base_url=base_url.rstrip("/"))
+            if "openrouter.ai" not in base_url:
+                prov["headers"] = {}
+        if env.get("HEAVY_LLM_API_KEY"):
+            prov["api_key_env"] = "HEAVY_LLM_API_KEY"
+        elif base_url:
+            prov["api_key_env"] = None
+        update["providers"] = {config.provider: prov}
+    if env.get("HEAVY_MODEL"):
+        update["model"] = env["HEAVY_MODEL"]
+        update["orchestrator_model"] = None
+    if not update:
+        return config
+    try:
+        return config.with_overrides(update)
+    except ConfigError as err:
+        raise ConfigError(f"environment override: {err}") from None
+
+
+def load_config(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> HeavyConfig:
+    """Load `--config`, else `$HEAVY_CONFIG`, else ./config.yaml (defaults when absent)."""
+    env = os.environ if env is None else env
+    chosen = Path(path) if path else Path(env["HEAVY_CONFIG"]) if env.get("HEAVY_CONFIG") else None
+    source = chosen or DEFAULT_CONFIG_PATH
+    data: Any = {}
+    if source.exists():
+        try:
+            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{source}: not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: the top level must be a mapping of keys")
+    elif chosen is not None:
+        raise ConfigError(f"{source}: no such config file")
+    try:
+        config = validate_config(data)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: invalid configuration\n{err}") from None
+    return apply_env(config, env)
+
+
+def simulated_fallback(config: HeavyConfig, env: Mapping[str, str]) -> str | None:
+    """Why the default provider cannot run (missing key), or None when it can."""
+    prov = config.providers[config.provider]
+    if prov.type != "openai" or not prov.api_key_env:
+        return None
+    if prov.api_key(env) is None and "HEAVY_LLM_BASE_URL" not in env:
+        return f"{prov.api_key_env} is not set"
+    return None
+
+
+def use_simulated(config: HeavyConfig) -> HeavyConfig:
+    """A copy that runs every agent on the offline simulated model."""
+    providers = {**config.providers, SIMULATED_PROVIDER: ProviderConfig(type="simulated")}
+    return config.model_copy(
+        update={
+            "providers": providers,
+            "provider": SIMULATED_PROVIDER,
+            "agent_overrides": [
+                o.model_copy(update={"provider": None}) for o in config.agent_overrides
+            ],
+        }
+    )

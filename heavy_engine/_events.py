@@ -1,0 +1,156 @@
+"""Progress is data: typed events a run emits, rendered alike by the CLI, Slack, Discord and SSE.
+
+Every event has a `type` string and `as_dict()` for the wire. The last event of a run is always
+`Done`, whatever happened (success, failure, timeout, cancel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Literal
+
+from ._types import Usage
+
+AgentStatus = Literal["ok", "failed", "timeout", "cancelled"]
+RunStatus = Literal["ok", "failed", "timeout", "cancelled"]
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    type: ClassVar[str] = "event"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **asdict(self)}
+
+
+@dataclass(slots=True, frozen=True)
+class Accepted(Event):
+    type: ClassVar[str] = "accepted"
+    request_id: str
+    question: str
+    agents: int
+
+
+@dataclass(slots=True, frozen=True)
+class QuestionsReady(Event):
+    type: ClassVar[str] = "questions_ready"
+    questions: tuple[str, ...]
+    fallback: bool = False  # True when the orchestrator's output was unusable and we padded
+
+
+@dataclass(slots=True, frozen=True)
+class AgentStarted(Event):
+    type: ClassVar[str] = "agent_started"
+    index: int
+    question: str
+    model: str
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCalled(Event):
+    type: ClassVar[str] = "tool_called"
+    index: int
+    tool: str
+    arguments: str  # a short preview, never the whole payload
+
+
+@dataclass(slots=True, frozen=True)
+class ToolFinished(Event):
+    type: ClassVar[str] = "tool_finished"
+    index: int
+    tool: str
+    ok: bool
+    elapsed_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class AgentFinished(Event):
+    """An agent ended; `status` says how. Failed, timed-out and cancelled agents end here too."""
+
+    type: ClassVar[str] = "agent_finished"
+    index: int
+    status: AgentStatus
+    iterations: int
+    elapsed_s: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SynthesisStarted(Event):
+    type: ClassVar[str] = "synthesis_started"
+    survivors: int
+
+
+@dataclass(slots=True, frozen=True)
+class SynthesisDelta(Event):
+    type: ClassVar[str] = "synthesis_delta"
+    text: str
+
+
+@dataclass(slots=True)
+class AgentSummary:
+    index: int
+    question: str
+    model: str
+    status: AgentStatus = "cancelled"
+    iterations: int = 0
+    elapsed_s: float = 0.0
+    answer: str = ""
+    error: str | None = None
+    usage: Usage = field(default_factory=Usage)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "question": self.question,
+            "model": self.model,
+            "status": self.status,
+            "iterations": self.iterations,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "error": self.error,
+            "usage": self.usage.as_dict(),
+        }
+
+
+@dataclass(slots=True)
+class RunResult:
+    request_id: str
+    question: str
+    status: RunStatus = "ok"
+    answer: str = ""
+    questions: list[str] = field(default_factory=list)
+    agents: list[AgentSummary] = field(default_factory=list)
+    llm_calls: int = 0
+    elapsed_s: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+    models: list[str] = field(default_factory=list)
+    simulated: bool = False
+    error: str | None = None  # one safe sentence for the user
+    notes: list[str] = field(default_factory=list)  # e.g. "1 of 4 agents timed out"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "status": self.status,
+            "answer": self.answer,
+            "questions": list(self.questions),
+            "agents": [a.as_dict() for a in self.agents],
+            "llm_calls": self.llm_calls,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "usage": self.usage.as_dict(),
+            "models": list(self.models),
+            "simulated": self.simulated,
+            "error": self.error,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Done(Event):
+    type: ClassVar[str] = "done"
+    result: RunResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "result": self.result.as_dict()}

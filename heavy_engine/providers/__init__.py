@@ -1,0 +1,16 @@
+"""LLM providers behind one async interface, with a registry keyed by the config's `type`."""
+
+from __future__ import annotations
+
+from . import _simulated  # noqa: F401  (registers "simulated")
+from ._base import Provider, ProviderFactory, ProviderPool, provider_types, register_provider
+from ._simulated import SimulatedProvider
+
+__all__ = [
+    "Provider",
+    "ProviderFactory",
+    "ProviderPool",
+    "SimulatedProvider",
+    "provider_types",
+    "register_provider",
+]

@@ -1,0 +1,105 @@
+"""`simulated`: a deterministic offline model that drives the whole pipeline.
+
+It returns valid sub-question JSON, makes one real `calculate` tool call per agent when that
+tool is offered, and streams a synthesis. Every answer is marked as simulated, so nobody mistakes
+it for a real model's output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+
+from .._config import ProviderConfig
+from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+from ._base import register_provider
+
+BANNER = (
+    "> **[simulated]** No LLM key is configured, so this answer comes from heavy's offline "
+    "simulated model. Set `OPENROUTER_API_KEY` (or `HEAVY_LLM_BASE_URL`) for real answers.\n\n"
+)
+_ASPECTS = ("background and key facts", "main trade-offs", "risks and failure modes",
+            "practical recommendation", "alternatives", "evidence to check", "costs", "outlook")
+
+
+def _last_user(messages: list[Message]) -> str:
+    for m in reversed(messages):
+        if m["role"] == "user":
+            return str(m.get("content") or "")
+    return ""
+
+
+def _topic(text: str) -> str:
+    text = text.rsplit("Your sub-question:", 1)[-1].rsplit("Question:", 1)[-1]
+    return " ".join(text.split())[:200]
+
+
+class SimulatedProvider:
+    def __init__(self, name: str, config: ProviderConfig, delay: float = 0.0) -> None:
+        self.name = name
+        self.config = config
+        self.delay = delay
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if request.purpose == "decompose":
+            return self._decompose(request)
+        if request.purpose == "synthesis":
+            return self._done(self._synthesis(request))
+        return self._agent(request)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+        completion = await self.complete(request)
+        for piece in re.findall(r"\S+\s*", completion.content):
+            yield piece
+        yield completion
+
+    async def aclose(self) -> None:
+        return None
+
+    def _done(self, text: str, calls: list[ToolCall] | None = None) -> Completion:
+        return Completion(content=text, tool_calls=calls or [], usage=Usage(calls=1),
+                          model="simulated", finish_reason="stop", simulated=True)
+
+    def _decompose(self, request: ChatRequest) -> Completion:
+        system = str(request.messages[0].get("content", ""))
+        m = re.search(r"exactly (\d+)", system)
+        n = int(m.group(1)) if m else 4
+        topic = _topic(_last_user(request.messages))
+        questions = [f"{_ASPECTS[i % len(_ASPECTS)].capitalize()} (part {i + 1}): {topic}"
+                     for i in range(n)]
+        return self._done(json.dumps({"questions": questions}))
+
+    def _agent(self, request: ChatRequest) -> Completion:
+        topic = _topic(_last_user(request.messages))
+        last = request.messages[-1]
+        offered = {t["function"]["name"] for t in request.tools or ()}
+        if last["role"] != "tool" and "calculate" in offered:
+            words = len(topic.split())
+            expr = f"{words} * 17 + sqrt(144)"
+            call = ToolCall(id=f"sim-{words}", name="calculate",
+                            arguments=json.dumps({"expression": expr}))
+            return self._done("", [call])
+        tool_note = ""
+        if last["role"] == "tool":
+            tool_note = f" A check with the calculate tool returned `{last.get('content')}`."
+        text = (f"[simulated] On *{topic}*: a real model would research this angle here."
+                f"{tool_note}")
+        return self._done(text)
+
+    def _synthesis(self, request: ChatRequest) -> str:
+        body = _last_user(request.messages)
+        headings = re.findall(r"^## Agent \d+: (.+)$", body, re.M)
+        question = body.split("\n", 1)[0].removeprefix("Question: ")
+        lines = "\n".join(f"- {h}" for h in headings) or "- (no agent findings)"
+        return (f"{BANNER}## Answer to: {question}\n\n"
+                f"The agents looked at these angles:\n\n{lines}\n\n"
+                "Each agent ran a real tool call through the engine; the text is placeholder.")
+
+
+@register_provider("simulated")
+def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:
+    return SimulatedProvider(name, config)

@@ -1,0 +1,156 @@
+"""The tool interface, the registry, and the one function that runs a tool call safely.
+
+A tool declares `name`, `description` and a pydantic `Params` model (its JSON schema is what the
+model sees) and implements `async run(params, ctx) -> str`. Raise `ToolRefused` for a policy
+refusal and `ToolFailed` for an ordinary failure: both become a tool result the model can read.
+Nothing a tool does can crash the agent loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from .._config import ToolSettings
+
+ENTRY_POINT_GROUP = "heavy.tools"
+
+
+class ToolRefused(Exception):
+    """The call was refused on purpose (a forbidden path, address, expression...)."""
+
+
+class ToolFailed(Exception):
+    """The call was allowed but did not work (no network, not found...)."""
+
+
+@dataclass(slots=True)
+class ToolContext:
+    """What a tool may use during one request. The scratch directory is per request."""
+
+    request_id: str
+    scratch_dir: Path
+    settings: ToolSettings = field(default_factory=ToolSettings)
+    deadline: float | None = None  # loop.time() by which everything must stop
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Tool(ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+
+    @abstractmethod
+    async def run(self, params: Any, ctx: ToolContext) -> str:
+        """Do the work; return text for the model."""
+
+    def spec(self) -> dict[str, Any]:
+        """The OpenAI `tools` entry for this tool."""
+        schema = self.Params.model_json_schema()
+        schema.pop("title", None)
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": schema},
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class ToolResult:
+    text: str
+    ok: bool
+    elapsed_s: float
+
+
+def _truncate(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n[truncated: {len(text) - limit} more characters]"
+
+
+async def execute_tool(
+    tool: Tool | None, name: str, raw_arguments: str, ctx: ToolContext, timeout: float
+) -> ToolResult:
+    """Parse, validate and run one call under `timeout` and the request deadline. Never raises
+    (except for cancellation, which must propagate)."""
+    start = time.monotonic()
+
+    def result(text: str, ok: bool) -> ToolResult:
+        return ToolResult(
+            _truncate(text, ctx.settings.max_output_chars), ok, time.monotonic() - start
+        )
+
+    if tool is None:
+        return result(f"error: there is no tool named {name!r}", False)
+    try:
+        args = json.loads(raw_arguments or "{}")
+        if not isinstance(args, dict):
+            raise ValueError("arguments must be a JSON object")
+        params = tool.Params.model_validate(args)
+    except (ValueError, ValidationError) as err:
+        return result(f"error: invalid arguments for {name}: {_short(err)}", False)
+    if ctx.deadline is not None:
+        timeout = min(timeout, ctx.deadline - asyncio.get_running_loop().time())
+    if timeout <= 0:
+        return result(f"error: {name} was not run: the request's time is up", False)
+    try:
+        async with asyncio.timeout(timeout):
+            text = await tool.run(params, ctx)
+    except ToolRefused as err:
+        return result(f"refused: {err}", False)
+    except ToolFailed as err:
+        return result(f"error: {err}", False)
+    except TimeoutError:
+        return result(f"error: {name} timed out after {timeout:.1f} s", False)
+    except Exception as err:  # a buggy tool must not take the agent down
+        return result(f"error: {name} failed ({type(err).__name__})", False)
+    return result(text, True)
+
+
+def _short(err: Exception) -> str:
+    if isinstance(err, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in err.errors()
+        )
+    return str(err)
+
+
+class ToolRegistry:
+    """Built-in tools plus those published under the `heavy.tools` entry-point group."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def register(self, tool: Tool) -> None:
+        self._tools[tool.name] = tool
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def select(self, names: list[str]) -> list[Tool]:
+        """The tools named, in order; unknown names are skipped (validated at write time)."""
+        return [t for n in names if (t := self._tools.get(n)) is not None]
+
+    def load_entry_points(self) -> list[str]:
+        """Register third-party tools; returns the names of those that failed to load."""
+        broken = []
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                obj = ep.load()
+                tool = obj() if isinstance(obj, type) else obj
+                if not isinstance(tool, Tool):
+                    raise TypeError("not a heavy_engine Tool")
+                self.register(tool)
+            except Exception:
+                broken.append(ep.name)
+        return broken
