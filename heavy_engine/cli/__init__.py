@@ -1,0 +1,48 @@
+"""The `heavy` command. Each sub-command lives in its own module exposing `register(sub)`.
+
+Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import _ask
+from ._common import common_parent
+
+_COMMANDS = [_ask]
+for _name in ("_serve", "_db", "_config_cmd"):
+    try:  # sub-commands land one by one; a missing module is simply not offered
+        _COMMANDS.append(__import__(f"{__name__}.{_name}", fromlist=["register"]))
+    except ModuleNotFoundError as _err:
+        if _err.name != f"{__name__}.{_name}":
+            raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heavy", description="Multi-agent answers for Slack and Discord.",
+        parents=[common_parent()],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in _COMMANDS:
+        module.register(sub, common_parent())
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""`heavy ask`: one question from the terminal, with a live per-agent view."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from .._config import HeavyConfig, simulated_fallback, use_simulated
+from .._engine import Engine, HeavyRequest
+from .._errors import ConfigError, RequestRejected
+from .._events import RunResult
+from ._common import load_or_exit
+from ._render import LiveView
+
+CHAT_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal")
+    p.add_argument("question", nargs="+", help="the question")
+    p.add_argument("--agents", type=int, help="number of agents (1-16)")
+    p.add_argument("--model", help="model for agents and orchestrator")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.set_defaults(handler=run)
+
+
+def prepare(args: argparse.Namespace, config: HeavyConfig) -> tuple[HeavyConfig, str | None]:
+    """Apply the flags; fall back to the simulated model (with a warning) when no key is set."""
+    flags: dict[str, Any] = {}
+    if args.agents is not None:
+        flags["agents"] = args.agents
+    if args.model:
+        flags["model"] = args.model
+        flags["orchestrator_model"] = None
+    if flags:
+        config = config.with_overrides(flags)
+    warning = None
+    missing = simulated_fallback(config, os.environ)
+    if missing and not any(os.environ.get(k) for k in CHAT_CREDENTIALS):
+        config = use_simulated(config)
+        warning = (f"{missing}: answering with the offline simulated model. "
+                   "Set the key (or HEAVY_LLM_BASE_URL) for real answers.")
+    return config, warning
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_or_exit(args)
+    try:
+        config, warning = prepare(args, config)
+    except ConfigError as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    question = " ".join(args.question)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        result = asyncio.run(_ask(config, question, as_json=args.json))
+    except RequestRejected as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(_json_result(result), ensure_ascii=False))
+    elif result.status != "ok":
+        print(f"heavy: {result.error}", file=sys.stderr)
+    return 0 if result.status == "ok" else 1
+
+
+async def _ask(config: HeavyConfig, question: str, *, as_json: bool) -> RunResult:
+    async with Engine(config) as engine:
+        run = engine.start(HeavyRequest(question, config))
+        if as_json:
+            return await run
+        view = LiveView(run.id, config.agents)
+        await view.follow(run.stream())
+        return await run
+
+
+def _json_result(result: RunResult) -> dict[str, Any]:
+    data = result.as_dict()
+    return {
+        "answer": data["answer"],
+        "questions": data["questions"],
+        "agents": [
+            {k: a[k] for k in ("question", "model", "status", "iterations", "elapsed_s")}
+            for a in data["agents"]
+        ],
+        "llm_calls": data["llm_calls"],
+        "elapsed_s": data["elapsed_s"],
+        "usage": data["usage"],
+        "status": data["status"],
+        "error": data["error"],
+        "notes": data["notes"],
+        "simulated": data["simulated"],
+    }

@@ -1,0 +1,28 @@
+"""Options and helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .._config import HeavyConfig, load_config
+from .._errors import ConfigError
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """`--config` and `--verbose`, accepted after any sub-command."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="config file (default: $HEAVY_CONFIG, else ./config.yaml)")
+    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="debug logging")
+    return parent
+
+
+def load_or_exit(args: argparse.Namespace) -> HeavyConfig:
+    """The validated config, or a clear message and exit code 2."""
+    try:
+        return load_config(getattr(args, "config", None))
+    except ConfigError as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        raise SystemExit(2) from None

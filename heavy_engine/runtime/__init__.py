@@ -1,0 +1,16 @@
+"""The job runner: where front ends hand over questions. See `_contract` for the interface."""
+
+from __future__ import annotations
+
+from ._contract import ConfigResolver, Delivery, Job, JobRunner, JobSpec, JobStatus
+from ._memory import InMemoryRunner
+
+__all__ = [
+    "ConfigResolver",
+    "Delivery",
+    "InMemoryRunner",
+    "Job",
+    "JobRunner",
+    "JobSpec",
+    "JobStatus",
+]

@@ -1,0 +1,85 @@
+"""`InMemoryRunner`: the job runner without a database (for `heavy ask` and unit tests).
+
+Same interface as the durable runner; jobs and deduplication keys live only in this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+
+from .._engine import Engine, HeavyRequest, Run, validate_question
+from ._contract import ConfigResolver, Delivery, Job, JobSpec
+
+log = logging.getLogger("heavy.runtime")
+
+
+class InMemoryRunner:
+    def __init__(self, engine: Engine, resolve: ConfigResolver, *, concurrency: int = 8) -> None:
+        self.engine = engine
+        self._resolve = resolve
+        self._slots = asyncio.Semaphore(concurrency)
+        self._deliveries: dict[str, Delivery] = {}
+        self._jobs: dict[str, Job] = {}
+        self._runs: dict[str, Run] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: set[str] = set()
+
+    def register_delivery(self, platform: str, delivery: Delivery) -> None:
+        self._deliveries[platform] = delivery
+
+    async def submit(self, spec: JobSpec) -> Job | None:
+        if spec.dedup_key is not None:
+            key = f"{spec.platform}:{spec.dedup_key}"
+            if key in self._seen:
+                return None
+            self._seen.add(key)
+        config = await self._resolve(spec)
+        spec.question = validate_question(spec.question, config)
+        job = Job(id=uuid.uuid4().hex[:12], spec=spec, config=config)
+        self._jobs[job.id] = job
+        task = asyncio.get_running_loop().create_task(self._run(job))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _run(self, job: Job) -> None:
+        async with self._slots:
+            job.status = "running"
+            request = HeavyRequest(job.spec.question, job.config, id=job.id,
+                                   context=job.spec.context, requester=job.spec.user)
+            run = self.engine.start(request)
+            self._runs[job.id] = run
+            delivery = self._deliveries.get(job.spec.platform)
+            try:
+                if delivery is not None:
+                    await delivery.deliver(job, run)
+                result = await run
+                job.status = "done" if result.status == "ok" else (
+                    "cancelled" if result.status == "cancelled" else "failed")
+                job.error = result.error
+            except Exception:
+                log.exception("delivery of job %s failed", job.id)
+                run.cancel()
+                job.status = "failed"
+            finally:
+                self._runs.pop(job.id, None)
+
+    async def cancel(self, job_id: str) -> bool:
+        run = self._runs.get(job_id)
+        return run.cancel() if run else False
+
+    def get_run(self, job_id: str) -> Run | None:
+        return self._runs.get(job_id)
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    async def save_reply(self, job: Job) -> None:
+        return None  # nothing to persist in memory
+
+    async def drain(self) -> None:
+        """Wait for every submitted job to finish (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
