@@ -1,0 +1,22 @@
+"""Shared fixtures. Tests never touch real state: tokens and proxies are cleared from the env."""
+
+from __future__ import annotations
+
+import pytest
+
+_SCRUB = (
+    "OPENROUTER_API_KEY", "HEAVY_LLM_BASE_URL", "HEAVY_LLM_API_KEY", "HEAVY_MODEL",
+    "HEAVY_CONFIG", "HEAVY_DATABASE_URL", "HEAVY_API_TOKEN", "HEAVY_LOG_FORMAT",
+    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_API_URL",
+    "DISCORD_TOKEN", "DISCORD_API_URL", "DISCORD_GATEWAY_URL", "PORT",
+    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
+    "NO_PROXY", "no_proxy", "ANTHROPIC_API_KEY",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory) -> None:
+    for name in _SCRUB:
+        monkeypatch.delenv(name, raising=False)
+    # A config.yaml in the working directory must not leak into tests.
+    monkeypatch.chdir(tmp_path)
