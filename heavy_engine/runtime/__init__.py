@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from ._contract import ConfigResolver, Delivery, Job, JobRunner, JobSpec, JobStatus
+from ._contract import (
+    Adapter,
+    AdapterFactory,
+    ConfigResolver,
+    Delivery,
+    Job,
+    JobRunner,
+    JobSpec,
+    JobStatus,
+    Services,
+)
 from ._memory import InMemoryRunner
 
 __all__ = [
+    "Adapter",
+    "AdapterFactory",
     "ConfigResolver",
     "Delivery",
     "InMemoryRunner",
@@ -13,4 +25,5 @@ __all__ = [
     "JobRunner",
     "JobSpec",
     "JobStatus",
+    "Services",
 ]

@@ -9,12 +9,15 @@ it, so a job picked up again after a restart edits the same messages instead of 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._config import HeavyConfig
-from .._engine import Run
+from .._engine import Engine, Run
+
+if TYPE_CHECKING:
+    from ..settings import SettingsStore
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 
@@ -71,3 +74,34 @@ class JobRunner(Protocol):
 
 
 ConfigResolver = Callable[[JobSpec], Awaitable[HeavyConfig]]
+
+
+@dataclass(slots=True)
+class Services:
+    """What `heavy serve` hands to each chat adapter's factory."""
+
+    config: HeavyConfig  # operator defaults (config.yaml + environment)
+    engine: Engine
+    runner: JobRunner
+    settings: SettingsStore
+    env: Mapping[str, str]
+
+
+class Adapter(Protocol):
+    """A chat front end. Factories are published under the `heavy.adapters` entry-point group
+    as `create_adapter(services) -> Adapter | None` (None when its credentials are not set)."""
+
+    name: str
+
+    def routes(self) -> list[Any]:
+        """aiohttp route definitions to mount on the service's HTTP server (may be empty)."""
+        ...
+
+    async def start(self) -> None:
+        """Connect (Socket Mode, Discord gateway...) and register deliveries; return promptly."""
+        ...
+
+    async def stop(self) -> None: ...
+
+
+AdapterFactory = Callable[[Services], "Adapter | None"]
