@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+
+from heavy_engine.testing import FakeLLM
 
 _SCRUB = (
     "OPENROUTER_API_KEY", "HEAVY_LLM_BASE_URL", "HEAVY_LLM_API_KEY", "HEAVY_MODEL",
@@ -20,3 +24,10 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
         monkeypatch.delenv(name, raising=False)
     # A config.yaml in the working directory must not leak into tests.
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[FakeLLM]:
+    """A started fake OpenAI-compatible server; `fake_config(fake_llm.base_url)` points at it."""
+    async with FakeLLM() as fake:
+        yield fake

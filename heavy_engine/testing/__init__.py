@@ -1,0 +1,62 @@
+"""Test helpers shipped with the engine: a local fake OpenAI-compatible server and its config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._config import HeavyConfig, ProviderConfig
+from .fake_llm import (
+    FakeLLM,
+    RecordedRequest,
+    Reply,
+    classify,
+    error_reply,
+    garbage_reply,
+    hang_reply,
+    slow_reply,
+    text_reply,
+    tool_call_reply,
+)
+
+FAKE_PROVIDER = "fake"
+
+
+def fake_provider_config(base_url: str, **fields: Any) -> ProviderConfig:
+    """An `openai` provider for the fake server, with retry delays short enough for tests."""
+    settings: dict[str, Any] = {
+        "type": "openai", "base_url": base_url, "max_retries": 2,
+        "retry_base_delay": 0.01, "retry_max_delay": 0.05,
+    }
+    settings.update(fields)
+    return ProviderConfig(**settings)
+
+
+def fake_config(base_url: str, **overrides: Any) -> HeavyConfig:
+    """A `HeavyConfig` whose default provider ("fake") is the fake server at `base_url`.
+
+    `overrides` are merged like per-channel overrides (nested dicts merge), e.g.
+    `fake_config(fake.base_url, agents=2, timeouts={"request": 5})`.
+    """
+    config = HeavyConfig(
+        providers={FAKE_PROVIDER: fake_provider_config(base_url)},
+        provider=FAKE_PROVIDER,
+        model="fake/model",
+    )
+    return config.with_overrides(overrides) if overrides else config
+
+
+__all__ = [
+    "FAKE_PROVIDER",
+    "FakeLLM",
+    "RecordedRequest",
+    "Reply",
+    "classify",
+    "error_reply",
+    "fake_config",
+    "fake_provider_config",
+    "garbage_reply",
+    "hang_reply",
+    "slow_reply",
+    "text_reply",
+    "tool_call_reply",
+]
