@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._config import HeavyConfig, ProviderConfig
-from .fake_llm import (
-    FakeLLM,
-    RecordedRequest,
-    Reply,
-    classify,
-    error_reply,
-    garbage_reply,
-    hang_reply,
-    slow_reply,
-    text_reply,
-    tool_call_reply,
-)
+
+if TYPE_CHECKING:
+    from .fake_llm import (
+        FakeLLM,
+        RecordedRequest,
+        Reply,
+        classify,
+        error_reply,
+        garbage_reply,
+        hang_reply,
+        slow_reply,
+        text_reply,
+        tool_call_reply,
+    )
 
 FAKE_PROVIDER = "fake"
+_FAKE_LLM_NAMES = frozenset({
+    "FakeLLM", "RecordedRequest", "Reply", "classify", "error_reply", "garbage_reply",
+    "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
+})
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy so `python -m heavy_engine.testing.fake_llm` does not import the module twice.
+    if name in _FAKE_LLM_NAMES:
+        from . import fake_llm
+
+        return getattr(fake_llm, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def fake_provider_config(base_url: str, **fields: Any) -> ProviderConfig:
