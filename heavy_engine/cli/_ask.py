@@ -76,7 +76,7 @@ async def _ask(config: HeavyConfig, question: str, *, as_json: bool) -> RunResul
         run = engine.start(HeavyRequest(question, config))
         if as_json:
             return await run
-        view = LiveView(run.id, config.agents)
+        view = LiveView(run.id)
         await view.follow(run.stream())
         return await run
 

@@ -1,0 +1,38 @@
+from heavy_engine._events import (
+    Accepted,
+    AgentFinished,
+    AgentStarted,
+    Done,
+    QuestionsReady,
+    RunResult,
+    SynthesisDelta,
+    SynthesisStarted,
+    ToolCalled,
+    ToolFinished,
+)
+from heavy_engine.progress import ProgressState
+
+
+def test_events_fold_into_state() -> None:
+    s = ProgressState(started_at=0.0)
+    s.apply(Accepted(request_id="r", question="Q?", agents=2), now=0.0)
+    assert (s.phase, s.question) == ("decomposing", "Q?")
+    s.apply(QuestionsReady(questions=("a", "b")), now=1.0)
+    assert s.phase == "researching" and [a.status for a in s.agents.values()] == ["waiting"] * 2
+    s.apply(AgentStarted(index=0, question="a", model="m"), now=1.0)
+    s.apply(ToolCalled(index=0, tool="calculate", arguments='{"expression": "1+1"}'), now=1.5)
+    assert s.agents[0].tool == "calculate" and s.agents[0].elapsed(3.0) == 2.0
+    s.apply(ToolFinished(index=0, tool="calculate", ok=True, elapsed_s=0.1), now=1.6)
+    assert s.agents[0].tool is None and s.agents[0].tools_used == 1
+    s.apply(AgentFinished(index=0, status="ok", iterations=2, elapsed_s=1.2,
+                          prompt_tokens=10, completion_tokens=5), now=2.2)
+    s.apply(AgentFinished(index=1, status="timeout", iterations=1, elapsed_s=9.0,
+                          error="timed out"), now=10.0)
+    assert s.finished_agents == 2 and s.agents[0].tokens == 15 and s.agents[1].error == "timed out"
+    s.apply(SynthesisStarted(survivors=1), now=10.0)
+    s.apply(SynthesisDelta(text="Hel"), now=10.1)
+    s.apply(SynthesisDelta(text="lo"), now=10.2)
+    assert (s.phase, s.synthesis) == ("synthesising", "Hello")
+    result = RunResult(request_id="r", question="Q?", answer="Hello")
+    s.apply(Done(result=result), now=11.0)
+    assert s.phase == "done" and s.result is result and s.version == 11

@@ -1,0 +1,95 @@
+import random
+import re
+
+import pytest
+
+from heavy_engine._events import AgentSummary, RunResult
+from heavy_engine._types import Usage
+from heavy_engine.text import footer, split_markdown
+
+FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
+
+
+def balanced(chunk: str) -> bool:
+    return len(FENCE.findall(chunk)) % 2 == 0
+
+
+def words(text: str) -> list[str]:
+    return [w for w in text.split() if not w.startswith(("```", "~~~"))]
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        # short text is returned whole
+        ("hello", 100, ["hello"]),
+        # empty text gives no chunks at all
+        ("", 100, []),
+        # paragraphs are kept together and split at the blank line
+        ("a" * 30 + "\n\n" + "b" * 30, 50, ["a" * 30, "b" * 30]),
+        # a fence cut in two is closed and reopened with its language
+        (
+            "```py\n" + "\n".join(["x = 1"] * 12) + "\n```",
+            50,
+            [
+                "```py\n" + "\n".join(["x = 1"] * 6) + "\n```",
+                "```py\n" + "\n".join(["x = 1"] * 6) + "\n```",
+            ],
+        ),
+        # prose before a fence breaks at the paragraph, not inside the code
+        (
+            "intro line\n\n```\ncode a\ncode b\ncode c\ncode d\ncode e\n```",
+            45,
+            ["intro line", "```\ncode a\ncode b\ncode c\ncode d\ncode e\n```"],
+        ),
+    ],
+)
+def test_split_table(text: str, limit: int, expected: list[str]) -> None:
+    assert split_markdown(text, limit) == expected
+
+
+def test_long_line_is_wrapped_at_spaces() -> None:
+    text = " ".join(["word"] * 100)
+    chunks = split_markdown(text, 60)
+    assert all(len(c) <= 60 for c in chunks)
+    assert words(" ".join(chunks)) == words(text)
+
+
+def test_limit_too_small() -> None:
+    with pytest.raises(ValueError, match="at least"):
+        split_markdown("x" * 100, 10)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_documents_respect_limit_and_fences(seed: int) -> None:
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(rng.randint(1, 30)):
+        kind = rng.random()
+        if kind < 0.3:
+            lang = rng.choice(["", "python", "sql"])
+            body = "\n".join(
+                " ".join(rng.choice(["a", "bb", "ccc", "dddd"]) for _ in range(rng.randint(1, 30)))
+                for _ in range(rng.randint(1, 15))
+            )
+            parts.append(f"```{lang}\n{body}\n```")
+        elif kind < 0.4:
+            parts.append("x" * rng.randint(100, 400))  # an unbreakable run
+        else:
+            parts.append(" ".join(rng.choice(["lorem", "ipsum", "dolor", "**sit**"])
+                                  for _ in range(rng.randint(1, 80))))
+    text = "\n\n".join(parts)
+    limit = rng.choice([60, 200, 2000, 4000])
+    chunks = split_markdown(text, limit)
+    assert all(0 < len(c) <= limit for c in chunks), [len(c) for c in chunks]
+    assert all(balanced(c) for c in chunks)
+    assert "".join(words(" ".join(chunks))) == "".join(words(text))
+
+
+def test_footer_names_models_agents_time_tokens_cost() -> None:
+    result = RunResult(
+        request_id="r1", question="q", models=["m1", "m2"], elapsed_s=12.34,
+        usage=Usage(prompt_tokens=1000, completion_tokens=234, cost_usd=0.0123),
+        agents=[AgentSummary(0, "a", "m1", status="ok"), AgentSummary(1, "b", "m2", status="timeout")],
+    )
+    assert footer(result) == "m1, m2 · 1/2 agents · 12.3s · 1,234 tokens · $0.0123"
