@@ -210,27 +210,23 @@ def apply_env(config: HeavyConfig, env: Mapping[str, str]) -> HeavyConfig:
     `HEAVY_MODEL` replaces both the agent and the orchestrator model, so pointing the bot at a
     local server needs no YAML edit.
     """
-    update: dict[str, Any] = {}
     base_url = env.get("HEAVY_LLM_BASE_URL")
-    if base_url or env.get("HEAVY_LLM_API_KEY"):
-        current = config.providers[config.provider]
-        prov = current.model_dump(mode="python")
-        if base_url:
-            prov.update(type="openai", base_url=base_url.rstrip("/"))
-            if "openrouter.ai" not in base_url:
-                prov["headers"] = {}
-        if env.get("HEAVY_LLM_API_KEY"):
-            prov["api_key_env"] = "HEAVY_LLM_API_KEY"
-        elif base_url:
-            prov["api_key_env"] = None
-        update["providers"] = {config.provider: prov}
-    if env.get("HEAVY_MODEL"):
-        update["model"] = env["HEAVY_MODEL"]
-        update["orchestrator_model"] = None
-    if not update:
+    if not (base_url or env.get("HEAVY_LLM_API_KEY") or env.get("HEAVY_MODEL")):
         return config
+    data = config.model_dump(mode="python")
+    prov = data["providers"][config.provider]  # replaced whole: headers must be able to go
+    if base_url:
+        prov.update(type="openai", base_url=base_url.rstrip("/"))
+        if "openrouter.ai" not in base_url:
+            prov["headers"] = {}
+    if env.get("HEAVY_LLM_API_KEY"):
+        prov["api_key_env"] = "HEAVY_LLM_API_KEY"
+    elif base_url:
+        prov["api_key_env"] = None
+    if env.get("HEAVY_MODEL"):
+        data.update(model=env["HEAVY_MODEL"], orchestrator_model=None)
     try:
-        return config.with_overrides(update)
+        return validate_config(data)
     except ConfigError as err:
         raise ConfigError(f"environment override: {err}") from None
 
