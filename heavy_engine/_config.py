@@ -112,6 +112,25 @@ class ToolSettings(_Strict):
     scratch_max_bytes: int = Field(default=5_000_000, ge=1000, le=500_000_000)
 
 
+class Limits(_Strict):
+    """How many jobs run at once, who may queue more, and daily budgets (None = unlimited).
+
+    `max_concurrent_jobs` and `max_queued` are read from the operator config only; the others
+    from each job's resolved settings, so a workspace or channel can be made stricter.
+    Budgets count the usage of jobs created since 00:00 UTC.
+    """
+
+    max_concurrent_jobs: int = Field(default=8, ge=1, le=1000)
+    per_user: int = Field(default=2, ge=1, le=100)  # running jobs per requester
+    per_channel: int = Field(default=4, ge=1, le=1000)  # running jobs per channel
+    max_queued: int = Field(default=200, ge=0, le=100_000)  # waiting jobs in the process
+    max_queued_per_user: int = Field(default=5, ge=0, le=1000)
+    daily_tokens_per_channel: int | None = Field(default=None, ge=1, le=10**12)
+    daily_tokens_per_workspace: int | None = Field(default=None, ge=1, le=10**12)
+    daily_cost_per_channel: float | None = Field(default=None, gt=0, le=1_000_000)
+    daily_cost_per_workspace: float | None = Field(default=None, gt=0, le=1_000_000)
+
+
 class HeavyConfig(_Strict):
     """The whole operator configuration. Per-channel overrides are layered on a copy of it."""
 
@@ -140,6 +159,7 @@ class HeavyConfig(_Strict):
         ]
     )
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    limits: Limits = Field(default_factory=Limits)
     prompts: Prompts = Field(default_factory=Prompts)
     tool_settings: ToolSettings = Field(default_factory=ToolSettings)
     allowed_models: list[str] = Field(default_factory=list)
