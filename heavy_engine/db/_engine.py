@@ -1,0 +1,121 @@
+"""Engine creation: the database URL, SQLite pragmas, and the `Database` handle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import StaticPool
+
+URL_ENV = "HEAVY_DATABASE_URL"
+DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def database_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """`url`, else `$HEAVY_DATABASE_URL`, else a SQLite file under ./data/."""
+    env = os.environ if env is None else env
+    return url or env.get(URL_ENV) or DEFAULT_URL
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; the busy timeout makes writers queue
+    # for the lock instead of failing at once with "database is locked".
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: str | None = None) -> AsyncEngine:
+    """An async engine for `url`; for SQLite it creates the file's folder and sets pragmas."""
+    url = database_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:":
+            # One shared connection, or every session would see its own empty database.
+            kwargs["poolclass"] = StaticPool
+        else:
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = _create_async_engine(url, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Database:
+    """An `AsyncEngine` plus its session factory. Open with `await Database.open()`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str | None = None, *, migrate: bool | None = None) -> Database:
+        """Connect; SQLite (the embedded default) is migrated to head unless `migrate=False`.
+
+        Other backends are migrated by the operator (`heavy db upgrade`), so several bot
+        processes never race to change a shared schema.
+        """
+        url = database_url(url)
+        db = cls(create_engine(url))
+        if migrate is None:
+            migrate = is_sqlite(url)
+        if migrate:
+            try:
+                await db.upgrade()
+            except BaseException:
+                await db.close()
+                raise
+        return db
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def session(self) -> AsyncSession:
+        return self.sessions()
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Run Alembic migrations up to `revision`."""
+        from ._migrate import run_upgrade
+
+        await run_upgrade(self.engine, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Run Alembic migrations down to `revision` ("base" empties the schema)."""
+        from ._migrate import run_downgrade
+
+        await run_downgrade(self.engine, revision)
+
+    async def current(self) -> str | None:
+        """The database's Alembic revision, None when never migrated."""
+        from ._migrate import current_revision
+
+        return await current_revision(self.engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
