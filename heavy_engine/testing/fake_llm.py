@@ -34,6 +34,7 @@ _ASPECTS = ("Key facts", "Main trade-offs", "Risks and failure modes", "Practica
             "Alternatives", "Evidence to verify", "Costs", "Outlook")
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _JSON = "application/json"
+_COMPLETE = "mark_task_complete"
 
 
 @dataclass(slots=True)
@@ -331,18 +332,22 @@ class FakeLLM:
             return Reply("text", content=text, delay=delay)
         tools = body.get("tools") or []
         has_result = any(m.get("role") == "tool" for m in messages)
+        topic = _topic(_last_user(messages))
         if tools and not has_result:
             names = [t.get("function", {}).get("name", "") for t in tools]
+            others = [n for n in names if n != _COMPLETE]
             if "calculate" in names:
                 call = ("calculate", '{"expression": "6 * 7 + sqrt(16)"}')
-            else:
-                call = (names[0], "{}")
+            elif others:
+                call = (others[0], "{}")
+            else:  # finishing is the only tool: finish properly, with the answer as summary
+                summary = f"Findings on *{topic}*: a fake agent answer."
+                call = (_COMPLETE, json.dumps({"summary": summary}))
             return Reply("tool_calls", tool_calls=[call], delay=delay)
         note = ""
         if has_result:
             last_tool = next(m for m in reversed(messages) if m.get("role") == "tool")
             note = f" The tool returned `{_text_of(last_tool)[:200]}`."
-        topic = _topic(_last_user(messages))
         return Reply("text", content=f"Findings on *{topic}*: a fake agent answer.{note}",
                      delay=delay)
 

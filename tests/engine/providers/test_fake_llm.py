@@ -159,3 +159,10 @@ async def test_models_reset_and_fake_config(fake_llm: FakeLLM) -> None:
     cfg = fake_config(fake_llm.base_url, agents=2, timeouts={"request": 5})
     assert cfg.providers[cfg.provider].base_url == fake_llm.base_url
     assert cfg.agents == 2 and cfg.timeouts.request == 5
+
+
+async def test_agent_with_only_the_finish_tool_finishes_with_a_summary(fake_llm: FakeLLM) -> None:
+    done = {"type": "function", "function": {"name": "mark_task_complete", "parameters": {}}}
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "tools": [done]}
+    (call,) = message(await post(fake_llm, body))["tool_calls"]
+    assert json.loads(call["function"]["arguments"])["summary"]
