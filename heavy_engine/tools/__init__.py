@@ -12,11 +12,20 @@ from ._base import (
     ToolResult,
     execute_tool,
 )
+from ._calculate import Calculate
 from ._complete import COMPLETE_TOOL, MarkTaskComplete
+from ._fetch import FetchUrl
+from ._files import ListFiles, ReadFile, WriteFile
+from ._netguard import Resolver
+from ._search import WebSearch
 
 
 def builtin_tools() -> list[Tool]:
-    return [MarkTaskComplete()]
+    """One instance of each built-in tool, with production defaults."""
+    return [
+        Calculate(), WebSearch(), FetchUrl(), ReadFile(), WriteFile(), ListFiles(),
+        MarkTaskComplete(),
+    ]
 
 
 def default_registry(*, entry_points: bool = True) -> ToolRegistry:
@@ -32,13 +41,20 @@ def default_registry(*, entry_points: bool = True) -> ToolRegistry:
 __all__ = [
     "COMPLETE_TOOL",
     "ENTRY_POINT_GROUP",
+    "Calculate",
+    "FetchUrl",
+    "ListFiles",
     "MarkTaskComplete",
+    "ReadFile",
+    "Resolver",
     "Tool",
     "ToolContext",
     "ToolFailed",
     "ToolRefused",
     "ToolRegistry",
     "ToolResult",
+    "WebSearch",
+    "WriteFile",
     "builtin_tools",
     "default_registry",
     "execute_tool",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -22,6 +24,10 @@ from pydantic import BaseModel, ValidationError
 from .._config import ToolSettings
 
 ENTRY_POINT_GROUP = "heavy.tools"
+# What OpenAI-compatible APIs accept as a function name.
+_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+log = logging.getLogger("heavy.tools")
 
 
 class ToolRefused(Exception):
@@ -76,7 +82,11 @@ def _truncate(text: str, limit: int) -> str:
 
 
 async def execute_tool(
-    tool: Tool | None, name: str, raw_arguments: str, ctx: ToolContext, timeout: float
+    tool: Tool | None,
+    name: str,
+    raw_arguments: str,
+    ctx: ToolContext,
+    timeout: float,  # noqa: ASYNC109 - combined with the deadline below, used by the engine
 ) -> ToolResult:
     """Parse, validate and run one call under `timeout` and the request deadline. Never raises
     (except for cancellation, which must propagate)."""
@@ -88,7 +98,7 @@ async def execute_tool(
         )
 
     if tool is None:
-        return result(f"error: there is no tool named {name!r}", False)
+        return result(f"error: there is no tool named {name[:64]!r}", False)
     try:
         args = json.loads(raw_arguments or "{}")
         if not isinstance(args, dict):
@@ -110,8 +120,9 @@ async def execute_tool(
     except TimeoutError:
         return result(f"error: {name} timed out after {timeout:.1f} s", False)
     except Exception as err:  # a buggy tool must not take the agent down
+        log.exception("tool %s crashed (request %s)", name, ctx.request_id)
         return result(f"error: {name} failed ({type(err).__name__})", False)
-    return result(text, True)
+    return result(text if isinstance(text, str) else str(text), True)
 
 
 def _short(err: Exception) -> str:
@@ -129,7 +140,13 @@ class ToolRegistry:
         self._tools: dict[str, Tool] = {}
 
     def register(self, tool: Tool) -> None:
-        self._tools[tool.name] = tool
+        """Add a tool; `ValueError` for an invalid name or one already taken."""
+        name = getattr(tool, "name", None)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise ValueError(f"invalid tool name {name!r} (letters, digits, _ and -, at most 64)")
+        if name in self._tools:
+            raise ValueError(f"a tool named {name!r} is already registered")
+        self._tools[name] = tool
 
     def names(self) -> list[str]:
         return sorted(self._tools)
@@ -142,15 +159,21 @@ class ToolRegistry:
         return [t for n in names if (t := self._tools.get(n)) is not None]
 
     def load_entry_points(self) -> list[str]:
-        """Register third-party tools; returns the names of those that failed to load."""
+        """Register third-party tools; returns the names of those that failed to load.
+
+        An entry point names a `Tool` subclass (instantiated without arguments), a `Tool`
+        instance, or a factory returning one. A broken plugin is logged and skipped, never fatal;
+        it cannot replace a tool already registered (built-ins come first).
+        """
         broken = []
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 obj = ep.load()
-                tool = obj() if isinstance(obj, type) else obj
+                tool = obj() if callable(obj) and not isinstance(obj, Tool) else obj
                 if not isinstance(tool, Tool):
-                    raise TypeError("not a heavy_engine Tool")
+                    raise TypeError(f"{ep.value} is not a heavy_engine Tool")
                 self.register(tool)
-            except Exception:
+            except Exception as err:
+                log.warning("tool entry point %r is broken: %s", ep.name, err)
                 broken.append(ep.name)
         return broken
