@@ -163,6 +163,8 @@ class HeavyConfig(_Strict):
     prompts: Prompts = Field(default_factory=Prompts)
     tool_settings: ToolSettings = Field(default_factory=ToolSettings)
     allowed_models: list[str] = Field(default_factory=list)
+    # Chat user ids (`U123`, or `slack:U123` for one platform) that may change channel settings.
+    admins: list[str] = Field(default_factory=list)
     # Chat front ends: answer only when mentioned, or also follow replies in the bot's threads.
     thread_policy: Literal["mention", "follow"] = "mention"
     max_question_chars: int = Field(default=8000, ge=10, le=100_000)
