@@ -19,7 +19,7 @@ import json
 import re
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -107,6 +107,7 @@ class RecordedRequest:
     finished: float | None = None
     status: int | None = None
     cancelled: bool = False  # the client went away before the answer was sent
+    peer: tuple[str, int] | None = None  # client address: equal ports mean a reused connection
 
     @property
     def stream(self) -> bool:
@@ -237,6 +238,15 @@ class FakeLLM:
         return [r for r in self.requests
                 if r.path == "/v1/chat/completions" and (purpose is None or r.purpose == purpose)]
 
+    async def wait_for(self, predicate: Callable[[FakeLLM], bool], within: float = 5.0) -> None:
+        """Poll until `predicate(self)` holds, e.g. `lambda f: len(f.calls()) == 2`."""
+        for _ in range(max(1, int(within / 0.005))):
+            if predicate(self):
+                return
+            await asyncio.sleep(0.005)
+        if not predicate(self):
+            raise TimeoutError(f"the fake LLM condition did not hold within {within:g} s")
+
     @property
     def pending(self) -> int:
         """Scripted replies not used yet."""
@@ -261,8 +271,10 @@ class FakeLLM:
         purpose = classify(body) if body is not None else None
         rec = None
         if self.record:
-            rec = RecordedRequest(request.path, body, {k.lower(): v for k, v in request.headers.items()},
-                                  purpose, started)
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            rec = RecordedRequest(request.path, body, headers, purpose, started,
+                                  peer=tuple(peer[:2]) if peer else None)
             self.requests.append(rec)
         try:
             response = await self._answer(request, body, purpose)

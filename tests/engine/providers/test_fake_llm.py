@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -140,10 +139,7 @@ async def test_hang_records_the_cancellation(fake_llm: FakeLLM) -> None:
     with pytest.raises(httpx.ReadTimeout):
         async with httpx.AsyncClient(timeout=0.2) as client:
             await client.post(f"{fake_llm.base_url}/chat/completions", json=body)
-    for _ in range(100):
-        if fake_llm.requests[0].cancelled:
-            break
-        await asyncio.sleep(0.01)
+    await fake_llm.wait_for(lambda f: f.requests[0].cancelled)
     rec = fake_llm.requests[0]
     assert rec.cancelled and rec.finished is not None and rec.finished >= rec.started
 

@@ -1,0 +1,211 @@
+"""The OpenAI chat-completions dialect: request bodies, replies, stream chunks, error texts.
+
+Pure functions over plain dicts (no pydantic): they run on every LLM call, so each does one pass
+and builds no object it does not return.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+
+_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+)")
+_JSON_MODE = {"type": "json_object"}
+_STREAM_OPTIONS = {"include_usage": True}
+_OPENROUTER_USAGE = {"include": True}
+
+
+def _clean(message: Message) -> Message:
+    """Drop `tool_calls: null` / `[]`: some providers reject the key when it is empty."""
+    if "tool_calls" in message and not message["tool_calls"]:
+        return {k: v for k, v in message.items() if k != "tool_calls"}
+    return message
+
+
+def encode_body(request: ChatRequest, *, stream: bool, openrouter: bool) -> bytes:
+    """The JSON body, serialised once. No `tools` key without tools, never `tools: []`."""
+    body: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_clean(m) for m in request.messages],
+    }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.tools:
+        body["tools"] = request.tools
+    if request.json_mode:
+        body["response_format"] = _JSON_MODE
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = _STREAM_OPTIONS
+    if openrouter:
+        body["usage"] = _OPENROUTER_USAGE  # ask OpenRouter for token and cost accounting
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def parse_usage(raw: Any) -> Usage:
+    """Real token counts and the provider's cost (OpenRouter `cost`), never estimates."""
+    if not isinstance(raw, dict):
+        return Usage(calls=1)
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        cost_usd=float(raw.get("cost") or 0.0),
+        calls=1,
+    )
+
+
+def _arguments(value: Any) -> str:
+    if isinstance(value, str):
+        return value or "{}"
+    return json.dumps(value) if value is not None else "{}"
+
+
+def parse_tool_calls(raw: Any) -> list[ToolCall]:
+    if not raw:
+        return []
+    out = []
+    for i, part in enumerate(raw):
+        fn = part.get("function") or {}
+        out.append(ToolCall(id=str(part.get("id") or f"call_{i}"), name=str(fn.get("name") or ""),
+                            arguments=_arguments(fn.get("arguments"))))
+    return out
+
+
+class BadReply(Exception):
+    """The body is not a usable completion (garbage, or an error object inside a 200)."""
+
+    def __init__(self, detail: str, status: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+def error_in_body(data: dict[str, Any]) -> BadReply | None:
+    """OpenRouter reports some upstream failures as `{"error": ...}` with HTTP 200."""
+    err = data.get("error")
+    if not err:
+        return None
+    code = err.get("code") if isinstance(err, dict) else None
+    message = err.get("message") if isinstance(err, dict) else err
+    return BadReply(str(message), code if isinstance(code, int) else None)
+
+
+def parse_completion(raw: bytes, model: str) -> Completion:
+    """A non-streaming reply; raises `BadReply` when it is not one."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadReply("the reply is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadReply("the reply is not a JSON object")
+    if (err := error_in_body(data)) is not None:
+        raise err
+    try:
+        choice = data["choices"][0]
+        message = choice["message"]
+    except (KeyError, IndexError, TypeError):
+        raise BadReply("the reply has no choices") from None
+    return Completion(
+        content=message.get("content") or "",
+        tool_calls=parse_tool_calls(message.get("tool_calls")),
+        usage=parse_usage(data.get("usage")),
+        model=str(data.get("model") or model),
+        finish_reason=choice.get("finish_reason"),
+    )
+
+
+class StreamState:
+    """Accumulates one streamed reply: text, tool calls reassembled by `index`, usage."""
+
+    __slots__ = ("calls", "finish_reason", "model", "parts", "usage")
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self.parts: list[str] = []
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, argument fragments...]
+        self.usage: Any = None
+        self.finish_reason: str | None = None
+
+    def feed(self, payload: str) -> str | None:
+        """Take one `data:` payload; returns the text delta it carried, if any."""
+        try:
+            chunk = json.loads(payload)
+        except ValueError:
+            raise BadReply("a stream chunk is not JSON") from None
+        if not isinstance(chunk, dict):
+            raise BadReply("a stream chunk is not a JSON object")
+        if (err := error_in_body(chunk)) is not None:
+            raise err
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        if chunk.get("model"):
+            self.model = chunk["model"]
+        choices = chunk.get("choices")
+        if not choices:
+            return None
+        choice = choices[0]
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        delta = choice.get("delta") or {}
+        for part in delta.get("tool_calls") or ():
+            slot = self.calls.setdefault(int(part.get("index") or 0), ["", ""])
+            if part.get("id"):
+                slot[0] = part["id"]
+            fn = part.get("function") or {}
+            if fn.get("name"):
+                slot[1] += fn["name"]
+            if fn.get("arguments"):
+                slot.append(_arguments(fn["arguments"]))
+        text = delta.get("content")
+        if text:
+            self.parts.append(text)
+            return str(text)
+        return None
+
+    def completion(self) -> Completion:
+        calls = [
+            ToolCall(id=slot[0] or f"call_{i}", name=slot[1], arguments="".join(slot[2:]) or "{}")
+            for i, slot in sorted(self.calls.items())
+        ]
+        return Completion(content="".join(self.parts), tool_calls=calls,
+                          usage=parse_usage(self.usage), model=self.model,
+                          finish_reason=self.finish_reason)
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def provider_message(raw: bytes, secrets: tuple[str, ...] = ()) -> str:
+    """A short, secret-free summary of an error body for people to read."""
+    text = raw[:4000].decode(errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        found = err.get("message") if isinstance(err, dict) else err
+        text = found if isinstance(found, str) else text
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _SECRETISH.sub("***", " ".join(text.split()))
+    return text[:200] + ("…" if len(text) > 200 else "")

@@ -1,0 +1,436 @@
+"""The `openai` provider against the fake server over real HTTP (MockTransport where simpler)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import httpx
+import pytest
+
+from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
+from heavy_engine._config import Prompts
+from heavy_engine.providers import OpenAIProvider, ProviderPool
+from heavy_engine.providers._openai_wire import provider_message, retry_after
+from heavy_engine.testing import (
+    FakeLLM,
+    error_reply,
+    fake_config,
+    fake_provider_config,
+    garbage_reply,
+    hang_reply,
+    text_reply,
+    tool_call_reply,
+)
+
+KEY = "sk-or-v1-supersecretvalue1234567890"
+CALC = {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object"}}}
+
+
+def ask(text: str = "hello", **kw: Any) -> ChatRequest:
+    return ChatRequest(model="fake/model", messages=[{"role": "user", "content": text}],
+                       timeout=kw.pop("timeout", 5.0), **kw)
+
+
+@pytest.fixture
+async def make(fake_llm: FakeLLM) -> AsyncIterator[Callable[..., OpenAIProvider]]:
+    """Build providers for the fake server; all are closed at the end."""
+    made: list[OpenAIProvider] = []
+
+    def build(env: dict[str, str] | None = None, **fields: Any) -> OpenAIProvider:
+        p = OpenAIProvider("fake", fake_provider_config(fake_llm.base_url, **fields), env or {})
+        made.append(p)
+        return p
+
+    yield build
+    for p in made:
+        await p.aclose()
+
+
+async def collect(provider: OpenAIProvider, request: ChatRequest) -> tuple[list[str], Completion]:
+    deltas: list[str] = []
+    final: list[Completion] = []
+    async for item in provider.stream(request):
+        (deltas if isinstance(item, str) else final).append(item)  # type: ignore[arg-type]
+    assert len(final) == 1
+    return deltas, final[0]
+
+
+# -- request bodies and headers ---------------------------------------------------------------
+
+
+async def test_body_has_no_tools_key_without_tools(make: Any, fake_llm: FakeLLM) -> None:
+    p = make()
+    await p.complete(ask())
+    await p.complete(ask(tools=[]))
+    await p.complete(ask(tools=[CALC], temperature=0.3, json_mode=True))
+    first, empty, full = (r.body for r in fake_llm.calls())
+    assert first is not None and empty is not None and full is not None
+    assert "tools" not in first and "tools" not in empty
+    assert "temperature" not in first  # None means "the provider's default"
+    assert "response_format" not in first
+    assert full["tools"] == [CALC] and full["temperature"] == 0.3
+    assert full["response_format"] == {"type": "json_object"}
+
+
+async def test_assistant_messages_never_carry_tool_calls_null(make: Any, fake_llm: FakeLLM) -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": "a", "tool_calls": None},
+        {"role": "user", "content": "q2"},
+        {"role": "assistant", "content": "b", "tool_calls": []},
+        {"role": "user", "content": "q3"},
+    ]
+    await make().complete(ChatRequest(model="m", messages=messages))
+    body = fake_llm.calls()[0].body
+    assert body is not None
+    assert all("tool_calls" not in m for m in body["messages"])
+    assert messages[1]["tool_calls"] is None  # the caller's history is left alone
+
+
+async def test_headers_carry_key_and_configured_headers(make: Any, fake_llm: FakeLLM) -> None:
+    await make({"FAKE_KEY": KEY}, api_key_env="FAKE_KEY", headers={"X-Title": "heavy"}).complete(ask())
+    await make().complete(ask())
+    with_key, without = fake_llm.calls()
+    assert with_key.headers["authorization"] == f"Bearer {KEY}"
+    assert with_key.headers["x-title"] == "heavy"
+    assert "authorization" not in without.headers
+
+
+async def test_openrouter_asks_for_usage_and_streams_ask_for_usage_too() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}}],
+                                         "usage": {"prompt_tokens": 3, "completion_tokens": 2,
+                                                   "cost": 0.0042}})
+
+    cfg = fake_provider_config("https://openrouter.ai/api/v1")
+    p = OpenAIProvider("or", cfg, {}, transport=httpx.MockTransport(handler))
+    try:
+        done = await p.complete(ask())
+    finally:
+        await p.aclose()
+    assert seen[0]["usage"] == {"include": True}
+    assert done.usage.cost_usd == pytest.approx(0.0042) and done.usage.prompt_tokens == 3
+
+
+async def test_stream_body_asks_for_usage(make: Any, fake_llm: FakeLLM) -> None:
+    await collect(make(), ask())
+    body = fake_llm.calls()[0].body
+    assert body is not None
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+    assert "usage" not in body  # OpenRouter-only accounting flag
+
+
+# -- replies, streaming and usage -------------------------------------------------------------
+
+
+async def test_complete_returns_text_tool_calls_and_usage(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(tool_call_reply(("calculate", {"expression": "2+2"}), ("web_search", "{}")))
+    done = await make().complete(ask(tools=[CALC]))
+    assert [c.name for c in done.tool_calls] == ["calculate", "web_search"]
+    assert json.loads(done.tool_calls[0].arguments) == {"expression": "2+2"}
+    assert done.tool_calls[0].id != done.tool_calls[1].id
+    assert done.usage.prompt_tokens > 0 and done.usage.completion_tokens > 0
+    assert done.usage.cost_usd > 0 and done.usage.calls == 1
+
+
+async def test_stream_yields_deltas_then_one_completion(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(text_reply("alpha beta gamma delta epsilon zeta",
+                                usage={"prompt_tokens": 11, "completion_tokens": 7, "cost": 0.5}))
+    deltas, done = await collect(make(), ask())
+    assert len(deltas) >= 3 and "".join(deltas) == done.content
+    assert done.content == "alpha beta gamma delta epsilon zeta"
+    assert (done.usage.prompt_tokens, done.usage.completion_tokens) == (11, 7)
+    assert done.usage.cost_usd == 0.5 and done.finish_reason == "stop"
+
+
+async def test_stream_reassembles_tool_calls_by_index(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(tool_call_reply(("calculate", {"expression": "1 + 2 * 3"}),
+                                     ("fetch_url", {"url": "https://example.com/a?b=c"})))
+    deltas, done = await collect(make(), ask(tools=[CALC]))
+    assert deltas == []
+    assert [(c.name, json.loads(c.arguments)) for c in done.tool_calls] == [
+        ("calculate", {"expression": "1 + 2 * 3"}),
+        ("fetch_url", {"url": "https://example.com/a?b=c"}),
+    ]
+    assert all(c.id.startswith("call_") for c in done.tool_calls)
+    assert done.finish_reason == "tool_calls" and done.usage.completion_tokens > 0
+
+
+async def test_stream_interleaved_deltas_out_of_order() -> None:
+    # Some servers interleave calls; fragments must still land on the right index.
+    chunks = [
+        {"choices": [{"delta": {"tool_calls": [
+            {"index": 1, "id": "b", "function": {"name": "two", "arguments": ""}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [
+            {"index": 0, "id": "a", "function": {"name": "one", "arguments": "{\"x\""}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 1, "function": {"arguments": "{}"}}]}}]},
+        {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}]},
+        {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "cost": 0.1}},
+    ]
+    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + ": comment\n\ndata: [DONE]\n\n"
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, text=sse))
+    p = OpenAIProvider("m", fake_provider_config("http://127.0.0.1:9/v1"), {}, transport=transport)
+    try:
+        _, done = await collect(p, ask())
+    finally:
+        await p.aclose()
+    assert [(c.id, c.name, c.arguments) for c in done.tool_calls] == [
+        ("a", "one", '{"x": 1}'), ("b", "two", "{}")]
+    assert done.usage.cost_usd == 0.1
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+async def test_429_retry_after_is_honoured(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(error_reply(429, "slow down", headers={"Retry-After": "0.3"}), "fine")
+    done = await make().complete(ask())
+    first, second = fake_llm.calls()
+    assert done.content == "fine"
+    assert first.finished is not None and second.started - first.finished >= 0.28
+
+
+async def test_500_then_success(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(error_reply(500), error_reply(503), "recovered")
+    assert (await make().complete(ask())).content == "recovered"
+    assert len(fake_llm.calls()) == 3
+
+
+async def test_garbage_then_success(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(garbage_reply(), "clean")
+    assert (await make().complete(ask())).content == "clean"
+    assert len(fake_llm.calls()) == 2
+
+
+async def test_stream_garbage_then_success(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(garbage_reply(b"{not json"), error_reply(502), "streamed fine")
+    deltas, done = await collect(make(), ask())
+    assert "".join(deltas) == done.content == "streamed fine"
+    assert len(fake_llm.calls()) == 3
+
+
+async def test_retry_cap_reached_gives_clear_error(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(*[error_reply(503, "upstream overloaded")] * 10)
+    with pytest.raises(ProviderError) as info:
+        await make(max_retries=3).complete(ask())
+    assert len(fake_llm.calls()) == 4  # one try plus exactly max_retries retries
+    msg = str(info.value)
+    assert "gave up after 4 attempts" in msg and "503" in msg and "upstream overloaded" in msg
+    assert info.value.status == 503 and info.value.retryable
+
+
+async def test_no_retries_when_max_retries_is_zero(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(error_reply(500), "never used")
+    with pytest.raises(ProviderError):
+        await make(max_retries=0).complete(ask())
+    assert len(fake_llm.calls()) == 1
+
+
+async def test_retry_after_beyond_the_call_timeout_fails_fast(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(error_reply(429, headers={"Retry-After": "120"}), "too late")
+    start = time.monotonic()
+    with pytest.raises(ProviderError, match="would pass the 2 s call timeout"):
+        await make().complete(ask(timeout=2))
+    assert time.monotonic() - start < 1 and len(fake_llm.calls()) == 1
+
+
+async def test_connection_errors_are_retried_then_reported() -> None:
+    attempts = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"choices": [{"message": {"content": "up"}}]})
+
+    cfg = fake_provider_config("http://127.0.0.1:9/v1", max_retries=2)
+    p = OpenAIProvider("m", cfg, {}, transport=httpx.MockTransport(handler))
+    try:
+        assert (await p.complete(ask())).content == "up"
+        attempts = -10
+        with pytest.raises(ProviderError, match="gave up after 3 attempts: ConnectError"):
+            await p.complete(ask())
+    finally:
+        await p.aclose()
+
+
+async def test_openrouter_error_inside_a_200_is_retried_or_final() -> None:
+    bodies = [{"error": {"code": 502, "message": "upstream died"}},
+              {"choices": [{"message": {"content": "ok"}}]},
+              {"error": {"code": 402, "message": "Insufficient credits"}}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=bodies.pop(0))
+
+    p = OpenAIProvider("m", fake_provider_config("http://127.0.0.1:9/v1"), {},
+                       transport=httpx.MockTransport(handler))
+    try:
+        assert (await p.complete(ask())).content == "ok"
+        with pytest.raises(ProviderError, match="no credits"):
+            await p.complete(ask())
+    finally:
+        await p.aclose()
+    assert bodies == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3", 3.0),  # seconds
+        ("0.25", 0.25),  # fractional seconds (some gateways)
+        ("-4", 0.0),  # never negative
+        (None, None),  # absent
+        ("soon", None),  # nonsense
+    ],
+)
+def test_retry_after_values(value: str | None, expected: float | None) -> None:
+    assert retry_after(value) == expected
+
+
+def test_retry_after_http_date() -> None:
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    wait = retry_after(format_datetime(when, usegmt=True))
+    assert wait is not None and 28 <= wait <= 31
+
+
+# -- final errors -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "check the environment variable FAKE_KEY"),  # names the variable, not the value
+        (402, "no credits"),  # out of money: say so, do not retry
+        (403, "access denied (403)"),  # moderation or forbidden
+        (404, "unknown model 'fake/model'"),  # the model name is what to fix
+        (400, "rejected (400)"),  # a bad request stays bad
+    ],
+)
+async def test_final_statuses_are_not_retried_and_hide_the_key(
+    make: Any, fake_llm: FakeLLM, status: int, expected: str
+) -> None:
+    # The provider echoes the key back; the message must not.
+    fake_llm.enqueue(error_reply(status, f"bad thing for key {KEY}"), "never")
+    with pytest.raises(ProviderError) as info:
+        await make({"FAKE_KEY": KEY}, api_key_env="FAKE_KEY").complete(ask())
+    assert expected in str(info.value)
+    assert KEY not in str(info.value) and "supersecret" not in repr(info.value)
+    assert info.value.status == status and not info.value.retryable
+    assert len(fake_llm.calls()) == 1
+
+
+async def test_401_without_the_variable_set_says_it_is_unset(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.api_key = KEY
+    with pytest.raises(ProviderError, match="FAKE_KEY is not set"):
+        await make(api_key_env="FAKE_KEY").complete(ask())
+
+
+async def test_key_never_logged(
+    make: Any, fake_llm: FakeLLM, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    fake_llm.enqueue(error_reply(500, f"echo {KEY}"), "ok")
+    await make({"FAKE_KEY": KEY}, api_key_env="FAKE_KEY").complete(ask())
+    assert "attempt 1 failed" in caplog.text and KEY not in caplog.text
+
+
+def test_provider_message_is_short_and_scrubbed() -> None:
+    raw = json.dumps({"error": {"message": "x" * 500 + " Bearer abc.def sk-live-123456789"}})
+    text = provider_message(raw.encode())
+    assert len(text) <= 201 and "abc.def" not in text
+    assert provider_message(b"<html>\n  502 Bad   Gateway</html>") == "<html> 502 Bad Gateway</html>"
+
+
+# -- clients, limits, deadlines and cancellation ----------------------------------------------
+
+
+async def test_one_client_per_fingerprint_shared_across_requests(fake_llm: FakeLLM) -> None:
+    pool = ProviderPool({})
+    try:
+        a = pool.get("fake", fake_provider_config(fake_llm.base_url))
+        b = pool.get("fake", fake_provider_config(fake_llm.base_url))
+        c = pool.get("fake", fake_provider_config(fake_llm.base_url, max_concurrency=3))
+        assert isinstance(a, OpenAIProvider) and isinstance(c, OpenAIProvider)
+        assert a is b and a is not c and a._client is not c._client
+        for _ in range(3):
+            await a.complete(ask())
+        await b.complete(ask())
+    finally:
+        await pool.aclose()
+    # Sequential calls reuse one keep-alive connection of the shared client.
+    assert len({r.peer for r in fake_llm.calls()}) == 1
+
+
+async def test_max_concurrency_bounds_calls_in_flight(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.latency = 0.05
+    p = make(max_concurrency=2)
+    await asyncio.gather(*(p.complete(ask()) for _ in range(6)))
+    events = sorted([(r.started, 1) for r in fake_llm.calls()]
+                    + [(r.finished or 0.0, -1) for r in fake_llm.calls()])
+    peak = level = 0
+    for _, step in events:
+        level += step
+        peak = max(peak, level)
+    assert peak == 2
+
+
+async def test_cancellation_stops_the_http_request(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(hang_reply())
+    task = asyncio.create_task(make().complete(ask()))
+    await fake_llm.wait_for(lambda f: len(f.calls()) == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
+
+
+async def test_call_timeout_raises_and_frees_the_server(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(hang_reply())
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        await make().complete(ask(timeout=0.2))
+    assert time.monotonic() - start < 1
+    await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
+    assert len(fake_llm.calls()) == 1
+
+
+async def test_stream_timeout_raises(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(hang_reply())
+    with pytest.raises(TimeoutError):
+        await collect(make(), ask(timeout=0.2))
+
+
+async def test_loopback_servers_bypass_environment_proxies(
+    make: Any, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    assert (await make().complete(ask())).content
+
+
+# -- through the engine -----------------------------------------------------------------------
+
+
+async def test_engine_run_over_the_openai_provider(fake_llm: FakeLLM) -> None:
+    cfg = fake_config(fake_llm.base_url, agents=3, tools=["mark_task_complete"])
+    async with Engine(cfg, env={}) as engine:
+        result = await engine.run(HeavyRequest("Is Python fast enough?", cfg))
+    assert result.status == "ok", result.error
+    assert result.answer.startswith("## Answer")
+    purposes = [r.purpose for r in fake_llm.calls()]
+    assert purposes.count("decompose") == 1 and purposes.count("synthesis") == 1
+    assert result.usage.prompt_tokens > 0 and result.usage.cost_usd > 0
+    assert result.llm_calls == len(purposes)
+    decompose = fake_llm.calls("decompose")[0].body
+    assert decompose is not None
+    assert decompose["messages"][0]["content"] == Prompts().decompose.format(n=3)
