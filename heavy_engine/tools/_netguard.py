@@ -67,7 +67,7 @@ def forbidden_reason(addr: IPAddress) -> str | None:
         inner = _embedded_v4(addr)
         if inner is not None:
             reason = forbidden_reason(inner)
-            return f"{reason} (embedded in {addr})" if reason else None
+            return f"{reason} (it carries IPv4 {inner})" if reason else None
     checks = (
         (addr in _METADATA, "a cloud metadata address"),
         (addr.is_unspecified, "an unspecified address"),
