@@ -1,0 +1,104 @@
+"""`web_search` against a local fake DuckDuckGo HTML endpoint, and without any network."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+from heavy_engine.tools import WebSearch, execute_tool
+from heavy_engine.tools._search import parse_results, result_url
+
+from .conftest import LocalServer, Request, make_ctx, response
+
+
+async def search(scratch: Path, tool: WebSearch, **args: object) -> str:
+    ctx = make_ctx(scratch, web_search_max_results=3)
+    res = await execute_tool(tool, "web_search", json.dumps(args), ctx, timeout=5)
+    return res.text
+
+
+async def _ddg(req: Request, w: asyncio.StreamWriter) -> None:
+    assert req.method == "POST"
+    w.write(response(200, DDG_PAGE.encode(), "text/html; charset=utf-8"))
+
+
+async def _rate_limited(req: Request, w: asyncio.StreamWriter) -> None:
+    w.write(response(202, b"<html>anomaly</html>", "text/html"))
+
+
+async def test_results_have_title_url_and_snippet(scratch: Path, server: LocalServer) -> None:
+    server.routes["/html/"] = _ddg
+    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="python asyncio")
+    assert text.splitlines() == [
+        "Results for 'python asyncio':",
+        "",
+        "1. asyncio — Asynchronous I/O",
+        "   https://docs.python.org/3/library/asyncio.html",
+        "   asyncio is a library to write concurrent code using the async/await syntax.",
+        "",
+        "2. Real Python: Async IO",
+        "   https://realpython.com/async-io-python/",
+        "   A walkthrough & tutorial.",
+        "",
+        "3. Third",
+        "   https://example.org/3",
+    ]
+    assert server.requests[0].body == b"q=python+asyncio"
+
+
+async def test_max_results_cannot_exceed_the_setting(scratch: Path, server: LocalServer) -> None:
+    server.routes["/html/"] = _ddg
+    tool = WebSearch(base_url=server.url("/html/"))
+    assert (await search(scratch, tool, query="x", max_results=1)).count("\n   https://") == 1
+    assert (await search(scratch, tool, query="x", max_results=20)).count("\n   https://") == 3
+
+
+async def test_no_network_is_a_clear_error(scratch: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    text = await search(scratch, WebSearch(base_url=f"http://127.0.0.1:{port}/html/"), query="x")
+    assert text == "error: web search is unavailable (no network connection)"
+
+
+async def test_rate_limiting_is_reported(scratch: Path, server: LocalServer) -> None:
+    server.routes["/html/"] = _rate_limited
+    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="x")
+    assert text == "error: web search failed: DuckDuckGo answered HTTP 202 (rate limited; try again later)"
+
+
+def test_parse_drops_ads_and_unwraps_links() -> None:
+    results = parse_results(DDG_PAGE, 10)
+    assert [r.url for r in results] == [
+        "https://docs.python.org/3/library/asyncio.html", "https://realpython.com/async-io-python/",
+        "https://example.org/3", "https://example.org/4",
+    ]
+    assert result_url("https://example.com/plain") == "https://example.com/plain"
+
+
+def test_no_results() -> None:
+    assert parse_results("<html><body>No results.</body></html>", 5) == []
+
+
+# A trimmed DuckDuckGo HTML results page: one ad, four organic results (links wrapped in /l/).
+DDG_PAGE = """<!DOCTYPE html><html><body><div id="links" class="results">
+<div class="result results_links results_links_deep result--ad">
+  <h2 class="result__title"><a class="result__a" href="https://duckduckgo.com/y.js?ad_domain=ads.example&amp;u3=x">Buy now</a></h2>
+  <a class="result__snippet" href="https://duckduckgo.com/y.js?ad_domain=ads.example">An ad.</a>
+</div>
+<div class="result results_links results_links_deep web-result">
+  <div class="links_main links_deep result__body">
+    <h2 class="result__title"><a rel="nofollow" class="result__a" href="//duckduckgo.com/l/?uddg=https%3A%2F%2Fdocs.python.org%2F3%2Flibrary%2Fasyncio.html&amp;rut=abc"><b>asyncio</b> — Asynchronous I/O</a></h2>
+    <div class="result__extras"><a class="result__url" href="//duckduckgo.com/l/?uddg=x">docs.python.org</a></div>
+    <a class="result__snippet" href="//duckduckgo.com/l/?uddg=x"><b>asyncio</b> is a library to write <b>concurrent</b> code using the async/await syntax.</a>
+  </div>
+</div>
+<div class="result results_links results_links_deep web-result">
+  <h2 class="result__title"><a rel="nofollow" class="result__a" href="//duckduckgo.com/l/?uddg=https%3A%2F%2Frealpython.com%2Fasync-io-python%2F&amp;rut=def">Real Python: Async IO</a></h2>
+  <div class="result__snippet">A walkthrough &amp; <span>tutorial</span>.</div>
+</div>
+<div class="result web-result"><h2><a class="result__a" href="https://example.org/3">Third</a></h2></div>
+<div class="result web-result"><h2><a class="result__a" href="https://example.org/4">Fourth</a></h2></div>
+</div></body></html>"""
