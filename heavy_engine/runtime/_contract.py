@@ -5,21 +5,41 @@ records the job, and when capacity allows starts an engine run and calls the fro
 `Delivery.deliver(job, run)`, which renders the run's events on its platform. `job.reply` is the
 front end's own small state (message ids, "answer posted"...); `runner.save_reply(job)` persists
 it, so a job picked up again after a restart edits the same messages instead of posting twice.
+
+Rules the durable runner keeps, which front ends can rely on:
+- `submit` returns the job with `position` set: 0 when it started at once, else its place in
+  the queue (say so to the requester). A limit that refuses the job raises `JobRejected`.
+- After a restart, `deliver` can be called again for a job it already saw. If the run had
+  finished, the `Run` it gets is a replay of the stored result (no model is called again), so
+  a delivery that recorded "answer posted" in `job.reply` must not post it a second time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .._config import HeavyConfig
 from .._engine import Engine, Run
+from .._errors import RequestRejected
+from .._events import RunResult
 
 if TYPE_CHECKING:
     from ..settings import SettingsStore
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
+RejectReason = Literal["busy", "user_queue", "budget", "shutting_down"]
+
+
+class JobRejected(RequestRejected):
+    """A limit refused the job; `str(err)` is the sentence for the requester."""
+
+    def __init__(self, message: str, reason: RejectReason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -42,8 +62,14 @@ class Job:
     spec: JobSpec
     config: HeavyConfig  # the resolved settings snapshot the job runs with
     status: JobStatus = "queued"
-    position: int = 0  # place in the queue when queued (1 = next)
+    position: int = 0  # place in the queue when queued (1 = next); 0 once started
     error: str | None = None
+    # Filled in by the durable runner (the in-memory runner leaves them empty).
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0  # runs started, counting those a restart interrupted
+    result: RunResult | None = None
 
     @property
     def reply(self) -> dict[str, Any]:

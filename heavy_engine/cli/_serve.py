@@ -1,0 +1,152 @@
+"""`heavy serve`: the long-running service (HTTP API, Slack, Discord, the durable job runner).
+
+Start order: database (SQLite is migrated), engine, runner, adapters (they register their
+deliveries), then recovery of unfinished jobs, then `/healthz` turns ready. SIGTERM/SIGINT:
+not ready, intake stops, running jobs get `--grace` seconds, adapters and HTTP close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .._config import HeavyConfig, simulated_fallback, use_simulated
+from .._engine import Engine
+from .._errors import ConfigError
+from ..db import Database
+from ..observability import Metrics, add_env_secrets, configure_logging
+from ..runtime import DurableRunner, JobStore, Services
+from ..runtime._adapters import load_adapters
+from ..runtime._http import READY, build_app
+from ..settings import SettingsStore
+from ._ask import CHAT_CREDENTIALS
+from ._common import load_or_exit
+
+log = logging.getLogger("heavy.serve")
+DEFAULT_PORT = 3000
+DEFAULT_GRACE = 25.0  # below Kubernetes' default 30 s termination grace period
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("serve", parents=[parent],
+                       help="run the service: HTTP API, Slack, Discord and the job runner")
+    p.add_argument("--port", type=int, help=f"port (default: $PORT, else {DEFAULT_PORT})")
+    p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 0.0.0.0)")
+    p.add_argument("--grace", type=float,
+                   help="seconds running jobs get to finish on SIGTERM "
+                        f"(default: $HEAVY_SHUTDOWN_GRACE, else {DEFAULT_GRACE:g})")
+    p.set_defaults(handler=run)
+
+
+def _options(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int, float]:
+    try:
+        port = args.port if args.port is not None else int(env.get("PORT") or DEFAULT_PORT)
+        grace = args.grace if args.grace is not None else float(
+            env.get("HEAVY_SHUTDOWN_GRACE") or DEFAULT_GRACE)
+    except ValueError as err:
+        raise ConfigError(f"PORT and HEAVY_SHUTDOWN_GRACE must be numbers ({err})") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is out of range (0-65535)")
+    if grace < 0:
+        raise ConfigError("the grace period cannot be negative")
+    return args.host or env.get("HEAVY_HOST") or "0.0.0.0", port, grace
+
+
+def choose_model(config: HeavyConfig, env: Mapping[str, str]) -> tuple[HeavyConfig, str | None]:
+    """The config to serve with and a warning; ConfigError when a chat bot has no model key."""
+    missing = simulated_fallback(config, env)
+    if missing is None:
+        return config, None
+    chat = [name for name in CHAT_CREDENTIALS if env.get(name)]
+    if chat:
+        raise ConfigError(f"{missing}, but {', '.join(chat)} is set: a chat bot needs a real "
+                          "model. Set the key (or HEAVY_LLM_BASE_URL).")
+    return use_simulated(config), (
+        f"{missing}: serving with the offline simulated model. Set the key (or "
+        "HEAVY_LLM_BASE_URL) for real answers.")
+
+
+def run(args: argparse.Namespace) -> int:
+    env = os.environ
+    config = load_or_exit(args)
+    try:
+        host, port, grace = _options(args, env)
+        config, warning = choose_model(config, env)
+    except ConfigError as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    add_env_secrets(env)
+    verbose = getattr(args, "verbose", False)
+    configure_logging(env.get("HEAVY_LOG_FORMAT", "text"),
+                      logging.DEBUG if verbose else logging.INFO)
+    if warning:
+        log.warning(warning)
+    try:
+        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env))
+    except ConfigError as err:
+        log.error("%s", err)
+        return 2
+
+
+async def serve(
+    config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
+) -> int:
+    """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    metrics = Metrics()
+    db = await Database.open()
+    try:
+        async with Engine(config, env=env) as engine:
+            settings = SettingsStore(db, config)
+            runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config,
+                                   metrics=metrics)
+            services = Services(config, engine, runner, settings, env)
+            adapters = load_adapters(services)
+            app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
+                            extra_routes=[r for a in adapters for r in a.routes()])
+            http = web.AppRunner(app, handle_signals=False, access_log=None,
+                                 shutdown_timeout=2.0)
+            await http.setup()
+            started: list[Any] = []
+            try:
+                await web.TCPSite(http, host, port).start()
+                for adapter in adapters:
+                    await adapter.start()
+                    started.append(adapter)
+                recovered = await runner.start()
+                app[READY] = True
+                bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
+                log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
+                         "resumed; API %s)", bound,
+                         ", ".join(a.name for a in adapters) or "none", db.url, recovered,
+                         "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
+                await stop.wait()
+                log.info("stopping: no new jobs; running jobs get %g s to finish", grace)
+                app[READY] = False
+                await runner.shutdown(grace)
+            except Exception:
+                log.exception("the service failed")
+                await runner.shutdown(0)
+                return 1
+            finally:
+                for adapter in reversed(started):
+                    try:
+                        await adapter.stop()
+                    except Exception:
+                        log.exception("adapter %s did not stop cleanly", adapter.name)
+                await http.cleanup()
+    finally:
+        await db.close()
+    log.info("stopped")
+    return 0

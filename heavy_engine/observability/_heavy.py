@@ -1,0 +1,67 @@
+"""The metrics heavy exports at `GET /metrics`; one `Metrics` per server process."""
+
+from __future__ import annotations
+
+from .._events import RunResult
+from ._metrics import JOB_BUCKETS, Counter, Gauge, Histogram, Registry
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = Registry()
+        self.http_requests = r.add(Counter(
+            "heavy_http_requests_total", "HTTP requests served.", ["method", "route", "status"]))
+        self.http_latency = r.add(Histogram(
+            "heavy_http_request_duration_seconds", "HTTP request latency.", ["route"]))
+        self.jobs_submitted = r.add(Counter(
+            "heavy_jobs_submitted_total", "Jobs accepted into the queue.", ["platform"]))
+        self.jobs_rejected = r.add(Counter(
+            "heavy_jobs_rejected_total", "Requests refused by a limit or budget.",
+            ["platform", "reason"]))
+        self.jobs_finished = r.add(Counter(
+            "heavy_jobs_finished_total", "Jobs that reached a final status.",
+            ["platform", "status"]))
+        self.jobs_recovered = r.add(Counter(
+            "heavy_jobs_recovered_total", "Jobs picked up again after a restart."))
+        self.jobs = r.add(Gauge("heavy_jobs", "Jobs queued or running now.", ["status"]))
+        self.queue_depth = r.add(Gauge("heavy_queue_depth", "Jobs waiting for a slot."))
+        self.llm_calls = r.add(Counter("heavy_llm_calls_total", "LLM calls made.", ["model"]))
+        self.tokens = r.add(Counter(
+            "heavy_llm_tokens_total", "Tokens reported by providers.", ["model", "kind"]))
+        self.cost = r.add(Counter("heavy_llm_cost_usd_total", "Cost reported by providers."))
+        self.job_duration = r.add(Histogram(
+            "heavy_job_duration_seconds", "Run time of finished jobs.", ["platform"],
+            JOB_BUCKETS))
+        self.queue_wait = r.add(Histogram(
+            "heavy_job_queue_wait_seconds", "Time from submission to start.", ["platform"],
+            JOB_BUCKETS))
+
+    def set_active(self, queued: int, running: int) -> None:
+        self.jobs.set(queued, status="queued")
+        self.jobs.set(running, status="running")
+        self.queue_depth.set(queued)
+
+    def record_usage(self, result: RunResult, orchestrator_model: str) -> None:
+        """LLM calls, tokens by model (orchestrator calls under its model), cost."""
+        agents_prompt = agents_completion = agents_calls = 0
+        for a in result.agents:
+            self._usage(a.model, a.usage.prompt_tokens, a.usage.completion_tokens, a.usage.calls)
+            agents_prompt += a.usage.prompt_tokens
+            agents_completion += a.usage.completion_tokens
+            agents_calls += a.usage.calls
+        rest_calls = max(result.llm_calls - agents_calls, 0)
+        self._usage(orchestrator_model, max(result.usage.prompt_tokens - agents_prompt, 0),
+                    max(result.usage.completion_tokens - agents_completion, 0), rest_calls)
+        if result.usage.cost_usd > 0:
+            self.cost.inc(result.usage.cost_usd)
+
+    def _usage(self, model: str, prompt: int, completion: int, calls: int) -> None:
+        if calls:
+            self.llm_calls.inc(calls, model=model)
+        if prompt:
+            self.tokens.inc(prompt, model=model, kind="prompt")
+        if completion:
+            self.tokens.inc(completion, model=model, kind="completion")
+
+    def render(self) -> str:
+        return self.registry.render()

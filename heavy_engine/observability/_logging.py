@@ -1,0 +1,80 @@
+"""Logging setup: plain or JSON lines, secrets redacted, the current job id on every record.
+
+The job id travels in a context variable, so engine and provider logs made on behalf of a job
+carry it without being passed it: asyncio tasks copy the context they are created in.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ._redact import redact
+
+job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("heavy_job_id",
+                                                                       default=None)
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class _JobIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "job_id"):
+            record.job_id = job_id_var.get()
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """`key=value` text lines (the job id when there is one), redacted after formatting."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        job = getattr(record, "job_id", None)
+        if job:
+            line = f"{line} job_id={job}"
+        return redact(line)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, job_id, extras, exc (all redacted)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        job = getattr(record, "job_id", None)
+        if job:
+            data["job_id"] = job
+        for key, value in vars(record).items():
+            if key not in _STANDARD and key != "job_id" and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return redact(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def configure_logging(
+    fmt: str = "text", level: int = logging.INFO, stream: TextIO | None = None
+) -> logging.Handler:
+    """Replace the root handlers with one redacting handler; returns it (tests detach it)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(_JobIdFilter())
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # aiohttp's access log repeats what the metrics count; keep it for debugging only.
+    logging.getLogger("aiohttp.access").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+    return handler

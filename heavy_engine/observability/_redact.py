@@ -1,0 +1,58 @@
+"""Secret redaction by pattern: applied to every log line, traceback and stored error text.
+
+Patterns cover the credential shapes heavy meets (Slack, Discord, OpenAI-style keys, bearer
+headers, `key=value` pairs); `add_secret()` also hides exact values read from the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+MASK = "[REDACTED]"
+
+_PATTERNS = [
+    re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app-config tokens
+    re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),  # Slack app-level (Socket Mode) tokens
+    re.compile(r"\bsk-(?:or-|ant-|proj-)?[A-Za-z0-9_-]{16,}"),  # OpenAI/OpenRouter/Anthropic
+    re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"),  # Discord
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(
+        r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)[\w-]*\b\s*[=:]\s*[\"']?)"
+        r"[^\s\"',;&]{4,}"
+    ),
+    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),  # passwords in URLs (postgres://u:p@h)
+]
+# Environment variables whose values are secrets whatever they look like.
+SECRET_ENV = (
+    "HEAVY_API_TOKEN", "OPENROUTER_API_KEY", "HEAVY_LLM_API_KEY", "ANTHROPIC_API_KEY",
+    "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET",
+    "DISCORD_TOKEN", "HEAVY_DATABASE_URL",
+)
+_exact: set[str] = set()
+
+
+def add_secret(value: str | None) -> None:
+    """Hide this exact value from now on (values shorter than 6 characters are ignored)."""
+    if value and len(value) >= 6:
+        _exact.add(value)
+
+
+def add_env_secrets(env: Mapping[str, str], names: Iterable[str] = SECRET_ENV) -> None:
+    for name in names:
+        add_secret(env.get(name))
+
+
+def redact(text: str) -> str:
+    """`text` with every secret it contains replaced by `[REDACTED]`."""
+    for value in _exact:
+        if value in text:
+            text = text.replace(value, MASK)
+    for pattern in _PATTERNS:
+        text = pattern.sub(_keep_prefix, text)
+    return text
+
+
+def _keep_prefix(match: re.Match[str]) -> str:
+    # Patterns with a group keep it ("Bearer ", "api_key=") so the line stays readable.
+    return (match.group(1) if match.re.groups else "") + MASK

@@ -1,0 +1,244 @@
+"""The HTTP API for scripts and other front ends: ask, follow (JSON or SSE) and cancel jobs.
+
+Every route needs `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured the API
+answers only clients on the loopback interface (a laptop's `curl`), and refuses others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import ipaddress
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from .._errors import RequestRejected
+from .._events import Done, Event
+from ._contract import FINAL_STATUSES, JobRejected, JobSpec
+from ._runner import DurableRunner
+from ._views import job_view, status_view
+
+HEARTBEAT_S = 15.0
+MAX_BODY_BYTES = 1024 * 1024
+_ASK_FIELDS = {"question", "agents", "user"}
+_MAX_AGENTS = 16
+
+
+def _error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+def _is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class Api:
+    def __init__(self, runner: DurableRunner, token: str | None) -> None:
+        self.runner = runner
+        self.token = token or None
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/api/ask", self.ask),
+            web.get("/api/jobs/{id}", self.get_job),
+            web.delete("/api/jobs/{id}", self.cancel),
+        ]
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        if self.token is None:
+            if _is_loopback(request.remote):
+                return None
+            return _error(403, "The API answers only local clients until HEAVY_API_TOKEN is "
+                               "set on the server.")
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode(), self.token.encode()):
+            return None
+        return web.json_response({"error": "Missing or wrong bearer token."}, status=401,
+                                 headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
+
+    async def ask(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _error(400, 'The body must be JSON: {"question": "...", "agents": N}.')
+        except web.HTTPRequestEntityTooLarge:
+            return _error(400, f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
+                               "bytes.")
+        spec_or_error = _parse_ask(body)
+        if isinstance(spec_or_error, str):
+            return _error(400, spec_or_error)
+        spec = spec_or_error
+        spec.dedup_key = request.headers.get("Idempotency-Key") or None
+        try:
+            job = await self.runner.submit(spec)
+        except JobRejected as err:
+            status = 503 if err.reason == "shutting_down" else 429
+            return _error(status, str(err), reason=err.reason)
+        except RequestRejected as err:
+            return _error(400, str(err))
+        if job is None:  # a retried request with the same Idempotency-Key
+            assert spec.dedup_key is not None
+            existing = await self.runner.store.find("api", spec.dedup_key)
+            if existing is None:
+                return _error(409, "This Idempotency-Key was already used.")
+            job = existing
+        return web.json_response(
+            {"id": job.id, "status": job.status,
+             "position": job.position if job.status == "queued" else None,
+             "url": f"/api/jobs/{job.id}"}, status=202)
+
+    async def get_job(self, request: web.Request) -> web.StreamResponse:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        job = await self.runner.get_job(request.match_info["id"])
+        if job is None:
+            return _error(404, "No job with this id.")
+        if "text/event-stream" in request.headers.get("Accept", ""):
+            return await self._stream(request, job.id)
+        return web.json_response(job_view(job))
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        job_id = request.match_info["id"]
+        job = await self.runner.get_job(job_id)
+        if job is None:
+            return _error(404, "No job with this id.")
+        if job.status in FINAL_STATUSES:
+            return _error(409, f"The job is already {job.status}.", job_status=job.status)
+        if not await self.runner.cancel(job_id):
+            return _error(409, "The job could not be cancelled (it is finishing).")
+        return web.json_response({"id": job_id, "cancelled": True})
+
+    async def _stream(self, request: web.Request, job_id: str) -> web.StreamResponse:
+        """SSE: `status` events while queued, the run's own events, then a final `status`."""
+        resp = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
+        await resp.prepare(request)
+        sse = _Sse(resp)
+        with contextlib.suppress(ConnectionResetError):
+            await self._follow(sse, job_id)
+        return resp
+
+    async def _follow(self, sse: _Sse, job_id: str) -> None:
+        last: dict[str, Any] | None = None
+        while True:
+            changed = self.runner.changed()
+            job = await self.runner.get_job(job_id)
+            if job is None:
+                return
+            state = status_view(job)
+            if state != last:
+                await sse.send("status", state)
+                last = state
+            if job.status in FINAL_STATUSES:
+                if job.result is not None:
+                    await sse.send("done", Done(result=job.result).as_dict())
+                return
+            run = self.runner.get_run(job_id)
+            if run is not None and job.status == "running":
+                async for event in _with_heartbeats(run.stream(), sse):
+                    await sse.send(event.type, event.as_dict())
+                # The job's own status is recorded once the front end has finished.
+                while True:
+                    changed = self.runner.changed()
+                    current = await self.runner.get_job(job_id)
+                    if current is None or current.status != "running":
+                        break
+                    await _wait(changed, sse)
+                final = await self.runner.get_job(job_id)
+                if final is not None:
+                    await sse.send("status", status_view(final))
+                return
+            await _wait(changed, sse)
+
+
+class _Sse:
+    def __init__(self, resp: web.StreamResponse) -> None:
+        self.resp = resp
+        self.seq = 0
+
+    async def send(self, event: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        payload = json.dumps(data, ensure_ascii=False)
+        await self.resp.write(f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode())
+
+    async def comment(self) -> None:
+        await self.resp.write(b": keep-alive\n\n")
+
+
+async def _wait(changed: asyncio.Event, sse: _Sse) -> None:
+    """Until `changed` is set; a keep-alive comment every HEARTBEAT_S meanwhile."""
+    while True:
+        try:
+            await asyncio.wait_for(changed.wait(), HEARTBEAT_S)
+            return
+        except TimeoutError:
+            await sse.comment()
+
+
+async def _with_heartbeats(events: AsyncIterator[Event], sse: _Sse) -> AsyncIterator[Event]:
+    """`events`, with keep-alive comments written while none comes (proxies close idle
+    streams). The events are read by a separate task: timing out a generator would end it."""
+    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for event in events:
+                queue.put_nowait(event)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.get_running_loop().create_task(pump())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
+            except TimeoutError:
+                await sse.comment()
+                continue
+            if item is None:
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def _parse_ask(body: Any) -> JobSpec | str:
+    """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong."""
+    if not isinstance(body, dict):
+        return 'The body must be a JSON object: {"question": "...", "agents": N}.'
+    unknown = sorted(set(body) - _ASK_FIELDS)
+    if unknown:
+        return f"Unknown field(s): {', '.join(unknown)}. Allowed: agents, question, user."
+    question = body.get("question")
+    if not isinstance(question, str):
+        return "question is required and must be a string."
+    flags: dict[str, Any] = {}
+    agents = body.get("agents")
+    if agents is not None:
+        if isinstance(agents, bool) or not isinstance(agents, int) or not (
+                1 <= agents <= _MAX_AGENTS):
+            return f"agents must be a whole number from 1 to {_MAX_AGENTS}."
+        flags["agents"] = agents
+    user = body.get("user", "api")
+    if not isinstance(user, str) or not user.strip() or len(user) > 200:
+        return "user must be a non-empty string of at most 200 characters."
+    return JobSpec(platform="api", workspace="", channel="api", user=user.strip(),
+                   question=question, flags=flags)

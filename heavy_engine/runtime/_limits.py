@@ -1,0 +1,92 @@
+"""Scheduling rules as pure functions: which queued jobs may start, and which are refused.
+
+Jobs start in submission order, except that one blocked by its user's or channel's limit is
+skipped, so one busy user never holds up everyone else.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+from .._config import Limits
+from ._contract import Job, JobRejected, JobSpec
+
+Key = tuple[str, str, str]
+
+
+def user_key(spec: JobSpec) -> Key:
+    return (spec.platform, spec.workspace, spec.user)
+
+
+def channel_key(spec: JobSpec) -> Key:
+    return (spec.platform, spec.workspace, spec.channel)
+
+
+def startable(queue: Sequence[Job], running: Iterable[Job], max_concurrent: int) -> list[Job]:
+    """The queued jobs that may start now, in order, given the jobs already running."""
+    running = list(running)
+    users = Counter(user_key(j.spec) for j in running)
+    channels = Counter(channel_key(j.spec) for j in running)
+    free = max_concurrent - len(running)
+    chosen: list[Job] = []
+    for job in queue:
+        if free <= 0:
+            break
+        limits, u, c = job.config.limits, user_key(job.spec), channel_key(job.spec)
+        if users[u] >= limits.per_user or channels[c] >= limits.per_channel:
+            continue
+        users[u] += 1
+        channels[c] += 1
+        free -= 1
+        chosen.append(job)
+    return chosen
+
+
+def queue_refusal(job: Job, queue: Sequence[Job], operator: Limits) -> JobRejected | None:
+    """Why `job`, which would have to wait, may not join the queue (None: it may)."""
+    mine = sum(1 for j in queue if user_key(j.spec) == user_key(job.spec))
+    allowed = job.config.limits.max_queued_per_user
+    if mine >= allowed:
+        if allowed == 0:
+            text = "You already have a question running; ask again when it has finished."
+        else:
+            text = (f"You already have {mine} questions waiting (the limit is {allowed}); "
+                    "ask again when one has finished.")
+        return JobRejected(text, "user_queue")
+    if len(queue) >= operator.max_queued:
+        return JobRejected(
+            f"heavy is busy: {len(queue)} questions are already waiting. Please try again "
+            "in a few minutes.", "busy")
+    return None
+
+
+def budget_refusal(
+    limits: Limits, channel: tuple[int, float], workspace: tuple[int, float]
+) -> JobRejected | None:
+    """Refuse when today's (tokens, cost) of the channel or the workspace reached its budget."""
+    checks = [
+        ("channel", "tokens", channel[0], limits.daily_tokens_per_channel),
+        ("channel", "cost", channel[1], limits.daily_cost_per_channel),
+        ("workspace", "tokens", workspace[0], limits.daily_tokens_per_workspace),
+        ("workspace", "cost", workspace[1], limits.daily_cost_per_workspace),
+    ]
+    for scope, kind, used, budget in checks:
+        if budget is not None and used >= budget:
+            amount = f"{int(budget):,} tokens" if kind == "tokens" else f"${budget:,.2f}"
+            return JobRejected(
+                f"This {scope} has used its daily budget of {amount}; it resets at "
+                "00:00 UTC.", "budget")
+    return None
+
+
+def has_budget(limits: Limits) -> bool:
+    return any(v is not None for v in (
+        limits.daily_tokens_per_channel, limits.daily_cost_per_channel,
+        limits.daily_tokens_per_workspace, limits.daily_cost_per_workspace))
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Midnight UTC of `now`'s day: when the daily budgets reset."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

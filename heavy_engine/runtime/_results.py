@@ -1,0 +1,69 @@
+"""Stored results: `RunResult` to JSON and back, and finished `Run`s rebuilt from them.
+
+A job whose run finished before a restart is delivered again from its stored result, so the
+model is never asked twice and the front end sees the same `Done` it would have seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .._engine import HeavyRequest, Run
+from .._events import Accepted, AgentSummary, Done, RunResult
+from .._types import Usage
+from ._contract import Job
+
+
+def _usage(data: dict[str, Any] | None) -> Usage:
+    data = data or {}
+    return Usage(prompt_tokens=int(data.get("prompt_tokens", 0)),
+                 completion_tokens=int(data.get("completion_tokens", 0)),
+                 cost_usd=float(data.get("cost_usd", 0.0)))
+
+
+def result_to_dict(result: RunResult) -> dict[str, Any]:
+    return result.as_dict()
+
+
+def result_from_dict(data: dict[str, Any], question: str) -> RunResult:
+    """The inverse of `RunResult.as_dict()` (agents' own answers are not stored)."""
+    agents = [
+        AgentSummary(index=int(a["index"]), question=str(a["question"]), model=str(a["model"]),
+                     status=a["status"], iterations=int(a.get("iterations", 0)),
+                     elapsed_s=float(a.get("elapsed_s", 0.0)), error=a.get("error"),
+                     usage=_usage(a.get("usage")))
+        for a in data.get("agents", [])
+    ]
+    return RunResult(
+        request_id=str(data.get("request_id", "")), question=question,
+        status=data.get("status", "failed"), answer=str(data.get("answer", "")),
+        questions=list(data.get("questions", [])), agents=agents,
+        llm_calls=int(data.get("llm_calls", 0)), elapsed_s=float(data.get("elapsed_s", 0.0)),
+        usage=_usage(data.get("usage")), models=list(data.get("models", [])),
+        simulated=bool(data.get("simulated", False)), error=data.get("error"),
+        notes=list(data.get("notes", [])),
+    )
+
+
+def failed_result(job: Job, error: str) -> RunResult:
+    """A result that ends a job without running it, with one sentence for the requester."""
+    return RunResult(request_id=job.id, question=job.spec.question, status="failed",
+                     error=error)
+
+
+async def _value(result: RunResult) -> RunResult:
+    return result
+
+
+def replay_run(job: Job, result: RunResult) -> Run:
+    """A finished `Run` whose events are `Accepted` then `Done(result)`."""
+    request = HeavyRequest(job.spec.question, job.config, id=job.id, context=job.spec.context,
+                           requester=job.spec.user)
+    run = Run(request)
+    run.emit(Accepted(request_id=job.id, question=job.spec.question,
+                      agents=len(result.agents) or job.config.agents))
+    run.result = result
+    run._task = asyncio.get_running_loop().create_task(_value(result))
+    run.emit(Done(result=result))
+    return run

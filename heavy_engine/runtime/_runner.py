@@ -1,0 +1,316 @@
+"""`DurableRunner`: the job runner of `heavy serve`, with every job kept in the database.
+
+Lifecycle of a job: `queued` (row written before anything else happens) -> `running` ->
+`done` / `failed` / `cancelled`. The result is stored the moment the run ends, before the
+front end has finished posting it.
+
+Restarts. A graceful stop (`shutdown`) refuses new jobs, lets running ones finish within the
+grace period and marks the rest `interrupted`. On `start`, every job left `queued`, `running`
+(the process died: crash or `kill -9`) or `interrupted` is queued again, oldest first, and its
+attempt count kept. A job whose run had finished is not run again: its stored result is
+replayed to the front end, which uses `job.reply` to avoid posting twice. A job interrupted
+`max_attempts` times fails instead of looping forever.
+
+One runner per database: a second process would take over the first one's running jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from .._config import HeavyConfig
+from .._engine import Engine, HeavyRequest, Run, validate_question
+from ..db import utcnow
+from ..observability import Metrics, job_id_var, redact
+from ._contract import ConfigResolver, Delivery, Job, JobRejected, JobSpec, JobStatus
+from ._limits import (
+    budget_refusal,
+    has_budget,
+    queue_refusal,
+    start_of_day,
+    startable,
+)
+from ._results import failed_result, replay_run
+from ._store import JobStore
+
+log = logging.getLogger("heavy.runtime")
+_STATUS: dict[str, JobStatus] = {
+    "ok": "done", "cancelled": "cancelled", "failed": "failed", "timeout": "failed"}
+
+
+class DurableRunner:
+    def __init__(
+        self,
+        engine: Engine,
+        store: JobStore,
+        resolve: ConfigResolver,
+        config: HeavyConfig,
+        *,
+        metrics: Metrics | None = None,
+        max_attempts: int = 3,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.config = config  # operator settings: the process-wide limits come from here
+        self.metrics = metrics or Metrics()
+        self.max_attempts = max_attempts
+        self._resolve = resolve
+        self._clock = clock
+        self._deliveries: dict[str, Delivery] = {}
+        self._queue: list[Job] = []
+        self._running: dict[str, Job] = {}
+        self._runs: dict[str, Run] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._admit = asyncio.Lock()  # limit checks and the insert happen as one step
+        self._changed = asyncio.Event()
+        # Submissions are accepted (and recorded) from the start, but nothing is launched
+        # until `start()` has taken back what a previous process left unfinished.
+        self._accepting = True
+        self._started = False
+        self._stopping = False
+
+    # -- the JobRunner protocol --------------------------------------------------------------
+
+    def register_delivery(self, platform: str, delivery: Delivery) -> None:
+        self._deliveries[platform] = delivery
+
+    async def submit(self, spec: JobSpec) -> Job | None:
+        if not self._accepting:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
+            raise JobRejected("heavy is restarting; please ask again in a minute.",
+                              "shutting_down")
+        if spec.dedup_key is not None and await self.store.seen(spec.platform, spec.dedup_key):
+            return None
+        config = await self._resolve(spec)
+        spec.question = validate_question(spec.question, config)
+        job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config,
+                  created_at=self._clock())
+        async with self._admit:
+            refusal = await self._refusal(job)
+            if refusal is not None:
+                # Refusals are recorded too: a retried event then finds its row and is dropped.
+                job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
+                if not await self.store.insert(job):
+                    return None
+                self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
+                log.info("job %s refused (%s)", job.id, refusal.reason)
+                raise refusal
+            if not await self.store.insert(job):
+                return None
+            self.metrics.jobs_submitted.inc(platform=spec.platform)
+            self._queue.append(job)
+            self._pump()
+        log.info("job %s from %s: %s", job.id, spec.platform,
+                 f"queued at position {job.position}" if job.position else "started")
+        return job
+
+    async def cancel(self, job_id: str) -> bool:
+        """Cancel a queued or running job; False when it is unknown or already over."""
+        for job in self._queue:
+            if job.id == job_id:
+                self._queue.remove(job)
+                await self._finish(job, "cancelled", "The request was cancelled.")
+                self._pump()
+                return True
+        run = self._runs.get(job_id)
+        return run.cancel() if run is not None else False
+
+    def get_run(self, job_id: str) -> Run | None:
+        return self._runs.get(job_id)
+
+    async def save_reply(self, job: Job) -> None:
+        await self.store.save_reply(job)
+
+    # -- beyond the protocol -----------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> Job | None:
+        """The live job when queued or running here, else the stored one."""
+        live = self._running.get(job_id) or next(
+            (j for j in self._queue if j.id == job_id), None)
+        return live or await self.store.get(job_id)
+
+    def changed(self) -> asyncio.Event:
+        """An event set at the next change of any job's status or queue position."""
+        return self._changed
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def counts(self) -> tuple[int, int]:
+        """(queued, running)."""
+        return len(self._queue), len(self._running)
+
+    async def start(self) -> int:
+        """Queue again what a previous process left unfinished (ahead of anything submitted
+        since), then launch jobs; returns how many were picked up."""
+        known = {j.id for j in self._queue}
+        recovered = [j for j in await self.store.unfinished() if j.id not in known]
+        for job in recovered:
+            if job.status != "queued":
+                log.warning("job %s was %s when the last process stopped; resuming it "
+                            "(attempt %d)", job.id, job.status, job.attempts + 1)
+            if job.id in self.store.invalid:
+                job.result = failed_result(
+                    job, "The settings this question was asked with are no longer valid.")
+            elif job.result is None and job.attempts >= self.max_attempts:
+                job.result = failed_result(
+                    job, f"This question was interrupted {job.attempts} times; giving up.")
+            job.status = "queued"
+            await self.store.save(job)
+        self._queue[:0] = recovered
+        self.metrics.jobs_recovered.inc(len(recovered))
+        self._started = True
+        self._pump()
+        return len(recovered)
+
+    def stop_intake(self) -> None:
+        """Refuse new jobs from now on (the first step of a graceful stop)."""
+        self._accepting = False
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop intake, let running jobs finish for up to `grace` seconds, interrupt the rest.
+
+        Queued jobs stay queued in the database for the next process.
+        """
+        self._accepting = False
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        if tasks:
+            log.info("waiting up to %g s for %d running jobs", grace, len(tasks))
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in list(self._tasks.values()):
+                if task in pending:
+                    task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait until nothing is queued or running (tests)."""
+        while self._queue or self._tasks:
+            event = self._changed
+            await event.wait()
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    async def _refusal(self, job: Job) -> JobRejected | None:
+        limits = job.config.limits
+        if has_budget(limits):
+            since, spec = start_of_day(job.created_at or self._clock()), job.spec
+            refusal = budget_refusal(
+                limits,
+                await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
+                await self.store.usage_since(since, spec.platform, spec.workspace),
+            )
+            if refusal is not None:
+                return refusal
+        chosen = startable([*self._queue, job], self._running.values(),
+                           self.config.limits.max_concurrent_jobs)
+        if any(j is job for j in chosen):
+            return None
+        return queue_refusal(job, self._queue, self.config.limits)
+
+    def _pump(self) -> None:
+        """Start what the limits allow and renumber the queue."""
+        if self._started and not self._stopping:
+            for job in startable(self._queue, self._running.values(),
+                                 self.config.limits.max_concurrent_jobs):
+                self._queue.remove(job)
+                self._launch(job)
+        for i, job in enumerate(self._queue, 1):
+            job.position = i
+        self.metrics.set_active(len(self._queue), len(self._running))
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _launch(self, job: Job) -> None:
+        job.status, job.position = "running", 0
+        self._running[job.id] = job
+        ctx = contextvars.copy_context()
+        ctx.run(job_id_var.set, job.id)  # logs made for this job carry its id
+        task = asyncio.get_running_loop().create_task(self._execute(job), context=ctx)
+        self._tasks[job.id] = task
+
+    async def _execute(self, job: Job) -> None:
+        queued_for = (self._clock() - job.created_at).total_seconds() if job.created_at else 0.0
+        self.metrics.queue_wait.observe(max(queued_for, 0.0), platform=job.spec.platform)
+        started = time.monotonic()
+        delivery_task: asyncio.Task[None] | None = None
+        try:
+            job.attempts += 1
+            job.started_at = self._clock()
+            await self.store.save(job)
+            if job.result is not None:
+                run = replay_run(job, job.result)
+            else:
+                run = self.engine.start(HeavyRequest(
+                    job.spec.question, job.config, id=job.id, context=job.spec.context,
+                    requester=job.spec.user))
+            self._runs[job.id] = run
+            self._notify()
+            delivery = self._deliveries.get(job.spec.platform)
+            if delivery is not None:
+                delivery_task = asyncio.get_running_loop().create_task(
+                    delivery.deliver(job, run))
+            result = await run.wait()
+            if job.result is None:
+                job.result = result
+                await self.store.save(job)  # stored before the answer is posted
+                self.metrics.record_usage(result, job.config.effective_orchestrator_model)
+            delivered = await self._await_delivery(job, delivery_task)
+            status: JobStatus = _STATUS[result.status]
+            error = result.error
+            if not delivered and status == "done":
+                status, error = "failed", "The answer could not be delivered."
+            await self._finish(job, status, error)
+            self.metrics.job_duration.observe(time.monotonic() - started,
+                                              platform=job.spec.platform)
+        except asyncio.CancelledError:
+            # Shutdown after the grace period: stop the front end first, so it does not
+            # render the run's cancellation, then the run; the job resumes on next start.
+            if delivery_task is not None:
+                delivery_task.cancel()
+            self.engine.cancel(job.id)
+            job.status = "interrupted"
+            await self.store.save(job)
+            log.warning("job %s interrupted by shutdown", job.id)
+            raise
+        except Exception:
+            log.exception("job %s crashed", job.id)
+            if delivery_task is not None:
+                delivery_task.cancel()
+            self.engine.cancel(job.id)
+            await self._finish(job, "failed", "An internal error stopped this request.")
+        finally:
+            self._running.pop(job.id, None)
+            self._runs.pop(job.id, None)
+            self._tasks.pop(job.id, None)
+            self._pump()
+
+    async def _await_delivery(self, job: Job, task: asyncio.Task[None] | None) -> bool:
+        if task is None:
+            return True
+        try:
+            await task
+        except Exception as err:
+            log.error("delivery of job %s failed: %s", job.id, redact(repr(err)),
+                      exc_info=err)
+            return False
+        return True
+
+    async def _finish(self, job: Job, status: JobStatus, error: str | None) -> None:
+        job.status = status
+        job.error = error
+        job.finished_at = self._clock()
+        await self.store.save(job)
+        self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
+        log.info("job %s %s", job.id, status)

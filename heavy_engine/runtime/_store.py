@@ -1,0 +1,129 @@
+"""`JobStore`: the `jobs` table behind plain `Job` objects (no ORM objects leak out)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .._config import HeavyConfig, validate_config
+from .._errors import ConfigError
+from ..db import Database
+from ._contract import Job, JobSpec
+from ._models import JobRow
+from ._results import result_from_dict, result_to_dict
+
+log = logging.getLogger("heavy.runtime")
+UNFINISHED = ("queued", "running", "interrupted")
+
+
+class JobStore:
+    def __init__(self, db: Database, fallback_config: HeavyConfig) -> None:
+        self.db = db
+        # Used when a stored snapshot no longer validates; the runner then fails the job.
+        self.fallback_config = fallback_config
+        self.invalid: set[str] = set()
+
+    async def insert(self, job: Job) -> bool:
+        """Write a new job; False when its `(platform, dedup_key)` was already used."""
+        row = JobRow(
+            id=job.id, platform=job.spec.platform, workspace=job.spec.workspace,
+            channel=job.spec.channel, thread=job.spec.thread, requester=job.spec.user,
+            question=job.spec.question, context=job.spec.context, flags=dict(job.spec.flags),
+            reply=dict(job.spec.reply), dedup_key=job.spec.dedup_key,
+            config=job.config.model_dump(mode="json"), status=job.status,
+            attempts=job.attempts, created_at=job.created_at, **_outcome(job),
+        )
+        try:
+            async with self.db.session() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            if job.spec.dedup_key is None:
+                raise
+            return False
+        return True
+
+    async def seen(self, platform: str, dedup_key: str) -> bool:
+        async with self.db.session() as session:
+            found = await session.scalar(select(JobRow.id).where(
+                JobRow.platform == platform, JobRow.dedup_key == dedup_key))
+        return found is not None
+
+    async def find(self, platform: str, dedup_key: str) -> Job | None:
+        """The job submitted with this deduplication key, if any."""
+        async with self.db.session() as session:
+            row = await session.scalar(select(JobRow).where(
+                JobRow.platform == platform, JobRow.dedup_key == dedup_key))
+        return None if row is None else self._to_job(row)
+
+    async def save(self, job: Job) -> None:
+        """Write the job's status, timings, attempts, usage, answer, error and result."""
+        values = {"status": job.status, "attempts": job.attempts, "started_at": job.started_at,
+                  "finished_at": job.finished_at, **_outcome(job)}
+        async with self.db.session() as session, session.begin():
+            await session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
+
+    async def save_reply(self, job: Job) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(JobRow).where(JobRow.id == job.id).values(reply=dict(job.reply)))
+
+    async def get(self, job_id: str) -> Job | None:
+        async with self.db.session() as session:
+            row = await session.get(JobRow, job_id)
+        return None if row is None else self._to_job(row)
+
+    async def unfinished(self) -> list[Job]:
+        """Jobs a previous process left queued, running or interrupted, oldest first."""
+        async with self.db.session() as session:
+            rows = await session.scalars(select(JobRow).where(JobRow.status.in_(UNFINISHED))
+                                         .order_by(JobRow.created_at, JobRow.id))
+            return [self._to_job(r) for r in rows]
+
+    async def usage_since(
+        self, since: datetime, platform: str, workspace: str, channel: str | None = None
+    ) -> tuple[int, float]:
+        """Tokens and cost of the jobs created since `since` in a workspace (or one channel)."""
+        query = select(func.coalesce(func.sum(JobRow.prompt_tokens + JobRow.completion_tokens), 0),
+                       func.coalesce(func.sum(JobRow.cost_usd), 0.0)).where(
+            JobRow.platform == platform, JobRow.workspace == workspace,
+            JobRow.created_at >= since)
+        if channel is not None:
+            query = query.where(JobRow.channel == channel)
+        async with self.db.session() as session:
+            tokens, cost = (await session.execute(query)).one()
+        return int(tokens), float(cost)
+
+    def _to_job(self, row: JobRow) -> Job:
+        spec = JobSpec(platform=row.platform, workspace=row.workspace, channel=row.channel,
+                       user=row.requester, question=row.question, thread=row.thread,
+                       context=row.context, flags=dict(row.flags or {}),
+                       reply=dict(row.reply or {}), dedup_key=row.dedup_key)
+        try:
+            config = validate_config(row.config)
+        except ConfigError as err:
+            log.warning("job %s: stored settings no longer validate: %s", row.id, err)
+            config = self.fallback_config
+            self.invalid.add(row.id)
+        return Job(
+            id=row.id, spec=spec, config=config, status=row.status,  # type: ignore[arg-type]
+            error=row.error, created_at=row.created_at, started_at=row.started_at,
+            finished_at=row.finished_at, attempts=row.attempts,
+            result=None if row.result is None else result_from_dict(row.result, row.question),
+        )
+
+
+def _outcome(job: Job) -> dict[str, Any]:
+    r = job.result
+    return {
+        "error": job.error,
+        "answer": r.answer if r else None,
+        "result": result_to_dict(r) if r else None,
+        "prompt_tokens": r.usage.prompt_tokens if r else 0,
+        "completion_tokens": r.usage.completion_tokens if r else 0,
+        "cost_usd": r.usage.cost_usd if r else 0.0,
+        "llm_calls": r.llm_calls if r else 0,
+    }
