@@ -26,7 +26,6 @@ from ..observability import Metrics, add_env_secrets, configure_logging
 from ..runtime import DurableRunner, JobStore, Services
 from ..runtime._adapters import load_adapters
 from ..runtime._http import READY, build_app
-from ..settings import SettingsStore
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 
@@ -100,6 +99,8 @@ async def serve(
     config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
 ) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
+    from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
