@@ -10,7 +10,9 @@ decompression.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import ssl
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,7 +122,7 @@ class _Decoder:
 
 
 async def _get_once(
-    url: httpx.URL, address: str, max_bytes: int
+    url: httpx.URL, address: str, max_bytes: int, ssl_context: ssl.SSLContext | None
 ) -> tuple[int, str, str, bytes]:
     """One GET to `address`: (status, location, content type, decoded body)."""
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -131,7 +133,9 @@ async def _get_once(
         (b"Accept-Encoding", b"gzip, deflate"), (b"Connection", b"close"),
     ]
     backend = PinnedBackend(address)
-    async with httpcore.AsyncConnectionPool(network_backend=backend, retries=0) as pool:
+    async with httpcore.AsyncConnectionPool(
+        network_backend=backend, ssl_context=ssl_context, retries=0
+    ) as pool:
         async with pool.stream(
             "GET", target, headers=headers, extensions={"timeout": _TIMEOUTS}
         ) as resp:
@@ -155,7 +159,12 @@ async def _get_once(
             return resp.status, "", ctype, b"".join(parts)
 
 
-async def fetch(url_text: str, ctx: ToolContext, resolver: Resolver) -> Page:
+async def fetch(
+    url_text: str,
+    ctx: ToolContext,
+    resolver: Resolver,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Page:
     """GET `url_text`, following up to MAX_REDIRECTS redirects, each hop checked again."""
     allow = AllowList.parse(ctx.settings.fetch_allow_hosts)
     url, via = parse_url(url_text), ""
@@ -165,7 +174,7 @@ async def fetch(url_text: str, ctx: ToolContext, resolver: Resolver) -> Page:
             addresses = await checked_addresses(url.host, port, allow, resolver)
         except ToolRefused as err:
             raise ToolRefused(f"{via}{err}") from None
-        status, location, ctype, body = await _connect_any(url, addresses, ctx)
+        status, location, ctype, body = await _connect_any(url, addresses, ctx, ssl_context)
         if not location:
             if not 200 <= status < 300:
                 raise ToolFailed(f"{url} answered HTTP {status}")
@@ -179,13 +188,13 @@ async def fetch(url_text: str, ctx: ToolContext, resolver: Resolver) -> Page:
 
 
 async def _connect_any(
-    url: httpx.URL, addresses: list[str], ctx: ToolContext
+    url: httpx.URL, addresses: list[str], ctx: ToolContext, ssl_context: ssl.SSLContext | None
 ) -> tuple[int, str, str, bytes]:
     """Try the checked addresses in order until one accepts the connection."""
     last: Exception | None = None
     for address in addresses:
         try:
-            return await _get_once(url, address, ctx.settings.fetch_max_bytes)
+            return await _get_once(url, address, ctx.settings.fetch_max_bytes, ssl_context)
         except httpcore.ConnectError as err:
             last = err
         except httpcore.TimeoutException:
@@ -229,8 +238,13 @@ class FetchUrl(Tool):
     )
     Params = _Params
 
-    def __init__(self, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self, resolver: Resolver | None = None, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._resolver: Resolver = resolver or system_resolver
+        self._ssl_context = ssl_context  # None: httpcore's default (certifi, verified)
 
     async def run(self, params: _Params, ctx: ToolContext) -> str:
-        return page_text(await fetch(params.url, ctx, self._resolver))
+        page = await fetch(params.url, ctx, self._resolver, self._ssl_context)
+        # html.parser needs ~0.3 s per MB: off the event loop so other agents keep going.
+        return await asyncio.to_thread(page_text, page)
