@@ -7,8 +7,10 @@ holds its key (`api_key_env`); the key is read from the environment when the pro
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -102,14 +104,31 @@ class Prompts(_Strict):
     synthesis: str = Field(default=_DEFAULT_SYNTHESIS, min_length=1)
 
 
+_HOST_PATTERN = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_-]{1,63}\.?$", re.I)
+
+
 class ToolSettings(_Strict):
     """Limits shared by the built-in tools."""
 
     max_output_chars: int = Field(default=8000, ge=200, le=200_000)
     web_search_max_results: int = Field(default=5, ge=1, le=20)
     fetch_max_bytes: int = Field(default=2_000_000, ge=1000, le=50_000_000)
-    fetch_allow_hosts: list[str] = Field(default_factory=list)
+    # Exceptions to fetch_url's SSRF guard: IPs, CIDRs, host names or `*.suffix`. Operator only.
+    fetch_allow_hosts: list[str] = Field(default_factory=list, max_length=100)
     scratch_max_bytes: int = Field(default=5_000_000, ge=1000, le=500_000_000)
+
+    @field_validator("fetch_allow_hosts")
+    @classmethod
+    def _allow_entries(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry.strip("[]"), strict=False)
+            except ValueError:
+                if not _HOST_PATTERN.match(entry):
+                    raise ValueError(
+                        f"{entry!r} is not an IP address, CIDR, host name or *.suffix"
+                    ) from None
+        return v
 
 
 class Limits(_Strict):

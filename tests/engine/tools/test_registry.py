@@ -163,3 +163,22 @@ async def test_entry_point_tools_are_discovered_and_broken_ones_reported(
     res = await execute_tool(jira, "acme_jira", '{"ticket": "OPS-1"}',
                              make_ctx(tmp_path), timeout=1)
     assert res.text == "ticket OPS-1: open"
+
+
+@pytest.mark.parametrize(("entry", "ok"), [
+    ("127.0.0.1", True), ("10.0.0.0/8", True), ("[::1]", True), ("fd00::/8", True),
+    ("wiki.corp", True), ("*.corp.example", True),
+    ("http://wiki.corp", False),  # a URL, not a host
+    ("*", False),  # would be everything: say so with 0.0.0.0/0 and ::/0 instead
+    ("", False),
+])
+def test_fetch_allow_hosts_entries_are_validated(entry: str, ok: bool) -> None:
+    from pydantic import ValidationError
+
+    from heavy_engine._config import ToolSettings
+
+    if ok:
+        ToolSettings(fetch_allow_hosts=[entry])
+    else:
+        with pytest.raises(ValidationError, match="is not an IP address, CIDR, host name"):
+            ToolSettings(fetch_allow_hosts=[entry])
