@@ -1,0 +1,50 @@
+"""`heavy db upgrade|downgrade|current`: the operator's schema migrations."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from alembic.util import CommandError
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import db
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("db", parents=[parent], help="database migrations")
+    actions = p.add_subparsers(dest="db_action", required=True, metavar="ACTION")
+    up = actions.add_parser("upgrade", parents=[parent, _url_option()],
+                            help="migrate to the newest schema (or --revision)")
+    up.add_argument("--revision", default="head", help="target revision (default: head)")
+    down = actions.add_parser("downgrade", parents=[parent, _url_option()],
+                              help="migrate back to REVISION ('base' removes every table)")
+    down.add_argument("revision")
+    actions.add_parser("current", parents=[parent, _url_option()],
+                       help="print the database's revision")
+    p.set_defaults(handler=run)
+
+
+def _url_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--database-url", metavar="URL",
+                        help=f"SQLAlchemy URL (default: ${db.URL_ENV}, else {db.DEFAULT_URL})")
+    return parent
+
+
+def run(args: argparse.Namespace) -> int:
+    url = db.database_url(args.database_url)
+    try:
+        if args.db_action == "upgrade":
+            db.upgrade(url, args.revision)
+        elif args.db_action == "downgrade":
+            db.downgrade(url, args.revision)
+        revision = db.current(url)
+    except (CommandError, SQLAlchemyError, OSError) as err:
+        print(f"heavy: database: {err}", file=sys.stderr)
+        return 1
+    head = db.head_revision()
+    state = "head" if revision == head else f"head is {head}"
+    print(f"{revision or 'empty (no revision)'} ({state})")
+    return 0

@@ -1,0 +1,40 @@
+"""The one place that knows the order of the layers."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from .._config import HeavyConfig
+from ._keys import effective_values, to_overrides
+from ._rules import check_values, keep_valid
+from ._types import Resolved, Source
+
+
+def layer(
+    base: HeavyConfig,
+    workspace: Mapping[str, Any],
+    channel: Mapping[str, Any],
+    flags: Mapping[str, Any],
+    *,
+    known_tools: Collection[str] | None = None,
+    where: str = "",
+) -> Resolved:
+    """config.yaml (`base`), then the workspace default, then the channel, then request flags.
+
+    Stored layers are re-checked and a value the operator's rules no longer allow is skipped
+    (logged); a bad request flag raises `SettingsRefused`.
+    """
+    layers: list[tuple[Source, dict[str, Any]]] = [
+        ("workspace", keep_valid(base, workspace, known_tools, f"{where} (workspace)")),
+        ("channel", keep_valid(base, channel, known_tools, f"{where} (channel)")),
+        ("request", check_values(base, flags, known_tools)),
+    ]
+    merged: dict[str, Any] = {}
+    origin: dict[str, Source] = {}
+    for source, values in layers:
+        merged.update(values)
+        origin.update(dict.fromkeys(values, source))
+    config = base.with_overrides(to_overrides(base, merged)) if merged else base
+    values = effective_values(config)
+    return Resolved(config, values, {key: origin.get(key, "default") for key in values})

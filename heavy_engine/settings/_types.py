@@ -1,0 +1,87 @@
+"""Value types of the settings store: scopes, stored settings, audit entries, resolutions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from .._config import HeavyConfig
+from ..db import PLATFORMS
+
+Source = Literal["default", "workspace", "channel", "request"]
+Action = Literal["set", "unset", "reset"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Where settings apply: a whole workspace (`channel == ""`) or one channel in it.
+
+    `workspace` is the Slack team id or the Discord guild id. A thread has no scope of its
+    own: it inherits its channel (for Discord threads, pass the parent channel's id).
+    """
+
+    platform: str
+    workspace: str
+    channel: str = ""
+
+    def __post_init__(self) -> None:
+        if self.platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, "
+                             f"not {self.platform!r}")
+        if not self.workspace or len(self.workspace) > 64 or len(self.channel) > 64:
+            raise ValueError("workspace must be 1-64 characters and channel at most 64")
+
+    @property
+    def is_workspace(self) -> bool:
+        return not self.channel
+
+    def workspace_scope(self) -> Scope:
+        return Scope(self.platform, self.workspace)
+
+    def __str__(self) -> str:
+        where = f"#{self.channel}" if self.channel else "(workspace default)"
+        return f"{self.platform}/{self.workspace} {where}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeSettings:
+    """The overrides stored for one scope; `version == 0` means nothing was ever stored."""
+
+    scope: Scope
+    values: dict[str, Any] = field(default_factory=dict)
+    version: int = 0
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One change: the scope's overrides before and after it."""
+
+    scope: Scope
+    at: datetime
+    by: str
+    action: str
+    version: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "by": self.by,
+            "action": self.action,
+            "version": self.version,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """The effective configuration, and which layer each overridable key came from."""
+
+    config: HeavyConfig
+    values: dict[str, Any]
+    sources: dict[str, Source]

@@ -1,0 +1,36 @@
+"""A migrated SQLite database in tmp_path and a store with a small operator policy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from heavy_engine import HeavyConfig
+from heavy_engine.db import Database
+from heavy_engine.settings import SettingsStore
+
+ALLOWED = ["a/small", "a/large", "b/fast"]
+TOOLS = ["calculate", "web_search", "mark_task_complete"]
+
+
+def operator_config() -> HeavyConfig:
+    return HeavyConfig(model="a/small", allowed_models=ALLOWED, tools=["calculate"])
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}"
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    database = await Database.open(db_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def store(db: Database) -> SettingsStore:
+    return SettingsStore(db, operator_config(), known_tools=TOOLS)
