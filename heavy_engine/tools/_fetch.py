@@ -86,6 +86,11 @@ def parse_url(raw: str) -> httpx.URL:
     return url.copy_with(fragment=None)
 
 
+def _ascii_host(url: httpx.URL) -> str:
+    """The host as DNS sees it (IDNA/punycode), so allow-list entries match what is resolved."""
+    return url.raw_host.decode("ascii")
+
+
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
     return next((v.decode("latin-1") for k, v in headers if k.lower() == name), "").strip()
 
@@ -171,7 +176,7 @@ async def fetch(
     for _hop in range(MAX_REDIRECTS + 1):
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            addresses = await checked_addresses(url.host, port, allow, resolver)
+            addresses = await checked_addresses(_ascii_host(url), port, allow, resolver)
         except ToolRefused as err:
             raise ToolRefused(f"{via}{err}") from None
         status, location, ctype, body = await _connect_any(url, addresses, ctx, ssl_context)

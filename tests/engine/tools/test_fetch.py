@@ -210,3 +210,10 @@ def test_forbidden_reason(address: str, reason: str | None) -> None:
     addr = parse_ip(address)
     assert addr is not None
     assert forbidden_reason(addr) == reason
+
+
+async def test_international_names_are_resolved_as_punycode(scratch: Path) -> None:
+    resolver = FakeResolver({"xn--bcher-kva.example": ["10.0.0.9"]})
+    text = await fetch(scratch, "http://bücher.example/", resolver=resolver)
+    assert text == ("refused: xn--bcher-kva.example resolves to 10.0.0.9, which is a private "
+                    "address")
