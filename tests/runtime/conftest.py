@@ -1,0 +1,97 @@
+"""Runtime fixtures: a migrated SQLite database in tmp_path and runners built on it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from heavy_engine import Engine, HeavyConfig, Run
+from heavy_engine.db import Database
+from heavy_engine.observability import Metrics
+from heavy_engine.runtime import DurableRunner, Job, JobSpec, JobStore
+from heavy_engine.testing import FakeLLM, fake_config
+
+MakeRunner = Callable[..., Awaitable[DurableRunner]]
+
+
+def spec(question: str = "Why is the sky blue?", **fields: Any) -> JobSpec:
+    """A Slack-like job spec; override any field."""
+    base: dict[str, Any] = {"platform": "slack", "workspace": "T1", "channel": "C1",
+                            "user": "U1", "question": question}
+    base.update(fields)
+    return JobSpec(**base)
+
+
+class RecordingDelivery:
+    """A front end that records what it would post, and posts an answer only once per job."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str]] = []  # (job id, answer)
+        self.seen: list[str] = []
+        self.runner: DurableRunner | None = None
+
+    async def deliver(self, job: Job, run: Run) -> None:
+        self.seen.append(job.id)
+        async for event in run.stream():
+            if event.type == "done" and not job.reply.get("answered"):
+                assert run.result is not None
+                self.posted.append((job.id, run.result.answer or run.result.error or ""))
+                job.reply["answered"] = True
+                if self.runner is not None:
+                    await self.runner.save_reply(job)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeLLM]:
+    async with FakeLLM() as server:
+        yield server
+
+
+@pytest.fixture
+def config(fake: FakeLLM) -> HeavyConfig:
+    return fake_config(fake.base_url, agents=2, tools=["calculate"],
+                       timeouts={"request": 20})
+
+
+@pytest.fixture
+async def make_runner(db: Database, config: HeavyConfig) -> AsyncIterator[MakeRunner]:
+    """`await make_runner(limits={...}, start=True)`: a runner over the shared database."""
+    made: list[tuple[DurableRunner, Engine]] = []
+
+    async def make(*, start: bool = True, limits: dict[str, Any] | None = None,
+                   base: HeavyConfig | None = None, **kwargs: Any) -> DurableRunner:
+        cfg = base or config
+        if limits:
+            cfg = cfg.with_overrides({"limits": limits})
+
+        async def resolve(s: JobSpec) -> HeavyConfig:
+            return cfg.with_overrides(s.flags) if s.flags else cfg
+
+        engine = Engine(cfg)
+        runner = DurableRunner(engine, JobStore(db, cfg), resolve, cfg,
+                               metrics=Metrics(), **kwargs)
+        made.append((runner, engine))
+        if start:
+            await runner.start()
+        return runner
+
+    yield make
+    for runner, engine in made:
+        await runner.shutdown(0)
+        await engine.aclose()
+
+
+async def settle(runner: DurableRunner, within: float = 5.0) -> None:
+    """Until nothing is queued or running."""
+    await asyncio.wait_for(runner.drain(), within)
