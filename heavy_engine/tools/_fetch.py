@@ -100,7 +100,7 @@ class _Decoder:
 
     def __init__(self, encoding: str, limit: int) -> None:
         encoding = encoding.lower()
-        self.limit, self.size = limit, 0
+        self.encoding, self.limit, self.size = encoding, limit, 0
         self._zlib: Any = None
         if encoding in ("gzip", "x-gzip"):
             self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -116,7 +116,7 @@ class _Decoder:
             # Ask for one byte more than the room left: getting it means the cap is exceeded.
             out: bytes = self._zlib.decompress(chunk, self.limit - self.size + 1)
         except zlib.error as err:
-            raise ToolFailed(f"the response is not valid {err}") from None
+            raise ToolFailed(f"the response's {self.encoding} data is corrupt ({err})") from None
         self.size += len(out)
         if self.size > self.limit:
             raise ToolRefused(
@@ -187,6 +187,8 @@ async def fetch(
         via = f"{url} redirected to {location}: "
         try:
             url = parse_url(str(url.join(location)))
+        except httpx.InvalidURL as err:
+            raise ToolFailed(f"{via}not a valid URL ({err})") from None
         except (ToolRefused, ToolFailed) as err:
             raise type(err)(f"{via}{err}") from None
     raise ToolFailed(f"too many redirects (more than {MAX_REDIRECTS})")

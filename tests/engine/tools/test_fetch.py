@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from heavy_engine.tools import FetchUrl, execute_tool
 from heavy_engine.tools._netguard import forbidden_reason, parse_ip
 
-from .conftest import FakeResolver, LocalServer, make_ctx
+from .conftest import FakeResolver, LocalServer, make_ctx, response
 
 RESOLVER = FakeResolver({
     "internal.example": ["10.1.2.3"],  # a name that resolves to a private address
@@ -217,3 +218,12 @@ async def test_international_names_are_resolved_as_punycode(scratch: Path) -> No
     text = await fetch(scratch, "http://bücher.example/", resolver=resolver)
     assert text == ("refused: xn--bcher-kva.example resolves to 10.0.0.9, which is a private "
                     "address")
+
+
+async def test_corrupt_gzip_is_an_error(scratch: Path, server: LocalServer) -> None:
+    async def bad(req: object, w: asyncio.StreamWriter) -> None:
+        w.write(response(200, b"not gzip at all", Content_Encoding="gzip"))
+
+    server.routes["/bad-gzip"] = bad
+    text = await fetch(scratch, server.url("/bad-gzip", "public.example"), **LOCAL)
+    assert text.startswith("error: the response's gzip data is corrupt")
