@@ -1,0 +1,102 @@
+"""`SlackAdapter`: the Bolt app, its HTTP route and Socket Mode connection.
+
+Middleware order is Bolt's own, written down here because it matters: SSL check, request
+signature and timestamp verification (401 otherwise), single-workspace authorization
+(`auth.test`, which gives the bot's user id), ignoring the bot's own events, then our listeners
+(which ack first and work in the background).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from heavy_engine.runtime import Services
+from heavy_engine.settings import AnyOf, ConfigAdmins
+
+from . import _actions, _commands, _triggers
+from ._admin import SlackAdmins
+from ._bot import PLATFORM, SlackBot, reference
+from ._context import ThreadHistory
+from ._delivery import SlackDelivery
+from ._env import SlackEnv
+
+log = logging.getLogger("heavy.slack")
+
+EVENTS_PATH = "/slack/events"
+
+
+def build_client(env: SlackEnv) -> AsyncWebClient:
+    # Rate-limited calls wait out Retry-After once before failing; progress edits add their
+    # own coalescing on top (see `_throttle`).
+    return AsyncWebClient(token=env.bot_token, base_url=env.api_url,
+                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+
+
+class SlackAdapter:
+    name = PLATFORM
+
+    def __init__(self, services: Services, env: SlackEnv, *, edit_interval: float = 1.0,
+                 client: AsyncWebClient | None = None) -> None:
+        self.services = services
+        self.env = env
+        self.client = client or build_client(env)
+        slack_admins = SlackAdmins(self.client)
+        self.bot = SlackBot(
+            services=services, client=self.client, history=ThreadHistory(self.client),
+            admins=AnyOf(slack_admins, ConfigAdmins.from_config(services.config)),
+        )
+        self.delivery = SlackDelivery(self.client, services.runner, interval=edit_interval,
+                                      on_thread=self.bot.remember_thread)
+        self.app = AsyncApp(
+            client=self.client,
+            signing_secret=env.signing_secret,
+            # Both stay on: they are the reason to use Bolt rather than raw HTTP.
+            request_verification_enabled=True,
+            ignoring_self_events_enabled=True,
+            logger=logging.getLogger("heavy.slack.bolt"),
+            name="heavy",
+        )
+        self.app.error(self._on_error)
+        _triggers.register(self.app, self.bot)
+        _commands.register(self.app, self.bot)
+        _actions.register(self.app, self.bot)
+        self._socket: Any = None
+        services.runner.register_delivery(PLATFORM, self.delivery)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(EVENTS_PATH, self.handle)]
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """aiohttp -> Bolt -> aiohttp, nothing else (Bolt checks the signature)."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def start(self) -> None:
+        self.services.runner.register_delivery(PLATFORM, self.delivery)
+        if self.env.app_token:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.env.app_token,
+                                                  web_client=self.client)
+            await self._socket.connect_async()
+            log.info("slack: connected in Socket Mode")
+        else:
+            log.info("slack: listening for events on POST %s", EVENTS_PATH)
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            await socket.close_async()
+        await self.bot.drain()
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        # Bolt calls this for listener errors our own guards did not catch.
+        log.error("slack listener error (ref %s): %s", reference(), type(error).__name__,
+                  exc_info=error)

@@ -1,0 +1,91 @@
+"""Posting a finished answer: split at Slack's limits, `msg_too_long` handled, very long
+answers attached as a file with a summary."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from heavy_engine.text import split_markdown
+
+from ._cards import SECTION_LIMIT, answer_message
+from ._mrkdwn import markdown_to_mrkdwn
+from ._slackerr import api_error
+
+log = logging.getLogger("heavy.slack")
+
+CHUNK_LIMIT = SECTION_LIMIT  # one chunk fills one section block
+MAX_MESSAGES = 4  # more than this reads as spam: attach the full answer instead
+SUMMARY_CHARS = 1500
+_MIN_CHUNK = 400  # below this, msg_too_long is not about length: give up
+
+
+@dataclass(slots=True)
+class AnswerPlan:
+    """What to post: mrkdwn chunks, and the Markdown to attach when the answer is too long."""
+
+    chunks: list[str]
+    attachment: str | None = None
+
+
+def plan_answer(markdown: str, *, limit: int = CHUNK_LIMIT,
+                max_messages: int = MAX_MESSAGES) -> AnswerPlan:
+    """Pure: the chunks to post for `markdown`."""
+    chunks = split_markdown(markdown_to_mrkdwn(markdown), limit) or ["_(empty answer)_"]
+    if len(chunks) <= max_messages:
+        return AnswerPlan(chunks)
+    summary = split_markdown(markdown_to_mrkdwn(markdown), SUMMARY_CHARS)[0]
+    note = (f"\n\n_The full answer ({len(markdown):,} characters) is attached as "
+            "`answer.md`._")
+    return AnswerPlan([summary + note], attachment=markdown)
+
+
+class AnswerPoster:
+    """Sends an `AnswerPlan` into a thread; the first chunk may replace an existing message."""
+
+    def __init__(self, client: AsyncWebClient, channel: str, thread_ts: str) -> None:
+        self.client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+
+    async def post(self, plan: AnswerPlan, *, footer: str | None, replace_ts: str | None,
+                   filename: str = "answer.md") -> list[str]:
+        if plan.attachment is not None:
+            await self._attach(plan.attachment, filename)
+        posted: list[str] = []
+        for i, chunk in enumerate(plan.chunks):
+            last = i == len(plan.chunks) - 1
+            posted += await self.send(chunk, footer if last else None,
+                                       replace_ts if i == 0 else None)
+        return posted
+
+    async def send(self, chunk: str, footer: str | None, replace_ts: str | None,
+                    limit: int = CHUNK_LIMIT) -> list[str]:
+        text, blocks = answer_message(chunk, footer)
+        try:
+            if replace_ts is not None:
+                await self.client.chat_update(channel=self.channel, ts=replace_ts,
+                                              text=text, blocks=blocks)
+                return [replace_ts]
+            resp = await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks)
+            return [str(resp["ts"])]
+        except SlackApiError as err:
+            if api_error(err) != "msg_too_long" or limit // 2 < _MIN_CHUNK:
+                raise
+        # Slack measures differently from us (entities, emoji): halve and try again.
+        log.info("msg_too_long at %d characters; splitting further", len(chunk))
+        pieces = split_markdown(chunk, limit // 2)
+        out: list[str] = []
+        for j, piece in enumerate(pieces):
+            out += await self.send(piece, footer if j == len(pieces) - 1 else None,
+                                    replace_ts if j == 0 else None, limit // 2)
+        return out
+
+    async def _attach(self, markdown: str, filename: str) -> None:
+        await self.client.files_upload_v2(
+            channel=self.channel, thread_ts=self.thread_ts, filename=filename,
+            title="Full answer", content=markdown)

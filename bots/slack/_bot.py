@@ -1,0 +1,142 @@
+"""`SlackBot`: what every listener shares (services, Web API client, caches), and the one path
+from "someone asked" to a submitted job."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from heavy_engine import HeavyConfig, RequestRejected
+from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.settings import AdminPolicy
+
+from ._cards import failure_text
+from ._context import ThreadHistory
+from ._delivery import WORKING, react
+from ._mrkdwn import safe_text
+from ._slackerr import api_error
+
+log = logging.getLogger("heavy.slack")
+
+PLATFORM = "slack"
+_ANSWERED_THREADS = 5000
+
+
+def reference() -> str:
+    """A short id the user can quote; the log line with the details carries it too."""
+    return uuid.uuid4().hex[:8]
+
+
+@dataclass
+class SlackBot:
+    services: Services
+    client: AsyncWebClient
+    history: ThreadHistory
+    admins: AdminPolicy
+    # Threads the bot answered in, for the "follow" thread policy. In memory: after a restart,
+    # a follow-up needs a mention once (or the thread's root was posted by the bot itself).
+    answered: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
+    _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def remember_thread(self, channel: str, thread_ts: str) -> None:
+        self.answered[(channel, thread_ts)] = None
+        self.answered.move_to_end((channel, thread_ts))
+        while len(self.answered) > _ANSWERED_THREADS:
+            self.answered.popitem(last=False)
+
+    def answered_in(self, channel: str, thread_ts: str) -> bool:
+        return (channel, thread_ts) in self.answered
+
+    async def track(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run a listener's work as a task `drain()` can wait for (tests, shutdown)."""
+        task = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        try:
+            await task
+        finally:
+            self._inflight.discard(task)
+
+    async def drain(self) -> None:
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+    async def channel_config(self, team: str, channel: str) -> HeavyConfig:
+        resolved = await self.services.settings.resolve(PLATFORM, team, channel)
+        config: HeavyConfig = resolved.config
+        return config
+
+    async def claim(self, event_id: str | None) -> bool:
+        """False when this event was already handled (a Slack retry, also across restarts)."""
+        if not event_id:
+            return True
+        claimed: bool = await self.services.settings.claim_event(PLATFORM, event_id)
+        if not claimed:
+            log.info("duplicate event %s ignored", event_id)
+        return claimed
+
+    async def ask(
+        self,
+        *,
+        team: str,
+        channel: str,
+        user: str,
+        question: str,
+        thread_ts: str,
+        trigger_ts: str | None,
+        dedup_key: str | None,
+        context: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """Submit a question; refusals go back to the user. True when a job was queued."""
+        working = asyncio.ensure_future(react(self.client, channel, trigger_ts, WORKING))
+        spec = JobSpec(
+            platform=PLATFORM, workspace=team, channel=channel, user=user, question=question,
+            thread=thread_ts, context=context, dedup_key=dedup_key,
+            reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
+                   "trigger_ts": trigger_ts, **(extra or {})},
+        )
+        try:
+            job = await self.services.runner.submit(spec)
+        except RequestRejected as err:
+            await working
+            await react(self.client, channel, trigger_ts, WORKING, remove=True)
+            await self.tell(channel, user, f":information_source: {safe_text(err.user_message)}",
+                            thread_ts=thread_ts)
+            return False
+        await working
+        if job is not None:
+            self.remember_thread(channel, thread_ts)
+        return job is not None
+
+    async def tell(self, channel: str, user: str, text: str, *,
+                   thread_ts: str | None = None) -> None:
+        """An ephemeral note only `user` sees; errors here are logged, never raised."""
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user, text=text,
+                                                 **({"thread_ts": thread_ts} if thread_ts else {}))
+        except SlackApiError as err:
+            log.warning("chat.postEphemeral failed: %s", api_error(err))
+
+    async def guarded(self, work: Awaitable[None], *, channel: str | None, user: str | None,
+                      thread_ts: str | None = None) -> None:
+        """Run `work`; an unexpected error becomes one sentence with a reference for the user
+        and a stack trace with the same reference in the log."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            ref = reference()
+            log.exception("slack handler failed (ref %s)", ref)
+            if channel and user:
+                await self.tell(channel, user, failure_text(
+                    "Something went wrong on my side; please try again.", ref),
+                    thread_ts=thread_ts)

@@ -1,0 +1,139 @@
+"""Block Kit messages: the live progress card and the answer messages. Pure functions.
+
+Every string that came from a user or a model goes through `safe_text` or `markdown_to_mrkdwn`,
+so nothing rendered here can ping a channel.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from heavy_engine.progress import AgentProgress, ProgressState
+
+from ._mrkdwn import markdown_to_mrkdwn, safe_text
+
+Blocks = list[dict[str, Any]]
+
+STOP_ACTION = "heavy_stop"
+SECTION_LIMIT = 3000  # characters in one section block's text
+QUESTION_CHARS = 110  # a sub-question on the card; the full text is in the answer
+_AGENTS_PER_SECTION = 6  # keeps each section far below SECTION_LIMIT
+
+_PHASES = {
+    "starting": "Starting",
+    "decomposing": "Planning the sub-questions",
+    "researching": "Researching",
+    "synthesising": "Writing the answer",
+    "done": "Done",
+}
+_AGENT_ICONS = {
+    "waiting": ":white_circle:",
+    "running": ":hourglass_flowing_sand:",
+    "ok": ":white_check_mark:",
+    "failed": ":x:",
+    "timeout": ":alarm_clock:",
+    "cancelled": ":no_entry_sign:",
+}
+_RESULT_HEADLINES = {
+    "ok": ":white_check_mark: *Done*",
+    "failed": ":x: *Failed*",
+    "timeout": ":alarm_clock: *Timed out*",
+    "cancelled": ":octagonal_sign: *Stopped*",
+}
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _tokens(n: int) -> str:
+    return f"{n / 1000:.1f}k" if n >= 1000 else str(n)
+
+
+def agent_line(agent: AgentProgress, now: float) -> str:
+    """`1 ✅ question — 4.2s · 1.2k tokens`, or the tool a running agent is in."""
+    icon = _AGENT_ICONS.get(agent.status, ":grey_question:")
+    head = f"{icon} *{agent.index + 1}.* {safe_text(shorten(agent.question, QUESTION_CHARS))}"
+    if agent.status == "waiting":
+        return head
+    detail = f"{agent.elapsed(now):.0f}s"
+    if agent.status == "running" and agent.tool:
+        args = shorten(agent.tool_args, 40)
+        detail += f" · running `{safe_text(agent.tool)}`" + (
+            f" {safe_text(args)}" if args else "")
+    elif agent.status == "ok":
+        detail += f" · {_tokens(agent.tokens)} tokens"
+        if agent.tools_used:
+            detail += f" · {agent.tools_used} tool call{'s' * (agent.tools_used != 1)}"
+    elif agent.error:
+        detail += f" · {safe_text(shorten(agent.error, 80))}"
+    return f"{head}\n      _{detail}_" if "`" not in detail else f"{head}\n      {detail}"
+
+
+def stop_value(job_id: str, requester: str) -> str:
+    """The Stop button's value: who may press it lives in the message itself."""
+    return json.dumps({"job": job_id, "user": requester}, separators=(",", ":"))
+
+
+def progress_card(
+    state: ProgressState, now: float, *, job_id: str, requester: str
+) -> tuple[str, Blocks]:
+    """The progress message: phase, each agent's state and tool, and a Stop button."""
+    if state.result is not None:
+        headline = _RESULT_HEADLINES.get(state.result.status, _RESULT_HEADLINES["failed"])
+    else:
+        headline = f":hourglass_flowing_sand: *{_PHASES.get(state.phase, state.phase)}…*"
+    done = state.finished_agents
+    total = len(state.agents)
+    status = headline + f" · {state.elapsed(now):.0f}s"
+    if total:
+        status += f" · {done}/{total} agents finished"
+    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": status}}]
+    agents = [state.agents[i] for i in sorted(state.agents)]
+    for start in range(0, len(agents), _AGENTS_PER_SECTION):
+        lines = [agent_line(a, now) for a in agents[start:start + _AGENTS_PER_SECTION]]
+        blocks.append({"type": "section",
+                       "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+    if state.result is None:
+        blocks.append({
+            "type": "actions",
+            "block_id": "heavy_progress_actions",
+            "elements": [{
+                "type": "button",
+                "action_id": STOP_ACTION,
+                "text": {"type": "plain_text", "text": "Stop"},
+                "style": "danger",
+                "value": stop_value(job_id, requester),
+            }],
+        })
+    text = f"{_PHASES.get(state.phase, state.phase)} ({done}/{total} agents finished)"
+    return text, blocks
+
+
+def answer_message(chunk_mrkdwn: str, footer: str | None = None) -> tuple[str, Blocks]:
+    """One message of the answer; the last one carries the footer as a context block."""
+    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk_mrkdwn}}]
+    if footer:
+        blocks.append({"type": "context",
+                       "elements": [{"type": "mrkdwn", "text": safe_text(footer)}]})
+    return chunk_mrkdwn, blocks
+
+
+def partial_answer(markdown: str, limit: int) -> str:
+    """The answer so far while it streams: the head that fits, marked as unfinished."""
+    text = markdown_to_mrkdwn(markdown)
+    if len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        text = text[: cut if cut > limit // 2 else limit]
+        if text.count("```") % 2:
+            text += "\n```"
+        return text + "\n_… (continues below when finished)_"
+    return text + " :writing_hand:"
+
+
+def failure_text(error: str | None, reference: str) -> str:
+    """One short sentence for the user; the details are in the log under `reference`."""
+    sentence = (error or "Something went wrong while answering.").strip().splitlines()[0]
+    return f":warning: {safe_text(shorten(sentence, 300))} (ref `{reference}`)"

@@ -1,0 +1,161 @@
+"""Slash commands: `/heavy <question>` and `/heavy-config [show|reset] [workspace]`, plus the
+settings modal's submission. Each acks first; the rest runs after the 3-second window."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
+
+from ._bot import PLATFORM, SlackBot
+from ._cards import shorten
+from ._modal import (
+    CALLBACK_ID,
+    ModalTarget,
+    block_for,
+    changes,
+    config_modal,
+    show_text,
+    submitted_values,
+)
+from ._mrkdwn import safe_text
+from ._slackerr import api_error
+
+log = logging.getLogger("heavy.slack")
+
+ASK_COMMAND = "/heavy"
+CONFIG_COMMAND = "/heavy-config"
+CONFIG_USAGE = ("Usage: `/heavy-config` (edit this channel), `/heavy-config workspace` (edit the "
+                "workspace default), `/heavy-config show [workspace]`, "
+                "`/heavy-config reset [workspace]`.")
+_NOT_IN_CHANNEL = ("I can't post in this channel yet. Invite me with `/invite @heavy` and "
+                   "try again.")
+
+
+def register(app: AsyncApp, bot: SlackBot) -> None:
+    @app.command(ASK_COMMAND)
+    async def on_ask(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await bot.track(bot.guarded(_ask(bot, command, respond),
+                                    channel=command.get("channel_id"),
+                                    user=command.get("user_id")))
+
+    @app.command(CONFIG_COMMAND)
+    async def on_config(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        await bot.track(bot.guarded(_config(bot, command, respond),
+                                    channel=command.get("channel_id"),
+                                    user=command.get("user_id")))
+
+    @app.view(CALLBACK_ID)
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        # The modal only closes on our ack, so the save happens first: a refused value is
+        # shown under its field instead of being lost.
+        errors = await _save(bot, body, view)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+        else:
+            await ack()
+
+
+async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
+    question = (command.get("text") or "").strip()
+    channel, user = command["channel_id"], command["user_id"]
+    if not question:
+        await respond(text="Ask a question after the command: `/heavy What changed in ...?`",
+                      response_type="ephemeral")
+        return
+    try:
+        root = await bot.client.chat_postMessage(
+            channel=channel,
+            text=f"<@{user}> asked: {safe_text(shorten(question, 2900))}")
+    except SlackApiError as err:
+        log.info("/heavy could not post in %s: %s", channel, api_error(err))
+        await respond(text=_NOT_IN_CHANNEL, response_type="ephemeral")
+        return
+    ts = str(root["ts"])
+    # A slash command is never retried by Slack, so the trigger id is only a safety net.
+    await bot.ask(team=command.get("team_id") or "", channel=channel, user=user,
+                  question=question, thread_ts=ts, trigger_ts=ts,
+                  dedup_key=f"cmd:{command.get('trigger_id') or ts}")
+
+
+def _parse_config_args(text: str) -> tuple[str, bool] | None:
+    """(verb, workspace?) from `/heavy-config` text, or None when it makes no sense."""
+    words = text.lower().split()
+    workspace = "workspace" in words
+    rest = [w for w in words if w != "workspace"]
+    if not rest:
+        return "edit", workspace
+    if len(rest) == 1 and rest[0] in ("show", "reset", "edit", "help"):
+        return rest[0], workspace
+    return None
+
+
+async def _config(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
+    parsed = _parse_config_args(command.get("text") or "")
+    if parsed is None or parsed[0] == "help":
+        await respond(text=CONFIG_USAGE, response_type="ephemeral")
+        return
+    verb, workspace = parsed
+    team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
+    scope = Scope(PLATFORM, team, "" if workspace else channel)
+    where = "the workspace default" if workspace else f"<#{channel}>"
+    settings = bot.services.settings
+    if verb == "show":  # reading is allowed to everyone: it only shows what answers use
+        resolved = await settings.resolve(PLATFORM, team, scope.channel or None)
+        await respond(text=show_text(resolved.values, resolved.sources, where),
+                      response_type="ephemeral")
+        return
+    if not await bot.admins.can_edit(user, scope):
+        await respond(text="Only workspace admins and owners (or people the operator lists) "
+                           "can change heavy's settings.", response_type="ephemeral")
+        return
+    if verb == "reset":
+        await settings.reset(scope, actor=f"slack:{user}")
+        await respond(text=f"Settings for {where} are back to the defaults.",
+                      response_type="ephemeral")
+        return
+    resolved = await settings.resolve(PLATFORM, team, scope.channel or None)
+    stored = await settings.get(scope)
+    target = ModalTarget(team, scope.channel, stored.version, channel)
+    label = ("Editing the workspace default." if workspace
+             else f"Editing <#{channel}>. `/heavy-config workspace` edits the default.")
+    view = config_modal(resolved.config, resolved.values, target, settings.known_tools, label)
+    await bot.client.views_open(trigger_id=command["trigger_id"], view=view)
+
+
+async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]) -> dict[str, str]:
+    """Store the modal's changes; a dict of field errors when something was refused."""
+    user = (body.get("user") or {}).get("id") or ""
+    target = ModalTarget.load(view.get("private_metadata") or "{}")
+    scope = Scope(PLATFORM, target.team, target.channel)
+    if not await bot.admins.can_edit(user, scope):  # checked again: the modal is client-side
+        return {"model": "You are not allowed to change these settings."}
+    settings = bot.services.settings
+    resolved = await settings.resolve(PLATFORM, target.team, target.channel or None)
+    to_set, to_unset = changes(resolved.values, submitted_values(view["state"]["values"]))
+    actor = f"slack:{user}"
+    version = target.version
+    try:
+        if to_set:
+            version = (await settings.set(scope, to_set, actor=actor,
+                                          expected_version=version)).version
+        if to_unset:
+            await settings.unset(scope, to_unset, actor=actor, expected_version=version)
+    except SettingsRefused as err:
+        return {block_for(err.key): shorten(err.reason, 150)}
+    except SettingsConflict:
+        return {"model": "Someone else changed these settings meanwhile: close this and run "
+                         "/heavy-config again."}
+    where = "the workspace default" if not target.channel else f"<#{target.channel}>"
+    summary = ", ".join([*to_set, *(f"{k} (reset)" for k in to_unset)]) or "nothing changed"
+    await bot.tell(target.origin, user, f"Saved heavy's settings for {where}: "
+                                        f"{safe_text(summary)}.")
+    return {}

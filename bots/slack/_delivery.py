@@ -1,0 +1,138 @@
+"""`SlackDelivery`: renders a run in its thread: progress card, streamed answer, final state.
+
+`job.reply` carries what must survive a restart: the progress and answer message ids and
+whether the answer is complete, so a job delivered again edits its messages and never posts
+the answer twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from heavy_engine import Done, Run, RunResult, SynthesisDelta
+from heavy_engine.progress import ProgressState
+from heavy_engine.runtime import Job, JobRunner
+from heavy_engine.text import footer
+
+from ._answer import AnswerPoster, plan_answer
+from ._cards import SECTION_LIMIT, answer_message, failure_text, partial_answer, progress_card
+from ._mrkdwn import markdown_to_mrkdwn
+from ._slackerr import api_error
+from ._throttle import LiveMessage
+
+log = logging.getLogger("heavy.slack")
+
+WORKING = "hourglass_flowing_sand"
+_FINAL_REACTION = {"ok": "white_check_mark", "cancelled": "octagonal_sign"}
+_FAILED = "x"
+
+
+async def react(client: AsyncWebClient, channel: str, ts: str | None, name: str,
+                *, remove: bool = False) -> None:
+    """Reactions are decoration: `already_reacted`, `no_reaction` and the like are ignored."""
+    if not ts:
+        return
+    try:
+        if remove:
+            await client.reactions_remove(channel=channel, timestamp=ts, name=name)
+        else:
+            await client.reactions_add(channel=channel, timestamp=ts, name=name)
+    except SlackApiError as err:
+        log.debug("reaction %s on %s: %s", name, ts, api_error(err))
+
+
+class SlackDelivery:
+    def __init__(self, client: AsyncWebClient, runner: JobRunner, *,
+                 interval: float = 1.0, on_thread: Any = None) -> None:
+        self.client = client
+        self.runner = runner
+        self.interval = interval  # seconds between edits of one message
+        self._on_thread = on_thread  # called with (channel, thread_ts) we answer in
+
+    async def deliver(self, job: Job, run: Run) -> None:
+        reply = job.reply
+        channel, thread_ts = reply["channel"], reply["thread_ts"]
+        if self._on_thread is not None:
+            self._on_thread(channel, thread_ts)
+        state = ProgressState()
+        progress = LiveMessage(self.client, channel, thread_ts=thread_ts,
+                               ts=reply.get("progress_ts"), interval=self.interval,
+                               on_posted=lambda ts: self._remember(job, "progress_ts", ts))
+        answer = LiveMessage(self.client, channel, thread_ts=thread_ts,
+                             ts=reply.get("answer_ts"), interval=self.interval,
+                             on_posted=lambda ts: self._remember(job, "answer_ts", ts))
+        answered = bool(reply.get("answer_done"))
+        try:
+            await progress.post_now(*self._card(state, job))
+            async for event in run.stream():
+                state.apply(event)
+                if isinstance(event, Done):
+                    break
+                progress.set(*self._card(state, job))
+                if isinstance(event, SynthesisDelta) and not answered:
+                    answer.set(*answer_message(partial_answer(state.synthesis, SECTION_LIMIT)))
+        except BaseException:
+            await progress.cancel()
+            await answer.cancel()
+            raise
+        result = state.result
+        assert result is not None
+        await answer.close()  # let an in-flight edit land before the final one replaces it
+        await progress.close(*self._card(state, job))
+        if not answered:
+            await self._finish(job, result, answer.ts, state.synthesis)
+        await react(self.client, channel, reply.get("trigger_ts"), WORKING, remove=True)
+        await react(self.client, channel, reply.get("trigger_ts"),
+                    _FINAL_REACTION.get(result.status, _FAILED))
+
+    def _card(self, state: ProgressState, job: Job) -> tuple[str, list[dict[str, Any]]]:
+        return progress_card(state, time.monotonic(), job_id=job.id,
+                             requester=job.spec.user)
+
+    async def _remember(self, job: Job, key: str, value: Any) -> None:
+        job.reply[key] = value
+        await self.runner.save_reply(job)
+
+    async def _finish(self, job: Job, result: RunResult, answer_ts: str | None,
+                      partial: str) -> None:
+        reply = job.reply
+        poster = AnswerPoster(self.client, reply["channel"], reply["thread_ts"])
+        try:
+            if result.status == "ok" and result.answer:
+                text = result.answer
+                if result.notes:
+                    text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
+                await poster.post(plan_answer(text), footer=footer(result),
+                                  replace_ts=answer_ts, filename=f"heavy-{job.id}.md")
+            else:
+                sentence = failure_text(result.error, job.id)
+                body = (markdown_to_mrkdwn(partial)[:SECTION_LIMIT - 400] + "\n\n" + sentence
+                        if partial.strip() else sentence)
+                await poster.send(body, None, answer_ts)
+        except SlackApiError as err:
+            # Logged with the job id so the reference in the thread leads here.
+            log.error("posting the answer of job %s failed: %s", job.id,
+                      api_error(err))
+            await _say_failed(self.client, reply, job.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("posting the answer of job %s crashed", job.id)
+            await _say_failed(self.client, reply, job.id)
+        reply["answer_done"] = True
+        await self.runner.save_reply(job)
+
+
+async def _say_failed(client: AsyncWebClient, reply: dict[str, Any], ref: str) -> None:
+    text = failure_text("I could not post the answer here.", ref)
+    try:
+        await client.chat_postMessage(channel=reply["channel"], thread_ts=reply["thread_ts"],
+                                      text=text)
+    except SlackApiError:
+        log.exception("could not report the failure of job %s", ref)

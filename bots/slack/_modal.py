@@ -1,0 +1,176 @@
+"""The `/heavy-config` modal and the text of `/heavy-config show`. Pure functions.
+
+Values use the settings store's flat keys (`model`, `agents`, `agent.2.model`, ...), so the
+modal, the CLI and Discord change the same things the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from heavy_engine import HeavyConfig
+
+from ._mrkdwn import safe_text
+
+CALLBACK_ID = "heavy_config"
+MAX_AGENTS = 16
+PROMPT_CHARS = 3000  # Slack's plain_text_input max_length
+_OPTION_TEXT = 75  # Slack's limit for an option's text
+_POLICIES = {"mention": "Answer only when mentioned",
+             "follow": "Also answer replies in threads heavy answered in"}
+
+
+@dataclass(frozen=True, slots=True)
+class ModalTarget:
+    """Which settings the modal edits, and the version it showed (for conflict checks)."""
+
+    team: str
+    channel: str  # "" for the workspace default
+    version: int
+    origin: str  # the channel the command came from, for the confirmation
+
+    def dump(self) -> str:
+        return json.dumps({"t": self.team, "c": self.channel, "v": self.version,
+                           "o": self.origin}, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, raw: str) -> ModalTarget:
+        data = json.loads(raw)
+        return cls(str(data["t"]), str(data["c"]), int(data["v"]), str(data["o"]))
+
+
+def _option(value: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": value[:_OPTION_TEXT]}, "value": value}
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "optional": optional,
+                             "label": {"type": "plain_text", "text": label},
+                             "element": {"action_id": block_id, **element}}
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
+
+
+def agent_models_text(values: Mapping[str, Any]) -> str:
+    """`agent.N.model` values as one line per agent, up to the last one set."""
+    lines = [str(values.get(f"agent.{i}.model") or "") for i in range(1, MAX_AGENTS + 1)]
+    while lines and not lines[-1]:
+        lines.pop()
+    return "\n".join(lines)
+
+
+def config_modal(config: HeavyConfig, values: Mapping[str, Any], target: ModalTarget,
+                 tools: Iterable[str], where: str) -> dict[str, Any]:
+    """The modal view, pre-filled with the effective settings of the scope."""
+    models = list(dict.fromkeys([*config.allowed_models]))
+    if models:
+        current = str(values.get("model") or config.model)
+        options = [_option(m) for m in dict.fromkeys([current, *models])]
+        model_el: dict[str, Any] = {"type": "static_select", "options": options[:100],
+                                    "initial_option": _option(current)}
+    else:
+        model_el = {"type": "plain_text_input", "initial_value": str(values.get("model") or "")}
+    tool_names = sorted(set(tools))
+    selected = [t for t in values.get("tools") or [] if t in tool_names]
+    tools_el: dict[str, Any] = {"type": "multi_static_select",
+                                "options": [_option(t) for t in tool_names]}
+    if selected:
+        tools_el["initial_options"] = [_option(t) for t in selected]
+    policy = str(values.get("thread_policy") or "mention")
+    prompt = str(values.get("system_prompt") or "")[:PROMPT_CHARS]
+    blocks = [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_text(where)}]},
+        _input("model", "Model", model_el),
+        _input("agents", "Number of agents", {
+            "type": "number_input", "is_decimal_allowed": False, "min_value": "1",
+            "max_value": str(MAX_AGENTS), "initial_value": str(values.get("agents") or 4)}),
+        _input("agent_models", "Per-agent models", {
+            "type": "plain_text_input", "multiline": True,
+            "initial_value": agent_models_text(values)}, optional=True,
+            hint="One line per agent (line 1 = agent 1); a blank line uses the model above."),
+        _input("system_prompt", "System prompt", {
+            "type": "plain_text_input", "multiline": True, "max_length": PROMPT_CHARS,
+            "initial_value": prompt}, optional=True),
+        _input("tools", "Tools", tools_el, optional=True),
+        _input("thread_policy", "Threads", {
+            "type": "radio_buttons",
+            "options": [{"text": {"type": "plain_text", "text": label}, "value": key}
+                        for key, label in _POLICIES.items()],
+            "initial_option": {"text": {"type": "plain_text", "text": _POLICIES[policy]},
+                               "value": policy}}),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_ID,
+        "private_metadata": target.dump(),
+        "title": {"type": "plain_text", "text": "heavy settings"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+
+
+def _value(state: Mapping[str, Any], block_id: str) -> dict[str, Any]:
+    return dict((state.get(block_id) or {}).get(block_id) or {})
+
+
+def submitted_values(state: Mapping[str, Any]) -> dict[str, Any]:
+    """The modal's `view.state.values` as flat keys; None means "left empty"."""
+    model = _value(state, "model")
+    out: dict[str, Any] = {
+        "model": ((model.get("selected_option") or {}).get("value")
+                  or (model.get("value") or "").strip() or None),
+        "agents": _value(state, "agents").get("value"),
+        "system_prompt": (_value(state, "system_prompt").get("value") or "").strip() or None,
+        "tools": [o["value"] for o in _value(state, "tools").get("selected_options") or []],
+        "thread_policy": (_value(state, "thread_policy").get("selected_option") or {}).get(
+            "value"),
+    }
+    if isinstance(out["agents"], str) and out["agents"].strip().isdigit():
+        out["agents"] = int(out["agents"])
+    lines = (_value(state, "agent_models").get("value") or "").split("\n")
+    for i in range(1, MAX_AGENTS + 1):
+        line = lines[i - 1].strip() if i <= len(lines) else ""
+        out[f"agent.{i}.model"] = line or None
+    return out
+
+
+def changes(current: Mapping[str, Any], submitted: Mapping[str, Any]
+            ) -> tuple[dict[str, Any], list[str]]:
+    """(keys to set, keys to unset) so that only what the user changed is stored here."""
+    to_set: dict[str, Any] = {}
+    to_unset: list[str] = []
+    for key, new in submitted.items():
+        old = current.get(key)
+        if isinstance(new, list) and isinstance(old, list):  # tool order carries no meaning
+            new, old = sorted(new), sorted(old)
+        if new == old or (new is None and old in (None, "")):
+            continue
+        if new is None:
+            to_unset.append(key)
+        else:
+            to_set[key] = new
+    return to_set, to_unset
+
+
+def block_for(key: str) -> str:
+    """The modal block to show a refusal of `key` under."""
+    return "agent_models" if key.startswith("agent.") else key
+
+
+def show_text(values: Mapping[str, Any], sources: Mapping[str, str], where: str) -> str:
+    """`/heavy-config show`: each effective value and the layer it came from."""
+    lines = [f"*heavy settings for {safe_text(where)}*"]
+    for key, value in values.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        if key == "system_prompt" and value:
+            shown = str(value)[:200] + ("…" if len(str(value)) > 200 else "")
+        source = sources.get(key, "default")
+        lines.append(f"• `{key}` = {safe_text(str(shown if shown is not None else '-'))}"
+                     f"  _({source})_")
+    return "\n".join(lines)

@@ -1,0 +1,239 @@
+"""A local fake of the Slack Web API: real HTTP on 127.0.0.1, every call recorded.
+
+Point `AsyncWebClient(base_url=fake.api_url)` (or `SLACK_API_URL`) at it. Failures are scripted
+per method (`fail_next`), and `max_text_chars` makes long messages fail with `msg_too_long` the
+way Slack does. `response_url`s and file upload URLs it hands out point back at it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_USER = "U0BOT"
+BOT_ID = "B0BOT"
+TEAM = "T0TEAM"
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    args: dict[str, Any]
+    at: float  # time.monotonic() when received
+    status: int = 200
+    ok: bool = True
+    result: dict[str, Any] = field(default_factory=dict)  # what the fake answered
+
+    @property
+    def ts(self) -> str | None:
+        """The message ts a chat.postMessage created."""
+        return self.result.get("ts")
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: str
+    status: int
+    headers: dict[str, str]
+    times: int
+
+
+@dataclass
+class FakeSlack:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    max_text_chars: int = 40_000  # `text` longer than this fails with msg_too_long
+    calls: list[Call] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
+    port: int = 0
+    _failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    async def start(self) -> FakeSlack:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_post("/respond/{token}", self._respond)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def aclose(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.uploads.clear()
+        self.responses.clear()
+        self.threads.clear()
+        self.users.clear()
+        self._failures.clear()
+        self.max_text_chars = 40_000
+
+    # -- scripting and assertions ------------------------------------------------------------
+
+    def fail_next(self, method: str, error: str, *, status: int = 200,
+                  headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}`."""
+        self._failures.setdefault(method, []).append(
+            _Failure(error, status, headers or {}, times))
+
+    def response_url(self, token: str = "cmd") -> str:
+        return f"{self.url}/respond/{token}"
+
+    def called(self, method: str, **match: Any) -> list[Call]:
+        """Successful calls of `method` whose args contain every `match` item."""
+        return [c for c in self.calls if c.method == method and c.ok
+                and all(c.args.get(k) == v for k, v in match.items())]
+
+    def methods(self) -> list[str]:
+        return [c.method for c in self.calls]
+
+    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
+        """Wait until `predicate()` is truthy (it is re-checked after every call)."""
+        deadline = time.monotonic() + within
+        while True:
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out; calls so far: {self.methods()}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(remaining, 0.05))
+            except TimeoutError:
+                pass
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._ts):06d}"
+
+    async def _args(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        args: dict[str, Any] = dict(request.query)  # slack_sdk sends some methods' args here
+        if request.content_type == "application/json":
+            return {**args, **json.loads(raw or b"{}")}
+        args.update(parse_qsl(raw.decode()))
+        for key in ("blocks", "view", "files", "attachments", "metadata"):
+            if isinstance(args.get(key), str):
+                args[key] = json.loads(args[key])
+        return args
+
+    def _record(self, call: Call) -> None:
+        self.calls.append(call)
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await self._args(request)
+        call = Call(method, args, time.monotonic())
+        queued = self._failures.get(method)
+        if queued:
+            failure = queued[0]
+            failure.times -= 1
+            if failure.times <= 0:
+                queued.pop(0)
+            call.status, call.ok = failure.status, False
+            self._record(call)
+            return web.json_response({"ok": False, "error": failure.error},
+                                     status=failure.status, headers=failure.headers)
+        text = args.get("text") or args.get("markdown_text") or ""
+        if method in ("chat.postMessage", "chat.update") and len(text) > self.max_text_chars:
+            call.ok = False
+            self._record(call)
+            return web.json_response({"ok": False, "error": "msg_too_long"})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            call.ok = False
+            self._record(call)
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
+        body = handler(args)
+        call.result = body
+        self._record(call)
+        return web.json_response({"ok": True, **body})
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        self.uploads[request.match_info["file_id"]] = await request.read()
+        self._record(Call("upload", {"file_id": request.match_info["file_id"]}, time.monotonic()))
+        return web.Response(text="OK - uploaded")
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        body = json.loads(await request.read())
+        self.responses.append(body)
+        self._record(Call("response_url", body, time.monotonic()))
+        return web.Response(text="ok")
+
+    # -- Web API methods (only what the adapter calls) ---------------------------------------
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": "https://example.slack.com/", "team": "Example", "user": "heavy",
+                "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID}
+
+    def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        return {"channel": args.get("channel"), "ts": ts,
+                "message": {"text": args.get("text", ""), "ts": ts, "bot_id": BOT_ID}}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+
+    def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"message_ts": self._next_ts()}
+
+    def _reactions_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _reactions_remove(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        messages = self.threads.get((args["channel"], args["ts"]), [])
+        oldest = float(args.get("oldest") or 0)
+        picked = [m for m in messages if float(m["ts"]) > oldest or m["ts"] == args["ts"]]
+        limit = int(args.get("limit") or 1000)
+        return {"messages": picked[:limit], "has_more": len(picked) > limit}
+
+    def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = {"id": args["user"], "is_admin": False, "is_owner": False,
+                "is_primary_owner": False, **self.users.get(args["user"], {})}
+        return {"user": user}
+
+    def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"view": {"id": "V0VIEW", **args.get("view", {})}}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ts):06d}"
+        return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
