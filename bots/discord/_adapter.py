@@ -1,0 +1,446 @@
+"""The Discord adapter: gateway connection, `/heavy`, @-mentions, Stop and `/heavy-config`.
+
+It only translates: interactions and messages become `JobSpec`s for the runner, and
+`DiscordDelivery` turns the run's events back into Discord messages. Order of checks for a
+message: ignore bots (including itself), then decide whether it is addressed to the bot
+(DM, mention, or a reply in its own thread when the channel follows threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+import yarl
+
+from heavy_engine import HeavyConfig, RequestRejected
+from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.settings import (
+    Scope,
+    SettingsConflict,
+    SettingsForbidden,
+    SettingsRefused,
+    ensure_can_edit,
+    normalize_key,
+)
+
+from ._commands import ScopeName, build_tree
+from ._context import format_context
+from ._delivery import DiscordDelivery
+from ._pacer import ChannelPacer
+from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
+from ._settings import PLATFORM, changed_text, policy, refusal, show_text, where
+from ._stop import StopButton
+
+log = logging.getLogger("heavy.discord")
+
+HISTORY_LIMIT = 25
+
+
+@dataclass(frozen=True, slots=True)
+class DiscordOptions:
+    """From the environment: `DISCORD_*` variables (the token never leaves this object)."""
+
+    token: str
+    api_url: str | None = None  # DISCORD_API_URL: REST base, e.g. a proxy or a test fake
+    gateway_url: str | None = None  # DISCORD_GATEWAY_URL: gateway websocket
+    dev_guild: int | None = None  # DISCORD_GUILD_ID: also sync commands there, instantly
+    sharded: bool = False  # DISCORD_SHARDED=1: AutoShardedClient, for large installs
+    edit_interval: float = 1.2  # DISCORD_EDIT_INTERVAL: seconds between edits per channel
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DiscordOptions | None:
+        token = (env.get("DISCORD_TOKEN") or "").strip()
+        if not token:
+            return None
+        guild = (env.get("DISCORD_GUILD_ID") or "").strip()
+        return cls(
+            token=token,
+            api_url=(env.get("DISCORD_API_URL") or "").rstrip("/") or None,
+            gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
+            dev_guild=int(guild) if guild.isdigit() else None,
+            sharded=(env.get("DISCORD_SHARDED") or "").lower() in ("1", "true", "yes"),
+            edit_interval=float(env.get("DISCORD_EDIT_INTERVAL") or 1.2),
+        )
+
+
+def intents() -> discord.Intents:
+    """Guilds, guild messages, DMs, and Message Content (privileged) for follow-ups."""
+    chosen = discord.Intents.none()
+    chosen.guilds = True
+    chosen.guild_messages = True
+    chosen.dm_messages = True
+    chosen.message_content = True
+    return chosen
+
+
+class _HeavyClientMixin:
+    """Hooks shared by the plain and the auto-sharded client."""
+
+    heavy: DiscordAdapter
+
+    async def setup_hook(self) -> None:
+        await self.heavy.setup()
+
+    async def on_ready(self) -> None:
+        self.heavy.ready.set()
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.heavy.on_message(message)
+
+
+class HeavyClient(_HeavyClientMixin, discord.Client):
+    pass
+
+
+class HeavyShardedClient(_HeavyClientMixin, discord.AutoShardedClient):
+    pass
+
+
+class DiscordAdapter:
+    name = "discord"
+
+    def __init__(
+        self, services: Services, options: DiscordOptions, *, guild_ready_timeout: float = 2.0,
+        refresh: float = 10.0,
+    ) -> None:
+        self.services = services
+        self.options = options
+        self.ready = asyncio.Event()
+        cls = HeavyShardedClient if options.sharded else HeavyClient
+        client = cls(intents=intents(), allowed_mentions=NO_MENTIONS,
+                     guild_ready_timeout=guild_ready_timeout, chunk_guilds_at_startup=False)
+        client.heavy = self  # the client's hooks and the Stop button reach the adapter here
+        self.client: discord.Client = client
+        self.tree = build_tree(self.client, services.config, self)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+        self.delivery = DiscordDelivery(self.client, services.runner,
+                                        ChannelPacer(options.edit_interval), refresh=refresh)
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def config(self) -> HeavyConfig:
+        return self.services.config
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def routes(self) -> list[Any]:
+        return []  # Discord comes in over the gateway, not HTTP
+
+    async def start(self) -> None:
+        self._point_at_endpoints()
+        self.services.runner.register_delivery(PLATFORM, self.delivery)
+        self._task = asyncio.create_task(self._run(), name="discord-gateway")
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+            self._task = None
+
+    def _point_at_endpoints(self) -> None:
+        # Class attributes in discord.py: the only hook it offers for another host.
+        if self.options.api_url:
+            discord.http.Route.BASE = self.options.api_url
+        if self.options.gateway_url:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.options.gateway_url)
+
+    async def _run(self) -> None:
+        try:
+            await self.client.login(self.options.token)
+            await self.client.connect(reconnect=True)
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN; the Discord adapter is off")
+        except discord.PrivilegedIntentsRequired:
+            log.error("enable the Message Content intent for the bot in the Discord developer "
+                      "portal (Bot > Privileged Gateway Intents); the Discord adapter is off")
+        except Exception:
+            log.exception("the Discord connection ended")
+
+    async def setup(self) -> None:
+        """After login, before the gateway: Stop buttons survive restarts; commands sync."""
+        self.client.add_dynamic_items(StopButton)
+        try:
+            await self.tree.sync()
+            if self.options.dev_guild:
+                guild = discord.Object(self.options.dev_guild)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+        except discord.HTTPException:
+            log.exception("syncing application commands failed; /heavy may be out of date")
+
+    # -- /heavy ------------------------------------------------------------------------------
+
+    async def ask(self, interaction: discord.Interaction, question: str, agents: int | None,
+                  model: str | None) -> None:
+        # Defer first: Discord gives 3 s, and resolving settings may touch the database.
+        callback = await interaction.response.defer(thinking=True)
+        question = question.strip()
+        if not question:
+            await interaction.edit_original_response(content=USAGE_HINT,
+                                                     allowed_mentions=NO_MENTIONS)
+            return
+        card = callback.message_id if callback is not None else None
+        if card is None:
+            card = (await interaction.original_response()).id
+        channel = interaction.channel
+        reply: dict[str, Any] = {
+            "channel": str(interaction.channel_id), "card": str(card),
+            "app_id": str(interaction.application_id), "token": interaction.token,
+            "token_at": time.time(),
+            "make_thread": isinstance(channel, discord.TextChannel),
+        }
+        flags: dict[str, Any] = {}
+        if agents is not None:
+            flags["agents"] = agents
+        if model:
+            flags["model"] = model
+        settings_channel, thread, context = str(interaction.channel_id), None, None
+        if isinstance(channel, discord.Thread):
+            settings_channel, thread = str(channel.parent_id), str(channel.id)
+            if channel.owner_id == self._me():
+                context = await self._thread_context(channel, before=None)
+        spec = JobSpec(
+            platform=PLATFORM, workspace=str(interaction.guild_id or ""),
+            channel=settings_channel, thread=thread, user=str(interaction.user.id),
+            question=question, context=context, flags=flags, reply=reply,
+            dedup_key=f"interaction:{interaction.id}",
+        )
+        try:
+            job = await self.services.runner.submit(spec)
+        except RequestRejected as err:
+            await interaction.edit_original_response(content=f"⚠️ {err.user_message}",
+                                                     allowed_mentions=NO_MENTIONS)
+            return
+        if job is not None and job.position > 0:
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.edit_original_response(
+                    content=f"⏳ Queued: position {job.position}. I'll start soon.",
+                    allowed_mentions=NO_MENTIONS)
+
+    # -- @-mentions and follow-ups -----------------------------------------------------------
+
+    def _me(self) -> int:
+        assert self.client.user is not None
+        return self.client.user.id
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or self.client.user is None:
+            return  # never answer bots, ourselves included
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return
+        me = self._me()
+        channel = message.channel
+        is_dm = message.guild is None
+        mentioned = any(u.id == me for u in message.mentions)
+        if not is_dm and not mentioned:
+            if not (isinstance(channel, discord.Thread) and channel.owner_id == me):
+                return
+            if await self._thread_policy(message.guild, channel) != "follow":
+                return
+        try:
+            await self._ask_from_message(message)
+        except Exception:
+            ref = uuid.uuid4().hex[:8]
+            log.exception("handling message %s failed (ref %s)", message.id, ref)
+            with contextlib.suppress(discord.HTTPException):
+                await message.reply(f"⚠️ Something went wrong on my side (ref `{ref}`).",
+                                    allowed_mentions=NO_MENTIONS, mention_author=False)
+
+    async def _ask_from_message(self, message: discord.Message) -> None:
+        channel = message.channel
+        question = strip_bot_mention(message.content, self._me())
+        if not question:
+            await message.reply(USAGE_HINT, allowed_mentions=NO_MENTIONS, mention_author=False)
+            return
+        guild = message.guild
+        reply: dict[str, Any] = {"channel": str(channel.id), "mention": guild is not None}
+        settings_channel, thread, context = str(channel.id), None, None
+        if isinstance(channel, discord.Thread):  # work in the thread it came from
+            settings_channel, thread = str(channel.parent_id), str(channel.id)
+            context = await self._thread_context(channel, before=message)
+            reply["reference"] = str(message.id)
+        elif guild is None:  # a DM: answer right there
+            reply["reference"] = str(message.id)
+        else:  # a channel: start a thread from the question and work there
+            try:
+                created = await message.create_thread(name=thread_name(question),
+                                                      auto_archive_duration=1440)
+                reply["channel"] = thread = str(created.id)
+            except discord.HTTPException as err:
+                log.info("no thread for message %s (%s); answering in the channel",
+                         message.id, err)
+                reply["reference"] = str(message.id)
+        spec = JobSpec(
+            platform=PLATFORM, workspace=str(guild.id) if guild else "",
+            channel=settings_channel, thread=thread, user=str(message.author.id),
+            question=question, context=context, reply=reply,
+            dedup_key=f"message:{message.id}",
+        )
+        target = self.client.get_partial_messageable(int(reply["channel"]))
+        try:
+            job = await self.services.runner.submit(spec)
+        except RequestRejected as err:
+            await target.send(f"⚠️ {err.user_message}", allowed_mentions=NO_MENTIONS)
+            return
+        if job is not None and job.position > 0:
+            await target.send(f"⏳ Queued: position {job.position}. I'll start soon.",
+                              allowed_mentions=NO_MENTIONS)
+
+    async def _thread_policy(self, guild: discord.Guild | None, thread: discord.Thread) -> str:
+        if guild is None:
+            return "follow"
+        resolved = await self.services.settings.resolve(PLATFORM, str(guild.id),
+                                                        str(thread.parent_id))
+        return resolved.config.thread_policy
+
+    async def _thread_context(
+        self, thread: discord.Thread, before: discord.Message | None
+    ) -> str | None:
+        me = self._me()
+        turns: list[tuple[str, str]] = []
+        try:
+            history = [m async for m in thread.history(limit=HISTORY_LIMIT, before=before)]
+            starter = await self._starter(thread)
+        except discord.HTTPException as err:
+            log.info("could not read thread %s for context: %s", thread.id, err)
+            return None
+        for m in ([starter] if starter else []) + list(reversed(history)):
+            speaker = "heavy" if m.author.id == me else m.author.display_name
+            text = m.content or (m.embeds[0].description or "" if m.embeds else "")
+            turns.append((speaker, strip_bot_mention(text, me)))
+        return format_context(turns)
+
+    async def _starter(self, thread: discord.Thread) -> discord.Message | None:
+        """The message a thread was started from (same id), when it still exists."""
+        try:
+            parent = self.client.get_partial_messageable(thread.parent_id)
+            return await parent.fetch_message(thread.id)
+        except discord.NotFound:
+            return None
+
+    # -- Stop --------------------------------------------------------------------------------
+
+    async def on_stop(self, interaction: discord.Interaction, job_id: str, requester: int) -> None:
+        user = interaction.user.id
+        permissions = interaction.permissions
+        admin = permissions.manage_channels or str(user) in self.config.admins \
+            or f"{PLATFORM}:{user}" in self.config.admins
+        if user != requester and not admin:
+            await interaction.response.send_message(
+                "Only the person who asked, or someone who can manage this channel, can stop "
+                "this run.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        stopped = await self.services.runner.cancel(job_id)
+        if stopped:
+            self.delivery.stopped_by[job_id] = user
+        await interaction.response.send_message(
+            "Stopping…" if stopped else "This run has already finished.", ephemeral=True,
+            allowed_mentions=NO_MENTIONS)
+
+    # -- /heavy-config -----------------------------------------------------------------------
+
+    def _scope(self, interaction: discord.Interaction, scope: ScopeName) -> Scope:
+        assert interaction.guild_id is not None  # the group is guild-only
+        if scope == "server":
+            return Scope(PLATFORM, str(interaction.guild_id))
+        channel = interaction.channel
+        channel_id = channel.parent_id if isinstance(channel, discord.Thread) \
+            else interaction.channel_id
+        return Scope(PLATFORM, str(interaction.guild_id), str(channel_id))
+
+    async def _may_edit(self, interaction: discord.Interaction, scope: Scope) -> bool:
+        try:
+            await ensure_can_edit(policy(interaction.permissions, self.config.admins),
+                                  str(interaction.user.id), scope)
+        except SettingsForbidden:
+            log.info("refused settings change by %s for %s", interaction.user.id, scope)
+            await interaction.followup.send(refusal(scope), ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return False
+        return True
+
+    async def config_show(self, interaction: discord.Interaction, scope: ScopeName) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        store = self.services.settings
+        resolved = await store.resolve(PLATFORM, where_.workspace, where_.channel or None)
+        history = await store.history(where_, limit=1)
+        await interaction.followup.send(show_text(where_, resolved, history[0] if history else None),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def config_set(self, interaction: discord.Interaction, scope: ScopeName,
+                         values: dict[str, object]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, where_):
+            return
+        if not values:
+            await interaction.followup.send("Nothing to change: pick at least one setting.",
+                                            ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            saved = await self.services.settings.set(where_, values, actor=self._actor(interaction))
+        except (SettingsRefused, SettingsConflict) as err:
+            await interaction.followup.send(f"Not saved: {err.user_message}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return
+        log.info("settings of %s set by %s: %s", where_, interaction.user.id, sorted(values))
+        await interaction.followup.send(changed_text(where_, values, saved.version),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def config_reset(self, interaction: discord.Interaction, scope: ScopeName,
+                           setting: str | None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, where_):
+            return
+        store, actor = self.services.settings, self._actor(interaction)
+        try:
+            if setting:
+                saved = await store.unset(where_, [normalize_key(setting)], actor=actor)
+            else:
+                saved = await store.reset(where_, actor=actor)
+        except (SettingsRefused, SettingsConflict) as err:
+            await interaction.followup.send(f"Not reset: {err.user_message}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return
+        what = f"`{setting}`" if setting else "every setting"
+        log.info("settings of %s reset (%s) by %s", where_, what, interaction.user.id)
+        await interaction.followup.send(
+            f"Reset {what} for {where(where_)}; it inherits again (version {saved.version}).",
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @staticmethod
+    def _actor(interaction: discord.Interaction) -> str:
+        return f"{PLATFORM}:{interaction.user.id}"
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
+    ) -> None:
+        ref = uuid.uuid4().hex[:8]
+        log.error("command %s failed (ref %s)", getattr(interaction.command, "qualified_name",
+                  "?"), ref, exc_info=error)
+        text = f"⚠️ Something went wrong on my side (ref `{ref}`)."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True,
+                                                allowed_mentions=NO_MENTIONS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True,
+                                                        allowed_mentions=NO_MENTIONS)
+
+
+def create_adapter(services: Services) -> DiscordAdapter | None:
+    """The `heavy.adapters` entry point: None unless `DISCORD_TOKEN` is set."""
+    options = DiscordOptions.from_env(services.env)
+    return DiscordAdapter(services, options) if options is not None else None

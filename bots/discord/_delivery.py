@@ -1,0 +1,267 @@
+"""Renders a run on Discord: a live progress card, then the answer (or one sentence why not).
+
+State that must survive a restart lives in `job.reply` (saved with `runner.save_reply`):
+
+- `channel`: where the card is; `card`: its message id (absent until posted)
+- `thread`: where the answer goes when not `channel`; `make_thread`: create it from the card
+- `app_id`, `token`, `token_at`: the slash command's interaction webhook and when it was issued
+  (epoch seconds); used for edits only while fresh, the bot token after that
+- `reference`: a message to reply to (the question, in DMs and plain channels)
+- `mention`: ping the requester with the answer; `posted`: answer messages already sent
+
+So a job delivered again edits the same card, and never posts an answer message twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import discord
+
+from heavy_engine import Done, Run
+from heavy_engine.progress import ProgressState
+from heavy_engine.runtime import Job, JobRunner
+from heavy_engine.text import footer
+
+from ._pacer import ChannelPacer
+from ._render import (
+    NO_MENTIONS,
+    answer_mentions,
+    failure_text,
+    plan_answer,
+    progress_embed,
+    thread_name,
+)
+from ._stop import stop_view
+
+log = logging.getLogger("heavy.discord")
+
+TOKEN_TTL = 14 * 60  # interaction tokens live 15 min; leave a margin for slow edits
+ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
+
+
+class DiscordDelivery:
+    def __init__(
+        self,
+        client: discord.Client,
+        runner: JobRunner,
+        pacer: ChannelPacer,
+        *,
+        refresh: float = 10.0,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.runner = runner
+        self.pacer = pacer
+        self.refresh = refresh  # redraw at least this often, so elapsed times move
+        self._wall = wall_clock
+        self.stopped_by: dict[str, int] = {}  # job id -> who pressed Stop
+
+    async def deliver(self, job: Job, run: Run) -> None:
+        try:
+            await self._deliver(job, run)
+        except Exception:
+            log.exception("discord delivery of job %s failed", job.id)
+            with contextlib.suppress(Exception):
+                await self._post(job, failure_text(None, job.id), mention=False)
+            raise
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    async def _deliver(self, job: Job, run: Run) -> None:
+        reply = job.reply
+        state = ProgressState(question=job.spec.question)
+        if reply.get("answered"):
+            return  # delivered again after the answer went out: nothing left to do
+        await self._ensure_card(job, state)
+        await self._ensure_thread(job)
+        dirty = asyncio.Event()
+        closing = False
+
+        async def pump() -> None:
+            # Merge updates: each turn renders the newest state, however many events came.
+            while not closing:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(dirty.wait(), timeout=self.refresh)
+                if closing:
+                    return
+                await self.pacer.turn(int(reply["channel"]))
+                if closing:
+                    return
+                dirty.clear()
+                try:
+                    await self._edit_card(job, progress_embed(state, time.monotonic()), live=True)
+                except discord.HTTPException as err:
+                    log.warning("progress edit for job %s failed: %s", job.id, err)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            async for event in run.stream():
+                state.apply(event)
+                if isinstance(event, Done):
+                    break
+                dirty.set()
+        finally:
+            closing = True
+            dirty.set()
+            await pumping
+        await self._finish(job, state)
+
+    async def _ensure_card(self, job: Job, state: ProgressState) -> None:
+        reply = job.reply
+        if reply.get("card"):
+            return
+        channel = self.client.get_partial_messageable(int(reply["channel"]))
+        embed, view = progress_embed(state, time.monotonic()), stop_view(job.id, int(job.spec.user))
+        reference = _reference(reply)
+        if reference is not None:
+            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS,
+                                         reference=reference)
+        else:
+            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        reply["card"] = str(message.id)
+        await self.runner.save_reply(job)
+
+    async def _ensure_thread(self, job: Job) -> None:
+        """A slash command's answer goes to a thread started from the card, when possible."""
+        reply = job.reply
+        if not reply.pop("make_thread", False) or reply.get("thread"):
+            return
+        try:
+            # A partial message knows no guild; thread creation needs the cached channel.
+            channel_id = int(reply["channel"])
+            channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
+                channel_id)
+            if not isinstance(channel, discord.TextChannel):
+                raise TypeError(f"cannot start a thread in {type(channel).__name__}")
+            card = channel.get_partial_message(int(reply["card"]))
+            thread = await card.create_thread(name=thread_name(job.spec.question),
+                                              auto_archive_duration=ARCHIVE_MINUTES)
+        except (discord.HTTPException, TypeError) as err:
+            # Forum posts, missing permissions...: answer in the channel instead.
+            log.info("no thread for job %s (%s); answering in the channel", job.id, err)
+            reply["reference"] = reply["card"]
+        else:
+            reply["thread"] = str(thread.id)
+            reply["mention"] = True
+        await self.runner.save_reply(job)
+
+    async def _finish(self, job: Job, state: ProgressState) -> None:
+        result = state.result
+        assert result is not None
+        reply = job.reply
+        if result.status != "ok":
+            log.warning("job %s ended %s: %s", job.id, result.status, result.error)
+        if reply.get("thread") and result.answer:
+            note = f"Answer in <#{reply['thread']}>."
+        elif result.answer:
+            note = "Answer below."
+        else:
+            note = ""
+        if result.status == "cancelled" and job.id in self.stopped_by:
+            note = f"Stopped by <@{self.stopped_by.pop(job.id)}>. {note}".strip()
+        elif result.status not in ("ok", "cancelled"):
+            note = f"{failure_text(result.error, job.id, status=result.status)} {note}".strip()
+        await self.pacer.turn(int(reply["channel"]))
+        try:  # the final state is always sent (no Stop button any more)
+            await self._edit_card(job, progress_embed(state, time.monotonic(), note=note),
+                                  live=False)
+        except discord.HTTPException as err:
+            log.warning("final card edit for job %s failed: %s", job.id, err)
+        if result.answer:
+            await self._post_answer(job, result.answer, _footer(result))
+        elif result.status != "cancelled":
+            await self._post(job, failure_text(result.error, job.id, status=result.status),
+                             mention=True)
+        reply["answered"] = True
+        await self.runner.save_reply(job)
+
+    async def _post_answer(self, job: Job, answer: str, footer_text: str) -> None:
+        reply = job.reply
+        mention = bool(reply.get("mention"))
+        prefix = f"<@{job.spec.user}>" if mention else ""
+        plan = plan_answer(answer, footer_text, prefix=prefix)
+        posted = int(reply.get("posted", 0))
+        for i, content in enumerate(plan.messages):
+            if i < posted:
+                continue  # sent before a restart
+            last = i == len(plan.messages) - 1
+            file = (discord.File(io.BytesIO(answer.encode()), filename=f"heavy-{job.id}.md")
+                    if plan.attach and last else None)
+            await self._post(job, content, mention=mention and i == 0, file=file,
+                             reference=i == 0)
+            reply["posted"] = i + 1
+            await self.runner.save_reply(job)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _fresh_webhook(self, job: Job) -> discord.Webhook | None:
+        reply = job.reply
+        if not reply.get("token") or self._wall() - float(reply.get("token_at", 0)) > TOKEN_TTL:
+            return None
+        return discord.Webhook.partial(int(reply["app_id"]), reply["token"], client=self.client)
+
+    async def _edit_card(self, job: Job, embed: discord.Embed, *, live: bool) -> None:
+        reply = job.reply
+        view = stop_view(job.id, int(job.spec.user)) if live else None
+        webhook = self._fresh_webhook(job)
+        if webhook is not None:
+            try:
+                await webhook.edit_message(int(reply["card"]), content=None, embed=embed,
+                                           view=view, allowed_mentions=NO_MENTIONS)
+                return
+            except (discord.NotFound, discord.Forbidden):
+                reply.pop("token", None)  # expired early: the bot token from now on
+        card = self.client.get_partial_messageable(int(reply["channel"])).get_partial_message(
+            int(reply["card"]))
+        await card.edit(content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+
+    async def _post(
+        self,
+        job: Job,
+        content: str,
+        *,
+        mention: bool,
+        file: discord.File | None = None,
+        reference: bool = True,
+    ) -> None:
+        """Send with the bot token (runs outlive interaction tokens), the webhook as fallback."""
+        reply = job.reply
+        target = int(reply.get("thread") or reply["channel"])
+        mentions = answer_mentions(int(job.spec.user)) if mention else NO_MENTIONS
+        extra: dict[str, Any] = {}
+        ref = _reference(reply) if reference and not reply.get("thread") else None
+        if ref is not None:
+            extra["reference"] = ref
+        if file is not None:
+            extra["file"] = file
+        try:
+            await self.client.get_partial_messageable(target).send(
+                content, allowed_mentions=mentions, **extra)
+        except discord.Forbidden:
+            webhook = self._fresh_webhook(job)
+            if webhook is None:
+                raise
+            extra.pop("reference", None)
+            if file is not None:
+                file.reset()
+            await webhook.send(content, allowed_mentions=mentions, wait=True, **extra)
+
+
+def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:
+    ref = reply.get("reference")
+    if not ref:
+        return None
+    return discord.MessageReference(message_id=int(ref), channel_id=int(reply["channel"]),
+                                    fail_if_not_exists=False)
+
+
+def _footer(result: Any) -> str:
+    notes = " ".join(result.notes)
+    return f"{footer(result)}{' · ' + notes if notes else ''}"

@@ -1,0 +1,224 @@
+"""Discord's face of a run, as pure functions: the progress card, answer messages, mentions.
+
+Limits (Discord's): message content 2,000 characters; an embed's title 256, description 4,096,
+field value 1,024, footer 2,048, at most 25 fields and 6,000 characters in all. Nothing here
+talks to Discord; the delivery sends what these functions return.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import discord
+
+from heavy_engine.progress import AgentProgress, ProgressState
+from heavy_engine.text import split_markdown
+
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+MAX_FIELDS = 25
+THREAD_NAME_LIMIT = 100
+
+# Mention-free by construction: nothing a model writes may ping anyone. Only the requester is
+# pinged, and only where a message says so (`answer_mentions`).
+NO_MENTIONS = discord.AllowedMentions.none()
+
+_STATUS_ICON = {
+    "waiting": "⏳", "running": "🔄", "ok": "✅", "failed": "❌", "timeout": "⌛",
+    "cancelled": "⏹️",
+}
+_COLOURS = {
+    "working": discord.Colour.blurple(), "ok": discord.Colour.green(),
+    "failed": discord.Colour.red(), "timeout": discord.Colour.orange(),
+    "cancelled": discord.Colour.light_grey(),
+}
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+_ROLE_MENTION = re.compile(r"<@&(\d+)>")
+
+
+def answer_mentions(requester: int | None) -> discord.AllowedMentions:
+    """Ping only the requester (never @everyone, @here or roles, never a replied-to user)."""
+    users: list[discord.abc.Snowflake] = [discord.Object(requester)] if requester else []
+    return discord.AllowedMentions(everyone=False, roles=False, users=users,
+                                   replied_user=False)
+
+
+def neutralise_mentions(text: str) -> str:
+    """Defuse @everyone, @here and role mentions in text we did not write.
+
+    `allowed_mentions` already stops the pings; this also stops them *looking* like pings,
+    and protects any path that forgets to pass `allowed_mentions`.
+    """
+    text = _MASS_MENTION.sub("@\u200b\\1", text)
+    return _ROLE_MENTION.sub("@\u200brole", text)
+
+
+def strip_bot_mention(content: str, bot_id: int) -> str:
+    """The message text without the bot's own mention(s), whitespace collapsed at the ends."""
+    return re.sub(rf"<@!?{bot_id}>", "", content).strip()
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def clip_start(text: str, limit: int) -> str:
+    """The last `limit` characters of `text` (streaming shows the newest words)."""
+    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+def thread_name(question: str) -> str:
+    """A thread title from the question: one line, 1-100 characters."""
+    line = " ".join(question.split()) or "heavy"
+    return clip(neutralise_mentions(line), THREAD_NAME_LIMIT)
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _phase_title(state: ProgressState) -> tuple[str, str]:
+    """(title, colour key) for where the run is."""
+    if state.result is not None:
+        status = state.result.status
+        titles = {"ok": "✅ Done", "failed": "❌ Failed", "timeout": "⌛ Timed out",
+                  "cancelled": "⏹️ Stopped"}
+        return titles.get(status, status), status
+    done, total = state.finished_agents, len(state.agents)
+    titles = {
+        "starting": "⏳ Starting…",
+        "decomposing": "🧭 Planning sub-questions…",
+        "researching": f"🔎 Researching · {done}/{total} agents done",
+        "synthesising": "✍️ Writing the answer…",
+    }
+    return titles.get(state.phase, state.phase), "working"
+
+
+def _agent_field(agent: AgentProgress, now: float) -> tuple[str, str]:
+    icon = _STATUS_ICON.get(agent.status, "•")
+    bits = [f"Agent {agent.index + 1}", f"{icon} {agent.status}"]
+    if agent.status != "waiting":
+        bits.append(format_seconds(agent.elapsed(now)))
+    if agent.tokens:
+        bits.append(f"{agent.tokens:,} tokens")
+    value = clip(neutralise_mentions(agent.question) or "…", 300)
+    if agent.tool:
+        value += f"\n🔧 `{clip(agent.tool, 40)}` {clip(_inline(agent.tool_args), 80)}"
+    elif agent.error and agent.status != "ok":
+        value += f"\n⚠️ {clip(_inline(agent.error), 200)}"
+    return clip(" · ".join(bits), FIELD_NAME_LIMIT), clip(value, FIELD_VALUE_LIMIT)
+
+
+def _inline(text: str) -> str:
+    return " ".join(text.replace("`", "ˋ").split())
+
+
+def progress_embed(
+    state: ProgressState,
+    now: float,
+    *,
+    queued_position: int = 0,
+    note: str | None = None,
+) -> discord.Embed:
+    """The progress card: phase, each agent's state and tool, the synthesis so far, elapsed time.
+
+    `note` is a line under the question (where the answer went, who stopped the run...).
+    The embed always fits Discord's limits, whatever the question, agents or answer length.
+    """
+    title, colour = _phase_title(state)
+    if queued_position and state.phase == "starting":
+        title = f"⏳ Queued · position {queued_position}"
+    head = f"**Question:** {clip(neutralise_mentions(state.question), 500)}" if state.question \
+        else ""
+    if note:
+        head += f"\n{note}"
+    fields = [_agent_field(a, now) for a in sorted(state.agents.values(), key=lambda a: a.index)]
+    if len(fields) > MAX_FIELDS:  # cannot happen with agents <= 16; never exceed the limit
+        fields = fields[:MAX_FIELDS]
+    elapsed = state.result.elapsed_s if state.result is not None else state.elapsed(now)
+    footer = f"heavy · {len(state.agents) or '…'} agents · elapsed {format_seconds(elapsed)}"
+    if state.result is None:
+        footer += " · Stop ends the run"
+    used = len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used)
+    synthesis = state.synthesis.strip()
+    description = clip(head, room)
+    if synthesis and state.result is None:
+        # Stream the newest words; what fits after the question line.
+        left = room - len(description) - 2
+        if left > 20:
+            description = f"{description}\n\n{clip_start(neutralise_mentions(synthesis), left)}"
+    embed = discord.Embed(title=clip(title, TITLE_LIMIT), description=description or None,
+                          colour=_COLOURS.get(colour, _COLOURS["working"]))
+    for name, value in fields:
+        embed.add_field(name=name, value=value, inline=False)
+    embed.set_footer(text=clip(footer, FOOTER_LIMIT))
+    return embed
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """Characters Discord counts towards the 6,000 total."""
+    return len(embed)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerPlan:
+    """The messages that carry an answer; `attach` puts the full answer as a file on the last."""
+
+    messages: list[str]
+    attach: bool
+
+
+def plan_answer(
+    answer: str,
+    footer: str,
+    *,
+    prefix: str = "",
+    limit: int = CONTENT_LIMIT,
+    max_messages: int = 5,
+    attach_over: int = 6000,
+) -> AnswerPlan:
+    """Split an answer into messages of at most `limit` characters, fences intact.
+
+    `prefix` (the requester's mention) opens the first message; `footer` closes the last as
+    Discord subtext. Answers longer than `attach_over` also come as a `.md` file; beyond
+    `max_messages` messages only the first ones are posted and the file carries the rest.
+    """
+    answer = neutralise_mentions(answer.strip()) or "(empty answer)"
+    tail = f"-# {footer}" if footer else ""
+    chunks = split_markdown(answer, limit - len(prefix) - 1)
+    attach = len(answer) > attach_over
+    if len(chunks) > max_messages:
+        chunks = chunks[: max_messages - 1]
+        chunks.append(f"*… {len(answer):,} characters in all: the full answer is attached.*")
+        attach = True
+    if prefix:
+        chunks[0] = f"{prefix} {chunks[0]}"
+    if tail:
+        if len(chunks[-1]) + 1 + len(tail) <= limit:
+            chunks[-1] = f"{chunks[-1]}\n{tail}"
+        else:
+            chunks.append(clip(tail, limit))
+    return AnswerPlan(chunks, attach)
+
+
+def failure_text(error: str | None, ref: str, *, status: str = "failed") -> str:
+    """One short sentence for the user, with the reference the logs carry."""
+    if status == "cancelled":
+        return "⏹️ Stopped before an answer was ready."
+    sentence = clip(_inline(error or "Something went wrong while answering."), 300)
+    return f"⚠️ {neutralise_mentions(sentence)} (ref `{ref}`)"
+
+
+USAGE_HINT = (
+    "Ask me something: mention me with a question, e.g. `@heavy compare SQLite and Postgres "
+    "for a small team`, or use `/heavy question:`."
+)
