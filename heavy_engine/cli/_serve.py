@@ -126,7 +126,7 @@ async def serve(
                     await adapter.start()
                     started.append(adapter)
                 recovered = await runner.start()
-                app[READY] = True
+                app[READY].ready = True
                 bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
                          "resumed; API %s)", bound,
@@ -134,7 +134,7 @@ async def serve(
                          "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
                 await stop.wait()
                 log.info("stopping: no new jobs; running jobs get %g s to finish", grace)
-                app[READY] = False
+                app[READY].ready = False
                 await runner.shutdown(grace)
             except Exception:
                 log.exception("the service failed")

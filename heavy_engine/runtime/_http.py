@@ -13,7 +13,14 @@ from ..observability import CONTENT_TYPE, Metrics
 from ._api import MAX_BODY_BYTES, Api
 from ._runner import DurableRunner
 
-READY = web.AppKey("heavy_ready", bool)
+
+class Readiness:
+    """Whether `/healthz` reports ready; mutable because a started app's state is frozen."""
+
+    ready = False
+
+
+READY = web.AppKey("heavy_ready", Readiness)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -24,12 +31,12 @@ def build_app(
     api_token: str | None,
     extra_routes: Iterable[Any] = (),
 ) -> web.Application:
-    """The whole HTTP surface. `app[READY]` gates `/healthz` (False until started)."""
+    """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started)."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_measure(metrics)])
-    app[READY] = False
+    app[READY] = Readiness()
 
     async def healthz(request: web.Request) -> web.Response:
-        if request.app[READY] and runner.accepting:
+        if request.app[READY].ready and runner.accepting:
             queued, running = runner.counts()
             return web.json_response({"status": "ok", "queued": queued, "running": running})
         return web.json_response({"status": "starting or stopping"}, status=503)

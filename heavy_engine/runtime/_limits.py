@@ -52,8 +52,8 @@ def queue_refusal(job: Job, queue: Sequence[Job], operator: Limits) -> JobReject
         if allowed == 0:
             text = "You already have a question running; ask again when it has finished."
         else:
-            text = (f"You already have {mine} questions waiting (the limit is {allowed}); "
-                    "ask again when one has finished.")
+            text = (f"You already have {mine} question{'s' if mine > 1 else ''} waiting (the "
+                    f"limit is {allowed}); ask again when one has finished.")
         return JobRejected(text, "user_queue")
     if len(queue) >= operator.max_queued:
         return JobRejected(
