@@ -26,7 +26,8 @@ def check_value(
     except ConfigError as err:
         raise SettingsRefused(key, _without_paths(str(err))) from None
     value = read_value(checked, key)
-    if is_model_key(key) and base.allowed_models and value not in base.allowed_models:
+    listed = value is None or not base.allowed_models or value in base.allowed_models
+    if is_model_key(key) and not listed:  # None means "inherit", always allowed
         raise SettingsRefused(
             key, f"{value!r} is not allowed; allowed models: {', '.join(base.allowed_models)}")
     if key == "tools" and known_tools is not None:

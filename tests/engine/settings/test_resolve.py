@@ -30,6 +30,8 @@ FLAGS: dict[str, Any] = {"agents": "2"}
     (WS, CH, FLAGS, "temperature", 0.7, "default"),  # untouched keys stay default
     ({"agent.1.model": "b/fast"}, {"agent.1.model": "a/large"}, {}, "agent.1.model",
      "a/large", "channel"),  # per-agent keys layer like the others
+    ({"orchestrator_model": "b/fast"}, {}, {"orchestrator_model": None}, "orchestrator_model",
+     None, "request"),  # None means "same as model", never refused as an unlisted model
 ])
 def test_resolution_order(
     ws: dict[str, Any], ch: dict[str, Any], flags: dict[str, Any], key: str, value: Any,
