@@ -30,6 +30,7 @@ class Call:
     at: float  # time.monotonic() when received
     status: int = 200
     ok: bool = True
+    error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)  # what the fake answered
 
     @property
@@ -161,13 +162,13 @@ class FakeSlack:
             failure.times -= 1
             if failure.times <= 0:
                 queued.pop(0)
-            call.status, call.ok = failure.status, False
+            call.status, call.ok, call.error = failure.status, False, failure.error
             self._record(call)
             return web.json_response({"ok": False, "error": failure.error},
                                      status=failure.status, headers=failure.headers)
         text = args.get("text") or args.get("markdown_text") or ""
         if method in ("chat.postMessage", "chat.update") and len(text) > self.max_text_chars:
-            call.ok = False
+            call.ok, call.error = False, "msg_too_long"
             self._record(call)
             return web.json_response({"ok": False, "error": "msg_too_long"})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
