@@ -15,10 +15,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig, RequestRejected
-from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.runtime import Job, JobSpec, Services
 from heavy_engine.settings import AdminPolicy
 
-from ._cards import failure_text
+from ._cards import failure_text, queued_card
 from ._context import ThreadHistory
 from ._delivery import WORKING, react
 from ._mrkdwn import safe_text
@@ -112,9 +112,25 @@ class SlackBot:
                             thread_ts=thread_ts)
             return False
         await working
-        if job is not None:
-            self.remember_thread(channel, thread_ts)
-        return job is not None
+        if job is None:
+            return False
+        self.remember_thread(channel, thread_ts)
+        if job.position > 0 and not job.reply.get("progress_ts"):
+            await self._show_queued(job)
+        return True
+
+    async def _show_queued(self, job: Job) -> None:
+        """Say the question is waiting; the delivery later edits this same message."""
+        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user)
+        try:
+            resp = await self.client.chat_postMessage(
+                channel=job.reply["channel"], thread_ts=job.reply["thread_ts"], text=text,
+                blocks=blocks)
+        except SlackApiError as err:
+            log.warning("could not show the queue position: %s", api_error(err))
+            return
+        job.reply["progress_ts"] = str(resp["ts"])
+        await self.services.runner.save_reply(job)
 
     async def tell(self, channel: str, user: str, text: str, *,
                    thread_ts: str | None = None) -> None:

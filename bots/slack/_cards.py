@@ -97,19 +97,30 @@ def progress_card(
         blocks.append({"type": "section",
                        "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
     if state.result is None:
-        blocks.append({
-            "type": "actions",
-            "block_id": "heavy_progress_actions",
-            "elements": [{
-                "type": "button",
-                "action_id": STOP_ACTION,
-                "text": {"type": "plain_text", "text": "Stop"},
-                "style": "danger",
-                "value": stop_value(job_id, requester),
-            }],
-        })
+        blocks.append(_stop_actions(job_id, requester))
     text = f"{_PHASES.get(state.phase, state.phase)} ({done}/{total} agents finished)"
     return text, blocks
+
+
+def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "block_id": "heavy_progress_actions",
+        "elements": [{
+            "type": "button",
+            "action_id": STOP_ACTION,
+            "text": {"type": "plain_text", "text": "Stop"},
+            "style": "danger",
+            "value": stop_value(job_id, requester),
+        }],
+    }
+
+
+def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blocks]:
+    """Shown when the job waits for a free slot; the progress card replaces it later."""
+    text = f":hourglass: Queued: {position} question{'s' * (position != 1)} ahead of this one."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                  _stop_actions(job_id, requester)]
 
 
 def answer_message(chunk_mrkdwn: str, footer: str | None = None) -> tuple[str, Blocks]:

@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from bots.slack import SlackAdapter, slack_env
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import InMemoryRunner, Services
+from heavy_engine.runtime import DurableRunner, InMemoryRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 
 from .fake_slack import FakeSlack
@@ -33,7 +33,7 @@ TOKEN = "xoxb-0000-test-token-never-real"
 class Slack:
     fake: FakeSlack
     adapter: SlackAdapter
-    runner: InMemoryRunner
+    runner: Any  # InMemoryRunner or DurableRunner: the same interface
     settings: SettingsStore
     http: TestClient
 
@@ -92,13 +92,15 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(config: HeavyConfig | None = None, *, edit_interval: float = 0.05,
-                   engine: Engine | None = None) -> Slack:
+                   engine: Engine | None = None, durable: bool = False) -> Slack:
         config = config or simulated_config()
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
         settings = SettingsStore(db, config)
         own_engine = engine is None
         engine = engine or Engine(config, env={})
-        runner = InMemoryRunner(engine, settings.resolve_job)
+        runner: Any = (
+            DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
+            if durable else InMemoryRunner(engine, settings.resolve_job))
         env = slack_env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
                          "SLACK_API_URL": fake_slack.api_url})
         assert env is not None
@@ -110,11 +112,16 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
         http = TestClient(TestServer(app))
         await http.start_server()
         await adapter.start()
+        if durable:
+            await runner.start()
 
         async def close() -> None:
             await http.close()
             await adapter.stop()
-            await runner.drain()
+            if durable:
+                await runner.shutdown(5)
+            else:
+                await runner.drain()
             if own_engine:
                 await engine.aclose()
             await db.close()

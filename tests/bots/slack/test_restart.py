@@ -1,0 +1,53 @@
+"""Scenario: the durable job runner underneath: restarts, queueing and replies kept in the
+database so a resumed job edits its messages instead of posting twice."""
+
+from __future__ import annotations
+
+from heavy_engine.testing import FakeLLM, fake_config
+
+from .conftest import MakeSlack
+from .test_mentions import MENTION_TS, mention
+
+
+async def test_a_job_resumed_after_a_restart_edits_the_same_card_and_answers_once(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=2)
+    first = await make_slack(config, durable=True)
+    fake_llm.latency = 0.3
+    await first.event(mention())
+    [card] = await first.fake.wait_for(
+        lambda: first.fake.called("chat.postMessage", thread_ts=MENTION_TS))
+    # The card's ts reaches the database (a crash before that point is unavoidable and would
+    # post a second card, never a second answer).
+    await first.fake.wait_for(lambda: any(
+        j.reply.get("progress_ts") for j in first.runner._running.values()))
+    await first.runner.shutdown(0)  # the process dies mid-run
+    assert not first.fake.called("reactions.add", name="white_check_mark")
+
+    fake_llm.latency = 0.0
+    second = await make_slack(config, durable=True)  # picks the job up again
+    await second.fake.wait_for(
+        lambda: second.fake.called("reactions.add", name="white_check_mark"), within=10)
+    await second.settle()
+    posts = second.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    assert [p.ts for p in posts[:1]] == [card.ts] and len(posts) == 2  # one card, one answer
+    final_card = second.fake.called("chat.update", ts=card.ts)[-1].args
+    assert final_card["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+
+
+async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=1, limits={"max_concurrent_jobs": 1})
+    slack = await make_slack(config, durable=True)
+    fake_llm.latency = 0.1
+    await slack.event(mention())
+    await slack.event(mention(event_id="Ev0MENTION02", ts="1700000500.000100",
+                              user="U0BOB"))
+    await slack.settle()
+    [note, _answer] = slack.fake.called("chat.postMessage", thread_ts="1700000500.000100")
+    assert note.args["text"].startswith(":hourglass: Queued: 1 question ahead")
+    assert note.args["blocks"][-1]["elements"][0]["action_id"] == "heavy_stop"
+    edits = slack.fake.called("chat.update", ts=note.ts)
+    assert edits[-1].args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
