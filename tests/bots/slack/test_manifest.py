@@ -1,0 +1,74 @@
+"""deploy/slack-manifest.yaml asks for exactly what bots/slack uses: no more, no less."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bots.slack._commands import ASK_COMMAND, CONFIG_COMMAND
+
+ROOT = Path(__file__).resolve().parents[3]
+MANIFEST = ROOT / "deploy" / "slack-manifest.yaml"
+SOURCE = ROOT / "bots" / "slack"
+
+# The bot scopes each Web API method needs (Slack's method reference pages).
+METHOD_SCOPES: dict[str, set[str]] = {
+    "chat_postMessage": {"chat:write"},
+    "chat_update": {"chat:write"},
+    "chat_postEphemeral": {"chat:write"},
+    "chat_startStream": {"chat:write"},
+    "chat_appendStream": {"chat:write"},
+    "chat_stopStream": {"chat:write"},
+    "reactions_add": {"reactions:write"},
+    "reactions_remove": {"reactions:write"},
+    # Threads in public channels, private channels and DMs.
+    "conversations_replies": {"channels:history", "groups:history", "im:history"},
+    "users_info": {"users:read"},
+    "views_open": set(),  # needs only a trigger_id
+    "files_upload_v2": {"files:write"},
+}
+# Events and the scopes Slack requires to subscribe to them.
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "message.im": "im:history",
+}
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict[str, Any]:
+    return dict(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
+
+
+def _called_methods() -> set[str]:
+    text = "\n".join(p.read_text(encoding="utf-8") for p in SOURCE.glob("*.py"))
+    return set(re.findall(r"client\.([a-z]+_[A-Za-z0-9_]+)\(", text))
+
+
+def test_every_called_method_is_known() -> None:
+    called = _called_methods()
+    assert called, "the scan found no Web API calls"
+    assert called <= set(METHOD_SCOPES), called - set(METHOD_SCOPES)
+
+
+def test_scopes_are_exactly_what_is_used(manifest: dict[str, Any]) -> None:
+    needed = {"commands"} | set(EVENT_SCOPES.values())
+    for method in _called_methods():
+        needed |= METHOD_SCOPES[method]
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_events_commands_and_interactivity(manifest: dict[str, Any]) -> None:
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == set(EVENT_SCOPES)
+    commands = manifest["features"]["slash_commands"]
+    assert {c["command"] for c in commands} == {ASK_COMMAND, CONFIG_COMMAND}
+    assert settings["interactivity"]["is_enabled"] is True
+    urls = {settings["event_subscriptions"]["request_url"],
+            settings["interactivity"]["request_url"], *(c["url"] for c in commands)}
+    assert len(urls) == 1 and urls.pop().endswith("/slack/events")
