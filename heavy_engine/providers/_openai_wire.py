@@ -121,7 +121,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
 class StreamState:
     """Accumulates one streamed reply: text, tool calls reassembled by `index`, usage."""
 
-    __slots__ = ("calls", "finish_reason", "model", "parts", "usage")
+    __slots__ = ("calls", "done", "finish_reason", "model", "parts", "usage")
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -129,8 +129,9 @@ class StreamState:
         self.calls: dict[int, list[str]] = {}  # index -> [id, name, argument fragments...]
         self.usage: Any = None
         self.finish_reason: str | None = None
+        self.done = False  # saw `data: [DONE]`
 
-    def feed(self, payload: str) -> str | None:
+    def feed(self, payload: str | bytes) -> str | None:
         """Take one `data:` payload; returns the text delta it carried, if any."""
         try:
             chunk = json.loads(payload)

@@ -1,24 +1,26 @@
-"""The `openai` provider against the fake server over real HTTP (MockTransport where simpler)."""
+"""The `openai` provider against the fake server over real HTTP; pure wire helpers directly."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
-import httpx
 import pytest
 
 from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
 from heavy_engine._config import Prompts
 from heavy_engine.providers import OpenAIProvider, ProviderPool
-from heavy_engine.providers._openai_wire import provider_message, retry_after
+from heavy_engine.providers._openai_wire import StreamState, provider_message, retry_after
+from heavy_engine.providers._proxy import proxy_for
 from heavy_engine.testing import (
     FakeLLM,
+    Reply,
     error_reply,
     fake_config,
     fake_provider_config,
@@ -30,6 +32,15 @@ from heavy_engine.testing import (
 
 KEY = "sk-or-v1-supersecretvalue1234567890"
 CALC = {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object"}}}
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 def ask(text: str = "hello", **kw: Any) -> ChatRequest:
@@ -102,23 +113,17 @@ async def test_headers_carry_key_and_configured_headers(make: Any, fake_llm: Fak
     assert "authorization" not in without.headers
 
 
-async def test_openrouter_asks_for_usage_and_streams_ask_for_usage_too() -> None:
-    seen: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(200, json={"choices": [{"message": {"content": "ok"}}],
-                                         "usage": {"prompt_tokens": 3, "completion_tokens": 2,
-                                                   "cost": 0.0042}})
-
-    cfg = fake_provider_config("https://openrouter.ai/api/v1")
-    p = OpenAIProvider("or", cfg, {}, transport=httpx.MockTransport(handler))
-    try:
-        done = await p.complete(ask())
-    finally:
-        await p.aclose()
-    assert seen[0]["usage"] == {"include": True}
-    assert done.usage.cost_usd == pytest.approx(0.0042) and done.usage.prompt_tokens == 3
+async def test_openrouter_asks_for_usage_accounting(make: Any, fake_llm: FakeLLM) -> None:
+    p = make()
+    assert not p.openrouter
+    p.openrouter = True  # as for https://openrouter.ai/api/v1, but served by the fake
+    done = await p.complete(ask())
+    body = fake_llm.calls()[0].body
+    assert body is not None and body["usage"] == {"include": True}
+    assert done.usage.cost_usd > 0
+    real = OpenAIProvider("or", fake_provider_config("https://openrouter.ai/api/v1"), {})
+    assert real.openrouter
+    await real.aclose()
 
 
 async def test_stream_body_asks_for_usage(make: Any, fake_llm: FakeLLM) -> None:
@@ -165,7 +170,7 @@ async def test_stream_reassembles_tool_calls_by_index(make: Any, fake_llm: FakeL
     assert done.finish_reason == "tool_calls" and done.usage.completion_tokens > 0
 
 
-async def test_stream_interleaved_deltas_out_of_order() -> None:
+def test_stream_interleaved_deltas_out_of_order() -> None:
     # Some servers interleave calls; fragments must still land on the right index.
     chunks = [
         {"choices": [{"delta": {"tool_calls": [
@@ -176,16 +181,13 @@ async def test_stream_interleaved_deltas_out_of_order() -> None:
         {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}}]},
         {"choices": [], "usage": {"prompt_tokens": 1, "completion_tokens": 2, "cost": 0.1}},
     ]
-    sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + ": comment\n\ndata: [DONE]\n\n"
-    transport = httpx.MockTransport(lambda r: httpx.Response(200, text=sse))
-    p = OpenAIProvider("m", fake_provider_config("http://127.0.0.1:9/v1"), {}, transport=transport)
-    try:
-        _, done = await collect(p, ask())
-    finally:
-        await p.aclose()
+    state = StreamState("m")
+    for c in chunks:
+        assert state.feed(json.dumps(c).encode()) is None
+    done = state.completion()
     assert [(c.id, c.name, c.arguments) for c in done.tool_calls] == [
         ("a", "one", '{"x": 1}'), ("b", "two", "{}")]
-    assert done.usage.cost_usd == 0.1
+    assert done.usage.cost_usd == 0.1 and done.usage.completion_tokens == 2
 
 
 # -- retries ----------------------------------------------------------------------------------
@@ -243,44 +245,38 @@ async def test_retry_after_beyond_the_call_timeout_fails_fast(make: Any, fake_ll
     assert time.monotonic() - start < 1 and len(fake_llm.calls()) == 1
 
 
-async def test_connection_errors_are_retried_then_reported() -> None:
-    attempts = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal attempts
-        attempts += 1
-        if attempts < 3:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, json={"choices": [{"message": {"content": "up"}}]})
-
-    cfg = fake_provider_config("http://127.0.0.1:9/v1", max_retries=2)
-    p = OpenAIProvider("m", cfg, {}, transport=httpx.MockTransport(handler))
+async def test_connection_errors_are_retried_then_reported(unused_port: int) -> None:
+    cfg = fake_provider_config(f"http://127.0.0.1:{unused_port}/v1", max_retries=2)
+    p = OpenAIProvider("m", cfg, {})
     try:
-        assert (await p.complete(ask())).content == "up"
-        attempts = -10
-        with pytest.raises(ProviderError, match="gave up after 3 attempts: ConnectError"):
+        with pytest.raises(ProviderError, match="gave up after 3 attempts: cannot connect"):
             await p.complete(ask())
     finally:
         await p.aclose()
 
 
-async def test_openrouter_error_inside_a_200_is_retried_or_final() -> None:
-    bodies = [{"error": {"code": 502, "message": "upstream died"}},
-              {"choices": [{"message": {"content": "ok"}}]},
-              {"error": {"code": 402, "message": "Insufficient credits"}}]
+async def test_server_going_away_then_coming_back(make: Any, fake_llm: FakeLLM) -> None:
+    p = make()
+    assert (await p.complete(ask())).content  # a pooled keep-alive connection now exists
+    port = fake_llm.port
+    await fake_llm.aclose()
+    async with FakeLLM(port=port) as again:
+        assert (await p.complete(ask())).content
+        assert len(again.calls()) == 1
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=bodies.pop(0))
 
-    p = OpenAIProvider("m", fake_provider_config("http://127.0.0.1:9/v1"), {},
-                       transport=httpx.MockTransport(handler))
-    try:
-        assert (await p.complete(ask())).content == "ok"
-        with pytest.raises(ProviderError, match="no credits"):
-            await p.complete(ask())
-    finally:
-        await p.aclose()
-    assert bodies == []
+async def test_openrouter_error_inside_a_200_is_retried_or_final(
+    make: Any, fake_llm: FakeLLM
+) -> None:
+    def in_200(code: int, message: str) -> Reply:
+        return error_reply(200, body=json.dumps({"error": {"code": code, "message": message}}))
+
+    fake_llm.enqueue(in_200(502, "upstream died"), "ok", in_200(402, "Insufficient credits"))
+    p = make()
+    assert (await p.complete(ask())).content == "ok"
+    with pytest.raises(ProviderError, match="no credits"):
+        await p.complete(ask())
+    assert len(fake_llm.calls()) == 3
 
 
 @pytest.mark.parametrize(
@@ -410,12 +406,43 @@ async def test_stream_timeout_raises(make: Any, fake_llm: FakeLLM) -> None:
         await collect(make(), ask(timeout=0.2))
 
 
-async def test_loopback_servers_bypass_environment_proxies(
-    make: Any, fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
-    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
-    assert (await make().complete(ask())).content
+async def test_loopback_servers_bypass_environment_proxies(make: Any, unused_port: int) -> None:
+    dead = f"http://127.0.0.1:{unused_port}"  # nothing listens there
+    assert (await make({"HTTP_PROXY": dead, "ALL_PROXY": dead}).complete(ask())).content
+
+
+async def test_remote_servers_use_the_environment_proxy(fake_llm: FakeLLM) -> None:
+    # The fake acts as the proxy: a proxied request arrives with the absolute target URL.
+    env = {"https_proxy": f"http://user:pw@127.0.0.1:{fake_llm.port}", "NO_PROXY": "internal"}
+    p = OpenAIProvider("p", fake_provider_config("http://llm.example/v1"), {**env,
+                       "http_proxy": env["https_proxy"]})
+    try:
+        await p.complete(ask())
+    finally:
+        await p.aclose()
+    (rec,) = fake_llm.calls()
+    assert rec.headers["host"] == "llm.example"
+    assert rec.headers["proxy-authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize(
+    ("url", "env", "expected"),
+    [
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "proxy:3128"}, "http://proxy:3128"),  # bare host:port
+        ("https://openrouter.ai/api/v1", {"https_proxy": "http://a:1", "HTTPS_PROXY": "http://b:1"}, "http://a:1"),  # lower case wins
+        ("http://vllm.lan/v1", {"ALL_PROXY": "http://p:1"}, "http://p:1"),  # ALL_PROXY as fallback
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".openrouter.ai"}, None),  # suffix bypass
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "no_proxy": "openrouter.ai:443"}, None),  # port ignored
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, None),  # everything bypassed
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "router.ai"}, "http://p:1"),  # suffixes match whole labels only
+        ("http://localhost:11434/v1", {"HTTP_PROXY": "http://p:1"}, None),  # loopback never proxied
+        ("http://[::1]:8000/v1", {"HTTP_PROXY": "http://p:1"}, None),  # IPv6 loopback too
+        ("https://openrouter.ai/api/v1", {}, None),  # no proxy configured
+    ],
+)
+def test_proxy_selection(url: str, env: dict[str, str], expected: str | None) -> None:
+    found = proxy_for(url, env)
+    assert (str(found) if found else None) == expected
 
 
 # -- through the engine -----------------------------------------------------------------------
