@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Generator, Mapping
@@ -181,8 +179,8 @@ class Engine:
         result = RunResult(request_id=req.id, question=req.question)
         budget = CallBudget(deadline=loop.time() + cfg.timeouts.request,
                             llm_call_timeout=cfg.timeouts.llm_call)
-        scratch = Path(tempfile.mkdtemp(prefix=f"heavy-{req.id}-", dir=self.scratch_root))
-        tool_ctx = ToolContext(req.id, scratch, cfg.tool_settings, budget.deadline)
+        tool_ctx = ToolContext(req.id, None, cfg.tool_settings, budget.deadline,
+                               scratch_root=self.scratch_root)
         run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agents))
         try:
             async with asyncio.timeout_at(budget.deadline):
@@ -201,7 +199,7 @@ class Engine:
             result.status = "failed"
             result.error = "An internal error stopped this request."
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            tool_ctx.cleanup()
             self._runs.pop(req.id, None)
         for agent in result.agents:
             result.usage.add(agent.usage)

@@ -12,9 +12,11 @@ import asyncio
 import json
 import logging
 import re
+import shutil
+import tempfile
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,15 +40,47 @@ class ToolFailed(Exception):
     """The call was allowed but did not work (no network, not found...)."""
 
 
-@dataclass(slots=True)
 class ToolContext:
-    """What a tool may use during one request. The scratch directory is per request."""
+    """What a tool may use during one request.
 
-    request_id: str
-    scratch_dir: Path
-    settings: ToolSettings = field(default_factory=ToolSettings)
-    deadline: float | None = None  # loop.time() by which everything must stop
-    extra: dict[str, Any] = field(default_factory=dict)
+    The scratch directory is per request and made on first use: most runs never touch a file,
+    and creating and deleting a directory costs more than the rest of a run's bookkeeping.
+    """
+
+    __slots__ = ("_made", "_scratch", "deadline", "extra", "request_id", "scratch_root", "settings")
+
+    def __init__(
+        self,
+        request_id: str,
+        scratch_dir: Path | None = None,
+        settings: ToolSettings | None = None,
+        deadline: float | None = None,  # loop.time() by which everything must stop
+        extra: dict[str, Any] | None = None,
+        *,
+        scratch_root: Path | None = None,
+    ) -> None:
+        self.request_id = request_id
+        self._scratch = scratch_dir
+        self._made = False
+        self.scratch_root = scratch_root
+        self.settings = settings if settings is not None else ToolSettings()
+        self.deadline = deadline
+        self.extra = extra if extra is not None else {}
+
+    @property
+    def scratch_dir(self) -> Path:
+        if self._scratch is None:
+            self._scratch = Path(
+                tempfile.mkdtemp(prefix=f"heavy-{self.request_id}-", dir=self.scratch_root)
+            )
+            self._made = True
+        return self._scratch
+
+    def cleanup(self) -> None:
+        """Delete the scratch directory if this context made it."""
+        if self._made and self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch, self._made = None, False
 
 
 class Tool(ABC):
@@ -59,13 +93,19 @@ class Tool(ABC):
         """Do the work; return text for the model."""
 
     def spec(self) -> dict[str, Any]:
-        """The OpenAI `tools` entry for this tool."""
-        schema = self.Params.model_json_schema()
-        schema.pop("title", None)
-        return {
-            "type": "function",
-            "function": {"name": self.name, "description": self.description, "parameters": schema},
-        }
+        """The OpenAI `tools` entry for this tool (built once: pydantic's schema is slow)."""
+        cached: dict[str, Any] | None = self.__dict__.get("_spec")
+        if cached is None:
+            schema = self.Params.model_json_schema()
+            schema.pop("title", None)
+            cached = {
+                "type": "function",
+                "function": {
+                    "name": self.name, "description": self.description, "parameters": schema,
+                },
+            }
+            self.__dict__["_spec"] = cached
+        return cached
 
 
 @dataclass(slots=True, frozen=True)
