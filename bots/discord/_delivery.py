@@ -177,8 +177,10 @@ class DiscordDelivery:
         if result.answer:
             await self._post_answer(job, result.answer, _footer(result))
         elif result.status != "cancelled":
-            await self._post(job, failure_text(result.error, job.id, status=result.status),
-                             mention=True)
+            mention = bool(reply.get("mention"))
+            text = failure_text(result.error, job.id, status=result.status)
+            await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
+                             mention=mention)
         reply["answered"] = True
         await self.runner.save_reply(job)
 

@@ -41,6 +41,8 @@ class Call:
     body: Any
     files: list[tuple[str, bytes]]
     at: float
+    status: int = 0
+    response: Any = None  # what the fake answered (e.g. the created message)
 
     def matches(self, method: str, pattern: str) -> bool:
         return self.method == method and re.fullmatch(pattern, self.path) is not None
@@ -121,6 +123,17 @@ class FakeDiscord:
         self.messages[payload["id"]] = payload
         await self.dispatch("MESSAGE_CREATE", payload)
 
+    async def open_thread(self, parent: str = CHANNEL_ID, name: str = "earlier question") -> str:
+        """A thread the bot started earlier (announced with THREAD_CREATE); its id."""
+        thread = thread_channel(self.new_id(), parent, name)
+        self.channels[thread["id"]] = thread
+        await self.dispatch("THREAD_CREATE", thread)
+        return str(thread["id"])
+
+    def original(self, token: str) -> str:
+        """The id of the message an interaction's first response created."""
+        return self._originals[token]
+
     def find(self, method: str, pattern: str, since: int = 0) -> list[Call]:
         return [c for c in self.calls[since:] if c.matches(method, pattern)]
 
@@ -200,10 +213,11 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body, files = await _read_body(request)
-        self.calls.append(Call(request.method, path, dict(request.query), body, files,
-                               time.monotonic()))
+        call = Call(request.method, path, dict(request.query), body, files, time.monotonic())
+        self.calls.append(call)
         try:
             status, payload = self._route(request.method, path, body, files, request)
+            call.status, call.response = status, payload
         finally:
             assert self._changed is not None
             async with self._changed:
@@ -255,7 +269,9 @@ class FakeDiscord:
                 return 200, self._create(m.group(1), body, files)
             if method == "GET":
                 limit = int(request.query.get("limit", "50"))
-                found = [x for x in self.messages.values() if x["channel_id"] == m.group(1)]
+                before = int(request.query.get("before", str(1 << 64)))
+                found = [x for x in self.messages.values()
+                         if x["channel_id"] == m.group(1) and int(x["id"]) < before]
                 return 200, list(reversed(found))[:limit]
         if (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             msg = self.messages.get(m.group(2))

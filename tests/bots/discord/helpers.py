@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from .fake_discord import Call, FakeDiscord
+import itertools
+from typing import Any
+
+from .fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, Call, FakeDiscord, member, user
+
+ALICE = "940000000000000001"  # an ordinary member
+BOB = "940000000000000002"  # another ordinary member
+MOD = "940000000000000003"  # can manage channels, not the server
+ADMIN = "940000000000000004"  # can manage the server
+VIEW, SEND, MANAGE_CHANNELS, MANAGE_GUILD = 1 << 10, 1 << 11, 1 << 4, 1 << 5
+MEMBER_PERMISSIONS = VIEW | SEND | (1 << 31) | (1 << 35) | (1 << 38)
+PERMISSIONS = {ALICE: MEMBER_PERMISSIONS, BOB: MEMBER_PERMISSIONS,
+               MOD: MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+               ADMIN: MEMBER_PERMISSIONS | MANAGE_CHANNELS | MANAGE_GUILD}
+NAMES = {ALICE: "alice", BOB: "bob", MOD: "mod", ADMIN: "admin"}
+_ids = itertools.count(960_000_000_000_000_001)
 
 
 def card_edits(fake: FakeDiscord, card_id: str) -> list[Call]:
@@ -44,3 +59,40 @@ def assert_safe_mentions(fake: FakeDiscord) -> None:
         assert "everyone" not in mentions.get("parse", []), call
         assert "roles" not in mentions.get("parse", []), call
         assert not mentions.get("roles"), call
+
+
+def interaction(data: dict[str, Any], *, kind: int, uid: str = ALICE,
+                channel: str = CHANNEL_ID, **extra: Any) -> dict[str, Any]:
+    """An INTERACTION_CREATE as Discord sends it, from `uid` with their channel permissions."""
+    iid = str(next(_ids))
+    return {
+        "id": iid, "application_id": APP_ID, "type": kind, "token": f"token-{iid}",
+        "version": 1, "guild_id": GUILD_ID, "channel_id": channel,
+        "channel": {"id": channel, "type": 0, "name": "general", "guild_id": GUILD_ID,
+                    "position": 0, "permission_overwrites": [], "nsfw": False,
+                    "parent_id": None, "flags": 0},
+        "member": member(user(uid, NAMES.get(uid, "someone")), PERMISSIONS.get(uid, 0)),
+        "app_permissions": str((1 << 53) - 1), "locale": "en-US", "guild_locale": "en-US",
+        "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
+        "attachment_size_limit": 10 * 1024 * 1024, "data": data, **extra,
+    }
+
+
+def slash_heavy(question: str, *, uid: str = ALICE, **options: Any) -> dict[str, Any]:
+    """`/heavy question:... [agents:...] [model:...]`."""
+    opts = [{"name": "question", "type": 3, "value": question}]
+    types = {"agents": 4, "model": 3}
+    opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
+    return interaction({"id": "1", "name": "heavy", "type": 1, "options": opts}, kind=2,
+                       uid=uid)
+
+
+def button_press(fake: FakeDiscord, card_id: str, custom_id: str, uid: str) -> dict[str, Any]:
+    """A click on a button of the card message."""
+    return interaction({"custom_id": custom_id, "component_type": 2}, kind=3, uid=uid,
+                       message=fake.messages[card_id])
+
+
+def stop_button_id(call: Call) -> str:
+    custom_id: str = call.body["components"][0]["components"][0]["custom_id"]
+    return custom_id

@@ -11,8 +11,15 @@ import pytest
 from heavy_engine.testing import slow_reply, text_reply
 
 from .conftest import EDIT_INTERVAL, Stack
-from .fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, FakeDiscord, member, user
-from .helpers import assert_safe_mentions, card_edits, message_posts
+from .fake_discord import CHANNEL_ID
+from .helpers import (
+    ALICE,
+    assert_safe_mentions,
+    card_edits,
+    interaction,
+    message_posts,
+    slash_heavy,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -22,11 +29,12 @@ CALLBACK = r"/interactions/\d+/[^/]+/callback"
 async def test_slash_defers_at_once_then_answers_in_a_thread(stack: Stack) -> None:
     fake = stack.fake
     sent_at = time.monotonic()
-    await fake.interact(slash_heavy("Compare SQLite and PostgreSQL for a small team"))
+    payload = slash_heavy("Compare SQLite and PostgreSQL for a small team")
+    await fake.interact(payload)
     [defer] = await fake.wait_call("POST", CALLBACK)
     assert defer.body["type"] == 5  # deferred "thinking" response
     assert defer.at - sent_at < 3.0  # Discord's deadline for the first response
-    card_id = fake._originals[SLASH_TOKEN[0]]
+    card_id = fake.original(payload["token"])
     [thread] = await fake.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages/{card_id}/threads")
     assert thread.body["name"] == "Compare SQLite and PostgreSQL for a small team"
     await stack.finish(card_id)
@@ -49,9 +57,10 @@ async def test_slash_defers_at_once_then_answers_in_a_thread(stack: Stack) -> No
 async def test_the_sub_questions_and_agents_show_on_the_card(stack: Stack) -> None:
     fake = stack.fake
     stack.llm.enqueue(slow_reply(0.8), when="synthesis")
-    await fake.interact(slash_heavy("What limits a Discord bot?", agents=3))
+    payload = slash_heavy("What limits a Discord bot?", agents=3)
+    await fake.interact(payload)
     await fake.wait_call("POST", CALLBACK)
-    card_id = fake._originals[SLASH_TOKEN[0]]
+    card_id = fake.original(payload["token"])
 
     def researching() -> Any:
         return [e for e in card_edits(fake, card_id)
@@ -75,9 +84,10 @@ async def test_progress_edits_are_throttled_per_channel_and_the_last_is_final(
     stack.llm.enqueue(text_reply(words, delay=0.0), when="synthesis")
     for _ in range(2):
         stack.llm.enqueue(slow_reply(0.6), when="agent")
-    await fake.interact(slash_heavy("Stream a long answer"))
+    payload = slash_heavy("Stream a long answer")
+    await fake.interact(payload)
     await fake.wait_call("POST", CALLBACK)
-    card_id = fake._originals[SLASH_TOKEN[0]]
+    card_id = fake.original(payload["token"])
     await stack.finish(card_id)
     edits = card_edits(fake, card_id)
     assert len(edits) >= 2
@@ -88,7 +98,8 @@ async def test_progress_edits_are_throttled_per_channel_and_the_last_is_final(
 
 async def test_an_over_long_question_is_refused_with_a_sentence(stack: Stack) -> None:
     fake = stack.fake
-    await fake.interact(slash_heavy("x" * 9000))
+    payload = slash_heavy("x" * 9000)
+    await fake.interact(payload)
     [edit] = await fake.wait_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
     assert "9000 characters" in edit.body["content"]
     assert edit.body["allowed_mentions"]["parse"] == []
@@ -96,7 +107,8 @@ async def test_an_over_long_question_is_refused_with_a_sentence(stack: Stack) ->
 
 async def test_a_blank_question_gets_the_usage_hint(stack: Stack) -> None:
     fake = stack.fake
-    await fake.interact(slash_heavy("   "))
+    payload = slash_heavy("   ")
+    await fake.interact(payload)
     [edit] = await fake.wait_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
     assert "/heavy question:" in edit.body["content"]
 
@@ -111,7 +123,8 @@ async def test_model_autocomplete_offers_the_allowed_models(stack: Stack) -> Non
 
 async def test_a_model_outside_the_allowed_list_is_refused(stack: Stack) -> None:
     fake = stack.fake
-    await fake.interact(slash_heavy("Which model?", model="evil/expensive"))
+    payload = slash_heavy("Which model?", model="evil/expensive")
+    await fake.interact(payload)
     [edit] = await fake.wait_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
     assert "not allowed" in edit.body["content"]
     assert not stack.llm.calls()
@@ -119,41 +132,8 @@ async def test_a_model_outside_the_allowed_list_is_refused(stack: Stack) -> None
 
 # -- payloads (shapes as Discord sends them) ------------------------------------------------
 
-ALICE = "940000000000000001"
-SLASH_TOKEN: list[str] = [""]
-_ids = itertools.count(960_000_000_000_000_001)
-MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 31) | (1 << 35) | (1 << 38)
-
-
-def _interaction(data: dict[str, Any], *, kind: int, uid: str = ALICE,
-                 permissions: int = MEMBER_PERMISSIONS) -> dict[str, Any]:
-    iid = str(next(_ids))
-    SLASH_TOKEN[0] = f"token-{iid}"
-    return {
-        "id": iid, "application_id": APP_ID, "type": kind, "token": SLASH_TOKEN[0],
-        "version": 1, "guild_id": GUILD_ID, "channel_id": CHANNEL_ID,
-        "channel": {"id": CHANNEL_ID, "type": 0, "name": "general", "guild_id": GUILD_ID,
-                    "position": 0, "permission_overwrites": [], "nsfw": False,
-                    "parent_id": None, "flags": 0},
-        "member": member(user(uid, "alice"), permissions),
-        "app_permissions": str((1 << 53) - 1), "locale": "en-US", "guild_locale": "en-US",
-        "entitlements": [], "authorizing_integration_owners": {"0": GUILD_ID}, "context": 0,
-        "attachment_size_limit": 10 * 1024 * 1024,
-        "data": data,
-    }
-
-
-def slash_heavy(question: str, **options: Any) -> dict[str, Any]:
-    opts = [{"name": "question", "type": 3, "value": question}]
-    types = {"agents": 4, "model": 3}
-    opts += [{"name": k, "type": types[k], "value": v} for k, v in options.items()]
-    return _interaction({"id": "1", "name": "heavy", "type": 1, "options": opts}, kind=2)
-
 
 def autocomplete_model(typed: str) -> dict[str, Any]:
     opts = [{"name": "question", "type": 3, "value": "q"},
             {"name": "model", "type": 3, "value": typed, "focused": True}]
-    return _interaction({"id": "1", "name": "heavy", "type": 1, "options": opts}, kind=4)
-
-
-__all__ = ["FakeDiscord"]
+    return interaction({"id": "1", "name": "heavy", "type": 1, "options": opts}, kind=4)

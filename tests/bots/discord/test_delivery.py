@@ -1,0 +1,128 @@
+"""Delivery end to end: long answers, failures, expired tokens, pacing, restarts."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+
+import pytest
+
+from heavy_engine import HeavyRequest
+from heavy_engine.runtime import Job, JobSpec
+from heavy_engine.testing import error_reply, slow_reply, text_reply
+
+from .conftest import EDIT_INTERVAL, Stack
+from .fake_discord import CHANNEL_ID, GUILD_ID, bot_user, message
+from .helpers import ALICE, assert_safe_mentions, card_edits, message_posts, slash_heavy
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+
+async def _ask(stack: Stack, question: str) -> str:
+    payload = slash_heavy(question)
+    await stack.fake.interact(payload)
+    await stack.fake.wait_call("POST", rf"/interactions/{payload['id']}/[^/]+/callback")
+    return stack.fake.original(payload["token"])
+
+
+async def test_a_long_answer_is_split_without_breaking_fences_and_attached(stack: Stack) -> None:
+    stack.llm.enqueue(text_reply(LONG_ANSWER), when="synthesis")
+    card = await _ask(stack, "Show me a lot of code")
+    await stack.finish(card)
+    posts = message_posts(stack.fake, card)  # the thread started from the card
+    contents = [p.body["content"] for p in posts]
+    assert len(posts) == 5
+    assert all(len(c) <= 2000 for c in contents)
+    assert all(c.count("```") % 2 == 0 for c in contents)  # every fence closed where it opens
+    [(name, data)] = posts[-1].files
+    assert re.fullmatch(r"heavy-[0-9a-f]{12}\.md", name)  # named after the job
+    assert data.decode() == LONG_ANSWER  # the whole answer, unsplit
+    assert all(not p.files for p in posts[:-1])
+    assert_safe_mentions(stack.fake)
+
+
+async def test_a_failed_run_says_one_sentence_with_a_reference(stack: Stack) -> None:
+    stack.llm.enqueue(error_reply(402, "Insufficient credits"),
+                      error_reply(402, "Insufficient credits"), when="agent")
+    card = await _ask(stack, "Will this fail?")
+    final = await stack.finish(card)
+    assert final.body["embeds"][0]["title"] == "❌ Failed"
+    [notice] = message_posts(stack.fake, card)
+    text = notice.body["content"]
+    assert text.startswith(f"<@{ALICE}> ⚠️ ")  # the requester learns it is over
+    assert notice.body["allowed_mentions"] == {"parse": [], "users": [int(ALICE)]}
+    assert re.search(r"\(ref `[0-9a-f]{12}`\)$", text)  # the id the logs carry
+    assert "Traceback" not in text and len(text) < 400
+
+
+async def test_after_the_interaction_token_expires_the_bot_token_takes_over(
+    stack: Stack,
+) -> None:
+    delivery = stack.adapter.delivery
+    stack.llm.enqueue(slow_reply(0.5), when="synthesis")
+    delivery._wall = lambda: time.time() + 3600  # as if the run took an hour
+    try:
+        card = await _ask(stack, "A very long investigation")
+        await stack.finish(card)
+    finally:
+        delivery._wall = time.time
+    assert not stack.fake.find("PATCH", r"/webhooks/.*")  # the webhook is never used
+    edits = stack.fake.find("PATCH", rf"/channels/{CHANNEL_ID}/messages/{card}")
+    assert edits and edits[-1].body["embeds"][0]["title"] == "✅ Done"
+    assert message_posts(stack.fake, card)  # the answer, with the bot token
+
+
+async def test_cards_in_one_channel_share_its_edit_pace(stack: Stack) -> None:
+    for _ in range(4):
+        stack.llm.enqueue(slow_reply(0.4), when="agent")
+    first = await _ask(stack, "First question")
+    second = await _ask(stack, "Second question")
+    await stack.finish(first)
+    await stack.finish(second)
+    edits = sorted(card_edits(stack.fake, first) + card_edits(stack.fake, second),
+                   key=lambda c: c.at)
+    assert {c.path.rsplit("/", 1)[-1] for c in edits} == {first, second}
+    gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
+    assert min(gaps) >= EDIT_INTERVAL * 0.9, gaps  # one budget per channel, not per card
+
+
+async def test_a_job_delivered_again_edits_its_card_and_never_reposts(stack: Stack) -> None:
+    fake = stack.fake
+    card = fake.new_id()
+    fake.messages[card] = message(card, CHANNEL_ID, content="", author=bot_user())
+    stack.llm.enqueue(text_reply("Short answer."), when="synthesis")
+    job = _job("redelivered-1", {"channel": CHANNEL_ID, "card": card, "posted": 1,
+                                 "reference": card})
+    run = stack.adapter.services.engine.start(HeavyRequest("Q again", stack.config, id=job.id))
+    await stack.adapter.delivery.deliver(job, run)
+    assert not fake.find("POST", rf"/channels/{CHANNEL_ID}/messages")  # no 2nd card or answer
+    assert card_edits(fake, card)[-1].body["embeds"][0]["title"] == "✅ Done"
+    assert job.reply["answered"] is True
+
+    calls = len(fake.calls)
+    again = stack.adapter.services.engine.start(HeavyRequest("Q again", stack.config, id="r2"))
+    await stack.adapter.delivery.deliver(job, again)  # answered already: nothing at all
+    await again.wait()
+    assert len(fake.calls) == calls
+
+
+def _job(job_id: str, reply: dict[str, object]) -> Job:
+    spec = JobSpec(platform="discord", workspace=GUILD_ID, channel=CHANNEL_ID, user=ALICE,
+                   question="Q again", reply=dict(reply))
+    return Job(id=job_id, spec=spec, config=_config())
+
+
+def _config():  # type: ignore[no-untyped-def]
+    from .conftest import stack_config
+
+    return stack_config("http://127.0.0.1:9/v1")
+
+
+# -- payloads -------------------------------------------------------------------------------
+
+LONG_ANSWER = "# A long answer\n\n" + "\n\n".join(
+    f"## Part {i}\n\nSome prose about part {i}. " * 3
+    + "\n\n```python\n" + "\n".join(f"value_{i}_{j} = {j} * {i}" for j in range(40)) + "\n```"
+    for i in range(10)
+)

@@ -1,0 +1,92 @@
+"""The Stop button: the requester or a channel admin cancels the run; anyone else is refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from heavy_engine.testing import hang_reply
+
+from .conftest import Stack
+from .helpers import (
+    ALICE,
+    BOB,
+    MOD,
+    button_press,
+    card_edits,
+    slash_heavy,
+    stop_button_id,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+CALLBACK = r"/interactions/{}/[^/]+/callback"
+
+
+async def _running_card(stack: Stack) -> tuple[str, str]:
+    """Start a run whose agents hang; (card id, Stop button custom id) once the card shows."""
+    stack.llm.enqueue(hang_reply(), hang_reply(), when="agent")
+    payload = slash_heavy("A question that takes forever")
+    await stack.fake.interact(payload)
+    await stack.fake.wait_call("POST", CALLBACK.format(payload["id"]))
+    card = stack.fake.original(payload["token"])
+
+    def with_button() -> str | None:
+        for call in card_edits(stack.fake, card):
+            if call.body.get("components"):
+                return stop_button_id(call)
+        return None
+
+    custom_id: str = await stack.fake.wait_for(with_button)
+    return card, custom_id
+
+
+@pytest.mark.parametrize("stopper", [ALICE, MOD], ids=["requester", "channel-admin"])
+async def test_stop_cancels_the_run(stack: Stack, stopper: str) -> None:
+    fake = stack.fake
+    card, custom_id = await _running_card(stack)
+    press = button_press(fake, card, custom_id, stopper)
+    await fake.interact(press)
+    [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
+    assert ack.body["data"]["content"] == "Stopping…"
+    assert ack.body["data"]["flags"] == 64  # ephemeral: only the presser sees it
+    final = await stack.finish(card)
+    embed = final.body["embeds"][0]
+    assert embed["title"] == "⏹️ Stopped"
+    assert f"Stopped by <@{stopper}>." in embed["description"]
+    assert final.body["components"] == []
+    assert all(r.cancelled or r.finished for r in stack.llm.calls("agent"))  # nothing left
+
+
+async def test_stop_by_someone_else_is_refused(stack: Stack) -> None:
+    fake = stack.fake
+    card, custom_id = await _running_card(stack)
+    press = button_press(fake, card, custom_id, BOB)
+    await fake.interact(press)
+    [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
+    assert "Only the person who asked" in ack.body["data"]["content"]
+    assert ack.body["data"]["flags"] == 64
+    await asyncio.sleep(0.2)
+    assert stack.runner._runs, "the run goes on"
+    # Clean up: the requester stops it.
+    press = button_press(fake, card, custom_id, ALICE)
+    await fake.interact(press)
+    final = await stack.finish(card)
+    assert final.body["embeds"][0]["title"] == "⏹️ Stopped"
+
+
+async def test_stop_after_the_end_says_so(stack: Stack) -> None:
+    fake = stack.fake
+    payload = slash_heavy("Quick one")
+    await fake.interact(payload)
+    await fake.wait_call("POST", CALLBACK.format(payload["id"]))
+    card = fake.original(payload["token"])
+    await stack.finish(card)
+    # A client that still shows an old card with its button (e.g. after a restart).
+    custom_id = f"heavy:stop:finishedjob:{ALICE}"
+    press = button_press(fake, card, custom_id, ALICE)
+    press["message"] = {**press["message"], "components": [{"type": 1, "components": [
+        {"type": 2, "style": 4, "label": "Stop", "custom_id": custom_id}]}]}
+    await fake.interact(press)
+    [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
+    assert ack.body["data"]["content"] == "This run has already finished."
