@@ -53,6 +53,7 @@ class SlackAdapter:
             admins=AnyOf(slack_admins, ConfigAdmins.from_config(services.config)),
         )
         self.delivery = SlackDelivery(self.client, services.runner, interval=edit_interval,
+                                      streaming=env.streaming,
                                       on_thread=self.bot.remember_thread)
         self.app = AsyncApp(
             client=self.client,

@@ -20,6 +20,8 @@ log = logging.getLogger("heavy.slack")
 CHUNK_LIMIT = SECTION_LIMIT  # one chunk fills one section block
 MAX_MESSAGES = 4  # more than this reads as spam: attach the full answer instead
 SUMMARY_CHARS = 1500
+_UNEDITABLE = frozenset({"cant_update_message", "message_not_found", "edit_window_closed",
+                         "message_not_in_streaming_state", "is_streaming"})
 _MIN_CHUNK = 400  # below this, msg_too_long is not about length: give up
 
 
@@ -54,7 +56,7 @@ class AnswerPoster:
     async def post(self, plan: AnswerPlan, *, footer: str | None, replace_ts: str | None,
                    filename: str = "answer.md") -> list[str]:
         if plan.attachment is not None:
-            await self._attach(plan.attachment, filename)
+            await self.attach(plan.attachment, filename)
         posted: list[str] = []
         for i, chunk in enumerate(plan.chunks):
             last = i == len(plan.chunks) - 1
@@ -74,6 +76,11 @@ class AnswerPoster:
                 channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks)
             return [str(resp["ts"])]
         except SlackApiError as err:
+            if replace_ts is not None and api_error(err) in _UNEDITABLE:
+                # The message cannot be edited (deleted, a stream Slack still holds...):
+                # the answer matters more than where it lands.
+                log.info("chat.update failed (%s); posting the answer anew", api_error(err))
+                return await self.send(chunk, footer, None, limit)
             if api_error(err) != "msg_too_long" or limit // 2 < _MIN_CHUNK:
                 raise
         # Slack measures differently from us (entities, emoji): halve and try again.
@@ -85,7 +92,7 @@ class AnswerPoster:
                                     replace_ts if j == 0 else None, limit // 2)
         return out
 
-    async def _attach(self, markdown: str, filename: str) -> None:
+    async def attach(self, markdown: str, filename: str) -> None:
         await self.client.files_upload_v2(
             channel=self.channel, thread_ts=self.thread_ts, filename=filename,
             title="Full answer", content=markdown)

@@ -123,12 +123,15 @@ def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blo
                   _stop_actions(job_id, requester)]
 
 
+def footer_block(footer: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_text(footer)}]}
+
+
 def answer_message(chunk_mrkdwn: str, footer: str | None = None) -> tuple[str, Blocks]:
     """One message of the answer; the last one carries the footer as a context block."""
     blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk_mrkdwn}}]
     if footer:
-        blocks.append({"type": "context",
-                       "elements": [{"type": "mrkdwn", "text": safe_text(footer)}]})
+        blocks.append(footer_block(footer))
     return chunk_mrkdwn, blocks
 
 
@@ -144,7 +147,12 @@ def partial_answer(markdown: str, limit: int) -> str:
     return text + " :writing_hand:"
 
 
+def failure_sentence(error: str | None) -> str:
+    """The first line of a safe error, bounded: never a stack trace."""
+    lines = (error or "").strip().splitlines()
+    return shorten(lines[0] if lines else "Something went wrong while answering.", 300)
+
+
 def failure_text(error: str | None, reference: str) -> str:
     """One short sentence for the user; the details are in the log under `reference`."""
-    sentence = (error or "Something went wrong while answering.").strip().splitlines()[0]
-    return f":warning: {safe_text(shorten(sentence, 300))} (ref `{reference}`)"
+    return f":warning: {safe_text(failure_sentence(error))} (ref `{reference}`)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -21,9 +22,18 @@ from heavy_engine.runtime import Job, JobRunner
 from heavy_engine.text import footer
 
 from ._answer import AnswerPoster, plan_answer
-from ._cards import SECTION_LIMIT, answer_message, failure_text, partial_answer, progress_card
+from ._cards import (
+    SECTION_LIMIT,
+    answer_message,
+    failure_sentence,
+    failure_text,
+    footer_block,
+    partial_answer,
+    progress_card,
+)
 from ._mrkdwn import markdown_to_mrkdwn
 from ._slackerr import api_error
+from ._stream import STREAM_MAX_CHARS, StreamedAnswer
 from ._throttle import LiveMessage
 
 log = logging.getLogger("heavy.slack")
@@ -48,18 +58,21 @@ async def react(client: AsyncWebClient, channel: str, ts: str | None, name: str,
 
 
 class SlackDelivery:
-    def __init__(self, client: AsyncWebClient, runner: JobRunner, *,
-                 interval: float = 1.0, on_thread: Any = None) -> None:
+    def __init__(self, client: AsyncWebClient, runner: JobRunner, *, interval: float = 1.0,
+                 streaming: bool = False,
+                 on_thread: Callable[[str, str], None] | None = None) -> None:
         self.client = client
         self.runner = runner
         self.interval = interval  # seconds between edits of one message
-        self._on_thread = on_thread  # called with (channel, thread_ts) we answer in
+        self.streaming = streaming  # Slack's streaming API for the answer
+        self._on_thread = on_thread  # told about every thread we answer in
 
     async def deliver(self, job: Job, run: Run) -> None:
         reply = job.reply
         channel, thread_ts = reply["channel"], reply["thread_ts"]
         if self._on_thread is not None:
             self._on_thread(channel, thread_ts)
+        answered = bool(reply.get("answer_done"))
         state = ProgressState()
         progress = LiveMessage(self.client, channel, thread_ts=thread_ts,
                                ts=reply.get("progress_ts"), interval=self.interval,
@@ -67,7 +80,12 @@ class SlackDelivery:
         answer = LiveMessage(self.client, channel, thread_ts=thread_ts,
                              ts=reply.get("answer_ts"), interval=self.interval,
                              on_posted=lambda ts: self._remember(job, "answer_ts", ts))
-        answered = bool(reply.get("answer_done"))
+        stream = None
+        if self.streaming and not answered and not reply.get("answer_ts"):
+            stream = StreamedAnswer(self.client, channel, thread_ts=thread_ts,
+                                    team=reply.get("team", ""), user=job.spec.user,
+                                    interval=self.interval,
+                                    on_started=lambda ts: self._remember(job, "answer_ts", ts))
         try:
             await progress.post_now(*self._card(state, job))
             async for event in run.stream():
@@ -76,17 +94,25 @@ class SlackDelivery:
                     break
                 progress.set(*self._card(state, job))
                 if isinstance(event, SynthesisDelta) and not answered:
-                    answer.set(*answer_message(partial_answer(state.synthesis, SECTION_LIMIT)))
+                    if stream is not None and not stream.broken:
+                        stream.set(state.synthesis)
+                    else:
+                        answer.ts = answer.ts or (stream.ts if stream else None)
+                        answer.set(*answer_message(partial_answer(state.synthesis,
+                                                                  SECTION_LIMIT)))
         except BaseException:
-            await progress.cancel()
-            await answer.cancel()
+            for live in (progress, answer, stream):
+                if live is not None:
+                    await live.cancel()
             raise
         result = state.result
         assert result is not None
         await answer.close()  # let an in-flight edit land before the final one replaces it
         await progress.close(*self._card(state, job))
         if not answered:
-            await self._finish(job, result, answer.ts, state.synthesis)
+            if stream is None or not await self._finish_stream(job, result, stream, state):
+                await self._finish(job, result, answer.ts or (stream.ts if stream else None),
+                                   state.synthesis)
         await react(self.client, channel, reply.get("trigger_ts"), WORKING, remove=True)
         await react(self.client, channel, reply.get("trigger_ts"),
                     _FINAL_REACTION.get(result.status, _FAILED))
@@ -98,6 +124,29 @@ class SlackDelivery:
     async def _remember(self, job: Job, key: str, value: Any) -> None:
         job.reply[key] = value
         await self.runner.save_reply(job)
+
+    async def _finish_stream(self, job: Job, result: RunResult, stream: StreamedAnswer,
+                             state: ProgressState) -> bool:
+        """End a streamed answer in place; False when the usual posting must take over."""
+        if stream.ts is None:
+            return False
+        if result.status == "ok" and result.answer:
+            text = result.answer + "".join(f"\n\n_{n}_" for n in result.notes)
+            too_long = len(text) > STREAM_MAX_CHARS
+            note = ("\n\n_… the full answer is attached as a file._" if too_long else "")
+            if not await stream.finish(text, footer_blocks=[footer_block(footer(result))],
+                                       note=note):
+                return False
+            if too_long:
+                await AnswerPoster(self.client, job.reply["channel"],
+                                   job.reply["thread_ts"]).attach(text, f"heavy-{job.id}.md")
+        else:
+            sentence = f"\n\n:warning: {failure_sentence(result.error)} (ref `{job.id}`)"
+            if not await stream.finish(state.synthesis, footer_blocks=[], note=sentence):
+                return False
+        job.reply["answer_done"] = True
+        await self.runner.save_reply(job)
+        return True
 
     async def _finish(self, job: Job, result: RunResult, answer_ts: str | None,
                       partial: str) -> None:
@@ -117,8 +166,7 @@ class SlackDelivery:
                 await poster.send(body, None, answer_ts)
         except SlackApiError as err:
             # Logged with the job id so the reference in the thread leads here.
-            log.error("posting the answer of job %s failed: %s", job.id,
-                      api_error(err))
+            log.error("posting the answer of job %s failed: %s", job.id, api_error(err))
             await _say_failed(self.client, reply, job.id)
         except asyncio.CancelledError:
             raise

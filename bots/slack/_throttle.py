@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -101,7 +102,6 @@ class LiveMessage:
         if payload is None or payload == self._sent:
             return
         text, blocks = payload
-        self._next_at = loop.time() + self.interval
         try:
             if self.ts is None:
                 resp = await self.client.chat_postMessage(
@@ -113,7 +113,10 @@ class LiveMessage:
                 await self.client.chat_update(
                     channel=self.channel, ts=self.ts, text=text, blocks=blocks)
             self._sent = payload
+            # Spaced from when Slack answered, so two edits never reach it closer than this.
+            self._next_at = loop.time() + self.interval
         except SlackApiError as err:
+            self._next_at = loop.time() + self.interval
             delay = retry_after(err)
             if delay is None:
                 log.warning("updating message %s failed: %s", self.ts, api_error(err))
@@ -122,3 +125,7 @@ class LiveMessage:
             self._next_at = loop.time() + max(delay, self.interval)
             if self._pending is None:  # nothing newer arrived meanwhile: resend this state
                 self._pending = payload
+        except (OSError, TimeoutError, ClientError) as err:
+            # The network, not Slack: this edit is lost, the next one may get through.
+            self._next_at = loop.time() + self.interval
+            log.warning("updating message %s failed: %s", self.ts, type(err).__name__)

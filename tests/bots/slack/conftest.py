@@ -92,7 +92,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
     cleanups: list[Callable[[], Awaitable[None]]] = []
 
     async def make(config: HeavyConfig | None = None, *, edit_interval: float = 0.05,
-                   engine: Engine | None = None, durable: bool = False) -> Slack:
+                   engine: Engine | None = None, durable: bool = False,
+                   streaming: bool = False) -> Slack:
         config = config or simulated_config()
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
         settings = SettingsStore(db, config)
@@ -102,7 +103,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
             DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
             if durable else InMemoryRunner(engine, settings.resolve_job))
         env = slack_env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
-                         "SLACK_API_URL": fake_slack.api_url})
+                         "SLACK_API_URL": fake_slack.api_url,
+                         "SLACK_STREAMING": "1" if streaming else ""})
         assert env is not None
         services = Services(config=config, engine=engine, runner=runner, settings=settings,
                             env={})

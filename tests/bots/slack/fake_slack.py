@@ -55,6 +55,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
+    streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> text, stopped
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -166,7 +167,7 @@ class FakeSlack:
             self._record(call)
             return web.json_response({"ok": False, "error": failure.error},
                                      status=failure.status, headers=failure.headers)
-        text = args.get("text") or args.get("markdown_text") or ""
+        text = args.get("text") or ""
         if method in ("chat.postMessage", "chat.update") and len(text) > self.max_text_chars:
             call.ok, call.error = False, "msg_too_long"
             self._record(call)
@@ -238,3 +239,23 @@ class FakeSlack:
         files = args.get("files")
         files = json.loads(files) if isinstance(files, str) else files or []
         return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+
+    def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = self._next_ts()
+        self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
+                            "thread_ts": args.get("thread_ts")}
+        return {"channel": args.get("channel"), "ts": ts}
+
+    def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self.streams[args["ts"]]
+        if stream["stopped"]:  # Slack would answer message_not_in_streaming_state
+            raise AssertionError("appendStream after stopStream")
+        stream["text"] += args.get("markdown_text") or ""
+        return {"channel": args.get("channel"), "ts": args["ts"]}
+
+    def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self.streams[args["ts"]]
+        stream["text"] += args.get("markdown_text") or ""
+        stream["stopped"] = True
+        stream["blocks"] = args.get("blocks")
+        return {"channel": args.get("channel"), "ts": args["ts"]}

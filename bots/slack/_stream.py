@@ -1,0 +1,117 @@
+"""`StreamedAnswer`: the synthesis through Slack's streaming API (chat.startStream,
+chat.appendStream, chat.stopStream), appended at most once per interval.
+
+Streaming starts with the synthesis, not the run: a stream left idle during slow tool calls
+expires (`message_not_in_streaming_state`). Any failure marks the stream broken and the
+delivery falls back to posting the answer with chat.update / chat.postMessage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from ._mrkdwn import neutralise_broadcasts
+from ._slackerr import api_error
+
+log = logging.getLogger("heavy.slack")
+
+STREAM_MAX_CHARS = 11_000  # Slack's markdown text fails near 12k: longer answers become files
+_CONTROL = re.compile(r"<(?=[!@#])")
+
+
+def stream_safe(markdown: str) -> str:
+    """Markdown for the streaming API that cannot ping: Slack's `<!channel>`, `<@U1>` and
+    bare `@here` get a word joiner. Local edits only, so a prefix maps to a prefix."""
+    return neutralise_broadcasts(_CONTROL.sub("<\u2060", markdown))
+
+
+def sendable(markdown: str) -> str:
+    """The part of a growing text safe to send now: up to the last whitespace, because the
+    word after it may still become `@here` (which the next chunk would have to rewrite)."""
+    cut = max(markdown.rfind(" "), markdown.rfind("\n"))
+    return stream_safe(markdown[: cut + 1]) if cut >= 0 else ""
+
+
+class StreamedAnswer:
+    def __init__(self, client: AsyncWebClient, channel: str, *, thread_ts: str, team: str,
+                 user: str, interval: float = 1.0,
+                 on_started: Callable[[str], Awaitable[None]] | None = None) -> None:
+        self.client = client
+        self.channel = channel
+        self.thread_ts = thread_ts
+        self.team = team
+        self.user = user
+        self.interval = interval
+        self.ts: str | None = None
+        self._on_started = on_started
+        self.broken = False
+        self.sent = ""  # what Slack has, already made safe
+        self._text = ""
+        self._worker: asyncio.Task[None] | None = None
+
+    def set(self, markdown: str) -> None:
+        """The synthesis so far; sent when the interval allows."""
+        self._text = markdown
+        if not self.broken and (self._worker is None or self._worker.done()):
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def cancel(self) -> None:
+        if self._worker is not None and not self._worker.done():
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+
+    async def finish(self, markdown: str, *, footer_blocks: list[dict[str, Any]],
+                     note: str = "") -> bool:
+        """Send the rest and stop the stream; False when the caller must post it instead."""
+        if self._worker is not None:
+            await self._worker
+        if self.broken:
+            return False
+        final = stream_safe(markdown[:STREAM_MAX_CHARS]) + note
+        if not final.startswith(self.sent):  # the answer is not what was streamed
+            return False
+        try:
+            await self._push(final)
+            await self.client.chat_stopStream(channel=self.channel, ts=self.ts,
+                                              blocks=footer_blocks)
+        except SlackApiError as err:
+            log.warning("finishing the stream failed: %s", api_error(err))
+            self.broken = True
+            return False
+        return True
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.broken:
+            target = sendable(self._text[:STREAM_MAX_CHARS])
+            if len(target) <= len(self.sent):
+                return
+            started = loop.time()
+            try:
+                await self._push(target)
+            except SlackApiError as err:
+                log.info("streaming stopped (%s); posting the answer instead", api_error(err))
+                self.broken = True
+                return
+            await asyncio.sleep(max(self.interval - (loop.time() - started), 0))
+
+    async def _push(self, target: str) -> None:
+        delta = target[len(self.sent):]
+        if self.ts is None:
+            resp = await self.client.chat_startStream(
+                channel=self.channel, thread_ts=self.thread_ts, markdown_text=delta or None,
+                recipient_team_id=self.team, recipient_user_id=self.user)
+            self.ts = str(resp["ts"])
+            if self._on_started is not None:
+                await self._on_started(self.ts)
+        elif delta:
+            await self.client.chat_appendStream(channel=self.channel, ts=self.ts,
+                                                markdown_text=delta)
+        self.sent = target
