@@ -19,7 +19,7 @@ _PATTERNS = [
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(
         r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)[\w-]*\b\s*[=:]\s*[\"']?)"
-        r"[^\s\"',;&]{4,}"
+        r"(?!\d+(?:[.,]\d+)*\b)[^\s\"',;&]{4,}"  # plain numbers are counts, not secrets
     ),
     re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),  # passwords in URLs (postgres://u:p@h)
 ]

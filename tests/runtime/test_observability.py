@@ -1,0 +1,169 @@
+"""Secret redaction, JSON logs carrying job ids, and the Prometheus text format."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from heavy_engine.observability import (
+    Counter,
+    Gauge,
+    Histogram,
+    Registry,
+    add_secret,
+    configure_logging,
+    job_id_var,
+    redact,
+)
+
+from .conftest import MakeRunner, settle, spec
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    # Slack bot token inside an error message
+    ("auth failed for xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp", "xoxb-1234567890"),
+    # Slack app-level token (Socket Mode)
+    ("connecting with xapp-1-A0123456789-1234567890-abcdef0123", "xapp-1-A0123456789"),
+    # OpenRouter key
+    ("key sk-or-v1-0123456789abcdef0123456789abcdef rejected", "sk-or-v1-0123456789"),
+    # OpenAI project key
+    ("Incorrect API key provided: sk-proj-AbCdEf0123456789XyZ", "sk-proj-AbCdEf"),
+    # Anthropic key
+    ("ANTHROPIC said no to sk-ant-api03-abcdefghijklmnop", "sk-ant-api03"),
+    # Discord bot token (three dot-separated base64 parts)
+    ("login failed: MTIzNDU2Nzg5MDEyMzQ1Njc4.GabcDE.abcdefghijklmnopqrstuvwxyz0123456789",
+     "MTIzNDU2Nzg5MDEyMzQ1Njc4"),
+    # an Authorization header echoed in a debug line
+    ("headers={'Authorization': 'Bearer abc.def-ghi_jkl0123'}", "abc.def-ghi_jkl0123"),
+    # key=value pairs, whatever the key's spelling
+    ("retrying with api_key=ABCDEFGH12345 and client_secret: s3cr3tv4lue", "ABCDEFGH12345"),
+    ("retrying with api_key=ABCDEFGH12345 and client_secret: s3cr3tv4lue", "s3cr3tv4lue"),
+    # a password inside a database URL
+    ("cannot connect to postgresql+asyncpg://heavy:hunter2pass@db:5432/heavy", "hunter2pass"),
+])
+def test_secrets_are_redacted_by_pattern(text: str, secret: str) -> None:
+    out = redact(text)
+    assert secret not in out
+    assert "[REDACTED]" in out
+
+
+@pytest.mark.parametrize("text", [
+    "job 0bda0b62340d4f6f done in 3.2 s",  # job ids are not secrets
+    "usage prompt_tokens=1234 completion_tokens=56",  # counts stay readable
+    "This channel has used its daily budget of 10,000 tokens",
+    "GET /api/jobs/{id} 200",
+])
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert redact(text) == text
+
+
+def test_exact_values_from_the_environment_are_redacted() -> None:
+    add_secret("plain-looking-value-42")
+    assert redact("token was plain-looking-value-42.") == "token was [REDACTED]."
+    add_secret("abc")  # too short to hide without mangling ordinary words
+    assert redact("abc") == "abc"
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("json", logging.INFO, stream=stream)
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+
+
+def _records(stream: io.StringIO) -> list[dict[str, object]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_json_logs_are_redacted_including_tracebacks(log_stream: io.StringIO) -> None:
+    log = logging.getLogger("heavy.test")
+    token = job_id_var.set("job123")
+    try:
+        log.info("calling with Bearer sk-or-v1-abcdefabcdefabcdefabcdef", extra={"tries": 2})
+        try:
+            raise RuntimeError("boom xoxb-1111111111-2222222222-abcdefghijkl")
+        except RuntimeError:
+            log.exception("failed")
+    finally:
+        job_id_var.reset(token)
+    first, second = _records(log_stream)
+    assert first["level"] == "info" and first["logger"] == "heavy.test"
+    assert first["job_id"] == "job123" and first["tries"] == 2
+    assert "sk-or-v1" not in log_stream.getvalue() and "xoxb-1111" not in log_stream.getvalue()
+    assert "RuntimeError" in str(second["exc"])
+
+
+async def test_logs_made_for_a_job_carry_its_id(
+    log_stream: io.StringIO, make_runner: MakeRunner
+) -> None:
+    runner = await make_runner()
+    job = await runner.submit(spec())
+    assert job is not None
+    await settle(runner)
+    mine = [r for r in _records(log_stream) if r.get("job_id") == job.id]
+    assert any(r["msg"] == f"job {job.id} done" for r in mine)
+
+
+def test_text_logs_are_redacted_too() -> None:
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stream = io.StringIO()
+    configure_logging("text", logging.INFO, stream=stream)
+    try:
+        logging.getLogger("heavy.test").warning("token=xoxp-123456789-abcdefghi")
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert "xoxp" not in stream.getvalue() and "[REDACTED]" in stream.getvalue()
+
+
+def test_prometheus_text_format() -> None:
+    registry = Registry()
+    requests = registry.add(Counter("t_requests_total", "Requests.", ["route"]))
+    depth = registry.add(Gauge("t_depth", "Depth."))
+    latency = registry.add(Histogram("t_seconds", "Latency.", ["route"], buckets=(0.1, 1)))
+    requests.inc(route='/a"b')
+    requests.inc(2, route="/c")
+    depth.set(3)
+    latency.observe(0.05, route="/a")
+    latency.observe(0.5, route="/a")
+    assert registry.render().splitlines() == [
+        "# HELP t_requests_total Requests.",
+        "# TYPE t_requests_total counter",
+        't_requests_total{route="/a\\"b"} 1',  # quotes in label values are escaped
+        't_requests_total{route="/c"} 2',
+        "# HELP t_depth Depth.",
+        "# TYPE t_depth gauge",
+        "t_depth 3",
+        "# HELP t_seconds Latency.",
+        "# TYPE t_seconds histogram",
+        't_seconds_bucket{route="/a",le="0.1"} 1',
+        't_seconds_bucket{route="/a",le="1"} 2',  # buckets are cumulative
+        't_seconds_bucket{route="/a",le="+Inf"} 2',
+        't_seconds_sum{route="/a"} 0.55',
+        't_seconds_count{route="/a"} 2',
+    ]
+
+
+def test_metrics_reject_wrong_labels_and_negative_counts() -> None:
+    counter = Counter("c_total", "C.", ["a"])
+    with pytest.raises(ValueError, match="takes labels"):
+        counter.inc(b="x")
+    with pytest.raises(ValueError, match="only go up"):
+        counter.inc(-1, a="x")
