@@ -140,6 +140,7 @@ class DiscordAdapter:
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
 
     async def stop(self) -> None:
+        self.delivery.online.clear()
         await self.client.close()
         if self._task is not None:
             self._task.cancel()
@@ -169,6 +170,7 @@ class DiscordAdapter:
     async def setup(self) -> None:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""
         self.client.add_dynamic_items(StopButton)
+        self.delivery.online.set()  # REST works from here on
         try:
             await self.tree.sync()
             if self.options.dev_guild:

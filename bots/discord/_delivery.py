@@ -43,6 +43,7 @@ from ._stop import stop_view
 log = logging.getLogger("heavy.discord")
 
 TOKEN_TTL = 14 * 60  # interaction tokens live 15 min; leave a margin for slow edits
+ONLINE_WAIT = 120.0  # a job recovered at start-up waits this long for the login
 ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
 
 
@@ -62,8 +63,11 @@ class DiscordDelivery:
         self.refresh = refresh  # redraw at least this often, so elapsed times move
         self._wall = wall_clock
         self.stopped_by: dict[str, int] = {}  # job id -> who pressed Stop
+        # Set once logged in: the runner may hand over recovered jobs before that.
+        self.online = asyncio.Event()
 
     async def deliver(self, job: Job, run: Run) -> None:
+        await asyncio.wait_for(self.online.wait(), ONLINE_WAIT)
         try:
             await self._deliver(job, run)
         except Exception:
@@ -97,7 +101,7 @@ class DiscordDelivery:
                 dirty.clear()
                 try:
                     await self._edit_card(job, progress_embed(state, time.monotonic()), live=True)
-                except discord.HTTPException as err:
+                except Exception as err:  # a lost progress edit must never end the delivery
                     log.warning("progress edit for job %s failed: %s", job.id, err)
 
         pumping = asyncio.create_task(pump())

@@ -24,7 +24,7 @@ from heavy_engine.settings import SettingsStore
 from heavy_engine.testing import FakeLLM, fake_config
 
 from .fake_discord import Call, FakeDiscord
-from .helpers import wait_final
+from .helpers import assert_safe_mentions, wait_final
 
 EDIT_INTERVAL = 0.3  # seconds between card edits per channel in tests (production: 1.2)
 ALLOWED_MODELS = ["fake/model", "fake/other"]
@@ -93,3 +93,4 @@ async def stack(shared_stack: Stack) -> AsyncIterator[Stack]:
     yield shared_stack
     await shared_stack.drain()
     shared_stack.adapter.delivery.stopped_by.clear()
+    assert_safe_mentions(shared_stack.fake)  # every test: no message may ping everyone or roles

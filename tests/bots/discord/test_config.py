@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -114,6 +115,20 @@ async def test_a_value_the_operator_forbids_is_refused(clean: Stack) -> None:
 async def test_set_without_values_asks_for_one(clean: Stack) -> None:
     reply = await _reply(clean, config_cmd("set", MOD))
     assert "pick at least one setting" in reply["content"]
+
+
+async def test_an_internal_error_gives_a_reference_not_a_traceback(
+    clean: Stack, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(clean.settings, "resolve", broken)
+    reply = await _reply(clean, config_cmd("show", ALICE))
+    found = re.fullmatch(r"⚠️ Something went wrong on my side \(ref `([0-9a-f]{8})`\)\.",
+                         reply["content"])
+    assert found, reply["content"]
+    assert any(found[1] in r.getMessage() and r.exc_info for r in caplog.records)  # logged
 
 
 # -- payloads -------------------------------------------------------------------------------
