@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 run: install
-	$(BIN)/heavy ask "$(Q)"
+	$(BIN)/heavy serve
 
 ask: install
 	$(BIN)/heavy ask "$(Q)"
