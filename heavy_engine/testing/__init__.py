@@ -12,6 +12,7 @@ if TYPE_CHECKING:
         RecordedRequest,
         Reply,
         classify,
+        drop_reply,
         error_reply,
         garbage_reply,
         hang_reply,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 FAKE_PROVIDER = "fake"
 _FAKE_LLM_NAMES = frozenset({
-    "FakeLLM", "RecordedRequest", "Reply", "classify", "error_reply", "garbage_reply",
+    "FakeLLM", "RecordedRequest", "Reply", "classify", "drop_reply", "error_reply", "garbage_reply",
     "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
 })
 
@@ -66,6 +67,7 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "classify",
+    "drop_reply",
     "error_reply",
     "fake_config",
     "fake_provider_config",

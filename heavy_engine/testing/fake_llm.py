@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang"]
+ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang", "drop"]
 Purpose = Literal["decompose", "agent", "synthesis"]
 
 _EXACTLY = re.compile(r"exactly (\d+)")
@@ -83,6 +83,11 @@ def error_reply(
 def garbage_reply(body: bytes = b"<html>upstream hiccup</html>", *, delay: float = 0.0) -> Reply:
     """A 200 whose body is not valid JSON (or, for a stream, not valid SSE JSON)."""
     return Reply("garbage", body=body, delay=delay)
+
+
+def drop_reply(content: str = "Partial answer that never ends", *, delay: float = 0.0) -> Reply:
+    """The connection drops: mid-stream after some text (no `[DONE]`), or before any reply."""
+    return Reply("drop", content=content, delay=delay)
 
 
 def hang_reply() -> Reply:
@@ -313,6 +318,8 @@ class FakeLLM:
             return web.Response(status=reply.status, body=reply.body, headers=reply.headers,
                                 content_type=reply.headers.get("Content-Type", _JSON))
         stream = bool(body.get("stream"))
+        if reply.kind == "drop":
+            return await _drop(request, body, reply.content, stream)
         if reply.kind == "garbage":
             if stream:
                 return await _sse(request, [reply.body.decode(errors="replace")], done=False)
@@ -432,6 +439,20 @@ async def _sse(request: web.Request, payloads: list[str], *, done: bool = True) 
     if done:
         await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
+    return response
+
+
+async def _drop(
+    request: web.Request, body: dict[str, Any], content: str, stream: bool
+) -> web.StreamResponse:
+    response = web.StreamResponse(headers=_SSE_HEADERS)
+    if stream:
+        await response.prepare(request)
+        chunks = _stream_chunks(str(body.get("model") or "fake/model"), content, [], {})
+        for p in chunks[: max(2, len(chunks) // 2)]:
+            await response.write(f"data: {p}\n\n".encode())
+    if request.transport is not None:
+        request.transport.abort()
     return response
 
 

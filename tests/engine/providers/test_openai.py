@@ -21,6 +21,7 @@ from heavy_engine.providers._proxy import proxy_for
 from heavy_engine.testing import (
     FakeLLM,
     Reply,
+    drop_reply,
     error_reply,
     fake_config,
     fake_provider_config,
@@ -461,3 +462,31 @@ async def test_engine_run_over_the_openai_provider(fake_llm: FakeLLM) -> None:
     decompose = fake_llm.calls("decompose")[0].body
     assert decompose is not None
     assert decompose["messages"][0]["content"] == Prompts().decompose.format(n=3)
+
+
+async def test_dropped_connection_before_reply_is_retried(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(drop_reply(), "after the drop")
+    assert (await make().complete(ask())).content == "after the drop"
+    assert len(fake_llm.calls()) == 2
+
+
+async def test_stream_dropped_after_text_is_an_error_not_a_retry(
+    make: Any, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(drop_reply("one two three four five six seven eight"), "never")
+    seen: list[str] = []
+    with pytest.raises(ProviderError, match="the stream broke"):
+        async for item in make().stream(ask()):
+            if isinstance(item, str):
+                seen.append(item)
+    assert seen and len(fake_llm.calls()) == 1  # text was shown: a retry would repeat it
+
+
+async def test_stream_cancel_stops_the_http_request(make: Any, fake_llm: FakeLLM) -> None:
+    fake_llm.enqueue(hang_reply())
+    task = asyncio.create_task(collect(make(), ask()))
+    await fake_llm.wait_for(lambda f: len(f.calls()) == 1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
