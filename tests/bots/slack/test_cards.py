@@ -1,0 +1,190 @@
+"""Progress card, answer planning, thread context and environment: pure functions."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from bots.slack import create_adapter, slack_env
+from bots.slack._actions import parse_stop_value
+from bots.slack._answer import plan_answer
+from bots.slack._cards import failure_text, partial_answer, progress_card
+from bots.slack._context import format_thread
+from heavy_engine import (
+    AgentFinished,
+    AgentStarted,
+    Done,
+    QuestionsReady,
+    RunResult,
+    SynthesisStarted,
+    ToolCalled,
+)
+from heavy_engine.progress import ProgressState
+
+
+def _state(*events: Any) -> ProgressState:
+    state = ProgressState(started_at=0.0)
+    for event in events:
+        state.apply(event, now=1.0)
+    return state
+
+
+QUESTIONS = QuestionsReady(questions=("What is <!here>?", "Costs @channel"))
+
+
+@pytest.mark.parametrize(
+    ("events", "headline", "lines", "stop"),
+    [
+        # Before the plan: phase only, with a Stop button.
+        ((), ":hourglass_flowing_sand: *Starting…*", [], True),
+        # Agents listed with their state; the running one shows its tool.
+        ((QUESTIONS, AgentStarted(0, "What is <!here>?", "m"),
+          ToolCalled(0, "web_search", '{"q": "tides"}')),
+         ":hourglass_flowing_sand: *Researching…*",
+         [":hourglass_flowing_sand: *1.*", "running `web_search`", ":white_circle: *2.*"], True),
+        # A finished agent shows tokens; a failed one its error.
+        ((QUESTIONS, AgentStarted(0, "q", "m"), AgentStarted(1, "q", "m"),
+          AgentFinished(0, "ok", 2, 3.0, 100, 1400),
+          AgentFinished(1, "failed", 1, 1.0, error="provider said no"), SynthesisStarted(1)),
+         ":hourglass_flowing_sand: *Writing the answer…*",
+         [":white_check_mark: *1.*", "1.5k tokens", ":x: *2.*", "provider said no"], True),
+        # Done: the headline says how it ended and the Stop button is gone.
+        ((QUESTIONS, Done(RunResult("r", "q", status="cancelled"))),
+         ":octagonal_sign: *Stopped*", [], False),
+        ((QUESTIONS, Done(RunResult("r", "q", status="timeout"))),
+         ":alarm_clock: *Timed out*", [], False),
+    ],
+)
+def test_progress_card(events: tuple[Any, ...], headline: str, lines: list[str],
+                       stop: bool) -> None:
+    _, blocks = progress_card(_state(*events), 5.0, job_id="j1", requester="U1")
+    assert blocks[0]["text"]["text"].startswith(headline)
+    body = "\n".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+    for line in lines:
+        assert line in body
+    assert "<!here>" not in body and "@channel" not in body  # questions come from a model
+    assert (blocks[-1]["type"] == "actions") is stop
+    if stop:
+        assert parse_stop_value(blocks[-1]["elements"][0]["value"]) == ("j1", "U1")
+
+
+def test_sixteen_agents_fit_the_block_limits() -> None:
+    questions = QuestionsReady(questions=tuple("x" * 500 for _ in range(16)))
+    _, blocks = progress_card(_state(questions), 1.0, job_id="j", requester="U")
+    assert len(blocks) <= 50
+    assert all(len(b["text"]["text"]) <= 3000 for b in blocks if b["type"] == "section")
+    assert len(json.dumps(blocks)) < 16_000
+
+
+@pytest.mark.parametrize(
+    ("value", "parsed"),
+    [
+        ('{"job":"abc","user":"U1"}', ("abc", "U1")),  # ours
+        ("not json", None),  # someone else's button
+        ('{"job":"abc"}', None),  # missing the requester
+    ],
+)
+def test_parse_stop_value(value: str, parsed: tuple[str, str] | None) -> None:
+    assert parse_stop_value(value) == parsed
+
+
+@pytest.mark.parametrize(
+    ("markdown", "messages", "attached"),
+    [
+        # Short: one message.
+        ("Hello **world**", 1, False),
+        # A few thousand characters: several messages, each within a section block.
+        ("\n\n".join("Paragraph. " * 100 for _ in range(6)), 3, False),
+        # Very long: one summary message plus the full Markdown as a file.
+        ("\n\n".join("Paragraph. " * 100 for _ in range(20)), 1, True),
+    ],
+)
+def test_plan_answer(markdown: str, messages: int, attached: bool) -> None:
+    plan = plan_answer(markdown)
+    assert len(plan.chunks) == messages
+    assert all(len(c) <= 3000 for c in plan.chunks)
+    assert (plan.attachment == markdown) if attached else plan.attachment is None
+
+
+def test_partial_answer_keeps_fences_closed_and_marks_unfinished() -> None:
+    text = partial_answer("intro\n\n```python\n" + "x = 1\n" * 1000, 3000)
+    assert len(text) < 3100 and text.count("```") % 2 == 0
+    assert "continues below" in text
+    assert partial_answer("short", 3000).endswith(":writing_hand:")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        # The first line only: stack traces never reach the user.
+        ("Provider failed\nTraceback (most recent call last):",
+         ":warning: Provider failed (ref `abc`)"),
+        (None, ":warning: Something went wrong while answering. (ref `abc`)"),
+        ("<!channel> broke", ":warning: &lt;!channel&gt; broke (ref `abc`)"),
+    ],
+)
+def test_failure_text(error: str | None, expected: str) -> None:
+    assert failure_text(error, "abc") == expected
+
+
+def _msg(ts: str, user: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {"ts": ts, "user": user, "text": text, **extra}
+
+
+@pytest.mark.parametrize(
+    ("messages", "kwargs", "expected"),
+    [
+        # Earlier messages only, oldest first, the bot labelled as itself.
+        ([_msg("1", "U1", "Postgres or SQLite?"), _msg("2", "UBOT", "It depends."),
+          _msg("3", "U1", "<@UBOT> on what?")], {},
+         "Earlier messages in this Slack thread, oldest first:\n"
+         "[user U1] Postgres or SQLite?\n[heavy (you)] It depends."),
+        # Nothing before the question: no context at all.
+        ([_msg("3", "U1", "<@UBOT> hi")], {}, None),
+        # Too many messages: the newest are kept and the cut is said.
+        ([_msg(str(i), "U1", f"m{i}") for i in range(1, 6)] + [_msg("9", "U1", "q")],
+         {"max_messages": 2},
+         "Earlier messages in this Slack thread, oldest first (3 older messages left out):\n"
+         "[user U1] m4\n[user U1] m5"),
+        # A long message is shortened.
+        ([_msg("1", "U1", "x" * 50), _msg("9", "U1", "q")], {"per_message_chars": 10},
+         "Earlier messages in this Slack thread, oldest first:\n[user U1] xxxxxxxxxx [...]"),
+    ],
+)
+def test_format_thread(messages: list[dict[str, Any]], kwargs: dict[str, Any],
+                       expected: str | None) -> None:
+    question_ts = messages[-1]["ts"]  # the last message is the one being answered
+    assert format_thread(messages, bot_user_id="UBOT", before_ts=question_ts,
+                         **kwargs) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "outcome"),
+    [
+        # No bot token: Slack stays off.
+        ({}, None),
+        # HTTP mode.
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "https://slack.com/api/"),
+        # Socket Mode needs no signing secret; a custom API host gets its slash.
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1",
+          "SLACK_API_URL": "https://slack-gov.com/api"}, "https://slack-gov.com/api/"),
+    ],
+)
+def test_slack_env(env: dict[str, str], outcome: str | None) -> None:
+    parsed = slack_env(env)
+    assert (parsed.api_url if parsed else None) == outcome
+    if parsed:
+        assert "xoxb" not in repr(parsed) and "xapp" not in repr(parsed)
+
+
+def test_slack_env_refuses_a_token_without_a_way_to_receive_events() -> None:
+    with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
+        slack_env({"SLACK_BOT_TOKEN": "xoxb-1"})
+
+
+def test_create_adapter_is_none_without_credentials() -> None:
+    services = SimpleNamespace(env={})
+    assert create_adapter(services) is None  # type: ignore[arg-type]
