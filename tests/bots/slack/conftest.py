@@ -93,7 +93,7 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
 
     async def make(config: HeavyConfig | None = None, *, edit_interval: float = 0.05,
                    engine: Engine | None = None, durable: bool = False,
-                   streaming: bool = False) -> Slack:
+                   streaming: bool = False, socket_mode: bool = False) -> Slack:
         config = config or simulated_config()
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
         settings = SettingsStore(db, config)
@@ -104,7 +104,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
             if durable else InMemoryRunner(engine, settings.resolve_job))
         env = slack_env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
                          "SLACK_API_URL": fake_slack.api_url,
-                         "SLACK_STREAMING": "1" if streaming else ""})
+                         "SLACK_STREAMING": "1" if streaming else "",
+                         "SLACK_APP_TOKEN": "xapp-1-test-never-real" if socket_mode else ""})
         assert env is not None
         services = Services(config=config, engine=engine, runner=runner, settings=settings,
                             env={})

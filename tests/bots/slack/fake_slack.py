@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
@@ -56,6 +56,8 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> text, stopped
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -77,6 +79,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/respond/{token}", self._respond)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -85,6 +88,8 @@ class FakeSlack:
         return self
 
     async def aclose(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -187,6 +192,27 @@ class FakeSlack:
         self._record(Call("upload", {"file_id": request.match_info["file_id"]}, time.monotonic()))
         return web.Response(text="OK - uploaded")
 
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Send a Socket Mode envelope to every connected client."""
+        for ws in self._sockets:
+            if not ws.closed:
+                await ws.send_json(envelope)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._record(Call("socket.connect", {}, time.monotonic()))
+        await ws.send_json({"type": "hello", "num_connections": 1,
+                            "debug_info": {"host": "fake", "approximate_connection_time": 3600},
+                            "connection_info": {"app_id": "A0HEAVY"}})
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                data = json.loads(msg.data)
+                self.socket_acks.append(data)
+                self._record(Call("socket.ack", data, time.monotonic()))
+        return ws
+
     async def _respond(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read())
         self.responses.append(body)
@@ -194,6 +220,9 @@ class FakeSlack:
         return web.Response(text="ok")
 
     # -- Web API methods (only what the adapter calls) ---------------------------------------
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"url": "https://example.slack.com/", "team": "Example", "user": "heavy",
