@@ -78,8 +78,7 @@ class OpenAIProvider:
         self.openrouter = host == "openrouter.ai" or host.endswith(".openrouter.ai")
         self._key = config.api_key(env)
         self._secrets = (self._key,) if self._key else ()
-        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
-                         **config.headers}
+        self._headers = {"Content-Type": "application/json", **config.headers}
         if self._key:
             self._headers["Authorization"] = f"Bearer {self._key}"
         proxy = proxy_for(base, env)

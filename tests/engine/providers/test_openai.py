@@ -111,6 +111,7 @@ async def test_headers_carry_key_and_configured_headers(make: Any, fake_llm: Fak
     with_key, without = fake_llm.calls()
     assert with_key.headers["authorization"] == f"Bearer {KEY}"
     assert with_key.headers["x-title"] == "heavy"
+    assert with_key.headers["content-type"] == "application/json"
     assert "authorization" not in without.headers
 
 
