@@ -39,6 +39,17 @@ def build_client(env: SlackEnv) -> AsyncWebClient:
                           retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
 
 
+class _NoTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that our client's token wins: it does,
+    on purpose (the client carries the API URL and the retry handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_NO_TOKEN_NOTICE = _NoTokenNotice()
+
+
 class SlackAdapter:
     name = PLATFORM
 
@@ -55,13 +66,15 @@ class SlackAdapter:
         self.delivery = SlackDelivery(self.client, services.runner, interval=edit_interval,
                                       streaming=env.streaming,
                                       on_thread=self.bot.remember_thread)
+        bolt_log = logging.getLogger("heavy.slack.bolt")
+        bolt_log.addFilter(_NO_TOKEN_NOTICE)  # the same object is only added once
         self.app = AsyncApp(
             client=self.client,
             signing_secret=env.signing_secret,
             # Both stay on: they are the reason to use Bolt rather than raw HTTP.
             request_verification_enabled=True,
             ignoring_self_events_enabled=True,
-            logger=logging.getLogger("heavy.slack.bolt"),
+            logger=bolt_log,
             name="heavy",
         )
         self.app.error(self._on_error)

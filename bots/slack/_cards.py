@@ -98,7 +98,9 @@ def progress_card(
                        "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
     if state.result is None:
         blocks.append(_stop_actions(job_id, requester))
-    text = f"{_PHASES.get(state.phase, state.phase)} ({done}/{total} agents finished)"
+    text = _PHASES.get(state.phase, state.phase)
+    if total:
+        text += f" ({done}/{total} agents finished)"
     return text, blocks
 
 
