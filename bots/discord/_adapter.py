@@ -22,21 +22,13 @@ import yarl
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.runtime import JobSpec, Services
-from heavy_engine.settings import (
-    Scope,
-    SettingsConflict,
-    SettingsForbidden,
-    SettingsRefused,
-    ensure_can_edit,
-    normalize_key,
-)
 
-from ._commands import ScopeName, build_tree
+from ._commands import build_tree
 from ._context import format_context
 from ._delivery import DiscordDelivery
 from ._pacer import ChannelPacer
 from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
-from ._settings import PLATFORM, changed_text, policy, refusal, show_text, where
+from ._settings import PLATFORM, ConfigCommands
 from ._stop import StopButton
 
 log = logging.getLogger("heavy.discord")
@@ -119,7 +111,7 @@ class DiscordAdapter:
                      guild_ready_timeout=guild_ready_timeout, chunk_guilds_at_startup=False)
         client.heavy = self  # the client's hooks and the Stop button reach the adapter here
         self.client: discord.Client = client
-        self.tree = build_tree(self.client, services.config, self)
+        self.tree = build_tree(self.client, services.config, self, ConfigCommands(services))
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self.delivery = DiscordDelivery(self.client, services.runner,
                                         ChannelPacer(options.edit_interval), refresh=refresh)
@@ -348,83 +340,6 @@ class DiscordAdapter:
         await interaction.response.send_message(
             "Stopping…" if stopped else "This run has already finished.", ephemeral=True,
             allowed_mentions=NO_MENTIONS)
-
-    # -- /heavy-config -----------------------------------------------------------------------
-
-    def _scope(self, interaction: discord.Interaction, scope: ScopeName) -> Scope:
-        assert interaction.guild_id is not None  # the group is guild-only
-        if scope == "server":
-            return Scope(PLATFORM, str(interaction.guild_id))
-        channel = interaction.channel
-        channel_id = channel.parent_id if isinstance(channel, discord.Thread) \
-            else interaction.channel_id
-        return Scope(PLATFORM, str(interaction.guild_id), str(channel_id))
-
-    async def _may_edit(self, interaction: discord.Interaction, scope: Scope) -> bool:
-        try:
-            await ensure_can_edit(policy(interaction.permissions, self.config.admins),
-                                  str(interaction.user.id), scope)
-        except SettingsForbidden:
-            log.info("refused settings change by %s for %s", interaction.user.id, scope)
-            await interaction.followup.send(refusal(scope), ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-            return False
-        return True
-
-    async def config_show(self, interaction: discord.Interaction, scope: ScopeName) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
-        store = self.services.settings
-        resolved = await store.resolve(PLATFORM, where_.workspace, where_.channel or None)
-        history = await store.history(where_, limit=1)
-        await interaction.followup.send(show_text(where_, resolved, history[0] if history else None),
-                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    async def config_set(self, interaction: discord.Interaction, scope: ScopeName,
-                         values: dict[str, object]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
-        if not await self._may_edit(interaction, where_):
-            return
-        if not values:
-            await interaction.followup.send("Nothing to change: pick at least one setting.",
-                                            ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        try:
-            saved = await self.services.settings.set(where_, values, actor=self._actor(interaction))
-        except (SettingsRefused, SettingsConflict) as err:
-            await interaction.followup.send(f"Not saved: {err.user_message}", ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-            return
-        log.info("settings of %s set by %s: %s", where_, interaction.user.id, sorted(values))
-        await interaction.followup.send(changed_text(where_, values, saved.version),
-                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    async def config_reset(self, interaction: discord.Interaction, scope: ScopeName,
-                           setting: str | None) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
-        if not await self._may_edit(interaction, where_):
-            return
-        store, actor = self.services.settings, self._actor(interaction)
-        try:
-            if setting:
-                saved = await store.unset(where_, [normalize_key(setting)], actor=actor)
-            else:
-                saved = await store.reset(where_, actor=actor)
-        except (SettingsRefused, SettingsConflict) as err:
-            await interaction.followup.send(f"Not reset: {err.user_message}", ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-            return
-        what = f"`{setting}`" if setting else "every setting"
-        log.info("settings of %s reset (%s) by %s", where_, what, interaction.user.id)
-        await interaction.followup.send(
-            f"Reset {what} for {where(where_)}; it inherits again (version {saved.version}).",
-            ephemeral=True, allowed_mentions=NO_MENTIONS)
-
-    @staticmethod
-    def _actor(interaction: discord.Interaction) -> str:
-        return f"{PLATFORM}:{interaction.user.id}"
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

@@ -20,17 +20,19 @@ ResettableKey = Literal["model", "agents", "thread_policy", "temperature", "time
 MAX_CHOICES = 25  # Discord's limit for both choices and autocomplete results
 
 
-class Handlers(Protocol):
+class AskHandler(Protocol):
     async def ask(self, interaction: discord.Interaction, question: str, agents: int | None,
                   model: str | None) -> None: ...
 
-    async def config_show(self, interaction: discord.Interaction, scope: ScopeName) -> None: ...
 
-    async def config_set(self, interaction: discord.Interaction, scope: ScopeName,
-                         values: dict[str, object]) -> None: ...
+class ConfigHandlers(Protocol):
+    async def show(self, interaction: discord.Interaction, scope: ScopeName) -> None: ...
 
-    async def config_reset(self, interaction: discord.Interaction, scope: ScopeName,
-                           setting: str | None) -> None: ...
+    async def set(self, interaction: discord.Interaction, scope: ScopeName,
+                  values: dict[str, object]) -> None: ...
+
+    async def reset(self, interaction: discord.Interaction, scope: ScopeName,
+                    setting: str | None) -> None: ...
 
 
 def model_choices(allowed: list[str], current: str) -> list[app_commands.Choice[str]]:
@@ -40,8 +42,9 @@ def model_choices(allowed: list[str], current: str) -> list[app_commands.Choice[
     return [app_commands.Choice(name=m[:100], value=m) for m in found[:MAX_CHOICES]]
 
 
-def build_tree(client: discord.Client, config: HeavyConfig, handlers: Handlers,
-               ) -> app_commands.CommandTree[discord.Client]:
+def build_tree(
+    client: discord.Client, config: HeavyConfig, asker: AskHandler, settings: ConfigHandlers
+) -> app_commands.CommandTree[discord.Client]:
     tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
     allowed = list(config.allowed_models)
 
@@ -60,7 +63,7 @@ def build_tree(client: discord.Client, config: HeavyConfig, handlers: Handlers,
         agents: app_commands.Range[int, 1, 16] | None = None,
         model: str | None = None,
     ) -> None:
-        await handlers.ask(interaction, question, agents, model)
+        await asker.ask(interaction, question, agents, model)
 
     ask: app_commands.Command[Any, ..., None] = app_commands.Command(
         name="heavy", description="Several agents research your question; one answer comes back",
@@ -76,7 +79,7 @@ def build_tree(client: discord.Client, config: HeavyConfig, handlers: Handlers,
 
     @app_commands.describe(scope="This channel, or the server default")
     async def show(interaction: discord.Interaction, scope: ScopeName = "channel") -> None:
-        await handlers.config_show(interaction, scope)
+        await settings.show(interaction, scope)
 
     @app_commands.describe(
         scope="This channel, or the server default", model="Model for the agents",
@@ -98,8 +101,7 @@ def build_tree(client: discord.Client, config: HeavyConfig, handlers: Handlers,
         values = {"model": model, "agents": agents, "thread_policy": thread_policy,
                   "temperature": temperature, "timeout": timeout,
                   "system_prompt": system_prompt}
-        await handlers.config_set(interaction, scope,
-                                  {k: v for k, v in values.items() if v is not None})
+        await settings.set(interaction, scope, {k: v for k, v in values.items() if v is not None})
 
     if 0 < len(allowed) <= MAX_CHOICES:  # real choices when they fit, else autocomplete
         set_ = app_commands.choices(
@@ -112,7 +114,7 @@ def build_tree(client: discord.Client, config: HeavyConfig, handlers: Handlers,
                            setting="Only this setting (default: all of them)")
     async def reset(interaction: discord.Interaction, scope: ScopeName = "channel",
                     setting: ResettableKey | None = None) -> None:
-        await handlers.config_reset(interaction, scope, setting)
+        await settings.reset(interaction, scope, setting)
 
     group.add_command(app_commands.Command(
         name="show", description="Show the effective settings", callback=show))

@@ -168,8 +168,9 @@ class DiscordDelivery:
             note = "Answer below."
         else:
             note = ""
-        if result.status == "cancelled" and job.id in self.stopped_by:
-            note = f"Stopped by <@{self.stopped_by.pop(job.id)}>. {note}".strip()
+        stopper = self.stopped_by.pop(job.id, None)
+        if result.status == "cancelled" and stopper is not None:
+            note = f"Stopped by <@{stopper}>. {note}".strip()
         elif result.status not in ("ok", "cancelled"):
             note = f"{failure_text(result.error, job.id, status=result.status)} {note}".strip()
         await self.pacer.turn(int(reply["channel"]))
@@ -186,6 +187,7 @@ class DiscordDelivery:
             await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
                              mention=mention)
         reply["answered"] = True
+        reply.pop("token", None)  # no interaction credential kept once the job is over
         await self.runner.save_reply(job)
 
     async def _post_answer(self, job: Job, answer: str, footer_text: str) -> None:

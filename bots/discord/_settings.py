@@ -7,16 +7,119 @@ or an id in the operator's `admins` list.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import discord
 
-from heavy_engine.settings import AnyOf, AuditEntry, ConfigAdmins, Resolved, Scope
+from heavy_engine.runtime import Services
+from heavy_engine.settings import (
+    AnyOf,
+    AuditEntry,
+    ConfigAdmins,
+    Resolved,
+    Scope,
+    SettingsConflict,
+    SettingsForbidden,
+    SettingsRefused,
+    ensure_can_edit,
+    normalize_key,
+)
 
+from ._commands import ScopeName
+from ._render import NO_MENTIONS
+
+log = logging.getLogger("heavy.discord")
 PLATFORM = "discord"
 SHOWN_KEYS = ("model", "orchestrator_model", "agents", "thread_policy", "temperature", "timeout",
               "max_iterations", "system_prompt", "tools")
+
+
+class ConfigCommands:
+    """The handlers of `/heavy-config show | set | reset`; replies are ephemeral.
+
+    Every reply defers first (the store may be slow); the store audits each change with the
+    actor `discord:<user id>`.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _scope(self, interaction: discord.Interaction, scope: ScopeName) -> Scope:
+        assert interaction.guild_id is not None  # the group is guild-only
+        if scope == "server":
+            return Scope(PLATFORM, str(interaction.guild_id))
+        channel = interaction.channel
+        channel_id = channel.parent_id if isinstance(channel, discord.Thread) \
+            else interaction.channel_id
+        return Scope(PLATFORM, str(interaction.guild_id), str(channel_id))
+
+    async def _may_edit(self, interaction: discord.Interaction, scope: Scope) -> bool:
+        try:
+            await ensure_can_edit(policy(interaction.permissions, self.services.config.admins),
+                                  str(interaction.user.id), scope)
+        except SettingsForbidden:
+            log.info("refused settings change by %s for %s", interaction.user.id, scope)
+            await interaction.followup.send(refusal(scope), ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return False
+        return True
+
+    async def show(self, interaction: discord.Interaction, scope: ScopeName) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        store = self.services.settings
+        resolved = await store.resolve(PLATFORM, where_.workspace, where_.channel or None)
+        history = await store.history(where_, limit=1)
+        await interaction.followup.send(show_text(where_, resolved, history[0] if history else None),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def set(self, interaction: discord.Interaction, scope: ScopeName,
+                         values: dict[str, object]) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, where_):
+            return
+        if not values:
+            await interaction.followup.send("Nothing to change: pick at least one setting.",
+                                            ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        try:
+            saved = await self.services.settings.set(where_, values, actor=self._actor(interaction))
+        except (SettingsRefused, SettingsConflict) as err:
+            await interaction.followup.send(f"Not saved: {err.user_message}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return
+        log.info("settings of %s set by %s: %s", where_, interaction.user.id, sorted(values))
+        await interaction.followup.send(changed_text(where_, values, saved.version),
+                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    async def reset(self, interaction: discord.Interaction, scope: ScopeName,
+                           setting: str | None) -> None:
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        where_ = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, where_):
+            return
+        store, actor = self.services.settings, self._actor(interaction)
+        try:
+            if setting:
+                saved = await store.unset(where_, [normalize_key(setting)], actor=actor)
+            else:
+                saved = await store.reset(where_, actor=actor)
+        except (SettingsRefused, SettingsConflict) as err:
+            await interaction.followup.send(f"Not reset: {err.user_message}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+            return
+        what = f"`{setting}`" if setting else "every setting"
+        log.info("settings of %s reset (%s) by %s", where_, what, interaction.user.id)
+        await interaction.followup.send(
+            f"Reset {what} for {where(where_)}; it inherits again (version {saved.version}).",
+            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @staticmethod
+    def _actor(interaction: discord.Interaction) -> str:
+        return f"{PLATFORM}:{interaction.user.id}"
 
 
 class DiscordPermissions:

@@ -67,6 +67,7 @@ class FakeDiscord:
     _originals: dict[str, str] = field(default_factory=dict)  # interaction token -> message id
     _interaction_channels: dict[str, str] = field(default_factory=dict)  # token -> channel id
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _limits: list[tuple[str, str, float]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -129,6 +130,11 @@ class FakeDiscord:
         self.channels[thread["id"]] = thread
         await self.dispatch("THREAD_CREATE", thread)
         return str(thread["id"])
+
+    def rate_limit_next(self, method: str, pattern: str, retry_after: float = 0.2) -> None:
+        """Answer the next matching call with a 429, as Discord does (`Via` header included,
+        which discord.py uses to tell Discord's limits from a proxy's)."""
+        self._limits.append((method, pattern, retry_after))
 
     def original(self, token: str) -> str:
         """The id of the message an interaction's first response created."""
@@ -215,8 +221,17 @@ class FakeDiscord:
         body, files = await _read_body(request)
         call = Call(request.method, path, dict(request.query), body, files, time.monotonic())
         self.calls.append(call)
+        headers: dict[str, str] = {}
         try:
-            status, payload = self._route(request.method, path, body, files, request)
+            limit = next((x for x in self._limits if call.matches(x[0], x[1])), None)
+            if limit is not None:
+                self._limits.remove(limit)
+                status, payload = 429, {"message": "You are being rate limited.",
+                                        "retry_after": limit[2], "global": False}
+                headers = {"Via": "1.1 google", "Retry-After": str(limit[2]),
+                           "X-RateLimit-Scope": "user"}
+            else:
+                status, payload = self._route(request.method, path, body, files, request)
             call.status, call.response = status, payload
         finally:
             assert self._changed is not None
@@ -224,7 +239,8 @@ class FakeDiscord:
                 self._changed.notify_all()
         if status == 204:
             return web.Response(status=204)
-        return web.Response(status=status, body=json.dumps(payload), content_type=JSON)
+        return web.Response(status=status, body=json.dumps(payload), content_type=JSON,
+                            headers=headers)
 
     def _route(
         self, method: str, path: str, body: Any, files: list[tuple[str, bytes]],

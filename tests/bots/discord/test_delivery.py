@@ -73,6 +73,20 @@ async def test_after_the_interaction_token_expires_the_bot_token_takes_over(
     assert message_posts(stack.fake, card)  # the answer, with the bot token
 
 
+async def test_rate_limits_are_waited_out_by_discord_py(stack: Stack) -> None:
+    fake = stack.fake
+    fake.rate_limit_next("PATCH", r"/webhooks/\d+/[^/]+/messages/\d+")  # a card edit
+    fake.rate_limit_next("POST", r"/channels/\d+/messages")  # the answer
+    card = await _ask(stack, "Anything, under rate limits")
+    final = await stack.finish(card)
+    assert final.body["embeds"][0]["title"] == "✅ Done"
+    limited = [c for c in fake.calls if c.status == 429]
+    assert len(limited) == 2
+    answers = [c for c in message_posts(fake, card) if c.status == 200]
+    assert len(answers) == 1  # retried once, posted once
+    assert answers[0].at - limited[-1].at >= 0.15  # after the retry_after
+
+
 async def test_cards_in_one_channel_share_its_edit_pace(stack: Stack) -> None:
     for _ in range(4):
         stack.llm.enqueue(slow_reply(0.4), when="agent")
