@@ -2,7 +2,8 @@
 
 Start order: database (SQLite is migrated), engine, runner, adapters (they register their
 deliveries), then recovery of unfinished jobs, then `/healthz` turns ready. SIGTERM/SIGINT:
-not ready, intake stops, running jobs get `--grace` seconds, adapters and HTTP close.
+not ready, intake stops, running jobs get `--grace` seconds (a second signal cuts it short),
+adapters and HTTP close.
 """
 
 from __future__ import annotations
@@ -101,10 +102,18 @@ async def serve(
     """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
 
-    stop = asyncio.Event()
+    stop, force = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:
+        # The first signal drains; a second one (Ctrl-C again) stops without waiting.
+        if stop.is_set():
+            log.warning("second signal: interrupting running jobs now")
+            force.set()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     metrics = Metrics()
     db = await Database.open()
     try:
@@ -135,7 +144,7 @@ async def serve(
                 await stop.wait()
                 log.info("stopping: no new jobs; running jobs get %g s to finish", grace)
                 app[READY].ready = False
-                await runner.shutdown(grace)
+                await runner.shutdown(grace, force)
             except Exception:
                 log.exception("the service failed")
                 await runner.shutdown(0)

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from .._config import HeavyConfig
 from .._engine import Engine, HeavyRequest, Run, validate_question
@@ -175,8 +176,9 @@ class DurableRunner:
         """Refuse new jobs from now on (the first step of a graceful stop)."""
         self._accepting = False
 
-    async def shutdown(self, grace: float) -> None:
-        """Stop intake, let running jobs finish for up to `grace` seconds, interrupt the rest.
+    async def shutdown(self, grace: float, force: asyncio.Event | None = None) -> None:
+        """Stop intake, let running jobs finish for up to `grace` seconds (or until `force` is
+        set, e.g. by a second Ctrl-C), then interrupt the rest.
 
         Queued jobs stay queued in the database for the next process.
         """
@@ -185,10 +187,15 @@ class DurableRunner:
         tasks = list(self._tasks.values())
         if tasks:
             log.info("waiting up to %g s for %d running jobs", grace, len(tasks))
-            _, pending = await asyncio.wait(tasks, timeout=grace)
-            for task in list(self._tasks.values()):
-                if task in pending:
-                    task.cancel()
+            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.wait(tasks))}
+            if force is not None:
+                waiters.add(asyncio.ensure_future(force.wait()))
+            await asyncio.wait(waiters, timeout=grace, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            pending = [t for t in tasks if not t.done()]
+            for task in pending:
+                task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def drain(self) -> None:

@@ -175,18 +175,24 @@ async def test_sigterm_drains_running_jobs_and_refuses_new_ones(
     assert stored["status"] == "done" and stored["answer"]
 
 
-async def test_sigterm_interrupts_jobs_that_outlast_the_grace(
-    tmp_path: Path, servers: list[Server]
+@pytest.mark.parametrize(("grace", "signals"), [
+    ("0.2", 1),  # the grace runs out
+    ("30", 2),  # a second signal (Ctrl-C twice) does not wait for it
+])
+async def test_jobs_that_outlast_the_grace_are_interrupted(
+    tmp_path: Path, servers: list[Server], grace: str, signals: int
 ) -> None:
     async with FakeLLM() as fake:
         fake.enqueue(hang_reply(), when="decompose")
         env = _env(tmp_path, HEAVY_LLM_BASE_URL=fake.base_url, HEAVY_MODEL="fake/model")
-        server = await Server(tmp_path, env, "--grace", "0.2").start()
+        server = await Server(tmp_path, env, "--grace", grace).start()
         servers.append(server)
         _, job = await _request("POST", f"{server.url}/api/ask", json={"question": "Stuck"})
         await fake.wait_for(lambda f: len(f.calls("decompose")) == 1, within=10)
-        server.kill(signal.SIGTERM)
-        assert await server.wait() == 0
+        for _ in range(signals):
+            server.kill(signal.SIGTERM)
+            await asyncio.sleep(0.2)
+        assert await server.wait(within=5) == 0
     stored = await _stored(tmp_path, job["id"])
     assert stored["status"] == "interrupted"
     logs = server.logs()
