@@ -137,7 +137,7 @@ class SlackBot:
         """An ephemeral note only `user` sees; errors here are logged, never raised."""
         try:
             await self.client.chat_postEphemeral(channel=channel, user=user, text=text,
-                                                 **({"thread_ts": thread_ts} if thread_ts else {}))
+                                                 thread_ts=thread_ts)
         except SlackApiError as err:
             log.warning("chat.postEphemeral failed: %s", api_error(err))
 

@@ -79,6 +79,7 @@ class StreamedAnswer:
             return False
         try:
             await self._push(final)
+            assert self.ts is not None  # _push started the stream
             await self.client.chat_stopStream(channel=self.channel, ts=self.ts,
                                               blocks=footer_blocks)
         except SlackApiError as err:
