@@ -139,7 +139,7 @@ def classify(body: dict[str, Any]) -> Purpose:
     system = _text_of(messages[0]).lower() if messages[0].get("role") == "system" else ""
     if "sub-question" in system and "json" in system:
         return "decompose"
-    if "findings" in system or "# Findings" in _text_of(messages[-1]):
+    if "# Findings" in _text_of(messages[-1]) or "findings of several" in system:
         return "synthesis"
     return "agent"
 

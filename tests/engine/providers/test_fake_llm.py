@@ -15,6 +15,7 @@ from heavy_engine.testing import (
     fake_config,
     garbage_reply,
     hang_reply,
+    slow_reply,
     text_reply,
     tool_call_reply,
 )
@@ -162,3 +163,23 @@ async def test_agent_with_only_the_finish_tool_finishes_with_a_summary(fake_llm:
     body = {"model": "m", "messages": [{"role": "user", "content": "q"}], "tools": [done]}
     (call,) = message(await post(fake_llm, body))["tool_calls"]
     assert json.loads(call["function"]["arguments"])["summary"]
+
+
+async def test_slow_reply_and_latency_add_up(fake_llm: FakeLLM) -> None:
+    fake_llm.latency = 0.05
+    fake_llm.enqueue(slow_reply(0.1))
+    body = {"model": "m", "messages": [{"role": "user", "content": "q"}]}
+    assert "fake agent answer" in message(await post(fake_llm, body))["content"]
+    rec = fake_llm.calls()[0]
+    assert rec.finished is not None and rec.finished - rec.started >= 0.15
+    assert rec.status == 200 and not rec.cancelled and not rec.stream
+
+
+async def test_optional_key_and_known_models_checks() -> None:
+    async with FakeLLM(api_key="sk-test", known_models_only=True) as fake:
+        body = {"model": "fake/model", "messages": [{"role": "user", "content": "q"}]}
+        assert (await post(fake, body)).status_code == 401
+        async with httpx.AsyncClient(headers={"Authorization": "Bearer sk-test"}) as client:
+            url = f"{fake.base_url}/chat/completions"
+            assert (await client.post(url, json=body)).status_code == 200
+            assert (await client.post(url, json={**body, "model": "nope"})).status_code == 404
