@@ -192,6 +192,7 @@ class DiscordAdapter:
             "app_id": str(interaction.application_id), "token": interaction.token,
             "token_at": time.time(),
             "make_thread": isinstance(channel, discord.TextChannel),
+            "mention": interaction.guild_id is not None,  # ping when done, except in DMs
         }
         flags: dict[str, Any] = {}
         if agents is not None:

@@ -153,7 +153,6 @@ class DiscordDelivery:
             reply["reference"] = reply["card"]
         else:
             reply["thread"] = str(thread.id)
-            reply["mention"] = True
         await self.runner.save_reply(job)
 
     async def _finish(self, job: Job, state: ProgressState) -> None:

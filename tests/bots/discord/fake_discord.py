@@ -67,7 +67,8 @@ class FakeDiscord:
     _originals: dict[str, str] = field(default_factory=dict)  # interaction token -> message id
     _interaction_channels: dict[str, str] = field(default_factory=dict)  # token -> channel id
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    _limits: list[tuple[str, str, float]] = field(default_factory=list)
+    _failures: list[tuple[str, str, int, dict[str, Any], dict[str, str]]] = field(
+        default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -131,10 +132,19 @@ class FakeDiscord:
         await self.dispatch("THREAD_CREATE", thread)
         return str(thread["id"])
 
+    def fail_next(self, method: str, pattern: str, status: int = 403, code: int = 50013,
+                  message: str = "Missing Permissions") -> None:
+        """Answer the next matching call with a Discord error instead of serving it."""
+        self._failures.append((method, pattern, status, {"code": code, "message": message}, {}))
+
     def rate_limit_next(self, method: str, pattern: str, retry_after: float = 0.2) -> None:
         """Answer the next matching call with a 429, as Discord does (`Via` header included,
         which discord.py uses to tell Discord's limits from a proxy's)."""
-        self._limits.append((method, pattern, retry_after))
+        body = {"message": "You are being rate limited.", "retry_after": retry_after,
+                "global": False}
+        headers = {"Via": "1.1 google", "Retry-After": str(retry_after),
+                   "X-RateLimit-Scope": "user"}
+        self._failures.append((method, pattern, 429, body, headers))
 
     def original(self, token: str) -> str:
         """The id of the message an interaction's first response created."""
@@ -223,13 +233,10 @@ class FakeDiscord:
         self.calls.append(call)
         headers: dict[str, str] = {}
         try:
-            limit = next((x for x in self._limits if call.matches(x[0], x[1])), None)
-            if limit is not None:
-                self._limits.remove(limit)
-                status, payload = 429, {"message": "You are being rate limited.",
-                                        "retry_after": limit[2], "global": False}
-                headers = {"Via": "1.1 google", "Retry-After": str(limit[2]),
-                           "X-RateLimit-Scope": "user"}
+            failure = next((f for f in self._failures if call.matches(f[0], f[1])), None)
+            if failure is not None:
+                self._failures.remove(failure)
+                status, payload, headers = failure[2], failure[3], failure[4]
             else:
                 status, payload = self._route(request.method, path, body, files, request)
             call.status, call.response = status, payload

@@ -87,6 +87,30 @@ async def test_rate_limits_are_waited_out_by_discord_py(stack: Stack) -> None:
     assert answers[0].at - limited[-1].at >= 0.15  # after the retry_after
 
 
+async def test_without_thread_permission_the_answer_replies_to_the_card(stack: Stack) -> None:
+    fake = stack.fake
+    fake.fail_next("POST", r"/channels/\d+/messages/\d+/threads")  # Missing Permissions
+    card = await _ask(stack, "No threads here")
+    await stack.finish(card)
+    [answer] = message_posts(fake, CHANNEL_ID)
+    assert answer.body["message_reference"]["message_id"] == int(card)
+    assert answer.body["content"].startswith(f"<@{ALICE}> ")
+
+
+async def test_when_the_bot_token_may_not_post_the_interaction_webhook_does(
+    stack: Stack,
+) -> None:
+    fake = stack.fake
+    fake.fail_next("POST", r"/channels/\d+/messages")  # e.g. a user-installed app
+    payload = slash_heavy("Answer me anyway")
+    await fake.interact(payload)
+    await fake.wait_call("POST", rf"/interactions/{payload['id']}/[^/]+/callback")
+    await stack.finish(fake.original(payload["token"]))
+    [followup] = fake.find("POST", rf"/webhooks/\d+/{payload['token']}")
+    assert followup.body["content"].startswith(f"<@{ALICE}> ")
+    assert followup.query["wait"] == "1"
+
+
 async def test_cards_in_one_channel_share_its_edit_pace(stack: Stack) -> None:
     for _ in range(4):
         stack.llm.enqueue(slow_reply(0.4), when="agent")

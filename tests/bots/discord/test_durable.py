@@ -1,4 +1,4 @@
-"""With the durable runner: a job resumed after a restart edits its card and answers once."""
+"""With the durable runner of `heavy serve`: restarts and queueing."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import pytest
 import pytest_asyncio
 
 from bots.discord import DiscordAdapter, DiscordOptions
-from heavy_engine import Engine
+from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
 from heavy_engine.runtime import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 
 from .conftest import Stack
 from .fake_discord import CHANNEL_ID, FakeDiscord
-from .helpers import message_posts, slash_heavy, wait_final
+from .helpers import BOB, message_posts, slash_heavy, wait_final
 
 import discord  # isort: skip
 
@@ -41,17 +41,17 @@ async def own_fake(stack: Stack) -> AsyncIterator[FakeDiscord]:
 @pytest_asyncio.fixture(loop_scope="package")
 async def process(
     stack: Stack, own_fake: FakeDiscord, tmp_path: Path
-) -> AsyncIterator[Callable[[], Awaitable[Process]]]:
+) -> AsyncIterator[Callable[..., Awaitable[Process]]]:
     """Starts a `heavy serve`-like process (same database each time): adapter, then runner."""
     db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
     engine = Engine(stack.config, env={})
     started: list[Process] = []
 
-    async def start() -> Process:
-        settings = SettingsStore(db, stack.config)
-        runner = DurableRunner(engine, JobStore(db, stack.config), settings.resolve_job,
-                               stack.config)
-        services = Services(config=stack.config, engine=engine, runner=runner,
+    async def start(config: HeavyConfig | None = None) -> Process:
+        config = config or stack.config
+        settings = SettingsStore(db, config)
+        runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
+        services = Services(config=config, engine=engine, runner=runner,
                             settings=settings, env={})
         options = DiscordOptions(token="fake-token", api_url=own_fake.api_url,
                                  gateway_url=own_fake.gateway_url, edit_interval=0.05)
@@ -73,7 +73,7 @@ async def process(
 
 
 async def test_a_resumed_job_edits_the_same_card_and_answers_once(
-    stack: Stack, own_fake: FakeDiscord, process: Callable[[], Awaitable[Process]]
+    stack: Stack, own_fake: FakeDiscord, process: Callable[..., Awaitable[Process]]
 ) -> None:
     fake = own_fake
     adapter, runner = await process()
@@ -99,3 +99,26 @@ async def test_a_resumed_job_edits_the_same_card_and_answers_once(
     assert len(fake.find("POST", r"/channels/\d+/messages/\d+/threads")) == 1  # one thread
     assert len(message_posts(fake, card)) == 1  # one answer, in that thread
     assert not message_posts(fake, CHANNEL_ID)  # and no second card anywhere
+
+
+async def test_a_queued_question_says_so_then_becomes_the_card(
+    stack: Stack, own_fake: FakeDiscord, process: Callable[..., Awaitable[Process]]
+) -> None:
+    fake = own_fake
+    config = stack.config.with_overrides({"limits": {"max_concurrent_jobs": 1}})
+    await process(config)
+    stack.llm.latency = 0.1
+    try:
+        first, second = slash_heavy("First in line"), slash_heavy("Second in line", uid=BOB)
+        await fake.interact(first)
+        await fake.wait_call("POST", rf"/interactions/{first['id']}/[^/]+/callback")
+        await fake.interact(second)
+        [note] = await fake.wait_call("PATCH", rf"/webhooks/\d+/{second['token']}/messages/.+")
+        assert note.body["content"] == "⏳ Queued: position 1. I'll start soon."
+        card = fake.original(second["token"])
+        final = await wait_final(fake, card)
+    finally:
+        stack.llm.latency = 0.0
+    assert final.body["content"] is None  # null content: the note gives way to the card
+    assert fake.messages[card]["content"] == ""
+    assert final.body["embeds"][0]["title"] == "✅ Done"
