@@ -51,6 +51,12 @@ def create_engine(url: str | None = None) -> AsyncEngine:
             kwargs["poolclass"] = StaticPool
         else:
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            # One connection per process: SQLite has one writer anyway, and with several, a
+            # connection's worker thread can sit in the busy handler holding its handle's
+            # mutex while the garbage collector finalizes one of its statements on the event
+            # loop thread, which then blocks until the busy timeout (the lock holder needs
+            # that loop to commit). Other processes still wait on the busy timeout.
+            kwargs.update(pool_size=1, max_overflow=0)
     engine = _create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

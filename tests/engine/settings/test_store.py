@@ -12,7 +12,13 @@ import pytest
 from heavy_engine import ConfigError, RequestRejected, settings
 from heavy_engine.db import Database, claim_event, prune_events
 from heavy_engine.runtime import JobSpec
-from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused, SettingsStore
+from heavy_engine.settings import (
+    Scope,
+    ScopeSettings,
+    SettingsConflict,
+    SettingsRefused,
+    SettingsStore,
+)
 
 from .conftest import TOOLS, operator_config
 
@@ -129,19 +135,23 @@ async def test_two_writers_on_one_version_one_conflicts(
     if not first:
         await store.set(CHANNEL, {"agents": 2}, actor="setup")
     version = (await store.get(CHANNEL)).version
-    # A second process: its own engine and connections on the same file.
-    other_db = await Database.open(db_url)
-    try:
-        other = SettingsStore(other_db, operator_config(), known_tools=TOOLS)
-        results = await asyncio.gather(
-            store.set(CHANNEL, {"agents": 5}, actor="alice", expected_version=version),
-            other.set(CHANNEL, {"agents": 7}, actor="bob", expected_version=version),
-            return_exceptions=True,
-        )
-    finally:
-        await other_db.close()
+
+    def other_process() -> ScopeSettings:
+        """`heavy config set` beside the bot: its own event loop, engine and connection."""
+        async def write() -> ScopeSettings:
+            async with await Database.open(db_url, migrate=False) as other_db:
+                other = SettingsStore(other_db, operator_config(), known_tools=TOOLS)
+                return await other.set(CHANNEL, {"agents": 7}, actor="bob",
+                                       expected_version=version)
+        return asyncio.run(write())
+
+    results = await asyncio.gather(
+        store.set(CHANNEL, {"agents": 5}, actor="alice", expected_version=version),
+        asyncio.to_thread(other_process),
+        return_exceptions=True,
+    )
     conflicts = [r for r in results if isinstance(r, SettingsConflict)]
-    wins = [r for r in results if not isinstance(r, BaseException)]
+    wins = [r for r in results if isinstance(r, ScopeSettings)]
     assert (len(wins), len(conflicts)) == (1, 1), results
     final = await store.get(CHANNEL)
     assert final.values == wins[0].values and final.version == version + 1
