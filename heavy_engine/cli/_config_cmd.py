@@ -10,6 +10,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .. import db as heavy_db
 from .._config import HeavyConfig
 from .._errors import ConfigError
@@ -70,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except SettingsConflict as err:
         print(f"heavy: {err}", file=sys.stderr)
+        return 1
+    except ImportError as err:  # e.g. postgresql+asyncpg without asyncpg installed
+        print(f"heavy: database: the driver {err.name!r} is not installed", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as err:
+        print(f"heavy: database: {err}", file=sys.stderr)
         return 1
 
 

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
         elif args.db_action == "downgrade":
             db.downgrade(url, args.revision)
         revision = db.current(url)
+    except ImportError as err:  # e.g. postgresql+asyncpg without asyncpg installed
+        print(f"heavy: database: the driver {err.name!r} is not installed", file=sys.stderr)
+        return 2
     except (CommandError, SQLAlchemyError, OSError) as err:
         print(f"heavy: database: {err}", file=sys.stderr)
         return 1

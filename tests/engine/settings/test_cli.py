@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,17 @@ def test_sqlite_migrates_itself_on_first_use(capsys: pytest.CaptureFixture[str])
     assert main(["config", "show", *SCOPE]) == 0  # the embedded default needs no upgrade step
     assert main(["db", "current"]) == 0
     assert "(head)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["db", "upgrade"],  # the operator's migration command
+    ["config", "show", *SCOPE],  # and a settings command
+])
+def test_a_missing_database_driver_is_named(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setenv("HEAVY_DATABASE_URL", "postgresql+asyncpg://heavy@db.invalid/heavy")
+    if importlib.util.find_spec("asyncpg") is not None:
+        pytest.skip("asyncpg is installed")
+    assert main(argv) == 2
+    assert "driver 'asyncpg' is not installed" in capsys.readouterr().err
