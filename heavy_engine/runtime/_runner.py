@@ -69,6 +69,7 @@ class DurableRunner:
         self._running: dict[str, Job] = {}
         self._runs: dict[str, Run] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._cancel_requested: set[str] = set()
         self._admit = asyncio.Lock()  # limit checks and the insert happen as one step
         self._changed = asyncio.Event()
         # Submissions are accepted (and recorded) from the start, but nothing is launched
@@ -120,8 +121,16 @@ class DurableRunner:
                 await self._finish(job, "cancelled", "The request was cancelled.")
                 self._pump()
                 return True
+        if job_id not in self._running:
+            return False
         run = self._runs.get(job_id)
-        return run.cancel() if run is not None else False
+        if run is None:  # launched, the run not created yet: `_execute` cancels it
+            self._cancel_requested.add(job_id)
+            return True
+        # One loop step first: a run cancelled before its task has started would never
+        # emit `Done`, and its front end would wait for it forever.
+        await asyncio.sleep(0)
+        return run.cancel()
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
@@ -264,6 +273,9 @@ class DurableRunner:
                     requester=job.spec.user))
             self._runs[job.id] = run
             self._notify()
+            if job.id in self._cancel_requested:
+                await asyncio.sleep(0)  # see `cancel`
+                run.cancel()
             delivery = self._deliveries.get(job.spec.platform)
             if delivery is not None:
                 delivery_task = asyncio.get_running_loop().create_task(
@@ -301,6 +313,7 @@ class DurableRunner:
             self._running.pop(job.id, None)
             self._runs.pop(job.id, None)
             self._tasks.pop(job.id, None)
+            self._cancel_requested.discard(job.id)
             self._pump()
 
     async def _await_delivery(self, job: Job, task: asyncio.Task[None] | None) -> bool:

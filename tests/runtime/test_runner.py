@@ -326,3 +326,17 @@ async def test_runs_concurrently_up_to_the_limit(make_runner: MakeRunner, fake: 
     assert runner.counts() == (2, 3)
     await asyncio.wait_for(runner.drain(), 10)
     assert [await _status(runner, j.id) for j in jobs if j] == ["done"] * 5
+
+
+async def test_cancel_right_after_submit_ends_the_run_and_its_delivery(
+    make_runner: MakeRunner,
+) -> None:
+    runner = await make_runner()
+    delivery = RecordingDelivery()
+    runner.register_delivery("slack", delivery)
+    job = await runner.submit(spec())
+    assert job is not None and job.status == "running"
+    assert await runner.cancel(job.id)  # before the run even exists
+    await settle(runner)
+    assert await _status(runner, job.id) == "cancelled"
+    assert delivery.posted == [(job.id, "The request was cancelled.")]
