@@ -235,14 +235,15 @@ class DiscordAdapter:
             return
         me = self._me()
         channel = message.channel
-        is_dm = message.guild is None
-        mentioned = any(u.id == me for u in message.mentions)
-        if not is_dm and not mentioned:
-            if not (isinstance(channel, discord.Thread) and channel.owner_id == me):
-                return
-            if await self._thread_policy(message.guild, channel) != "follow":
-                return
+        addressed = message.guild is None or any(u.id == me for u in message.mentions)
+        own_thread = channel if isinstance(channel, discord.Thread) and channel.owner_id == me \
+            else None
+        if not addressed and own_thread is None:
+            return  # the common case, decided without any I/O
         try:
+            if own_thread is not None and not addressed \
+                    and await self._thread_policy(message.guild, own_thread) != "follow":
+                return
             await self._ask_from_message(message)
         except Exception:
             ref = uuid.uuid4().hex[:8]

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import discord
 
-from heavy_engine import Done, Run
+from heavy_engine import Done, Run, RunResult
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job, JobRunner
 from heavy_engine.text import footer
@@ -44,6 +44,7 @@ log = logging.getLogger("heavy.discord")
 
 TOKEN_TTL = 14 * 60  # interaction tokens live 15 min; leave a margin for slow edits
 ONLINE_WAIT = 120.0  # a job recovered at start-up waits this long for the login
+THREAD_EXISTS = 160004  # Discord's code for "a thread has already been created for this message"
 ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
 
 
@@ -147,8 +148,13 @@ class DiscordDelivery:
             card = channel.get_partial_message(int(reply["card"]))
             thread = await card.create_thread(name=thread_name(job.spec.question),
                                               auto_archive_duration=ARCHIVE_MINUTES)
-        except (discord.HTTPException, TypeError) as err:
-            # Forum posts, missing permissions...: answer in the channel instead.
+        except discord.HTTPException as err:
+            if err.code == THREAD_EXISTS:  # made before a restart: a message's thread has its id
+                reply["thread"] = reply["card"]
+            else:  # forum posts, missing permissions...: answer in the channel instead
+                log.info("no thread for job %s (%s); answering in the channel", job.id, err)
+                reply["reference"] = reply["card"]
+        except TypeError as err:
             log.info("no thread for job %s (%s); answering in the channel", job.id, err)
             reply["reference"] = reply["card"]
         else:
@@ -269,6 +275,6 @@ def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:
                                     fail_if_not_exists=False)
 
 
-def _footer(result: Any) -> str:
+def _footer(result: RunResult) -> str:
     notes = " ".join(result.notes)
     return f"{footer(result)}{' · ' + notes if notes else ''}"

@@ -364,6 +364,9 @@ class FakeDiscord:
         parent_ch = self.channels.get(parent)
         if parent_ch is None or parent_ch["type"] not in (0, 5):
             return 400, {"code": 50024, "message": "Cannot execute action on this channel type"}
+        if thread_id in self.channels:
+            return 400, {"code": 160004,
+                         "message": "A thread has already been created for this message"}
         name = body.get("name", "")
         if not 1 <= len(name) <= 100:
             return 400, {"code": 50035, "message": "Invalid Form Body (name)"}

@@ -13,7 +13,7 @@ from heavy_engine.runtime import Job, JobSpec
 from heavy_engine.testing import error_reply, slow_reply, text_reply
 
 from .conftest import EDIT_INTERVAL, Stack
-from .fake_discord import CHANNEL_ID, GUILD_ID, bot_user, message
+from .fake_discord import CHANNEL_ID, GUILD_ID, bot_user, message, thread_channel
 from .helpers import ALICE, assert_safe_mentions, card_edits, message_posts, slash_heavy
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
@@ -130,7 +130,7 @@ async def test_a_job_delivered_again_edits_its_card_and_never_reposts(stack: Sta
     card = fake.new_id()
     fake.messages[card] = message(card, CHANNEL_ID, content="", author=bot_user())
     stack.llm.enqueue(text_reply("Short answer."), when="synthesis")
-    job = _job("redelivered-1", {"channel": CHANNEL_ID, "card": card, "posted": 1,
+    job = _job(stack, "redelivered-1", {"channel": CHANNEL_ID, "card": card, "posted": 1,
                                  "reference": card})
     run = stack.adapter.services.engine.start(HeavyRequest("Q again", stack.config, id=job.id))
     await stack.adapter.delivery.deliver(job, run)
@@ -145,16 +145,25 @@ async def test_a_job_delivered_again_edits_its_card_and_never_reposts(stack: Sta
     assert len(fake.calls) == calls
 
 
-def _job(job_id: str, reply: dict[str, object]) -> Job:
+async def test_a_thread_made_before_a_restart_is_reused(stack: Stack) -> None:
+    fake = stack.fake
+    card = fake.new_id()
+    fake.messages[card] = message(card, CHANNEL_ID, content="", author=bot_user())
+    fake.channels[card] = thread_channel(card, CHANNEL_ID, "made before the restart")
+    job = _job(stack, "rethread-1", {"channel": CHANNEL_ID, "card": card, "make_thread": True,
+                              "mention": True})
+    run = stack.adapter.services.engine.start(HeavyRequest("Q again", stack.config, id=job.id))
+    await stack.adapter.delivery.deliver(job, run)
+    assert job.reply["thread"] == card  # Discord said it exists: a message's thread has its id
+    assert message_posts(fake, card)  # the answer went there
+    assert not message_posts(fake, CHANNEL_ID)
+
+
+def _job(stack: Stack, job_id: str, reply: dict[str, object]) -> Job:
+    """A job as the runner hands it over again after a restart, with its saved reply state."""
     spec = JobSpec(platform="discord", workspace=GUILD_ID, channel=CHANNEL_ID, user=ALICE,
                    question="Q again", reply=dict(reply))
-    return Job(id=job_id, spec=spec, config=_config())
-
-
-def _config():  # type: ignore[no-untyped-def]
-    from .conftest import stack_config
-
-    return stack_config("http://127.0.0.1:9/v1")
+    return Job(id=job_id, spec=spec, config=stack.config)
 
 
 # -- payloads -------------------------------------------------------------------------------
