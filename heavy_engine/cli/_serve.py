@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
                       logging.DEBUG if verbose else logging.INFO)
     if warning:
         log.warning(warning)
+    token = env.get("HEAVY_API_TOKEN")
+    if token and len(token) < 16:
+        log.warning("HEAVY_API_TOKEN is shorter than 16 characters: use a long random token "
+                    "(e.g. `openssl rand -hex 32`)")
     try:
         return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env))
     except ConfigError as err:

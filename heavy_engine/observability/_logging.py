@@ -56,7 +56,9 @@ class JsonFormatter(logging.Formatter):
                 data[key] = value
         if record.exc_info:
             data["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(data, default=str, ensure_ascii=False))
+        # Redact each value before encoding: JSON escaping could hide a secret's exact text.
+        clean = {k: redact(v) if isinstance(v, str) else v for k, v in data.items()}
+        return redact(json.dumps(clean, default=str, ensure_ascii=False))
 
 
 def configure_logging(

@@ -167,3 +167,9 @@ def test_metrics_reject_wrong_labels_and_negative_counts() -> None:
         counter.inc(b="x")
     with pytest.raises(ValueError, match="only go up"):
         counter.inc(-1, a="x")
+
+
+def test_json_escaping_does_not_hide_an_exact_secret(log_stream: io.StringIO) -> None:
+    add_secret('pa"ss\\word-123')
+    logging.getLogger("heavy.test").error('db said: pa"ss\\word-123 is wrong')
+    assert "word-123" not in log_stream.getvalue()
