@@ -188,8 +188,8 @@ def plan_answer(
 ) -> AnswerPlan:
     """Split an answer into messages of at most `limit` characters, fences intact.
 
-    `prefix` (the requester's mention) opens the first message; `footer` closes the last as
-    Discord subtext. Answers longer than `attach_over` also come as a `.md` file; beyond
+    `prefix` (the requester's mention) opens the first message on a line of its own; `footer`
+    closes the last as Discord subtext. Answers longer than `attach_over` also come as a `.md` file; beyond
     `max_messages` messages only the first ones are posted and the file carries the rest.
     """
     answer = neutralise_mentions(answer.strip()) or "(empty answer)"
@@ -201,7 +201,7 @@ def plan_answer(
         chunks.append(f"*… {len(answer):,} characters in all: the full answer is attached.*")
         attach = True
     if prefix:
-        chunks[0] = f"{prefix} {chunks[0]}"
+        chunks[0] = f"{prefix}\n{chunks[0]}"  # own line: the answer may open with a heading
     if tail:
         if len(chunks[-1]) + 1 + len(tail) <= limit:
             chunks[-1] = f"{chunks[-1]}\n{tail}"

@@ -200,6 +200,9 @@ class FakeDiscord:
                 elif op == 2:  # identify
                     self.identifies.append(frame["d"])
                     await self._ready(ws, frame["d"])
+                    assert self._changed is not None
+                    async with self._changed:
+                        self._changed.notify_all()
                 elif op == 6:  # resume
                     await ws.send_json({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}})
         finally:

@@ -94,7 +94,7 @@ async def test_without_thread_permission_the_answer_replies_to_the_card(stack: S
     await stack.finish(card)
     [answer] = message_posts(fake, CHANNEL_ID)
     assert answer.body["message_reference"]["message_id"] == int(card)
-    assert answer.body["content"].startswith(f"<@{ALICE}> ")
+    assert answer.body["content"].startswith(f"<@{ALICE}>\n")
 
 
 async def test_when_the_bot_token_may_not_post_the_interaction_webhook_does(
@@ -107,7 +107,7 @@ async def test_when_the_bot_token_may_not_post_the_interaction_webhook_does(
     await fake.wait_call("POST", rf"/interactions/{payload['id']}/[^/]+/callback")
     await stack.finish(fake.original(payload["token"]))
     [followup] = fake.find("POST", rf"/webhooks/\d+/{payload['token']}")
-    assert followup.body["content"].startswith(f"<@{ALICE}> ")
+    assert followup.body["content"].startswith(f"<@{ALICE}>\n")
     assert followup.query["wait"] == "1"
 
 

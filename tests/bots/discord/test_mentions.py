@@ -49,7 +49,7 @@ async def test_a_mention_in_a_channel_starts_a_thread_and_answers_there(stack: S
     posts = message_posts(fake, msg["id"])
     assert posts[0].body["components"][0]["components"][0]["custom_id"].startswith("heavy:stop:")
     answer = posts[1].body
-    assert answer["content"].startswith(f"<@{ALICE}> ")
+    assert answer["content"].startswith(f"<@{ALICE}>\n")
     assert "message_reference" not in answer  # in its own thread, no reply needed
     assert not message_posts(fake, CHANNEL_ID)  # nothing lands in the channel itself
     assert_safe_mentions(fake)

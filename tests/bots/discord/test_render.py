@@ -112,7 +112,7 @@ def test_plan_answer(answer: str, prefix: str, messages: int, attach: bool) -> N
     assert all(m.count("```") % 2 == 0 for m in plan.messages)  # no fence left open
     assert plan.messages[-1].endswith("-# fake/model · 2/2 agents")
     if prefix:
-        assert plan.messages[0].startswith(prefix + " ")
+        assert plan.messages[0].startswith(prefix + "\n")
 
 
 def test_plan_answer_defuses_mass_mentions() -> None:

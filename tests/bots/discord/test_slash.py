@@ -42,7 +42,7 @@ async def test_slash_defers_at_once_then_answers_in_a_thread(stack: Stack) -> No
     posts = message_posts(fake, card_id)  # the thread's id is the card's id
     assert posts, "the answer was posted in the thread with the bot token"
     first, last = posts[0].body, posts[-1].body
-    assert first["content"].startswith(f"<@{ALICE}> ")
+    assert first["content"].startswith(f"<@{ALICE}>\n")
     assert first["allowed_mentions"]["users"] == [int(ALICE)]  # only the requester is pinged
     assert "-# fake/model" in last["content"]  # footer: models, agents, time, tokens, cost
     assert "2/2 agents" in last["content"]
