@@ -65,6 +65,7 @@ class SlackDelivery:
         self.runner = runner
         self.interval = interval  # seconds between edits of one message
         self.streaming = streaming  # Slack's streaming API for the answer
+        self.tick = max(5.0, interval)  # seconds between refreshes when no event arrives
         self._on_thread = on_thread  # told about every thread we answer in
 
     async def deliver(self, job: Job, run: Run) -> None:
@@ -86,6 +87,7 @@ class SlackDelivery:
                                     team=reply.get("team", ""), user=job.spec.user,
                                     interval=self.interval,
                                     on_started=lambda ts: self._remember(job, "answer_ts", ts))
+        ticker = asyncio.get_running_loop().create_task(self._tick(progress, state, job))
         try:
             await progress.post_now(*self._card(state, job))
             async for event in run.stream():
@@ -105,6 +107,9 @@ class SlackDelivery:
                 if live is not None:
                     await live.cancel()
             raise
+        finally:
+            ticker.cancel()
+            await asyncio.gather(ticker, return_exceptions=True)
         result = state.result
         assert result is not None
         await answer.close()  # let an in-flight edit land before the final one replaces it
@@ -116,6 +121,14 @@ class SlackDelivery:
         await react(self.client, channel, reply.get("trigger_ts"), WORKING, remove=True)
         await react(self.client, channel, reply.get("trigger_ts"),
                     _FINAL_REACTION.get(result.status, _FAILED))
+
+    async def _tick(self, progress: LiveMessage, state: ProgressState, job: Job) -> None:
+        """Refresh the elapsed times while nothing happens (a slow tool call should not look
+        like a hang)."""
+        while True:
+            await asyncio.sleep(self.tick)
+            if state.result is None:
+                progress.set(*self._card(state, job))
 
     def _card(self, state: ProgressState, job: Job) -> tuple[str, list[dict[str, Any]]]:
         return progress_card(state, time.monotonic(), job_id=job.id,

@@ -102,7 +102,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
         runner: Any = (
             DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
             if durable else InMemoryRunner(engine, settings.resolve_job))
-        env = slack_env({"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET,
+        env = slack_env({"SLACK_BOT_TOKEN": TOKEN,
+                         "SLACK_SIGNING_SECRET": "" if socket_mode else SECRET,
                          "SLACK_API_URL": fake_slack.api_url,
                          "SLACK_STREAMING": "1" if streaming else "",
                          "SLACK_APP_TOKEN": "xapp-1-test-never-real" if socket_mode else ""})

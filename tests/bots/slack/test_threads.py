@@ -73,3 +73,17 @@ async def test_an_admin_may_stop_someone_elses_run(make_slack: MakeSlack,
     await slack.settle()
     assert slack.fake.called("reactions.add", name="octagonal_sign", timestamp=MENTION_TS)
     assert not slack.fake.called("chat.postEphemeral")
+
+
+async def test_a_quiet_stretch_still_refreshes_the_elapsed_time(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=1, tools=[]))
+    slack.adapter.delivery.tick = 0.2
+    fake_llm.latency = 1.3  # one slow call and no events meanwhile
+    await slack.event(mention())
+    await slack.settle()
+    card = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)[0]
+    running = [c for c in slack.fake.called("chat.update", ts=card.ts)
+               if ":hourglass_flowing_sand: *1.*" in json.dumps(c.args["blocks"])]
+    assert any("_1s_" in json.dumps(c.args["blocks"]) for c in running)
