@@ -9,10 +9,14 @@ import os
 import sys
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import db as heavy_db
 from .._config import HeavyConfig, simulated_fallback, use_simulated
 from .._engine import Engine, HeavyRequest
 from .._errors import ConfigError, RequestRejected
 from .._events import RunResult
+from ..settings import SettingsStore
 from ._common import load_or_exit
 from ._render import LiveView
 
@@ -25,18 +29,42 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--agents", type=int, help="number of agents (1-16)")
     p.add_argument("--model", help="model for agents and orchestrator")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
+    p.add_argument("--scope", metavar="PLATFORM:WORKSPACE[:CHANNEL]",
+                   help="use the settings stored for that channel, e.g. slack:T0123:C0456")
     p.set_defaults(handler=run)
 
 
-def prepare(args: argparse.Namespace, config: HeavyConfig) -> tuple[HeavyConfig, str | None]:
-    """Apply the flags; fall back to the simulated model (with a warning) when no key is set."""
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     if args.agents is not None:
         flags["agents"] = args.agents
     if args.model:
         flags["model"] = args.model
         flags["orchestrator_model"] = None
-    if flags:
+    return flags
+
+
+async def _stored_settings(config: HeavyConfig, scope: str, flags: dict[str, Any]) -> HeavyConfig:
+    """The channel's effective settings from the database (migrated first when SQLite)."""
+    platform, _, rest = scope.partition(":")
+    workspace, _, channel = rest.partition(":")
+    if not platform or not workspace:
+        raise ConfigError(f"--scope: expected PLATFORM:WORKSPACE[:CHANNEL], got {scope!r}")
+    db = await heavy_db.Database.open()
+    try:
+        store = SettingsStore(db, config)
+        resolved = await store.resolve(platform, workspace, channel or None, flags)
+    finally:
+        await db.close()
+    return resolved.config
+
+
+def prepare(args: argparse.Namespace, config: HeavyConfig) -> tuple[HeavyConfig, str | None]:
+    """Apply stored settings and flags; fall back to the simulated model when no key is set."""
+    flags = _flags(args)
+    if args.scope:
+        config = asyncio.run(_stored_settings(config, args.scope, flags))
+    elif flags:
         config = config.with_overrides(flags)
     warning = None
     missing = simulated_fallback(config, os.environ)
@@ -53,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         config, warning = prepare(args, config)
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, ImportError, OSError) as err:
+        print(f"heavy: the settings database could not be read: {err}", file=sys.stderr)
         return 2
     question = " ".join(args.question)
     if warning:

@@ -73,7 +73,7 @@ def test_env_points_default_provider_at_local_server() -> None:
 
 
 def test_bad_env_override_is_reported() -> None:
-    with pytest.raises(ConfigError, match="environment override: .*base_url must start with http"):
+    with pytest.raises(ConfigError, match=r"environment override: .*base_url must start with http"):
         apply_env(HeavyConfig(), {"HEAVY_LLM_BASE_URL": "localhost:11434"})
 
 

@@ -105,7 +105,7 @@ async def test_four_agents_take_exactly_ten_calls(engine: Engine, fake_llm: Fake
 async def test_decomposition_asks_for_json_and_agents_get_sub_questions(
     engine: Engine, fake_llm: FakeLLM
 ) -> None:
-    result, events = await ask(engine, fake_llm, agents=3)
+    _, events = await ask(engine, fake_llm, agents=3)
     decompose = fake_llm.calls("decompose")[0].body
     assert decompose is not None and decompose["response_format"] == {"type": "json_object"}
     assert "exactly 3" in decompose["messages"][0]["content"]
