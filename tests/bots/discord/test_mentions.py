@@ -20,7 +20,7 @@ from .fake_discord import (
     message,
     user,
 )
-from .helpers import assert_safe_mentions, message_posts
+from .helpers import ALICE, assert_safe_mentions, message_posts
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -132,7 +132,6 @@ async def test_other_bots_are_ignored(stack: Stack) -> None:
 
 # -- payloads ---------------------------------------------------------------------------------
 
-ALICE = "940000000000000001"
 OTHER_BOT = "940000000000000099"
 DM_CHANNEL = "970000000000000001"
 _ids = itertools.count(980_000_000_000_000_001)
