@@ -32,11 +32,15 @@ log = logging.getLogger("heavy.slack")
 EVENTS_PATH = "/slack/events"
 
 
-def build_client(env: SlackEnv) -> AsyncWebClient:
-    # Rate-limited calls wait out Retry-After once before failing; progress edits add their
-    # own coalescing on top (see `_throttle`).
-    return AsyncWebClient(token=env.bot_token, base_url=env.api_url,
-                          retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=1)])
+def build_client(env: SlackEnv, *, wait_on_429: bool = True) -> AsyncWebClient:
+    """A Web API client on `SLACK_API_URL`.
+
+    With `wait_on_429`, a rate-limited call waits out Retry-After once before failing (progress
+    edits add their own coalescing on top, see `_throttle`). Without it, a 429 fails at once:
+    for thread history, whose limit can be a minute, an answer without context beats a wait.
+    """
+    retries = [AsyncRateLimitErrorRetryHandler(max_retry_count=1)] if wait_on_429 else []
+    return AsyncWebClient(token=env.bot_token, base_url=env.api_url, retry_handlers=retries)
 
 
 class _NoTokenNotice(logging.Filter):
@@ -60,7 +64,8 @@ class SlackAdapter:
         self.client = client or build_client(env)
         slack_admins = SlackAdmins(self.client)
         self.bot = SlackBot(
-            services=services, client=self.client, history=ThreadHistory(self.client),
+            services=services, client=self.client,
+            history=ThreadHistory(build_client(env, wait_on_429=False)),
             admins=AnyOf(slack_admins, ConfigAdmins.from_config(services.config)),
         )
         self.delivery = SlackDelivery(self.client, services.runner, interval=edit_interval,

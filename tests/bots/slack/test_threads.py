@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -87,3 +88,19 @@ async def test_a_quiet_stretch_still_refreshes_the_elapsed_time(
     running = [c for c in slack.fake.called("chat.update", ts=card.ts)
                if ":hourglass_flowing_sand: *1.*" in json.dumps(c.args["blocks"])]
     assert any("_1s_" in json.dumps(c.args["blocks"]) for c in running)
+
+
+async def test_a_rate_limited_thread_history_does_not_delay_the_answer(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=2))
+    slack.fake.threads[("C0GENERAL", ROOT_TS)] = thread_history()
+    # Non-Marketplace apps get one conversations.replies a minute.
+    slack.fake.fail_next("conversations.replies", "ratelimited", status=429,
+                         headers={"Retry-After": "60"})
+    started = time.monotonic()
+    await slack.event(mention(thread_ts=ROOT_TS, text=f"<@{BOT_USER}> so which one?"))
+    await slack.settle()
+    assert time.monotonic() - started < 5
+    assert "Earlier messages" not in json.dumps(fake_llm.calls("decompose")[0].body)
+    assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
