@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -39,7 +40,8 @@ def build_client(env: SlackEnv, *, wait_on_429: bool = True) -> AsyncWebClient:
     edits add their own coalescing on top, see `_throttle`). Without it, a 429 fails at once:
     for thread history, whose limit can be a minute, an answer without context beats a wait.
     """
-    retries = [AsyncRateLimitErrorRetryHandler(max_retry_count=1)] if wait_on_429 else []
+    retries: list[AsyncRetryHandler] = (
+        [AsyncRateLimitErrorRetryHandler(max_retry_count=1)] if wait_on_429 else [])
     return AsyncWebClient(token=env.bot_token, base_url=env.api_url, retry_handlers=retries)
 
 
