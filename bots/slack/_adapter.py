@@ -15,7 +15,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.runtime import Services
@@ -40,8 +43,9 @@ def build_client(env: SlackEnv, *, wait_on_429: bool = True) -> AsyncWebClient:
     edits add their own coalescing on top, see `_throttle`). Without it, a 429 fails at once:
     for thread history, whose limit can be a minute, an answer without context beats a wait.
     """
-    retries: list[AsyncRetryHandler] = (
-        [AsyncRateLimitErrorRetryHandler(max_retry_count=1)] if wait_on_429 else [])
+    retries: list[AsyncRetryHandler] = async_default_handlers()  # a dropped connection: once
+    if wait_on_429:
+        retries.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
     return AsyncWebClient(token=env.bot_token, base_url=env.api_url, retry_handlers=retries)
 
 
