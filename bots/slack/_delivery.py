@@ -33,7 +33,7 @@ from ._cards import (
 )
 from ._mrkdwn import markdown_to_mrkdwn
 from ._slackerr import api_error
-from ._stream import STREAM_MAX_CHARS, StreamedAnswer
+from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
 from ._throttle import LiveMessage
 
 log = logging.getLogger("heavy.slack")
@@ -114,6 +114,10 @@ class SlackDelivery:
         assert result is not None
         await answer.close()  # let an in-flight edit land before the final one replaces it
         await progress.close(*self._card(state, job))
+        if stream is not None and stream.start_error and stream.start_error not in TRANSIENT:
+            log.info("slack: streaming unavailable (%s); editing messages instead",
+                     stream.start_error)
+            self.streaming = False
         if not answered:
             if stream is None or not await self._finish_stream(job, result, stream, state):
                 await self._finish(job, result, answer.ts or (stream.ts if stream else None),

@@ -14,8 +14,9 @@ class SlackEnv:
     signing_secret: str  # HTTP mode; Socket Mode does not sign requests
     app_token: str | None = None  # xapp-...: Socket Mode when set
     api_url: str = DEFAULT_API_URL  # GovSlack, proxies and tests use another host
-    # Slack's streaming API (chat.startStream...) for the answer, else throttled chat.update.
-    streaming: bool = False
+    # Slack's streaming API (chat.startStream...) for the answer where the workspace offers
+    # it, else throttled chat.update. SLACK_STREAMING=0 turns it off.
+    streaming: bool = True
 
     def __repr__(self) -> str:  # secrets never reach a log line through a repr
         return (f"SlackEnv(api_url={self.api_url!r}, socket_mode={self.app_token is not None}, "
@@ -38,5 +39,5 @@ def slack_env(env: Mapping[str, str]) -> SlackEnv | None:
     api_url = env.get("SLACK_API_URL", "").strip() or DEFAULT_API_URL
     if not api_url.endswith("/"):
         api_url += "/"  # slack_sdk joins method names onto the base URL
-    streaming = env.get("SLACK_STREAMING", "").strip().lower() in ("1", "true", "yes", "on")
+    streaming = env.get("SLACK_STREAMING", "").strip().lower() not in ("0", "false", "no", "off")
     return SlackEnv(token, secret, app_token, api_url, streaming)

@@ -22,7 +22,12 @@ from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 
-STREAM_MAX_CHARS = 11_000  # Slack's markdown text fails near 12k: longer answers become files
+STREAM_MAX_CHARS = 11_000
+# Start failures worth another try on the next answer; anything else means the workspace (or
+# a GovSlack host) does not offer streaming, and the process stops asking.
+TRANSIENT = frozenset({"ratelimited", "http_429", "http_500", "http_502", "http_503",
+                       "http_504", "internal_error", "fatal_error", "service_unavailable",
+                       "request_timeout"})  # Slack's markdown text fails near 12k: longer answers become files
 _CONTROL = re.compile(r"<(?=[!@#])")
 
 
@@ -52,6 +57,7 @@ class StreamedAnswer:
         self.ts: str | None = None
         self._on_started = on_started
         self.broken = False
+        self.start_error: str | None = None  # why chat.startStream failed, if it did
         self.sent = ""  # what Slack has, already made safe
         self._text = ""
         self._worker: asyncio.Task[None] | None = None
@@ -78,10 +84,14 @@ class StreamedAnswer:
         if not final.startswith(self.sent):  # the answer is not what was streamed
             return False
         try:
-            await self._push(final)
-            assert self.ts is not None  # _push started the stream
-            await self.client.chat_stopStream(channel=self.channel, ts=self.ts,
-                                              blocks=footer_blocks)
+            if self.ts is None:
+                await self._push(final)  # nothing was sent yet: start with all of it
+            assert self.ts is not None
+            # The rest rides on the stop call: one request fewer per answer.
+            await self.client.chat_stopStream(
+                channel=self.channel, ts=self.ts, markdown_text=final[len(self.sent):] or None,
+                blocks=footer_blocks)
+            self.sent = final
         except SlackApiError as err:
             log.warning("finishing the stream failed: %s", api_error(err))
             self.broken = True
@@ -100,6 +110,8 @@ class StreamedAnswer:
             except SlackApiError as err:
                 log.info("streaming stopped (%s); posting the answer instead", api_error(err))
                 self.broken = True
+                if self.ts is None:
+                    self.start_error = api_error(err)
                 return
             await asyncio.sleep(max(self.interval - (loop.time() - started), 0))
 

@@ -105,7 +105,7 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
         env = slack_env({"SLACK_BOT_TOKEN": TOKEN,
                          "SLACK_SIGNING_SECRET": "" if socket_mode else SECRET,
                          "SLACK_API_URL": fake_slack.api_url,
-                         "SLACK_STREAMING": "1" if streaming else "",
+                         "SLACK_STREAMING": "1" if streaming else "0",
                          "SLACK_APP_TOKEN": "xapp-1-test-never-real" if socket_mode else ""})
         assert env is not None
         services = Services(config=config, engine=engine, runner=runner, settings=settings,

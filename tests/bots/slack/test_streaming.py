@@ -1,5 +1,5 @@
-"""Scenario: the answer through Slack's streaming API (SLACK_STREAMING=1), and the fallbacks
-when the stream is unavailable or expires."""
+"""Scenario: the answer through Slack's streaming API (the default; SLACK_STREAMING=0 turns it
+off), and the fallbacks when the stream is unavailable or expires."""
 
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ async def test_without_the_streaming_api_the_answer_is_posted(
     final = [answer, *slack.fake.called("chat.update", ts=answer.ts)][-1].args
     assert final["blocks"][-1]["type"] == "context"
     assert not slack.fake.streams
+    # The process remembers: the next answer does not try again.
+    await slack.event(mention(event_id="Ev0MENTION02", ts="1700000700.000100"))
+    await slack.settle()
+    assert len([c for c in slack.fake.calls if c.method == "chat.startStream"]) == 1
+    assert len(slack.fake.called("chat.postMessage", thread_ts="1700000700.000100")) == 2
 
 
 @pytest.mark.parametrize(
