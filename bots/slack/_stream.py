@@ -78,10 +78,11 @@ class StreamedAnswer:
         """Send the rest and stop the stream; False when the caller must post it instead."""
         if self._worker is not None:
             await self._worker
-        if self.broken:
-            return False
         final = stream_safe(markdown[:STREAM_MAX_CHARS]) + note
-        if not final.startswith(self.sent):  # the answer is not what was streamed
+        if self.broken or not final.startswith(self.sent):
+            # Expired, or the answer is not what was streamed (the synthesis failed and the
+            # findings stand in): close what is open and let the caller replace it.
+            await self._stop_quietly()
             return False
         try:
             if self.ts is None:
@@ -97,6 +98,14 @@ class StreamedAnswer:
             self.broken = True
             return False
         return True
+
+    async def _stop_quietly(self) -> None:
+        if self.ts is None:
+            return
+        try:
+            await self.client.chat_stopStream(channel=self.channel, ts=self.ts)
+        except SlackApiError as err:
+            log.debug("stopping stream %s: %s", self.ts, api_error(err))
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
