@@ -110,7 +110,15 @@ class Run:
 
     async def wait(self) -> RunResult:
         assert self._task is not None
-        return await asyncio.shield(self._task)
+        try:
+            return await asyncio.shield(self._task)
+        except asyncio.CancelledError:
+            # The run's task was cancelled before its first step (`_never_started` filled in
+            # the result); if it is the waiter that is being cancelled, let that through.
+            me = asyncio.current_task()
+            if self.result is None or (me is not None and me.cancelling()):
+                raise
+            return self.result
 
     def __await__(self) -> Generator[Any, None, RunResult]:
         return self.wait().__await__()
@@ -160,7 +168,16 @@ class Engine:
         run = Run(request)
         self._runs[request.id] = run
         run._task = asyncio.get_running_loop().create_task(self._execute(run))
+        run._task.add_done_callback(lambda _: self._never_started(run))
         return run
+
+    def _never_started(self, run: Run) -> None:
+        """A task cancelled before its first step never runs `_execute`: still end with Done."""
+        if run.result is None:
+            self._runs.pop(run.id, None)
+            run.result = RunResult(request_id=run.id, question=run.request.question,
+                                   status="cancelled", error="The request was cancelled.")
+            run.emit(Done(result=run.result))
 
     async def run(self, request: HeavyRequest) -> RunResult:
         return await self.start(request).wait()

@@ -322,3 +322,15 @@ async def test_late_subscriber_sees_every_event(engine: Engine, fake_llm: FakeLL
 def test_registry_without_entry_points_has_builtins() -> None:
     assert ToolRegistry().names() == []
     assert "mark_task_complete" in default_registry(entry_points=False).names()
+
+
+async def test_cancel_before_the_run_starts_still_ends_with_done(
+    engine: Engine, fake_llm: FakeLLM
+) -> None:
+    run = engine.start(HeavyRequest("q", config_for(fake_llm)))
+    assert run.cancel()  # before the task's first step
+    events = [e async for e in run.stream()]
+    assert [e.type for e in events] == ["done"]
+    result = await run
+    assert result.status == "cancelled" and engine.get(run.id) is None
+    assert fake_llm.calls() == []
