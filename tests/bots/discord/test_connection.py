@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
@@ -32,6 +33,18 @@ GUILDS, GUILD_MESSAGES, DM_MESSAGES, MESSAGE_CONTENT = 1 << 0, 1 << 9, 1 << 12, 
 ])
 def test_options_from_env(env: dict[str, str], expected: DiscordOptions | None) -> None:
     assert DiscordOptions.from_env(env) == expected
+
+
+def test_the_entry_point_and_public_surface() -> None:
+    import bots.discord
+    from heavy_engine.runtime._adapters import GROUP
+
+    [entry] = [e for e in entry_points(group=GROUP) if e.name == "discord"]
+    assert entry.value == "bots.discord:create_adapter"
+    assert entry.load() is create_adapter
+    assert sorted(bots.discord.__all__) == ["DiscordAdapter", "DiscordOptions",
+                                            "create_adapter", "intents"]
+    assert all(hasattr(bots.discord, name) for name in bots.discord.__all__)
 
 
 def test_intents_include_message_content_for_follow_ups() -> None:
