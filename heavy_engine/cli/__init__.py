@@ -1,4 +1,4 @@
-"""The `heavy` command. Each sub-command lives in its own module exposing `register(sub)`.
+"""The `heavy` command. Each sub-command lives in its own module exposing `register(sub, parent)`.
 
 Exit codes: 0 success, 1 the run failed, 2 bad usage or configuration.
 """
@@ -10,16 +10,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import _ask
+from . import _ask, _config_cmd, _db, _serve
 from ._common import common_parent
 
-_COMMANDS = [_ask]
-for _name in ("_serve", "_db", "_config_cmd"):
-    try:  # sub-commands land one by one; a missing module is simply not offered
-        _COMMANDS.append(__import__(f"{__name__}.{_name}", fromlist=["register"]))
-    except ModuleNotFoundError as _err:
-        if _err.name != f"{__name__}.{_name}":
-            raise
+_COMMANDS = [_ask, _serve, _config_cmd, _db]
 
 
 def build_parser() -> argparse.ArgumentParser:
