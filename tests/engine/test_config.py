@@ -96,3 +96,12 @@ def test_secrets_are_not_in_the_model() -> None:
     env = {"OPENROUTER_API_KEY": "sk-or-secret"}
     dumped = str(load_config(None, env=env).model_dump())
     assert "sk-or-secret" not in dumped
+
+
+def test_shipped_config_yaml_is_valid_and_matches_the_built_in_defaults() -> None:
+    shipped = load_config(Path(__file__).parents[2] / "config.yaml", env={})
+    defaults = HeavyConfig()
+    assert shipped.model_dump(exclude={"allowed_models"}) == defaults.model_dump(
+        exclude={"allowed_models"}
+    )
+    assert shipped.model in shipped.allowed_models
