@@ -140,9 +140,10 @@ def answer_message(chunk_mrkdwn: str, footer: str | None = None) -> tuple[str, B
 def partial_answer(markdown: str, limit: int) -> str:
     """The answer so far while it streams: the head that fits, marked as unfinished."""
     text = markdown_to_mrkdwn(markdown)
-    if len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        text = text[: cut if cut > limit // 2 else limit]
+    room = limit - 60  # what the markers below add must still fit the block
+    if len(text) > room:
+        cut = text.rfind("\n", 0, room)
+        text = text[: cut if cut > room // 2 else room]
         if text.count("```") % 2:
             text += "\n```"
         return text + "\n_… (continues below when finished)_"

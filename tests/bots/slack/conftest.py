@@ -84,6 +84,8 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = await FakeSlack().start()
     yield fake
     await fake.aclose()
+    # Whatever a test asserted, nothing the adapter sent may break Block Kit's limits.
+    assert not [c for c in fake.calls if c.error == "invalid_blocks"]
 
 
 @pytest.fixture

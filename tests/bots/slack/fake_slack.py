@@ -23,6 +23,19 @@ BOT_ID = "B0BOT"
 TEAM = "T0TEAM"
 
 
+def _invalid_blocks(blocks: Any) -> str | None:
+    """Slack's Block Kit limits that bite in practice, as Slack reports them."""
+    if not blocks:
+        return None
+    if len(blocks) > 50:
+        return "no more than 50 items allowed [json-pointer:/blocks]"
+    for i, block in enumerate(blocks):
+        text = (block.get("text") or {}).get("text", "")
+        if block.get("type") == "section" and not 1 <= len(text) <= 3000:
+            return f"must be 1-3000 characters [json-pointer:/blocks/{i}/text/text]"
+    return None
+
+
 @dataclass(slots=True)
 class Call:
     method: str
@@ -177,6 +190,12 @@ class FakeSlack:
             call.ok, call.error = False, "msg_too_long"
             self._record(call)
             return web.json_response({"ok": False, "error": "msg_too_long"})
+        invalid = _invalid_blocks(args.get("blocks"))
+        if invalid:
+            call.ok, call.error = False, "invalid_blocks"
+            self._record(call)
+            return web.json_response({"ok": False, "error": "invalid_blocks",
+                                      "errors": [invalid]})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             call.ok = False
