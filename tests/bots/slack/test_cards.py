@@ -189,3 +189,11 @@ def test_slack_env_refuses_a_token_without_a_way_to_receive_events() -> None:
 def test_create_adapter_is_none_without_credentials() -> None:
     services = SimpleNamespace(env={})
     assert create_adapter(services) is None  # type: ignore[arg-type]
+
+
+def test_public_surface() -> None:
+    import bots.slack
+
+    assert sorted(bots.slack.__all__) == [
+        "EVENTS_PATH", "SlackAdapter", "SlackEnv", "create_adapter", "slack_env"]
+    assert all(hasattr(bots.slack, name) for name in bots.slack.__all__)
