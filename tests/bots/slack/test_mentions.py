@@ -95,11 +95,16 @@ async def test_stale_timestamp_is_401(slack: Slack) -> None:
 
 
 async def test_bots_and_edits_and_deletions_are_ignored(slack: Slack) -> None:
-    await slack.event(mention(event_id="Ev1", bot_id="B0OTHER"))
-    await slack.event(message_event(event_id="Ev2", subtype="message_changed"))
-    await slack.event(message_event(event_id="Ev3", subtype="message_deleted"))
-    await slack.event(message_event(event_id="Ev4", user=BOT_USER, bot_id="B0BOT",
-                                    channel_type="im", channel="D0DM"))
+    for payload in (
+        mention(event_id="Ev1", bot_id="B0OTHER"),
+        message_event(event_id="Ev2", subtype="message_changed"),
+        message_event(event_id="Ev3", subtype="message_deleted"),
+        message_event(event_id="Ev4", user=BOT_USER, bot_id="B0BOT", channel_type="im",
+                      channel="D0DM"),
+        message_event(event_id="Ev5", text="chatter", channel_type="channel"),
+    ):
+        resp = await slack.event(payload)
+        assert resp.status == 200  # acked (a 404 would make Slack retry)
     await slack.settle()
     assert not slack.fake.called("chat.postMessage")
 
