@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -189,8 +188,7 @@ class DiscordAdapter:
         channel = interaction.channel
         reply: dict[str, Any] = {
             "channel": str(interaction.channel_id), "card": str(card),
-            "app_id": str(interaction.application_id), "token": interaction.token,
-            "token_at": time.time(),
+            "interaction": str(interaction.id),
             "make_thread": isinstance(channel, discord.TextChannel),
             "mention": interaction.guild_id is not None,  # ping when done, except in DMs
         }
@@ -210,9 +208,11 @@ class DiscordAdapter:
             question=question, context=context, flags=flags, reply=reply,
             dedup_key=f"interaction:{interaction.id}",
         )
+        self.delivery.remember(interaction)  # before submit: delivery may start at once
         try:
             job = await self.services.runner.submit(spec)
         except RequestRejected as err:
+            self.delivery.forget(reply["interaction"])
             await interaction.edit_original_response(content=f"⚠️ {err.user_message}",
                                                      allowed_mentions=NO_MENTIONS)
             return

@@ -4,8 +4,9 @@ State that must survive a restart lives in `job.reply` (saved with `runner.save_
 
 - `channel`: where the card is; `card`: its message id (absent until posted)
 - `thread`: where the answer goes when not `channel`; `make_thread`: create it from the card
-- `app_id`, `token`, `token_at`: the slash command's interaction webhook and when it was issued
-  (epoch seconds); used for edits only while fresh, the bot token after that
+- `interaction`: the slash command's interaction id. While this process holds the live
+  interaction and its token is fresh, edits go through it; after that (or after a restart)
+  the bot token does the work. The token itself is never stored.
 - `reference`: a message to reply to (the question, in DMs and plain channels)
 - `mention`: ping the requester with the answer; `posted`: answer messages already sent
 
@@ -56,13 +57,14 @@ class DiscordDelivery:
         pacer: ChannelPacer,
         *,
         refresh: float = 10.0,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.runner = runner
         self.pacer = pacer
         self.refresh = refresh  # redraw at least this often, so elapsed times move
-        self._wall = wall_clock
+        self._clock = clock
+        self._interactions: dict[str, tuple[discord.Interaction, float]] = {}  # id -> (it, when)
         self.stopped_by: dict[str, int] = {}  # job id -> who pressed Stop
         # Set once logged in: the runner may hand over recovered jobs before that.
         self.online = asyncio.Event()
@@ -192,7 +194,7 @@ class DiscordDelivery:
             await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
                              mention=mention)
         reply["answered"] = True
-        reply.pop("token", None)  # no interaction credential kept once the job is over
+        self.forget(reply.get("interaction"))
         await self.runner.save_reply(job)
 
     async def _post_answer(self, job: Job, answer: str, footer_text: str) -> None:
@@ -214,23 +216,34 @@ class DiscordDelivery:
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _fresh_webhook(self, job: Job) -> discord.Webhook | None:
-        reply = job.reply
-        if not reply.get("token") or self._wall() - float(reply.get("token_at", 0)) > TOKEN_TTL:
+    def remember(self, interaction: discord.Interaction) -> None:
+        """Keep a slash command's interaction for edits while its token is fresh."""
+        now = self._clock()
+        for key, (_, when) in list(self._interactions.items()):
+            if now - when > TOKEN_TTL:
+                del self._interactions[key]  # jobs that never reached delivery
+        self._interactions[str(interaction.id)] = (interaction, now)
+
+    def forget(self, interaction_id: str | None) -> None:
+        self._interactions.pop(interaction_id or "", None)
+
+    def _live(self, job: Job) -> discord.Interaction | None:
+        found = self._interactions.get(job.reply.get("interaction") or "")
+        if found is None or self._clock() - found[1] > TOKEN_TTL:
             return None
-        return discord.Webhook.partial(int(reply["app_id"]), reply["token"], client=self.client)
+        return found[0]
 
     async def _edit_card(self, job: Job, embed: discord.Embed, *, live: bool) -> None:
         reply = job.reply
         view = stop_view(job.id, int(job.spec.user)) if live else None
-        webhook = self._fresh_webhook(job)
-        if webhook is not None:
+        interaction = self._live(job)
+        if interaction is not None:
             try:
-                await webhook.edit_message(int(reply["card"]), content=None, embed=embed,
-                                           view=view, allowed_mentions=NO_MENTIONS)
+                await interaction.edit_original_response(
+                    content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
                 return
             except (discord.NotFound, discord.Forbidden):
-                reply.pop("token", None)  # expired early: the bot token from now on
+                self.forget(reply.get("interaction"))  # expired early: the bot token from now on
         card = self.client.get_partial_messageable(int(reply["channel"])).get_partial_message(
             int(reply["card"]))
         await card.edit(content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
@@ -258,13 +271,15 @@ class DiscordDelivery:
             await self.client.get_partial_messageable(target).send(
                 content, allowed_mentions=mentions, **extra)
         except discord.Forbidden:
-            webhook = self._fresh_webhook(job)
-            if webhook is None:
+            # E.g. a user-installed app: not a member of the channel, but the interaction is.
+            interaction = self._live(job)
+            if interaction is None:
                 raise
             extra.pop("reference", None)
             if file is not None:
                 file.reset()
-            await webhook.send(content, allowed_mentions=mentions, wait=True, **extra)
+            await interaction.followup.send(content, allowed_mentions=mentions, wait=True,
+                                            **extra)
 
 
 def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:

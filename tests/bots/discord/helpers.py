@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from .fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, Call, FakeDiscord, member, user
@@ -22,7 +23,13 @@ _ids = itertools.count(960_000_000_000_000_001)
 
 def card_edits(fake: FakeDiscord, card_id: str) -> list[Call]:
     """Edits of one card, through the interaction webhook or with the bot token."""
-    return [c for c in fake.calls if c.method == "PATCH" and c.path.endswith(f"/{card_id}")]
+    def is_card(call: Call) -> bool:
+        original = re.fullmatch(r"/webhooks/\d+/([^/]+)/messages/@original", call.path)
+        if original is not None:
+            return fake.original(original[1]) == card_id
+        return call.path.endswith(f"/{card_id}")
+
+    return [c for c in fake.calls if c.method == "PATCH" and is_card(c)]
 
 
 FINAL_TITLES = ("✅ Done", "❌ Failed", "⌛ Timed out", "⏹️ Stopped")

@@ -113,7 +113,7 @@ async def test_a_queued_question_says_so_then_becomes_the_card(
         await fake.interact(first)
         await fake.wait_call("POST", rf"/interactions/{first['id']}/[^/]+/callback")
         await fake.interact(second)
-        [note] = await fake.wait_call("PATCH", rf"/webhooks/\d+/{second['token']}/messages/.+")
+        [note, *_] = await fake.wait_call("PATCH", rf"/webhooks/\d+/{second['token']}/messages/.+")
         assert note.body["content"] == "⏳ Queued: position 1. I'll start soon."
         card = fake.original(second["token"])
         final = await wait_final(fake, card)
