@@ -106,7 +106,8 @@ def build_tree(
     if 0 < len(allowed) <= MAX_CHOICES:  # real choices when they fit, else autocomplete
         set_ = app_commands.choices(
             model=[app_commands.Choice(name=m[:100], value=m) for m in allowed])(set_)
-    set_cmd: app_commands.Command[Any, ..., None] = app_commands.Command(name="set", description="Change a setting", callback=set_)
+    set_cmd: app_commands.Command[Any, ..., None] = app_commands.Command(
+        name="set", description="Change a setting", callback=set_)
     if not 0 < len(allowed) <= MAX_CHOICES:
         set_cmd.autocomplete("model")(autocomplete_model)
 

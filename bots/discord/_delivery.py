@@ -8,7 +8,8 @@ State that must survive a restart lives in `job.reply` (saved with `runner.save_
   interaction and its token is fresh, edits go through it; after that (or after a restart)
   the bot token does the work. The token itself is never stored.
 - `reference`: a message to reply to (the question, in DMs and plain channels)
-- `mention`: ping the requester with the answer; `posted`: answer messages already sent
+- `mention`: ping the requester with the answer; `posted`: answer messages already sent;
+  `answered`: the job is over on Discord
 
 So a job delivered again edits the same card, and never posts an answer message twice.
 """

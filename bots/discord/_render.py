@@ -125,7 +125,6 @@ def progress_embed(
     state: ProgressState,
     now: float,
     *,
-    queued_position: int = 0,
     note: str | None = None,
 ) -> discord.Embed:
     """The progress card: phase, each agent's state and tool, the synthesis so far, elapsed time.
@@ -134,8 +133,6 @@ def progress_embed(
     The embed always fits Discord's limits, whatever the question, agents or answer length.
     """
     title, colour = _phase_title(state)
-    if queued_position and state.phase == "starting":
-        title = f"⏳ Queued · position {queued_position}"
     head = f"**Question:** {clip(neutralise_mentions(state.question), 500)}" if state.question \
         else ""
     if note:
@@ -164,11 +161,6 @@ def progress_embed(
     return embed
 
 
-def embed_size(embed: discord.Embed) -> int:
-    """Characters Discord counts towards the 6,000 total."""
-    return len(embed)
-
-
 @dataclass(frozen=True, slots=True)
 class AnswerPlan:
     """The messages that carry an answer; `attach` puts the full answer as a file on the last."""
@@ -189,8 +181,8 @@ def plan_answer(
     """Split an answer into messages of at most `limit` characters, fences intact.
 
     `prefix` (the requester's mention) opens the first message on a line of its own; `footer`
-    closes the last as Discord subtext. Answers longer than `attach_over` also come as a `.md` file; beyond
-    `max_messages` messages only the first ones are posted and the file carries the rest.
+    closes the last as Discord subtext. Answers longer than `attach_over` also come as a `.md`
+    file; beyond `max_messages` messages only the first ones are posted, the file has the rest.
     """
     answer = neutralise_mentions(answer.strip()) or "(empty answer)"
     tail = f"-# {footer}" if footer else ""

@@ -68,53 +68,54 @@ class ConfigCommands:
 
     async def show(self, interaction: discord.Interaction, scope: ScopeName) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
+        target = self._scope(interaction, scope)
         store = self.services.settings
-        resolved = await store.resolve(PLATFORM, where_.workspace, where_.channel or None)
-        history = await store.history(where_, limit=1)
-        await interaction.followup.send(show_text(where_, resolved, history[0] if history else None),
-                                        ephemeral=True, allowed_mentions=NO_MENTIONS)
+        resolved = await store.resolve(PLATFORM, target.workspace, target.channel or None)
+        history = await store.history(target, limit=1)
+        last = history[0] if history else None
+        await interaction.followup.send(show_text(target, resolved, last), ephemeral=True,
+                                        allowed_mentions=NO_MENTIONS)
 
     async def set(self, interaction: discord.Interaction, scope: ScopeName,
-                         values: dict[str, object]) -> None:
+                  values: dict[str, object]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
-        if not await self._may_edit(interaction, where_):
+        target = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, target):
             return
         if not values:
             await interaction.followup.send("Nothing to change: pick at least one setting.",
                                             ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         try:
-            saved = await self.services.settings.set(where_, values, actor=self._actor(interaction))
+            saved = await self.services.settings.set(target, values, actor=self._actor(interaction))
         except (SettingsRefused, SettingsConflict) as err:
             await interaction.followup.send(f"Not saved: {err.user_message}", ephemeral=True,
                                             allowed_mentions=NO_MENTIONS)
             return
-        log.info("settings of %s set by %s: %s", where_, interaction.user.id, sorted(values))
-        await interaction.followup.send(changed_text(where_, values, saved.version),
+        log.info("settings of %s set by %s: %s", target, interaction.user.id, sorted(values))
+        await interaction.followup.send(changed_text(target, values, saved.version),
                                         ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def reset(self, interaction: discord.Interaction, scope: ScopeName,
-                           setting: str | None) -> None:
+                    setting: str | None) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        where_ = self._scope(interaction, scope)
-        if not await self._may_edit(interaction, where_):
+        target = self._scope(interaction, scope)
+        if not await self._may_edit(interaction, target):
             return
         store, actor = self.services.settings, self._actor(interaction)
         try:
             if setting:
-                saved = await store.unset(where_, [normalize_key(setting)], actor=actor)
+                saved = await store.unset(target, [normalize_key(setting)], actor=actor)
             else:
-                saved = await store.reset(where_, actor=actor)
+                saved = await store.reset(target, actor=actor)
         except (SettingsRefused, SettingsConflict) as err:
             await interaction.followup.send(f"Not reset: {err.user_message}", ephemeral=True,
                                             allowed_mentions=NO_MENTIONS)
             return
         what = f"`{setting}`" if setting else "every setting"
-        log.info("settings of %s reset (%s) by %s", where_, what, interaction.user.id)
+        log.info("settings of %s reset (%s) by %s", target, what, interaction.user.id)
         await interaction.followup.send(
-            f"Reset {what} for {where(where_)}; it inherits again (version {saved.version}).",
+            f"Reset {what} for {where(target)}; it inherits again (version {saved.version}).",
             ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @staticmethod

@@ -306,7 +306,8 @@ class FakeDiscord:
             if method == "PATCH":
                 self._edit(m.group(2), body, files)
             return 200, msg
-        if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
+        if method == "POST" and (
+                m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
             return self._thread(m.group(1), body, thread_id=m.group(2))
         if method == "POST" and (m := re.fullmatch(r"/channels/(\d+)/threads", path)):
             return self._thread(m.group(1), body, thread_id=self.new_id())

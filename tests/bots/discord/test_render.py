@@ -126,7 +126,8 @@ def test_answer_mentions_allow_only_the_requester() -> None:
 
 
 @pytest.mark.parametrize(("status", "error", "expected"), [
-    ("failed", "All 2 agents failed: no credits", "⚠️ All 2 agents failed: no credits (ref `j1`)"),
+    ("failed", "All 2 agents failed: no credits",
+     "⚠️ All 2 agents failed: no credits (ref `j1`)"),  # the engine's sentence, and the ref
     ("timeout", None, "⚠️ Something went wrong while answering. (ref `j1`)"),  # no detail
     ("cancelled", "The request was cancelled.", "⏹️ Stopped before an answer was ready."),
     ("failed", "boom\n  @everyone", f"⚠️ boom @{ZW}everyone (ref `j1`)"),  # one line, defused
@@ -184,9 +185,8 @@ def test_progress_embed_shows_the_running_tool_and_the_newest_synthesis() -> Non
     assert streaming["description"].endswith("THE END")  # newest words, not the oldest
 
 
-def test_progress_embed_queued_and_note() -> None:
-    state = ProgressState()
-    assert progress_embed(state, 0, queued_position=3).title == "⏳ Queued · position 3"
+def test_progress_embed_starting_and_note() -> None:
+    assert progress_embed(ProgressState(), 0).title == "⏳ Starting…"
     done = progress_embed(_state(1, synthesis="x", done=True), 9, note="Answer in <#5>.")
     assert "Answer in <#5>." in (done.description or "")
     assert done.colour == discord.Colour.green()
