@@ -40,7 +40,7 @@ def _free_port() -> int:
 
 
 async def _scenario(base_url: str, concurrency: int, latency: float) -> dict[str, float]:
-    from heavy_engine import Engine, HeavyRequest
+    from heavy_engine import Engine, HeavyRequest, tune_gc
     from heavy_engine.testing import fake_config
 
     config = fake_config(
@@ -54,6 +54,7 @@ async def _scenario(base_url: str, concurrency: int, latency: float) -> dict[str
         warm = await engine.run(HeavyRequest("warm-up question", config))  # imports, first connect
         if warm.status != "ok":
             raise SystemExit(f"warm-up failed: {warm.error}")
+        tune_gc()  # as `heavy serve` does once started
         cpu0, t0 = time.process_time(), time.perf_counter()
         results = await asyncio.gather(
             *(engine.run(HeavyRequest(f"Question number {i}: which database?", config))

@@ -30,6 +30,7 @@ from ._events import (
     ToolCalled,
     ToolFinished,
 )
+from ._gc import tune_gc
 from ._types import ChatRequest, Completion, ToolCall, Usage
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "ToolSettings",
     "Usage",
     "load_config",
+    "tune_gc",
     "validate_config",
     "validate_question",
 ]

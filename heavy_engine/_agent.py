@@ -128,10 +128,10 @@ async def _run_tool(
     call: ToolCall,
     tools: dict[str, Tool],
     ctx: ToolContext,
-    timeout: float,
+    tool_timeout: float,
     emit: Callable[[Event], None],
 ) -> Message:
     emit(ToolCalled(index=index, tool=call.name, arguments=_preview(call.arguments)))
-    res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, timeout)
+    res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, tool_timeout)
     emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3)))
     return {"role": "tool", "tool_call_id": call.id, "content": res.text}

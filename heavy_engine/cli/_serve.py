@@ -22,6 +22,7 @@ from aiohttp import web
 from .._config import HeavyConfig, simulated_fallback, use_simulated
 from .._engine import Engine
 from .._errors import ConfigError
+from .._gc import tune_gc
 from ..db import Database
 from ..observability import Metrics, add_env_secrets, configure_logging
 from ..runtime import DurableRunner, JobStore, Services
@@ -138,6 +139,7 @@ async def serve(
                 for adapter in adapters:
                     await adapter.start()
                     started.append(adapter)
+                tune_gc()  # start-up is over: see _gc.py
                 recovered = await runner.start()
                 app[READY].ready = True
                 bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
