@@ -119,8 +119,13 @@ def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
 
 
 def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blocks]:
-    """Shown when the job waits for a free slot; the progress card replaces it later."""
-    text = f":hourglass: Queued: {position} question{'s' * (position != 1)} ahead of this one."
+    """Shown when the job waits for a free slot; the progress card replaces it later.
+
+    `position` is the runner's: 1 means next in line, so one fewer question is ahead.
+    """
+    ahead = position - 1
+    text = (":hourglass: Queued: this question is next." if ahead <= 0 else
+            f":hourglass: Queued: {ahead} question{'s' * (ahead != 1)} ahead of this one.")
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
                   _stop_actions(job_id, requester)]
 

@@ -11,7 +11,7 @@ import pytest
 from bots.slack import create_adapter, slack_env
 from bots.slack._actions import parse_stop_value
 from bots.slack._answer import plan_answer
-from bots.slack._cards import failure_text, partial_answer, progress_card
+from bots.slack._cards import failure_text, partial_answer, progress_card, queued_card
 from bots.slack._context import format_thread
 from heavy_engine import (
     AgentFinished,
@@ -197,3 +197,15 @@ def test_public_surface() -> None:
     assert sorted(bots.slack.__all__) == [
         "EVENTS_PATH", "SlackAdapter", "SlackEnv", "create_adapter", "slack_env"]
     assert all(hasattr(bots.slack, name) for name in bots.slack.__all__)
+
+
+@pytest.mark.parametrize(
+    ("position", "text"),
+    [
+        (1, ":hourglass: Queued: this question is next."),  # the runner's 1 is next in line
+        (2, ":hourglass: Queued: 1 question ahead of this one."),  # singular
+        (5, ":hourglass: Queued: 4 questions ahead of this one."),  # plural
+    ],
+)
+def test_queued_card_counts_the_questions_ahead(position: int, text: str) -> None:
+    assert queued_card(position, job_id="j1", requester="U1")[0] == text

@@ -47,7 +47,7 @@ async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
                               user="U0BOB"))
     await slack.settle()
     [note, _answer] = slack.fake.called("chat.postMessage", thread_ts="1700000500.000100")
-    assert note.args["text"].startswith(":hourglass: Queued: 1 question ahead")
+    assert note.args["text"] == ":hourglass: Queued: this question is next."
     assert note.args["blocks"][-1]["elements"][0]["action_id"] == "heavy_stop"
     edits = slack.fake.called("chat.update", ts=note.ts)
     assert edits[-1].args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
