@@ -7,6 +7,7 @@ adapters; what every platform shares lives here so it is written once.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ._events import RunResult
 
@@ -101,6 +102,39 @@ def split_markdown(text: str, limit: int) -> list[str]:
         cur.append(fence)
     flush([])
     return chunks
+
+
+def transcript(
+    turns: Sequence[tuple[str, str]],
+    *,
+    source: str,
+    max_messages: int = 20,
+    max_chars: int = 6000,
+    per_message_chars: int = 1500,
+) -> str | None:
+    """Earlier `(speaker, text)` turns, oldest first, as bounded context for the model.
+
+    Blank turns are skipped and each turn becomes one line. When the turns do not all fit, the
+    newest are kept and the header says how many older ones were left out. None when empty.
+    """
+    kept = [(who, " ".join(text.split())) for who, text in turns]
+    kept = [(who, text) for who, text in kept if text]
+    lines: list[str] = []
+    used = 0
+    for who, text in reversed(kept[-max_messages:]):
+        if len(text) > per_message_chars:
+            text = text[:per_message_chars] + " [...]"
+        line = f"[{who}] {text}"
+        if used + len(line) > max_chars:
+            break
+        lines.append(line)
+        used += len(line) + 1
+    if not lines:
+        return None
+    head = f"Earlier messages in this {source}, oldest first"
+    if omitted := len(kept) - len(lines):
+        head += f" ({omitted} older message{'s' * (omitted != 1)} left out)"
+    return head + ":\n" + "\n".join(reversed(lines))
 
 
 def footer(result: RunResult) -> str:

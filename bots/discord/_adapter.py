@@ -21,9 +21,9 @@ import yarl
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.text import transcript
 
 from ._commands import build_tree
-from ._context import format_context
 from ._delivery import DiscordDelivery
 from ._pacer import ChannelPacer
 from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
@@ -314,7 +314,7 @@ class DiscordAdapter:
             speaker = "heavy" if m.author.id == me else m.author.display_name
             text = m.content or (m.embeds[0].description or "" if m.embeds else "")
             turns.append((speaker, strip_bot_mention(text, me)))
-        return format_context(turns)
+        return transcript(turns, source="Discord thread")
 
     async def _starter(self, thread: discord.Thread) -> discord.Message | None:
         """The message a thread was started from (same id), when it still exists."""

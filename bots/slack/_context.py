@@ -14,6 +14,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from heavy_engine.text import transcript
+
 from ._incoming import slack_to_plain
 from ._slackerr import api_error
 
@@ -34,28 +36,14 @@ def format_thread(
     max_chars: int = MAX_CHARS,
     per_message_chars: int = PER_MESSAGE_CHARS,
 ) -> str | None:
-    """Messages older than `before_ts`, newest kept first when cutting, as text for the model."""
-    earlier = [m for m in messages if float(m.get("ts", 0)) < float(before_ts)
-               and (m.get("text") or "").strip()]
-    if not earlier:
-        return None
-    lines: list[str] = []
-    used = 0
-    for m in reversed(earlier[-max_messages:]):
-        who = "heavy (you)" if _is_self(m, bot_user_id) else f"user {m.get('user', '?')}"
-        text = slack_to_plain(m.get("text") or "", bot_user_id)
-        if len(text) > per_message_chars:
-            text = text[:per_message_chars] + " [...]"
-        line = f"[{who}] {text}"
-        if used + len(line) > max_chars:
-            break
-        lines.append(line)
-        used += len(line) + 1
-    omitted = len(earlier) - len(lines)
-    head = "Earlier messages in this Slack thread, oldest first"
-    if omitted:
-        head += f" ({omitted} older message{'s' * (omitted != 1)} left out)"
-    return head + ":\n" + "\n".join(reversed(lines))
+    """Messages older than `before_ts` as bounded text for the model (see `transcript`)."""
+    turns = [
+        ("heavy (you)" if _is_self(m, bot_user_id) else f"user {m.get('user', '?')}",
+         slack_to_plain(m.get("text") or "", bot_user_id))
+        for m in messages if float(m.get("ts", 0)) < float(before_ts)
+    ]
+    return transcript(turns, source="Slack thread", max_messages=max_messages,
+                      max_chars=max_chars, per_message_chars=per_message_chars)
 
 
 def _is_self(message: Mapping[str, Any], bot_user_id: str) -> bool:

@@ -5,7 +5,7 @@ import pytest
 
 from heavy_engine._events import AgentSummary, RunResult
 from heavy_engine._types import Usage
-from heavy_engine.text import footer, split_markdown
+from heavy_engine.text import footer, split_markdown, transcript
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)
 
@@ -93,3 +93,29 @@ def test_footer_names_models_agents_time_tokens_cost() -> None:
         agents=[AgentSummary(0, "a", "m1", status="ok"), AgentSummary(1, "b", "m2", status="timeout")],
     )
     assert footer(result) == "m1, m2 · 1/2 agents · 12.3s · 1,234 tokens · $0.0123"
+
+
+@pytest.mark.parametrize(
+    ("turns", "kwargs", "expected"),
+    [
+        # nothing, or only blanks: no context at all
+        ([], {}, None),
+        ([("ann", "  "), ("heavy", "")], {}, None),
+        # oldest first, one line per turn, whitespace folded
+        ([("ann", "Q1\n\nmore"), ("heavy", "A1")], {},
+         "Earlier messages in this Slack thread, oldest first:\n[ann] Q1 more\n[heavy] A1"),
+        # too many turns: the newest are kept and the cut is said
+        ([("u", f"m{i}") for i in range(5)], {"max_messages": 2},
+         "Earlier messages in this Slack thread, oldest first (3 older messages left out):\n"
+         "[u] m3\n[u] m4"),
+        # too many characters: the oldest go first, and that is said too
+        ([("ann", "old " * 20), ("heavy", "new")], {"max_chars": 40},
+         "Earlier messages in this Slack thread, oldest first (1 older message left out):\n"
+         "[heavy] new"),
+        # one long turn is shortened, not dropped
+        ([("u", "x" * 50)], {"per_message_chars": 10},
+         "Earlier messages in this Slack thread, oldest first:\n[u] xxxxxxxxxx [...]"),
+    ],
+)
+def test_transcript(turns: list[tuple[str, str]], kwargs: dict[str, int], expected: str | None) -> None:
+    assert transcript(turns, source="Slack thread", **kwargs) == expected

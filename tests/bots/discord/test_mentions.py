@@ -73,9 +73,9 @@ async def test_a_mention_inside_a_thread_replies_there_with_the_thread_as_contex
     [first] = [c for c in message_posts(fake, thread) if c.body.get("embeds")]
     assert first.body["message_reference"]["message_id"] == int(msg["id"])
     prompt = str(stack.llm.calls("decompose")[0].body)
-    assert "Earlier in this Discord thread" in prompt
-    assert "alice: Which database for us?" in prompt
-    assert "heavy: PostgreSQL, mostly for its tooling." in prompt
+    assert "Earlier messages in this Discord thread, oldest first" in prompt
+    assert "[alice] Which database for us?" in prompt
+    assert "[heavy] PostgreSQL, mostly for its tooling." in prompt
 
 
 async def test_replies_in_the_bots_thread_follow_only_when_the_channel_says_so(

@@ -6,7 +6,6 @@ import discord
 import pytest
 
 from bots.discord._commands import model_choices
-from bots.discord._context import format_context
 from bots.discord._render import (
     CONTENT_LIMIT,
     EMBED_TOTAL_LIMIT,
@@ -190,19 +189,6 @@ def test_progress_embed_starting_and_note() -> None:
     done = progress_embed(_state(1, synthesis="x", done=True), 9, note="Answer in <#5>.")
     assert "Answer in <#5>." in (done.description or "")
     assert done.colour == discord.Colour.green()
-
-
-@pytest.mark.parametrize(("turns", "limit", "expected"), [
-    ([], 100, None),  # nothing: no context
-    ([("ann", "  "), ("heavy", "")], 100, None),  # only blanks: no context
-    ([("ann", "Q1"), ("heavy", "A1")], 100,
-     "Earlier in this Discord thread:\nann: Q1\nheavy: A1"),  # oldest first
-    ([("ann", "old " * 20), ("heavy", "new")], 40,
-     "Earlier in this Discord thread:\nheavy: new"),  # the oldest are dropped first
-    ([("ann", "a\n\nb")], 100, "Earlier in this Discord thread:\nann: a b"),  # one line each
-])
-def test_format_context(turns: list[tuple[str, str]], limit: int, expected: str | None) -> None:
-    assert format_context(turns, limit) == expected
 
 
 @pytest.mark.parametrize(("typed", "expected"), [
