@@ -41,8 +41,8 @@ class SlackBot:
     client: AsyncWebClient
     history: ThreadHistory
     admins: AdminPolicy
-    # Threads the bot answered in, for the "follow" thread policy. In memory: after a restart,
-    # a follow-up needs a mention once (or the thread's root was posted by the bot itself).
+    # Threads the bot answered in, for the "follow" thread policy: a cache in front of the
+    # runner's job history, which remembers them across restarts.
     answered: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -52,8 +52,14 @@ class SlackBot:
         while len(self.answered) > _ANSWERED_THREADS:
             self.answered.popitem(last=False)
 
-    def answered_in(self, channel: str, thread_ts: str) -> bool:
-        return (channel, thread_ts) in self.answered
+    async def answered_in(self, team: str, channel: str, thread_ts: str) -> bool:
+        """Did heavy answer in this thread? The cache first, then the job history."""
+        if (channel, thread_ts) in self.answered:
+            return True
+        if await self.services.runner.answered_in(PLATFORM, team, channel, thread_ts):
+            self.remember_thread(channel, thread_ts)
+            return True
+        return False
 
     async def track(self, work: Coroutine[Any, Any, None]) -> None:
         """Run a listener's work as a task `drain()` can wait for (tests, shutdown)."""

@@ -35,7 +35,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         if trigger == "follow":
             thread = str(event["thread_ts"])
             by_bot = event.get("parent_user_id") == context.bot_user_id
-            if not (by_bot or bot.answered_in(event["channel"], thread)):
+            if not (by_bot or await bot.answered_in(_team(body, event), event["channel"], thread)):
                 return
             config = await bot.channel_config(_team(body, event), event["channel"])
             if config.thread_policy != "follow":

@@ -98,6 +98,11 @@ class JobRunner(Protocol):
 
     async def save_reply(self, job: Job) -> None: ...
 
+    async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
+        """True when a job was asked in that thread before (durably, across restarts), so a
+        front end's "follow the threads I answered in" policy survives a restart."""
+        ...
+
 
 ConfigResolver = Callable[[JobSpec], Awaitable[HeavyConfig]]
 

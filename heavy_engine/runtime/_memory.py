@@ -79,6 +79,11 @@ class InMemoryRunner:
     async def save_reply(self, job: Job) -> None:
         return None  # nothing to persist in memory
 
+    async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
+        return any(
+            (j.spec.platform, j.spec.workspace, j.spec.channel, j.spec.thread)
+            == (platform, workspace, channel, thread) for j in self._jobs.values())
+
     async def drain(self) -> None:
         """Wait for every submitted job to finish (tests, shutdown)."""
         while self._tasks:

@@ -138,6 +138,9 @@ class DurableRunner:
     async def save_reply(self, job: Job) -> None:
         await self.store.save_reply(job)
 
+    async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
+        return await self.store.asked_in(platform, workspace, channel, thread)
+
     # -- beyond the protocol -----------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job | None:

@@ -52,6 +52,14 @@ class JobStore:
                 JobRow.platform == platform, JobRow.dedup_key == dedup_key))
         return found is not None
 
+    async def asked_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
+        """True when any job was asked in that thread (uses the channel index)."""
+        async with self.db.session() as session:
+            found = await session.scalar(select(JobRow.id).where(
+                JobRow.platform == platform, JobRow.workspace == workspace,
+                JobRow.channel == channel, JobRow.thread == thread).limit(1))
+        return found is not None
+
     async def find(self, platform: str, dedup_key: str) -> Job | None:
         """The job submitted with this deduplication key, if any."""
         async with self.db.session() as session:

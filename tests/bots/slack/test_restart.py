@@ -6,7 +6,7 @@ from __future__ import annotations
 from heavy_engine.testing import FakeLLM, fake_config
 
 from .conftest import MakeSlack
-from .test_mentions import MENTION_TS, mention
+from .test_mentions import MENTION_TS, mention, message_event
 
 
 async def test_a_job_resumed_after_a_restart_edits_the_same_card_and_answers_once(
@@ -51,3 +51,27 @@ async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
     assert note.args["blocks"][-1]["elements"][0]["action_id"] == "heavy_stop"
     edits = slack.fake.called("chat.update", ts=note.ts)
     assert edits[-1].args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+
+
+async def test_follow_policy_remembers_answered_threads_across_a_restart(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=1, thread_policy="follow")
+    first = await make_slack(config, durable=True)
+    await first.event(mention())  # answered in MENTION_TS's thread
+    await first.settle()
+    await first.runner.shutdown(0)
+
+    second = await make_slack(config, durable=True)  # a new process: nothing in memory
+    reply = message_event("and what about backups?", event_id="Ev0FOLLOWR",
+                          ts="1700000300.000100", thread_ts=MENTION_TS)
+    await second.event(reply)
+    await second.settle()
+    await second.fake.wait_for(lambda: second.fake.called(
+        "reactions.add", name="white_check_mark", timestamp="1700000300.000100"), within=10)
+    # ...while a thread it never answered in stays quiet.
+    other = message_event("unrelated", event_id="Ev0FOLLOWX", ts="1700000400.000100",
+                          thread_ts="1699999999.000100")
+    await second.event(other)
+    await second.settle()
+    assert not second.fake.called("chat.postMessage", thread_ts="1699999999.000100")
