@@ -26,6 +26,11 @@ class CallBudget:
     deadline: float
     llm_call_timeout: float
     calls: int = 0
+    simulated: bool = False  # some answer came from the offline simulated model
+
+    @property
+    def expired(self) -> bool:
+        return asyncio.get_running_loop().time() >= self.deadline
 
     def next_timeout(self) -> float:
         remaining = self.deadline - asyncio.get_running_loop().time()
@@ -43,6 +48,7 @@ async def call_model(
     async with asyncio.timeout(request.timeout):
         completion = await provider.complete(request)
     usage.add(completion.usage)
+    budget.simulated = budget.simulated or completion.simulated
     return completion
 
 

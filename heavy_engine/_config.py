@@ -27,7 +27,7 @@ _DEFAULT_DECOMPOSE = (
     "You split a user's question into exactly {n} distinct, specialised sub-questions that "
     "together let a team of researchers answer it thoroughly. Each sub-question must stand on "
     "its own and look at the question from a different angle (facts, analysis, alternatives, "
-    "verification, ...). Reply with JSON only: {{\"questions\": [\"...\", ...]}} with {n} strings."
+    "verification, ...). Reply with JSON only: {\"questions\": [\"...\", ...]} with {n} strings."
 )
 _DEFAULT_AGENT = (
     "You are one member of a research team. Answer your assigned sub-question thoroughly and "
@@ -99,9 +99,15 @@ class Timeouts(_Strict):
 
 
 class Prompts(_Strict):
+    """`{n}` in `decompose` becomes the number of agents; other braces are kept as written."""
+
     decompose: str = Field(default=_DEFAULT_DECOMPOSE, min_length=1)
     agent: str = Field(default=_DEFAULT_AGENT, min_length=1)
     synthesis: str = Field(default=_DEFAULT_SYNTHESIS, min_length=1)
+
+    def decompose_for(self, agents: int) -> str:
+        """The decomposition prompt for `agents` sub-questions (no `str.format`: braces stay)."""
+        return self.decompose.replace("{n}", str(agents))
 
 
 _HOST_PATTERN = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_-]{1,63}\.?$", re.I)

@@ -237,12 +237,10 @@ class Engine:
             result.questions = questions
             run.emit(QuestionsReady(questions=tuple(questions), fallback=fallback))
             await self._run_agents(run, result, budget, tool_ctx)
-            result.models = sorted(
-                {a.model for a in result.agents} | {cfg.effective_orchestrator_model}
-            )
             await self._synthesise(run, result, orchestrator, budget, synth_usage)
         finally:
             result.usage.add(synth_usage)
+            result.simulated = budget.simulated
 
     async def _decompose(
         self, req: HeavyRequest, provider: Provider, budget: CallBudget, usage: Usage
@@ -254,7 +252,7 @@ class Engine:
         request = ChatRequest(
             model=cfg.effective_orchestrator_model,
             messages=[
-                {"role": "system", "content": cfg.prompts.decompose.format(n=cfg.agents)},
+                {"role": "system", "content": cfg.prompts.decompose_for(cfg.agents)},
                 {"role": "user", "content": user},
             ],
             temperature=0.2,
@@ -263,8 +261,11 @@ class Engine:
         )
         try:
             completion = await call_model(provider, request, budget, usage)
-        except ProviderError as err:
-            log.warning("decomposition failed (%s); using fallback sub-questions", err)
+        except (ProviderError, TimeoutError) as err:
+            if budget.expired:
+                raise  # the whole request is out of time, not just this call
+            log.warning("decomposition failed (%s); using fallback sub-questions",
+                        err or "the call timed out")
             return fallback_questions(req.question, cfg.agents), True
         return normalise_questions(parse_questions(completion.content), req.question, cfg.agents)
 
@@ -297,6 +298,7 @@ class Engine:
         specs = [self._agent_spec(cfg, i, q) for i, q in enumerate(result.questions)]
         summaries = [AgentSummary(index=s.index, question=s.question, model=s.model) for s in specs]
         result.agents = summaries  # visible to the caller even if the deadline cuts us short
+        result.models = sorted({s.model for s in specs} | {cfg.effective_orchestrator_model})
 
         async def one(spec: AgentSpec, summary: AgentSummary) -> None:
             run.emit(AgentStarted(index=spec.index, question=spec.question, model=spec.model))
@@ -354,7 +356,6 @@ class Engine:
         run.emit(SynthesisStarted(survivors=len(ok)))
         if len(result.agents) == 1:
             result.answer = ok[0].answer
-            result.simulated = result.simulated or "[simulated]" in ok[0].answer
             run.emit(SynthesisDelta(text=result.answer))
             return
         findings = "\n\n".join(
@@ -386,10 +387,10 @@ class Engine:
                         completion = item
             if completion is not None:
                 usage.add(completion.usage)
-                result.simulated = result.simulated or completion.simulated
+                budget.simulated = budget.simulated or completion.simulated
             result.answer = "".join(parts).strip() or (completion.content if completion else "")
         except (ProviderError, TimeoutError) as err:
-            if isinstance(err, TimeoutError) and asyncio.get_running_loop().time() >= budget.deadline:
+            if isinstance(err, TimeoutError) and budget.expired:
                 raise
             log.warning("synthesis failed for run %s: %s", run.id, err)
             result.notes.append("The synthesis step failed; showing the agents' findings instead.")

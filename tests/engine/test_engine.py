@@ -14,6 +14,7 @@ from heavy_engine import (
     AgentStarted,
     Done,
     Engine,
+    HeavyConfig,
     HeavyRequest,
     QuestionsReady,
     RequestRejected,
@@ -21,6 +22,7 @@ from heavy_engine import (
     ToolCalled,
     ToolFinished,
 )
+from heavy_engine._config import use_simulated
 from heavy_engine.testing import (
     FakeLLM,
     error_reply,
@@ -100,6 +102,7 @@ async def test_four_agents_take_exactly_ten_calls(engine: Engine, fake_llm: Fake
     assert result.usage.prompt_tokens > 0 and result.usage.completion_tokens > 0
     assert result.usage.cost_usd > 0
     assert sum(a.usage.prompt_tokens for a in result.agents) < result.usage.prompt_tokens
+    assert not result.simulated
 
 
 async def test_decomposition_asks_for_json_and_agents_get_sub_questions(
@@ -180,6 +183,7 @@ async def test_request_deadline_stops_everything(engine: Engine, fake_llm: FakeL
     result, _ = await ask(engine, fake_llm, timeouts={"request": 0.6, "llm_call": 30})
     deadline = started + 0.6
     assert result.status == "timeout" and "ran out of time" in (result.error or "")
+    assert result.models == ["fake/model"]  # known even though no agent finished
     assert loop.time() - started < 2.0
     assert all(a.status == "timeout" for a in result.agents)
     count = len(fake_llm.calls())
@@ -334,3 +338,28 @@ async def test_cancel_before_the_run_starts_still_ends_with_done(
     result = await run
     assert result.status == "cancelled" and engine.get(run.id) is None
     assert fake_llm.calls() == []
+
+
+async def test_operator_prompt_may_contain_braces(engine: Engine, fake_llm: FakeLLM) -> None:
+    prompt = 'Write exactly {n} sub-questions as JSON: {"questions": ["..."]}'
+    result, _ = await ask(engine, fake_llm, agents=3, prompts={"decompose": prompt})
+    assert result.status == "ok"
+    system = fake_llm.calls("decompose")[0].body["messages"][0]["content"]
+    assert system == 'Write exactly 3 sub-questions as JSON: {"questions": ["..."]}'
+
+
+async def test_a_slow_decomposition_call_falls_back_instead_of_failing(
+    engine: Engine, fake_llm: FakeLLM
+) -> None:
+    fake_llm.enqueue(slow_reply(5.0), when="decompose")
+    result, events = await ask(engine, fake_llm, timeouts={"request": 10, "llm_call": 0.3})
+    ready = next(e for e in events if isinstance(e, QuestionsReady))
+    assert ready.fallback and result.status == "ok" and len(result.questions) == 4
+
+
+@pytest.mark.parametrize("agents", [1, 3])
+async def test_simulated_runs_are_marked(agents: int, tmp_path: Any) -> None:
+    config = use_simulated(HeavyConfig(agents=agents))
+    async with Engine(config, scratch_root=tmp_path) as eng:
+        result = await eng.run(HeavyRequest("q", config))
+    assert result.status == "ok" and result.simulated and "[simulated]" in result.answer

@@ -44,7 +44,7 @@ def message(r: httpx.Response) -> dict[str, Any]:
 
 
 DECOMPOSE = {"model": "m", "response_format": {"type": "json_object"}, "messages": [
-    {"role": "system", "content": Prompts().decompose.format(n=5)},
+    {"role": "system", "content": Prompts().decompose_for(5)},
     {"role": "user", "content": "Should we use Rust?"}]}
 
 

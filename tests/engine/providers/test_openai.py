@@ -462,7 +462,7 @@ async def test_engine_run_over_the_openai_provider(fake_llm: FakeLLM) -> None:
     assert result.llm_calls == len(purposes)
     decompose = fake_llm.calls("decompose")[0].body
     assert decompose is not None
-    assert decompose["messages"][0]["content"] == Prompts().decompose.format(n=3)
+    assert decompose["messages"][0]["content"] == Prompts().decompose_for(3)
 
 
 async def test_dropped_connection_before_reply_is_retried(make: Any, fake_llm: FakeLLM) -> None:
