@@ -30,8 +30,9 @@ class AgentProgress:
     question: str
     model: str = ""
     status: str = "waiting"  # waiting | running | ok | failed | timeout | cancelled
-    tool: str | None = None  # the tool running now, if any
+    tool: str | None = None  # the tool running now (the latest, when several run at once)
     tool_args: str = ""
+    running_tools: list[str] = field(default_factory=list)
     tools_used: int = 0
     started_at: float | None = None
     elapsed_s: float | None = None  # set when finished
@@ -70,12 +71,17 @@ class ProgressState:
         elif isinstance(event, ToolCalled):
             agent = self.agents[event.index]
             agent.tool, agent.tool_args = event.tool, event.arguments
+            agent.running_tools.append(event.tool)
             agent.tools_used += 1
         elif isinstance(event, ToolFinished):
-            self.agents[event.index].tool = None
+            agent = self.agents[event.index]
+            if event.tool in agent.running_tools:
+                agent.running_tools.remove(event.tool)
+            agent.tool = agent.running_tools[-1] if agent.running_tools else None
         elif isinstance(event, AgentFinished):
             agent = self.agents[event.index]
             agent.status, agent.elapsed_s, agent.tool = event.status, event.elapsed_s, None
+            agent.running_tools.clear()
             agent.tokens = event.prompt_tokens + event.completion_tokens
             agent.error = event.error
         elif isinstance(event, SynthesisStarted):

@@ -36,3 +36,15 @@ def test_events_fold_into_state() -> None:
     result = RunResult(request_id="r", question="Q?", answer="Hello")
     s.apply(Done(result=result), now=11.0)
     assert s.phase == "done" and s.result is result and s.version == 11
+
+
+def test_concurrent_tools_keep_the_still_running_one_visible() -> None:
+    s = ProgressState(started_at=0.0)
+    s.apply(QuestionsReady(questions=("a",)), now=0.0)
+    s.apply(AgentStarted(index=0, question="a", model="m"), now=0.0)
+    s.apply(ToolCalled(index=0, tool="web_search", arguments="{}"), now=0.1)
+    s.apply(ToolCalled(index=0, tool="fetch_url", arguments="{}"), now=0.1)
+    s.apply(ToolFinished(index=0, tool="fetch_url", ok=True, elapsed_s=0.1), now=0.2)
+    assert s.agents[0].tool == "web_search"  # still running
+    s.apply(ToolFinished(index=0, tool="web_search", ok=True, elapsed_s=0.3), now=0.4)
+    assert s.agents[0].tool is None and s.agents[0].tools_used == 2
