@@ -164,8 +164,10 @@ class DurableRunner:
     async def start(self) -> int:
         """Queue again what a previous process left unfinished (ahead of anything submitted
         since), then launch jobs; returns how many were picked up."""
-        known = {j.id for j in self._queue}
-        recovered = [j for j in await self.store.unfinished() if j.id not in known]
+        recovered = await self.store.unfinished()
+        # Jobs submitted meanwhile are in the table and in the queue: keep the queue's copy.
+        # Checked after every await here, since a submission can land during any of them.
+        recovered = [j for j in recovered if not self._queued(j.id)]
         for job in recovered:
             if job.status != "queued":
                 log.warning("job %s was %s when the last process stopped; resuming it "
@@ -178,11 +180,15 @@ class DurableRunner:
                     job, f"This question was interrupted {job.attempts} times; giving up.")
             job.status = "queued"
             await self.store.save(job)
+        recovered = [j for j in recovered if not self._queued(j.id)]
         self._queue[:0] = recovered
         self.metrics.jobs_recovered.inc(len(recovered))
         self._started = True
         self._pump()
         return len(recovered)
+
+    def _queued(self, job_id: str) -> bool:
+        return any(j.id == job_id for j in self._queue)
 
     def stop_intake(self) -> None:
         """Refuse new jobs from now on (the first step of a graceful stop)."""

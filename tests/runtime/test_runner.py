@@ -9,7 +9,7 @@ import pytest
 
 from heavy_engine import RequestRejected
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, JobRejected, JobStore
+from heavy_engine.runtime import DurableRunner, Job, JobRejected, JobStore
 from heavy_engine.runtime._results import result_from_dict
 from heavy_engine.testing import FakeLLM, hang_reply
 
@@ -340,3 +340,29 @@ async def test_cancel_right_after_submit_ends_the_run_and_its_delivery(
     await settle(runner)
     assert await _status(runner, job.id) == "cancelled"
     assert delivery.posted == [(job.id, "The request was cancelled.")]
+
+
+async def test_a_job_submitted_while_start_reads_the_table_runs_once(
+    make_runner: MakeRunner, fake: FakeLLM
+) -> None:
+    # `heavy serve` takes chat events and API calls before `start()` has finished recovering:
+    # a job inserted while the unfinished rows are read must not be queued a second time.
+    runner = await make_runner(start=False)
+    delivery = RecordingDelivery()
+    runner.register_delivery("slack", delivery)
+    read_unfinished = runner.store.unfinished
+    submitted = []
+
+    async def unfinished_with_a_submission_meanwhile() -> list[Job]:
+        submitted.append(await runner.submit(spec()))
+        return await read_unfinished()
+
+    runner.store.unfinished = unfinished_with_a_submission_meanwhile  # type: ignore[method-assign]
+    assert await runner.start() == 0
+    await settle(runner)
+    job = submitted[0]
+    assert job is not None
+    assert delivery.seen == [job.id]
+    assert len(fake.calls("synthesis")) == 1
+    stored = await runner.store.get(job.id)
+    assert stored is not None and stored.status == "done" and stored.attempts == 1
