@@ -1,7 +1,8 @@
 """The HTTP API for scripts and other front ends: ask, follow (JSON or SSE) and cancel jobs.
 
 Every route needs `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured the API
-answers only clients on the loopback interface (a laptop's `curl`), and refuses others.
+answers only clients on the loopback interface (a laptop's `curl`), and refuses others,
+including anything relayed by a reverse proxy (it connects from loopback for anyone).
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
+# Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
+# this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+def _is_local(request: web.Request) -> bool:
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    return _is_loopback(request.remote)
+
+
 def _is_loopback(remote: str | None) -> bool:
     if not remote:
         return False
@@ -55,7 +67,7 @@ class Api:
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if self.token is None:
-            if _is_loopback(request.remote):
+            if _is_local(request):
                 return None
             return _error(403, "The API answers only local clients until HEAVY_API_TOKEN is "
                                "set on the server.")

@@ -111,6 +111,21 @@ def test_without_a_token_only_loopback_clients_are_served(peer: str, allowed: bo
         assert refused.status == 403
 
 
+@pytest.mark.parametrize("header", [
+    {"X-Forwarded-For": "203.0.113.9"},  # nginx, Caddy, most proxies
+    {"Forwarded": "for=203.0.113.9;proto=https"},  # RFC 7239
+    {"X-Real-IP": "203.0.113.9"},  # nginx's other habit
+])
+def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) -> None:
+    # A reverse proxy on the same machine connects from 127.0.0.1 on behalf of anyone.
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = (
+        lambda k, d=None: ("127.0.0.1", 5555) if k == "peername" else d)
+    request = make_mocked_request("POST", "/api/ask", headers=header, transport=transport)
+    refused = Api(mock.Mock(), token=None)._refusal(request)
+    assert refused is not None and refused.status == 403
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     (b"not json", "The body must be JSON"),  # not JSON at all
     (b"[1, 2]", "must be a JSON object"),  # JSON, but not an object
