@@ -24,6 +24,9 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 MAX_FIELDS = 25
 THREAD_NAME_LIMIT = 100
+QUESTION_CHARS = 300  # a sub-question on the card, when there is room for it
+_MIN_FIELD_VALUE = 20
+_DESCRIPTION_RESERVE = 1000  # the question line and a note always fit next to the fields
 
 # Mention-free by construction: nothing a model writes may ping anyone. Only the requester is
 # pinged, and only where a message says so (`answer_mentions`).
@@ -102,19 +105,25 @@ def _phase_title(state: ProgressState) -> tuple[str, str]:
     return titles.get(state.phase, state.phase), "working"
 
 
-def _agent_field(agent: AgentProgress, now: float) -> tuple[str, str]:
+def _agent_field(agent: AgentProgress, now: float, room: int) -> tuple[str, str]:
+    """(name, value) of one agent's field, both together at most `room` characters; the
+    sub-question gives way first, so the state and the running tool stay visible."""
     icon = _STATUS_ICON.get(agent.status, "•")
     bits = [f"Agent {agent.index + 1}", f"{icon} {agent.status}"]
     if agent.status != "waiting":
         bits.append(format_seconds(agent.elapsed(now)))
     if agent.tokens:
         bits.append(f"{agent.tokens:,} tokens")
-    value = clip(neutralise_mentions(agent.question) or "…", 300)
+    name = clip(" · ".join(bits), FIELD_NAME_LIMIT)
+    detail = ""
     if agent.tool:
-        value += f"\n🔧 `{clip(agent.tool, 40)}` {clip(_inline(agent.tool_args), 80)}"
+        detail = f"\n🔧 `{clip(agent.tool, 40)}` {clip(_inline(agent.tool_args), 80)}"
     elif agent.error and agent.status != "ok":
-        value += f"\n⚠️ {clip(_inline(agent.error), 200)}"
-    return clip(" · ".join(bits), FIELD_NAME_LIMIT), clip(value, FIELD_VALUE_LIMIT)
+        detail = f"\n⚠️ {clip(_inline(agent.error), 200)}"
+    limit = max(min(room - len(name), FIELD_VALUE_LIMIT), _MIN_FIELD_VALUE)
+    question = clip(neutralise_mentions(agent.question) or "…",
+                    max(min(QUESTION_CHARS, limit - len(detail)), _MIN_FIELD_VALUE))
+    return name, clip(question + detail, limit)
 
 
 def _inline(text: str) -> str:
@@ -137,13 +146,16 @@ def progress_embed(
         else ""
     if note:
         head += f"\n{note}"
-    fields = [_agent_field(a, now) for a in sorted(state.agents.values(), key=lambda a: a.index)]
-    if len(fields) > MAX_FIELDS:  # cannot happen with agents <= 16; never exceed the limit
-        fields = fields[:MAX_FIELDS]
+    agents = sorted(state.agents.values(), key=lambda a: a.index)[:MAX_FIELDS]
     elapsed = state.result.elapsed_s if state.result is not None else state.elapsed(now)
     footer = f"heavy · {len(state.agents) or '…'} agents · elapsed {format_seconds(elapsed)}"
     if state.result is None:
         footer += " · Stop ends the run"
+    # The 6,000 characters are shared: each agent gets an equal part of what the title, the
+    # footer and the question line leave, so 16 agents running tools still fit.
+    share = (EMBED_TOTAL_LIMIT - len(title) - len(footer) - _DESCRIPTION_RESERVE) \
+        // max(len(agents), 1)
+    fields = [_agent_field(a, now, share) for a in agents]
     used = len(title) + len(footer) + sum(len(n) + len(v) for n, v in fields)
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - used)
     synthesis = state.synthesis.strip()

@@ -135,7 +135,7 @@ def test_failure_text(status: str, error: str | None, expected: str) -> None:
     assert failure_text(error, "j1", status=status) == expected
 
 
-def _state(agents: int, *, question: str = "Why?", tool: bool = False,
+def _state(agents: int, *, question: str = "Why?", tool: bool = False, error: str = "",
            synthesis: str = "", done: bool = False) -> ProgressState:
     state = ProgressState()
     state.apply(Accepted(request_id="r", question=question, agents=agents), now=0)
@@ -144,7 +144,12 @@ def _state(agents: int, *, question: str = "Why?", tool: bool = False,
     for i in range(agents):
         state.apply(AgentStarted(index=i, question=qs[i], model="m"), now=1)
         if tool:
-            state.apply(ToolCalled(index=i, tool="web_search", arguments='{"q": "x"}'), now=2)
+            state.apply(ToolCalled(index=i, tool="web_search", arguments='{"q": "x"}' + "a" * 200),
+                        now=2)
+        elif error:
+            state.apply(AgentFinished(index=i, status="failed", iterations=1, elapsed_s=3,
+                                      prompt_tokens=1000, completion_tokens=234, error=error),
+                        now=4)
         else:
             state.apply(AgentFinished(index=i, status="ok", iterations=1, elapsed_s=3,
                                       prompt_tokens=1000, completion_tokens=234), now=4)
@@ -161,6 +166,9 @@ def _state(agents: int, *, question: str = "Why?", tool: bool = False,
     (_state(2), "🔎 Researching · 2/2 agents done", 2),  # agents finished, no synthesis yet
     (_state(3, tool=True), "🔎 Researching · 0/3 agents done", 3),  # tools running
     (_state(16, synthesis="z" * 9000), "✍️ Writing the answer…", 16),  # the largest card
+    (_state(16, tool=True), "🔎 Researching · 0/16 agents done", 16),  # 16 tools running
+    (_state(16, error="e" * 500), "🔎 Researching · 16/16 agents done", 16),  # 16 long errors
+    (_state(16, question="q" * 5000, tool=True), "🔎 Researching · 0/16 agents done", 16),
     (_state(4, question="q" * 5000, synthesis="s" * 5000), "✍️ Writing the answer…", 4),
     (_state(2, synthesis="answer", done=True), "✅ Done", 2),  # final state
 ])
