@@ -56,12 +56,14 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     @app.view(CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         # The modal only closes on our ack, so the save happens first: a refused value is
-        # shown under its field instead of being lost.
-        errors = await _save(bot, body, view)
+        # shown under its field instead of being lost. The confirmation waits for the ack.
+        errors, confirmation = await _save(bot, body, view)
         if errors:
             await ack(response_action="errors", errors=errors)
-        else:
-            await ack()
+            return
+        await ack()
+        if confirmation is not None:
+            await bot.track(bot.tell(*confirmation))
 
 
 async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -131,13 +133,15 @@ async def _config(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond)
     await bot.client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
-async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]) -> dict[str, str]:
-    """Store the modal's changes; a dict of field errors when something was refused."""
+async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
+                ) -> tuple[dict[str, str], tuple[str, str, str] | None]:
+    """Store the modal's changes: (field errors when something was refused, else the
+    (channel, user, text) of the confirmation to send once the modal is closed)."""
     user = (body.get("user") or {}).get("id") or ""
     target = ModalTarget.load(view.get("private_metadata") or "{}")
     scope = Scope(PLATFORM, target.team, target.channel)
     if not await bot.admins.can_edit(user, scope):  # checked again: the modal is client-side
-        return {"model": "You are not allowed to change these settings."}
+        return {"model": "You are not allowed to change these settings."}, None
     settings = bot.services.settings
     resolved = await settings.resolve(PLATFORM, target.team, target.channel or None)
     to_set, to_unset = changes(resolved.values, submitted_values(view["state"]["values"]))
@@ -150,12 +154,10 @@ async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]) -> di
         if to_unset:
             await settings.unset(scope, to_unset, actor=actor, expected_version=version)
     except SettingsRefused as err:
-        return {block_for(err.key): shorten(err.reason, 150)}
+        return {block_for(err.key): shorten(err.reason, 150)}, None
     except SettingsConflict:
         return {"model": "Someone else changed these settings meanwhile: close this and run "
-                         "/heavy-config again."}
+                         "/heavy-config again."}, None
     where = "the workspace default" if not target.channel else f"<#{target.channel}>"
     summary = ", ".join([*to_set, *(f"{k} (reset)" for k in to_unset)]) or "nothing changed"
-    await bot.tell(target.origin, user, f"Saved heavy's settings for {where}: "
-                                        f"{safe_text(summary)}.")
-    return {}
+    return {}, (target.origin, user, f"Saved heavy's settings for {where}: {safe_text(summary)}.")

@@ -73,6 +73,7 @@ class FakeSlack:
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
+    delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -114,6 +115,7 @@ class FakeSlack:
         self.threads.clear()
         self.users.clear()
         self._failures.clear()
+        self.delays.clear()
         self.max_text_chars = 40_000
 
     # -- scripting and assertions ------------------------------------------------------------
@@ -174,6 +176,8 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args = await self._args(request)
+        if method in self.delays:
+            await asyncio.sleep(self.delays[method])
         call = Call(method, args, time.monotonic())
         queued = self._failures.get(method)
         if queued:
