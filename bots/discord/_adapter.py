@@ -33,6 +33,7 @@ from ._stop import StopButton
 log = logging.getLogger("heavy.discord")
 
 HISTORY_LIMIT = 25
+STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,12 +337,20 @@ class DiscordAdapter:
                 "Only the person who asked, or someone who can manage this channel, can stop "
                 "this run.", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
-        stopped = await self.services.runner.cancel(job_id)
+        # Cancelling may wait on the database, and Discord fails a press not answered in 3 s.
+        cancelling = asyncio.ensure_future(self.services.runner.cancel(job_id))
+        await asyncio.wait({cancelling}, timeout=STOP_ACK_WITHIN)
+        if not cancelling.done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        stopped = await cancelling
         if stopped:
             self.delivery.stopped_by[job_id] = user
-        await interaction.response.send_message(
-            "Stopping…" if stopped else "This run has already finished.", ephemeral=True,
-            allowed_mentions=NO_MENTIONS)
+        text = "Stopping…" if stopped else "This run has already finished."
+        if interaction.response.is_done():
+            await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(text, ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from bots.discord import _adapter
 from heavy_engine.testing import hang_reply
 
 from .conftest import Stack
@@ -90,3 +91,28 @@ async def test_stop_after_the_end_says_so(stack: Stack) -> None:
     await fake.interact(press)
     [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
     assert ack.body["data"]["content"] == "This run has already finished."
+
+
+async def test_a_slow_cancel_still_answers_the_press_in_time(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Discord fails a press not answered within 3 s; cancelling may wait on the database.
+    monkeypatch.setattr(_adapter, "STOP_ACK_WITHIN", 0.1)
+    cancel = stack.runner.cancel
+
+    async def slow_cancel(job_id: str) -> bool:
+        await asyncio.sleep(0.6)
+        return await cancel(job_id)
+
+    monkeypatch.setattr(stack.runner, "cancel", slow_cancel)
+    fake = stack.fake
+    card, custom_id = await _running_card(stack)
+    press = button_press(fake, card, custom_id, ALICE)
+    await fake.interact(press)
+    [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
+    assert ack.body["type"] == 5 and ack.body["data"]["flags"] == 64  # deferred, ephemeral
+    [said] = await fake.wait_call("POST", r"/webhooks/\d+/" + press["token"])
+    assert said.at - ack.at >= 0.4  # the answer came once the cancel was done
+    assert said.body["content"] == "Stopping…" and said.body["flags"] == 64
+    final = await stack.finish(card)
+    assert final.body["embeds"][0]["title"] == "⏹️ Stopped"
