@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
-    add_env_secrets(env)
+    hide_secrets(config, env)
     verbose = getattr(args, "verbose", False)
     configure_logging(env.get("HEAVY_LOG_FORMAT", "text"),
                       logging.DEBUG if verbose else logging.INFO)
@@ -102,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         log.error("%s", err)
         return 2
+
+
+def hide_secrets(config: HeavyConfig, env: Mapping[str, str]) -> None:
+    """Redact, from every log line, the well-known secret variables and each provider's key
+    (`api_key_env` may name any variable)."""
+    add_env_secrets(env)
+    add_env_secrets(env, [p.api_key_env for p in config.providers.values() if p.api_key_env])
 
 
 async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:

@@ -173,3 +173,19 @@ def test_json_escaping_does_not_hide_an_exact_secret(log_stream: io.StringIO) ->
     add_secret('pa"ss\\word-123')
     logging.getLogger("heavy.test").error('db said: pa"ss\\word-123 is wrong')
     assert "word-123" not in log_stream.getvalue()
+
+
+def test_serve_hides_the_keys_of_every_configured_provider() -> None:
+    # config.yaml names each provider's key variable (`api_key_env`); any name is allowed, so
+    # the fixed list of well-known variables is not enough.
+    from heavy_engine import HeavyConfig
+    from heavy_engine.cli._serve import hide_secrets
+
+    config = HeavyConfig.model_validate({"providers": {
+        "openrouter": {"base_url": "https://openrouter.ai/api/v1",
+                       "api_key_env": "OPENROUTER_API_KEY"},
+        "groq": {"base_url": "https://api.groq.com/openai/v1", "api_key_env": "GROQ_KEY"}}})
+    hide_secrets(config, {"GROQ_KEY": "gq-7f3a9c1e5b2d8f40", "OTHER": "not-a-secret-value"})
+    assert redact("upstream said: bad key gq-7f3a9c1e5b2d8f40") == (
+        "upstream said: bad key [REDACTED]")
+    assert redact("not-a-secret-value") == "not-a-secret-value"
