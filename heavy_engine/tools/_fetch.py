@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -217,15 +218,18 @@ def _charset(content_type: str) -> str:
     return m.group(1) if m else "utf-8"
 
 
-def page_text(page: Page) -> str:
-    """The page as text for the model, headed by its final URL (and title for HTML)."""
+def page_text(page: Page, stop: threading.Event | None = None) -> str:
+    """The page as text for the model, headed by its final URL (and title for HTML).
+
+    Setting `stop` (from another thread) ends the HTML parse early.
+    """
     mime = page.content_type.split(";", 1)[0].strip().lower()
     try:
         text = page.body.decode(_charset(page.content_type), errors="replace")
     except LookupError:  # an unknown charset name
         text = page.body.decode("utf-8", errors="replace")
     if mime in ("text/html", "application/xhtml+xml") or (not mime and "<html" in text[:500].lower()):
-        title, text = html_to_text(text)
+        title, text = html_to_text(text, stop=stop)
         head = f"URL: {page.url}\nTitle: {title}\n\n" if title else f"URL: {page.url}\n\n"
         return head + text
     if mime and not (mime.startswith(_TEXT_TYPES) or mime.endswith(("+json", "+xml"))):
@@ -253,5 +257,10 @@ class FetchUrl(Tool):
 
     async def run(self, params: _Params, ctx: ToolContext) -> str:
         page = await fetch(params.url, ctx, self._resolver, self._ssl_context)
-        # html.parser needs ~0.3 s per MB: off the event loop so other agents keep going.
-        return await asyncio.to_thread(page_text, page)
+        # html.parser needs ~0.3 s per MB: off the event loop so other agents keep going. A
+        # thread cannot be cancelled, so a timeout or cancel tells the parse to stop instead.
+        stop = threading.Event()
+        try:
+            return await asyncio.to_thread(page_text, page, stop)
+        finally:
+            stop.set()

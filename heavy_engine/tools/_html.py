@@ -1,8 +1,17 @@
-"""HTML to readable text for the model: visible text with paragraph breaks, no scripts or styles."""
+"""HTML to readable text for the model: visible text with paragraph breaks, no scripts or styles.
+
+Invariant: a parse ends within `budget_s`, or as soon as `stop` is set, whatever the page holds.
+CPython's html.parser rescans to the end of the input for every `<` that opens a construct that
+never closes (`"<a " * 100_000` takes minutes), and it runs in a worker thread that a cancelled
+tool call cannot kill; every callback checks both limits, and a pathological page calls one
+back for each rescan, so no page can keep a thread busy after its tool call has ended.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from html.parser import HTMLParser
 
 _SKIP = frozenset({"script", "style", "noscript", "template", "svg", "canvas", "iframe"})
@@ -13,17 +22,30 @@ _BLOCK = frozenset({
 })
 _VOID = frozenset({"br", "hr", "img", "input", "meta", "link", "area", "base", "col", "embed",
                    "source", "track", "wbr"})
+PARSE_BUDGET_S = 3.0  # ~0.3 s per MB for ordinary pages; far more means a pathological one
+TOO_SLOW_NOTE = "[the rest of the page was not read: its HTML took too long to parse]"
+
+
+class _Stop(Exception):
+    """The budget ran out or the caller gave up: keep what was read so far."""
 
 
 class _TextParser(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, stop_at: float, stop: threading.Event | None) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title: list[str] = []
         self._skip_depth = 0
         self._in_title = False
+        self._stop_at = stop_at
+        self._stop = stop
+
+    def _check(self) -> None:
+        if time.monotonic() > self._stop_at or (self._stop is not None and self._stop.is_set()):
+            raise _Stop
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._check()
         if tag == "title":
             self._in_title = True
         elif tag in _SKIP and tag not in _VOID:
@@ -34,6 +56,7 @@ class _TextParser(HTMLParser):
             self.parts.append("- ")
 
     def handle_endtag(self, tag: str) -> None:
+        self._check()
         if tag == "title":
             self._in_title = False
         elif tag in _SKIP and self._skip_depth:
@@ -42,17 +65,31 @@ class _TextParser(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
+        self._check()
         if self._in_title:
             self.title.append(data)
         elif not self._skip_depth:
             self.parts.append(data)
 
 
-def html_to_text(html: str) -> tuple[str, str]:
-    """(title, text) of an HTML document; whitespace collapsed, at most one blank line in a row."""
-    parser = _TextParser()
-    parser.feed(html)
-    parser.close()
+def html_to_text(
+    html: str, *, budget_s: float | None = None, stop: threading.Event | None = None
+) -> tuple[str, str]:
+    """(title, text) of an HTML document; whitespace collapsed, at most one blank line in a row.
+
+    Past `budget_s` (default `PARSE_BUDGET_S`), or once `stop` is set, the text read so far
+    ends with `TOO_SLOW_NOTE`.
+    """
+    budget = PARSE_BUDGET_S if budget_s is None else budget_s
+    parser = _TextParser(time.monotonic() + budget, stop)
+    complete = True
+    try:
+        parser.feed(html)
+        parser.close()
+    except _Stop:
+        complete = False
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    if not complete:
+        text = f"{text}\n\n{TOO_SLOW_NOTE}".lstrip()
     return " ".join("".join(parser.title).split()), text

@@ -227,3 +227,32 @@ async def test_corrupt_gzip_is_an_error(scratch: Path, server: LocalServer) -> N
     server.routes["/bad-gzip"] = bad
     text = await fetch(scratch, server.url("/bad-gzip", "public.example"), **LOCAL)
     assert text.startswith("error: the response's gzip data is corrupt")
+
+
+async def _pathological(req: object, w: asyncio.StreamWriter) -> None:
+    # 900 KB that CPython's html.parser would chew on for hours: every '<' rescans to the end.
+    w.write(response(200, b"<p>Readable start.</p>" + b"<a " * 300_000, "text/html"))
+
+
+async def test_a_page_that_is_slow_to_parse_is_cut_off(
+    scratch: Path, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("heavy_engine.tools._html.PARSE_BUDGET_S", 0.3)
+    server.routes["/slow-html"] = _pathological
+    start = time.monotonic()
+    text = await fetch(scratch, server.url("/slow-html", "public.example"), **LOCAL)
+    assert time.monotonic() - start < 3
+    assert "Readable start." in text
+    assert text.endswith("[the rest of the page was not read: its HTML took too long to parse]")
+
+
+async def test_a_tool_timeout_also_stops_the_parsing_thread(
+    scratch: Path, server: LocalServer
+) -> None:
+    server.routes["/slow-html"] = _pathological
+    text = await fetch(scratch, server.url("/slow-html", "public.example"), limit_s=0.5, **LOCAL)
+    assert text == "error: fetch_url timed out after 0.5 s"
+    await asyncio.sleep(0.2)  # the parser notices the stop at its next callback
+    cpu = time.process_time()
+    await asyncio.sleep(0.5)
+    assert time.process_time() - cpu < 0.2  # no thread is still parsing the abandoned page
