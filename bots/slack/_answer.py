@@ -33,15 +33,15 @@ class AnswerPlan:
     attachment: str | None = None
 
 
-def plan_answer(markdown: str, *, limit: int = CHUNK_LIMIT,
-                max_messages: int = MAX_MESSAGES) -> AnswerPlan:
-    """Pure: the chunks to post for `markdown`."""
+def plan_answer(markdown: str, *, limit: int = CHUNK_LIMIT, max_messages: int = MAX_MESSAGES,
+                filename: str = "answer.md") -> AnswerPlan:
+    """Pure: the chunks to post for `markdown` (the summary names `filename` when attached)."""
     chunks = split_markdown(markdown_to_mrkdwn(markdown), limit) or ["_(empty answer)_"]
     if len(chunks) <= max_messages:
         return AnswerPlan(chunks)
     summary = split_markdown(markdown_to_mrkdwn(markdown), SUMMARY_CHARS)[0]
     note = (f"\n\n_The full answer ({len(markdown):,} characters) is attached as "
-            "`answer.md`._")
+            f"`{filename}`._")
     return AnswerPlan([summary + note], attachment=markdown)
 
 

@@ -155,6 +155,21 @@ def partial_answer(markdown: str, limit: int) -> str:
     return text + " :writing_hand:"
 
 
+def failed_answer(markdown: str, sentence: str) -> str:
+    """What was written before a run failed, then `sentence`: one section block, and a code
+    block cut short is closed so the sentence does not land inside it."""
+    if not markdown.strip():
+        return sentence
+    text = markdown_to_mrkdwn(markdown)
+    room = SECTION_LIMIT - len(sentence) - 8  # the closing fence and the blank line
+    if len(text) > room:
+        cut = text.rfind("\n", 0, room)
+        text = text[: cut if cut > room // 2 else room]
+        if text.count("```") % 2:
+            text += "\n```"
+    return f"{text}\n\n{sentence}"
+
+
 def failure_sentence(error: str | None) -> str:
     """The first line of a safe error, bounded: never a stack trace."""
     lines = (error or "").strip().splitlines()

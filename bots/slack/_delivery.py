@@ -25,13 +25,13 @@ from ._answer import AnswerPoster, plan_answer
 from ._cards import (
     SECTION_LIMIT,
     answer_message,
+    failed_answer,
     failure_sentence,
     failure_text,
     footer_block,
     partial_answer,
     progress_card,
 )
-from ._mrkdwn import markdown_to_mrkdwn
 from ._slackerr import api_error
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
 from ._throttle import LiveMessage
@@ -155,8 +155,7 @@ class SlackDelivery:
                                        note=note):
                 return False
             if too_long:
-                await AnswerPoster(self.client, job.reply["channel"],
-                                   job.reply["thread_ts"]).attach(text, f"heavy-{job.id}.md")
+                await self._attach(job, text)
         else:
             sentence = f"\n\n:warning: {failure_sentence(result.error)} (ref `{job.id}`)"
             if not await stream.finish(state.synthesis, footer_blocks=[], note=sentence):
@@ -164,6 +163,17 @@ class SlackDelivery:
         job.reply["answer_done"] = True
         await self.runner.save_reply(job)
         return True
+
+    async def _attach(self, job: Job, markdown: str) -> None:
+        """The full answer as a file under a streamed one; a failure is said, not raised (the
+        streamed part is already there and the job must still reach its final state)."""
+        poster = AnswerPoster(self.client, job.reply["channel"], job.reply["thread_ts"])
+        try:
+            await poster.attach(markdown, f"heavy-{job.id}.md")
+        except SlackApiError as err:
+            log.error("attaching the answer of job %s failed: %s", job.id, api_error(err))
+            await _say_failed(self.client, job.reply, job.id,
+                              "I could not attach the full answer here.")
 
     async def _finish(self, job: Job, result: RunResult, answer_ts: str | None,
                       partial: str) -> None:
@@ -174,13 +184,12 @@ class SlackDelivery:
                 text = result.answer
                 if result.notes:
                     text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
-                await poster.post(plan_answer(text), footer=footer(result),
-                                  replace_ts=answer_ts, filename=f"heavy-{job.id}.md")
+                filename = f"heavy-{job.id}.md"
+                await poster.post(plan_answer(text, filename=filename), footer=footer(result),
+                                  replace_ts=answer_ts, filename=filename)
             else:
-                sentence = failure_text(result.error, job.id)
-                body = (markdown_to_mrkdwn(partial)[:SECTION_LIMIT - 400] + "\n\n" + sentence
-                        if partial.strip() else sentence)
-                await poster.send(body, None, answer_ts)
+                await poster.send(failed_answer(partial, failure_text(result.error, job.id)),
+                                  None, answer_ts)
         except SlackApiError as err:
             # Logged with the job id so the reference in the thread leads here.
             log.error("posting the answer of job %s failed: %s", job.id, api_error(err))
@@ -194,8 +203,9 @@ class SlackDelivery:
         await self.runner.save_reply(job)
 
 
-async def _say_failed(client: AsyncWebClient, reply: dict[str, Any], ref: str) -> None:
-    text = failure_text("I could not post the answer here.", ref)
+async def _say_failed(client: AsyncWebClient, reply: dict[str, Any], ref: str,
+                      sentence: str = "I could not post the answer here.") -> None:
+    text = failure_text(sentence, ref)
     try:
         await client.chat_postMessage(channel=reply["channel"], thread_ts=reply["thread_ts"],
                                       text=text)

@@ -78,7 +78,7 @@ class StreamedAnswer:
         """Send the rest and stop the stream; False when the caller must post it instead."""
         if self._worker is not None:
             await self._worker
-        final = stream_safe(markdown[:STREAM_MAX_CHARS]) + note
+        final = stream_safe(markdown[:STREAM_MAX_CHARS]) + stream_safe(note)
         if self.broken or not final.startswith(self.sent):
             # Expired, or the answer is not what was streamed (the synthesis failed and the
             # findings stand in): close what is open and let the caller replace it.

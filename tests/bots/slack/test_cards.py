@@ -11,7 +11,13 @@ import pytest
 from bots.slack import create_adapter, slack_env
 from bots.slack._actions import parse_stop_value
 from bots.slack._answer import plan_answer
-from bots.slack._cards import failure_text, partial_answer, progress_card, queued_card
+from bots.slack._cards import (
+    failed_answer,
+    failure_text,
+    partial_answer,
+    progress_card,
+    queued_card,
+)
 from bots.slack._context import format_thread
 from heavy_engine import (
     AgentFinished,
@@ -115,6 +121,29 @@ def test_partial_answer_keeps_fences_closed_and_marks_unfinished() -> None:
     assert "continues below" in text
     assert partial_answer("short", 3000).endswith(":writing_hand:")
     assert len(partial_answer("word " * 599, 3000)) <= 3000  # just under: the marker fits too
+
+
+SORRY = ":warning: The request ran out of time (60 s). (ref `abc`)"
+
+
+@pytest.mark.parametrize(
+    ("partial", "expected_start"),
+    [
+        # Nothing was written yet: the sentence alone.
+        ("", SORRY),
+        # A short partial answer, then the sentence under it.
+        ("*Intro* so far", "_Intro_ so far\n\n:warning:"),
+        # Cut inside a long code block: the fence is closed before the sentence.
+        ("intro\n\n```python\n" + "x = 1\n" * 1000, "intro\n\n```\nx = 1"),
+        # One endless line: cut hard, still one section block.
+        ("word" * 2000, "wordword"),
+    ],
+)
+def test_failed_answer_keeps_fences_closed_and_fits_a_block(partial: str,
+                                                             expected_start: str) -> None:
+    text = failed_answer(partial, SORRY)
+    assert text.startswith(expected_start) and text.endswith(SORRY)
+    assert len(text) <= 3000 and text.count("```") % 2 == 0
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,7 @@ async def test_a_very_long_answer_becomes_a_file_and_a_summary(
     assert uploaded.decode().strip() == long_answer.strip()
     summary = slack.fake.called("chat.update", ts=_answer_ts(slack))[-1].args
     assert "attached" in summary["text"] and len(summary["text"]) < 3000
+    assert f"`{url.args['filename']}`" in summary["text"]  # names the file it attached
     assert len(slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)) == 2
 
 

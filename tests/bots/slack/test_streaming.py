@@ -4,12 +4,13 @@ off), and the fallbacks when the stream is unavailable or expires."""
 from __future__ import annotations
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack._stream import sendable, stream_safe
+from bots.slack._stream import StreamedAnswer, sendable, stream_safe
 from heavy_engine.testing import FakeLLM, fake_config, text_reply
 
-from .conftest import MakeSlack, Slack
-from .fake_slack import TEAM
+from .conftest import TOKEN, MakeSlack, Slack
+from .fake_slack import TEAM, FakeSlack
 from .test_mentions import MENTION_TS, mention
 
 WJ = "\u2060"
@@ -69,6 +70,37 @@ async def test_without_the_streaming_api_the_answer_is_posted(
     await slack.settle()
     assert len([c for c in slack.fake.calls if c.method == "chat.startStream"]) == 1
     assert len(slack.fake.called("chat.postMessage", thread_ts="1700000700.000100")) == 2
+
+
+async def test_a_failed_attachment_after_a_long_stream_still_ends_the_job(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await _streaming(make_slack, fake_llm)
+    slack.fake.fail_next("files.getUploadURLExternal", "missing_scope")
+    fake_llm.enqueue(text_reply("Long findings. " * 1000), when="synthesis")  # 15,000 chars
+    await slack.event(mention())
+    await slack.settle()
+    [stream] = slack.fake.streams.values()
+    assert stream["stopped"] and "attached as a file" in stream["text"]
+    # The user learns the file is missing, and the job reaches its final state.
+    [note] = [c for c in slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+              if "(ref `" in c.args["text"]]
+    assert note.args["text"].startswith(":warning: I could not attach the full answer")
+    assert slack.fake.called("reactions.remove", name="hourglass_flowing_sand",
+                             timestamp=MENTION_TS)
+    assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
+
+
+async def test_the_closing_note_of_a_stream_cannot_ping(fake_slack: FakeSlack) -> None:
+    # A failed run's sentence can quote a provider's error text: it is as untrusted as the
+    # answer itself.
+    client = AsyncWebClient(token=TOKEN, base_url=fake_slack.api_url)
+    stream = StreamedAnswer(client, "C0GENERAL", thread_ts=MENTION_TS, team=TEAM, user="U0ALICE")
+    assert await stream.finish("The partial answer ", footer_blocks=[],
+                               note="\n\n:warning: rejected: <!channel> and @here (ref `j1`)")
+    [sent] = fake_slack.streams.values()
+    assert "<!channel>" not in sent["text"] and "@here" not in sent["text"]
+    assert sent["text"].startswith("The partial answer \n\n:warning: rejected:")
 
 
 @pytest.mark.parametrize(
