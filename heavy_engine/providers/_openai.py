@@ -3,9 +3,10 @@
 Invariants:
 - one HTTP client session per instance (the pool keeps one instance per provider settings),
   with a connection limit equal to `max_concurrency`, guarded by a semaphore of the same size;
-- retries live here only (the client never retries): 429, 5xx, timeouts, connection errors and
-  unreadable bodies, capped exponential backoff with full jitter, `Retry-After` honoured, all
-  inside the call's `request.timeout`; 400/401/402/403/404 are final;
+- retries live here only (the client never retries): 408, 409, 429, 5xx, timeouts, connection
+  errors and unreadable bodies, capped exponential backoff with full jitter, `Retry-After`
+  honoured, all inside the call's `request.timeout`; every other 4xx is final (a bad request
+  stays bad however often it is sent);
 - the key comes from the environment variable the config names and never appears in a message.
 
 The client is aiohttp, not httpx: httpcore's connection pool rescans every connection on each
@@ -40,7 +41,7 @@ from ._proxy import proxy_for
 
 log = logging.getLogger("heavy.providers.openai")
 
-_FINAL = frozenset({400, 401, 402, 403, 404})
+_TRANSIENT_4XX = frozenset({408, 409, 429})  # what the OpenAI SDK retries too, with 5xx
 _CONNECT_TIMEOUT = 10.0  # a TCP/TLS handshake that takes longer is worth another try
 _NETWORK_TEXT = {
     "ClientConnectorError": "cannot connect to the server",
@@ -49,6 +50,11 @@ _NETWORK_TEXT = {
     "ConnectionTimeoutError": "connecting timed out",
     "SocketTimeoutError": "the server stopped sending",
 }
+
+
+def _final(status: int | None) -> bool:
+    """An error status that another try would only repeat."""
+    return status is not None and 400 <= status < 500 and status not in _TRANSIENT_4XX
 
 
 class _Retry(Exception):
@@ -221,13 +227,13 @@ class OpenAIProvider:
             raw = await response.read()
         except aiohttp.ClientError:
             raw = b""
-        if status in _FINAL:
+        if _final(status):
             self._fail(status, raw, request)
         wait = retry_after(response.headers.get("Retry-After"))
         raise _Retry(f"HTTP {status}: {provider_message(raw, self._secrets)}", status, wait)
 
     def _bad_reply(self, err: BadReply) -> _Retry:
-        if err.status is not None and err.status in _FINAL:
+        if err.status is not None and _final(err.status):
             self._fail(err.status, str(err).encode(), None)
         detail = provider_message(str(err).encode(), self._secrets)
         return _Retry(f"unreadable reply ({detail})", err.status)

@@ -301,6 +301,49 @@ def test_retry_after_http_date() -> None:
     assert wait is not None and 28 <= wait <= 31
 
 
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [
+        (429, True),  # rate limited
+        (500, True),  # server error
+        (503, True),  # overloaded
+        (408, True),  # the server timed the request out: another try may pass
+        (409, True),  # a conflict (lock timeout): retried by the OpenAI SDK too
+        (405, False),  # wrong method or URL: the same request fails the same way
+        (413, False),  # the prompt is too large: it will not shrink by waiting
+        (422, False),  # validation error (vLLM, LiteLLM): a bad request stays bad
+    ],
+)
+async def test_only_transient_statuses_are_retried(
+    make: Any, fake_llm: FakeLLM, status: int, retried: bool
+) -> None:
+    fake_llm.enqueue(error_reply(status, "try me"), "second try")
+    p = make()
+    if retried:
+        assert (await p.complete(ask())).content == "second try"
+        assert len(fake_llm.calls()) == 2
+        return
+    with pytest.raises(ProviderError, match=f"rejected \\({status}\\): try me") as info:
+        await p.complete(ask())
+    assert info.value.status == status and not info.value.retryable
+    assert len(fake_llm.calls()) == 1
+
+
+@pytest.mark.parametrize(("code", "retried"), [(503, True), (429, True), (422, False)])
+async def test_error_codes_inside_a_200_follow_the_same_rule(
+    make: Any, fake_llm: FakeLLM, code: int, retried: bool
+) -> None:
+    fake_llm.enqueue(error_reply(200, body=json.dumps({"error": {"code": code, "message": "m"}})),
+                     "second try")
+    p = make()
+    if retried:
+        assert (await p.complete(ask())).content == "second try"
+    else:
+        with pytest.raises(ProviderError, match=f"rejected \\({code}\\)"):
+            await p.complete(ask())
+    assert len(fake_llm.calls()) == (2 if retried else 1)
+
+
 # -- final errors -----------------------------------------------------------------------------
 
 
