@@ -3,7 +3,9 @@ answers attached as a file with a summary."""
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -54,15 +56,28 @@ class AnswerPoster:
         self.thread_ts = thread_ts
 
     async def post(self, plan: AnswerPlan, *, footer: str | None, replace_ts: str | None,
-                   filename: str = "answer.md") -> list[str]:
+                   filename: str = "answer.md", done: int = 0,
+                   on_sent: Callable[[int], Awaitable[None]] | None = None) -> list[str]:
+        """Send the plan's pieces (the attachment first, then each chunk). The first `done`
+        pieces went out before a restart and are skipped; `on_sent(n)` records progress."""
+        pieces: list[Callable[[], Awaitable[list[str]]]] = []
         if plan.attachment is not None:
-            await self.attach(plan.attachment, filename)
-        posted: list[str] = []
+            attachment = plan.attachment
+            pieces.append(lambda: self._attach_piece(attachment, filename))
         for i, chunk in enumerate(plan.chunks):
             last = i == len(plan.chunks) - 1
-            posted += await self.send(chunk, footer if last else None,
-                                       replace_ts if i == 0 else None)
+            pieces.append(functools.partial(self.send, chunk, footer if last else None,
+                                            replace_ts if i == 0 else None))
+        posted: list[str] = []
+        for n, piece in enumerate(pieces[done:], start=done + 1):
+            posted += await piece()
+            if on_sent is not None:
+                await on_sent(n)
         return posted
+
+    async def _attach_piece(self, markdown: str, filename: str) -> list[str]:
+        await self.attach(markdown, filename)
+        return []
 
     async def send(self, chunk: str, footer: str | None, replace_ts: str | None,
                     limit: int = CHUNK_LIMIT) -> list[str]:

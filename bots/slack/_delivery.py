@@ -1,8 +1,8 @@
 """`SlackDelivery`: renders a run in its thread: progress card, streamed answer, final state.
 
-`job.reply` carries what must survive a restart: the progress and answer message ids and
-whether the answer is complete, so a job delivered again edits its messages and never posts
-the answer twice.
+`job.reply` carries what must survive a restart: the progress and answer message ids, how many
+parts of a long answer were sent, and whether the answer is complete, so a job delivered again
+edits its messages and never posts any part of the answer twice.
 """
 
 from __future__ import annotations
@@ -186,7 +186,9 @@ class SlackDelivery:
                     text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
                 filename = f"heavy-{job.id}.md"
                 await poster.post(plan_answer(text, filename=filename), footer=footer(result),
-                                  replace_ts=answer_ts, filename=filename)
+                                  replace_ts=answer_ts, filename=filename,
+                                  done=int(reply.get("answer_sent", 0)),
+                                  on_sent=lambda n: self._remember(job, "answer_sent", n))
             else:
                 await poster.send(failed_answer(partial, failure_text(result.error, job.id)),
                                   None, answer_ts)

@@ -74,6 +74,8 @@ class FakeSlack:
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
+    # method -> calls still let through; later ones hang unrecorded (a process dying mid-call)
+    hold: dict[str, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -116,6 +118,7 @@ class FakeSlack:
         self.users.clear()
         self._failures.clear()
         self.delays.clear()
+        self.hold.clear()
         self.max_text_chars = 40_000
 
     # -- scripting and assertions ------------------------------------------------------------
@@ -178,6 +181,10 @@ class FakeSlack:
         args = await self._args(request)
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
+        if method in self.hold:
+            if self.hold[method] <= 0:
+                await asyncio.Event().wait()  # until the fake closes
+            self.hold[method] -= 1
         call = Call(method, args, time.monotonic())
         queued = self._failures.get(method)
         if queued:

@@ -3,7 +3,9 @@ database so a resumed job edits its messages instead of posting twice."""
 
 from __future__ import annotations
 
-from heavy_engine.testing import FakeLLM, fake_config
+import asyncio
+
+from heavy_engine.testing import FakeLLM, fake_config, text_reply
 
 from .conftest import MakeSlack
 from .test_mentions import MENTION_TS, mention, message_event
@@ -34,6 +36,33 @@ async def test_a_job_resumed_after_a_restart_edits_the_same_card_and_answers_onc
     assert [p.ts for p in posts[:1]] == [card.ts] and len(posts) == 2  # one card, one answer
     final_card = second.fake.called("chat.update", ts=card.ts)[-1].args
     assert final_card["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+
+
+async def test_a_restart_while_posting_a_long_answer_posts_each_part_once(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=2)
+    first = await make_slack(config, durable=True)
+    fake_llm.enqueue(text_reply(LONG_ANSWER), when="synthesis")
+    # The card, the streamed answer and the second part get through; the process dies while
+    # posting the third.
+    first.fake.hold["chat.postMessage"] = 3
+
+    def parts(name: str) -> list[object]:
+        return [c for c in first.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+                if name in c.args["text"]]
+
+    await first.event(mention())
+    await first.fake.wait_for(lambda: parts("Part B"))
+    await asyncio.sleep(0.3)  # the third part is on its way, and hangs
+    await first.runner.shutdown(0)
+    del first.fake.hold["chat.postMessage"]
+
+    second = await make_slack(config, durable=True)  # replays the stored result
+    await second.fake.wait_for(
+        lambda: second.fake.called("reactions.add", name="white_check_mark"), within=10)
+    await second.settle()
+    assert len(parts("Part B")) == 1 and len(parts("Part C")) == 1
 
 
 async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
@@ -75,3 +104,8 @@ async def test_follow_policy_remembers_answered_threads_across_a_restart(
     await second.event(other)
     await second.settle()
     assert not second.fake.called("chat.postMessage", thread_ts="1699999999.000100")
+
+
+# -- payloads ---------------------------------------------------------------------------------
+
+LONG_ANSWER = "\n\n".join(f"Part {p}. " + "A finding worth reporting. " * 100 for p in "ABC")
