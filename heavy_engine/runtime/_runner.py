@@ -224,17 +224,21 @@ class DurableRunner:
 
     # -- scheduling --------------------------------------------------------------------------
 
+    async def _over_budget(self, job: Job, now: datetime) -> JobRejected | None:
+        limits, spec = job.config.limits, job.spec
+        if not has_budget(limits):
+            return None
+        since = start_of_day(now)
+        return budget_refusal(
+            limits,
+            await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
+            await self.store.usage_since(since, spec.platform, spec.workspace),
+        )
+
     async def _refusal(self, job: Job) -> JobRejected | None:
-        limits = job.config.limits
-        if has_budget(limits):
-            since, spec = start_of_day(job.created_at or self._clock()), job.spec
-            refusal = budget_refusal(
-                limits,
-                await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
-                await self.store.usage_since(since, spec.platform, spec.workspace),
-            )
-            if refusal is not None:
-                return refusal
+        refusal = await self._over_budget(job, job.created_at or self._clock())
+        if refusal is not None:
+            return refusal
         chosen = startable([*self._queue, job], self._running.values(),
                            self.config.limits.max_concurrent_jobs)
         if any(j is job for j in chosen):
@@ -274,6 +278,15 @@ class DurableRunner:
             job.attempts += 1
             job.started_at = self._clock()
             await self.store.save(job)
+            if job.result is None:
+                # Usage is counted when jobs end: jobs that queued while the budget still had
+                # room must not start once it is spent.
+                refusal = await self._over_budget(job, job.started_at)
+                if refusal is not None:
+                    job.result = failed_result(job, str(refusal))
+                    await self.store.save(job)
+                    self.metrics.jobs_rejected.inc(platform=job.spec.platform,
+                                                   reason=refusal.reason)
             if job.result is not None:
                 run = replay_run(job, job.result)
             else:

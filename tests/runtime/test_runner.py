@@ -366,3 +366,25 @@ async def test_a_job_submitted_while_start_reads_the_table_runs_once(
     assert len(fake.calls("synthesis")) == 1
     stored = await runner.store.get(job.id)
     assert stored is not None and stored.status == "done" and stored.attempts == 1
+
+
+async def test_a_queued_job_is_refused_at_start_once_the_budget_is_spent(
+    make_runner: MakeRunner, fake: FakeLLM
+) -> None:
+    # Usage lands when a job ends, so everything queued behind the first job passed the check
+    # at submission; without a second look at start, a queue of any depth ran over budget.
+    fake.latency = 0.05
+    runner = await make_runner(limits={"daily_tokens_per_channel": 1, "max_concurrent_jobs": 1,
+                                       "per_user": 5})
+    delivery = RecordingDelivery()
+    runner.register_delivery("slack", delivery)
+    first = await runner.submit(spec())
+    second = await runner.submit(spec())
+    assert first is not None and second is not None and second.position == 1
+    await settle(runner)
+    assert len(fake.calls("synthesis")) == 1  # the second job never reached a model
+    stored = await runner.store.get(second.id)
+    assert stored is not None and stored.status == "failed"
+    assert stored.error == ("This channel has used its daily budget of 1 tokens; it resets at "
+                            "00:00 UTC.")
+    assert delivery.posted[-1] == (second.id, stored.error)  # the requester is told why
