@@ -2,6 +2,9 @@
 
 One subprocess per call, in its own process group, fed the conversation on stdin. The whole group
 is killed when the call times out or is cancelled, so nothing keeps spending after a deadline.
+Claude Code runs its own tools on what a chat user asks, so each call starts in a fresh empty
+working directory (not heavy's, which may hold a `.env` or the database) and without heavy's
+secrets in its environment (`SECRET_ENV`, except the CLI's own `ANTHROPIC_API_KEY`).
 
 Limits, on purpose: the engine's tools are not passed through (Claude Code runs its own tool loop
 with its own permissions), so agents on this provider answer without heavy's tools; JSON mode is
@@ -18,12 +21,14 @@ import logging
 import os
 import shlex
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from .._config import ProviderConfig
 from .._errors import ProviderError
 from .._types import ChatRequest, Completion, Message, Usage
+from ..observability._redact import SECRET_ENV
 from ._base import register_provider
 from ._openai_wire import provider_message
 
@@ -32,6 +37,8 @@ log = logging.getLogger("heavy.providers.claude_cli")
 _LINE_LIMIT = 32 * 1024 * 1024  # one stream-json line carries a whole message
 _STDERR_TAIL = 4000
 _JSON_NOTE = "\n\nReply with a single JSON object only, no prose and no code fence."
+# Claude Code runs its own tools on what chat users ask; heavy's tokens stay out of its reach.
+_HIDDEN_FROM_CLI = frozenset(SECRET_ENV) - {"ANTHROPIC_API_KEY"}
 
 
 def render_prompt(messages: list[Message], json_mode: bool = False) -> str:
@@ -56,6 +63,11 @@ def render_prompt(messages: list[Message], json_mode: bool = False) -> str:
                 parts.append(f"[User]\n{content}")
         text = "\n\n".join(parts)
     return text + _JSON_NOTE if json_mode else text
+
+
+def cli_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """heavy's environment without heavy's secrets; the CLI keeps its own Anthropic key."""
+    return {k: v for k, v in environ.items() if k not in _HIDDEN_FROM_CLI}
 
 
 def cli_model(model: str) -> str | None:
@@ -141,37 +153,41 @@ class ClaudeCLIProvider:
         prompt = render_prompt(request.messages, request.json_mode).encode()
         parser = _Parser()
         async with self._slots:
-            async with asyncio.timeout_at(deadline):
-                proc = await self._spawn(argv)
-            stderr = asyncio.ensure_future(_tail(proc.stderr))
-            try:
-                assert proc.stdin is not None and proc.stdout is not None
+            with tempfile.TemporaryDirectory(prefix="heavy-claude-",
+                                             ignore_cleanup_errors=True) as workdir:
                 async with asyncio.timeout_at(deadline):
-                    await _feed(proc.stdin, prompt)
-                while True:
-                    # The deadline bounds each read; a timeout is never held across a yield.
+                    proc = await self._spawn(argv, workdir)
+                stderr = asyncio.ensure_future(_tail(proc.stderr))
+                try:
+                    assert proc.stdin is not None and proc.stdout is not None
                     async with asyncio.timeout_at(deadline):
-                        line = await proc.stdout.readline()
-                    if not line:
-                        break
-                    text = parser.feed(line)
-                    if text:
-                        yield text
-                async with asyncio.timeout_at(deadline):
-                    code = await proc.wait()
-                    err = await stderr
-            finally:
-                if proc.returncode is None:
-                    await _kill(proc)
-                stderr.cancel()
-                with contextlib.suppress(BaseException):
-                    await stderr
+                        await _feed(proc.stdin, prompt)
+                    while True:
+                        # The deadline bounds each read; a timeout is never held across a yield.
+                        async with asyncio.timeout_at(deadline):
+                            line = await proc.stdout.readline()
+                        if not line:
+                            break
+                        text = parser.feed(line)
+                        if text:
+                            yield text
+                    async with asyncio.timeout_at(deadline):
+                        code = await proc.wait()
+                        err = await stderr
+                finally:
+                    if proc.returncode is None:
+                        await _kill(proc)
+                    stderr.cancel()
+                    with contextlib.suppress(BaseException):
+                        await stderr
         yield self._finish(parser, code, err, request)
 
-    async def _spawn(self, argv: list[str]) -> asyncio.subprocess.Process:
+    async def _spawn(self, argv: list[str], workdir: str) -> asyncio.subprocess.Process:
         try:
             return await asyncio.create_subprocess_exec(
                 *argv,
+                cwd=workdir,
+                env=cli_environment(os.environ),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,

@@ -24,7 +24,8 @@ import json, os, subprocess, sys, time
 out = os.environ["FAKE_CLAUDE_DIR"]
 prompt = sys.stdin.read()
 with open(os.path.join(out, "calls.jsonl"), "a") as f:
-    f.write(json.dumps({{"argv": sys.argv[1:], "stdin": prompt}}) + "\\n")
+    f.write(json.dumps({{"argv": sys.argv[1:], "stdin": prompt, "cwd": os.getcwd(),
+                        "files": os.listdir("."), "env": dict(os.environ)}}) + "\\n")
 mode = os.environ.get("FAKE_CLAUDE_MODE", "ok")
 def emit(event):
     print(json.dumps(event), flush=True)
@@ -116,6 +117,10 @@ async def test_command_from_config_and_json_mode(fake_claude: Path) -> None:
     assert call["stdin"].endswith("Reply with a single JSON object only, no prose and no code fence.")
 
 
+def _exists(path: str) -> bool:
+    return Path(path).exists()
+
+
 def _dead(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -163,6 +168,32 @@ async def test_cancel_kills_the_process_group(
             break
         await asyncio.sleep(0.01)
     assert _dead(child)
+
+
+async def test_the_cli_runs_in_an_empty_directory_without_heavys_secrets(
+    fake_claude: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Claude Code runs its own tools (Read, Bash...) on what a chat user asks: heavy's working
+    # directory (a .env, a database) and heavy's tokens must be out of its reach.
+    workdir = tmp_path / "heavy-workdir"
+    workdir.mkdir()
+    (workdir / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-dotenv")
+    monkeypatch.chdir(workdir)
+    secrets = {
+        "SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_APP_TOKEN": "xapp-1",
+        "DISCORD_TOKEN": "d", "HEAVY_API_TOKEN": "h", "OPENROUTER_API_KEY": "sk-or-1",
+        "HEAVY_LLM_API_KEY": "k", "HEAVY_DATABASE_URL": "postgresql://u:pw@db/heavy",
+    }
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-the-cli-needs-this")
+    assert (await provider().complete(ask())).content == "A whole message."
+    (call,) = calls(fake_claude)
+    assert Path(call["cwd"]) != workdir and call["files"] == []
+    assert not _exists(call["cwd"])  # removed after the call
+    assert not set(secrets) & set(call["env"])
+    assert call["env"]["ANTHROPIC_API_KEY"] == "sk-ant-the-cli-needs-this"  # its own credential
+    assert call["env"]["PATH"] == os.environ["PATH"]
 
 
 async def test_cli_error_result(fake_claude: Path, monkeypatch: pytest.MonkeyPatch) -> None:
