@@ -19,6 +19,8 @@ CALLBACK_ID = "heavy_config"
 MAX_AGENTS = 16
 PROMPT_CHARS = 3000  # Slack's plain_text_input max_length
 _OPTION_TEXT = 75  # Slack's limit for an option's text
+SHOWN_CHARS = 200  # a value in `/heavy-config show`
+SHOW_LIMIT = 3800  # the whole text, below Slack's ~4,000 (the last line may add 80)
 _POLICIES = {"mention": "Answer only when mentioned",
              "follow": "Also answer replies in threads heavy answered in"}
 
@@ -66,7 +68,8 @@ def agent_models_text(values: Mapping[str, Any]) -> str:
 
 def config_modal(config: HeavyConfig, values: Mapping[str, Any], target: ModalTarget,
                  tools: Iterable[str], where: str) -> dict[str, Any]:
-    """The modal view, pre-filled with the effective settings of the scope."""
+    """The modal view, pre-filled with the effective settings of the scope; `where` is our own
+    mrkdwn saying which scope it edits."""
     models = list(dict.fromkeys([*config.allowed_models]))
     if models:
         current = str(values.get("model") or config.model)
@@ -84,7 +87,7 @@ def config_modal(config: HeavyConfig, values: Mapping[str, Any], target: ModalTa
     policy = str(values.get("thread_policy") or "mention")
     prompt = str(values.get("system_prompt") or "")[:PROMPT_CHARS]
     blocks = [
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_text(where)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": where}]},  # our mrkdwn
         _input("model", "Model", model_el),
         _input("agents", "Number of agents", {
             "type": "number_input", "is_decimal_allowed": False, "min_value": "1",
@@ -164,13 +167,22 @@ def block_for(key: str) -> str:
 
 
 def show_text(values: Mapping[str, Any], sources: Mapping[str, str], where: str) -> str:
-    """`/heavy-config show`: each effective value and the layer it came from."""
-    lines = [f"*heavy settings for {safe_text(where)}*"]
-    for key, value in values.items():
+    """`/heavy-config show`: each effective value and the layer it came from.
+
+    `where` is our own mrkdwn (`<#C123>`, a channel link). Values are shortened, and the text
+    stops below Slack's message limit: 16 agents may each hold an 8,000-character prompt.
+    """
+    lines = [f"*heavy settings for {where}*"]
+    size = len(lines[0])
+    for n, (key, value) in enumerate(values.items()):
         shown = ", ".join(value) if isinstance(value, list) else value
-        if key == "system_prompt" and value:
-            shown = str(value)[:200] + ("…" if len(str(value)) > 200 else "")
-        source = sources.get(key, "default")
-        lines.append(f"• `{key}` = {safe_text(str(shown if shown is not None else '-'))}"
-                     f"  _({source})_")
+        text = str(shown if shown is not None else "-")
+        if len(text) > SHOWN_CHARS:
+            text = text[:SHOWN_CHARS] + "…"
+        line = f"• `{key}` = {safe_text(text)}  _({sources.get(key, 'default')})_"
+        if size + len(line) > SHOW_LIMIT:
+            lines.append(f"_… {len(values) - n} more; `heavy config show` lists them all._")
+            break
+        lines.append(line)
+        size += len(line) + 1
     return "\n".join(lines)

@@ -101,6 +101,37 @@ def test_show_text_names_each_source() -> None:
     assert "`system_prompt` = -" in text
 
 
+def test_the_channel_is_a_link_in_the_modal_and_in_show() -> None:
+    # `where` is heavy's own mrkdwn: escaped, Slack would show `<#C1>` as literal text.
+    view = config_modal(HeavyConfig(), {}, TARGET, [], "Editing <#C1>.")
+    assert view["blocks"][0]["elements"][0]["text"] == "Editing <#C1>."
+    assert show_text({}, {}, "<#C1>") == "*heavy settings for <#C1>*"
+
+
+_EVERY_AGENT = {f"agent.{i}.{k}": v for i in range(1, 17)
+                for k, v in (("model", "m/" + "x" * 190), ("system_prompt", "p" * 8000))}
+
+
+@pytest.mark.parametrize(
+    ("values", "longest_line", "cut"),
+    [
+        # The channel prompt is shortened (as before).
+        ({"system_prompt": "p" * 8000}, 260, False),
+        # So is every agent's prompt: each may hold 8,000 characters.
+        ({"model": "m", "agent.3.system_prompt": "p" * 8000}, 260, False),
+        # Every agent with a model and a long prompt: the text stops below Slack's limit and
+        # says where the rest is.
+        ({"model": "m", **_EVERY_AGENT}, 260, True),
+    ],
+)
+def test_show_text_fits_one_message(values: dict[str, Any], longest_line: int,
+                                    cut: bool) -> None:
+    text = show_text(values, {}, "<#C1>")
+    assert len(text) <= 3900
+    assert max(len(line) for line in text.splitlines()) <= longest_line
+    assert ("heavy config show" in text.splitlines()[-1]) is cut
+
+
 @pytest.mark.parametrize(
     ("text", "parsed"),
     [
