@@ -13,7 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import discord
@@ -40,7 +40,7 @@ STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferr
 class DiscordOptions:
     """From the environment: `DISCORD_*` variables (the token never leaves this object)."""
 
-    token: str
+    token: str = field(repr=False)  # never in a log line or a traceback
     api_url: str | None = None  # DISCORD_API_URL: REST base, e.g. a proxy or a test fake
     gateway_url: str | None = None  # DISCORD_GATEWAY_URL: gateway websocket
     dev_guild: int | None = None  # DISCORD_GUILD_ID: also sync commands there, instantly

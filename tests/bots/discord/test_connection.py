@@ -35,6 +35,12 @@ def test_options_from_env(env: dict[str, str], expected: DiscordOptions | None) 
     assert DiscordOptions.from_env(env) == expected
 
 
+def test_the_token_never_shows_in_a_repr() -> None:
+    # A repr reaches logs and tracebacks (the Slack settings hide theirs the same way).
+    options = DiscordOptions.from_env({"DISCORD_TOKEN": "MTIz.secret-token"})
+    assert options is not None and "secret-token" not in repr(options)
+
+
 def test_the_entry_point_and_public_surface() -> None:
     import bots.discord
     from heavy_engine.runtime._adapters import GROUP
