@@ -25,6 +25,7 @@ from ._views import job_view, status_view
 
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
+MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 _ASK_FIELDS = {"question", "agents", "user"}
 _MAX_AGENTS = 16
 
@@ -94,6 +95,9 @@ class Api:
             return _error(400, spec_or_error)
         spec = spec_or_error
         spec.dedup_key = request.headers.get("Idempotency-Key") or None
+        if spec.dedup_key is not None and len(spec.dedup_key) > MAX_IDEMPOTENCY_KEY:
+            return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
+                               "characters.")
         try:
             job = await self.runner.submit(spec)
         except JobRejected as err:

@@ -173,6 +173,21 @@ async def test_shutting_down_is_503(make_client: MakeClient) -> None:
     assert resp.status == 503 and (await resp.json())["reason"] == "shutting_down"
 
 
+async def test_an_idempotency_key_longer_than_its_column_is_refused(
+    make_client: MakeClient,
+) -> None:
+    # jobs.dedup_key is VARCHAR(255): PostgreSQL would fail the insert with a 500.
+    client, runner = await make_client()
+    resp = await client.post("/api/ask", json={"question": "q1"},
+                             headers={"Idempotency-Key": "k" * 256})
+    assert resp.status == 400
+    assert "Idempotency-Key" in (await resp.json())["error"]
+    assert runner.counts() == (0, 0)
+    ok = await client.post("/api/ask", json={"question": "q1"},
+                           headers={"Idempotency-Key": "k" * 255})
+    assert ok.status == 202
+
+
 async def test_idempotency_key_returns_the_same_job(make_client: MakeClient) -> None:
     client, _ = await make_client()
     headers = {"Idempotency-Key": "retry-1"}
