@@ -94,3 +94,6 @@ async def stack(shared_stack: Stack) -> AsyncIterator[Stack]:
     await shared_stack.drain()
     shared_stack.adapter.delivery.stopped_by.clear()
     assert_safe_mentions(shared_stack.fake)  # every test: no message may ping everyone or roles
+    too_big = [c for c in shared_stack.fake.calls if c.status == 400
+               and str(c.response.get("message")).startswith("Invalid Form Body: ")]
+    assert not too_big, too_big  # nor break Discord's size limits

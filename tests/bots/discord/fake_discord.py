@@ -237,9 +237,13 @@ class FakeDiscord:
         headers: dict[str, str] = {}
         try:
             failure = next((f for f in self._failures if call.matches(f[0], f[1])), None)
+            too_big = _over_limits(body.get("data") if path.endswith("/callback")
+                                   and isinstance(body, dict) else body)
             if failure is not None:
                 self._failures.remove(failure)
                 status, payload, headers = failure[2], failure[3], failure[4]
+            elif too_big is not None and request.method in ("POST", "PATCH"):
+                status, payload = 400, {"code": 50035, "message": f"Invalid Form Body: {too_big}"}
             else:
                 status, payload = self._route(request.method, path, body, files, request)
             call.status, call.response = status, payload
@@ -381,6 +385,33 @@ class FakeDiscord:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return 201, thread
+
+
+def _over_limits(body: Any) -> str | None:
+    """Discord's message limits, as a 400 would name them: content 2,000; embeds: title 256,
+    description 4,096, 25 fields of 256 / 1,024, footer 2,048, 6,000 in all."""
+    if not isinstance(body, dict):
+        return None
+    if len(body.get("content") or "") > 2000:
+        return "content: Must be 2000 or fewer in length."
+    total = 0
+    for embed in body.get("embeds") or []:
+        fields = embed.get("fields") or []
+        sizes = {"title": (len(embed.get("title") or ""), 256),
+                 "description": (len(embed.get("description") or ""), 4096),
+                 "footer": (len((embed.get("footer") or {}).get("text") or ""), 2048),
+                 "fields": (len(fields), 25)}
+        sizes.update({f"fields.{i}.name": (len(f.get("name") or ""), 256)
+                      for i, f in enumerate(fields)})
+        sizes.update({f"fields.{i}.value": (len(f.get("value") or ""), 1024)
+                      for i, f in enumerate(fields)})
+        for key, (size, limit) in sizes.items():
+            if size > limit:
+                return f"embeds.{key}: Must be {limit} or fewer in length."
+        total += sum(size for key, (size, _) in sizes.items() if key != "fields")
+    if total > 6000:
+        return "embeds: Embed size exceeds maximum size of 6000"
+    return None
 
 
 async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]]:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from typing import Any
 
 import pytest
 
-from heavy_engine.testing import slow_reply, text_reply
+from heavy_engine.testing import error_reply, slow_reply, text_reply
 
 from .conftest import EDIT_INTERVAL, Stack
 from .fake_discord import CHANNEL_ID
@@ -52,6 +53,24 @@ async def test_slash_defers_at_once_then_answers_in_a_thread(stack: Stack) -> No
     assert final["components"] == []  # no Stop button once finished
     assert f"<#{card_id}>" in final["embeds"][0]["description"]
     assert_safe_mentions(fake)
+
+
+async def test_sixteen_failing_agents_with_long_sub_questions_still_end_the_card(
+    stack: Stack
+) -> None:
+    # The largest card there is: every field holds a long sub-question and an error.
+    questions = [f"Sub-question {i}: " + "which part of the system limits this, and why? " * 6
+                 for i in range(16)]
+    stack.llm.enqueue(text_reply(json.dumps({"questions": questions})), when="decompose")
+    stack.llm.enqueue(*[error_reply(400, "Rejected by the content filter. " * 6)
+                        for _ in range(16)], when="agent")
+    payload = slash_heavy("Why does everything fail?", agents=16)
+    await stack.fake.interact(payload)
+    await stack.fake.wait_call("POST", CALLBACK)
+    final = await stack.finish(stack.fake.original(payload["token"]))
+    embed = final.body["embeds"][0]
+    assert embed["title"] == "❌ Failed" and len(embed["fields"]) == 16
+    assert final.status == 200  # the fake enforces Discord's 6,000 characters per message
 
 
 async def test_the_sub_questions_and_agents_show_on_the_card(stack: Stack) -> None:
