@@ -146,6 +146,9 @@ async def execute_tool(
         params = tool.Params.model_validate(args)
     except (ValueError, ValidationError) as err:
         return result(f"error: invalid arguments for {name}: {_short(err)}", False)
+    except RecursionError:  # json.loads of deeply nested arrays or objects
+        return result(f"error: invalid arguments for {name}: the arguments are nested too deeply",
+                      False)
     if ctx.deadline is not None:
         timeout = min(timeout, ctx.deadline - asyncio.get_running_loop().time())
     if timeout <= 0:

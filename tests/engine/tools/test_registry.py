@@ -66,6 +66,11 @@ class Probe(Tool):
     ('{"n": 99}', "error: invalid arguments for probe: n: Input should be less than or equal to 5",
      False),
     ('{"mode": "long"}', "x" * 200 + "\n[truncated: 800 more characters]", True),
+    # JSON nested past the recursion limit: json.loads raises RecursionError, not ValueError
+    ('{"n": ' + "[" * 100_000 + "]" * 100_000 + "}",
+     "error: invalid arguments for probe: the arguments are nested too deeply", False),
+    ('{"n": 1, "x": ' + '{"a": ' * 5000 + "1" + "}" * 5000 + "}",
+     "error: invalid arguments for probe: the arguments are nested too deeply", False),
 ])
 async def test_execute_tool_never_raises(
     scratch: Path, arguments: str, expected: str, ok: bool, caplog: pytest.LogCaptureFixture
