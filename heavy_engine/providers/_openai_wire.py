@@ -18,6 +18,9 @@ _SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+)")
 _JSON_MODE = {"type": "json_object"}
 _STREAM_OPTIONS = {"include_usage": True}
 _OPENROUTER_USAGE = {"include": True}
+# What a reply of the wrong shape raises on the way in (a string where an object belongs, a
+# token count that is not a number): it is an unreadable reply like any other, never a crash.
+_SHAPE_ERRORS = (AttributeError, TypeError, ValueError)
 
 
 def _clean(message: Message) -> Message:
@@ -94,12 +97,16 @@ def error_in_body(data: dict[str, Any]) -> BadReply | None:
     return BadReply(str(message), code if isinstance(code, int) else None)
 
 
+def _json(raw: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # nesting past the recursion limit is not JSON we take
+        raise BadReply(f"{what} is not JSON") from None
+
+
 def parse_completion(raw: bytes, model: str) -> Completion:
     """A non-streaming reply; raises `BadReply` when it is not one."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise BadReply("the reply is not JSON") from None
+    data = _json(raw, "the reply")
     if not isinstance(data, dict):
         raise BadReply("the reply is not a JSON object")
     if (err := error_in_body(data)) is not None:
@@ -109,13 +116,16 @@ def parse_completion(raw: bytes, model: str) -> Completion:
         message = choice["message"]
     except (KeyError, IndexError, TypeError):
         raise BadReply("the reply has no choices") from None
-    return Completion(
-        content=message.get("content") or "",
-        tool_calls=parse_tool_calls(message.get("tool_calls")),
-        usage=parse_usage(data.get("usage")),
-        model=str(data.get("model") or model),
-        finish_reason=choice.get("finish_reason"),
-    )
+    try:
+        return Completion(
+            content=message.get("content") or "",
+            tool_calls=parse_tool_calls(message.get("tool_calls")),
+            usage=parse_usage(data.get("usage")),
+            model=str(data.get("model") or model),
+            finish_reason=choice.get("finish_reason"),
+        )
+    except _SHAPE_ERRORS as err:
+        raise BadReply(f"the reply has an unexpected shape ({type(err).__name__})") from None
 
 
 class StreamState:
@@ -127,22 +137,25 @@ class StreamState:
         self.model = model
         self.parts: list[str] = []
         self.calls: dict[int, list[str]] = {}  # index -> [id, name, argument fragments...]
-        self.usage: Any = None
+        self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False  # saw `data: [DONE]`
 
     def feed(self, payload: str | bytes) -> str | None:
         """Take one `data:` payload; returns the text delta it carried, if any."""
-        try:
-            chunk = json.loads(payload)
-        except ValueError:
-            raise BadReply("a stream chunk is not JSON") from None
+        chunk = _json(payload, "a stream chunk")
         if not isinstance(chunk, dict):
             raise BadReply("a stream chunk is not a JSON object")
         if (err := error_in_body(chunk)) is not None:
             raise err
+        try:
+            return self._take(chunk)
+        except _SHAPE_ERRORS as err:
+            raise BadReply(f"a stream chunk has an unexpected shape ({type(err).__name__})") from None
+
+    def _take(self, chunk: dict[str, Any]) -> str | None:
         if chunk.get("usage"):
-            self.usage = chunk["usage"]
+            self.usage = parse_usage(chunk["usage"])
         if chunk.get("model"):
             self.model = chunk["model"]
         choices = chunk.get("choices")
@@ -173,7 +186,8 @@ class StreamState:
             for i, slot in sorted(self.calls.items())
         ]
         return Completion(content="".join(self.parts), tool_calls=calls,
-                          usage=parse_usage(self.usage), model=self.model,
+                          usage=self.usage if self.usage is not None else Usage(calls=1),
+                          model=self.model,
                           finish_reason=self.finish_reason)
 
 

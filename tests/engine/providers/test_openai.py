@@ -16,7 +16,12 @@ import pytest
 from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
 from heavy_engine._config import Prompts
 from heavy_engine.providers import OpenAIProvider, ProviderPool
-from heavy_engine.providers._openai_wire import StreamState, provider_message, retry_after
+from heavy_engine.providers._openai_wire import (
+    BadReply,
+    StreamState,
+    provider_message,
+    retry_after,
+)
 from heavy_engine.providers._proxy import proxy_for
 from heavy_engine.testing import (
     FakeLLM,
@@ -213,6 +218,41 @@ async def test_garbage_then_success(make: Any, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(garbage_reply(), "clean")
     assert (await make().complete(ask())).content == "clean"
     assert len(fake_llm.calls()) == 2
+
+
+_DEEP = b"[" * 100_000 + b"]" * 100_000
+_ANSWER = b'{"choices": [{"message": {"content": "x"}}]'
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(_DEEP, id="nested-past-the-recursion-limit"),  # RecursionError, not ValueError
+    pytest.param(b'{"choices": [{"message": "not an object"}]}', id="message-not-an-object"),
+    pytest.param(b'{"choices": ["x"]}', id="choice-not-an-object"),
+    pytest.param(b'{"choices": [{"message": {"tool_calls": ["x"]}}]}', id="tool-call-not-an-object"),
+    pytest.param(_ANSWER + b', "usage": {"prompt_tokens": "n/a"}}', id="usage-not-a-number"),
+    pytest.param(_ANSWER + b', "usage": {"cost": [1]}}', id="cost-not-a-number"),
+])
+async def test_malformed_replies_are_unreadable_and_retried(
+    make: Any, fake_llm: FakeLLM, body: bytes
+) -> None:
+    fake_llm.enqueue(garbage_reply(body), "clean")
+    assert (await make().complete(ask())).content == "clean"
+    fake_llm.enqueue(garbage_reply(body))
+    with pytest.raises(ProviderError, match="unreadable reply"):
+        await make(max_retries=0).complete(ask())
+
+
+@pytest.mark.parametrize("chunk", [
+    pytest.param(_DEEP, id="nested-past-the-recursion-limit"),
+    pytest.param(b'{"choices": ["x"]}', id="choice-not-an-object"),
+    pytest.param(b'{"choices": [{"delta": "x"}]}', id="delta-not-an-object"),
+    pytest.param(b'{"choices": [{"delta": {"tool_calls": [{"index": "first"}]}}]}',
+                 id="index-not-a-number"),
+    pytest.param(b'{"choices": [{"delta": {"tool_calls": ["x"]}}]}', id="tool-call-not-an-object"),
+])
+def test_malformed_stream_chunks_are_unreadable(chunk: bytes) -> None:
+    with pytest.raises(BadReply):
+        StreamState("m").feed(chunk)
 
 
 async def test_stream_garbage_then_success(make: Any, fake_llm: FakeLLM) -> None:
