@@ -114,6 +114,7 @@ class SlackDelivery:
         assert result is not None
         await answer.close()  # let an in-flight edit land before the final one replaces it
         await progress.close(*self._card(state, job))
+        await answer.turn()  # the final answer is one more write of that message
         if stream is not None and stream.start_error and stream.start_error not in TRANSIENT:
             log.info("slack: streaming unavailable (%s); editing messages instead",
                      stream.start_error)

@@ -83,6 +83,12 @@ class LiveMessage:
         if self._pending is not None:
             await self._run()
 
+    async def turn(self) -> None:
+        """Wait until the message may be written again (for a final write sent elsewhere)."""
+        wait = self._next_at - asyncio.get_running_loop().time()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
     async def cancel(self) -> None:
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()

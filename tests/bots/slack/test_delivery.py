@@ -40,6 +40,21 @@ async def test_edits_are_throttled_per_message(make_slack: MakeSlack, fake_llm: 
         assert all(gap >= 0.28 for gap in gaps), gaps
 
 
+async def test_no_message_is_written_twice_within_the_interval(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    # Posting a message counts as its first write: the final answer, too, waits its turn.
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=2), edit_interval=0.3)
+    fake_llm.latency = 0.05
+    fake_llm.enqueue(text_reply(" ".join(f"word{i}" for i in range(400))), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    for post in slack.fake.called("chat.postMessage", thread_ts=MENTION_TS):
+        times = [post.at, *(c.at for c in slack.fake.called("chat.update", ts=post.ts))]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        assert all(gap >= 0.28 for gap in gaps), (post.args["text"][:40], gaps)
+
+
 async def test_429_on_chat_update_waits_and_still_sends_the_final_state(
     make_slack: MakeSlack, fake_llm: FakeLLM
 ) -> None:
