@@ -88,10 +88,9 @@ async def _with_store(
     url = heavy_db.database_url(args.database_url)
     db = await heavy_db.Database.open(url)
     try:
-        revision, head = await db.current(), heavy_db.head_revision()
-        if revision != head:
-            print(f"heavy: the database is at revision {revision or 'none'}, not {head}: "
-                  "run `heavy db upgrade`", file=sys.stderr)
+        problem = await db.outdated()
+        if problem is not None:
+            print(f"heavy: {problem}", file=sys.stderr)
             return 2
         return await action(SettingsStore(db, config))
     finally:

@@ -143,6 +143,9 @@ async def serve(
     metrics = Metrics()
     db = await Database.open()
     try:
+        problem = await db.outdated()  # SQLite migrated itself; other backends, the operator
+        if problem is not None:
+            raise ConfigError(problem)
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
             runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config,

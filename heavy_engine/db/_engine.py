@@ -114,6 +114,16 @@ class Database:
 
         return await current_revision(self.engine)
 
+    async def outdated(self) -> str | None:
+        """Why the schema is not the code's (with the command that fixes it), or None."""
+        from ._migrate import head_revision
+
+        revision, head = await self.current(), head_revision()
+        if revision == head:
+            return None
+        return (f"the database is at revision {revision or 'none'}, not {head}: "
+                "run `heavy db upgrade`")
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.db import Database
+from heavy_engine.db import Database, create_engine
 from heavy_engine.runtime import JobStore
 from heavy_engine.testing import FakeLLM, hang_reply
 
@@ -281,3 +281,24 @@ async def test_serve_forgets_delivered_event_ids_older_than_a_week(
     async with await Database.open(env["HEAVY_DATABASE_URL"]) as db:
         assert await claim_event(db, "slack", "Ev-old")  # forgotten, so claimable again
         assert not await claim_event(db, "slack", "Ev-new")  # still remembered
+
+
+async def test_serve_refuses_a_database_that_is_not_migrated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL is migrated by the operator (`heavy db upgrade`); forgetting it used to start
+    # the service and fail on the first query with a traceback, in a restart loop (exit 1).
+    from heavy_engine import ConfigError, HeavyConfig
+    from heavy_engine.cli import _serve
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    opened: list[Database] = []
+
+    async def open_like_postgres(*_: Any, **__: Any) -> Database:
+        opened.append(await Database(create_engine(url)).__aenter__())
+        return opened[-1]
+
+    monkeypatch.setattr(_serve.Database, "open", open_like_postgres)
+    with pytest.raises(ConfigError, match=r"revision none, not \w+: run `heavy db upgrade`"):
+        await _serve.serve(HeavyConfig(), host="127.0.0.1", port=0, grace=0, env={})
+    assert len(opened) == 1
