@@ -127,7 +127,8 @@ class SlackBot:
 
     async def _show_queued(self, job: Job) -> None:
         """Say the question is waiting; the delivery later edits this same message."""
-        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user)
+        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user,
+                                   trigger=job.reply.get("trigger_ts"))
         try:
             resp = await self.client.chat_postMessage(
                 channel=job.reply["channel"], thread_ts=job.reply["thread_ts"], text=text,

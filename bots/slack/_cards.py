@@ -72,9 +72,11 @@ def agent_line(agent: AgentProgress, now: float) -> str:
     return f"{head}\n      _{detail}_" if "`" not in detail else f"{head}\n      {detail}"
 
 
-def stop_value(job_id: str, requester: str) -> str:
-    """The Stop button's value: who may press it lives in the message itself."""
-    return json.dumps({"job": job_id, "user": requester}, separators=(",", ":"))
+def stop_value(job_id: str, requester: str, trigger: str | None = None) -> str:
+    """The Stop button's value: who may press it lives in the message itself (and, on a queued
+    note, the message that asked, whose reaction the note must update itself)."""
+    data = {"job": job_id, "user": requester, **({"t": trigger} if trigger else {})}
+    return json.dumps(data, separators=(",", ":"))
 
 
 def progress_card(
@@ -104,7 +106,7 @@ def progress_card(
     return text, blocks
 
 
-def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
+def _stop_actions(job_id: str, requester: str, trigger: str | None = None) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": "heavy_progress_actions",
@@ -113,12 +115,13 @@ def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
             "action_id": STOP_ACTION,
             "text": {"type": "plain_text", "text": "Stop"},
             "style": "danger",
-            "value": stop_value(job_id, requester),
+            "value": stop_value(job_id, requester, trigger),
         }],
     }
 
 
-def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blocks]:
+def queued_card(position: int, *, job_id: str, requester: str,
+                trigger: str | None = None) -> tuple[str, Blocks]:
     """Shown when the job waits for a free slot; the progress card replaces it later.
 
     `position` is the runner's: 1 means next in line, so one fewer question is ahead.
@@ -127,7 +130,13 @@ def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blo
     text = (":hourglass: Queued: this question is next." if ahead <= 0 else
             f":hourglass: Queued: {ahead} question{'s' * (ahead != 1)} ahead of this one.")
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                  _stop_actions(job_id, requester)]
+                  _stop_actions(job_id, requester, trigger)]
+
+
+def stopped_in_queue_card() -> tuple[str, Blocks]:
+    """A queued note after Stop: no run will ever edit it, so this is its final state."""
+    text = ":octagonal_sign: Stopped before it started."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def footer_block(footer: str) -> dict[str, Any]:

@@ -39,7 +39,8 @@ from ._throttle import LiveMessage
 log = logging.getLogger("heavy.slack")
 
 WORKING = "hourglass_flowing_sand"
-_FINAL_REACTION = {"ok": "white_check_mark", "cancelled": "octagonal_sign"}
+STOPPED = "octagonal_sign"
+_FINAL_REACTION = {"ok": "white_check_mark", "cancelled": STOPPED}
 _FAILED = "x"
 
 

@@ -8,6 +8,7 @@ import asyncio
 from heavy_engine.testing import FakeLLM, fake_config, text_reply
 
 from .conftest import MakeSlack
+from .test_delivery import stop_click
 from .test_mentions import MENTION_TS, mention, message_event
 
 
@@ -80,6 +81,32 @@ async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
     assert note.args["blocks"][-1]["elements"][0]["action_id"] == "heavy_stop"
     edits = slack.fake.called("chat.update", ts=note.ts)
     assert edits[-1].args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+
+
+async def test_stop_on_a_queued_note_ends_it_there(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    # A job stopped while queued never reaches the delivery: the note itself shows the end.
+    config = fake_config(fake_llm.base_url, agents=1, limits={"max_concurrent_jobs": 1})
+    slack = await make_slack(config, durable=True)
+    fake_llm.latency = 0.3
+    await slack.event(mention())
+    queued_ts = "1700000500.000100"
+    await slack.event(mention(event_id="Ev0MENTION02", ts=queued_ts, user="U0BOB"))
+    [note] = await slack.fake.wait_for(
+        lambda: slack.fake.called("chat.postMessage", thread_ts=queued_ts))
+    button = note.args["blocks"][-1]["elements"][0]
+    click = stop_click(button["value"], note.ts or "", "U0BOB")
+    click["message"]["thread_ts"] = click["container"]["thread_ts"] = queued_ts
+    await slack.interaction(click)
+    await slack.settle()
+    last = slack.fake.called("chat.update", ts=note.ts)[-1].args
+    assert last["text"].startswith(":octagonal_sign: Stopped")
+    assert "actions" not in [b["type"] for b in last["blocks"]]
+    assert slack.fake.called("reactions.remove", name="hourglass_flowing_sand",
+                             timestamp=queued_ts)
+    assert slack.fake.called("reactions.add", name="octagonal_sign", timestamp=queued_ts)
+    assert len(slack.fake.called("chat.postMessage", thread_ts=queued_ts)) == 1  # no answer
 
 
 async def test_follow_policy_remembers_answered_threads_across_a_restart(
