@@ -29,13 +29,14 @@ SECRET_ENV = (
     "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET",
     "DISCORD_TOKEN", "HEAVY_DATABASE_URL",
 )
-_exact: set[str] = set()
+_exact: list[str] = []  # longest first: one that contains another must not be cut in two
 
 
 def add_secret(value: str | None) -> None:
     """Hide this exact value from now on (values shorter than 6 characters are ignored)."""
-    if value and len(value) >= 6:
-        _exact.add(value)
+    if value and len(value) >= 6 and value not in _exact:
+        _exact.append(value)
+        _exact.sort(key=len, reverse=True)
 
 
 def add_env_secrets(env: Mapping[str, str], names: Iterable[str] = SECRET_ENV) -> None:

@@ -189,3 +189,15 @@ def test_serve_hides_the_keys_of_every_configured_provider() -> None:
     assert redact("upstream said: bad key gq-7f3a9c1e5b2d8f40") == (
         "upstream said: bad key [REDACTED]")
     assert redact("not-a-secret-value") == "not-a-secret-value"
+
+
+def test_a_secret_containing_another_is_hidden_whole() -> None:
+    # e.g. a database URL that contains a password also set on its own: replacing the shorter
+    # value first would leave the rest of the longer one in the log.
+    pairs = [(f"inner-{i:02d}-secret", f"outer-inner-{i:02d}-secret-tail{i:02d}")
+             for i in range(20)]
+    for inner, outer in pairs:
+        add_secret(inner)
+        add_secret(outer)
+    for i, (_, outer) in enumerate(pairs):
+        assert redact(f"value {outer} end") == "value [REDACTED] end", i
