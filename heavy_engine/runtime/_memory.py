@@ -1,4 +1,4 @@
-"""`InMemoryRunner`: the job runner without a database (for `heavy ask` and unit tests).
+"""`InMemoryRunner`: the job runner without a database, for the adapters' unit tests.
 
 Same interface as the durable runner; jobs and deduplication keys live only in this process.
 """
