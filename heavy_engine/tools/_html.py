@@ -1,10 +1,11 @@
-"""HTML to readable text for the model: visible text with paragraph breaks, no scripts or styles.
+"""HTML to readable text for the model, and the bounded parser every HTML-reading tool uses.
 
-Invariant: a parse ends within `budget_s`, or as soon as `stop` is set, whatever the page holds.
+Invariant: a parse ends within its budget, or as soon as `stop` is set, whatever the page holds.
 CPython's html.parser rescans to the end of the input for every `<` that opens a construct that
 never closes (`"<a " * 100_000` takes minutes), and it runs in a worker thread that a cancelled
-tool call cannot kill; every callback checks both limits, and a pathological page calls one
-back for each rescan, so no page can keep a thread busy after its tool call has ended.
+tool call cannot kill (or on the event loop); every callback of a `BoundedParser` checks both
+limits, and a pathological page calls one back for each rescan, so no page can keep a thread
+busy after its tool call has ended.
 """
 
 from __future__ import annotations
@@ -26,26 +27,34 @@ PARSE_BUDGET_S = 3.0  # ~0.3 s per MB for ordinary pages; far more means a patho
 TOO_SLOW_NOTE = "[the rest of the page was not read: its HTML took too long to parse]"
 
 
-class _Stop(Exception):
-    """The budget ran out or the caller gave up: keep what was read so far."""
+class ParseStopped(Exception):
+    """A `BoundedParser` ran out of time or was told to stop; what it read so far is kept."""
 
 
-class _TextParser(HTMLParser):
-    def __init__(self, stop_at: float, stop: threading.Event | None) -> None:
+class BoundedParser(HTMLParser):
+    """An `HTMLParser` whose `check()`, called first by every `handle_*`, raises `ParseStopped`
+    once `budget_s` has passed or `stop` is set."""
+
+    def __init__(self, budget_s: float, stop: threading.Event | None = None) -> None:
         super().__init__(convert_charrefs=True)
+        self._stop_at = time.monotonic() + budget_s
+        self._stop = stop
+
+    def check(self) -> None:
+        if time.monotonic() > self._stop_at or (self._stop is not None and self._stop.is_set()):
+            raise ParseStopped
+
+
+class _TextParser(BoundedParser):
+    def __init__(self, budget_s: float, stop: threading.Event | None) -> None:
+        super().__init__(budget_s, stop)
         self.parts: list[str] = []
         self.title: list[str] = []
         self._skip_depth = 0
         self._in_title = False
-        self._stop_at = stop_at
-        self._stop = stop
-
-    def _check(self) -> None:
-        if time.monotonic() > self._stop_at or (self._stop is not None and self._stop.is_set()):
-            raise _Stop
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._check()
+        self.check()
         if tag == "title":
             self._in_title = True
         elif tag in _SKIP and tag not in _VOID:
@@ -56,7 +65,7 @@ class _TextParser(HTMLParser):
             self.parts.append("- ")
 
     def handle_endtag(self, tag: str) -> None:
-        self._check()
+        self.check()
         if tag == "title":
             self._in_title = False
         elif tag in _SKIP and self._skip_depth:
@@ -65,7 +74,7 @@ class _TextParser(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self._check()
+        self.check()
         if self._in_title:
             self.title.append(data)
         elif not self._skip_depth:
@@ -80,13 +89,12 @@ def html_to_text(
     Past `budget_s` (default `PARSE_BUDGET_S`), or once `stop` is set, the text read so far
     ends with `TOO_SLOW_NOTE`.
     """
-    budget = PARSE_BUDGET_S if budget_s is None else budget_s
-    parser = _TextParser(time.monotonic() + budget, stop)
+    parser = _TextParser(PARSE_BUDGET_S if budget_s is None else budget_s, stop)
     complete = True
     try:
         parser.feed(html)
         parser.close()
-    except _Stop:
+    except ParseStopped:
         complete = False
     lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

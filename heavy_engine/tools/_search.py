@@ -9,16 +9,19 @@ checks it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from pydantic import BaseModel, Field
 
 from ._base import Tool, ToolContext, ToolFailed
+from ._html import BoundedParser, ParseStopped
 
 DDG_HTML_URL = "https://html.duckduckgo.com/html/"
 MAX_RESPONSE_BYTES = 2_000_000
+# A results page parses in ~10 ms; the parse runs on the event loop, so a pathological page
+# (see _html.py) must stop well before it holds up the other agents.
+PARSE_BUDGET_S = 0.5
 _HEADERS = {"User-Agent": "Mozilla/5.0 (compatible; heavy-bot/0.1)", "Accept": "text/html"}
 
 
@@ -41,11 +44,11 @@ def result_url(href: str) -> str:
     return href
 
 
-class _ResultParser(HTMLParser):
+class _ResultParser(BoundedParser):
     """Collects `a.result__a` (title, link) and the following `.result__snippet` text."""
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
+    def __init__(self, budget_s: float) -> None:
+        super().__init__(budget_s)
         self.results: list[SearchResult] = []
         self._field: str | None = None  # "title" or "snippet" while inside one
         self._tag = ""
@@ -53,6 +56,7 @@ class _ResultParser(HTMLParser):
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.check()
         if self._field is not None:
             self._depth += tag == self._tag
             return
@@ -68,6 +72,7 @@ class _ResultParser(HTMLParser):
         self._field, self._tag, self._depth, self._text = field, tag, 0, []
 
     def handle_endtag(self, tag: str) -> None:
+        self.check()
         if self._field is None or tag != self._tag:
             return
         if self._depth:
@@ -78,15 +83,19 @@ class _ResultParser(HTMLParser):
         self._field = None
 
     def handle_data(self, data: str) -> None:
+        self.check()
         if self._field is not None:
             self._text.append(data)
 
 
-def parse_results(html: str, limit: int) -> list[SearchResult]:
+def parse_results(html: str, limit: int, budget_s: float = PARSE_BUDGET_S) -> list[SearchResult]:
     """Organic results (ads dropped) from a DuckDuckGo HTML page, at most `limit`."""
-    parser = _ResultParser()
-    parser.feed(html)
-    parser.close()
+    parser = _ResultParser(budget_s)
+    try:
+        parser.feed(html)
+        parser.close()
+    except ParseStopped:
+        raise ToolFailed("web search failed: the results page took too long to read") from None
     organic = [
         r for r in parser.results
         if r.title and r.url.startswith(("http://", "https://")) and "duckduckgo.com/y.js" not in r.url

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from pathlib import Path
 
 from heavy_engine.tools import WebSearch, execute_tool
@@ -76,6 +77,21 @@ def test_parse_drops_ads_and_unwraps_links() -> None:
         "https://example.org/3", "https://example.org/4",
     ]
     assert result_url("https://example.com/plain") == "https://example.com/plain"
+
+
+async def _pathological(req: Request, w: asyncio.StreamWriter) -> None:
+    # Every '<' opens a tag that never closes: CPython's html.parser would need hours.
+    w.write(response(200, b"<a " * 300_000, "text/html"))
+
+
+async def test_a_results_page_that_is_slow_to_parse_is_an_error(
+    scratch: Path, server: LocalServer
+) -> None:
+    server.routes["/html/"] = _pathological
+    start = time.monotonic()
+    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="x")
+    assert time.monotonic() - start < 3  # the parse runs on the event loop: it must stop early
+    assert text == "error: web search failed: the results page took too long to read"
 
 
 def test_no_results() -> None:
