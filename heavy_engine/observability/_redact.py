@@ -18,7 +18,8 @@ _PATTERNS = [
     re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"),  # Discord
     re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(
-        r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)[\w-]*\b\s*[=:]\s*[\"']?)"
+        # the key may be quoted, as in a dict's repr or JSON: {'api_key': '...'}
+        r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)[\w-]*\b[\"']?\s*[=:]\s*[\"']?)"
         r"(?!\d+(?:[.,]\d+)*\b)[^\s\"',;&]{4,}"  # plain numbers are counts, not secrets
     ),
     re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),  # passwords in URLs (postgres://u:p@h)

@@ -42,6 +42,9 @@ from .conftest import MakeRunner, settle, spec
     # key=value pairs, whatever the key's spelling
     ("retrying with api_key=ABCDEFGH12345 and client_secret: s3cr3tv4lue", "ABCDEFGH12345"),
     ("retrying with api_key=ABCDEFGH12345 and client_secret: s3cr3tv4lue", "s3cr3tv4lue"),
+    # the same keys quoted, as in a dict's repr or JSON
+    ("payload={'api_key': 'ABCDEFG12345'}", "ABCDEFG12345"),
+    ('body {"client_secret": "s3cr3tv4lue", "n": 1}', "s3cr3tv4lue"),
     # a password inside a database URL
     ("cannot connect to postgresql+asyncpg://heavy:hunter2pass@db:5432/heavy", "hunter2pass"),
 ])
@@ -54,6 +57,7 @@ def test_secrets_are_redacted_by_pattern(text: str, secret: str) -> None:
 @pytest.mark.parametrize("text", [
     "job 0bda0b62340d4f6f done in 3.2 s",  # job ids are not secrets
     "usage prompt_tokens=1234 completion_tokens=56",  # counts stay readable
+    '{"prompt_tokens": 1234, "completion_tokens": 56}',  # quoted counts, too
     "This channel has used its daily budget of 10,000 tokens",
     "GET /api/jobs/{id} 200",
 ])
