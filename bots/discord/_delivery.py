@@ -243,8 +243,11 @@ class DiscordDelivery:
                 await interaction.edit_original_response(
                     content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
                 return
-            except (discord.NotFound, discord.Forbidden):
-                self.forget(reply.get("interaction"))  # expired early: the bot token from now on
+            except discord.HTTPException as err:
+                # Expired early (401 Invalid Webhook Token) or gone: the bot token from now on.
+                if err.status not in (401, 403, 404):
+                    raise
+                self.forget(reply.get("interaction"))
         card = self.client.get_partial_messageable(int(reply["channel"])).get_partial_message(
             int(reply["card"]))
         await card.edit(content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)

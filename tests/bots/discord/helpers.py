@@ -36,12 +36,12 @@ FINAL_TITLES = ("✅ Done", "❌ Failed", "⌛ Timed out", "⏹️ Stopped")
 
 
 async def wait_final(fake: FakeDiscord, card_id: str, within: float = 20.0) -> Call:
-    """The card's final edit (the run ended), once it was sent."""
+    """The card's final edit (the run ended), once Discord accepted it."""
 
     def final() -> Call | None:
         for call in card_edits(fake, card_id):
             embeds = (call.body or {}).get("embeds") or []
-            if embeds and embeds[0].get("title") in FINAL_TITLES:
+            if embeds and embeds[0].get("title") in FINAL_TITLES and call.status == 200:
                 return call
         return None
 

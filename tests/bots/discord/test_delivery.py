@@ -75,6 +75,29 @@ async def test_after_the_interaction_token_expires_the_bot_token_takes_over(
     assert message_posts(fake, card)  # the answer, with the bot token
 
 
+async def test_a_token_discord_already_expired_hands_over_to_the_bot_token(
+    stack: Stack,
+) -> None:
+    # Discord answers 401 "Invalid Webhook Token" (50027) once it has let the token go.
+    fake = stack.fake
+    for _ in range(30):
+        fake.fail_next("PATCH", r"/webhooks/\d+/[^/]+/messages/@original", status=401,
+                       code=50027, message="Invalid Webhook Token")
+    stack.llm.enqueue(slow_reply(0.6), when="synthesis")
+    card = await _ask(stack, "A question outliving its token")
+
+    def final_with_the_bot_token() -> bool:
+        return any(c.status == 200 and c.body["embeds"][0]["title"] == "✅ Done"
+                   for c in fake.find("PATCH", rf"/channels/{CHANNEL_ID}/messages/{card}"))
+
+    try:
+        await fake.wait_for(final_with_the_bot_token, within=10)
+    finally:
+        fake._failures.clear()
+    await stack.drain()
+    assert message_posts(fake, card)  # the answer, with the bot token
+
+
 async def test_rate_limits_are_waited_out_by_discord_py(stack: Stack) -> None:
     fake = stack.fake
     fake.rate_limit_next("PATCH", r"/webhooks/\d+/[^/]+/messages/.+")  # a card edit
