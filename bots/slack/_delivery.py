@@ -70,6 +70,21 @@ class SlackDelivery:
         self._on_thread = on_thread  # told about every thread we answer in
 
     async def deliver(self, job: Job, run: Run) -> None:
+        try:
+            await self._deliver(job, run)
+        except Exception:
+            # Ours, not the run's (the database, a bug): the thread still learns it is over,
+            # with the job id the log line carries.
+            log.exception("slack delivery of job %s failed", job.id)
+            reply = job.reply
+            await _say_failed(self.client, reply, job.id,
+                              "Something went wrong on my side while answering.")
+            await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
+                        remove=True)
+            await react(self.client, reply["channel"], reply.get("trigger_ts"), _FAILED)
+            raise
+
+    async def _deliver(self, job: Job, run: Run) -> None:
         reply = job.reply
         channel, thread_ts = reply["channel"], reply["thread_ts"]
         if self._on_thread is not None:

@@ -7,6 +7,8 @@ import itertools
 import json
 from typing import Any
 
+import pytest
+
 from heavy_engine.settings import Scope
 from heavy_engine.testing import FakeLLM, error_reply, fake_config, text_reply
 
@@ -157,6 +159,25 @@ async def test_a_failed_run_says_one_sentence_with_a_reference(
     assert slack.fake.called("reactions.add", name="x", timestamp=MENTION_TS)
     for call in slack.fake.calls:
         assert TOKEN not in json.dumps(call.args)
+
+
+async def test_an_internal_error_while_delivering_still_tells_the_asker(
+    slack: Slack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # E.g. the database refuses to store the card's ts: the run is lost, the thread says so.
+    async def locked(job: object) -> None:
+        raise RuntimeError("database is locked")
+
+    monkeypatch.setattr(slack.runner, "save_reply", locked)
+    await slack.event(mention())
+    await slack.settle()
+    [note] = [c for c in slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+              if "(ref `" in c.args["text"]]
+    assert note.args["text"].startswith(":warning: ")
+    assert slack.fake.called("reactions.remove", name="hourglass_flowing_sand",
+                             timestamp=MENTION_TS)
+    assert slack.fake.called("reactions.add", name="x", timestamp=MENTION_TS)
+    assert "database is locked" not in json.dumps([c.args for c in slack.fake.calls])
 
 
 async def test_follow_policy_answers_replies_in_threads_it_answered(slack: Slack) -> None:
