@@ -62,6 +62,16 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
+def _text(content: Any) -> str:
+    """Message text: a string, or the `text` parts of a list (some servers send typed parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = (p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "".join(t for t in texts if isinstance(t, str))
+    return "" if content is None else str(content)
+
+
 def _arguments(value: Any) -> str:
     if isinstance(value, str):
         return value or "{}"
@@ -118,7 +128,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
         raise BadReply("the reply has no choices") from None
     try:
         return Completion(
-            content=message.get("content") or "",
+            content=_text(message.get("content")),
             tool_calls=parse_tool_calls(message.get("tool_calls")),
             usage=parse_usage(data.get("usage")),
             model=str(data.get("model") or model),
@@ -174,10 +184,10 @@ class StreamState:
                 slot[1] += fn["name"]
             if fn.get("arguments"):
                 slot.append(_arguments(fn["arguments"]))
-        text = delta.get("content")
+        text = _text(delta.get("content"))
         if text:
             self.parts.append(text)
-            return str(text)
+            return text
         return None
 
     def completion(self) -> Completion:

@@ -255,6 +255,21 @@ def test_malformed_stream_chunks_are_unreadable(chunk: bytes) -> None:
         StreamState("m").feed(chunk)
 
 
+_PARTS = [{"type": "thinking", "thinking": "hmm"}, {"type": "text", "text": "Hello"},
+          {"type": "text", "text": " world"}]
+
+
+async def test_content_given_as_parts_is_joined_text(make: Any, fake_llm: FakeLLM) -> None:
+    # Some servers (Mistral's reasoning models) send content as a list of typed parts.
+    body = {"choices": [{"message": {"content": _PARTS}, "finish_reason": "stop"}]}
+    fake_llm.enqueue(error_reply(200, body=json.dumps(body)))
+    assert (await make().complete(ask())).content == "Hello world"
+    state = StreamState("m")
+    assert state.feed(json.dumps({"choices": [{"delta": {"content": _PARTS}}]})) == "Hello world"
+    assert state.feed(json.dumps({"choices": [{"delta": {"content": "!"}}]})) == "!"
+    assert state.completion().content == "Hello world!"
+
+
 async def test_stream_garbage_then_success(make: Any, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(garbage_reply(b"{not json"), error_reply(502), "streamed fine")
     deltas, done = await collect(make(), ask())
