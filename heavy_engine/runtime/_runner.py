@@ -115,12 +115,12 @@ class DurableRunner:
 
     async def cancel(self, job_id: str) -> bool:
         """Cancel a queued or running job; False when it is unknown or already over."""
-        for job in self._queue:
-            if job.id == job_id:
-                self._queue.remove(job)
-                await self._finish(job, "cancelled", "The request was cancelled.")
-                self._pump()
-                return True
+        queued = self._queued(job_id)
+        if queued is not None:
+            self._queue.remove(queued)
+            await self._finish(queued, "cancelled", "The request was cancelled.")
+            self._pump()
+            return True
         if job_id not in self._running:
             return False
         run = self._runs.get(job_id)
@@ -145,9 +145,7 @@ class DurableRunner:
 
     async def get_job(self, job_id: str) -> Job | None:
         """The live job when queued or running here, else the stored one."""
-        live = self._running.get(job_id) or next(
-            (j for j in self._queue if j.id == job_id), None)
-        return live or await self.store.get(job_id)
+        return self._running.get(job_id) or self._queued(job_id) or await self.store.get(job_id)
 
     def changed(self) -> asyncio.Event:
         """An event set at the next change of any job's status or queue position."""
@@ -164,10 +162,9 @@ class DurableRunner:
     async def start(self) -> int:
         """Queue again what a previous process left unfinished (ahead of anything submitted
         since), then launch jobs; returns how many were picked up."""
-        recovered = await self.store.unfinished()
         # Jobs submitted meanwhile are in the table and in the queue: keep the queue's copy.
         # Checked after every await here, since a submission can land during any of them.
-        recovered = [j for j in recovered if not self._queued(j.id)]
+        recovered = self._not_queued(await self.store.unfinished())
         for job in recovered:
             if job.status != "queued":
                 log.warning("job %s was %s when the last process stopped; resuming it "
@@ -180,15 +177,19 @@ class DurableRunner:
                     job, f"This question was interrupted {job.attempts} times; giving up.")
             job.status = "queued"
             await self.store.save(job)
-        recovered = [j for j in recovered if not self._queued(j.id)]
+        recovered = self._not_queued(recovered)
         self._queue[:0] = recovered
         self.metrics.jobs_recovered.inc(len(recovered))
         self._started = True
         self._pump()
         return len(recovered)
 
-    def _queued(self, job_id: str) -> bool:
-        return any(j.id == job_id for j in self._queue)
+    def _queued(self, job_id: str) -> Job | None:
+        return next((j for j in self._queue if j.id == job_id), None)
+
+    def _not_queued(self, jobs: list[Job]) -> list[Job]:
+        queued = {j.id for j in self._queue}
+        return [j for j in jobs if j.id not in queued]
 
     def stop_intake(self) -> None:
         """Refuse new jobs from now on (the first step of a graceful stop)."""
