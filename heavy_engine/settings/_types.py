@@ -36,9 +36,6 @@ class Scope:
     def is_workspace(self) -> bool:
         return not self.channel
 
-    def workspace_scope(self) -> Scope:
-        return Scope(self.platform, self.workspace)
-
     def __str__(self) -> str:
         where = f"#{self.channel}" if self.channel else "(workspace default)"
         return f"{self.platform}/{self.workspace} {where}"
