@@ -165,7 +165,7 @@ class ClaudeCLIProvider:
                     while True:
                         # The deadline bounds each read; a timeout is never held across a yield.
                         async with asyncio.timeout_at(deadline):
-                            line = await proc.stdout.readline()
+                            line = await self._readline(proc.stdout)
                         if not line:
                             break
                         text = parser.feed(line)
@@ -200,6 +200,13 @@ class ClaudeCLIProvider:
                 f"providers.{self.name}.command")) from None
         except PermissionError:
             raise ProviderError(self._label(f"{argv[0]!r} is not executable")) from None
+
+    async def _readline(self, stdout: asyncio.StreamReader) -> bytes:
+        try:
+            return await stdout.readline()
+        except ValueError:  # asyncio's way of saying the line is over the reader's limit
+            raise ProviderError(self._label(
+                f"a line of the CLI's output is over {_LINE_LIMIT:,} bytes")) from None
 
     def _finish(self, parser: _Parser, code: int, stderr: bytes, request: ChatRequest) -> Completion:
         result = parser.result

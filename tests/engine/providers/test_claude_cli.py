@@ -35,6 +35,8 @@ if mode == "hang":
     with open(os.path.join(out, "child.pid"), "w") as f:
         f.write(str(child.pid))
     time.sleep(60)
+if mode == "long-line":
+    print("x" * 5000, flush=True)
 if mode == "exit":
     print("Error: not logged in; run claude login", file=sys.stderr)
     sys.exit(1)
@@ -194,6 +196,15 @@ async def test_the_cli_runs_in_an_empty_directory_without_heavys_secrets(
     assert not set(secrets) & set(call["env"])
     assert call["env"]["ANTHROPIC_API_KEY"] == "sk-ant-the-cli-needs-this"  # its own credential
     assert call["env"]["PATH"] == os.environ["PATH"]
+
+
+async def test_an_output_line_over_the_limit_is_a_provider_error(
+    fake_claude: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_CLAUDE_MODE", "long-line")
+    monkeypatch.setattr("heavy_engine.providers._claude_cli._LINE_LIMIT", 1000)
+    with pytest.raises(ProviderError, match="a line of the CLI's output is over 1,000 bytes"):
+        await provider().complete(ask())
 
 
 async def test_cli_error_result(fake_claude: Path, monkeypatch: pytest.MonkeyPatch) -> None:
