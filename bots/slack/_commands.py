@@ -13,8 +13,8 @@ from slack_sdk.errors import SlackApiError
 
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
-from ._bot import PLATFORM, SlackBot
-from ._cards import shorten
+from ._bot import PLATFORM, SlackBot, reference
+from ._cards import failure_text, shorten, shorten_safe
 from ._modal import (
     CALLBACK_ID,
     ModalTarget,
@@ -36,6 +36,7 @@ CONFIG_USAGE = ("Usage: `/heavy-config` (edit this channel), `/heavy-config work
                 "`/heavy-config reset [workspace]`.")
 _NOT_IN_CHANNEL = ("I can't post in this channel yet. Invite me with `/invite @heavy` and "
                    "try again.")
+_NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
@@ -75,11 +76,16 @@ async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) ->
         return
     try:
         root = await bot.client.chat_postMessage(
-            channel=channel,
-            text=f"<@{user}> asked: {safe_text(shorten(question, 2900))}")
+            channel=channel, text=f"<@{user}> asked: {shorten_safe(question, 2900)}")
     except SlackApiError as err:
-        log.info("/heavy could not post in %s: %s", channel, api_error(err))
-        await respond(text=_NOT_IN_CHANNEL, response_type="ephemeral")
+        if api_error(err) in _NOT_A_MEMBER:
+            log.info("/heavy could not post in %s: %s", channel, api_error(err))
+            await respond(text=_NOT_IN_CHANNEL, response_type="ephemeral")
+            return
+        ref = reference()
+        log.warning("/heavy could not post in %s: %s (ref %s)", channel, api_error(err), ref)
+        await respond(text=failure_text("I could not start a thread for this; please try "
+                                        "again.", ref), response_type="ephemeral")
         return
     ts = str(root["ts"])
     # A slash command is never retried by Slack, so the trigger id is only a safety net.

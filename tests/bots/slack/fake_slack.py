@@ -64,7 +64,7 @@ class _Failure:
 class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
-    max_text_chars: int = 40_000  # `text` longer than this fails with msg_too_long
+    max_text_chars: int = 4_000  # `text` longer than this fails with msg_too_long, as Slack
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
@@ -119,7 +119,7 @@ class FakeSlack:
         self._failures.clear()
         self.delays.clear()
         self.hold.clear()
-        self.max_text_chars = 40_000
+        self.max_text_chars = 4_000
 
     # -- scripting and assertions ------------------------------------------------------------
 

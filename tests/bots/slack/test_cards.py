@@ -17,6 +17,7 @@ from bots.slack._cards import (
     partial_answer,
     progress_card,
     queued_card,
+    shorten_safe,
 )
 from bots.slack._context import format_thread
 from heavy_engine import (
@@ -121,6 +122,20 @@ def test_partial_answer_keeps_fences_closed_and_marks_unfinished() -> None:
     assert "continues below" in text
     assert partial_answer("short", 3000).endswith(":writing_hand:")
     assert len(partial_answer("word " * 599, 3000)) <= 3000  # just under: the marker fits too
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("a <b> c", 20, "a &lt;b&gt; c"),  # fits once escaped
+        ("<" * 10, 20, "&lt;&lt;&lt;&lt;…"),  # cut after escaping, never inside `&lt;`
+        ("two\n lines", 20, "two lines"),  # one line
+        ("@here " * 10, 12, "@\u2060here @\u2060he…"),  # still defused once cut
+    ],
+)
+def test_shorten_safe(text: str, limit: int, expected: str) -> None:
+    assert shorten_safe(text, limit) == expected
+    assert len(shorten_safe(text, limit)) <= limit
 
 
 SORRY = ":warning: The request ran out of time (60 s). (ref `abc`)"

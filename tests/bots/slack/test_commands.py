@@ -39,6 +39,25 @@ async def test_heavy_in_a_channel_the_bot_is_not_in(slack: Slack) -> None:
     assert "/invite" in reply["text"] and reply["response_type"] == "ephemeral"
 
 
+async def test_a_question_full_of_markup_still_gets_its_thread(slack: Slack) -> None:
+    # Escaping `<`, `>` and `&` can multiply the length: the echo must stay below 4,000.
+    question = "Why does <b>this</b> &amp; <i>that</i> render? " * 60  # 2,940 characters
+    await slack.command(heavy_command(slack.fake, question))
+    await slack.settle()
+    root, card, *_answers = slack.fake.called("chat.postMessage")
+    assert len(root.args["text"]) <= 3000 and "&lt;b&gt;this" in root.args["text"]
+    assert card.args["thread_ts"] == root.ts
+    assert not slack.fake.responses  # no "invite me" hint: the bot is in the channel
+
+
+async def test_a_failed_echo_is_not_blamed_on_the_invitation(slack: Slack) -> None:
+    slack.fake.fail_next("chat.postMessage", "internal_error", status=500)
+    await slack.command(heavy_command(slack.fake, "Anything?"))
+    await slack.settle()
+    [reply] = slack.fake.responses
+    assert "/invite" not in reply["text"] and "(ref `" in reply["text"]
+
+
 async def test_a_rejected_question_is_told_to_the_asker_only(slack: Slack) -> None:
     await slack.command(heavy_command(slack.fake, "x" * 9000))  # over max_question_chars
     await slack.settle()
