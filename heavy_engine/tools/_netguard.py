@@ -26,7 +26,10 @@ _METADATA = frozenset(ipaddress.ip_address(a) for a in (
     "100.100.100.200",  # Alibaba Cloud
     "fd00:ec2::254",  # AWS IPv6 metadata
 ))
-_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # well-known prefix: IPv4 in the last 32 bits
+# Local-use NAT64 (RFC 8215) translates for one network only, and a /48 prefix spreads the IPv4
+# address around bits 64-71: the last 32 bits may carry a public decoy. Never reachable.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT: internal, not private
 
 
@@ -56,7 +59,7 @@ def _embedded_v4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
         return addr.sixtofour
     if addr.teredo is not None:
         return addr.teredo[1]
-    if any(addr in net for net in _NAT64):
+    if addr in _NAT64:
         return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     return None
 
@@ -64,6 +67,8 @@ def _embedded_v4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 def forbidden_reason(addr: IPAddress) -> str | None:
     """Why `addr` must not be reached ("a loopback address"...), or None when it is public."""
     if isinstance(addr, ipaddress.IPv6Address):
+        if addr in _LOCAL_NAT64:
+            return "a local-use NAT64 address"
         inner = _embedded_v4(addr)
         if inner is not None:
             reason = forbidden_reason(inner)

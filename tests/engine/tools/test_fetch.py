@@ -206,6 +206,11 @@ async def test_allow_list_by_host_name(scratch: Path, server: LocalServer) -> No
     ("198.18.0.1", "a private address"),  # benchmarking range
     ("fe80::1%eth0", "a link-local address"),  # scope id stripped
     ("2001:db8::1", "a private address"),  # IPv6 documentation
+    ("64:ff9b::808:808", None),  # well-known NAT64 prefix carrying a public IPv4 address
+    # Local-use NAT64 (RFC 8215) spreads the IPv4 address around bits 64-71, so the last 32
+    # bits say nothing: this one carries 10.0.0.1 for a translator inside the network.
+    ("64:ff9b:1:a00:0:100:808:808", "a local-use NAT64 address"),
+    ("64:ff9b:1::808:808", "a local-use NAT64 address"),
 ])
 def test_forbidden_reason(address: str, reason: str | None) -> None:
     addr = parse_ip(address)
