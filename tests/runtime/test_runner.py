@@ -388,3 +388,35 @@ async def test_a_queued_job_is_refused_at_start_once_the_budget_is_spent(
     assert stored.error == ("This channel has used its daily budget of 1 tokens; it resets at "
                             "00:00 UTC.")
     assert delivery.posted[-1] == (second.id, stored.error)  # the requester is told why
+
+
+
+async def test_a_submission_half_done_across_the_read_is_queued_once(
+    make_runner: MakeRunner, fake: FakeLLM
+) -> None:
+    # The same race, one step later: with several connections (PostgreSQL), a submission's row
+    # can be read by `start()` before the submission has appended it to the queue, which it
+    # then does while `start()` is saving the recovered rows.
+    runner = await make_runner(start=False)
+    delivery = RecordingDelivery()
+    runner.register_delivery("slack", delivery)
+    read_unfinished, save = runner.store.unfinished, runner.store.save
+    half_done: list[Job] = []
+
+    async def unfinished_after_an_insert() -> list[Job]:
+        await runner.store.insert(half := Job(id="half-done", spec=spec(), config=runner.config,
+                                              created_at=datetime.now(UTC)))
+        half_done.append(half)
+        return await read_unfinished()
+
+    async def save_then_finish_the_submission(job: Job) -> None:
+        await save(job)
+        if half_done:
+            runner._queue.append(half_done.pop())  # what `submit` does after its insert
+
+    runner.store.unfinished = unfinished_after_an_insert  # type: ignore[method-assign]
+    runner.store.save = save_then_finish_the_submission  # type: ignore[method-assign]
+    await runner.start()
+    await settle(runner)
+    assert delivery.seen == ["half-done"]
+    assert len(fake.calls("synthesis")) == 1
