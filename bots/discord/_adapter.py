@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,13 +54,21 @@ class DiscordOptions:
         if not token:
             return None
         guild = (env.get("DISCORD_GUILD_ID") or "").strip()
+        raw_interval = (env.get("DISCORD_EDIT_INTERVAL") or "1.2").strip()
+        try:
+            interval = float(raw_interval)
+        except ValueError:
+            interval = math.nan
+        if not 0 < interval < math.inf:  # also refuses nan
+            raise ValueError(f"DISCORD_EDIT_INTERVAL must be a number of seconds above 0 "
+                             f"(got {raw_interval!r})")
         return cls(
             token=token,
             api_url=(env.get("DISCORD_API_URL") or "").rstrip("/") or None,
             gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
             dev_guild=int(guild) if guild.isdigit() else None,
             sharded=(env.get("DISCORD_SHARDED") or "").lower() in ("1", "true", "yes"),
-            edit_interval=float(env.get("DISCORD_EDIT_INTERVAL") or 1.2),
+            edit_interval=interval,
         )
 
 

@@ -35,6 +35,17 @@ def test_options_from_env(env: dict[str, str], expected: DiscordOptions | None) 
     assert DiscordOptions.from_env(env) == expected
 
 
+@pytest.mark.parametrize("interval", [
+    "fast",  # not a number
+    "0",  # no pacing at all: every card edit would meet Discord's 429s
+    "-1",  # negative
+    "nan",  # compares false with everything, so it would never wait
+])
+def test_a_bad_edit_interval_is_refused_by_name(interval: str) -> None:
+    with pytest.raises(ValueError, match="DISCORD_EDIT_INTERVAL"):
+        DiscordOptions.from_env({"DISCORD_TOKEN": "t", "DISCORD_EDIT_INTERVAL": interval})
+
+
 def test_the_token_never_shows_in_a_repr() -> None:
     # A repr reaches logs and tracebacks (the Slack settings hide theirs the same way).
     options = DiscordOptions.from_env({"DISCORD_TOKEN": "MTIz.secret-token"})
