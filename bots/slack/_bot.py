@@ -136,6 +136,14 @@ class SlackBot:
         except SlackApiError as err:
             log.warning("could not show the queue position: %s", api_error(err))
             return
+        if job.status != "queued":
+            # It started while the note was on its way and posted its own card: the note
+            # would stay behind, saying "queued", with a Stop button.
+            try:
+                await self.client.chat_delete(channel=job.reply["channel"], ts=str(resp["ts"]))
+            except SlackApiError as err:
+                log.warning("could not remove the queue note: %s", api_error(err))
+            return
         job.reply["progress_ts"] = str(resp["ts"])
         await self.services.runner.save_reply(job)
 

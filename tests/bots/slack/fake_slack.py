@@ -74,6 +74,7 @@ class FakeSlack:
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
+    text_delays: dict[str, float] = field(default_factory=dict)  # text contains key -> seconds
     # method -> calls still let through; later ones hang unrecorded (a process dying mid-call)
     hold: dict[str, int] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -118,6 +119,7 @@ class FakeSlack:
         self.users.clear()
         self._failures.clear()
         self.delays.clear()
+        self.text_delays.clear()
         self.hold.clear()
         self.max_text_chars = 4_000
 
@@ -181,6 +183,9 @@ class FakeSlack:
         args = await self._args(request)
         if method in self.delays:
             await asyncio.sleep(self.delays[method])
+        for needle, seconds in self.text_delays.items():
+            if needle in str(args.get("text") or ""):
+                await asyncio.sleep(seconds)
         if method in self.hold:
             if self.hold[method] <= 0:
                 await asyncio.Event().wait()  # until the fake closes
@@ -265,6 +270,9 @@ class FakeSlack:
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
+
+    def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": args.get("channel"), "ts": args.get("ts")}
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": self._next_ts()}

@@ -19,6 +19,7 @@ SOURCE = ROOT / "bots" / "slack"
 METHOD_SCOPES: dict[str, set[str]] = {
     "chat_postMessage": {"chat:write"},
     "chat_update": {"chat:write"},
+    "chat_delete": {"chat:write"},
     "chat_postEphemeral": {"chat:write"},
     "chat_startStream": {"chat:write"},
     "chat_appendStream": {"chat:write"},

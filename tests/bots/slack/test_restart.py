@@ -83,6 +83,25 @@ async def test_a_queued_question_says_so_and_the_card_replaces_the_note(
     assert edits[-1].args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
 
 
+async def test_a_job_starting_while_its_queued_note_is_posted_leaves_no_stale_note(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=1, limits={"max_concurrent_jobs": 1})
+    slack = await make_slack(config, durable=True)
+    fake_llm.latency = 0.1
+    slack.fake.text_delays["Queued"] = 1.5  # the slot frees while the note is on its way
+    await slack.event(mention())
+    queued_ts = "1700000500.000100"
+    await slack.event(mention(event_id="Ev0MENTION02", ts=queued_ts, user="U0BOB"))
+    await slack.settle()
+    deleted = {c.args["ts"] for c in slack.fake.called("chat.delete")}
+    for post in slack.fake.called("chat.postMessage", thread_ts=queued_ts):
+        if post.ts in deleted:
+            continue
+        last = [post, *slack.fake.called("chat.update", ts=post.ts)][-1].args
+        assert "actions" not in [b["type"] for b in last.get("blocks") or []], last["text"]
+
+
 async def test_stop_on_a_queued_note_ends_it_there(
     make_slack: MakeSlack, fake_llm: FakeLLM
 ) -> None:
