@@ -29,12 +29,27 @@ TRANSIENT = frozenset({"ratelimited", "http_429", "http_500", "http_502", "http_
                        "http_504", "internal_error", "fatal_error", "service_unavailable",
                        "request_timeout"})  # Slack's markdown text fails near 12k: longer answers become files
 _CONTROL = re.compile(r"<(?=[!@#])")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def stream_safe(markdown: str) -> str:
     """Markdown for the streaming API that cannot ping: Slack's `<!channel>`, `<@U1>` and
     bare `@here` get a word joiner. Local edits only, so a prefix maps to a prefix."""
     return neutralise_broadcasts(_CONTROL.sub("<\u2060", markdown))
+
+
+def open_fence(markdown: str) -> str | None:
+    """The marker of a code fence `markdown` leaves open (```` ``` ```` or `~~~`), if any."""
+    fence: str | None = None
+    for line in markdown.split("\n"):
+        stripped = line.strip()
+        if fence is None:
+            m = _FENCE.match(line)
+            if m:
+                fence = m.group(1)
+        elif stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
+            fence = None
+    return fence
 
 
 def sendable(markdown: str) -> str:
@@ -78,7 +93,10 @@ class StreamedAnswer:
         """Send the rest and stop the stream; False when the caller must post it instead."""
         if self._worker is not None:
             await self._worker
-        final = stream_safe(markdown[:STREAM_MAX_CHARS]) + stream_safe(note)
+        head = markdown[:STREAM_MAX_CHARS]
+        fence = open_fence(head) if len(markdown) > len(head) else None
+        closing = f"\n{fence}" if fence else ""  # so a note after a cut is not inside code
+        final = stream_safe(head) + closing + stream_safe(note)
         if self.broken or not final.startswith(self.sent):
             # Expired, or the answer is not what was streamed (the synthesis failed and the
             # findings stand in): close what is open and let the caller replace it.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack._stream import StreamedAnswer, sendable, stream_safe
+from bots.slack._stream import StreamedAnswer, open_fence, sendable, stream_safe
 from heavy_engine.testing import FakeLLM, fake_config, text_reply
 
 from .conftest import TOKEN, MakeSlack, Slack
@@ -91,6 +91,20 @@ async def test_a_failed_attachment_after_a_long_stream_still_ends_the_job(
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
 
+async def test_a_stream_cut_inside_a_code_block_closes_it_before_the_note(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await _streaming(make_slack, fake_llm)
+    code = "```python\n" + "\n".join(f"step_{i} = run({i})" for i in range(1200)) + "\n```"
+    fake_llm.enqueue(text_reply("Intro.\n\n" + code + "\n\nOutro."), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    [stream] = slack.fake.streams.values()
+    body, note = stream["text"].rsplit("\n\n", 1)
+    assert "attached as a file" in note
+    assert body.count("```") % 2 == 0  # the note is not inside the code block
+
+
 async def test_the_closing_note_of_a_stream_cannot_ping(fake_slack: FakeSlack) -> None:
     # A failed run's sentence can quote a provider's error text: it is as untrusted as the
     # answer itself.
@@ -116,6 +130,19 @@ async def test_the_closing_note_of_a_stream_cannot_ping(fake_slack: FakeSlack) -
 )
 def test_stream_safe(markdown: str, expected: str) -> None:
     assert stream_safe(markdown) == expected
+
+
+@pytest.mark.parametrize(
+    ("markdown", "fence"),
+    [
+        ("no code", None),  # nothing open
+        ("```py\nx = 1\n```\nafter", None),  # opened and closed
+        ("text\n```py\nx = 1", "```"),  # cut inside a block
+        ("~~~~\n```\nstill inside", "~~~~"),  # a longer tilde fence; ``` does not close it
+    ],
+)
+def test_open_fence(markdown: str, fence: str | None) -> None:
+    assert open_fence(markdown) == fence
 
 
 @pytest.mark.parametrize(
