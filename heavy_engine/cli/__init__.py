@@ -10,6 +10,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from ..observability import RedactingFormatter
 from . import _ask, _config_cmd, _db, _serve
 from ._common import common_parent
 
@@ -30,9 +31,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Every command logs through the redacting formatter (`serve` installs its own, JSON-able).
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[handler],
     )
     code: int = args.handler(args)
     return code

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Mapping
 
 from .._config import HeavyConfig, load_config
 from .._errors import ConfigError
+from ..observability import add_env_secrets
 
 
 def common_parent() -> argparse.ArgumentParser:
@@ -22,7 +25,16 @@ def common_parent() -> argparse.ArgumentParser:
 def load_or_exit(args: argparse.Namespace) -> HeavyConfig:
     """The validated config, or a clear message and exit code 2."""
     try:
-        return load_config(getattr(args, "config", None))
+        config = load_config(getattr(args, "config", None))
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         raise SystemExit(2) from None
+    hide_secrets(config, os.environ)
+    return config
+
+
+def hide_secrets(config: HeavyConfig, env: Mapping[str, str]) -> None:
+    """Redact, from every log line, the well-known secret variables and each provider's key
+    (`api_key_env` may name any variable)."""
+    add_env_secrets(env)
+    add_env_secrets(env, [p.api_key_env for p in config.providers.values() if p.api_key_env])

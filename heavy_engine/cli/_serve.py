@@ -24,7 +24,7 @@ from .._engine import Engine
 from .._errors import ConfigError
 from .._gc import tune_gc
 from ..db import Database
-from ..observability import Metrics, add_env_secrets, configure_logging
+from ..observability import Metrics, configure_logging
 from ..runtime import DurableRunner, JobStore, Services
 from ..runtime._adapters import load_adapters
 from ..runtime._http import READY, build_app
@@ -87,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
-    hide_secrets(config, env)
     verbose = getattr(args, "verbose", False)
     configure_logging(env.get("HEAVY_LOG_FORMAT", "text"),
                       logging.DEBUG if verbose else logging.INFO)
@@ -102,13 +101,6 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         log.error("%s", err)
         return 2
-
-
-def hide_secrets(config: HeavyConfig, env: Mapping[str, str]) -> None:
-    """Redact, from every log line, the well-known secret variables and each provider's key
-    (`api_key_env` may name any variable)."""
-    add_env_secrets(env)
-    add_env_secrets(env, [p.api_key_env for p in config.providers.values() if p.api_key_env])
 
 
 async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:

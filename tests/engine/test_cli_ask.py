@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,26 @@ async def test_scope_uses_stored_channel_settings(
     agent_call = llm_env.calls("agent")[0].body
     assert "Be terse." in agent_call["messages"][0]["content"]
     assert await asyncio.to_thread(Path("data/heavy.db").exists)  # SQLite migrated itself
+
+
+async def test_every_command_logs_through_the_redacting_formatter(tmp_path: Path) -> None:
+    key = "gq-4f9c2a7e1b3d5f60a1"
+    (tmp_path / "config.yaml").write_text(
+        "providers:\n  groq:\n    base_url: https://api.groq.example/v1\n"
+        "    api_key_env: GROQ_KEY\nprovider: groq\n")
+    script = (
+        "import logging, os, sys\n"
+        "from heavy_engine.cli import main\n"
+        "code = main(['-v', 'config', 'show', '--platform', 'slack', '--workspace', 'T1'])\n"
+        "logging.getLogger('heavy.test').warning('leak? %s', os.environ['GROQ_KEY'])\n"
+        "sys.exit(code)\n"
+    )
+    env = {"PATH": os.environ["PATH"], "GROQ_KEY": key,
+           "HEAVY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert b"leak? [REDACTED]" in err  # a provider key under any variable name is masked
+    assert key.encode() not in err + out
