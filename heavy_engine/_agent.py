@@ -117,11 +117,12 @@ async def run_agent(
             if done is not None:
                 summary.answer = _complete_summary(done, completion.content.strip())
                 break
-            results = await asyncio.gather(
-                *(_run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit)
-                  for call in completion.tool_calls)
-            )
-            messages.extend(results)
+            # A TaskGroup: should a tool ever raise, its siblings are cancelled with it.
+            async with asyncio.TaskGroup() as group:
+                calls = [group.create_task(
+                    _run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit))
+                    for call in completion.tool_calls]
+            messages.extend(task.result() for task in calls)
         summary.status = "ok" if summary.answer else "failed"
         if not summary.answer:
             summary.error = "the model returned an empty answer"

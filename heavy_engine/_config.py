@@ -48,7 +48,7 @@ class _Strict(BaseModel):
 class ProviderConfig(_Strict):
     """One LLM backend. `type` picks the implementation from the provider registry."""
 
-    type: Literal["openai", "claude_cli", "simulated"] = "openai"
+    type: str = "openai"  # a registered provider type: openai, claude_cli, simulated, plugins
     base_url: str | None = None
     api_key_env: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -58,6 +58,15 @@ class ProviderConfig(_Strict):
     retry_max_delay: float = Field(default=20.0, ge=0, le=600)
     json_mode: bool = True
     command: str = "claude"
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from .providers import provider_types  # late: providers import this module
+
+        if v not in provider_types():
+            raise ValueError(f"unknown provider type {v!r} (known: {', '.join(provider_types())})")
+        return v
 
     @model_validator(mode="after")
     def _needs_base_url(self) -> ProviderConfig:

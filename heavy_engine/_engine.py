@@ -8,6 +8,7 @@ consumers can follow from the start. A run always ends with a `Done` event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -261,11 +262,11 @@ class Engine:
         )
         try:
             completion = await call_model(provider, request, budget, usage)
-        except (ProviderError, TimeoutError) as err:
-            if budget.expired:
+        except Exception as err:  # any provider, ours or a plugin: fall back, don't fail
+            if isinstance(err, TimeoutError) and budget.expired:
                 raise  # the whole request is out of time, not just this call
             log.warning("decomposition failed (%s); using fallback sub-questions",
-                        err or "the call timed out")
+                        err if isinstance(err, ProviderError) else repr(err))
             return fallback_questions(req.question, cfg.agents), True
         return normalise_questions(parse_questions(completion.content), req.question, cfg.agents)
 
@@ -378,8 +379,9 @@ class Engine:
         request.timeout = budget.next_timeout()
         try:
             completion: Completion | None = None
-            async with asyncio.timeout(request.timeout):
-                async for item in provider.stream(request):
+            async with (asyncio.timeout(request.timeout),
+                        contextlib.aclosing(provider.stream(request)) as stream):
+                async for item in stream:
                     if isinstance(item, str):
                         parts.append(item)
                         run.emit(SynthesisDelta(text=item))
@@ -389,10 +391,10 @@ class Engine:
                 usage.add(completion.usage)
                 budget.simulated = budget.simulated or completion.simulated
             result.answer = "".join(parts).strip() or (completion.content if completion else "")
-        except (ProviderError, TimeoutError) as err:
+        except Exception as err:  # any provider failure: the findings are still worth showing
             if isinstance(err, TimeoutError) and budget.expired:
                 raise
-            log.warning("synthesis failed for run %s: %s", run.id, err)
+            log.warning("synthesis failed for run %s: %r", run.id, err)
             result.notes.append("The synthesis step failed; showing the agents' findings instead.")
             result.answer = findings
             run.emit(SynthesisDelta(text=("\n\n" if parts else "") + findings))

@@ -8,7 +8,7 @@ every request in the process shares clients and limits.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from .._config import ProviderConfig
@@ -25,7 +25,7 @@ class Provider(Protocol):
         """One call, whole answer."""
         ...
 
-    def stream(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+    def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
         """Yield text deltas as they come, then exactly one final `Completion`."""
         ...
 
@@ -59,7 +59,7 @@ class ProviderPool:
         self._lock = asyncio.Lock()
 
     def get(self, name: str, config: ProviderConfig) -> Provider:
-        key = f"{config.fingerprint()}:{config.api_key_env or ''}"
+        key = config.fingerprint()  # covers api_key_env too
         inst = self._instances.get(key)
         if inst is None:
             try:

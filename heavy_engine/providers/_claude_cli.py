@@ -22,7 +22,7 @@ import os
 import shlex
 import signal
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from .._config import ProviderConfig
@@ -144,7 +144,7 @@ class ClaudeCLIProvider:
         assert final is not None
         return final
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
         """Text as the CLI produces it, then one `Completion` (usage and cost from `result`)."""
         deadline = asyncio.get_running_loop().time() + request.timeout
         argv = [*self._argv, "-p", "--output-format", "stream-json", "--verbose"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import NoReturn
 
 import aiohttp
@@ -135,7 +135,7 @@ class OpenAIProvider:
                 except _Retry as retry:
                     await self._backoff(retry, attempt, deadline, request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
         """Text deltas, then one `Completion`. Retries happen only before the first delta."""
         deadline = asyncio.get_running_loop().time() + request.timeout
         body = encode_body(request, stream=True, openrouter=self.openrouter)

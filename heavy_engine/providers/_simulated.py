@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 from .._config import ProviderConfig
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
@@ -51,7 +51,7 @@ class SimulatedProvider:
             return self._done(self._synthesis(request))
         return self._agent(request)
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[str | Completion]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
         completion = await self.complete(request)
         for piece in re.findall(r"\S+\s*", completion.content):
             yield piece

@@ -105,3 +105,9 @@ def test_shipped_config_yaml_is_valid_and_matches_the_built_in_defaults() -> Non
         exclude={"allowed_models"}
     )
     assert shipped.model in shipped.allowed_models
+
+
+def test_provider_type_must_be_registered(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "providers:\n  x:\n    type: gpt5-magic\n"), env={})
+    assert "providers.x.type: unknown provider type 'gpt5-magic' (known: claude_cli, openai" in str(err.value)

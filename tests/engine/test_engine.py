@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import pytest
@@ -23,6 +24,8 @@ from heavy_engine import (
     ToolFinished,
 )
 from heavy_engine._config import use_simulated
+from heavy_engine._types import ChatRequest, Completion
+from heavy_engine.providers import SimulatedProvider, register_provider
 from heavy_engine.testing import (
     FakeLLM,
     error_reply,
@@ -363,3 +366,31 @@ async def test_simulated_runs_are_marked(agents: int, tmp_path: Any) -> None:
     async with Engine(config, scratch_root=tmp_path) as eng:
         result = await eng.run(HeavyRequest("q", config))
     assert result.status == "ok" and result.simulated and "[simulated]" in result.answer
+
+
+class _OddProvider(SimulatedProvider):
+    """A plugin provider whose orchestrator steps fail with plain exceptions."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        if request.purpose == "decompose":
+            raise RuntimeError("plugin bug")
+        return await super().complete(request)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
+        raise RuntimeError("plugin bug in streaming")
+        yield ""  # pragma: no cover  (makes this an async generator)
+
+
+register_provider("test-odd")(lambda name, config, env: _OddProvider(name, config))
+
+
+async def test_any_provider_failure_in_orchestration_falls_back(tmp_path: Any) -> None:
+    config = HeavyConfig(providers={"odd": {"type": "test-odd"}}, provider="odd", agents=2)
+    async with Engine(config, scratch_root=tmp_path) as eng:
+        run = eng.start(HeavyRequest("q", config))
+        events = [e async for e in run.stream()]
+        result = await run
+    ready = next(e for e in events if isinstance(e, QuestionsReady))
+    assert ready.fallback and result.status == "ok"
+    assert "## Agent 1" in result.answer  # the findings, since synthesis failed
+    assert any("synthesis step failed" in n for n in result.notes)
