@@ -197,6 +197,8 @@ class HeavyConfig(_Strict):
     prompts: Prompts = Field(default_factory=Prompts)
     tool_settings: ToolSettings = Field(default_factory=ToolSettings)
     allowed_models: list[str] = Field(default_factory=list)
+    # Tools channel admins may enable (empty: no more than the operator's own `tools`).
+    allowed_tools: list[str] = Field(default_factory=list)
     # Chat user ids (`U123`, or `slack:U123` for one platform) that may change channel settings.
     admins: list[str] = Field(default_factory=list)
     # Chat front ends: answer only when mentioned, or also follow replies in the bot's threads.
@@ -221,6 +223,11 @@ class HeavyConfig(_Strict):
             if o.provider is not None and o.provider not in self.providers:
                 raise ValueError(f"agent_overrides.{i}.provider {o.provider!r} is not defined")
         return self
+
+    @property
+    def choosable_tools(self) -> list[str]:
+        """What a channel may enable: `allowed_tools`, else the operator's own `tools`."""
+        return self.allowed_tools or self.tools
 
     @property
     def effective_orchestrator_model(self) -> str:

@@ -135,7 +135,8 @@ async def _config(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond)
     target = ModalTarget(team, scope.channel, stored.version, channel)
     label = ("Editing the workspace default." if workspace
              else f"Editing <#{channel}>. `/heavy-config workspace` edits the default.")
-    view = config_modal(resolved.config, resolved.values, target, settings.known_tools, label)
+    view = config_modal(resolved.config, resolved.values, target, settings.choosable_tools,
+                        label)
     await bot.client.views_open(trigger_id=command["trigger_id"], view=view)
 
 

@@ -35,6 +35,9 @@ def check_value(
         if unknown:
             raise SettingsRefused(key, f"unknown tool {', '.join(map(repr, unknown))}; known: "
                                        f"{', '.join(sorted(known_tools)) or 'none'}")
+    if key == "tools" and (barred := [t for t in value if t not in base.choosable_tools]):
+        raise SettingsRefused(key, f"{', '.join(map(repr, barred))} not allowed here; allowed "
+                                   f"tools: {', '.join(base.choosable_tools) or 'none'}")
     return key, value
 
 

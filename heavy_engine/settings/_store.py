@@ -51,6 +51,11 @@ class SettingsStore:
             known_tools = default_registry().names()
         self.known_tools = frozenset(known_tools)
 
+    @property
+    def choosable_tools(self) -> list[str]:
+        """The tools a channel may pick (for pickers in chat): allowed and installed."""
+        return [t for t in self.config.choosable_tools if t in self.known_tools]
+
     async def resolve(
         self, platform: str, workspace: str, channel: str | None = None,
         flags: Mapping[str, Any] | None = None,

@@ -16,7 +16,8 @@ TOOLS = ["calculate", "web_search", "mark_task_complete"]
 
 
 def operator_config() -> HeavyConfig:
-    return HeavyConfig(model="a/small", allowed_models=ALLOWED, tools=["calculate"])
+    return HeavyConfig(model="a/small", allowed_models=ALLOWED, tools=["calculate"],
+                       allowed_tools=["calculate", "web_search"])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from heavy_engine import ConfigError, RequestRejected, settings
+from heavy_engine import ConfigError, HeavyConfig, RequestRejected, settings
 from heavy_engine.db import Database, claim_event, prune_events
 from heavy_engine.runtime import JobSpec
 from heavy_engine.settings import (
@@ -19,6 +19,7 @@ from heavy_engine.settings import (
     SettingsRefused,
     SettingsStore,
 )
+from heavy_engine.settings._rules import check_value
 
 from .conftest import TOOLS, operator_config
 
@@ -74,6 +75,9 @@ async def test_audit_row_for_every_change(store: SettingsStore) -> None:
     ({"max_iterations": "51"}, "max_iterations", "less than or equal to 50"),  # above
     ({"tools": "calculate,rm_rf"}, "tools", "unknown tool 'rm_rf'; known: calculate"),  # no tool
     ({"tools": "calculate,calculate"}, "tools", "unique"),  # duplicates
+    # installed but not allowed by the operator
+    ({"tools": "web_search,mark_task_complete"}, "tools",
+     "'mark_task_complete' not allowed here; allowed tools: calculate, web_search"),
     ({"thread_policy": "always"}, "thread_policy", "'mention' or 'follow'"),  # not a choice
     ({"system_prompt": "x" * 8001}, "system_prompt", "at most 8000"),  # too long
     ({"colour": "blue"}, "colour", "these are: model"),  # unknown key
@@ -188,3 +192,10 @@ def test_public_api() -> None:
     for name in settings.__all__:
         assert hasattr(settings, name), name
     assert {"SettingsStore", "Scope", "AdminPolicy", "SettingsRefused"} <= set(settings.__all__)
+
+
+def test_without_allowed_tools_the_operator_tools_are_the_ceiling() -> None:
+    config = HeavyConfig(tools=["calculate", "web_search"])
+    assert config.choosable_tools == ["calculate", "web_search"]
+    with pytest.raises(SettingsRefused, match="'fetch_url' not allowed here"):
+        check_value(config, "tools", "calculate,fetch_url", ["calculate", "web_search", "fetch_url"])
