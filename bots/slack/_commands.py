@@ -152,14 +152,9 @@ async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
     settings = bot.services.settings
     resolved = await settings.resolve(PLATFORM, target.team, target.channel or None)
     to_set, to_unset = changes(resolved.values, submitted_values(view["state"]["values"]))
-    actor = f"slack:{user}"
-    version = target.version
-    try:
-        if to_set:
-            version = (await settings.set(scope, to_set, actor=actor,
-                                          expected_version=version)).version
-        if to_unset:
-            await settings.unset(scope, to_unset, actor=actor, expected_version=version)
+    try:  # one write: a refusal or a conflict leaves nothing half saved
+        await settings.update(scope, to_set, to_unset, actor=f"slack:{user}",
+                              expected_version=target.version)
     except SettingsRefused as err:
         return {block_for(err.key): shorten(err.reason, 150)}, None
     except SettingsConflict:

@@ -106,6 +106,18 @@ class SettingsStore:
                                  lambda cur: {k: v for k, v in cur.items() if k not in drop},
                                  actor=actor, expected_version=expected_version)
 
+    async def update(
+        self, scope: Scope, values: Mapping[str, Any], unset: Iterable[str], *, actor: str,
+        expected_version: int | None = None,
+    ) -> ScopeSettings:
+        """Set `values` and drop `unset` in one write: one version, one audit row, all or none."""
+        checked = self.validate(values)
+        drop = {normalize_key(key) for key in unset}
+        return await self._write(
+            scope, "set" if checked else "unset",
+            lambda cur: {**{k: v for k, v in cur.items() if k not in drop}, **checked},
+            actor=actor, expected_version=expected_version)
+
     async def reset(
         self, scope: Scope, *, actor: str, expected_version: int | None = None
     ) -> ScopeSettings:

@@ -199,3 +199,15 @@ def test_without_allowed_tools_the_operator_tools_are_the_ceiling() -> None:
     assert config.choosable_tools == ["calculate", "web_search"]
     with pytest.raises(SettingsRefused, match="'fetch_url' not allowed here"):
         check_value(config, "tools", "calculate,fetch_url", ["calculate", "web_search", "fetch_url"])
+
+
+async def test_update_sets_and_unsets_in_one_audited_write(store: SettingsStore) -> None:
+    first = await store.set(CHANNEL, {"agents": 2, "model": "a/large"}, actor="u")
+    saved = await store.update(CHANNEL, {"agents": 3}, ["model"], actor="v",
+                               expected_version=first.version)
+    assert (saved.values, saved.version) == ({"agents": 3}, 2)
+    assert [e.after for e in await store.history(CHANNEL, limit=1)] == [{"agents": 3}]
+    # a refused value leaves the unset undone too
+    with pytest.raises(SettingsRefused):
+        await store.update(CHANNEL, {"agents": 99}, ["agents"], actor="v")
+    assert (await store.get(CHANNEL)).values == {"agents": 3}
