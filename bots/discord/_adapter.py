@@ -22,13 +22,14 @@ import yarl
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 
 from ._commands import build_tree
 from ._delivery import DiscordDelivery
 from ._pacer import ChannelPacer
 from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
-from ._settings import PLATFORM, ConfigCommands
+from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import StopButton
 
 log = logging.getLogger("heavy.discord")
@@ -338,9 +339,9 @@ class DiscordAdapter:
 
     async def on_stop(self, interaction: discord.Interaction, job_id: str, requester: int) -> None:
         user = interaction.user.id
-        permissions = interaction.permissions
-        admin = permissions.manage_channels or str(user) in self.config.admins \
-            or f"{PLATFORM}:{user}" in self.config.admins
+        # The same rule as a channel's settings: Manage Channels, or the operator's `admins`.
+        scope = Scope(PLATFORM, str(interaction.guild_id or "dm"), str(interaction.channel_id))
+        admin = await policy(interaction.permissions, self.config.admins).can_edit(str(user), scope)
         if user != requester and not admin:
             await interaction.response.send_message(
                 "Only the person who asked, or someone who can manage this channel, can stop "
