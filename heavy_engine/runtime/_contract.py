@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from ..settings import SettingsStore
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+
+# How a finished run's status reads as a job's (a timed-out run is a failed job).
+JOB_STATUS: dict[str, JobStatus] = {
+    "ok": "done", "cancelled": "cancelled", "failed": "failed", "timeout": "failed"}
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 RejectReason = Literal["busy", "user_queue", "budget", "shutting_down"]
 

@@ -10,7 +10,7 @@ import logging
 import uuid
 
 from .._engine import Engine, HeavyRequest, Run, validate_question
-from ._contract import ConfigResolver, Delivery, Job, JobSpec
+from ._contract import JOB_STATUS, ConfigResolver, Delivery, Job, JobSpec
 
 log = logging.getLogger("heavy.runtime")
 
@@ -23,7 +23,7 @@ class InMemoryRunner:
         self._deliveries: dict[str, Delivery] = {}
         self._jobs: dict[str, Job] = {}
         self._runs: dict[str, Run] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # job id -> its task, until it ends
         self._seen: set[str] = set()
 
     def register_delivery(self, platform: str, delivery: Delivery) -> None:
@@ -40,8 +40,8 @@ class InMemoryRunner:
         job = Job(id=uuid.uuid4().hex[:12], spec=spec, config=config)
         self._jobs[job.id] = job
         task = asyncio.get_running_loop().create_task(self._run(job))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _: self._tasks.pop(job.id, None))
         return job
 
     async def _run(self, job: Job) -> None:
@@ -56,8 +56,7 @@ class InMemoryRunner:
                 if delivery is not None:
                     await delivery.deliver(job, run)
                 result = await run
-                job.status = "done" if result.status == "ok" else (
-                    "cancelled" if result.status == "cancelled" else "failed")
+                job.status = JOB_STATUS[result.status]
                 job.error = result.error
             except Exception:
                 log.exception("delivery of job %s failed", job.id)
@@ -67,8 +66,15 @@ class InMemoryRunner:
                 self._runs.pop(job.id, None)
 
     async def cancel(self, job_id: str) -> bool:
-        run = self._runs.get(job_id)
-        return run.cancel() if run else False
+        """Stop a running job, or drop one still waiting for a slot."""
+        if (run := self._runs.get(job_id)) is not None:
+            return run.cancel()
+        task, job = self._tasks.get(job_id), self._jobs.get(job_id)
+        if task is None or job is None or job.status != "queued":
+            return False
+        task.cancel()
+        job.status = "cancelled"
+        return True
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
@@ -87,4 +93,4 @@ class InMemoryRunner:
     async def drain(self) -> None:
         """Wait for every submitted job to finish (tests, shutdown)."""
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.gather(*list(self._tasks.values()), return_exceptions=True)

@@ -29,7 +29,15 @@ from .._config import HeavyConfig
 from .._engine import Engine, HeavyRequest, Run, validate_question
 from ..db import utcnow
 from ..observability import Metrics, job_id_var, redact
-from ._contract import ConfigResolver, Delivery, Job, JobRejected, JobSpec, JobStatus
+from ._contract import (
+    JOB_STATUS,
+    ConfigResolver,
+    Delivery,
+    Job,
+    JobRejected,
+    JobSpec,
+    JobStatus,
+)
 from ._limits import (
     budget_refusal,
     has_budget,
@@ -41,8 +49,6 @@ from ._results import failed_result, replay_run
 from ._store import JobStore
 
 log = logging.getLogger("heavy.runtime")
-_STATUS: dict[str, JobStatus] = {
-    "ok": "done", "cancelled": "cancelled", "failed": "failed", "timeout": "failed"}
 
 
 class DurableRunner:
@@ -309,7 +315,7 @@ class DurableRunner:
                 await self.store.save(job)  # stored before the answer is posted
                 self.metrics.record_usage(result, job.config.effective_orchestrator_model)
             delivered = await self._await_delivery(job, delivery_task)
-            status: JobStatus = _STATUS[result.status]
+            status: JobStatus = JOB_STATUS[result.status]
             error = result.error
             if not delivered and status == "done":
                 status, error = "failed", "The answer could not be delivered."
