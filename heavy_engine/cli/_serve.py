@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import os
 import signal
 import sys
@@ -59,8 +60,8 @@ def _options(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int
         raise ConfigError(f"PORT and HEAVY_SHUTDOWN_GRACE must be numbers ({err})") from None
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} is out of range (0-65535)")
-    if grace < 0:
-        raise ConfigError("the grace period cannot be negative")
+    if not 0 <= grace < math.inf:  # also refuses nan, which compares false to everything
+        raise ConfigError(f"the grace period must be a finite number of seconds >= 0 (got {grace})")
     return args.host or env.get("HEAVY_HOST") or "0.0.0.0", port, grace
 
 

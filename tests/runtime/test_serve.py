@@ -234,7 +234,9 @@ def test_chat_credentials_without_a_model_key_refuse_to_start(
 @pytest.mark.parametrize(("args", "env", "message"), [
     (["--port", "70000"], {}, "port 70000 is out of range"),  # not a port
     ([], {"PORT": "abc"}, "PORT and HEAVY_SHUTDOWN_GRACE must be numbers"),  # junk in $PORT
-    (["--grace", "-1"], {}, "grace period cannot be negative"),
+    (["--grace", "-1"], {}, "grace period must be a finite number of seconds >= 0"),
+    ([], {"HEAVY_SHUTDOWN_GRACE": "nan"}, "got nan"),  # would never end the drain
+    ([], {"HEAVY_SHUTDOWN_GRACE": "inf"}, "got inf"),  # likewise
 ])
 def test_bad_options_exit_2(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
