@@ -24,14 +24,25 @@ _ASPECTS = ("background and key facts", "main trade-offs", "risks and failure mo
             "practical recommendation", "alternatives", "evidence to check", "costs", "outlook")
 
 
-def _last_user(messages: list[Message]) -> str:
-    for m in reversed(messages):
-        if m["role"] == "user":
-            return str(m.get("content") or "")
+def text_of(message: Message) -> str:
+    """A message's text, whether its content is a string or a list of typed parts."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
     return ""
 
 
-def _topic(text: str) -> str:
+def last_user_text(messages: list[Message]) -> str:
+    for m in reversed(messages):
+        if m.get("role") == "user":
+            return text_of(m)
+    return ""
+
+
+def topic_of(text: str) -> str:
+    """The question an engine prompt is about (after its "Your sub-question:" / "Question:")."""
     text = text.rsplit("Your sub-question:", 1)[-1].rsplit("Question:", 1)[-1]
     return " ".join(text.split())[:200]
 
@@ -68,13 +79,13 @@ class SimulatedProvider:
         system = str(request.messages[0].get("content", ""))
         m = re.search(r"exactly (\d+)", system)
         n = int(m.group(1)) if m else 4
-        topic = _topic(_last_user(request.messages))
+        topic = topic_of(last_user_text(request.messages))
         questions = [f"{_ASPECTS[i % len(_ASPECTS)].capitalize()} (part {i + 1}): {topic}"
                      for i in range(n)]
         return self._done(json.dumps({"questions": questions}))
 
     def _agent(self, request: ChatRequest) -> Completion:
-        topic = _topic(_last_user(request.messages))
+        topic = topic_of(last_user_text(request.messages))
         last = request.messages[-1]
         offered = {t["function"]["name"] for t in request.tools or ()}
         if last["role"] != "tool" and "calculate" in offered:
@@ -91,7 +102,7 @@ class SimulatedProvider:
         return self._done(text)
 
     def _synthesis(self, request: ChatRequest) -> str:
-        body = _last_user(request.messages)
+        body = last_user_text(request.messages)
         headings = re.findall(r"^## Agent \d+: (.+)$", body, re.M)
         question = body.split("\n", 1)[0].removeprefix("Question: ")
         lines = "\n".join(f"- {h}" for h in headings) or "- (no agent findings)"

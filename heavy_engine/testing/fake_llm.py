@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from ..providers._simulated import last_user_text, text_of, topic_of
+
 ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang", "drop"]
 Purpose = Literal["decompose", "agent", "synthesis"]
 
@@ -119,15 +121,6 @@ class RecordedRequest:
         return bool(self.body and self.body.get("stream"))
 
 
-def _text_of(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
-    return ""
-
-
 def classify(body: dict[str, Any]) -> Purpose:
     """Guess what the engine is asking for, from the request alone."""
     if body.get("tools"):
@@ -136,24 +129,12 @@ def classify(body: dict[str, Any]) -> Purpose:
     rf = body.get("response_format")
     if isinstance(rf, dict) and rf.get("type") == "json_object":
         return "decompose"
-    system = _text_of(messages[0]).lower() if messages[0].get("role") == "system" else ""
+    system = text_of(messages[0]).lower() if messages[0].get("role") == "system" else ""
     if "sub-question" in system and "json" in system:
         return "decompose"
-    if "# Findings" in _text_of(messages[-1]) or "findings of several" in system:
+    if "# Findings" in text_of(messages[-1]) or "findings of several" in system:
         return "synthesis"
     return "agent"
-
-
-def _last_user(messages: list[dict[str, Any]]) -> str:
-    for m in reversed(messages):
-        if m.get("role") == "user":
-            return _text_of(m)
-    return ""
-
-
-def _topic(text: str) -> str:
-    text = text.rsplit("Your sub-question:", 1)[-1].rsplit("Question:", 1)[-1]
-    return " ".join(text.split())[:200]
 
 
 class FakeLLM:
@@ -336,13 +317,13 @@ class FakeLLM:
     def _brain(self, body: dict[str, Any], purpose: Purpose, delay: float) -> Reply:
         messages: list[dict[str, Any]] = body.get("messages") or []
         if purpose == "decompose":
-            m = _EXACTLY.search(_text_of(messages[0])) if messages else None
+            m = _EXACTLY.search(text_of(messages[0])) if messages else None
             n = int(m.group(1)) if m else 4
-            topic = _topic(_last_user(messages))
+            topic = topic_of(last_user_text(messages))
             qs = [f"{_ASPECTS[i % len(_ASPECTS)]} (angle {i + 1}): {topic}" for i in range(n)]
             return Reply("text", content=json.dumps({"questions": qs}), delay=delay)
         if purpose == "synthesis":
-            user = _last_user(messages)
+            user = last_user_text(messages)
             question = user.rsplit("Question: ", 1)[-1].split("\n", 1)[0]
             angles = "".join(f"- {h}\n" for h in _AGENT_HEADING.findall(user)) or "- (none)\n"
             text = (f"## Answer\n\n**{question}**: the team's findings agree on the essentials.\n\n"
@@ -351,7 +332,7 @@ class FakeLLM:
             return Reply("text", content=text, delay=delay)
         tools = body.get("tools") or []
         has_result = any(m.get("role") == "tool" for m in messages)
-        topic = _topic(_last_user(messages))
+        topic = topic_of(last_user_text(messages))
         if tools and not has_result:
             names = [t.get("function", {}).get("name", "") for t in tools]
             others = [n for n in names if n != _COMPLETE]
@@ -366,7 +347,7 @@ class FakeLLM:
         note = ""
         if has_result:
             last_tool = next(m for m in reversed(messages) if m.get("role") == "tool")
-            note = f" The tool returned `{_text_of(last_tool)[:200]}`."
+            note = f" The tool returned `{text_of(last_tool)[:200]}`."
         return Reply("text", content=f"Findings on *{topic}*: a fake agent answer.{note}",
                      delay=delay)
 
@@ -381,7 +362,7 @@ def _error(status: int, message: str) -> web.Response:
 
 def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     # A cheap, deterministic stand-in for tokenisation: about 4 characters per token.
-    chars = sum(len(_text_of(m)) for m in body.get("messages") or ())
+    chars = sum(len(text_of(m)) for m in body.get("messages") or ())
     prompt = chars // 4 + 1
     completion = (len(reply.content) + sum(len(a) + len(n) for n, a in reply.tool_calls)) // 4 + 1
     cost = round(prompt * 1e-7 + completion * 4e-7, 9)
