@@ -133,10 +133,7 @@ class DurableRunner:
         if run is None:  # launched, the run not created yet: `_execute` cancels it
             self._cancel_requested.add(job_id)
             return True
-        # One loop step first: a run cancelled before its task has started would never
-        # emit `Done`, and its front end would wait for it forever.
-        await asyncio.sleep(0)
-        return run.cancel()
+        return run.cancel()  # even before its first step, a run ends with `Done` (the engine)
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
@@ -303,7 +300,6 @@ class DurableRunner:
             self._runs[job.id] = run
             self._notify()
             if job.id in self._cancel_requested:
-                await asyncio.sleep(0)  # see `cancel`
                 run.cancel()
             delivery = self._deliveries.get(job.spec.platform)
             if delivery is not None:
