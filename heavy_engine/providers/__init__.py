@@ -1,12 +1,11 @@
-"""LLM providers behind one async interface, with a registry keyed by the config's `type`."""
+"""LLM providers behind one async interface; `type:` names come from `heavy_engine.plugins`."""
 
 from __future__ import annotations
 
-from . import _claude_cli, _openai, _simulated  # noqa: F401  (register their types)
-from ._base import Provider, ProviderFactory, ProviderPool, provider_types, register_provider
+from ._base import Provider, ProviderFactory, ProviderPool, provider_types
 from ._claude_cli import ClaudeCLIProvider
-from ._openai import OpenAIProvider
-from ._simulated import SimulatedProvider
+from ._openai import OpenAIProvider, proxy_for
+from ._simulated import SimulatedProvider, last_user_text, text_of, topic_of
 
 __all__ = [
     "ClaudeCLIProvider",
@@ -15,6 +14,9 @@ __all__ = [
     "ProviderFactory",
     "ProviderPool",
     "SimulatedProvider",
+    "last_user_text",
     "provider_types",
-    "register_provider",
+    "proxy_for",
+    "text_of",
+    "topic_of",
 ]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..plugins import PluginRegistry
+from ..plugins import registry as plugin_registry
 from ._base import (
-    ENTRY_POINT_GROUP,
     Tool,
     ToolContext,
     ToolFailed,
@@ -22,25 +23,20 @@ from ._search import WebSearch
 
 def builtin_tools() -> list[Tool]:
     """One instance of each built-in tool, with production defaults."""
-    return [
-        Calculate(), WebSearch(), FetchUrl(), ReadFile(), WriteFile(), ListFiles(),
-        MarkTaskComplete(),
-    ]
-
-
-def default_registry(*, entry_points: bool = True) -> ToolRegistry:
-    """Built-in tools plus (unless disabled) third-party tools from entry points."""
     registry = ToolRegistry()
-    for tool in builtin_tools():
-        registry.register(tool)
-    if entry_points:
-        registry.load_entry_points()
+    registry.add_plugins(PluginRegistry(entry_points=False))
+    return [t for n in registry.names() if (t := registry.get(n)) is not None]
+
+
+def default_registry(plugins: PluginRegistry | None = None) -> ToolRegistry:
+    """The tools of `plugins` (default: the process-wide registry, built-ins first)."""
+    registry = ToolRegistry()
+    registry.add_plugins(plugins if plugins is not None else plugin_registry())
     return registry
 
 
 __all__ = [
     "COMPLETE_TOOL",
-    "ENTRY_POINT_GROUP",
     "Calculate",
     "FetchUrl",
     "ListFiles",
