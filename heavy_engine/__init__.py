@@ -12,6 +12,8 @@ from ._config import (
     Timeouts,
     ToolSettings,
     load_config,
+    simulated_fallback,
+    use_simulated,
     validate_config,
 )
 from ._engine import Engine, HeavyRequest, Run, validate_question
@@ -63,7 +65,9 @@ __all__ = [
     "ToolSettings",
     "Usage",
     "load_config",
+    "simulated_fallback",
     "tune_gc",
+    "use_simulated",
     "validate_config",
     "validate_question",
 ]

@@ -12,9 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import ConfigError, HeavyConfig
 from .. import db as heavy_db
-from .._config import HeavyConfig
-from .._errors import ConfigError
 from ..settings import KEY_HELP, Scope, SettingsConflict, SettingsStore, parse_assignments
 from ._common import load_or_exit
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._adapters import load_adapters
 from ._contract import (
     FINAL_STATUSES,
     Adapter,
@@ -16,12 +17,14 @@ from ._contract import (
     RejectReason,
     Services,
 )
+from ._http import READY, build_app
 from ._memory import InMemoryRunner
 from ._runner import DurableRunner
 from ._store import JobStore
 
 __all__ = [
     "FINAL_STATUSES",
+    "READY",
     "Adapter",
     "AdapterFactory",
     "ConfigResolver",
@@ -36,4 +39,6 @@ __all__ = [
     "JobStore",
     "RejectReason",
     "Services",
+    "build_app",
+    "load_adapters",
 ]
