@@ -43,7 +43,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def _scope_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--platform", required=True, choices=heavy_db.PLATFORMS)
+    parent.add_argument("--platform", required=True, help="slack, discord, or a plugin's name")
     parent.add_argument("--workspace", required=True, help="Slack team id / Discord guild id")
     parent.add_argument("--channel", default="", help="channel id (omit: the workspace default)")
     parent.add_argument("--database-url", metavar="URL",
