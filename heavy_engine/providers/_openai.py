@@ -67,8 +67,8 @@ class _Retry(Exception):
 
 
 def proxy_for(url: URL) -> URL | None:
-    """The proxy for `url` as the standard library reads `*_proxy` / `NO_PROXY` from the
-    environment (`all_proxy` as a fallback). Loopback servers (Ollama, llama.cpp, the fake)
+    """The proxy for `url` as the standard library finds it (`getproxies` / `proxy_bypass`:
+    `*_proxy` and `NO_PROXY` from the environment, `all_proxy` as a fallback). Loopback servers (Ollama, llama.cpp, the fake)
     never go through a proxy: it cannot reach them.
 
     Resolved once per provider rather than per request (aiohttp's `trust_env` does a thread hop
@@ -79,10 +79,9 @@ def proxy_for(url: URL) -> URL | None:
         loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         loopback = host == "localhost" or host.endswith(".localhost")
-    proxies = urllib.request.getproxies_environment()
+    proxies = urllib.request.getproxies()
     chosen = proxies.get(url.scheme) or proxies.get("all")
-    if loopback or not chosen or urllib.request.proxy_bypass_environment(
-            f"{host}:{url.port}", proxies):
+    if loopback or not chosen or urllib.request.proxy_bypass(f"{host}:{url.port}"):
         return None
     return URL(chosen if "://" in chosen else f"http://{chosen}")
 
