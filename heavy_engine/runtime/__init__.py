@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ._adapters import load_adapters
+from ._api import Api
 from ._contract import (
     FINAL_STATUSES,
     Adapter,
@@ -19,20 +20,24 @@ from ._contract import (
 )
 from ._http import READY, build_app
 from ._memory import InMemoryRunner
+from ._models import JobRow
 from ._runner import DurableRunner
 from ._store import JobStore
+from ._views import job_view
 
 __all__ = [
     "FINAL_STATUSES",
     "READY",
     "Adapter",
     "AdapterFactory",
+    "Api",
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
     "InMemoryRunner",
     "Job",
     "JobRejected",
+    "JobRow",
     "JobRunner",
     "JobSpec",
     "JobStatus",
@@ -40,5 +45,6 @@ __all__ = [
     "RejectReason",
     "Services",
     "build_app",
+    "job_view",
     "load_adapters",
 ]

@@ -13,12 +13,13 @@ from ._base import (
     ToolResult,
     execute_tool,
 )
-from ._calculate import Calculate
+from ._calculate import Calculate, evaluate
 from ._complete import COMPLETE_TOOL, MarkTaskComplete
 from ._fetch import FetchUrl
 from ._files import ListFiles, ReadFile, WriteFile
-from ._netguard import Resolver
-from ._search import WebSearch
+from ._html import TOO_SLOW_NOTE, html_to_text
+from ._netguard import Resolver, forbidden_reason, parse_ip, system_resolver
+from ._search import WebSearch, parse_results, result_url
 
 
 def builtin_tools() -> list[Tool]:
@@ -37,6 +38,7 @@ def default_registry(plugins: PluginRegistry | None = None) -> ToolRegistry:
 
 __all__ = [
     "COMPLETE_TOOL",
+    "TOO_SLOW_NOTE",
     "Calculate",
     "FetchUrl",
     "ListFiles",
@@ -53,5 +55,12 @@ __all__ = [
     "WriteFile",
     "builtin_tools",
     "default_registry",
+    "evaluate",
     "execute_tool",
+    "forbidden_reason",
+    "html_to_text",
+    "parse_ip",
+    "parse_results",
+    "result_url",
+    "system_resolver",
 ]

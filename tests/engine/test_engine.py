@@ -25,8 +25,8 @@ from heavy_engine import (
     ToolCalled,
     ToolFinished,
     plugins,
+    use_simulated,
 )
-from heavy_engine._config import use_simulated
 from heavy_engine.plugins import PluginRegistry
 from heavy_engine.providers import SimulatedProvider
 from heavy_engine.testing import (

@@ -13,9 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
-from heavy_engine.runtime import DurableRunner
-from heavy_engine.runtime._api import Api
-from heavy_engine.runtime._http import READY, build_app
+from heavy_engine.runtime import READY, Api, DurableRunner, build_app
 from heavy_engine.testing import FakeLLM, hang_reply
 
 from .conftest import MakeRunner

@@ -192,7 +192,7 @@ def test_serve_hides_the_keys_of_every_configured_provider() -> None:
     # config.yaml names each provider's key variable (`api_key_env`); any name is allowed, so
     # the fixed list of well-known variables is not enough.
     from heavy_engine import HeavyConfig
-    from heavy_engine.cli._common import hide_secrets
+    from heavy_engine.cli import hide_secrets
 
     config = HeavyConfig.model_validate({"providers": {
         "openrouter": {"base_url": "https://openrouter.ai/api/v1",

@@ -257,7 +257,7 @@ def test_bad_options_exit_2(
 
 async def _stored(tmp: Path, job_id: str) -> dict[str, Any]:
     from heavy_engine import HeavyConfig
-    from heavy_engine.runtime._views import job_view
+    from heavy_engine.runtime import job_view
 
     async with await Database.open(f"sqlite+aiosqlite:///{tmp / 'jobs.db'}") as db:
         job = await JobStore(db, HeavyConfig()).get(job_id)

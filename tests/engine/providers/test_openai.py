@@ -14,13 +14,14 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
-from heavy_engine._config import Prompts
-from heavy_engine.providers import OpenAIProvider, ProviderPool, proxy_for
-from heavy_engine.providers._openai_wire import (
+from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, Prompts, ProviderError
+from heavy_engine.providers import (
     BadReply,
+    OpenAIProvider,
+    ProviderPool,
     StreamState,
     provider_message,
+    proxy_for,
     retry_after,
 )
 from heavy_engine.testing import (

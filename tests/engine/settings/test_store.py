@@ -18,8 +18,8 @@ from heavy_engine.settings import (
     SettingsConflict,
     SettingsRefused,
     SettingsStore,
+    check_value,
 )
-from heavy_engine.settings._rules import check_value
 
 from .conftest import TOOLS, operator_config
 
