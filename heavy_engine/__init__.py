@@ -8,12 +8,17 @@ from __future__ import annotations
 from ._config import (
     AgentOverride,
     HeavyConfig,
+    Prompts,
     ProviderConfig,
     Timeouts,
     ToolSettings,
+    apply_env,
     load_config,
+    simulated_fallback,
+    use_simulated,
     validate_config,
 )
+from ._decompose import fallback_questions, normalise_questions, parse_questions
 from ._engine import Engine, HeavyRequest, Run, validate_question
 from ._errors import ConfigError, HeavyError, ProviderError, RequestRejected
 from ._events import (
@@ -48,6 +53,7 @@ __all__ = [
     "HeavyConfig",
     "HeavyError",
     "HeavyRequest",
+    "Prompts",
     "ProviderConfig",
     "ProviderError",
     "QuestionsReady",
@@ -62,8 +68,14 @@ __all__ = [
     "ToolFinished",
     "ToolSettings",
     "Usage",
+    "apply_env",
+    "fallback_questions",
     "load_config",
+    "normalise_questions",
+    "parse_questions",
+    "simulated_fallback",
     "tune_gc",
+    "use_simulated",
     "validate_config",
     "validate_question",
 ]

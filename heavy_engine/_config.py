@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import plugins
 from ._errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -62,10 +63,10 @@ class ProviderConfig(_Strict):
     @field_validator("type")
     @classmethod
     def _registered(cls, v: str) -> str:
-        from .providers import provider_types  # late: providers import this module
-
-        if v not in provider_types():
-            raise ValueError(f"unknown provider type {v!r} (known: {', '.join(provider_types())})")
+        known = plugins.registry()  # metadata only: validating imports no provider
+        if not known.has("providers", v):
+            raise ValueError(
+                f"unknown provider type {v!r} (known: {', '.join(known.names('providers'))})")
         return v
 
     @model_validator(mode="after")

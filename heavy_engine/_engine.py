@@ -135,9 +135,12 @@ class Engine:
         env: Mapping[str, str] | None = None,
         tools: ToolRegistry | None = None,
         scratch_root: Path | None = None,
+        providers: Mapping[str, Provider] | None = None,
     ) -> None:
+        """`providers` hands in provider instances by name (the test seam, like httpx's
+        `transport=`); the others are built from the config's plugins and closed with us."""
         self.config = config
-        self.providers = ProviderPool(os.environ if env is None else env)
+        self.providers = ProviderPool(os.environ if env is None else env, instances=providers)
         self.tools = tools if tools is not None else default_registry()
         self.scratch_root = scratch_root
         self._runs: dict[str, Run] = {}

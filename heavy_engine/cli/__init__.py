@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 from ..observability import RedactingFormatter
 from . import _ask, _config_cmd, _db, _serve
-from ._common import common_parent
+from ._common import common_parent as _common_parent
+from ._common import hide_secrets
+
+__all__ = ["build_parser", "hide_secrets", "main"]
 
 _COMMANDS = [_ask, _serve, _config_cmd, _db]
 
@@ -20,11 +23,11 @@ _COMMANDS = [_ask, _serve, _config_cmd, _db]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="heavy", description="Multi-agent answers for Slack and Discord.",
-        parents=[common_parent()],
+        parents=[_common_parent()],
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMANDS:
-        module.register(sub, common_parent())
+        module.register(sub, _common_parent())
     return parser
 
 

@@ -11,11 +11,17 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import (
+    ConfigError,
+    Engine,
+    HeavyConfig,
+    HeavyRequest,
+    RequestRejected,
+    RunResult,
+    simulated_fallback,
+    use_simulated,
+)
 from .. import db as heavy_db
-from .._config import HeavyConfig, simulated_fallback, use_simulated
-from .._engine import Engine, HeavyRequest
-from .._errors import ConfigError, RequestRejected
-from .._events import RunResult
 from ..settings import SettingsStore
 from ._common import load_or_exit
 from ._render import LiveView

@@ -7,8 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from .._config import HeavyConfig, load_config
-from .._errors import ConfigError
+from .. import ConfigError, HeavyConfig, load_config
 from ..observability import add_env_secrets
 
 

@@ -12,9 +12,8 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import ConfigError, HeavyConfig
 from .. import db as heavy_db
-from .._config import HeavyConfig
-from .._errors import ConfigError
 from ..settings import KEY_HELP, Scope, SettingsConflict, SettingsStore, parse_assignments
 from ._common import load_or_exit
 
@@ -44,7 +43,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
 
 def _scope_options() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--platform", required=True, choices=heavy_db.PLATFORMS)
+    parent.add_argument("--platform", required=True, help="slack, discord, or a plugin's name")
     parent.add_argument("--workspace", required=True, help="Slack team id / Discord guild id")
     parent.add_argument("--channel", default="", help="channel id (omit: the workspace default)")
     parent.add_argument("--database-url", metavar="URL",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -18,6 +19,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     up = actions.add_parser("upgrade", parents=[parent, _url_option()],
                             help="migrate to the newest schema (or --revision)")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.add_argument("--sql", action="store_true",
+                    help="print the SQL for an empty database instead of running it")
     down = actions.add_parser("downgrade", parents=[parent, _url_option()],
                               help="migrate back to REVISION ('base' removes every table)")
     down.add_argument("revision")
@@ -36,11 +39,10 @@ def _url_option() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     url = db.database_url(args.database_url)
     try:
-        if args.db_action == "upgrade":
-            db.upgrade(url, args.revision)
-        elif args.db_action == "downgrade":
-            db.downgrade(url, args.revision)
-        revision = db.current(url)
+        if args.db_action == "upgrade" and args.sql:
+            print(db.upgrade_sql(url, args.revision), end="")
+            return 0
+        revision = asyncio.run(_migrate(url, args))
     except ImportError as err:  # e.g. postgresql+asyncpg without asyncpg installed
         print(f"heavy: database: the driver {err.name!r} is not installed", file=sys.stderr)
         return 2
@@ -51,3 +53,13 @@ def run(args: argparse.Namespace) -> int:
     state = "head" if revision == head else f"head is {head}"
     print(f"{revision or 'empty (no revision)'} ({state})")
     return 0
+
+
+async def _migrate(url: str, args: argparse.Namespace) -> str | None:
+    """Run the action through `Database`, the one migration API; the revision it leaves."""
+    async with await db.Database.open(url, migrate=False) as database:
+        if args.db_action == "upgrade":
+            await database.upgrade(args.revision)
+        elif args.db_action == "downgrade":
+            await database.downgrade(args.revision)
+        return await database.current()

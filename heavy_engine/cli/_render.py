@@ -10,7 +10,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from .._events import Done, Event, RunResult
+from .. import Done, Event, RunResult
 from ..progress import ProgressState
 from ..text import footer
 

@@ -20,15 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from .._config import HeavyConfig, simulated_fallback, use_simulated
-from .._engine import Engine
-from .._errors import ConfigError
-from .._gc import tune_gc
+from .. import ConfigError, Engine, HeavyConfig, simulated_fallback, tune_gc, use_simulated
 from ..db import Database
 from ..observability import Metrics, configure_logging
-from ..runtime import DurableRunner, JobStore, Services
-from ..runtime._adapters import load_adapters
-from ..runtime._http import READY, build_app
+from ..runtime import READY, DurableRunner, JobStore, Services, build_app, load_adapters
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 

@@ -1,22 +1,21 @@
 """heavy's database: SQLAlchemy 2 async models, the `Database` handle and Alembic helpers.
 
-Invariant: the schema changes only through migrations in `migrations/` (append-only revisions).
-SQLite, the embedded default, is migrated by `Database.open()`; other backends by
-`heavy db upgrade`.
+Invariant: the schema changes only through the migrations in `heavy_engine/migrations/`
+(append-only revisions, shipped in the package), run by `Database.upgrade()`. SQLite, the
+embedded default, is migrated by `Database.open()`; other backends by `heavy db upgrade`.
 """
 
 from __future__ import annotations
 
 from ._base import Base, UTCDateTime, utcnow
+from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
 from ._dedup import claim_event, prune_events
-from ._engine import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
-from ._migrate import MIGRATIONS_DIR, alembic_config, current, downgrade, head_revision, upgrade
-from ._tables import PLATFORMS, ChannelSettings, ProcessedEvent, SettingsAudit
+from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
+from ._tables import ChannelSettings, ProcessedEvent, SettingsAudit
 
 __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
-    "PLATFORMS",
     "URL_ENV",
     "Base",
     "ChannelSettings",
@@ -24,15 +23,13 @@ __all__ = [
     "ProcessedEvent",
     "SettingsAudit",
     "UTCDateTime",
-    "alembic_config",
     "claim_event",
     "create_engine",
-    "current",
     "database_url",
-    "downgrade",
     "head_revision",
     "is_sqlite",
     "prune_events",
-    "upgrade",
+    "revisions",
+    "upgrade_sql",
     "utcnow",
 ]

@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from ._base import utcnow
-from ._engine import Database
+from ._database import Database
 from ._tables import ProcessedEvent
 
 

@@ -1,11 +1,13 @@
-"""Alembic, driven from code. The async engine lends env.py a connection (no nested loop)."""
+"""Alembic, driven from code. The async engine lends env.py a connection (no nested loop).
+
+The revisions live in `heavy_engine/migrations/` and ship in the wheel as package data, so an
+installed heavy can migrate its database without a source tree or an alembic.ini.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+import io
 from pathlib import Path
-from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -14,14 +16,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import heavy_engine
-
-MIGRATIONS_DIR = Path(heavy_engine.__file__).resolve().parent.parent / "migrations"
-T = TypeVar("T")
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """An Alembic config pointing at `migrations/`, independent of the working directory."""
+    """An Alembic config pointing at the packaged migrations, whatever the working directory."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -33,23 +32,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
-def _with_connection(action: Callable[[Config], None]) -> Callable[[Connection], None]:
-    def run(connection: Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = connection
-        action(cfg)
-
-    return run
+def revisions() -> list[str]:
+    """Every revision id, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
-async def run_upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+def _migrate(connection: Connection, revision: str, *, down: bool) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+async def run_migrations(engine: AsyncEngine, revision: str, *, down: bool = False) -> None:
     async with engine.begin() as conn:
-        await conn.run_sync(_with_connection(lambda cfg: command.upgrade(cfg, revision)))
-
-
-async def run_downgrade(engine: AsyncEngine, revision: str) -> None:
-    async with engine.begin() as conn:
-        await conn.run_sync(_with_connection(lambda cfg: command.downgrade(cfg, revision)))
+        await conn.run_sync(_migrate, revision, down=down)
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:
@@ -60,29 +57,11 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await conn.run_sync(read)
 
 
-def _run(url: str | None, job: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    from ._engine import create_engine
-
-    async def go() -> T:
-        engine = create_engine(url)
-        try:
-            return await job(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
-
-
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Migrate the database at `url` (default: `$HEAVY_DATABASE_URL`) up; not from async code."""
-    _run(url, lambda engine: run_upgrade(engine, revision))
-
-
-def downgrade(url: str | None, revision: str) -> None:
-    """Migrate the database at `url` down to `revision`; not from async code."""
-    _run(url, lambda engine: run_downgrade(engine, revision))
-
-
-def current(url: str | None = None) -> str | None:
-    """The Alembic revision of the database at `url`; not from async code."""
-    return _run(url, current_revision)
+def upgrade_sql(url: str, revision: str = "head") -> str:
+    """The DDL that upgrading an empty database at `url` to `revision` runs; connects to nothing
+    (only the URL's dialect matters, not its driver)."""
+    out = io.StringIO()
+    cfg = alembic_config(url)
+    cfg.output_buffer = out
+    command.upgrade(cfg, revision, sql=True)
+    return out.getvalue()

@@ -1,24 +1,24 @@
-"""Tables created by migration 0001_settings: channel settings, their audit log, event dedup."""
+"""Tables created by migration 0001_settings: channel settings, their audit log, event dedup.
+
+`platform` is any adapter's name (no CHECK since 0003_platform_free): an adapter installed as a
+plugin stores settings without a migration; `settings.Scope` checks the name's shape.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, Integer, String
+from sqlalchemy import JSON, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ._base import Base, UTCDateTime
-
-PLATFORMS = ("slack", "discord")
-_PLATFORM_CHECK = "platform IN ('slack', 'discord')"
 
 
 class ChannelSettings(Base):
     """Overrides for one scope; `channel == ""` is the workspace (Slack team / Discord guild)."""
 
     __tablename__ = "channel_settings"
-    __table_args__ = (CheckConstraint(_PLATFORM_CHECK, name="platform"),)
 
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     workspace: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -34,10 +34,7 @@ class SettingsAudit(Base):
     """One row per change to a scope: who, when, and the scope's overrides before and after."""
 
     __tablename__ = "settings_audit"
-    __table_args__ = (
-        CheckConstraint(_PLATFORM_CHECK, name="platform"),
-        Index("ix_settings_audit_scope", "platform", "workspace", "channel", "id"),
-    )
+    __table_args__ = (Index("ix_settings_audit_scope", "platform", "workspace", "channel", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from ._heavy import Metrics
 from ._logging import JsonFormatter, RedactingFormatter, configure_logging, job_id_var
-from ._metrics import CONTENT_TYPE, Counter, Gauge, Histogram, Registry
+from ._metrics import CONTENT_TYPE, MetricSet, Series
 from ._redact import MASK, add_env_secrets, add_secret, redact
 
 __all__ = [
     "CONTENT_TYPE",
     "MASK",
-    "Counter",
-    "Gauge",
-    "Histogram",
     "JsonFormatter",
+    "MetricSet",
     "Metrics",
     "RedactingFormatter",
-    "Registry",
+    "Series",
     "add_env_secrets",
     "add_secret",
     "configure_logging",

@@ -3,38 +3,39 @@
 from __future__ import annotations
 
 from .._events import RunResult
-from ._metrics import JOB_BUCKETS, Counter, Gauge, Histogram, Registry
+from ._metrics import JOB_BUCKETS, MetricSet
 
 
 class Metrics:
     def __init__(self) -> None:
-        r = self.registry = Registry()
-        self.http_requests = r.add(Counter(
-            "heavy_http_requests_total", "HTTP requests served.", ["method", "route", "status"]))
-        self.http_latency = r.add(Histogram(
-            "heavy_http_request_duration_seconds", "HTTP request latency.", ["route"]))
-        self.jobs_submitted = r.add(Counter(
-            "heavy_jobs_submitted_total", "Jobs accepted into the queue.", ["platform"]))
-        self.jobs_rejected = r.add(Counter(
+        r = self.metrics = MetricSet()
+        self.registry = r.registry  # a prometheus_client CollectorRegistry of our own
+        self.http_requests = r.counter(
+            "heavy_http_requests_total", "HTTP requests served.", ["method", "route", "status"])
+        self.http_latency = r.histogram(
+            "heavy_http_request_duration_seconds", "HTTP request latency.", ["route"])
+        self.jobs_submitted = r.counter(
+            "heavy_jobs_submitted_total", "Jobs accepted into the queue.", ["platform"])
+        self.jobs_rejected = r.counter(
             "heavy_jobs_rejected_total", "Requests refused by a limit or budget.",
-            ["platform", "reason"]))
-        self.jobs_finished = r.add(Counter(
+            ["platform", "reason"])
+        self.jobs_finished = r.counter(
             "heavy_jobs_finished_total", "Jobs that reached a final status.",
-            ["platform", "status"]))
-        self.jobs_recovered = r.add(Counter(
-            "heavy_jobs_recovered_total", "Jobs picked up again after a restart."))
-        self.jobs = r.add(Gauge("heavy_jobs", "Jobs queued or running now.", ["status"]))
-        self.queue_depth = r.add(Gauge("heavy_queue_depth", "Jobs waiting for a slot."))
-        self.llm_calls = r.add(Counter("heavy_llm_calls_total", "LLM calls made.", ["model"]))
-        self.tokens = r.add(Counter(
-            "heavy_llm_tokens_total", "Tokens reported by providers.", ["model", "kind"]))
-        self.cost = r.add(Counter("heavy_llm_cost_usd_total", "Cost reported by providers."))
-        self.job_duration = r.add(Histogram(
+            ["platform", "status"])
+        self.jobs_recovered = r.counter(
+            "heavy_jobs_recovered_total", "Jobs picked up again after a restart.")
+        self.jobs = r.gauge("heavy_jobs", "Jobs queued or running now.", ["status"])
+        self.queue_depth = r.gauge("heavy_queue_depth", "Jobs waiting for a slot.")
+        self.llm_calls = r.counter("heavy_llm_calls_total", "LLM calls made.", ["model"])
+        self.tokens = r.counter(
+            "heavy_llm_tokens_total", "Tokens reported by providers.", ["model", "kind"])
+        self.cost = r.counter("heavy_llm_cost_usd_total", "Cost reported by providers.")
+        self.job_duration = r.histogram(
             "heavy_job_duration_seconds", "Run time of finished jobs.", ["platform"],
-            JOB_BUCKETS))
-        self.queue_wait = r.add(Histogram(
+            JOB_BUCKETS)
+        self.queue_wait = r.histogram(
             "heavy_job_queue_wait_seconds", "Time from submission to start.", ["platform"],
-            JOB_BUCKETS))
+            JOB_BUCKETS)
 
     def set_active(self, queued: int, running: int) -> None:
         self.jobs.set(queued, status="queued")
@@ -64,4 +65,4 @@ class Metrics:
             self.tokens.inc(completion, model=model, kind="completion")
 
     def render(self) -> str:
-        return self.registry.render()
+        return self.metrics.render()

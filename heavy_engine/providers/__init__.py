@@ -1,20 +1,40 @@
-"""LLM providers behind one async interface, with a registry keyed by the config's `type`."""
+"""LLM providers behind one async interface; `type:` names come from `heavy_engine.plugins`."""
 
 from __future__ import annotations
 
-from . import _claude_cli, _openai, _simulated  # noqa: F401  (register their types)
-from ._base import Provider, ProviderFactory, ProviderPool, provider_types, register_provider
-from ._claude_cli import ClaudeCLIProvider
-from ._openai import OpenAIProvider
-from ._simulated import SimulatedProvider
+from ._base import Provider, ProviderFactory, ProviderPool, provider_types
+from ._claude_cli import ClaudeCLIProvider, cli_model, render_prompt
+from ._openai import OpenAIProvider, proxy_for
+
+# The OpenAI wire format, for plugin providers that speak it too.
+from ._openai_wire import (
+    BadReply,
+    StreamState,
+    encode_body,
+    parse_completion,
+    provider_message,
+    retry_after,
+)
+from ._simulated import SimulatedProvider, last_user_text, text_of, topic_of
 
 __all__ = [
+    "BadReply",
     "ClaudeCLIProvider",
     "OpenAIProvider",
     "Provider",
     "ProviderFactory",
     "ProviderPool",
     "SimulatedProvider",
+    "StreamState",
+    "cli_model",
+    "encode_body",
+    "last_user_text",
+    "parse_completion",
+    "provider_message",
     "provider_types",
-    "register_provider",
+    "proxy_for",
+    "render_prompt",
+    "retry_after",
+    "text_of",
+    "topic_of",
 ]

@@ -1,4 +1,4 @@
-"""One provider interface, a registry of implementations, and the process-wide pool.
+"""One provider interface and the process-wide pool (implementations come from `plugins`).
 
 A provider instance owns its network client and its concurrency limit. The pool keeps one
 instance per provider *settings* (keyed by a sha256 fingerprint, stable across processes), so
@@ -11,7 +11,9 @@ import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Protocol, runtime_checkable
 
+from .. import plugins
 from .._config import ProviderConfig
+from .._errors import ConfigError
 from .._types import ChatRequest, Completion
 
 
@@ -33,39 +35,48 @@ class Provider(Protocol):
 
 
 ProviderFactory = Callable[[str, ProviderConfig, Mapping[str, str]], Provider]
-_REGISTRY: dict[str, ProviderFactory] = {}
-
-
-def register_provider(type_name: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    """Decorator: make `type_name` (the `type:` of a provider in config.yaml) buildable."""
-
-    def deco(factory: ProviderFactory) -> ProviderFactory:
-        _REGISTRY[type_name] = factory
-        return factory
-
-    return deco
 
 
 def provider_types() -> list[str]:
-    return sorted(_REGISTRY)
+    """The provider `type:` names installed (built-in and plugins); imports none of them."""
+    return plugins.registry().names("providers")
 
 
 class ProviderPool:
-    """Process-wide provider instances, one per distinct provider settings."""
+    """Process-wide provider instances, one per distinct provider settings.
 
-    def __init__(self, env: Mapping[str, str]) -> None:
+    `instances` is the seam for tests (as httpx's `transport=`): providers by name, used as
+    they are instead of being built from the config; the pool does not close them.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        instances: Mapping[str, Provider] | None = None,
+        registry: plugins.PluginRegistry | None = None,
+    ) -> None:
         self._env = env
+        self._given = dict(instances or {})
+        self._plugins = registry
         self._instances: dict[str, Provider] = {}
         self._lock = asyncio.Lock()
 
     def get(self, name: str, config: ProviderConfig) -> Provider:
+        given = self._given.get(name)
+        if given is not None:
+            return given
         key = config.fingerprint()  # covers api_key_env too
         inst = self._instances.get(key)
         if inst is None:
+            registry = self._plugins or plugins.registry()
             try:
-                factory = _REGISTRY[config.type]
+                factory: ProviderFactory = registry.load("providers", config.type)
             except KeyError:
-                raise KeyError(f"no provider implementation for type {config.type!r}") from None
+                raise ConfigError(f"providers.{name}.type: no provider plugin named "
+                                  f"{config.type!r} is installed") from None
+            except plugins.PluginError as err:
+                raise ConfigError(f"providers.{name}.type: {err}") from None
             inst = factory(name, config, self._env)
             self._instances[key] = inst
         return inst

@@ -29,7 +29,6 @@ from .._config import ProviderConfig
 from .._errors import ProviderError
 from .._types import ChatRequest, Completion, Message, Usage
 from ..observability._redact import SECRET_ENV
-from ._base import register_provider
 from ._openai_wire import provider_message
 
 log = logging.getLogger("heavy.providers.claude_cli")
@@ -257,6 +256,5 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
     log.info("killed the Claude CLI process group %d", proc.pid)
 
 
-@register_provider("claude_cli")
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> ClaudeCLIProvider:
     return ClaudeCLIProvider(name, config, env)

@@ -17,8 +17,10 @@ concurrent calls, against a budget of 0.5 ms; aiohttp's pool and C parser stay n
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
+import urllib.request
 from collections.abc import AsyncGenerator, Mapping
 from typing import NoReturn
 
@@ -28,7 +30,6 @@ from yarl import URL
 from .._config import ProviderConfig
 from .._errors import ProviderError
 from .._types import ChatRequest, Completion
-from ._base import register_provider
 from ._openai_wire import (
     BadReply,
     StreamState,
@@ -37,7 +38,6 @@ from ._openai_wire import (
     provider_message,
     retry_after,
 )
-from ._proxy import proxy_for
 
 log = logging.getLogger("heavy.providers.openai")
 
@@ -66,6 +66,26 @@ class _Retry(Exception):
         self.wait = wait
 
 
+def proxy_for(url: URL) -> URL | None:
+    """The proxy for `url` as the standard library finds it (`getproxies` / `proxy_bypass`:
+    `*_proxy` and `NO_PROXY` from the environment, `all_proxy` as a fallback). Loopback servers (Ollama, llama.cpp, the fake)
+    never go through a proxy: it cannot reach them.
+
+    Resolved once per provider rather than per request (aiohttp's `trust_env` does a thread hop
+    and a `.netrc` lookup on every request, and `.netrc` credentials could replace our token).
+    """
+    host = url.host or ""
+    try:
+        loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    proxies = urllib.request.getproxies()
+    chosen = proxies.get(url.scheme) or proxies.get("all")
+    if loopback or not chosen or urllib.request.proxy_bypass(f"{host}:{url.port}"):
+        return None
+    return URL(chosen if "://" in chosen else f"http://{chosen}")
+
+
 def _network(err: aiohttp.ClientError) -> _Retry:
     name = type(err).__name__
     return _Retry(_NETWORK_TEXT.get(name, name))
@@ -87,7 +107,7 @@ class OpenAIProvider:
         self._headers = {"Content-Type": "application/json", **config.headers}
         if self._key:
             self._headers["Authorization"] = f"Bearer {self._key}"
-        proxy = proxy_for(base, env)
+        proxy = proxy_for(self._url)
         auth = aiohttp.BasicAuth.from_url(proxy) if proxy else None
         self._proxy = proxy.with_user(None) if proxy else None
         self._proxy_headers: dict[str, str] | None = None
@@ -109,7 +129,7 @@ class OpenAIProvider:
                 connector=aiohttp.TCPConnector(limit=n, limit_per_host=n, keepalive_timeout=30),
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT),
-                trust_env=False,  # proxies are resolved once in __init__ (see _proxy.py)
+                trust_env=False,  # proxies are resolved once in __init__ (see proxy_for)
                 raise_for_status=False,
             )
         return self._session
@@ -286,6 +306,5 @@ class OpenAIProvider:
         await asyncio.sleep(wait)
 
 
-@register_provider("openai")
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> OpenAIProvider:
     return OpenAIProvider(name, config, env)

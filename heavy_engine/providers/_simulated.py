@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator, Mapping
 
 from .._config import ProviderConfig
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
-from ._base import register_provider
 
 BANNER = (
     "> **[simulated]** No LLM key is configured, so this answer comes from heavy's offline "
@@ -111,6 +110,5 @@ class SimulatedProvider:
                 "Each agent ran a real tool call through the engine; the text is placeholder.")
 
 
-@register_provider("simulated")
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:
     return SimulatedProvider(name, config)

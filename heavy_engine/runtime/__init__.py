@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ._adapters import load_adapters
+from ._api import Api
 from ._contract import (
     FINAL_STATUSES,
     Adapter,
@@ -16,24 +18,33 @@ from ._contract import (
     RejectReason,
     Services,
 )
+from ._http import READY, build_app
 from ._memory import InMemoryRunner
+from ._models import JobRow
 from ._runner import DurableRunner
 from ._store import JobStore
+from ._views import job_view
 
 __all__ = [
     "FINAL_STATUSES",
+    "READY",
     "Adapter",
     "AdapterFactory",
+    "Api",
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
     "InMemoryRunner",
     "Job",
     "JobRejected",
+    "JobRow",
     "JobRunner",
     "JobSpec",
     "JobStatus",
     "JobStore",
     "RejectReason",
     "Services",
+    "build_app",
+    "job_view",
+    "load_adapters",
 ]

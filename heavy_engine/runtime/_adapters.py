@@ -1,47 +1,29 @@
-"""Finding the chat adapters: the `heavy.adapters` entry points, plus `$HEAVY_ADAPTERS`.
-
-`HEAVY_ADAPTERS` takes extra factories as `module:function` separated by commas (plugins that
-are not packaged, and the test suite's recording adapter).
-"""
+"""Starting the chat adapters registered as `heavy.adapters` plugins (see `heavy_engine.plugins`)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
-from collections.abc import Mapping
-from importlib.metadata import entry_points
-from typing import Any
 
 from .._errors import ConfigError
+from ..plugins import PluginError, PluginRegistry, group, registry
 from ._contract import Adapter, AdapterFactory, Services
 
 log = logging.getLogger("heavy.serve")
-GROUP = "heavy.adapters"
+GROUP = group("adapters")  # kept for tests/bots; new code asks heavy_engine.plugins.group
 
 
-def _factories(env: Mapping[str, str]) -> list[tuple[str, Any]]:
-    """(name, loader) pairs; a loader returns the factory or raises while importing it."""
-    found: list[tuple[str, Any]] = [(ep.name, ep.load) for ep in entry_points(group=GROUP)]
-    for spec in filter(None, (s.strip() for s in env.get("HEAVY_ADAPTERS", "").split(","))):
-        module, _, attr = spec.partition(":")
-
-        def load(module: str = module, attr: str = attr or "create_adapter") -> Any:
-            return getattr(importlib.import_module(module), attr)
-
-        found.append((spec, load))
-    return found
-
-
-def load_adapters(services: Services) -> list[Adapter]:
+def load_adapters(services: Services, plugins: PluginRegistry | None = None) -> list[Adapter]:
     """Every adapter whose credentials are set. One that cannot be imported is logged and
     skipped (the others still run); one whose factory raises stops the service."""
     adapters: list[Adapter] = []
-    for name, loader in _factories(services.env):
+    for plugin in (plugins or registry()).plugins("adapters"):
+        name = plugin.name
         try:
-            factory: AdapterFactory = loader()
-        except Exception as err:
+            factory: AdapterFactory = plugin.load()
+        except PluginError as err:
+            cause = err.__cause__ or err
             log.error("adapter %s could not be imported (%s: %s); running without it",
-                      name, type(err).__name__, err)
+                      name, type(cause).__name__, cause)
             continue
         try:
             adapter = factory(services)

@@ -10,8 +10,17 @@ from __future__ import annotations
 
 from ._admin import AdminPolicy, AnyOf, ConfigAdmins, ensure_can_edit
 from ._errors import SettingsConflict, SettingsForbidden, SettingsRefused
-from ._keys import KEY_HELP, effective_values, normalize_key, parse_assignments
+from ._keys import (
+    KEY_HELP,
+    effective_values,
+    normalize_key,
+    parse_assignments,
+    parse_value,
+    read_value,
+    to_overrides,
+)
 from ._resolve import layer
+from ._rules import check_value
 from ._store import JobLike, SettingsStore
 from ._types import AuditEntry, Resolved, Scope, ScopeSettings, Source
 
@@ -30,9 +39,13 @@ __all__ = [
     "SettingsRefused",
     "SettingsStore",
     "Source",
+    "check_value",
     "effective_values",
     "ensure_can_edit",
     "layer",
     "normalize_key",
     "parse_assignments",
+    "parse_value",
+    "read_value",
+    "to_overrides",
 ]

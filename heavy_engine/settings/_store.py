@@ -46,9 +46,9 @@ class SettingsStore:
         self.db = db
         self.config = config
         if known_tools is None:
-            from ..tools import default_registry
+            from ..plugins import registry
 
-            known_tools = default_registry().names()
+            known_tools = registry().names("tools")  # what is installed; imports none of them
         self.known_tools = frozenset(known_tools)
 
     @property

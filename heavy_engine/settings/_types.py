@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from .._config import HeavyConfig
-from ..db import PLATFORMS
 
+# Any adapter's name (`slack`, `discord`, a plugin's): it fits the database's 16 characters.
+PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")
 Source = Literal["default", "workspace", "channel", "request"]
 Action = Literal["set", "unset", "reset"]
 
@@ -26,9 +28,9 @@ class Scope:
     channel: str = ""
 
     def __post_init__(self) -> None:
-        if self.platform not in PLATFORMS:
-            raise ValueError(f"platform must be one of {', '.join(PLATFORMS)}, "
-                             f"not {self.platform!r}")
+        if not PLATFORM_NAME.fullmatch(self.platform):
+            raise ValueError("platform must be 1-16 lower-case letters, digits, _ or -, "
+                             f"starting with a letter, not {self.platform[:40]!r}")
         if not self.workspace or len(self.workspace) > 64 or len(self.channel) > 64:
             raise ValueError("workspace must be 1-64 characters and channel at most 64")
 

@@ -1,10 +1,12 @@
-"""Test helpers shipped with the engine: a local fake OpenAI-compatible server and its config."""
+"""Test helpers shipped with the engine: a local fake OpenAI-compatible server and its config,
+and `MockProvider`, the in-process seam for unit tests."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .._config import HeavyConfig, ProviderConfig
+from .. import HeavyConfig, ProviderConfig
+from ._mock_provider import MockProvider
 
 if TYPE_CHECKING:
     from .fake_llm import (
@@ -64,6 +66,7 @@ def fake_config(base_url: str, **overrides: Any) -> HeavyConfig:
 __all__ = [
     "FAKE_PROVIDER",
     "FakeLLM",
+    "MockProvider",
     "RecordedRequest",
     "Reply",
     "classify",

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from ..providers._simulated import last_user_text, text_of, topic_of
+from ..providers import last_user_text, text_of, topic_of
 
 ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang", "drop"]
 Purpose = Literal["decompose", "agent", "synthesis"]

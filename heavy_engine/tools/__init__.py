@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..plugins import PluginRegistry
+from ..plugins import registry as plugin_registry
 from ._base import (
-    ENTRY_POINT_GROUP,
     Tool,
     ToolContext,
     ToolFailed,
@@ -12,35 +13,32 @@ from ._base import (
     ToolResult,
     execute_tool,
 )
-from ._calculate import Calculate
+from ._calculate import Calculate, evaluate
 from ._complete import COMPLETE_TOOL, MarkTaskComplete
 from ._fetch import FetchUrl
 from ._files import ListFiles, ReadFile, WriteFile
-from ._netguard import Resolver
-from ._search import WebSearch
+from ._html import TOO_SLOW_NOTE, html_to_text
+from ._netguard import Resolver, forbidden_reason, parse_ip, system_resolver
+from ._search import WebSearch, parse_results, result_url
 
 
 def builtin_tools() -> list[Tool]:
     """One instance of each built-in tool, with production defaults."""
-    return [
-        Calculate(), WebSearch(), FetchUrl(), ReadFile(), WriteFile(), ListFiles(),
-        MarkTaskComplete(),
-    ]
-
-
-def default_registry(*, entry_points: bool = True) -> ToolRegistry:
-    """Built-in tools plus (unless disabled) third-party tools from entry points."""
     registry = ToolRegistry()
-    for tool in builtin_tools():
-        registry.register(tool)
-    if entry_points:
-        registry.load_entry_points()
+    registry.add_plugins(PluginRegistry(entry_points=False))
+    return [t for n in registry.names() if (t := registry.get(n)) is not None]
+
+
+def default_registry(plugins: PluginRegistry | None = None) -> ToolRegistry:
+    """The tools of `plugins` (default: the process-wide registry, built-ins first)."""
+    registry = ToolRegistry()
+    registry.add_plugins(plugins if plugins is not None else plugin_registry())
     return registry
 
 
 __all__ = [
     "COMPLETE_TOOL",
-    "ENTRY_POINT_GROUP",
+    "TOO_SLOW_NOTE",
     "Calculate",
     "FetchUrl",
     "ListFiles",
@@ -57,5 +55,12 @@ __all__ = [
     "WriteFile",
     "builtin_tools",
     "default_registry",
+    "evaluate",
     "execute_tool",
+    "forbidden_reason",
+    "html_to_text",
+    "parse_ip",
+    "parse_results",
+    "result_url",
+    "system_resolver",
 ]

@@ -17,15 +17,14 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
 from .._config import ToolSettings
+from ..plugins import PluginRegistry
 
-ENTRY_POINT_GROUP = "heavy.tools"
 # What OpenAI-compatible APIs accept as a function name.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -177,7 +176,7 @@ def _short(err: Exception) -> str:
 
 
 class ToolRegistry:
-    """Built-in tools plus those published under the `heavy.tools` entry-point group."""
+    """The tools one engine offers: built-ins and `heavy.tools` plugins (see `heavy_engine.plugins`)."""
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
@@ -201,22 +200,25 @@ class ToolRegistry:
         """The tools named, in order; unknown names are skipped (validated at write time)."""
         return [t for n in names if (t := self._tools.get(n)) is not None]
 
-    def load_entry_points(self) -> list[str]:
-        """Register third-party tools; returns the names of those that failed to load.
+    def add_plugins(self, registry: PluginRegistry) -> list[str]:
+        """Build and register every tool of `registry`; returns the names that failed.
 
-        An entry point names a `Tool` subclass (instantiated without arguments), a `Tool`
-        instance, or a factory returning one. A broken plugin is logged and skipped, never fatal;
-        it cannot replace a tool already registered (built-ins come first).
+        A plugin names a `Tool` subclass (built without arguments), a `Tool` instance, or a
+        factory returning one, whose `name` is the plugin's name. A broken plugin is logged
+        and skipped, never fatal.
         """
         broken = []
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        for plugin in registry.plugins("tools"):
             try:
-                obj = ep.load()
+                obj = plugin.load()
                 tool = obj() if callable(obj) and not isinstance(obj, Tool) else obj
                 if not isinstance(tool, Tool):
-                    raise TypeError(f"{ep.value} is not a heavy_engine Tool")
+                    raise TypeError(f"{plugin.value} is not a heavy_engine Tool")
+                if tool.name != plugin.name:
+                    raise ValueError(f"the tool is named {tool.name!r}, not {plugin.name!r}")
                 self.register(tool)
             except Exception as err:
-                log.warning("tool entry point %r is broken: %s", ep.name, err)
-                broken.append(ep.name)
+                log.warning("tool plugin %r (from %s) is broken: %s",
+                            plugin.name, plugin.source, err)
+                broken.append(plugin.name)
         return broken

@@ -2,8 +2,14 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine import ConfigError, HeavyConfig, load_config
-from heavy_engine._config import apply_env, simulated_fallback, use_simulated
+from heavy_engine import (
+    ConfigError,
+    HeavyConfig,
+    apply_env,
+    load_config,
+    simulated_fallback,
+    use_simulated,
+)
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -1,6 +1,6 @@
 import pytest
 
-from heavy_engine._decompose import fallback_questions, normalise_questions, parse_questions
+from heavy_engine import fallback_questions, normalise_questions, parse_questions
 
 
 @pytest.mark.parametrize(

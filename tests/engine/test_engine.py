@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from heavy_engine import (
     AgentFinished,
     AgentStarted,
+    ChatRequest,
+    Completion,
     Done,
     Engine,
     HeavyConfig,
@@ -22,10 +24,11 @@ from heavy_engine import (
     SynthesisDelta,
     ToolCalled,
     ToolFinished,
+    plugins,
+    use_simulated,
 )
-from heavy_engine._config import use_simulated
-from heavy_engine._types import ChatRequest, Completion
-from heavy_engine.providers import SimulatedProvider, register_provider
+from heavy_engine.plugins import PluginRegistry
+from heavy_engine.providers import SimulatedProvider
 from heavy_engine.testing import (
     FakeLLM,
     error_reply,
@@ -71,7 +74,7 @@ def lookup() -> Lookup:
 
 @pytest.fixture
 async def engine(fake_llm: FakeLLM, lookup: Lookup, tmp_path: Any) -> Any:
-    tools = default_registry(entry_points=False)
+    tools = default_registry(PluginRegistry(entry_points=False))
     tools.register(lookup)
     async with Engine(fake_config(fake_llm.base_url), tools=tools, scratch_root=tmp_path) as eng:
         yield eng
@@ -328,7 +331,7 @@ async def test_late_subscriber_sees_every_event(engine: Engine, fake_llm: FakeLL
 
 def test_registry_without_entry_points_has_builtins() -> None:
     assert ToolRegistry().names() == []
-    assert "mark_task_complete" in default_registry(entry_points=False).names()
+    assert "mark_task_complete" in default_registry(PluginRegistry(entry_points=False)).names()
 
 
 async def test_cancel_before_the_run_starts_still_ends_with_done(
@@ -381,9 +384,15 @@ class _OddProvider(SimulatedProvider):
         yield ""  # pragma: no cover  (makes this an async generator)
 
 
-register_provider("test-odd")(lambda name, config, env: _OddProvider(name, config))
+@pytest.fixture
+def odd_provider_type() -> Iterator[None]:
+    """A `test-odd` provider plugin, registered for one test only."""
+    with plugins.registry().registered(
+            "providers", "test-odd", lambda name, config, env: _OddProvider(name, config)):
+        yield
 
 
+@pytest.mark.usefixtures("odd_provider_type")
 async def test_any_provider_failure_in_orchestration_falls_back(tmp_path: Any) -> None:
     config = HeavyConfig(providers={"odd": {"type": "test-odd"}}, provider="odd", agents=2)
     async with Engine(config, scratch_root=tmp_path) as eng:

@@ -1,4 +1,4 @@
-from heavy_engine._events import (
+from heavy_engine import (
     Accepted,
     AgentFinished,
     AgentStarted,

@@ -3,8 +3,7 @@ import re
 
 import pytest
 
-from heavy_engine._events import AgentSummary, RunResult
-from heavy_engine._types import Usage
+from heavy_engine import AgentSummary, RunResult, Usage
 from heavy_engine.text import footer, split_markdown, transcript
 
 FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})", re.M)

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
+import fnmatch
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from heavy_engine import db as heavy_db
+from heavy_engine.cli import main
 from heavy_engine.db import Base, Database
 
-REPO = heavy_db.MIGRATIONS_DIR.parent
+REPO = Path(__file__).resolve().parents[2]
 OURS = {"channel_settings", "settings_audit", "processed_events"}
 
 
 def _url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}"
-
-
-def _revisions() -> list[str]:
-    """Oldest first."""
-    script = ScriptDirectory.from_config(heavy_db.alembic_config())
-    return [r.revision for r in reversed(list(script.walk_revisions()))]
 
 
 async def _tables(db: Database) -> set[str]:
@@ -49,7 +46,7 @@ async def test_open_migrates_sqlite_to_head_and_downgrades_to_empty(tmp_path: Pa
 
 
 async def test_every_revision_upgrades_from_the_previous_and_back(tmp_path: Path) -> None:
-    revisions = _revisions()
+    revisions = heavy_db.revisions()
     assert revisions[0] == "0001_settings"
     db = await Database.open(_url(tmp_path), migrate=False)
     try:
@@ -97,30 +94,73 @@ async def test_default_url_is_a_file_under_data(
     assert (tmp_path / "data" / "heavy.db").exists()
 
 
-def test_sync_helpers_use_heavy_database_url(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_heavy_db_upgrade_uses_heavy_database_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HEAVY_DATABASE_URL", _url(tmp_path))
-    assert heavy_db.current() is None
-    heavy_db.upgrade()
-    assert heavy_db.current() == heavy_db.head_revision()
-    heavy_db.downgrade(None, "base")
-    assert heavy_db.current() is None
+    head = heavy_db.head_revision()
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out == f"empty (no revision) (head is {head})\n"
+    assert main(["db", "upgrade"]) == 0
+    assert capsys.readouterr().out == f"{head} (head)\n"
+    assert main(["db", "downgrade", "base"]) == 0
+    assert capsys.readouterr().out.startswith("empty (no revision)")
 
 
 @pytest.mark.parametrize("url", [
     "sqlite+aiosqlite:///./data/heavy.db",  # the embedded default
     "postgresql+asyncpg://heavy@db/heavy",  # offline needs only the dialect, not the driver
 ])
-def test_alembic_upgrade_head_sql_prints_the_ddl(tmp_path: Path, url: str) -> None:
+def test_heavy_db_upgrade_sql_prints_the_ddl(tmp_path: Path, url: str) -> None:
+    # A child process in an empty folder: no alembic.ini or source tree is needed.
     done = subprocess.run(
-        [sys.executable, "-m", "alembic", "-c", str(REPO / "alembic.ini"),
-         "upgrade", "head", "--sql"],
-        cwd=tmp_path, env={"HEAVY_DATABASE_URL": url, "PATH": ""},
+        [sys.executable, "-m", "heavy_engine.cli", "db", "upgrade", "--sql"],
+        cwd=tmp_path, env={"HEAVY_DATABASE_URL": url, "PATH": "", "PYTHONPATH": str(REPO)},
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert done.returncode == 0, done.stderr
     for table in OURS:
         assert f"CREATE TABLE {table}" in done.stdout
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001_settings')" in done.stdout
+    assert f"version_num='{heavy_db.head_revision()}'" in done.stdout
     assert not (tmp_path / "data").exists()  # offline: nothing was created or connected to
+
+
+def test_the_migrations_are_package_data() -> None:
+    # A wheel carries heavy_engine/migrations only if package-data names every file of it;
+    # `heavy db upgrade` from a regular (non-editable) install depends on it.
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["heavy_engine"]
+    package = REPO / "heavy_engine"
+    files = [f for f in heavy_db.MIGRATIONS_DIR.rglob("*")
+             if f.is_file() and "__pycache__" not in f.parts]
+    assert heavy_db.MIGRATIONS_DIR == package / "migrations"
+    assert {f.name for f in files} >= {"env.py", "script.py.mako", "0001_settings.py"}
+    for f in files:
+        relative = f.relative_to(package)
+        assert any(fnmatch.fnmatch(str(relative), g) for g in globs), relative
+    assert len(list((heavy_db.MIGRATIONS_DIR / "versions").glob("*.py"))) == len(
+        heavy_db.revisions())
+
+
+async def test_0003_frees_the_platform_column(tmp_path: Path) -> None:
+    insert = text("INSERT INTO channel_settings (platform, workspace, channel, overrides, "
+                  "version, updated_by, updated_at) VALUES "
+                  "(:p, 'T1', '', '{}', 1, 'u', '2026-12-01 00:00:00')")
+    async with await Database.open(_url(tmp_path), migrate=False) as db:
+        await db.upgrade("0002_jobs")
+        async with db.engine.begin() as conn:
+            await conn.execute(insert, {"p": "slack"})
+        with pytest.raises(IntegrityError):  # the old CHECK: only slack and discord
+            async with db.engine.begin() as conn:
+                await conn.execute(insert, {"p": "teams"})
+        await db.upgrade("0003_platform_free")
+        async with db.engine.begin() as conn:
+            await conn.execute(insert, {"p": "teams"})
+            rows = (await conn.execute(text(
+                "SELECT platform FROM channel_settings ORDER BY platform"))).scalars().all()
+        assert rows == ["slack", "teams"]  # the copy kept the existing row
+        await db.downgrade("0002_jobs")  # the old rule again: rows it refuses are removed
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT platform FROM channel_settings"))).scalars().all()
+        assert rows == ["slack"]

@@ -1,4 +1,4 @@
-"""A chat adapter for subprocess tests, loaded through `HEAVY_ADAPTERS`.
+"""A chat adapter for subprocess tests, installed as a `heavy.adapters` plugin distribution.
 
 `POST /rec/ask` submits a job on platform "rec"; its delivery appends `posted <job id>` to
 `$REC_LOG` once per job, using `job.reply` so a job resumed after a restart is not posted twice.

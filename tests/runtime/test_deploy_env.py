@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[2]
 # `env.get("NAME")`, `environ["NAME"]`, `os.environ.get("NAME")`: how heavy reads variables.
 _READ = re.compile(r"\b(?:env|environ)(?:\.get\(|\[)\s*\"([A-Z][A-Z0-9_]+)\"")
 # Read by tests and plugins only, not something an operator sets.
-_NOT_FOR_OPERATORS = {"HEAVY_ADAPTERS"}
+_NOT_FOR_OPERATORS: set[str] = set()
 
 
 def _read_by_code() -> set[str]:

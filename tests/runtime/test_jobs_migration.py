@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from heavy_engine.db import Base, Database
-from heavy_engine.runtime._models import JobRow
+from heavy_engine.runtime import JobRow
 
 
 def _url(tmp_path: Path) -> str:

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from heavy_engine.observability import (
-    Counter,
-    Gauge,
-    Histogram,
-    Registry,
+    Metrics,
+    MetricSet,
     add_secret,
     configure_logging,
     job_id_var,
@@ -138,39 +136,50 @@ def test_text_logs_are_redacted_too() -> None:
 
 
 def test_prometheus_text_format() -> None:
-    registry = Registry()
-    requests = registry.add(Counter("t_requests_total", "Requests.", ["route"]))
-    depth = registry.add(Gauge("t_depth", "Depth."))
-    latency = registry.add(Histogram("t_seconds", "Latency.", ["route"], buckets=(0.1, 1)))
+    metrics = MetricSet()
+    requests = metrics.counter("t_requests_total", "Requests.", ["route"])
+    depth = metrics.gauge("t_depth", "Depth.")
+    latency = metrics.histogram("t_seconds", "Latency.", ["route"], buckets=(0.1, 1))
     requests.inc(route='/a"b')
     requests.inc(2, route="/c")
     depth.set(3)
     latency.observe(0.05, route="/a")
     latency.observe(0.5, route="/a")
-    assert registry.render().splitlines() == [
+    lines = [ln for ln in metrics.render().splitlines() if "_created" not in ln]
+    assert lines == [
         "# HELP t_requests_total Requests.",
         "# TYPE t_requests_total counter",
-        't_requests_total{route="/a\\"b"} 1',  # quotes in label values are escaped
-        't_requests_total{route="/c"} 2',
+        't_requests_total{route="/a\\"b"} 1.0',  # quotes in label values are escaped
+        't_requests_total{route="/c"} 2.0',
         "# HELP t_depth Depth.",
         "# TYPE t_depth gauge",
-        "t_depth 3",
+        "t_depth 3.0",
         "# HELP t_seconds Latency.",
         "# TYPE t_seconds histogram",
-        't_seconds_bucket{route="/a",le="0.1"} 1',
-        't_seconds_bucket{route="/a",le="1"} 2',  # buckets are cumulative
-        't_seconds_bucket{route="/a",le="+Inf"} 2',
+        't_seconds_bucket{le="0.1",route="/a"} 1.0',
+        't_seconds_bucket{le="1.0",route="/a"} 2.0',  # buckets are cumulative
+        't_seconds_bucket{le="+Inf",route="/a"} 2.0',
+        't_seconds_count{route="/a"} 2.0',
         't_seconds_sum{route="/a"} 0.55',
-        't_seconds_count{route="/a"} 2',
     ]
 
 
+def test_each_metric_set_has_its_own_registry() -> None:
+    # Two services in one process (tests, or an embedding app) never share or clash on names.
+    first, second = Metrics(), Metrics()
+    first.jobs_submitted.inc(platform="slack")
+    assert 'heavy_jobs_submitted_total{platform="slack"} 1.0' in first.render().splitlines()
+    assert "heavy_jobs_submitted_total{" not in second.render()
+
+
 def test_metrics_reject_wrong_labels_and_negative_counts() -> None:
-    counter = Counter("c_total", "C.", ["a"])
-    with pytest.raises(ValueError, match="takes labels"):
+    counter = MetricSet().counter("c_total", "C.", ["a"])
+    with pytest.raises(ValueError, match="Incorrect label names"):
         counter.inc(b="x")
-    with pytest.raises(ValueError, match="only go up"):
+    with pytest.raises(ValueError, match="non-negative"):
         counter.inc(-1, a="x")
+    with pytest.raises(ValueError, match="missing label values"):
+        counter.inc()
 
 
 def test_json_escaping_does_not_hide_an_exact_secret(log_stream: io.StringIO) -> None:
@@ -183,7 +192,7 @@ def test_serve_hides_the_keys_of_every_configured_provider() -> None:
     # config.yaml names each provider's key variable (`api_key_env`); any name is allowed, so
     # the fixed list of well-known variables is not enough.
     from heavy_engine import HeavyConfig
-    from heavy_engine.cli._common import hide_secrets
+    from heavy_engine.cli import hide_secrets
 
     config = HeavyConfig.model_validate({"providers": {
         "openrouter": {"base_url": "https://openrouter.ai/api/v1",

@@ -20,8 +20,10 @@ import pytest
 
 from heavy_engine.cli import main
 from heavy_engine.db import Database, create_engine
+from heavy_engine.plugins import group
 from heavy_engine.runtime import JobStore
 from heavy_engine.testing import FakeLLM, hang_reply
+from tests.plugin_dist import install_dist
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = "agents: 2\ntools: [calculate]\ntimeouts: {request: 30}\n"
@@ -122,8 +124,13 @@ async def test_a_job_survives_kill_9_and_finishes_once_after_restart(
 ) -> None:
     rec_log = tmp_path / "posted.log"
     async with FakeLLM(latency=0.15) as fake:
+        # The recording adapter is installed as a plugin distribution, as an operator would.
+        site = install_dist(tmp_path / "site", "heavy-rec", f"""
+            [{group("adapters")}]
+            rec = tests.runtime.recording_adapter:create_adapter
+        """)
         env = _env(tmp_path, HEAVY_LLM_BASE_URL=fake.base_url, HEAVY_MODEL="fake/model",
-                   HEAVY_ADAPTERS="tests.runtime.recording_adapter", REC_LOG=str(rec_log))
+                   REC_LOG=str(rec_log), PYTHONPATH=f"{REPO}{os.pathsep}{site}")
         first = await Server(tmp_path, env).start()
         servers.append(first)
         _, api_job = await _request("POST", f"{first.url}/api/ask",
@@ -250,7 +257,7 @@ def test_bad_options_exit_2(
 
 async def _stored(tmp: Path, job_id: str) -> dict[str, Any]:
     from heavy_engine import HeavyConfig
-    from heavy_engine.runtime._views import job_view
+    from heavy_engine.runtime import job_view
 
     async with await Database.open(f"sqlite+aiosqlite:///{tmp / 'jobs.db'}") as db:
         job = await JobStore(db, HeavyConfig()).get(job_id)

@@ -12,10 +12,15 @@ from typing import Any
 
 import pytest
 
-from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
-from heavy_engine._config import ProviderConfig
-from heavy_engine.providers import ClaudeCLIProvider, ProviderPool
-from heavy_engine.providers._claude_cli import cli_model, render_prompt
+from heavy_engine import (
+    ChatRequest,
+    Completion,
+    Engine,
+    HeavyRequest,
+    ProviderConfig,
+    ProviderError,
+)
+from heavy_engine.providers import ClaudeCLIProvider, ProviderPool, cli_model, render_prompt
 from heavy_engine.testing import fake_config
 
 # The fake CLI: records argv and stdin, then behaves per $FAKE_CLAUDE_MODE.

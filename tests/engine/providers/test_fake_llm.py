@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from heavy_engine._config import Prompts
+from heavy_engine import Prompts
 from heavy_engine.testing import (
     FakeLLM,
     error_reply,

@@ -12,17 +12,18 @@ from email.utils import format_datetime
 from typing import Any
 
 import pytest
+from yarl import URL
 
-from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, ProviderError
-from heavy_engine._config import Prompts
-from heavy_engine.providers import OpenAIProvider, ProviderPool
-from heavy_engine.providers._openai_wire import (
+from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, Prompts, ProviderError
+from heavy_engine.providers import (
     BadReply,
+    OpenAIProvider,
+    ProviderPool,
     StreamState,
     provider_message,
+    proxy_for,
     retry_after,
 )
-from heavy_engine.providers._proxy import proxy_for
 from heavy_engine.testing import (
     FakeLLM,
     Reply,
@@ -506,16 +507,23 @@ async def test_stream_timeout_raises(make: Any, fake_llm: FakeLLM) -> None:
         await collect(make(), ask(timeout=0.2))
 
 
-async def test_loopback_servers_bypass_environment_proxies(make: Any, unused_port: int) -> None:
+async def test_loopback_servers_bypass_environment_proxies(
+    make: Any, unused_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dead = f"http://127.0.0.1:{unused_port}"  # nothing listens there
-    assert (await make({"HTTP_PROXY": dead, "ALL_PROXY": dead}).complete(ask())).content
+    monkeypatch.setenv("HTTP_PROXY", dead)
+    monkeypatch.setenv("ALL_PROXY", dead)
+    assert (await make().complete(ask())).content
 
 
-async def test_remote_servers_use_the_environment_proxy(fake_llm: FakeLLM) -> None:
+async def test_remote_servers_use_the_environment_proxy(
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The fake acts as the proxy: a proxied request arrives with the absolute target URL.
-    env = {"https_proxy": f"http://user:pw@127.0.0.1:{fake_llm.port}", "NO_PROXY": "internal"}
-    p = OpenAIProvider("p", fake_provider_config("http://llm.example/v1"), {**env,
-                       "http_proxy": env["https_proxy"]})
+    proxy = f"http://user:pw@127.0.0.1:{fake_llm.port}"
+    for name, value in {"https_proxy": proxy, "http_proxy": proxy, "NO_PROXY": "internal"}.items():
+        monkeypatch.setenv(name, value)
+    p = OpenAIProvider("p", fake_provider_config("http://llm.example/v1"), {})
     try:
         await p.complete(ask())
     finally:
@@ -532,7 +540,7 @@ async def test_remote_servers_use_the_environment_proxy(fake_llm: FakeLLM) -> No
         ("https://openrouter.ai/api/v1", {"https_proxy": "http://a:1", "HTTPS_PROXY": "http://b:1"}, "http://a:1"),  # lower case wins
         ("http://vllm.lan/v1", {"ALL_PROXY": "http://p:1"}, "http://p:1"),  # ALL_PROXY as fallback
         ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".openrouter.ai"}, None),  # suffix bypass
-        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "no_proxy": "openrouter.ai:443"}, None),  # port ignored
+        ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "no_proxy": "openrouter.ai:443"}, None),  # host:port matches the default port
         ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "*"}, None),  # everything bypassed
         ("https://openrouter.ai/api/v1", {"HTTPS_PROXY": "http://p:1", "NO_PROXY": "router.ai"}, "http://p:1"),  # suffixes match whole labels only
         ("http://localhost:11434/v1", {"HTTP_PROXY": "http://p:1"}, None),  # loopback never proxied
@@ -540,8 +548,12 @@ async def test_remote_servers_use_the_environment_proxy(fake_llm: FakeLLM) -> No
         ("https://openrouter.ai/api/v1", {}, None),  # no proxy configured
     ],
 )
-def test_proxy_selection(url: str, env: dict[str, str], expected: str | None) -> None:
-    found = proxy_for(url, env)
+def test_proxy_selection(
+    url: str, env: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    found = proxy_for(URL(url))
     assert (str(found) if found else None) == expected
 
 

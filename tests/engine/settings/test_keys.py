@@ -7,8 +7,15 @@ from typing import Any
 import pytest
 
 from heavy_engine import AgentOverride, HeavyConfig
-from heavy_engine.settings import SettingsRefused, normalize_key, parse_assignments
-from heavy_engine.settings._keys import effective_values, parse_value, read_value, to_overrides
+from heavy_engine.settings import (
+    SettingsRefused,
+    effective_values,
+    normalize_key,
+    parse_assignments,
+    parse_value,
+    read_value,
+    to_overrides,
+)
 
 
 @pytest.mark.parametrize(("key", "canonical"), [

@@ -18,8 +18,8 @@ from heavy_engine.settings import (
     SettingsConflict,
     SettingsRefused,
     SettingsStore,
+    check_value,
 )
-from heavy_engine.settings._rules import check_value
 
 from .conftest import TOOLS, operator_config
 
@@ -106,11 +106,28 @@ async def test_unset_of_an_unknown_key_is_refused(store: SettingsStore) -> None:
     assert (await store.get(CHANNEL)).values == {"agents": 2}
 
 
-async def test_scope_needs_a_known_platform_and_a_workspace() -> None:
-    with pytest.raises(ValueError, match="platform"):
-        Scope("teams", "T1")
+@pytest.mark.parametrize("platform", [
+    "",  # empty
+    "Teams",  # upper case
+    "1chat",  # must start with a letter
+    "chat room",  # spaces
+    "a" * 17,  # longer than the column
+])
+async def test_scope_needs_a_platform_name_and_a_workspace(platform: str) -> None:
+    with pytest.raises(ValueError, match="platform must be 1-16 lower-case letters"):
+        Scope(platform, "T1")
     with pytest.raises(ValueError, match="workspace"):
         Scope("slack", "")
+
+
+async def test_a_plugin_platform_stores_settings_without_a_migration(
+    store: SettingsStore,
+) -> None:
+    # An adapter installed as a plugin (here "teams") needs no schema change (0003_platform_free).
+    scope = Scope("teams", "T1", "C1")
+    await store.set(scope, {"agents": 3}, actor="teams:U1")
+    assert (await store.get(scope)).values == {"agents": 3}
+    assert [e.by for e in await store.history(scope)] == ["teams:U1"]
 
 
 async def test_bad_request_flags_reject_the_job(store: SettingsStore) -> None:

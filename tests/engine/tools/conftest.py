@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from heavy_engine._config import ToolSettings
+from heavy_engine import ToolSettings
 from heavy_engine.tools import ToolContext, ToolFailed
 
 Handler = Callable[["Request", asyncio.StreamWriter], Awaitable[None]]

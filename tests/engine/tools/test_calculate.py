@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine.tools import Calculate, ToolRefused, execute_tool
-from heavy_engine.tools._calculate import evaluate
+from heavy_engine.tools import Calculate, ToolRefused, evaluate, execute_tool
 
 from .conftest import make_ctx
 

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from heavy_engine._engine import Engine, HeavyRequest
-from heavy_engine._events import RunResult, ToolFinished
+from heavy_engine import Engine, HeavyRequest, RunResult, ToolFinished
 from heavy_engine.cli import main
 from heavy_engine.testing import FakeLLM, fake_config, tool_call_reply
 from heavy_engine.tools import FetchUrl, ToolRegistry, WebSearch, builtin_tools

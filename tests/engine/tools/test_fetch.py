@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine.tools import FetchUrl, execute_tool
-from heavy_engine.tools._netguard import forbidden_reason, parse_ip
+from heavy_engine.tools import FetchUrl, execute_tool, forbidden_reason, parse_ip
 
 from .conftest import FakeResolver, LocalServer, make_ctx, response
 
@@ -85,7 +84,7 @@ async def test_hostile_urls_are_refused(scratch: Path, url: str, expected: str) 
 ])
 async def test_odd_loopback_spellings_are_caught_after_resolution(scratch: Path, url: str) -> None:
     # The real resolver: these need no DNS (numeric forms, /etc/hosts).
-    from heavy_engine.tools._netguard import system_resolver
+    from heavy_engine.tools import system_resolver
 
     text = await fetch(scratch, url, resolver=system_resolver)
     assert text.startswith("refused: "), text

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from heavy_engine.tools._html import TOO_SLOW_NOTE, html_to_text
+from heavy_engine.tools import TOO_SLOW_NOTE, html_to_text
 
 N = 300_000  # characters: CPython's html.parser needs minutes to hours for these shapes
 

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import textwrap
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
 
+from heavy_engine.plugins import PluginRegistry, group
 from heavy_engine.tools import (
-    ENTRY_POINT_GROUP,
+    Calculate,
     Tool,
     ToolContext,
     ToolFailed,
     ToolRefused,
     ToolRegistry,
     builtin_tools,
-    default_registry,
     execute_tool,
 )
+from tests.plugin_dist import install_dist
 
 from .conftest import make_ctx
 
@@ -120,50 +120,45 @@ def test_registry_rejects_bad_and_duplicate_names() -> None:
     assert [t.name for t in registry.select(["probe", "unknown"])] == ["probe"]
 
 
-def _install_dist(root: Path, entry_points: str) -> None:
-    """A minimal installed distribution: a module plus its *.dist-info, as pip would leave it."""
-    (root / "acme_tools.py").write_text(textwrap.dedent("""
-        from pydantic import BaseModel
-        from heavy_engine.tools import Tool
+_ACME = """
+    from pydantic import BaseModel
+    from heavy_engine.tools import Tool
 
-        class _P(BaseModel):
-            ticket: str
+    class _P(BaseModel):
+        ticket: str
 
-        class Jira(Tool):
-            name = "acme_jira"
-            description = "Look up an ACME ticket."
-            Params = _P
+    class Jira(Tool):
+        name = "acme_jira"
+        description = "Look up an ACME ticket."
+        Params = _P
 
-            async def run(self, params, ctx):
-                return f"ticket {params.ticket}: open"
+        async def run(self, params, ctx):
+            return f"ticket {params.ticket}: open"
 
-        not_a_tool = object()
-    """))
-    info = root / "acme_tools-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-tools\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(entry_points)
+    not_a_tool = object()
+"""
 
 
 async def test_entry_point_tools_are_discovered_and_broken_ones_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    site = tmp_path / "site"
-    site.mkdir()
-    _install_dist(site, textwrap.dedent(f"""
-        [{ENTRY_POINT_GROUP}]
+    site = install_dist(tmp_path / "site", "acme-tools", f"""
+        [{group("tools")}]
         acme_jira = acme_tools:Jira
         missing_module = acme_nothing:Tool
         not_a_tool = acme_tools:not_a_tool
-        shadow = heavy_engine.tools:Calculate
-    """))
+        renamed = acme_tools:Jira
+        calculate = acme_tools:Jira
+    """, {"acme_tools.py": _ACME})
     monkeypatch.syspath_prepend(str(site))
-    registry = default_registry(entry_points=False)
-    with caplog.at_level(logging.WARNING, logger="heavy.tools"):
-        broken = registry.load_entry_points()
-    assert sorted(broken) == ["missing_module", "not_a_tool", "shadow"]
-    assert "already registered" in caplog.text  # a plugin cannot replace a built-in
+    registry = ToolRegistry()
+    with caplog.at_level(logging.WARNING):
+        broken = registry.add_plugins(PluginRegistry())
+    # the entry point's name is the tool's name: `renamed` provides a tool called acme_jira
+    assert sorted(broken) == ["missing_module", "not_a_tool", "renamed"]
+    assert "already registered by builtin" in caplog.text  # a plugin cannot replace a built-in
     assert registry.names() == sorted([*BUILTIN_NAMES, "acme_jira"])
+    assert isinstance(registry.get("calculate"), Calculate)
     jira = registry.get("acme_jira")
     res = await execute_tool(jira, "acme_jira", '{"ticket": "OPS-1"}',
                              make_ctx(tmp_path), timeout=1)
@@ -180,7 +175,7 @@ async def test_entry_point_tools_are_discovered_and_broken_ones_reported(
 def test_fetch_allow_hosts_entries_are_validated(entry: str, ok: bool) -> None:
     from pydantic import ValidationError
 
-    from heavy_engine._config import ToolSettings
+    from heavy_engine import ToolSettings
 
     if ok:
         ToolSettings(fetch_allow_hosts=[entry])

@@ -8,8 +8,7 @@ import socket
 import time
 from pathlib import Path
 
-from heavy_engine.tools import WebSearch, execute_tool
-from heavy_engine.tools._search import parse_results, result_url
+from heavy_engine.tools import WebSearch, execute_tool, parse_results, result_url
 
 from .conftest import LocalServer, Request, make_ctx, response
 

@@ -1,4 +1,5 @@
-"""Engine creation: the database URL, SQLite pragmas, and the `Database` handle."""
+"""The `Database` handle: the database URL, the SQLAlchemy engine with SQLite pragmas, and
+migrations (`upgrade`, `downgrade`, `current`: the one way to change the schema)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from ._migrate import current_revision, head_revision, run_migrations
 
 URL_ENV = "HEAVY_DATABASE_URL"
 DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
@@ -97,27 +100,19 @@ class Database:
         return self.sessions()
 
     async def upgrade(self, revision: str = "head") -> None:
-        """Run Alembic migrations up to `revision`."""
-        from ._migrate import run_upgrade
-
-        await run_upgrade(self.engine, revision)
+        """Run the packaged Alembic migrations up to `revision`."""
+        await run_migrations(self.engine, revision)
 
     async def downgrade(self, revision: str) -> None:
-        """Run Alembic migrations down to `revision` ("base" empties the schema)."""
-        from ._migrate import run_downgrade
-
-        await run_downgrade(self.engine, revision)
+        """Run the migrations down to `revision` ("base" empties the schema)."""
+        await run_migrations(self.engine, revision, down=True)
 
     async def current(self) -> str | None:
         """The database's Alembic revision, None when never migrated."""
-        from ._migrate import current_revision
-
         return await current_revision(self.engine)
 
     async def outdated(self) -> str | None:
         """Why the schema is not the code's (with the command that fixes it), or None."""
-        from ._migrate import head_revision
-
         revision, head = await self.current(), head_revision()
         if revision == head:
             return None

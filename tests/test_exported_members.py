@@ -1,0 +1,107 @@
+"""The public surface, pinned (httpx's tests/test_exported_members.py is the model).
+
+Each package's `__all__` is listed here: adding or removing a public name is a decision that
+shows up in review as a change to this file. Everything a package exposes without an
+underscore is in its `__all__`, and every name there exists.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+PUBLIC = {
+    "heavy_engine": [
+        "Accepted", "AgentFinished", "AgentOverride", "AgentStarted", "AgentSummary",
+        "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
+        "HeavyError", "HeavyRequest", "Prompts", "ProviderConfig", "ProviderError",
+        "QuestionsReady", "RequestRejected", "Run", "RunResult", "SynthesisDelta",
+        "SynthesisStarted", "Timeouts", "ToolCall", "ToolCalled", "ToolFinished", "ToolSettings",
+        "Usage", "apply_env", "fallback_questions", "load_config", "normalise_questions",
+        "parse_questions", "simulated_fallback", "tune_gc", "use_simulated", "validate_config",
+        "validate_question",
+    ],
+    "heavy_engine.cli": [
+        "build_parser", "hide_secrets", "main",
+    ],
+    "heavy_engine.db": [
+        "DEFAULT_URL", "MIGRATIONS_DIR", "URL_ENV", "Base", "ChannelSettings", "Database",
+        "ProcessedEvent", "SettingsAudit", "UTCDateTime", "claim_event", "create_engine",
+        "database_url", "head_revision", "is_sqlite", "prune_events", "revisions", "upgrade_sql",
+        "utcnow",
+    ],
+    "heavy_engine.observability": [
+        "CONTENT_TYPE", "MASK", "JsonFormatter", "MetricSet", "Metrics", "RedactingFormatter",
+        "Series", "add_env_secrets", "add_secret", "configure_logging", "job_id_var", "redact",
+    ],
+    "heavy_engine.plugins": [
+        "BUILTINS", "KINDS", "Kind", "Plugin", "PluginError", "PluginRegistry", "group",
+        "registry",
+    ],
+    "heavy_engine.providers": [
+        "BadReply", "ClaudeCLIProvider", "OpenAIProvider", "Provider", "ProviderFactory",
+        "ProviderPool", "SimulatedProvider", "StreamState", "cli_model", "encode_body",
+        "last_user_text", "parse_completion", "provider_message", "provider_types", "proxy_for",
+        "render_prompt", "retry_after", "text_of", "topic_of",
+    ],
+    "heavy_engine.runtime": [
+        "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "ConfigResolver",
+        "Delivery", "DurableRunner", "InMemoryRunner", "Job", "JobRejected", "JobRow", "JobRunner",
+        "JobSpec", "JobStatus", "JobStore", "RejectReason", "Services", "build_app", "job_view",
+        "load_adapters",
+    ],
+    "heavy_engine.settings": [
+        "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",
+        "Scope", "ScopeSettings", "SettingsConflict", "SettingsForbidden", "SettingsRefused",
+        "SettingsStore", "Source", "check_value", "effective_values", "ensure_can_edit", "layer",
+        "normalize_key", "parse_assignments", "parse_value", "read_value", "to_overrides",
+    ],
+    "heavy_engine.testing": [
+        "FAKE_PROVIDER", "FakeLLM", "MockProvider", "RecordedRequest", "Reply", "classify",
+        "drop_reply", "error_reply", "fake_config", "fake_provider_config", "garbage_reply",
+        "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
+    ],
+    "heavy_engine.tools": [
+        "COMPLETE_TOOL", "TOO_SLOW_NOTE", "Calculate", "FetchUrl", "ListFiles", "MarkTaskComplete",
+        "ReadFile", "Resolver", "Tool", "ToolContext", "ToolFailed", "ToolRefused", "ToolRegistry",
+        "ToolResult", "WebSearch", "WriteFile", "builtin_tools", "default_registry", "evaluate",
+        "execute_tool", "forbidden_reason", "html_to_text", "parse_ip", "parse_results",
+        "result_url", "system_resolver",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_all_is_pinned(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(PUBLIC[module_name])
+    assert len(set(module.__all__)) == len(module.__all__)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC))
+def test_what_a_package_defines_without_an_underscore_is_exported(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    own = (module_name, f"{module_name}._")  # the module itself, or its private modules
+    defined_here = {
+        name for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        and getattr(value, "__module__", "").startswith(own)
+    }
+    assert defined_here <= set(module.__all__)
+    for name in module.__all__:
+        assert hasattr(module, name), name
+
+
+def test_private_modules_are_not_imported_by_the_cli_or_testing() -> None:
+    # The CLI and the test helpers are clients of the engine like any other: public names only.
+    import pathlib
+    import re
+
+    root = pathlib.Path(importlib.import_module("heavy_engine").__file__).parent  # type: ignore[arg-type]
+    private = re.compile(r"^from \.\.(?:[a-z]+\.)*_[a-z_]+ import|^from \.\.[a-z]+\._[a-z_]+ import",
+                         re.M)
+    for folder in ("cli", "testing"):
+        for path in (root / folder).glob("*.py"):
+            assert not private.findall(path.read_text(encoding="utf-8")), path
