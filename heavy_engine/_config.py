@@ -58,6 +58,7 @@ class ProviderConfig(_Strict):
     retry_max_delay: float = Field(default=20.0, ge=0, le=600)
     json_mode: bool = True
     command: str = "claude"
+    pace: float | None = Field(default=None, ge=0, le=60)  # simulated: seconds per call
 
     @field_validator("type")
     @classmethod
@@ -330,7 +331,10 @@ def simulated_fallback(config: HeavyConfig, env: Mapping[str, str]) -> str | Non
 
 def use_simulated(config: HeavyConfig) -> HeavyConfig:
     """A copy that runs every agent on the offline simulated model."""
-    providers = {**config.providers, SIMULATED_PROVIDER: ProviderConfig(type="simulated")}
+    own = config.providers.get(SIMULATED_PROVIDER)  # keeps config.yaml's `pace`
+    simulated = own if own is not None and own.type == "simulated" else ProviderConfig(
+        type="simulated")
+    providers = {**config.providers, SIMULATED_PROVIDER: simulated}
     return config.model_copy(
         update={
             "providers": providers,

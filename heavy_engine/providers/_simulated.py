@@ -3,6 +3,10 @@
 It returns valid sub-question JSON, makes one real `calculate` tool call per agent when that
 tool is offered, and streams a synthesis. Every answer is marked as simulated, so nobody mistakes
 it for a real model's output.
+
+It paces itself like a real model (about `DEFAULT_PACE` seconds a call, varying per prompt, and
+the synthesis streamed word by word), so every front end shows agents at work. The pace comes
+from `HEAVY_SIMULATED_PACE`, else the provider's `pace` in config.yaml; 0 answers at once.
 """
 
 from __future__ import annotations
@@ -10,11 +14,16 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import zlib
 from collections.abc import AsyncGenerator, Mapping
 
 from .._config import ProviderConfig
+from .._errors import ConfigError
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
 from ._base import register_provider
+
+DEFAULT_PACE = 0.4  # seconds per call, like a small hosted model
+PACE_ENV = "HEAVY_SIMULATED_PACE"
 
 BANNER = (
     "> **[simulated]** No LLM key is configured, so this answer comes from heavy's offline "
@@ -47,15 +56,37 @@ def topic_of(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def pace_from(config: ProviderConfig, env: Mapping[str, str]) -> float:
+    """Seconds per call: `HEAVY_SIMULATED_PACE`, else the config's `pace`, else the default."""
+    raw = env.get("HEAVY_SIMULATED_PACE")
+    if raw is None or not raw.strip():
+        return DEFAULT_PACE if config.pace is None else config.pace
+    try:
+        pace = float(raw)
+    except ValueError:
+        pace = -1.0
+    if not 0 <= pace <= 60:
+        raise ConfigError(f"{PACE_ENV} must be a number of seconds from 0 to 60 (got {raw!r})")
+    return pace
+
+
 class SimulatedProvider:
     def __init__(self, name: str, config: ProviderConfig, delay: float = 0.0) -> None:
         self.name = name
         self.config = config
-        self.delay = delay
+        self.delay = delay  # seconds per call on average; 0: no waiting at all
+
+    async def _think(self, request: ChatRequest) -> None:
+        """Wait like a model would: 0.5-1.5x the pace, the same for the same prompt."""
+        if self.delay:
+            spread = zlib.crc32(last_user_text(request.messages).encode()) % 1000 / 1000
+            await asyncio.sleep(self.delay * (0.5 + spread))
 
     async def complete(self, request: ChatRequest) -> Completion:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        await self._think(request)
+        return self._answer(request)
+
+    def _answer(self, request: ChatRequest) -> Completion:
         if request.purpose == "decompose":
             return self._decompose(request)
         if request.purpose == "synthesis":
@@ -63,8 +94,11 @@ class SimulatedProvider:
         return self._agent(request)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
-        completion = await self.complete(request)
+        await self._think(request)
+        completion = self._answer(request)
         for piece in re.findall(r"\S+\s*", completion.content):
+            if self.delay:
+                await asyncio.sleep(self.delay / 15)  # a few words a tick, as models stream
             yield piece
         yield completion
 
@@ -113,4 +147,4 @@ class SimulatedProvider:
 
 @register_provider("simulated")
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:
-    return SimulatedProvider(name, config)
+    return SimulatedProvider(name, config, delay=pace_from(config, env))

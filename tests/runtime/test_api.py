@@ -131,7 +131,7 @@ def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) 
     (b"[1, 2]", "must be a JSON object"),  # JSON, but not an object
     (b"{}", "question is required"),  # no question
     (b'{"question": 42}', "question is required and must be a string"),  # wrong type
-    (b'{"question": "   "}', "The question is empty"),  # blank after stripping
+    (b'{"question": "   "}', "question is empty"),  # blank after stripping
     (json.dumps({"question": "x" * 9000}).encode(),
      "The question is 9000 characters long; the limit is 8000"),  # over max_question_chars
     (b'{"question": "hi", "agents": 0}', "agents must be a whole number from 1 to 16"),
