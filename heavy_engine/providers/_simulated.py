@@ -98,7 +98,7 @@ class SimulatedProvider:
         completion = self._answer(request)
         for piece in re.findall(r"\S+\s*", completion.content):
             if self.delay:
-                await asyncio.sleep(self.delay / 15)  # a few words a tick, as models stream
+                await asyncio.sleep(self.delay / 30)  # word by word, as models stream
             yield piece
         yield completion
 

@@ -126,8 +126,8 @@
       cell(row, String(a.index + 1));
       cell(row, a.status, "status");
       cell(row, a.question, "question");
-      cell(row, a.tool, "tool");
-      cell(row, a.finding, "finding");
+      cell(row, a.tool, "tool").title = a.tool;
+      cell(row, a.finding, "finding").title = a.finding;  // the whole line on hover
       var t = a.elapsed !== null ? a.elapsed * 1000 : (a.startedAt ? now - a.startedAt : 0);
       cell(row, seconds(t), "time");
       cell(row, a.tokens ? a.tokens.toLocaleString("en") : "", "tokens");
