@@ -91,6 +91,8 @@ class LiveView:
                 self.state.apply(event, self.clock())
                 if isinstance(event, Done):
                     result = event.result
+        if not self.console.is_terminal:
+            self.console.line()  # Rich ends the last frame with a newline only on terminals
         for record in held:  # now below the view, in the order they came
             logging.getLogger(record.name).handle(record)
         if result is not None:
