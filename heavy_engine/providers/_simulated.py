@@ -4,9 +4,10 @@ It returns valid sub-question JSON, makes one real `calculate` tool call per age
 tool is offered, and streams a synthesis. Every answer is marked as simulated, so nobody mistakes
 it for a real model's output.
 
-It paces itself like a real model (about `DEFAULT_PACE` seconds a call, varying per prompt, and
+It can pace itself like a real model (`pace` seconds a call on average, varying per prompt, and
 the synthesis streamed word by word), so every front end shows agents at work. The pace comes
-from `HEAVY_SIMULATED_PACE`, else the provider's `pace` in config.yaml; 0 answers at once.
+from `HEAVY_SIMULATED_PACE`, else the provider's `pace`; unset, it answers at once, except as
+the no-key fallback (`use_simulated`), which sets 0.4 s so a first run shows a live run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from .._errors import ConfigError
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
 from ._base import register_provider
 
-DEFAULT_PACE = 0.4  # seconds per call, like a small hosted model
 PACE_ENV = "HEAVY_SIMULATED_PACE"
 
 BANNER = (
@@ -57,10 +57,10 @@ def topic_of(text: str) -> str:
 
 
 def pace_from(config: ProviderConfig, env: Mapping[str, str]) -> float:
-    """Seconds per call: `HEAVY_SIMULATED_PACE`, else the config's `pace`, else the default."""
+    """Seconds per call: `HEAVY_SIMULATED_PACE`, else the config's `pace`, else none."""
     raw = env.get("HEAVY_SIMULATED_PACE")
     if raw is None or not raw.strip():
-        return DEFAULT_PACE if config.pace is None else config.pace
+        return config.pace or 0.0
     try:
         pace = float(raw)
     except ValueError:

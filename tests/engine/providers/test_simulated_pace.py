@@ -7,20 +7,20 @@ import time
 import pytest
 
 from heavy_engine import Engine, HeavyConfig, HeavyRequest
-from heavy_engine._config import ProviderConfig, use_simulated
+from heavy_engine._config import SIMULATED_PACE, ProviderConfig, use_simulated
 from heavy_engine._errors import ConfigError
 from heavy_engine._events import SynthesisDelta
 from heavy_engine._types import ChatRequest
-from heavy_engine.providers._simulated import DEFAULT_PACE, SimulatedProvider, pace_from
+from heavy_engine.providers._simulated import SimulatedProvider, pace_from
 
 SIM = ProviderConfig(type="simulated")
 
 
 @pytest.mark.parametrize(("config", "env", "pace"), [
-    (SIM, {}, DEFAULT_PACE),  # nothing set: a few hundred ms, like a hosted model
+    (SIM, {}, 0.0),  # nothing set: tests and plugins that name the provider get no waiting
     (ProviderConfig(type="simulated", pace=1.5), {}, 1.5),  # config.yaml's providers.simulated.pace
     (ProviderConfig(type="simulated", pace=1.5), {"HEAVY_SIMULATED_PACE": "0"}, 0.0),  # env wins
-    (SIM, {"HEAVY_SIMULATED_PACE": " "}, DEFAULT_PACE),  # blank counts as unset
+    (ProviderConfig(type="simulated", pace=1.5), {"HEAVY_SIMULATED_PACE": " "}, 1.5),  # blank
 ])
 def test_the_pace_comes_from_env_then_config(
     config: ProviderConfig, env: dict[str, str], pace: float
@@ -55,6 +55,11 @@ async def test_a_paced_run_streams_its_synthesis_over_time(
     assert result.status == "ok" and result.simulated
     assert result.elapsed_s >= 0.1  # decomposition, two agent turns, synthesis: all paced
     assert len(stamps) > 10 and stamps[-1] - stamps[0] > 0.05  # words arrive one by one
+
+
+def test_the_no_key_fallback_is_paced_like_a_real_model() -> None:
+    assert use_simulated(HeavyConfig()).providers["simulated"].pace == SIMULATED_PACE == 0.4
+    assert pace_from(use_simulated(HeavyConfig()).providers["simulated"], {}) == 0.4
 
 
 def test_use_simulated_keeps_the_configured_pace() -> None:
