@@ -7,15 +7,17 @@ HEAVY_REQUIRE_CHROMIUM=1, which turns that skip into a failure.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 CHROMIUM = Path(os.environ.get("HEAVY_CHROMIUM", "/usr/bin/chromium"))
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,21 +35,24 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One Chromium for the whole session, on the session's event loop (the async API: the
+    sync one would leave its own loop running under every later test)."""
     why = _missing()
     if why is not None:
         if os.environ.get("HEAVY_REQUIRE_CHROMIUM") == "1":
             pytest.fail(f"HEAVY_REQUIRE_CHROMIUM=1 but {why}")
         pytest.skip(f"browser tests skipped: {why}")
-    from playwright.sync_api import sync_playwright
+    from playwright.async_api import async_playwright
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    async with async_playwright() as pw:
+        chromium = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS,
+                                            headless=True)
         try:
             yield chromium
         finally:
-            chromium.close()
+            await chromium.close()
 
 
 class ServeProcess:
@@ -90,17 +95,19 @@ class ServeProcess:
             self.proc.stderr.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[ServeProcess]:
-    proc = ServeProcess(tmp_path_factory.mktemp("serve"))
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(
+    tmp_path_factory: pytest.TempPathFactory, browser: Any
+) -> AsyncIterator[ServeProcess]:
+    proc = await asyncio.to_thread(ServeProcess, tmp_path_factory.mktemp("serve"))
     yield proc
-    proc.stop()
+    await asyncio.to_thread(proc.stop)
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 900})
+@pytest_asyncio.fixture(loop_scope="session")
+async def page(browser: Any) -> AsyncIterator[Any]:
+    context = await browser.new_context(viewport={"width": 1200, "height": 900})
     try:
-        yield context.new_page()
+        yield await context.new_page()
     finally:
-        context.close()
+        await context.close()
