@@ -86,3 +86,27 @@ async def test_with_a_token_the_page_asks_for_it_once(
         assert await page.evaluate("sessionStorage.getItem('heavy-api-token')") == token
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.parametrize(("markdown", "html"), [
+    ("# Title", "<h1>Title</h1>"),  # heading
+    ("**bold** and *it* and `a<b`", "<p><strong>bold</strong> and <em>it</em> and "
+                                   "<code>a&lt;b</code></p>"),  # inline, code escaped
+    ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),  # list
+    ("1. one\n2. two", "<ol><li>one</li><li>two</li></ol>"),  # ordered list
+    ("```\n<script>x</script>\n```", "<pre><code>&lt;script&gt;x&lt;/script&gt;</code></pre>"),
+    ("| a | b |\n|---|---|\n| 1 | 2 |",
+     "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr>"
+     "</tbody></table>"),  # a table
+    ("[docs](https://example.org/a?b=1&c=2)",
+     '<p><a href="https://example.org/a?b=1&amp;c=2" rel="noopener noreferrer" '
+     'target="_blank">docs</a></p>'),  # http(s) links only
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),  # never a script link
+    ('<img src=x onerror="alert(1)">', "<p>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</p>"),
+    ("> quoted", "<blockquote><p>quoted</p></blockquote>"),
+])
+async def test_the_markdown_renderer(
+    page: Any, server: ServeProcess, markdown: str, html: str
+) -> None:
+    await page.goto(server.url + "/")
+    assert await page.evaluate("(md) => window.heavyMarkdown.render(md)", markdown) == html
