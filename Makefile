@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Binds 127.0.0.1 unless HEAVY_HOST says otherwise; its log says which address to open.
 run: install
 	$(BIN)/heavy serve
 

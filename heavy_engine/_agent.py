@@ -140,5 +140,6 @@ async def _run_tool(
 ) -> Message:
     emit(ToolCalled(index=index, tool=call.name, arguments=_preview(call.arguments)))
     res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, tool_timeout)
-    emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3)))
+    emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3),
+                      summary=_preview(res.text, 100)))
     return {"role": "tool", "tool_call_id": call.id, "content": res.text}

@@ -23,6 +23,7 @@ from ._errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 SIMULATED_PROVIDER = "simulated"
+SIMULATED_PACE = 0.4  # seconds a call of the no-key fallback, like a small hosted model
 
 _DEFAULT_DECOMPOSE = (
     "You split a user's question into exactly {n} distinct, specialised sub-questions that "
@@ -59,6 +60,8 @@ class ProviderConfig(_Strict):
     retry_max_delay: float = Field(default=20.0, ge=0, le=600)
     json_mode: bool = True
     command: str = "claude"
+    # simulated only: seconds a call (unset: instant, but 0.4 as the no-key fallback)
+    pace: float | None = Field(default=None, ge=0, le=60)
 
     @field_validator("type")
     @classmethod
@@ -331,7 +334,12 @@ def simulated_fallback(config: HeavyConfig, env: Mapping[str, str]) -> str | Non
 
 def use_simulated(config: HeavyConfig) -> HeavyConfig:
     """A copy that runs every agent on the offline simulated model."""
-    providers = {**config.providers, SIMULATED_PROVIDER: ProviderConfig(type="simulated")}
+    own = config.providers.get(SIMULATED_PROVIDER)  # keeps config.yaml's `pace`
+    simulated = own if own is not None and own.type == "simulated" else ProviderConfig(
+        type="simulated")
+    if simulated.pace is None:  # a first run should look like a real one: agents at work
+        simulated = simulated.model_copy(update={"pace": SIMULATED_PACE})
+    providers = {**config.providers, SIMULATED_PROVIDER: simulated}
     return config.model_copy(
         update={
             "providers": providers,

@@ -33,12 +33,15 @@ from ._events import (
     RunResult,
     SynthesisDelta,
     SynthesisStarted,
+    first_line,
 )
 from ._types import ChatRequest, Completion, Usage
 from .providers import Provider, ProviderPool
 from .tools import ToolContext, ToolRegistry, default_registry
 
 log = logging.getLogger("heavy.engine")
+# Provider refusals that no retry and no other prompt can fix: they end the run at once.
+_FATAL_STATUSES = frozenset({401, 402, 403, 404})
 
 
 @dataclass(slots=True)
@@ -268,6 +271,8 @@ class Engine:
         except Exception as err:  # any provider, ours or a plugin: fall back, don't fail
             if isinstance(err, TimeoutError) and budget.expired:
                 raise  # the whole request is out of time, not just this call
+            if isinstance(err, ProviderError) and err.status in _FATAL_STATUSES:
+                raise  # an unknown model or a refused key: every agent would fail the same way
             log.warning("decomposition failed (%s); using fallback sub-questions",
                         err if isinstance(err, ProviderError) else repr(err))
             return fallback_questions(req.question, cfg.agents), True
@@ -332,6 +337,7 @@ class Engine:
                     elapsed_s=round(summary.elapsed_s, 3),
                     prompt_tokens=summary.usage.prompt_tokens,
                     completion_tokens=summary.usage.completion_tokens, error=summary.error,
+                    summary=first_line(summary.answer),
                 ))
 
         await asyncio.gather(*(one(s, m) for s, m in zip(specs, summaries, strict=True)))
@@ -347,7 +353,7 @@ class Engine:
         req, cfg = run.request, run.request.config
         ok = [a for a in result.agents if a.status == "ok"]
         lost = [a for a in result.agents if a.status != "ok"]
-        if lost:
+        if lost and ok:  # with none left, the run's error says so
             result.notes.append(
                 f"{len(lost)} of {len(result.agents)} agents did not finish "
                 f"({', '.join(sorted({a.status for a in lost}))}); the answer uses the others."

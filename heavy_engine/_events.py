@@ -15,6 +15,12 @@ AgentStatus = Literal["ok", "failed", "timeout", "cancelled"]
 RunStatus = Literal["ok", "failed", "timeout", "cancelled"]
 
 
+def first_line(text: str, limit: int = 120) -> str:
+    """The first non-empty line of `text` without Markdown markers, cut to `limit`."""
+    line = next((ln.strip(" #>*-") for ln in text.splitlines() if ln.strip(" #>*-")), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 @dataclass(slots=True, frozen=True)
 class Event:
     type: ClassVar[str] = "event"
@@ -61,6 +67,7 @@ class ToolFinished(Event):
     tool: str
     ok: bool
     elapsed_s: float
+    summary: str = ""  # one line of what the tool found, or why it failed (short, never whole)
 
 
 @dataclass(slots=True, frozen=True)
@@ -75,6 +82,7 @@ class AgentFinished(Event):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     error: str | None = None
+    summary: str = ""  # the first line of its answer, for progress views
 
 
 @dataclass(slots=True, frozen=True)

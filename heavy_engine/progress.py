@@ -38,6 +38,7 @@ class AgentProgress:
     elapsed_s: float | None = None  # set when finished
     tokens: int = 0
     error: str | None = None
+    finding: str = ""  # the latest thing it found: a tool's result, its answer or its error
 
     def elapsed(self, now: float) -> float:
         if self.elapsed_s is not None:
@@ -78,12 +79,15 @@ class ProgressState:
             if event.tool in agent.running_tools:
                 agent.running_tools.remove(event.tool)
             agent.tool = agent.running_tools[-1] if agent.running_tools else None
+            if event.summary:
+                agent.finding = f"{event.tool}: {event.summary}"
         elif isinstance(event, AgentFinished):
             agent = self.agents[event.index]
             agent.status, agent.elapsed_s, agent.tool = event.status, event.elapsed_s, None
             agent.running_tools.clear()
             agent.tokens = event.prompt_tokens + event.completion_tokens
             agent.error = event.error
+            agent.finding = event.error or event.summary or agent.finding
         elif isinstance(event, SynthesisStarted):
             self.phase = "synthesising"
         elif isinstance(event, SynthesisDelta):

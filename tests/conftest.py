@@ -24,6 +24,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
         monkeypatch.delenv(name, raising=False)
     # A config.yaml in the working directory must not leak into tests.
     monkeypatch.chdir(tmp_path)
+    # The simulated model answers at once unless a test asks for its pace.
+    monkeypatch.setenv("HEAVY_SIMULATED_PACE", "0")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
 from ..observability import RedactingFormatter
 from . import _ask, _config_cmd, _db, _serve
@@ -25,10 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="heavy", description="Multi-agent answers for Slack and Discord.",
         parents=[_common_parent()],
     )
+    parser.add_argument("--version", action="version", version=f"heavy {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMANDS:
         module.register(sub, _common_parent())
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("heavy")
+    except metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,10 +27,16 @@ from ._common import load_or_exit
 from ._render import LiveView
 
 CHAT_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
+EXIT_CODES = """exit codes:
+  0    the answer was printed
+  1    the run failed (every agent failed, timed out, or the provider refused)
+  2    bad usage or configuration (the message names the option or key)
+  130  interrupted (Ctrl-C)"""
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal")
+    p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal",
+                       epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question", nargs="+", help="the question")
     p.add_argument("--agents", type=int, help="number of agents (1-16)")
     p.add_argument("--model", help="model for agents and orchestrator")

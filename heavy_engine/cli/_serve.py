@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import math
 import os
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from sqlalchemy.engine import make_url
 
 from .. import ConfigError, Engine, HeavyConfig, simulated_fallback, tune_gc, use_simulated
 from ..db import Database
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("heavy.serve")
 DEFAULT_PORT = 3000
+DEFAULT_HOST = "127.0.0.1"  # this machine only; containers set HEAVY_HOST=0.0.0.0
 DEFAULT_GRACE = 25.0  # below Kubernetes' default 30 s termination grace period
 
 
@@ -39,7 +42,8 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[parent],
                        help="run the service: HTTP API, Slack, Discord and the job runner")
     p.add_argument("--port", type=int, help=f"port (default: $PORT, else {DEFAULT_PORT})")
-    p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 0.0.0.0)")
+    p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 127.0.0.1; "
+                                  "0.0.0.0 for every interface)")
     p.add_argument("--grace", type=float,
                    help="seconds running jobs get to finish on SIGTERM "
                         f"(default: $HEAVY_SHUTDOWN_GRACE, else {DEFAULT_GRACE:g})")
@@ -57,7 +61,7 @@ def _options(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, int
         raise ConfigError(f"port {port} is out of range (0-65535)")
     if not 0 <= grace < math.inf:  # also refuses nan, which compares false to everything
         raise ConfigError(f"the grace period must be a finite number of seconds >= 0 (got {grace})")
-    return args.host or env.get("HEAVY_HOST") or "0.0.0.0", port, grace
+    return args.host or env.get("HEAVY_HOST") or DEFAULT_HOST, port, grace
 
 
 def choose_model(config: HeavyConfig, env: Mapping[str, str]) -> tuple[HeavyConfig, str | None]:
@@ -99,6 +103,35 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def bind_error(host: str, port: int, err: OSError) -> str:
+    """One line for a port that cannot be bound, naming the way out."""
+    if err.errno == errno.EADDRINUSE:
+        return (f"port {port} is already in use on {host}: stop the other server or pick "
+                "another port with --port or PORT")
+    if err.errno == errno.EACCES:
+        return (f"no permission to listen on port {port}: pick a port above 1023 with --port "
+                "or PORT")
+    return f"cannot listen on {host}:{port} ({err.strerror or err}): check --host/HEAVY_HOST " \
+           "and --port/PORT"
+
+
+def page_address(host: str, addresses: list[Any]) -> str:
+    """The web page's address for a person: `localhost` when bound to every interface."""
+    port = addresses[0][1] if addresses else 0
+    shown = "localhost" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _describe(db: Database) -> str:
+    """`sqlite ./data/heavy.db`, or the URL without its password."""
+    url = make_url(db.url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite {url.database or ':memory:'}"
+    return db.url
+
+
 async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:
     """Forget Slack event ids older than a week (Slack stops retrying after minutes)."""
     while True:
@@ -129,11 +162,14 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     metrics = Metrics()
+    # Alembic's INFO lines ("Context impl SQLiteImpl", ...) are noise here: one line says it all.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     db = await Database.open()
     try:
         problem = await db.outdated()  # SQLite migrated itself; other backends, the operator
         if problem is not None:
             raise ConfigError(problem)
+        log.info("database ready (%s, at head)", _describe(db))
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
             runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config,
@@ -145,10 +181,14 @@ async def serve(
             http = web.AppRunner(app, handle_signals=False, access_log=None,
                                  shutdown_timeout=2.0)
             await http.setup()
+            try:
+                await web.TCPSite(http, host, port).start()
+            except OSError as err:
+                await http.cleanup()
+                raise ConfigError(bind_error(host, port, err)) from None
             started: list[Any] = []
             housekeeping: list[asyncio.Task[None]] = []
             try:
-                await web.TCPSite(http, host, port).start()
                 for adapter in adapters:
                     await adapter.start()
                     started.append(adapter)
@@ -161,6 +201,8 @@ async def serve(
                          "resumed; API %s)", bound,
                          ", ".join(a.name for a in adapters) or "none", db.url, recovered,
                          "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
+                log.info("open %s/ in a browser to ask a question and watch the agents",
+                         page_address(host, http.addresses))
                 await stop.wait()
                 log.info("stopping: no new jobs; running jobs get %g s to finish", grace)
                 app[READY].ready = False

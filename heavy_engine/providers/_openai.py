@@ -100,6 +100,7 @@ class OpenAIProvider:
         self.config = config
         base = config.base_url.rstrip("/")
         self._url = URL(f"{base}/chat/completions")
+        self._shown_url = str(self._url.with_user(None).with_query(None))  # for errors: no secrets
         host = self._url.host or ""
         self.openrouter = host == "openrouter.ai" or host.endswith(".openrouter.ai")
         self._key = config.api_key(env)
@@ -290,7 +291,7 @@ class OpenAIProvider:
         cfg = self.config
         if attempt > cfg.max_retries:
             raise ProviderError(
-                self._label(f"gave up after {attempt} attempts: {retry}"),
+                self._label(f"gave up after {attempt} attempts at {self._shown_url}: {retry}"),
                 status=retry.status, retryable=True,
             )
         cap = min(cfg.retry_max_delay, cfg.retry_base_delay * 2 ** (attempt - 1))

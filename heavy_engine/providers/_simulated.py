@@ -3,6 +3,11 @@
 It returns valid sub-question JSON, makes one real `calculate` tool call per agent when that
 tool is offered, and streams a synthesis. Every answer is marked as simulated, so nobody mistakes
 it for a real model's output.
+
+It can pace itself like a real model (`pace` seconds a call on average, varying per prompt, and
+the synthesis streamed word by word), so every front end shows agents at work. The pace comes
+from `HEAVY_SIMULATED_PACE`, else the provider's `pace`; unset, it answers at once, except as
+the no-key fallback (`use_simulated`), which sets 0.4 s so a first run shows a live run.
 """
 
 from __future__ import annotations
@@ -10,10 +15,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import zlib
 from collections.abc import AsyncGenerator, Mapping
 
 from .._config import ProviderConfig
+from .._errors import ConfigError
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+
+PACE_ENV = "HEAVY_SIMULATED_PACE"
 
 BANNER = (
     "> **[simulated]** No LLM key is configured, so this answer comes from heavy's offline "
@@ -46,15 +55,37 @@ def topic_of(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
+def pace_from(config: ProviderConfig, env: Mapping[str, str]) -> float:
+    """Seconds per call: `HEAVY_SIMULATED_PACE`, else the config's `pace`, else none."""
+    raw = env.get("HEAVY_SIMULATED_PACE")
+    if raw is None or not raw.strip():
+        return config.pace or 0.0
+    try:
+        pace = float(raw)
+    except ValueError:
+        pace = -1.0
+    if not 0 <= pace <= 60:
+        raise ConfigError(f"{PACE_ENV} must be a number of seconds from 0 to 60 (got {raw!r})")
+    return pace
+
+
 class SimulatedProvider:
     def __init__(self, name: str, config: ProviderConfig, delay: float = 0.0) -> None:
         self.name = name
         self.config = config
-        self.delay = delay
+        self.delay = delay  # seconds per call on average; 0: no waiting at all
+
+    async def _think(self, request: ChatRequest) -> None:
+        """Wait like a model would: 0.5-1.5x the pace, the same for the same prompt."""
+        if self.delay:
+            spread = zlib.crc32(last_user_text(request.messages).encode()) % 1000 / 1000
+            await asyncio.sleep(self.delay * (0.5 + spread))
 
     async def complete(self, request: ChatRequest) -> Completion:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        await self._think(request)
+        return self._answer(request)
+
+    def _answer(self, request: ChatRequest) -> Completion:
         if request.purpose == "decompose":
             return self._decompose(request)
         if request.purpose == "synthesis":
@@ -62,8 +93,11 @@ class SimulatedProvider:
         return self._agent(request)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
-        completion = await self.complete(request)
+        await self._think(request)
+        completion = self._answer(request)
         for piece in re.findall(r"\S+\s*", completion.content):
+            if self.delay:
+                await asyncio.sleep(self.delay / 30)  # word by word, as models stream
             yield piece
         yield completion
 
@@ -111,4 +145,4 @@ class SimulatedProvider:
 
 
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:
-    return SimulatedProvider(name, config)
+    return SimulatedProvider(name, config, delay=pace_from(config, env))

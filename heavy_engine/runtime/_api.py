@@ -12,6 +12,7 @@ import contextlib
 import hmac
 import ipaddress
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,13 +22,14 @@ from .._errors import RequestRejected
 from .._events import Done, Event
 from ._contract import FINAL_STATUSES, JobRejected, JobSpec
 from ._runner import DurableRunner
-from ._views import job_view, status_view
+from ._views import job_view, list_view, status_view
 
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 _ASK_FIELDS = {"question", "agents", "user"}
 _MAX_AGENTS = 16
+RECENT_JOBS = 20  # what GET /api/jobs lists
 
 
 def _error(status: int, message: str, **extra: Any) -> web.Response:
@@ -58,10 +60,12 @@ class Api:
     def __init__(self, runner: DurableRunner, token: str | None) -> None:
         self.runner = runner
         self.token = token or None
+        self.recent: deque[str] = deque(maxlen=RECENT_JOBS)  # ids asked here, newest last
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.post("/api/ask", self.ask),
+            web.get("/api/jobs", self.list_jobs),
             web.get("/api/jobs/{id}", self.get_job),
             web.delete("/api/jobs/{id}", self.cancel),
         ]
@@ -111,10 +115,24 @@ class Api:
             if existing is None:
                 return _error(409, "This Idempotency-Key was already used.")
             job = existing
+        if job.id in self.recent:
+            self.recent.remove(job.id)
+        self.recent.append(job.id)
         return web.json_response(
             {"id": job.id, "status": job.status,
              "position": job.position if job.status == "queued" else None,
              "url": f"/api/jobs/{job.id}"}, status=202)
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        """The jobs asked through this server's API since it started, newest first."""
+        if (refused := self._refusal(request)) is not None:
+            return refused
+        jobs = []
+        for job_id in reversed(self.recent):
+            job = await self.runner.get_job(job_id)
+            if job is not None:
+                jobs.append(list_view(job))
+        return web.json_response({"jobs": jobs})
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._refusal(request)) is not None:
@@ -246,6 +264,8 @@ def _parse_ask(body: Any) -> JobSpec | str:
     question = body.get("question")
     if not isinstance(question, str):
         return "question is required and must be a string."
+    if not question.strip():
+        return 'question is empty: send {"question": "your question"}.'
     flags: dict[str, Any] = {}
     agents = body.get("agents")
     if agents is not None:

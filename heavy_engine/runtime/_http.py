@@ -11,6 +11,7 @@ from aiohttp.typedefs import Middleware
 
 from ..observability import CONTENT_TYPE, Metrics
 from ._api import MAX_BODY_BYTES, Api
+from ._page import page_routes
 from ._runner import DurableRunner
 
 
@@ -48,6 +49,7 @@ def build_app(
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
     app.router.add_routes(Api(runner, api_token).routes())
+    app.router.add_routes(page_routes())  # the web page at /
     app.router.add_routes(list(extra_routes))
     return app
 

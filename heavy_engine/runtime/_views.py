@@ -42,3 +42,11 @@ def status_view(job: Job) -> dict[str, Any]:
     """The small payload of SSE `status` events."""
     return {"id": job.id, "status": job.status,
             "position": job.position if job.status == "queued" else None, "error": job.error}
+
+
+def list_view(job: Job) -> dict[str, Any]:
+    """One line of `GET /api/jobs`."""
+    r = job.result
+    return {"id": job.id, "status": job.status, "question": job.spec.question[:300],
+            "created_at": _ts(job.created_at), "finished_at": _ts(job.finished_at),
+            "elapsed_s": round(r.elapsed_s, 3) if r else None}

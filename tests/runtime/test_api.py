@@ -129,7 +129,7 @@ def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) 
     (b"[1, 2]", "must be a JSON object"),  # JSON, but not an object
     (b"{}", "question is required"),  # no question
     (b'{"question": 42}', "question is required and must be a string"),  # wrong type
-    (b'{"question": "   "}', "The question is empty"),  # blank after stripping
+    (b'{"question": "   "}', "question is empty"),  # blank after stripping
     (json.dumps({"question": "x" * 9000}).encode(),
      "The question is 9000 characters long; the limit is 8000"),  # over max_question_chars
     (b'{"question": "hi", "agents": 0}', "agents must be a whole number from 1 to 16"),
@@ -320,3 +320,53 @@ async def test_metrics_in_prometheus_text_format(make_client: MakeClient) -> Non
     assert any(ln.startswith('heavy_llm_tokens_total{kind="prompt",model="fake/model"} ')
                for ln in text.splitlines())
     assert any(ln.startswith("heavy_llm_cost_usd_total ") for ln in text.splitlines())
+
+
+async def test_the_jobs_list_shows_this_servers_jobs_newest_first(
+    make_client: MakeClient,
+) -> None:
+    client, _ = await make_client()
+    assert (await (await client.get("/api/jobs")).json()) == {"jobs": []}
+    first = await (await client.post("/api/ask", json={"question": "First?"})).json()
+    second = await (await client.post("/api/ask", json={"question": "Second?"})).json()
+    await _wait_done(client, first["id"])
+    await _wait_done(client, second["id"])
+    jobs = (await (await client.get("/api/jobs")).json())["jobs"]
+    assert [j["id"] for j in jobs] == [second["id"], first["id"]]
+    assert jobs[0]["question"] == "Second?" and jobs[0]["status"] == "done"
+    assert jobs[0]["elapsed_s"] is not None
+
+
+async def test_the_jobs_list_needs_the_token_like_every_api_route(
+    make_client: MakeClient,
+) -> None:
+    client, _ = await make_client(token=TOKEN)
+    assert (await client.get("/api/jobs")).status == 401
+    resp = await client.get("/api/jobs", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("/", "text/html"),  # the page itself
+    ("/static/app.js", "text/javascript"),
+    ("/static/markdown.js", "text/javascript"),
+    ("/static/style.css", "text/css"),
+])
+async def test_the_web_page_is_served_without_a_token(
+    make_client: MakeClient, path: str, kind: str
+) -> None:
+    client, _ = await make_client(token=TOKEN)  # the page holds no data; the API asks for it
+    resp = await client.get(path)
+    assert resp.status == 200 and resp.content_type == kind
+    assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../_api.py",  # out of the folder
+    "/static/%2e%2e%2f_page.py",  # the same, encoded
+    "/static/nothing.js",  # not shipped
+    "/static/index.py",  # a type the page never serves
+])
+async def test_only_the_shipped_page_files_are_served(make_client: MakeClient, path: str) -> None:
+    client, _ = await make_client()
+    assert (await client.get(path)).status == 404

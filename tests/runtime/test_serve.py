@@ -99,7 +99,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     (tmp / "config.yaml").write_text(CONFIG)
     return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO),
             "HEAVY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'jobs.db'}",
-            "HEAVY_LOG_FORMAT": "json", **extra}
+            "HEAVY_LOG_FORMAT": "json", "HEAVY_SIMULATED_PACE": "0", **extra}
 
 
 async def _request(method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
@@ -211,7 +211,7 @@ async def test_with_no_keys_at_all_it_serves_the_simulated_model(
     tmp_path: Path, servers: list[Server]
 ) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO),
-           "HEAVY_API_TOKEN": "tok-" + "x" * 20}
+           "HEAVY_API_TOKEN": "tok-" + "x" * 20, "HEAVY_SIMULATED_PACE": "0"}
     server = await Server(tmp_path, env).start()
     servers.append(server)
     headers = {"Authorization": f"Bearer {env['HEAVY_API_TOKEN']}"}

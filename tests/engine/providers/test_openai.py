@@ -307,7 +307,9 @@ async def test_connection_errors_are_retried_then_reported(unused_port: int) -> 
     cfg = fake_provider_config(f"http://127.0.0.1:{unused_port}/v1", max_retries=2)
     p = OpenAIProvider("m", cfg, {})
     try:
-        with pytest.raises(ProviderError, match="gave up after 3 attempts: cannot connect"):
+        # The message names the address tried: a dead HEAVY_LLM_BASE_URL is then obvious.
+        url = f"http://127.0.0.1:{unused_port}/v1/chat/completions"
+        with pytest.raises(ProviderError, match=f"gave up after 3 attempts at {url}: cannot con"):
             await p.complete(ask())
     finally:
         await p.aclose()
