@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -31,9 +31,6 @@ from ..runtime._adapters import load_adapters
 from ..runtime._http import READY, build_app
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
-
-if TYPE_CHECKING:
-    from ..settings import SettingsStore
 
 log = logging.getLogger("heavy.serve")
 DEFAULT_PORT = 3000
@@ -104,17 +101,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
-async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:
-    """Forget Slack event ids older than a week (Slack stops retrying after minutes)."""
-    while True:
-        try:
-            pruned = await settings.prune_events(keep_days)
-            log.info("pruned %d delivered-event records older than %d days", pruned, keep_days)
-        except Exception:
-            log.exception("pruning delivered-event records failed; trying again tomorrow")
-        await asyncio.sleep(24 * 3600)
-
-
 async def serve(
     config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
 ) -> int:
@@ -151,7 +137,6 @@ async def serve(
                                  shutdown_timeout=2.0)
             await http.setup()
             started: list[Any] = []
-            housekeeping: list[asyncio.Task[None]] = []
             try:
                 await web.TCPSite(http, host, port).start()
                 for adapter in adapters:
@@ -159,7 +144,6 @@ async def serve(
                     started.append(adapter)
                 tune_gc()  # start-up is over: see _gc.py
                 recovered = await runner.start()
-                housekeeping.append(asyncio.create_task(_prune_daily(settings)))
                 app[READY].ready = True
                 bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
@@ -175,10 +159,6 @@ async def serve(
                 await runner.shutdown(0)
                 return 1
             finally:
-                for task in housekeeping:
-                    task.cancel()
-                # Let a prune caught mid-query roll back before the database closes under it.
-                await asyncio.gather(*housekeeping, return_exceptions=True)
                 for adapter in reversed(started):
                     try:
                         await adapter.stop()

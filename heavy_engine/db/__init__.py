@@ -8,10 +8,9 @@ SQLite, the embedded default, is migrated by `Database.open()`; other backends b
 from __future__ import annotations
 
 from ._base import Base, UTCDateTime, utcnow
-from ._dedup import claim_event, prune_events
 from ._engine import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
 from ._migrate import MIGRATIONS_DIR, alembic_config, current, downgrade, head_revision, upgrade
-from ._tables import PLATFORMS, ChannelSettings, ProcessedEvent, SettingsAudit
+from ._tables import PLATFORMS, ChannelSettings, SettingsAudit
 
 __all__ = [
     "DEFAULT_URL",
@@ -21,18 +20,15 @@ __all__ = [
     "Base",
     "ChannelSettings",
     "Database",
-    "ProcessedEvent",
     "SettingsAudit",
     "UTCDateTime",
     "alembic_config",
-    "claim_event",
     "create_engine",
     "current",
     "database_url",
     "downgrade",
     "head_revision",
     "is_sqlite",
-    "prune_events",
     "upgrade",
     "utcnow",
 ]

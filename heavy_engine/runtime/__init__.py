@@ -16,7 +16,6 @@ from ._contract import (
     RejectReason,
     Services,
 )
-from ._memory import InMemoryRunner
 from ._runner import DurableRunner
 from ._store import JobStore
 
@@ -27,7 +26,6 @@ __all__ = [
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
-    "InMemoryRunner",
     "Job",
     "JobRejected",
     "JobRunner",

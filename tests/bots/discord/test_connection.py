@@ -10,7 +10,7 @@ import pytest
 
 from bots.discord import DiscordAdapter, DiscordOptions, create_adapter, intents
 from heavy_engine import Engine
-from heavy_engine.runtime import InMemoryRunner, Services
+from heavy_engine.runtime import DurableRunner, JobStore, Services
 
 from .conftest import Stack
 
@@ -111,6 +111,7 @@ async def test_a_sharded_client_from_the_environment(stack: Stack) -> None:
 def _services(stack: Stack, env: dict[str, Any]) -> Services:
     engine: Engine = stack.adapter.services.engine
     # Its own runner: registering a delivery must not replace the shared adapter's.
-    runner = InMemoryRunner(engine, stack.settings.resolve_job)
+    runner = DurableRunner(engine, JobStore(stack.settings.db, stack.config),
+                           stack.settings.resolve_job, stack.config)
     return Services(config=stack.config, engine=engine, runner=runner, settings=stack.settings,
                     env=env)
