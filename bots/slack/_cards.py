@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from heavy_engine.delivery import failure_sentence, shorten, with_reference
 from heavy_engine.progress import AgentProgress, ProgressState
 
 from ._mrkdwn import markdown_to_mrkdwn, safe_text
@@ -41,11 +42,6 @@ _RESULT_HEADLINES = {
     "timeout": ":alarm_clock: *Timed out*",
     "cancelled": ":octagonal_sign: *Stopped*",
 }
-
-
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def shorten_safe(text: str, limit: int) -> str:
@@ -192,12 +188,6 @@ def failed_answer(markdown: str, sentence: str) -> str:
     return f"{text}\n\n{sentence}"
 
 
-def failure_sentence(error: str | None) -> str:
-    """The first line of a safe error, bounded: never a stack trace."""
-    lines = (error or "").strip().splitlines()
-    return shorten(lines[0] if lines else "Something went wrong while answering.", 300)
-
-
 def failure_text(error: str | None, reference: str) -> str:
     """One short sentence for the user; the details are in the log under `reference`."""
-    return f":warning: {safe_text(failure_sentence(error))} (ref `{reference}`)"
+    return with_reference(f":warning: {safe_text(failure_sentence(error))}", reference)

@@ -35,6 +35,7 @@ class Part:
     text: str | None
     file: tuple[str, str] | None = None  # (name, content)
     last: bool = False
+    footer: str | None = None  # for platforms that show it apart from the text
 
 
 class Surface(Protocol):

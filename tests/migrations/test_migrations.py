@@ -17,7 +17,7 @@ from heavy_engine import db as heavy_db
 from heavy_engine.db import Base, Database
 
 REPO = heavy_db.MIGRATIONS_DIR.parent
-OURS = {"channel_settings", "settings_audit", "processed_events"}
+OURS = {"channel_settings", "settings_audit", "jobs"}
 
 
 def _url(tmp_path: Path) -> str:
