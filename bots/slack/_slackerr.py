@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from slack_sdk.errors import SlackApiError
 
+from heavy_engine.delivery import retry_after as parse_retry_after
+
 
 def api_error(err: SlackApiError) -> str:
     """Slack's error code (`msg_too_long`, `ratelimited`...) or `http_<status>`."""
@@ -22,7 +24,5 @@ def retry_after(err: SlackApiError, default: float = 1.0) -> float | None:
     value = headers.get("retry-after")
     if isinstance(value, list):
         value = value[0] if value else None
-    try:
-        return max(float(value), 0.0) if value is not None else default
-    except ValueError:
-        return default
+    wait = parse_retry_after(str(value)) if value is not None else None
+    return default if wait is None else wait

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db as heavy_db
-from .._config import HeavyConfig, simulated_fallback, use_simulated
+from .._config import MAX_AGENTS, HeavyConfig, simulated_fallback, use_simulated
 from .._engine import Engine, HeavyRequest
 from .._errors import ConfigError, RequestRejected
 from .._events import RunResult
@@ -26,7 +26,7 @@ CHAT_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal")
     p.add_argument("question", nargs="+", help="the question")
-    p.add_argument("--agents", type=int, help="number of agents (1-16)")
+    p.add_argument("--agents", type=int, help=f"number of agents (1-{MAX_AGENTS})")
     p.add_argument("--model", help="model for agents and orchestrator")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--scope", metavar="PLATFORM:WORKSPACE[:CHANNEL]",

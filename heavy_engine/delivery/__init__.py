@@ -7,6 +7,7 @@ the reply ledger in the job row, plans the answer and says refusals and queue po
 
 from __future__ import annotations
 
+from ..providers._openai_wire import retry_after  # one Retry-After parser, LLM and chat APIs
 from ._follow import Follower, Pace
 from ._ledger import Ledger
 from ._pipeline import Part, ReplyPipeline, Surface, may_stop
@@ -27,6 +28,7 @@ __all__ = [
     "failure_sentence",
     "may_stop",
     "plan_answer",
+    "retry_after",
     "shorten",
     "with_reference",
 ]
