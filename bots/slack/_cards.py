@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from heavy_engine.delivery import failure_sentence, shorten, with_reference
+from heavy_engine.delivery import failure_sentence, head, shorten, with_reference
 from heavy_engine.progress import AgentProgress, ProgressState
 
 from ._mrkdwn import markdown_to_mrkdwn, safe_text
@@ -165,11 +165,7 @@ def partial_answer(markdown: str, limit: int) -> str:
     text = markdown_to_mrkdwn(markdown)
     room = limit - 60  # what the markers below add must still fit the block
     if len(text) > room:
-        cut = text.rfind("\n", 0, room)
-        text = text[: cut if cut > room // 2 else room]
-        if text.count("```") % 2:
-            text += "\n```"
-        return text + "\n_… (continues below when finished)_"
+        return head(text, room) + "\n_… (continues below when finished)_"
     return text + " :writing_hand:"
 
 
@@ -180,12 +176,7 @@ def failed_answer(markdown: str, sentence: str) -> str:
         return sentence
     text = markdown_to_mrkdwn(markdown)
     room = SECTION_LIMIT - len(sentence) - 8  # the closing fence and the blank line
-    if len(text) > room:
-        cut = text.rfind("\n", 0, room)
-        text = text[: cut if cut > room // 2 else room]
-        if text.count("```") % 2:
-            text += "\n```"
-    return f"{text}\n\n{sentence}"
+    return f"{head(text, room)}\n\n{sentence}"
 
 
 def failure_text(error: str | None, reference: str) -> str:

@@ -12,7 +12,7 @@ from ._follow import Follower, Pace
 from ._ledger import Ledger
 from ._pipeline import Part, ReplyPipeline, Surface, may_stop
 from ._plan import AnswerLimits, AnswerPlan, plan_answer
-from ._text import clip, clip_start, failure_sentence, shorten, with_reference
+from ._text import clip, clip_start, failure_sentence, head, shorten, with_reference
 
 __all__ = [
     "AnswerLimits",
@@ -26,6 +26,7 @@ __all__ = [
     "clip",
     "clip_start",
     "failure_sentence",
+    "head",
     "may_stop",
     "plan_answer",
     "retry_after",

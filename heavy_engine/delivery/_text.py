@@ -15,6 +15,16 @@ def clip_start(text: str, limit: int) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
+def head(text: str, room: int) -> str:
+    """The start of `text` that fits `room` (plus a closing fence), cut at a line end when one
+    is in the second half, with a ``` code block left open closed again."""
+    if len(text) <= room:
+        return text
+    cut = text.rfind("\n", 0, room)
+    text = text[: cut if cut > room // 2 else room]
+    return text + "\n```" if text.count("```") % 2 else text
+
+
 def shorten(text: str, limit: int) -> str:
     """`text` on one line, at most `limit` characters."""
     text = " ".join(text.split())
