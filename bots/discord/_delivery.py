@@ -209,6 +209,9 @@ class DiscordSurface:
     async def closed(self, job: Job, result: RunResult | None) -> None:
         return None
 
+    async def release(self, job: Job) -> None:
+        return None
+
     # -- sending -----------------------------------------------------------------------------
 
     def _webhook(self, job: Job) -> discord.Webhook | None:

@@ -292,10 +292,12 @@ class SlackSurface:
         except SlackApiError:
             log.exception("could not report the failure of job %s", job.id)
 
-    async def closed(self, job: Job, result: RunResult | None) -> None:
+    async def release(self, job: Job) -> None:
         live = self._live.pop(job.id, None)
         if live is not None and live.stream is not None:
             await live.stream.cancel()
+
+    async def closed(self, job: Job, result: RunResult | None) -> None:
         reply = job.reply
         await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
                     remove=True)

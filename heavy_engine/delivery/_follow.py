@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 from .._engine import Run
 from .._events import Done
@@ -40,7 +40,7 @@ class Follower:
         self._next_at = max(self._next_at, loop.time() + max(delay, self.interval))
         self._dirty.set()
 
-    async def turns(self) -> AsyncIterator[ProgressState]:
+    async def turns(self) -> AsyncGenerator[ProgressState, None]:
         loop = asyncio.get_running_loop()
         reader = loop.create_task(self._read())
         try:

@@ -83,6 +83,10 @@ class Surface(Protocol):
         """The job is over here (reactions...); `result` None when the delivery crashed."""
         ...
 
+    async def release(self, job: Job) -> None:
+        """Drop what this process holds for the job (workers, caches), whatever happened."""
+        ...
+
     async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
         """Say the job waits at `job.position`; the id of the message that says it."""
         ...
@@ -163,6 +167,8 @@ class ReplyPipeline:
             return  # delivered again after the answer went out: nothing left to do
         try:
             await self._deliver(job, ledger, run)
+        except asyncio.CancelledError:
+            raise  # a shutdown: the job resumes elsewhere or later, from its record
         except Exception:
             # Ours, not the run's (the database, a bug): the user still learns it is over,
             # with the job id the log line carries.
@@ -172,6 +178,8 @@ class ReplyPipeline:
             with contextlib.suppress(Exception):
                 await self.surface.closed(job, None)
             raise
+        finally:
+            await self.surface.release(job)
 
     async def _deliver(self, job: Job, ledger: Ledger, run: Run) -> None:
         surface = self.surface
@@ -182,16 +190,17 @@ class ReplyPipeline:
             async with lock:  # a queued note on its way becomes the card
                 await surface.open(job, ledger, state)
         follower.sent()
-        async for state in follower.turns():
-            if state.result is not None:
-                break
-            try:
-                delay = await surface.progress(job, ledger, state)
-            except Exception as err:  # a lost progress update must never end the delivery
-                log.warning("progress update for job %s failed: %s", job.id, err)
-                continue
-            if delay is not None:
-                follower.hold(delay)
+        async with contextlib.aclosing(follower.turns()) as turns:
+            async for state in turns:
+                if state.result is not None:
+                    break
+                try:
+                    delay = await surface.progress(job, ledger, state)
+                except Exception as err:  # a lost progress update must never end the delivery
+                    log.warning("progress update for job %s failed: %s", job.id, err)
+                    continue
+                if delay is not None:
+                    follower.hold(delay)
         result = state.result
         assert result is not None
         try:

@@ -157,6 +157,9 @@ class Recorder:
     async def closed(self, job: Job, result: RunResult | None) -> None:
         self.sent.append("closed")
 
+    async def release(self, job: Job) -> None:
+        return None
+
     async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
         self.sent.append(f"queued {job.position}")
         return self._id()
