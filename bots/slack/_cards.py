@@ -81,11 +81,9 @@ def agent_line(agent: AgentProgress, now: float) -> str:
     return f"{head}\n      _{detail}_" if "`" not in detail else f"{head}\n      {detail}"
 
 
-def stop_value(job_id: str, requester: str, trigger: str | None = None) -> str:
-    """The Stop button's value: who may press it lives in the message itself (and, on a queued
-    note, the message that asked, whose reaction the note must update itself)."""
-    data = {"job": job_id, "user": requester, **({"t": trigger} if trigger else {})}
-    return json.dumps(data, separators=(",", ":"))
+def stop_value(job_id: str, requester: str) -> str:
+    """The Stop button's value: who may press it lives in the message itself."""
+    return json.dumps({"job": job_id, "user": requester}, separators=(",", ":"))
 
 
 def progress_card(
@@ -115,7 +113,7 @@ def progress_card(
     return text, blocks
 
 
-def _stop_actions(job_id: str, requester: str, trigger: str | None = None) -> dict[str, Any]:
+def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": "heavy_progress_actions",
@@ -124,13 +122,12 @@ def _stop_actions(job_id: str, requester: str, trigger: str | None = None) -> di
             "action_id": STOP_ACTION,
             "text": {"type": "plain_text", "text": "Stop"},
             "style": "danger",
-            "value": stop_value(job_id, requester, trigger),
+            "value": stop_value(job_id, requester),
         }],
     }
 
 
-def queued_card(position: int, *, job_id: str, requester: str,
-                trigger: str | None = None) -> tuple[str, Blocks]:
+def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blocks]:
     """Shown when the job waits for a free slot; the progress card replaces it later.
 
     `position` is the runner's: 1 means next in line, so one fewer question is ahead.
@@ -139,7 +136,7 @@ def queued_card(position: int, *, job_id: str, requester: str,
     text = (":hourglass: Queued: this question is next." if ahead <= 0 else
             f":hourglass: Queued: {ahead} question{'s' * (ahead != 1)} ahead of this one.")
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                  _stop_actions(job_id, requester, trigger)]
+                  _stop_actions(job_id, requester)]
 
 
 def stopped_in_queue_card() -> tuple[str, Blocks]:

@@ -184,8 +184,7 @@ class SlackSurface:
 
     async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
         reply = job.reply
-        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user,
-                                   trigger=reply.get("trigger_ts"))
+        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user)
         try:
             resp = await self.client.chat_postMessage(
                 channel=reply["channel"], thread_ts=reply["thread_ts"], text=text,
