@@ -157,7 +157,10 @@ class DiscordSurface:
             await self._edit_card(job, content=text, embed=None, live=False)
             return ledger.card
         channel = self.client.get_partial_messageable(int(job.reply["channel"]))
-        message = await channel.send(text, allowed_mentions=NO_MENTIONS)
+        extra: dict[str, Any] = {}
+        if (reference := _reference(job.reply)) is not None:
+            extra["reference"] = reference  # where the card would have gone: it becomes it
+        message = await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
         return str(message.id)
 
     async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:

@@ -60,7 +60,8 @@ class JobSpec:
     thread: str | None = None
     context: str | None = None  # earlier conversation, formatted as text
     flags: dict[str, Any] = field(default_factory=dict)  # per-request overrides (agents, model)
-    reply: dict[str, Any] = field(default_factory=dict)  # where and how to answer: adapter-owned
+    # Where and how to answer (adapter-owned), plus the reply ledger (`delivery.Ledger`).
+    reply: dict[str, Any] = field(default_factory=dict)
     dedup_key: str | None = None  # e.g. a Slack event_id: submitting it twice yields no 2nd job
     # (the only event de-duplication there is: `runner.seen()` asks before any work)
 
