@@ -105,19 +105,24 @@ class ReplyPipeline:
         self.name = name
         # Only this process's queued note and its delivery are serialised here; a job is
         # delivered by one process at a time (the runner's rule).
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # job id -> (lock, users)
 
     def ledger(self, job: Job) -> Ledger:
         return Ledger(job, self.runner.save_reply)
 
     @contextlib.contextmanager
     def _hold(self, job_id: str) -> Iterator[asyncio.Lock]:
-        lock = self._locks.setdefault(job_id, asyncio.Lock())
+        """The job's lock, kept while anyone holds or waits for it."""
+        lock, users = self._locks.get(job_id, (asyncio.Lock(), 0))
+        self._locks[job_id] = (lock, users + 1)
         try:
             yield lock
         finally:
-            if not lock.locked() and self._locks.get(job_id) is lock:
+            lock, users = self._locks[job_id]
+            if users == 1:
                 del self._locks[job_id]
+            else:
+                self._locks[job_id] = (lock, users - 1)
 
     # -- intake ------------------------------------------------------------------------------
 
