@@ -6,6 +6,7 @@ The engine never imports a chat library; Slack and Discord adapters live in `bot
 from __future__ import annotations
 
 from ._config import (
+    MAX_AGENTS,
     AgentOverride,
     HeavyConfig,
     Prompts,
@@ -39,6 +40,7 @@ from ._gc import tune_gc
 from ._types import ChatRequest, Completion, ToolCall, Usage
 
 __all__ = [
+    "MAX_AGENTS",
     "Accepted",
     "AgentFinished",
     "AgentOverride",

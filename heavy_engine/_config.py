@@ -24,6 +24,7 @@ from ._errors import ConfigError
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 SIMULATED_PROVIDER = "simulated"
 SIMULATED_PACE = 0.4  # seconds a call of the no-key fallback, like a small hosted model
+MAX_AGENTS = 16  # the one limit on agents per question (settings, API, chat commands)
 
 _DEFAULT_DECOMPOSE = (
     "You split a user's question into exactly {n} distinct, specialised sub-questions that "
@@ -185,8 +186,8 @@ class HeavyConfig(_Strict):
     provider: str = "openrouter"
     model: str = Field(default="openai/gpt-4o-mini", min_length=1, max_length=200)
     orchestrator_model: str | None = Field(default=None, min_length=1, max_length=200)
-    agents: int = Field(default=4, ge=1, le=16)
-    agent_overrides: list[AgentOverride] = Field(default_factory=list, max_length=16)
+    agents: int = Field(default=4, ge=1, le=MAX_AGENTS)
+    agent_overrides: list[AgentOverride] = Field(default_factory=list, max_length=MAX_AGENTS)
     system_prompt: str | None = Field(default=None, max_length=8000)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_iterations: int = Field(default=8, ge=1, le=50)

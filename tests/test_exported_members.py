@@ -16,7 +16,7 @@ PUBLIC = {
     "heavy_engine": [
         "Accepted", "AgentFinished", "AgentOverride", "AgentStarted", "AgentSummary",
         "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
-        "HeavyError", "HeavyRequest", "Prompts", "ProviderConfig", "ProviderError",
+        "HeavyError", "HeavyRequest", "MAX_AGENTS", "Prompts", "ProviderConfig", "ProviderError",
         "QuestionsReady", "RequestRejected", "Run", "RunResult", "SynthesisDelta",
         "SynthesisStarted", "Timeouts", "ToolCall", "ToolCalled", "ToolFinished", "ToolSettings",
         "Usage", "apply_env", "fallback_questions", "load_config", "normalise_questions",
@@ -28,9 +28,14 @@ PUBLIC = {
     ],
     "heavy_engine.db": [
         "DEFAULT_URL", "MIGRATIONS_DIR", "URL_ENV", "Base", "ChannelSettings", "Database",
-        "ProcessedEvent", "SettingsAudit", "UTCDateTime", "claim_event", "create_engine",
-        "database_url", "head_revision", "is_sqlite", "prune_events", "revisions", "upgrade_sql",
+        "SettingsAudit", "UTCDateTime", "create_engine",
+        "database_url", "head_revision", "is_sqlite", "revisions", "upgrade_sql",
         "utcnow",
+    ],
+    "heavy_engine.delivery": [
+        "AnswerLimits", "AnswerPlan", "Follower", "Ledger", "Pace", "Part", "ReplyPipeline",
+        "Surface", "clip", "clip_start", "failure_sentence", "head", "may_stop", "plan_answer",
+        "retry_after", "shorten", "with_reference",
     ],
     "heavy_engine.observability": [
         "CONTENT_TYPE", "MASK", "JsonFormatter", "MetricSet", "Metrics", "RedactingFormatter",
@@ -48,7 +53,7 @@ PUBLIC = {
     ],
     "heavy_engine.runtime": [
         "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "ConfigResolver",
-        "Delivery", "DurableRunner", "InMemoryRunner", "Job", "JobRejected", "JobRow", "JobRunner",
+        "Delivery", "DurableRunner", "Job", "JobRejected", "JobRow", "JobRunner",
         "JobSpec", "JobStatus", "JobStore", "RejectReason", "Services", "build_app", "job_view",
         "load_adapters",
     ],

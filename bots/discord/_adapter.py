@@ -1,7 +1,7 @@
 """The Discord adapter: gateway connection, `/heavy`, @-mentions, Stop and `/heavy-config`.
 
-It only translates: interactions and messages become `JobSpec`s for the runner, and
-`DiscordDelivery` turns the run's events back into Discord messages. Order of checks for a
+It only translates: interactions and messages become `JobSpec`s, submitted through the engine's
+reply pipeline, whose `DiscordSurface` turns the run's events back into Discord messages. Order of checks for a
 message: ignore bots (including itself), then decide whether it is addressed to the bot
 (DM, mention, or a reply in its own thread when the channel follows threads).
 """
@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,17 +21,17 @@ from typing import Any
 import discord
 import yarl
 
-from heavy_engine import HeavyConfig, RequestRejected
+from heavy_engine import HeavyConfig
+from heavy_engine.delivery import ReplyPipeline, may_stop
 from heavy_engine.runtime import JobSpec, Services
 from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 
 from ._commands import build_tree
-from ._delivery import DiscordDelivery
-from ._pacer import ChannelPacer
+from ._delivery import ChannelPacer, DiscordSurface
 from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
 from ._settings import PLATFORM, ConfigCommands, policy
-from ._stop import StopButton
+from ._stop import stop_button, stop_views
 
 log = logging.getLogger("heavy.discord")
 
@@ -84,18 +85,21 @@ def intents() -> discord.Intents:
 
 
 class _HeavyClientMixin:
-    """Hooks shared by the plain and the auto-sharded client."""
+    """Hooks shared by the plain and the auto-sharded client; the adapter comes in through
+    the constructor."""
 
-    heavy: DiscordAdapter
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        self._adapter = adapter
+        super().__init__(**options)
 
     async def setup_hook(self) -> None:
-        await self.heavy.setup()
+        await self._adapter.setup()
 
     async def on_ready(self) -> None:
-        self.heavy.ready.set()
+        self._adapter.ready.set()
 
     async def on_message(self, message: discord.Message) -> None:
-        await self.heavy.on_message(message)
+        await self._adapter.on_message(message)
 
 
 class HeavyClient(_HeavyClientMixin, discord.Client):
@@ -117,14 +121,15 @@ class DiscordAdapter:
         self.options = options
         self.ready = asyncio.Event()
         cls = HeavyShardedClient if options.sharded else HeavyClient
-        client = cls(intents=intents(), allowed_mentions=NO_MENTIONS,
+        client = cls(self, intents=intents(), allowed_mentions=NO_MENTIONS,
                      guild_ready_timeout=guild_ready_timeout, chunk_guilds_at_startup=False)
-        client.heavy = self  # the client's hooks and the Stop button reach the adapter here
         self.client: discord.Client = client
         self.tree = build_tree(self.client, services.config, self, ConfigCommands(services))
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
-        self.delivery = DiscordDelivery(self.client, services.runner,
-                                        ChannelPacer(options.edit_interval), refresh=refresh)
+        self.stop_button = stop_button(self.on_stop)
+        self.surface = DiscordSurface(self.client, ChannelPacer(options.edit_interval),
+                                      stop_views(self.stop_button), refresh=refresh)
+        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -142,7 +147,7 @@ class DiscordAdapter:
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
 
     async def stop(self) -> None:
-        self.delivery.online.clear()
+        self.surface.online.clear()
         await self.client.close()
         if self._task is not None:
             self._task.cancel()
@@ -171,8 +176,8 @@ class DiscordAdapter:
 
     async def setup(self) -> None:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""
-        self.client.add_dynamic_items(StopButton)
-        self.delivery.online.set()  # REST works from here on
+        self.client.add_dynamic_items(self.stop_button)
+        self.surface.online.set()  # REST works from here on
         try:
             await self.tree.sync()
             if self.options.dev_guild:
@@ -199,7 +204,10 @@ class DiscordAdapter:
         channel = interaction.channel
         reply: dict[str, Any] = {
             "channel": str(interaction.channel_id), "card": str(card),
-            "interaction": str(interaction.id),
+            # Edits go through the interaction's webhook while its token lives (any process
+            # can, from these), then with the bot token.
+            "application_id": str(interaction.application_id),
+            "interaction_token": interaction.token, "interaction_at": time.time(),
             "make_thread": isinstance(channel, discord.TextChannel),
             "mention": interaction.guild_id is not None,  # ping when done, except in DMs
         }
@@ -219,19 +227,12 @@ class DiscordAdapter:
             question=question, context=context, flags=flags, reply=reply,
             dedup_key=f"interaction:{interaction.id}",
         )
-        self.delivery.remember(interaction)  # before submit: delivery may start at once
-        try:
-            job = await self.services.runner.submit(spec)
-        except RequestRejected as err:
-            self.delivery.forget(reply["interaction"])
-            await interaction.edit_original_response(content=f"⚠️ {err.user_message}",
+
+        async def refuse(sentence: str) -> None:
+            await interaction.edit_original_response(content=f"⚠️ {sentence}",
                                                      allowed_mentions=NO_MENTIONS)
-            return
-        if job is not None and job.position > 0:
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.edit_original_response(
-                    content=f"⏳ Queued: position {job.position}. I'll start soon.",
-                    allowed_mentions=NO_MENTIONS)
+
+        await self.delivery.submit(spec, refuse)
 
     # -- @-mentions and follow-ups -----------------------------------------------------------
 
@@ -294,14 +295,11 @@ class DiscordAdapter:
             dedup_key=f"message:{message.id}",
         )
         target = self.client.get_partial_messageable(int(reply["channel"]))
-        try:
-            job = await self.services.runner.submit(spec)
-        except RequestRejected as err:
-            await target.send(f"⚠️ {err.user_message}", allowed_mentions=NO_MENTIONS)
-            return
-        if job is not None and job.position > 0:
-            await target.send(f"⏳ Queued: position {job.position}. I'll start soon.",
-                              allowed_mentions=NO_MENTIONS)
+
+        async def refuse(sentence: str) -> None:
+            await target.send(f"⚠️ {sentence}", allowed_mentions=NO_MENTIONS)
+
+        await self.delivery.submit(spec, refuse)
 
     async def _thread_policy(self, guild: discord.Guild | None, thread: discord.Thread) -> str:
         if guild is None:
@@ -342,19 +340,17 @@ class DiscordAdapter:
         # The same rule as a channel's settings: Manage Channels, or the operator's `admins`.
         scope = Scope(PLATFORM, str(interaction.guild_id or "dm"), str(interaction.channel_id))
         admin = await policy(interaction.permissions, self.config.admins).can_edit(str(user), scope)
-        if user != requester and not admin:
+        if not may_stop(str(user), str(requester), admin):
             await interaction.response.send_message(
                 "Only the person who asked, or someone who can manage this channel, can stop "
                 "this run.", ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         # Cancelling may wait on the database, and Discord fails a press not answered in 3 s.
-        cancelling = asyncio.ensure_future(self.services.runner.cancel(job_id))
+        cancelling = asyncio.ensure_future(self.delivery.stop(job_id, by=str(user)))
         await asyncio.wait({cancelling}, timeout=STOP_ACK_WITHIN)
         if not cancelling.done():
             await interaction.response.defer(ephemeral=True, thinking=True)
         stopped = await cancelling
-        if stopped:
-            self.delivery.stopped_by[job_id] = user
         text = "Stopping…" if stopped else "This run has already finished."
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)

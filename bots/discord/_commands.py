@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol
 import discord
 from discord import app_commands
 
-from heavy_engine import HeavyConfig
+from heavy_engine import MAX_AGENTS, HeavyConfig
 
 ScopeName = Literal["channel", "server"]
 ThreadPolicy = Literal["mention", "follow"]
@@ -54,13 +54,13 @@ def build_tree(
         return model_choices(allowed, current)
 
     @app_commands.describe(
-        question="What to research", agents="How many agents work on it (1-16)",
+        question="What to research", agents=f"How many agents work on it (1-{MAX_AGENTS})",
         model="The model the agents use",
     )
     async def heavy(
         interaction: discord.Interaction,
         question: app_commands.Range[str, 1, 6000],
-        agents: app_commands.Range[int, 1, 16] | None = None,
+        agents: app_commands.Range[int, 1, MAX_AGENTS] | None = None,
         model: str | None = None,
     ) -> None:
         await asker.ask(interaction, question, agents, model)
@@ -83,7 +83,7 @@ def build_tree(
 
     @app_commands.describe(
         scope="This channel, or the server default", model="Model for the agents",
-        agents="How many agents (1-16)", thread_policy="Answer replies in my threads "
+        agents=f"How many agents (1-{MAX_AGENTS})", thread_policy="Answer replies in my threads "
         "without a mention (follow) or only when mentioned (mention)",
         temperature="Sampling temperature (0-2)", timeout="Seconds a whole run may take",
         system_prompt="Extra instructions for every agent",
@@ -92,7 +92,7 @@ def build_tree(
         interaction: discord.Interaction,
         scope: ScopeName = "channel",
         model: str | None = None,
-        agents: app_commands.Range[int, 1, 16] | None = None,
+        agents: app_commands.Range[int, 1, MAX_AGENTS] | None = None,
         thread_policy: ThreadPolicy | None = None,
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         timeout: app_commands.Range[int, 10, 3600] | None = None,  # noqa: ASYNC109 - an option

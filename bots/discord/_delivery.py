@@ -1,23 +1,19 @@
-"""Renders a run on Discord: a live progress card, then the answer (or one sentence why not).
+"""Discord's `Surface` for the engine's reply pipeline: how a card, an answer part or a failure
+is sent; the pipeline decides when (`heavy_engine.delivery`).
 
-State that must survive a restart lives in `job.reply` (saved with `runner.save_reply`):
+`job.reply` holds, besides the pipeline's ledger (`card`, `parts`, `answered`):
 
-- `channel`: where the card is; `card`: its message id (absent until posted)
-- `thread`: where the answer goes when not `channel`; `make_thread`: create it from the card
-- `interaction`: the slash command's interaction id. While this process holds the live
-  interaction and its token is fresh, edits go through it; after that (or after a restart)
-  the bot token does the work. The token itself is never stored.
-- `reference`: a message to reply to (the question, in DMs and plain channels)
-- `mention`: ping the requester with the answer; `posted`: answer messages already sent;
-  `answered`: the job is over on Discord
-
-So a job delivered again edits the same card, and never posts an answer message twice.
+- `channel`: where the card is; `thread`: where the answer goes when not `channel`;
+  `make_thread`: create it from the card; `reference`: a message to reply to
+- `mention`: ping the requester with the answer
+- `application_id`, `interaction_token`, `interaction_at`: a slash command's webhook. While the
+  token is fresh (15 minutes), the card is edited through it; after that, or when Discord
+  refuses it, the bot token does the work. Any process can do both from the record.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import logging
 import time
@@ -26,21 +22,21 @@ from typing import Any, Literal
 
 import discord
 
-from heavy_engine import Done, Run, RunResult
+from heavy_engine import RunResult
+from heavy_engine.delivery import Ledger, Pace, Part
 from heavy_engine.progress import ProgressState
-from heavy_engine.runtime import Job, JobRunner
+from heavy_engine.runtime import Job
 from heavy_engine.text import footer
 
-from ._pacer import ChannelPacer
 from ._render import (
     NO_MENTIONS,
     answer_mentions,
     failure_text,
     plan_answer,
     progress_embed,
+    queued_text,
     thread_name,
 )
-from ._stop import stop_view
 
 log = logging.getLogger("heavy.discord")
 
@@ -48,95 +44,63 @@ TOKEN_TTL = 14 * 60  # interaction tokens live 15 min; leave a margin for slow e
 ONLINE_WAIT = 120.0  # a job recovered at start-up waits this long for the login
 THREAD_EXISTS = 160004  # Discord's code for "a thread has already been created for this message"
 ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
+ORIGINAL = "@original"  # the interaction's own response, in webhook message routes
+StopView = Callable[[str, int], discord.ui.View]
 
 
-class DiscordDelivery:
-    def __init__(
-        self,
-        client: discord.Client,
-        runner: JobRunner,
-        pacer: ChannelPacer,
-        *,
-        refresh: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.client = client
-        self.runner = runner
-        self.pacer = pacer
-        self.refresh = refresh  # redraw at least this often, so elapsed times move
+class ChannelPacer:
+    """Discord allows about 5 message edits per 5 s per channel, shared by every card in it:
+    one turn per channel per interval. discord.py's rate-limit handling is the backstop."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
         self._clock = clock
-        self._interactions: dict[str, tuple[discord.Interaction, float]] = {}  # id -> (it, when)
-        self.stopped_by: dict[str, int] = {}  # job id -> who pressed Stop
+        self._next: dict[int, float] = {}  # channel id -> earliest time of its next edit
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def turn(self, channel_id: int) -> None:
+        """Wait until `channel_id` may be edited again, and claim that slot."""
+        async with self._locks.setdefault(channel_id, asyncio.Lock()):
+            wait = self._next.get(channel_id, 0.0) - self._clock()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self._next[channel_id] = self._clock() + self.interval
+
+
+class DiscordSurface:
+    interval = 0.0  # the channel pacer paces
+
+    def __init__(self, client: discord.Client, pacer: ChannelPacer, stop_view: StopView, *,
+                 refresh: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+        self.client = client
+        self.pacer = pacer
+        self.stop_view = stop_view
+        self.tick = refresh  # redraw at least this often, so elapsed times move
+        self._clock = clock  # wall clock: interaction ages are compared across processes
         # Set once logged in: the runner may hand over recovered jobs before that.
         self.online = asyncio.Event()
 
-    async def deliver(self, job: Job, run: Run) -> None:
+    def pace(self, job: Job) -> Pace:
+        channel = int(job.reply["channel"])
+        return lambda: self.pacer.turn(channel)
+
+    # -- the card ----------------------------------------------------------------------------
+
+    async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         await asyncio.wait_for(self.online.wait(), ONLINE_WAIT)
-        try:
-            await self._deliver(job, run)
-        except Exception:
-            log.exception("discord delivery of job %s failed", job.id)
-            with contextlib.suppress(Exception):
-                await self._post(job, failure_text(None, job.id), mention=False)
-            raise
-
-    # -- the steps ---------------------------------------------------------------------------
-
-    async def _deliver(self, job: Job, run: Run) -> None:
         reply = job.reply
-        state = ProgressState(question=job.spec.question)
-        if reply.get("answered"):
-            return  # delivered again after the answer went out: nothing left to do
-        await self._ensure_card(job, state)
-        await self._ensure_thread(job)
-        dirty = asyncio.Event()
-        closing = False
+        if ledger.card is None:
+            channel = self.client.get_partial_messageable(int(reply["channel"]))
+            extra: dict[str, Any] = {}
+            if (reference := _reference(reply)) is not None:
+                extra["reference"] = reference
+            message = await channel.send(embed=progress_embed(state, time.monotonic()),
+                                         view=self.stop_view(job.id, int(job.spec.user)),
+                                         allowed_mentions=NO_MENTIONS, **extra)
+            await ledger.record(card=str(message.id))
+        await self._ensure_thread(job, ledger)
 
-        async def pump() -> None:
-            # Merge updates: each turn renders the newest state, however many events came.
-            while not closing:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(dirty.wait(), timeout=self.refresh)
-                if closing:
-                    return
-                await self.pacer.turn(int(reply["channel"]))
-                if closing:
-                    return
-                dirty.clear()
-                try:
-                    await self._edit_card(job, progress_embed(state, time.monotonic()), live=True)
-                except Exception as err:  # a lost progress edit must never end the delivery
-                    log.warning("progress edit for job %s failed: %s", job.id, err)
-
-        pumping = asyncio.create_task(pump())
-        try:
-            async for event in run.stream():
-                state.apply(event)
-                if isinstance(event, Done):
-                    break
-                dirty.set()
-        finally:
-            closing = True
-            dirty.set()
-            await pumping
-        await self._finish(job, state)
-
-    async def _ensure_card(self, job: Job, state: ProgressState) -> None:
-        reply = job.reply
-        if reply.get("card"):
-            return
-        channel = self.client.get_partial_messageable(int(reply["channel"]))
-        embed, view = progress_embed(state, time.monotonic()), stop_view(job.id, int(job.spec.user))
-        reference = _reference(reply)
-        if reference is not None:
-            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS,
-                                         reference=reference)
-        else:
-            message = await channel.send(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-        reply["card"] = str(message.id)
-        await self.runner.save_reply(job)
-
-    async def _ensure_thread(self, job: Job) -> None:
+    async def _ensure_thread(self, job: Job, ledger: Ledger) -> None:
         """A slash command's answer goes to a thread started from the card, when possible."""
         reply = job.reply
         if not reply.pop("make_thread", False) or reply.get("thread"):
@@ -162,9 +126,13 @@ class DiscordDelivery:
             reply["reference"] = reply["card"]
         else:
             reply["thread"] = str(thread.id)
-        await self.runner.save_reply(job)
+        await ledger.record()
 
-    async def _finish(self, job: Job, state: ProgressState) -> None:
+    async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
+        await self._edit_card(job, embed=progress_embed(state, time.monotonic()), live=True)
+        return None
+
+    async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         result = state.result
         assert result is not None
         reply = job.reply
@@ -176,91 +144,112 @@ class DiscordDelivery:
             note = "Answer below."
         else:
             note = ""
-        stopper = self.stopped_by.pop(job.id, None)
-        if result.status == "cancelled" and stopper is not None:
-            note = f"Stopped by <@{stopper}>. {note}".strip()
+        if result.status == "cancelled" and job.stopped_by:
+            note = f"Stopped by <@{job.stopped_by}>. {note}".strip()
         elif result.status not in ("ok", "cancelled"):
             note = f"{failure_text(result.error, job.id, status=result.status)} {note}".strip()
-        await self.pacer.turn(int(reply["channel"]))
-        try:  # the final state is always sent (no Stop button any more)
-            await self._edit_card(job, progress_embed(state, time.monotonic(), note=note),
-                                  live=False)
-        except discord.HTTPException as err:
-            log.warning("final card edit for job %s failed: %s", job.id, err)
-        if result.answer:
-            await self._post_answer(job, result.answer, _footer(result))
-        elif result.status != "cancelled":
-            mention = bool(reply.get("mention"))
-            text = failure_text(result.error, job.id, status=result.status)
-            await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
-                             mention=mention)
-        reply["answered"] = True
-        self.forget(reply.get("interaction"))
-        await self.runner.save_reply(job)
+        await self._edit_card(job, embed=progress_embed(state, time.monotonic(), note=note),
+                              live=False)
 
-    async def _post_answer(self, job: Job, answer: str, footer_text: str) -> None:
-        reply = job.reply
-        mention = bool(reply.get("mention"))
-        prefix = f"<@{job.spec.user}>" if mention else ""
-        plan = plan_answer(answer, footer_text, prefix=prefix)
-        posted = int(reply.get("posted", 0))
-        for i, content in enumerate(plan.messages):
-            if i < posted:
-                continue  # sent before a restart
-            last = i == len(plan.messages) - 1
-            file = (discord.File(io.BytesIO(answer.encode()), filename=f"heavy-{job.id}.md")
-                    if plan.attach and last else None)
-            await self._post(job, content, mention=mention and i == 0, file=file,
-                             reference=i == 0)
-            reply["posted"] = i + 1
-            await self.runner.save_reply(job)
+    async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
+        text = queued_text(job.position)
+        if ledger.card is not None:  # a slash command's deferred response
+            await self._edit_card(job, content=text, embed=None, live=False)
+            return ledger.card
+        channel = self.client.get_partial_messageable(int(job.reply["channel"]))
+        extra: dict[str, Any] = {}
+        if (reference := _reference(job.reply)) is not None:
+            extra["reference"] = reference  # where the card would have gone: it becomes it
+        message = await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
+        return str(message.id)
+
+    async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
+        if ledger.card is not None:
+            text = f"⏹️ Stopped before it started by <@{job.stopped_by}>." if job.stopped_by \
+                else "⏹️ Stopped before it started."
+            await self._edit_card(job, content=text, embed=None, live=False)
+
+    # -- the answer --------------------------------------------------------------------------
+
+    async def finish_live(self, job: Job, ledger: Ledger, result: RunResult,
+                          state: ProgressState) -> bool:
+        return False  # the card shows the synthesis as it grows; the answer comes after
+
+    def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
+        if not result.answer:
+            return None
+        prefix = f"<@{job.spec.user}>" if job.reply.get("mention") else ""
+        plan = plan_answer(result.answer, _footer(result), prefix=prefix)
+        last = len(plan.messages) - 1
+        return [Part(i, text, (f"heavy-{job.id}.md", result.answer)
+                     if plan.attach and i == last else None, last=i == last)
+                for i, text in enumerate(plan.messages)]
+
+    async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
+        mention = bool(job.reply.get("mention")) and part.index == 0
+        file = None
+        if part.file is not None:
+            name, content = part.file
+            file = discord.File(io.BytesIO(content.encode()), filename=name)
+        await self._post(job, part.text or "", mention=mention, file=file,
+                         reference=part.index == 0)
+
+    async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
+                           state: ProgressState) -> None:
+        if result.status == "cancelled":
+            return  # the card says who stopped it
+        mention = bool(job.reply.get("mention"))
+        text = failure_text(result.error, job.id, status=result.status)
+        await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
+                         mention=mention)
+
+    async def say_failed(self, job: Job, sentence: str) -> None:
+        try:
+            await self._post(job, failure_text(sentence, job.id), mention=False)
+        except Exception:
+            log.exception("could not report the failure of job %s", job.id)
+
+    async def closed(self, job: Job, result: RunResult | None) -> None:
+        return None
+
+    async def release(self, job: Job) -> None:
+        return None
 
     # -- sending -----------------------------------------------------------------------------
 
-    def remember(self, interaction: discord.Interaction) -> None:
-        """Keep a slash command's interaction for edits while its token is fresh."""
-        now = self._clock()
-        for key, (_, when) in list(self._interactions.items()):
-            if now - when > TOKEN_TTL:
-                del self._interactions[key]  # jobs that never reached delivery
-        self._interactions[str(interaction.id)] = (interaction, now)
-
-    def forget(self, interaction_id: str | None) -> None:
-        self._interactions.pop(interaction_id or "", None)
-
-    def _live(self, job: Job) -> discord.Interaction | None:
-        found = self._interactions.get(job.reply.get("interaction") or "")
-        if found is None or self._clock() - found[1] > TOKEN_TTL:
-            return None
-        return found[0]
-
-    async def _edit_card(self, job: Job, embed: discord.Embed, *, live: bool) -> None:
+    def _webhook(self, job: Job) -> discord.Webhook | None:
+        """The slash command's webhook while its token is fresh, else None."""
         reply = job.reply
-        view = stop_view(job.id, int(job.spec.user)) if live else None
-        interaction = self._live(job)
-        if interaction is not None:
+        token, app = reply.get("interaction_token"), reply.get("application_id")
+        if not token or not app:
+            return None
+        if self._clock() - float(reply.get("interaction_at", 0)) > TOKEN_TTL:
+            return None
+        return discord.Webhook.partial(int(app), str(token), client=self.client)
+
+    async def _edit_card(self, job: Job, *, embed: discord.Embed | None, live: bool,
+                         content: str | None = None) -> None:
+        reply = job.reply
+        view = self.stop_view(job.id, int(job.spec.user)) if live else None
+        webhook = self._webhook(job)
+        if webhook is not None:
             try:
-                await interaction.edit_original_response(
-                    content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+                # "@original" works in the message route: the response needs no stored id.
+                await webhook.edit_message(ORIGINAL,  # type: ignore[arg-type]
+                                           content=content, embed=embed, view=view,
+                                           allowed_mentions=NO_MENTIONS)
                 return
             except discord.HTTPException as err:
                 # Expired early (401 Invalid Webhook Token) or gone: the bot token from now on.
                 if err.status not in (401, 403, 404):
                     raise
-                self.forget(reply.get("interaction"))
+                reply.pop("interaction_token", None)
         card = self.client.get_partial_messageable(int(reply["channel"])).get_partial_message(
             int(reply["card"]))
-        await card.edit(content=None, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        await card.edit(content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
-    async def _post(
-        self,
-        job: Job,
-        content: str,
-        *,
-        mention: bool,
-        file: discord.File | None = None,
-        reference: bool = True,
-    ) -> None:
+    async def _post(self, job: Job, content: str, *, mention: bool,
+                    file: discord.File | None = None, reference: bool = True) -> None:
         """Send with the bot token (runs outlive interaction tokens), the webhook as fallback."""
         reply = job.reply
         target = int(reply.get("thread") or reply["channel"])
@@ -276,14 +265,13 @@ class DiscordDelivery:
                 content, allowed_mentions=mentions, **extra)
         except discord.Forbidden:
             # E.g. a user-installed app: not a member of the channel, but the interaction is.
-            interaction = self._live(job)
-            if interaction is None:
+            webhook = self._webhook(job)
+            if webhook is None:
                 raise
             extra.pop("reference", None)
             if file is not None:
                 file.reset()
-            await interaction.followup.send(content, allowed_mentions=mentions, wait=True,
-                                            **extra)
+            await webhook.send(content, allowed_mentions=mentions, wait=True, **extra)
 
 
 def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:

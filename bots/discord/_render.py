@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import discord
 
+from heavy_engine.delivery import AnswerLimits, clip, clip_start, failure_sentence, with_reference
+from heavy_engine.delivery import plan_answer as plan_parts
 from heavy_engine.progress import AgentProgress, ProgressState
-from heavy_engine.text import split_markdown
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256
@@ -65,16 +66,6 @@ def neutralise_mentions(text: str) -> str:
 def strip_bot_mention(content: str, bot_id: int) -> str:
     """The message text without the bot's own mention(s), whitespace collapsed at the ends."""
     return re.sub(rf"<@!?{bot_id}>", "", content).strip()
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters with an ellipsis when it was longer."""
-    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
-
-
-def clip_start(text: str, limit: int) -> str:
-    """The last `limit` characters of `text` (streaming shows the newest words)."""
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
 
 
 def thread_name(question: str) -> str:
@@ -198,12 +189,12 @@ def plan_answer(
     """
     answer = neutralise_mentions(answer.strip()) or "(empty answer)"
     tail = f"-# {footer}" if footer else ""
-    chunks = split_markdown(answer, limit - len(prefix) - 1)
-    attach = len(answer) > attach_over
-    if len(chunks) > max_messages:
-        chunks = chunks[: max_messages - 1]
+    plan = plan_parts(answer, AnswerLimits(
+        part_chars=limit - len(prefix) - 1, max_parts=max_messages, attach_over=attach_over,
+        head_parts=max_messages - 1))
+    chunks, attach = list(plan.parts), plan.attach
+    if plan.cut:
         chunks.append(f"*… {len(answer):,} characters in all: the full answer is attached.*")
-        attach = True
     if prefix:
         chunks[0] = f"{prefix}\n{chunks[0]}"  # own line: the answer may open with a heading
     if tail:
@@ -218,8 +209,13 @@ def failure_text(error: str | None, ref: str, *, status: str = "failed") -> str:
     """One short sentence for the user, with the reference the logs carry."""
     if status == "cancelled":
         return "⏹️ Stopped before an answer was ready."
-    sentence = clip(_inline(error or "Something went wrong while answering."), 300)
-    return f"⚠️ {neutralise_mentions(sentence)} (ref `{ref}`)"
+    sentence = failure_sentence(error).replace("`", "ˋ")
+    return with_reference(f"⚠️ {neutralise_mentions(sentence)}", ref)
+
+
+def queued_text(position: int) -> str:
+    """The note a queued question shows until its run starts (`position` 1 is next)."""
+    return f"⏳ Queued: position {position}. I'll start soon."
 
 
 USAGE_HINT = (

@@ -21,6 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
@@ -28,7 +29,7 @@ from . import _actions, _commands, _triggers
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
-from ._delivery import SlackDelivery
+from ._delivery import SlackSurface
 from ._env import SlackEnv
 
 log = logging.getLogger("heavy.slack")
@@ -40,7 +41,7 @@ def build_client(env: SlackEnv, *, wait_on_429: bool = True) -> AsyncWebClient:
     """A Web API client on `SLACK_API_URL`.
 
     With `wait_on_429`, a rate-limited call waits out Retry-After once before failing (progress
-    edits add their own coalescing on top, see `_throttle`). Without it, a 429 fails at once:
+    edits add their own coalescing on top: the engine's reply pipeline). Without it, a 429 fails at once:
     for thread history, whose limit can be a minute, an answer without context beats a wait.
     """
     retries: list[AsyncRetryHandler] = async_default_handlers()  # a dropped connection: once
@@ -74,9 +75,10 @@ class SlackAdapter:
             history=ThreadHistory(build_client(env, wait_on_429=False)),
             admins=AnyOf(slack_admins, ConfigAdmins.from_config(services.config)),
         )
-        self.delivery = SlackDelivery(self.client, services.runner, interval=edit_interval,
-                                      streaming=env.streaming,
-                                      on_thread=self.bot.remember_thread)
+        self.surface = SlackSurface(self.client, interval=edit_interval,
+                                    streaming=env.streaming, on_thread=self.bot.remember_thread)
+        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
+        self.bot.delivery = self.delivery
         bolt_log = logging.getLogger("heavy.slack.bolt")
         bolt_log.addFilter(_NO_TOKEN_NOTICE)  # the same object is only added once
         self.app = AsyncApp(

@@ -14,11 +14,12 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine import HeavyConfig, RequestRejected
-from heavy_engine.runtime import Job, JobSpec, Services
+from heavy_engine import HeavyConfig
+from heavy_engine.delivery import ReplyPipeline
+from heavy_engine.runtime import JobSpec, Services
 from heavy_engine.settings import AdminPolicy
 
-from ._cards import failure_text, queued_card
+from ._cards import failure_text
 from ._context import ThreadHistory
 from ._delivery import WORKING, react
 from ._mrkdwn import safe_text
@@ -45,6 +46,7 @@ class SlackBot:
     # runner's job history, which remembers them across restarts.
     answered: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+    delivery: ReplyPipeline = field(init=False)  # set by the adapter, which builds both
 
     def remember_thread(self, channel: str, thread_ts: str) -> None:
         self.answered[(channel, thread_ts)] = None
@@ -79,14 +81,14 @@ class SlackBot:
         config: HeavyConfig = resolved.config
         return config
 
-    async def claim(self, event_id: str | None) -> bool:
-        """False when this event was already handled (a Slack retry, also across restarts)."""
-        if not event_id:
-            return True
-        claimed: bool = await self.services.settings.claim_event(PLATFORM, event_id)
-        if not claimed:
-            log.info("duplicate event %s ignored", event_id)
-        return claimed
+    async def duplicate(self, event_id: str | None) -> bool:
+        """True when this event already made a job (a Slack retry, also across restarts).
+
+        Only a shortcut before any work: the job's unique dedup key is what decides."""
+        if not event_id or not await self.services.runner.seen(PLATFORM, event_id):
+            return False
+        log.info("duplicate event %s ignored", event_id)
+        return True
 
     async def ask(
         self,
@@ -109,43 +111,19 @@ class SlackBot:
             reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
                    "trigger_ts": trigger_ts, **(extra or {})},
         )
-        try:
-            job = await self.services.runner.submit(spec)
-        except RequestRejected as err:
+
+        async def refuse(sentence: str) -> None:
             await working
             await react(self.client, channel, trigger_ts, WORKING, remove=True)
-            await self.tell(channel, user, f":information_source: {safe_text(err.user_message)}",
+            await self.tell(channel, user, f":information_source: {safe_text(sentence)}",
                             thread_ts=thread_ts)
-            return False
+
+        job = await self.delivery.submit(spec, refuse)
         await working
         if job is None:
             return False
         self.remember_thread(channel, thread_ts)
-        if job.position > 0 and not job.reply.get("progress_ts"):
-            await self._show_queued(job)
         return True
-
-    async def _show_queued(self, job: Job) -> None:
-        """Say the question is waiting; the delivery later edits this same message."""
-        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user,
-                                   trigger=job.reply.get("trigger_ts"))
-        try:
-            resp = await self.client.chat_postMessage(
-                channel=job.reply["channel"], thread_ts=job.reply["thread_ts"], text=text,
-                blocks=blocks)
-        except SlackApiError as err:
-            log.warning("could not show the queue position: %s", api_error(err))
-            return
-        if job.status != "queued":
-            # It started while the note was on its way and posted its own card: the note
-            # would stay behind, saying "queued", with a Stop button.
-            try:
-                await self.client.chat_delete(channel=job.reply["channel"], ts=str(resp["ts"]))
-            except SlackApiError as err:
-                log.warning("could not remove the queue note: %s", api_error(err))
-            return
-        job.reply["progress_ts"] = str(resp["ts"])
-        await self.services.runner.save_reply(job)
 
     async def tell(self, channel: str, user: str, text: str, *,
                    thread_ts: str | None = None) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from heavy_engine.delivery import failure_sentence, head, shorten, with_reference
 from heavy_engine.progress import AgentProgress, ProgressState
 
 from ._mrkdwn import markdown_to_mrkdwn, safe_text
@@ -41,11 +42,6 @@ _RESULT_HEADLINES = {
     "timeout": ":alarm_clock: *Timed out*",
     "cancelled": ":octagonal_sign: *Stopped*",
 }
-
-
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def shorten_safe(text: str, limit: int) -> str:
@@ -85,11 +81,9 @@ def agent_line(agent: AgentProgress, now: float) -> str:
     return f"{head}\n      _{detail}_" if "`" not in detail else f"{head}\n      {detail}"
 
 
-def stop_value(job_id: str, requester: str, trigger: str | None = None) -> str:
-    """The Stop button's value: who may press it lives in the message itself (and, on a queued
-    note, the message that asked, whose reaction the note must update itself)."""
-    data = {"job": job_id, "user": requester, **({"t": trigger} if trigger else {})}
-    return json.dumps(data, separators=(",", ":"))
+def stop_value(job_id: str, requester: str) -> str:
+    """The Stop button's value: who may press it lives in the message itself."""
+    return json.dumps({"job": job_id, "user": requester}, separators=(",", ":"))
 
 
 def progress_card(
@@ -119,7 +113,7 @@ def progress_card(
     return text, blocks
 
 
-def _stop_actions(job_id: str, requester: str, trigger: str | None = None) -> dict[str, Any]:
+def _stop_actions(job_id: str, requester: str) -> dict[str, Any]:
     return {
         "type": "actions",
         "block_id": "heavy_progress_actions",
@@ -128,13 +122,12 @@ def _stop_actions(job_id: str, requester: str, trigger: str | None = None) -> di
             "action_id": STOP_ACTION,
             "text": {"type": "plain_text", "text": "Stop"},
             "style": "danger",
-            "value": stop_value(job_id, requester, trigger),
+            "value": stop_value(job_id, requester),
         }],
     }
 
 
-def queued_card(position: int, *, job_id: str, requester: str,
-                trigger: str | None = None) -> tuple[str, Blocks]:
+def queued_card(position: int, *, job_id: str, requester: str) -> tuple[str, Blocks]:
     """Shown when the job waits for a free slot; the progress card replaces it later.
 
     `position` is the runner's: 1 means next in line, so one fewer question is ahead.
@@ -143,7 +136,7 @@ def queued_card(position: int, *, job_id: str, requester: str,
     text = (":hourglass: Queued: this question is next." if ahead <= 0 else
             f":hourglass: Queued: {ahead} question{'s' * (ahead != 1)} ahead of this one.")
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
-                  _stop_actions(job_id, requester, trigger)]
+                  _stop_actions(job_id, requester)]
 
 
 def stopped_in_queue_card() -> tuple[str, Blocks]:
@@ -169,11 +162,7 @@ def partial_answer(markdown: str, limit: int) -> str:
     text = markdown_to_mrkdwn(markdown)
     room = limit - 60  # what the markers below add must still fit the block
     if len(text) > room:
-        cut = text.rfind("\n", 0, room)
-        text = text[: cut if cut > room // 2 else room]
-        if text.count("```") % 2:
-            text += "\n```"
-        return text + "\n_… (continues below when finished)_"
+        return head(text, room) + "\n_… (continues below when finished)_"
     return text + " :writing_hand:"
 
 
@@ -184,20 +173,9 @@ def failed_answer(markdown: str, sentence: str) -> str:
         return sentence
     text = markdown_to_mrkdwn(markdown)
     room = SECTION_LIMIT - len(sentence) - 8  # the closing fence and the blank line
-    if len(text) > room:
-        cut = text.rfind("\n", 0, room)
-        text = text[: cut if cut > room // 2 else room]
-        if text.count("```") % 2:
-            text += "\n```"
-    return f"{text}\n\n{sentence}"
-
-
-def failure_sentence(error: str | None) -> str:
-    """The first line of a safe error, bounded: never a stack trace."""
-    lines = (error or "").strip().splitlines()
-    return shorten(lines[0] if lines else "Something went wrong while answering.", 300)
+    return f"{head(text, room)}\n\n{sentence}"
 
 
 def failure_text(error: str | None, reference: str) -> str:
     """One short sentence for the user; the details are in the log under `reference`."""
-    return f":warning: {safe_text(failure_sentence(error))} (ref `{reference}`)"
+    return with_reference(f":warning: {safe_text(failure_sentence(error))}", reference)

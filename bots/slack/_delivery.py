@@ -1,8 +1,10 @@
-"""`SlackDelivery`: renders a run in its thread: progress card, streamed answer, final state.
+"""Slack's `Surface` for the engine's reply pipeline: the progress card, the answer as it is
+written (streamed, or an edited message), the final answer and reactions. The pipeline decides
+when (`heavy_engine.delivery`); this module renders and sends.
 
-`job.reply` carries what must survive a restart: the progress and answer message ids, how many
-parts of a long answer were sent, and whether the answer is complete, so a job delivered again
-edits its messages and never posts any part of the answer twice.
+`job.reply` holds, besides the pipeline's ledger (`card`, `answer`, `parts`, `answered`), where
+to answer: `channel`, `thread_ts`, `team`, `user` and `trigger_ts` (the asking message, which
+carries the reactions).
 """
 
 from __future__ import annotations
@@ -11,17 +13,20 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from aiohttp import ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine import Done, Run, RunResult, SynthesisDelta
+from heavy_engine import RunResult
+from heavy_engine.delivery import Ledger, Pace, Part
 from heavy_engine.progress import ProgressState
-from heavy_engine.runtime import Job, JobRunner
+from heavy_engine.runtime import Job
 from heavy_engine.text import footer
 
-from ._answer import AnswerPoster, plan_answer
+from ._answer import attach, plan_answer, send_chunk
 from ._cards import (
     SECTION_LIMIT,
     answer_message,
@@ -31,10 +36,11 @@ from ._cards import (
     footer_block,
     partial_answer,
     progress_card,
+    queued_card,
+    stopped_in_queue_card,
 )
-from ._slackerr import api_error
+from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
-from ._throttle import LiveMessage
 
 log = logging.getLogger("heavy.slack")
 
@@ -42,6 +48,8 @@ WORKING = "hourglass_flowing_sand"
 STOPPED = "octagonal_sign"
 _FINAL_REACTION = {"ok": "white_check_mark", "cancelled": STOPPED}
 _FAILED = "x"
+_FINAL_TRIES = 3  # a rate-limited final card is sent again after Retry-After
+Payload = tuple[str, list[dict[str, Any]]]  # (fallback text, blocks)
 
 
 async def react(client: AsyncWebClient, channel: str, ts: str | None, name: str,
@@ -58,110 +66,160 @@ async def react(client: AsyncWebClient, channel: str, ts: str | None, name: str,
         log.debug("reaction %s on %s: %s", name, ts, api_error(err))
 
 
-class SlackDelivery:
-    def __init__(self, client: AsyncWebClient, runner: JobRunner, *, interval: float = 1.0,
+@dataclass
+class _Live:
+    """One delivery's in-process state: what each message shows, and the stream if any."""
+
+    stream: StreamedAnswer | None = None
+    card: Payload | None = None
+    answer: Payload | None = None
+    answer_at: float = 0.0  # loop time of the live answer's last write
+
+
+class SlackSurface:
+    def __init__(self, client: AsyncWebClient, *, interval: float = 1.0,
                  streaming: bool = False,
                  on_thread: Callable[[str, str], None] | None = None) -> None:
         self.client = client
-        self.runner = runner
-        self.interval = interval  # seconds between edits of one message
-        self.streaming = streaming  # Slack's streaming API for the answer
+        self.interval = interval  # seconds between two writes of one message
         self.tick = max(5.0, interval)  # seconds between refreshes when no event arrives
+        self.streaming = streaming  # Slack's streaming API for the answer
         self._on_thread = on_thread  # told about every thread we answer in
+        self._live: dict[str, _Live] = {}
 
-    async def deliver(self, job: Job, run: Run) -> None:
-        try:
-            await self._deliver(job, run)
-        except Exception:
-            # Ours, not the run's (the database, a bug): the thread still learns it is over,
-            # with the job id the log line carries.
-            log.exception("slack delivery of job %s failed", job.id)
-            reply = job.reply
-            await _say_failed(self.client, reply, job.id,
-                              "Something went wrong on my side while answering.")
-            await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
-                        remove=True)
-            await react(self.client, reply["channel"], reply.get("trigger_ts"), _FAILED)
-            raise
+    def pace(self, job: Job) -> Pace | None:
+        return None
 
-    async def _deliver(self, job: Job, run: Run) -> None:
+    # -- the card ----------------------------------------------------------------------------
+
+    async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         reply = job.reply
-        channel, thread_ts = reply["channel"], reply["thread_ts"]
         if self._on_thread is not None:
-            self._on_thread(channel, thread_ts)
-        answered = bool(reply.get("answer_done"))
-        state = ProgressState()
-        progress = LiveMessage(self.client, channel, thread_ts=thread_ts,
-                               ts=reply.get("progress_ts"), interval=self.interval,
-                               on_posted=lambda ts: self._remember(job, "progress_ts", ts))
-        answer = LiveMessage(self.client, channel, thread_ts=thread_ts,
-                             ts=reply.get("answer_ts"), interval=self.interval,
-                             on_posted=lambda ts: self._remember(job, "answer_ts", ts))
-        stream = None
-        if self.streaming and not answered and not reply.get("answer_ts"):
-            stream = StreamedAnswer(self.client, channel, thread_ts=thread_ts,
-                                    team=reply.get("team", ""), user=job.spec.user,
-                                    interval=self.interval,
-                                    on_started=lambda ts: self._remember(job, "answer_ts", ts))
-        ticker = asyncio.get_running_loop().create_task(self._tick(progress, state, job))
+            self._on_thread(reply["channel"], reply["thread_ts"])
+        live = self._live[job.id] = _Live()
+        if self.streaming and ledger.answer is None:
+            live.stream = StreamedAnswer(
+                self.client, reply["channel"], thread_ts=reply["thread_ts"],
+                team=reply.get("team", ""), user=job.spec.user, interval=self.interval,
+                on_started=lambda ts: ledger.record(answer=ts))
+        card = self._card(job, state)
+        if ledger.card is None:
+            resp = await self.client.chat_postMessage(
+                channel=reply["channel"], thread_ts=reply["thread_ts"], text=card[0],
+                blocks=card[1])
+            await ledger.record(card=str(resp["ts"]))
+        else:  # the queued note, or the card from before a restart
+            await self._update(reply["channel"], ledger.card, card)
+        live.card = card
+
+    async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
+        live = self._live[job.id]
+        channel = job.reply["channel"]
+        card = self._card(job, state)
         try:
-            await progress.post_now(*self._card(state, job))
-            async for event in run.stream():
-                state.apply(event)
-                if isinstance(event, Done):
-                    break
-                progress.set(*self._card(state, job))
-                if isinstance(event, SynthesisDelta) and not answered:
-                    if stream is not None and not stream.broken:
-                        stream.set(state.synthesis)
-                    else:
-                        answer.ts = answer.ts or (stream.ts if stream else None)
-                        answer.set(*answer_message(partial_answer(state.synthesis,
-                                                                  SECTION_LIMIT)))
-        except BaseException:
-            for live in (progress, answer, stream):
-                if live is not None:
-                    await live.cancel()
-            raise
-        finally:
-            ticker.cancel()
-            await asyncio.gather(ticker, return_exceptions=True)
-        result = state.result
-        assert result is not None
-        await answer.close()  # let an in-flight edit land before the final one replaces it
-        await progress.close(*self._card(state, job))
-        await answer.turn()  # the final answer is one more write of that message
-        if stream is not None and stream.start_error and stream.start_error not in TRANSIENT:
+            if card != live.card and ledger.card is not None:
+                await self._update(channel, ledger.card, card)
+                live.card = card
+            if state.synthesis:
+                await self._show_synthesis(job, ledger, live, state.synthesis)
+        except SlackApiError as err:
+            delay = retry_after(err)
+            if delay is None:
+                log.warning("updating a message of job %s failed: %s", job.id, api_error(err))
+                return None
+            log.info("rate limited on job %s; retrying in %.1fs", job.id, delay)
+            return delay
+        except (OSError, TimeoutError, ClientError) as err:
+            # The network, not Slack: this edit is lost, the next one may get through.
+            log.warning("updating a message of job %s failed: %s", job.id, type(err).__name__)
+        return None
+
+    async def _show_synthesis(self, job: Job, ledger: Ledger, live: _Live,
+                              synthesis: str) -> None:
+        if live.stream is not None and not live.stream.broken:
+            live.stream.set(synthesis)
+            return
+        payload = answer_message(partial_answer(synthesis, SECTION_LIMIT))
+        if payload == live.answer:
+            return
+        reply = job.reply
+        if ledger.answer is None:
+            resp = await self.client.chat_postMessage(
+                channel=reply["channel"], thread_ts=reply["thread_ts"], text=payload[0],
+                blocks=payload[1])
+            await ledger.record(answer=str(resp["ts"]))
+        else:
+            await self._update(reply["channel"], ledger.answer, payload)
+        live.answer = payload
+        live.answer_at = asyncio.get_running_loop().time()
+
+    async def _answer_turn(self, job: Job) -> None:
+        """Wait until the live answer may be written again (its final write comes next)."""
+        live = self._live.get(job.id)
+        if live is not None:
+            wait = live.answer_at + self.interval - asyncio.get_running_loop().time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
+        live = self._live[job.id]
+        if state.synthesis:
+            # What was written last shows at once; the answer replaces it in its turn.
+            try:
+                await self._show_synthesis(job, ledger, live, state.synthesis)
+            except SlackApiError as err:
+                log.info("the last partial answer of job %s: %s", job.id, api_error(err))
+        if ledger.card is None:
+            return
+        card = self._card(job, state)
+        for _ in range(_FINAL_TRIES):
+            try:
+                await self._update(job.reply["channel"], ledger.card, card)
+                return
+            except SlackApiError as err:
+                delay = retry_after(err)
+                if delay is None:
+                    raise
+                await asyncio.sleep(max(delay, self.interval))
+
+    async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
+        reply = job.reply
+        text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user)
+        try:
+            resp = await self.client.chat_postMessage(
+                channel=reply["channel"], thread_ts=reply["thread_ts"], text=text,
+                blocks=blocks)
+        except SlackApiError as err:
+            log.warning("could not show the queue position: %s", api_error(err))
+            return None
+        return str(resp["ts"])
+
+    async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
+        reply = job.reply
+        if ledger.card is not None:
+            try:
+                await self._update(reply["channel"], ledger.card, stopped_in_queue_card())
+            except SlackApiError as err:  # e.g. the note was deleted: the reactions still change
+                log.info("could not update the queued note %s: %s", ledger.card,
+                         api_error(err))
+        await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
+                    remove=True)
+        await react(self.client, reply["channel"], reply.get("trigger_ts"), STOPPED)
+
+    # -- the answer --------------------------------------------------------------------------
+
+    async def finish_live(self, job: Job, ledger: Ledger, result: RunResult,
+                          state: ProgressState) -> bool:
+        """End a streamed answer in place; False when the usual posting must take over."""
+        live = self._live.get(job.id)
+        stream = live.stream if live is not None else None
+        if stream is None:
+            return False
+        await stream.settle()
+        if stream.start_error and stream.start_error not in TRANSIENT:
             log.info("slack: streaming unavailable (%s); editing messages instead",
                      stream.start_error)
             self.streaming = False
-        if not answered:
-            if stream is None or not await self._finish_stream(job, result, stream, state):
-                await self._finish(job, result, answer.ts or (stream.ts if stream else None),
-                                   state.synthesis)
-        await react(self.client, channel, reply.get("trigger_ts"), WORKING, remove=True)
-        await react(self.client, channel, reply.get("trigger_ts"),
-                    _FINAL_REACTION.get(result.status, _FAILED))
-
-    async def _tick(self, progress: LiveMessage, state: ProgressState, job: Job) -> None:
-        """Refresh the elapsed times while nothing happens (a slow tool call should not look
-        like a hang)."""
-        while True:
-            await asyncio.sleep(self.tick)
-            if state.result is None:
-                progress.set(*self._card(state, job))
-
-    def _card(self, state: ProgressState, job: Job) -> tuple[str, list[dict[str, Any]]]:
-        return progress_card(state, time.monotonic(), job_id=job.id,
-                             requester=job.spec.user)
-
-    async def _remember(self, job: Job, key: str, value: Any) -> None:
-        job.reply[key] = value
-        await self.runner.save_reply(job)
-
-    async def _finish_stream(self, job: Job, result: RunResult, stream: StreamedAnswer,
-                             state: ProgressState) -> bool:
-        """End a streamed answer in place; False when the usual posting must take over."""
         if stream.ts is None:
             return False
         if result.status == "ok" and result.answer:
@@ -172,61 +230,85 @@ class SlackDelivery:
                                        note=note):
                 return False
             if too_long:
-                await self._attach(job, text)
+                await self._attach_under_stream(job, text)
         else:
             sentence = f"\n\n:warning: {failure_sentence(result.error)} (ref `{job.id}`)"
             if not await stream.finish(state.synthesis, footer_blocks=[], note=sentence):
                 return False
-        job.reply["answer_done"] = True
-        await self.runner.save_reply(job)
         return True
 
-    async def _attach(self, job: Job, markdown: str) -> None:
-        """The full answer as a file under a streamed one; a failure is said, not raised (the
-        streamed part is already there and the job must still reach its final state)."""
-        poster = AnswerPoster(self.client, job.reply["channel"], job.reply["thread_ts"])
+    async def _attach_under_stream(self, job: Job, markdown: str) -> None:
+        """A failure is said, not raised: the streamed part is already there."""
         try:
-            await poster.attach(markdown, f"heavy-{job.id}.md")
+            await attach(self.client, job.reply["channel"], job.reply["thread_ts"], markdown,
+                         f"heavy-{job.id}.md")
         except SlackApiError as err:
             log.error("attaching the answer of job %s failed: %s", job.id, api_error(err))
-            await _say_failed(self.client, job.reply, job.id,
-                              "I could not attach the full answer here.")
+            await self.say_failed(job, "I could not attach the full answer here.")
 
-    async def _finish(self, job: Job, result: RunResult, answer_ts: str | None,
-                      partial: str) -> None:
+    def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
+        if result.status != "ok" or not result.answer:
+            return None
+        text = result.answer
+        if result.notes:
+            text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
+        filename = f"heavy-{job.id}.md"
+        plan = plan_answer(text, filename=filename)
+        count = len(plan.chunks) + (plan.attachment is not None)
+        parts = [Part(i, chunk, last=i == count - 1,
+                      footer=footer(result) if i == len(plan.chunks) - 1 else None)
+                 for i, chunk in enumerate(plan.chunks)]
+        if plan.attachment is not None:  # last: the summary says it is there
+            parts.append(Part(count - 1, None, (filename, plan.attachment), last=True))
+        return parts
+
+    async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
         reply = job.reply
-        poster = AnswerPoster(self.client, reply["channel"], reply["thread_ts"])
+        if part.text is not None:
+            if part.index == 0 and ledger.answer is not None:
+                await self._answer_turn(job)
+            await send_chunk(self.client, reply["channel"], reply["thread_ts"], part.text,
+                             part.footer, ledger.answer if part.index == 0 else None)
+        if part.file is not None:
+            await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
+                         part.file[0])
+
+    async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
+                           state: ProgressState) -> None:
+        reply = job.reply
+        if ledger.answer is not None:
+            await self._answer_turn(job)
+        await send_chunk(self.client, reply["channel"], reply["thread_ts"],
+                         failed_answer(state.synthesis, failure_text(result.error, job.id)),
+                         None, ledger.answer)
+
+    async def say_failed(self, job: Job, sentence: str) -> None:
+        reply = job.reply
         try:
-            if result.status == "ok" and result.answer:
-                text = result.answer
-                if result.notes:
-                    text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
-                filename = f"heavy-{job.id}.md"
-                await poster.post(plan_answer(text, filename=filename), footer=footer(result),
-                                  replace_ts=answer_ts, filename=filename,
-                                  done=int(reply.get("answer_sent", 0)),
-                                  on_sent=lambda n: self._remember(job, "answer_sent", n))
-            else:
-                await poster.send(failed_answer(partial, failure_text(result.error, job.id)),
-                                  None, answer_ts)
-        except SlackApiError as err:
-            # Logged with the job id so the reference in the thread leads here.
-            log.error("posting the answer of job %s failed: %s", job.id, api_error(err))
-            await _say_failed(self.client, reply, job.id)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("posting the answer of job %s crashed", job.id)
-            await _say_failed(self.client, reply, job.id)
-        reply["answer_done"] = True
-        await self.runner.save_reply(job)
+            await self.client.chat_postMessage(channel=reply["channel"],
+                                               thread_ts=reply["thread_ts"],
+                                               text=failure_text(sentence, job.id))
+        except SlackApiError:
+            log.exception("could not report the failure of job %s", job.id)
 
+    async def release(self, job: Job) -> None:
+        live = self._live.pop(job.id, None)
+        if live is not None and live.stream is not None:
+            await live.stream.cancel()
 
-async def _say_failed(client: AsyncWebClient, reply: dict[str, Any], ref: str,
-                      sentence: str = "I could not post the answer here.") -> None:
-    text = failure_text(sentence, ref)
-    try:
-        await client.chat_postMessage(channel=reply["channel"], thread_ts=reply["thread_ts"],
-                                      text=text)
-    except SlackApiError:
-        log.exception("could not report the failure of job %s", ref)
+    async def closed(self, job: Job, result: RunResult | None) -> None:
+        reply = job.reply
+        await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
+                    remove=True)
+        final = _FAILED if result is None else _FINAL_REACTION.get(result.status, _FAILED)
+        await react(self.client, reply["channel"], reply.get("trigger_ts"), final)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _card(self, job: Job, state: ProgressState) -> Payload:
+        return progress_card(state, time.monotonic(), job_id=job.id, requester=job.spec.user)
+
+    async def _update(self, channel: str, ts: str, payload: Payload) -> None:
+        await self.client.chat_update(channel=channel, ts=ts, text=payload[0],
+                                      blocks=payload[1])
+

@@ -11,12 +11,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from heavy_engine import HeavyConfig
+from heavy_engine import MAX_AGENTS, HeavyConfig
 
 from ._mrkdwn import safe_text
 
 CALLBACK_ID = "heavy_config"
-MAX_AGENTS = 16
 PROMPT_CHARS = 3000  # Slack's plain_text_input max_length
 _OPTION_TEXT = 75  # Slack's limit for an option's text
 SHOWN_CHARS = 200  # a value in `/heavy-config show`

@@ -83,6 +83,11 @@ class StreamedAnswer:
         if not self.broken and (self._worker is None or self._worker.done()):
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
+    async def settle(self) -> None:
+        """Wait for the append in flight, if any (so `ts` and `start_error` are known)."""
+        if self._worker is not None:
+            await asyncio.gather(self._worker, return_exceptions=True)
+
     async def cancel(self) -> None:
         if self._worker is not None and not self._worker.done():
             self._worker.cancel()

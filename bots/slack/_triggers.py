@@ -1,7 +1,8 @@
 """Events that start a run: mentions in channels, DMs, and replies in followed threads.
 
 Bolt acknowledges events before these listeners run (and drops the bot's own events); the
-listeners then deduplicate on `event_id` in the database and hand the question to the runner.
+listeners then skip an `event_id` that already made a job (a retry) and hand the question to
+the runner, whose unique dedup key per job is the durable guard.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
 
 async def _answer(bot: SlackBot, body: dict[str, Any], event: dict[str, Any],
                   context: AsyncBoltContext) -> None:
-    if not await bot.claim(body.get("event_id")):
+    if await bot.duplicate(body.get("event_id")):
         return
     bot_user = context.bot_user_id or ""
     channel, thread = event["channel"], thread_root(event)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import (
+    MAX_AGENTS,
     ConfigError,
     Engine,
     HeavyConfig,
@@ -38,7 +39,7 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question", nargs="+", help="the question")
-    p.add_argument("--agents", type=int, help="number of agents (1-16)")
+    p.add_argument("--agents", type=int, help=f"number of agents (1-{MAX_AGENTS})")
     p.add_argument("--model", help="model for agents and orchestrator")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--scope", metavar="PLATFORM:WORKSPACE[:CHANNEL]",

@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -28,9 +28,6 @@ from ..observability import Metrics, configure_logging
 from ..runtime import READY, DurableRunner, JobStore, Services, build_app, load_adapters
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
-
-if TYPE_CHECKING:
-    from ..settings import SettingsStore
 
 log = logging.getLogger("heavy.serve")
 DEFAULT_PORT = 3000
@@ -132,17 +129,6 @@ def _describe(db: Database) -> str:
     return db.url
 
 
-async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:
-    """Forget Slack event ids older than a week (Slack stops retrying after minutes)."""
-    while True:
-        try:
-            pruned = await settings.prune_events(keep_days)
-            log.info("pruned %d delivered-event records older than %d days", pruned, keep_days)
-        except Exception:
-            log.exception("pruning delivered-event records failed; trying again tomorrow")
-        await asyncio.sleep(24 * 3600)
-
-
 async def serve(
     config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
 ) -> int:
@@ -187,14 +173,12 @@ async def serve(
                 await http.cleanup()
                 raise ConfigError(bind_error(host, port, err)) from None
             started: list[Any] = []
-            housekeeping: list[asyncio.Task[None]] = []
             try:
                 for adapter in adapters:
                     await adapter.start()
                     started.append(adapter)
                 tune_gc()  # start-up is over: see _gc.py
                 recovered = await runner.start()
-                housekeeping.append(asyncio.create_task(_prune_daily(settings)))
                 app[READY].ready = True
                 bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
@@ -212,10 +196,6 @@ async def serve(
                 await runner.shutdown(0)
                 return 1
             finally:
-                for task in housekeeping:
-                    task.cancel()
-                # Let a prune caught mid-query roll back before the database closes under it.
-                await asyncio.gather(*housekeeping, return_exceptions=True)
                 for adapter in reversed(started):
                     try:
                         await adapter.stop()

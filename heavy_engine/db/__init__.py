@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from ._base import Base, UTCDateTime, utcnow
 from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
-from ._dedup import claim_event, prune_events
 from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
-from ._tables import ChannelSettings, ProcessedEvent, SettingsAudit
+from ._tables import ChannelSettings, SettingsAudit
 
 __all__ = [
     "DEFAULT_URL",
@@ -20,15 +19,12 @@ __all__ = [
     "Base",
     "ChannelSettings",
     "Database",
-    "ProcessedEvent",
     "SettingsAudit",
     "UTCDateTime",
-    "claim_event",
     "create_engine",
     "database_url",
     "head_revision",
     "is_sqlite",
-    "prune_events",
     "revisions",
     "upgrade_sql",
     "utcnow",

@@ -46,14 +46,3 @@ class SettingsAudit(Base):
     version: Mapped[int] = mapped_column(Integer)  # the scope's version after the change
     before: Mapped[dict[str, Any]] = mapped_column(JSON)
     after: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class ProcessedEvent(Base):
-    """Platform event ids already handled (Slack retries the same event_id)."""
-
-    __tablename__ = "processed_events"
-    __table_args__ = (Index("ix_processed_events_created_at", "created_at"),)
-
-    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

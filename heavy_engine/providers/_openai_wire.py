@@ -7,14 +7,13 @@ and builds no object it does not return.
 from __future__ import annotations
 
 import json
-import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+from ..observability._redact import MASK, redact
 
-_SECRETISH = re.compile(r"(sk-[A-Za-z0-9_\-]{6,}|Bearer\s+\S+)")
 _JSON_MODE = {"type": "json_object"}
 _STREAM_OPTIONS = {"include_usage": True}
 _OPENROUTER_USAGE = {"include": True}
@@ -231,6 +230,6 @@ def provider_message(raw: bytes, secrets: tuple[str, ...] = ()) -> str:
         text = found if isinstance(found, str) else text
     for secret in secrets:
         if secret:
-            text = text.replace(secret, "***")
-    text = _SECRETISH.sub("***", " ".join(text.split()))
+            text = text.replace(secret, MASK)
+    text = redact(" ".join(text.split()))  # the one secret scrubber, as for log lines
     return text[:200] + ("…" if len(text) > 200 else "")

@@ -19,7 +19,6 @@ from ._contract import (
     Services,
 )
 from ._http import READY, build_app
-from ._memory import InMemoryRunner
 from ._models import JobRow
 from ._runner import DurableRunner
 from ._store import JobStore
@@ -34,7 +33,6 @@ __all__ = [
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
-    "InMemoryRunner",
     "Job",
     "JobRejected",
     "JobRow",

@@ -5,11 +5,10 @@ from __future__ import annotations
 import logging
 
 from .._errors import ConfigError
-from ..plugins import PluginError, PluginRegistry, group, registry
+from ..plugins import PluginError, PluginRegistry, registry
 from ._contract import Adapter, AdapterFactory, Services
 
 log = logging.getLogger("heavy.serve")
-GROUP = group("adapters")  # kept for tests/bots; new code asks heavy_engine.plugins.group
 
 
 def load_adapters(services: Services, plugins: PluginRegistry | None = None) -> list[Adapter]:

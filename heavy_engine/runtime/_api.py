@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._config import MAX_AGENTS
 from .._errors import RequestRejected
 from .._events import Done, Event
 from ._contract import FINAL_STATUSES, JobRejected, JobSpec
@@ -28,7 +29,6 @@ HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 _ASK_FIELDS = {"question", "agents", "user"}
-_MAX_AGENTS = 16
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
 
@@ -270,8 +270,8 @@ def _parse_ask(body: Any) -> JobSpec | str:
     agents = body.get("agents")
     if agents is not None:
         if isinstance(agents, bool) or not isinstance(agents, int) or not (
-                1 <= agents <= _MAX_AGENTS):
-            return f"agents must be a whole number from 1 to {_MAX_AGENTS}."
+                1 <= agents <= MAX_AGENTS):
+            return f"agents must be a whole number from 1 to {MAX_AGENTS}."
         flags["agents"] = agents
     user = body.get("user", "api")
     if not isinstance(user, str) or not user.strip() or len(user) > 200:

@@ -2,9 +2,13 @@
 
 A front end builds a `JobSpec` and calls `runner.submit(spec)`. The runner resolves the settings,
 records the job, and when capacity allows starts an engine run and calls the front end's
-`Delivery.deliver(job, run)`, which renders the run's events on its platform. `job.reply` is the
-front end's own small state (message ids, "answer posted"...); `runner.save_reply(job)` persists
-it, so a job picked up again after a restart edits the same messages instead of posting twice.
+`Delivery.deliver(job, run)`, which renders the run's events on its platform (chat platforms
+through `heavy_engine.delivery.ReplyPipeline`). A job is data: everything a delivery needs is
+in its record, so any process can deliver it. `job.reply` holds where to answer (ids, tokens
+for follow-ups) and the reply ledger (see `heavy_engine.delivery.Ledger`);
+`runner.save_reply(job)` persists it, so a job picked up again after a restart edits the same
+messages instead of posting twice. Who stopped a job is `job.stopped_by`, written by
+`runner.cancel(job_id, by=user)`.
 
 Rules the durable runner keeps, which front ends can rely on:
 - `submit` returns the job with `position` set: 0 when it started at once, else its place in
@@ -56,8 +60,10 @@ class JobSpec:
     thread: str | None = None
     context: str | None = None  # earlier conversation, formatted as text
     flags: dict[str, Any] = field(default_factory=dict)  # per-request overrides (agents, model)
-    reply: dict[str, Any] = field(default_factory=dict)  # where and how to answer: adapter-owned
+    # Where and how to answer (adapter-owned), plus the reply ledger (`delivery.Ledger`).
+    reply: dict[str, Any] = field(default_factory=dict)
     dedup_key: str | None = None  # e.g. a Slack event_id: submitting it twice yields no 2nd job
+    # (the only event de-duplication there is: `runner.seen()` asks before any work)
 
 
 @dataclass(slots=True)
@@ -68,7 +74,7 @@ class Job:
     status: JobStatus = "queued"
     position: int = 0  # place in the queue when queued (1 = next); 0 once started
     error: str | None = None
-    # Filled in by the durable runner (the in-memory runner leaves them empty).
+    stopped_by: str | None = None  # who cancelled it (`runner.cancel(job_id, by=...)`)
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -96,9 +102,18 @@ class JobRunner(Protocol):
         (with a sentence for the user) for bad input or when a limit refuses the job."""
         ...
 
-    async def cancel(self, job_id: str) -> bool: ...
+    async def seen(self, platform: str, dedup_key: str) -> bool:
+        """True when a job was already submitted with this key (a retried event)."""
+        ...
+
+    async def cancel(self, job_id: str, *, by: str | None = None) -> bool:
+        """Cancel a queued or running job, recording `by` as `job.stopped_by`; False when it
+        is unknown or already over."""
+        ...
 
     def get_run(self, job_id: str) -> Run | None: ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
 
     async def save_reply(self, job: Job) -> None: ...
 

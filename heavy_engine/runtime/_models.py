@@ -1,4 +1,4 @@
-"""The `jobs` table (Alembic revision 0002_jobs): one row per question, written before any
+"""The `jobs` table (Alembic revisions 0002_jobs, 0004_reply_ledger): one row per question, written before any
 side effect, updated as the job moves through its statuses."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class JobRow(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON)  # the resolved settings snapshot
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    stopped_by: Mapped[str | None] = mapped_column(String(200))  # who cancelled it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

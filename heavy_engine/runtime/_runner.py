@@ -119,21 +119,30 @@ class DurableRunner:
                  f"queued at position {job.position}" if job.position else "started")
         return job
 
-    async def cancel(self, job_id: str) -> bool:
+    async def seen(self, platform: str, dedup_key: str) -> bool:
+        return await self.store.seen(platform, dedup_key)
+
+    async def cancel(self, job_id: str, *, by: str | None = None) -> bool:
         """Cancel a queued or running job; False when it is unknown or already over."""
         queued = self._queued(job_id)
         if queued is not None:
             self._queue.remove(queued)
+            queued.stopped_by = by
             await self._finish(queued, "cancelled", "The request was cancelled.")
             self._pump()
             return True
-        if job_id not in self._running:
+        running = self._running.get(job_id)
+        if running is None:
             return False
         run = self._runs.get(job_id)
         if run is None:  # launched, the run not created yet: `_execute` cancels it
             self._cancel_requested.add(job_id)
-            return True
-        return run.cancel()  # even before its first step, a run ends with `Done` (the engine)
+            stopped = True
+        else:  # even before its first step, a run ends with `Done` (the engine)
+            stopped = run.cancel()
+        if stopped and running.stopped_by is None:
+            running.stopped_by = by  # set before the run's `Done` reaches the delivery
+        return stopped
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)

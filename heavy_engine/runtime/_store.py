@@ -35,7 +35,8 @@ class JobStore:
             question=job.spec.question, context=job.spec.context, flags=dict(job.spec.flags),
             reply=dict(job.spec.reply), dedup_key=job.spec.dedup_key,
             config=job.config.model_dump(mode="json"), status=job.status,
-            attempts=job.attempts, created_at=job.created_at, **_outcome(job),
+            attempts=job.attempts, stopped_by=job.stopped_by, created_at=job.created_at,
+            **_outcome(job),
         )
         try:
             async with self.db.session() as session, session.begin():
@@ -68,9 +69,10 @@ class JobStore:
         return None if row is None else self._to_job(row)
 
     async def save(self, job: Job) -> None:
-        """Write the job's status, timings, attempts, usage, answer, error and result."""
+        """Write the job's status, timings, attempts, stopper, usage, answer, error and result."""
         values = {"status": job.status, "attempts": job.attempts, "started_at": job.started_at,
-                  "finished_at": job.finished_at, **_outcome(job)}
+                  "finished_at": job.finished_at, "stopped_by": job.stopped_by,
+                  **_outcome(job)}
         async with self.db.session() as session, session.begin():
             await session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
 
@@ -119,7 +121,7 @@ class JobStore:
         return Job(
             id=row.id, spec=spec, config=config, status=row.status,  # type: ignore[arg-type]
             error=row.error, created_at=row.created_at, started_at=row.started_at,
-            finished_at=row.finished_at, attempts=row.attempts,
+            finished_at=row.finished_at, attempts=row.attempts, stopped_by=row.stopped_by,
             result=None if row.result is None else result_from_dict(row.result, row.question),
         )
 

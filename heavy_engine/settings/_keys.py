@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._config import HeavyConfig
+from .._config import MAX_AGENTS, HeavyConfig
 from ._errors import SettingsRefused
 
 # Key -> path of attributes in HeavyConfig.
@@ -27,7 +27,6 @@ PATHS: dict[str, tuple[str, ...]] = {
     "thread_policy": ("thread_policy",),
 }
 AGENT_FIELDS = ("model", "system_prompt")
-MAX_AGENTS = 16
 _AGENT_KEY = re.compile(r"agent\.(\d+)\.(\w+)")
 KEY_HELP = ", ".join([*PATHS, *(f"agent.N.{f}" for f in AGENT_FIELDS)])
 

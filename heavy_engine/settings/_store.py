@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .._config import HeavyConfig
 from .._errors import RequestRejected
-from ..db import ChannelSettings, Database, SettingsAudit, claim_event, prune_events, utcnow
+from ..db import ChannelSettings, Database, SettingsAudit, utcnow
 from ._errors import SettingsConflict, SettingsRefused
 from ._keys import normalize_key
 from ._resolve import layer
@@ -140,13 +140,6 @@ class SettingsStore:
         return [AuditEntry(scope, r.at, r.actor, r.action, r.version, r.before, r.after)
                 for r in rows]
 
-    async def claim_event(self, platform: str, event_id: str) -> bool:
-        """True the first time a platform event id is seen (retry dedup), False after."""
-        return await claim_event(self.db, platform, event_id)
-
-    async def prune_events(self, older_than_days: float = 7) -> int:
-        """Forget event ids older than `older_than_days`; returns how many."""
-        return await prune_events(self.db, older_than_days)
 
     async def _rows(
         self, platform: str, workspace: str, channels: Iterable[str]

@@ -20,7 +20,7 @@ from heavy_engine.cli import main
 from heavy_engine.db import Base, Database
 
 REPO = Path(__file__).resolve().parents[2]
-OURS = {"channel_settings", "settings_audit", "processed_events"}
+OURS = {"channel_settings", "settings_audit", "jobs"}
 
 
 def _url(tmp_path: Path) -> str:

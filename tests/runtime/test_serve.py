@@ -265,33 +265,6 @@ async def _stored(tmp: Path, job_id: str) -> dict[str, Any]:
     return job_view(job)
 
 
-async def test_serve_forgets_delivered_event_ids_older_than_a_week(
-    tmp_path: Path, servers: list[Server]
-) -> None:
-    from datetime import timedelta
-
-    from heavy_engine.db import claim_event, utcnow
-
-    env = _env(tmp_path)
-    async with await Database.open(env["HEAVY_DATABASE_URL"]) as db:
-        assert await claim_event(db, "slack", "Ev-old", now=utcnow() - timedelta(days=8))
-        assert await claim_event(db, "slack", "Ev-new")
-    server = await Server(tmp_path, env).start()
-    servers.append(server)
-    for _ in range(100):
-        if any(r.get("msg", "").startswith("pruned 1 delivered-event record")
-               for r in server.logs()):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("no prune logged:\n" + "\n".join(server.lines))
-    server.kill(signal.SIGTERM)
-    assert await server.wait() == 0
-    async with await Database.open(env["HEAVY_DATABASE_URL"]) as db:
-        assert await claim_event(db, "slack", "Ev-old")  # forgotten, so claimable again
-        assert not await claim_event(db, "slack", "Ev-new")  # still remembered
-
-
 async def test_serve_refuses_a_database_that_is_not_migrated(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

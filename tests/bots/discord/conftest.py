@@ -19,7 +19,7 @@ from bots.discord import DiscordAdapter, DiscordOptions  # first: imports discor
 import discord  # isort: skip
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import InMemoryRunner, Services
+from heavy_engine.runtime import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 from heavy_engine.testing import FakeLLM, fake_config
 
@@ -35,7 +35,7 @@ class Stack:
     fake: FakeDiscord
     llm: FakeLLM
     adapter: DiscordAdapter
-    runner: InMemoryRunner
+    runner: DurableRunner
     settings: SettingsStore
     config: HeavyConfig
 
@@ -65,18 +65,19 @@ async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     db = await Database.open(f"sqlite+aiosqlite:///{db_path}")
     settings = SettingsStore(db, config)
     engine = Engine(config, env={})
-    runner = InMemoryRunner(engine, settings.resolve_job)
+    runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
     env: dict[str, Any] = {"DISCORD_TOKEN": "fake-token"}
     services = Services(config=config, engine=engine, runner=runner, settings=settings, env=env)
     options = DiscordOptions(token="fake-token", api_url=fake.api_url,
                              gateway_url=fake.gateway_url, edit_interval=EDIT_INTERVAL)
     adapter = DiscordAdapter(services, options, guild_ready_timeout=0.05, refresh=5.0)
     await adapter.start()
+    await runner.start()
     try:
         await asyncio.wait_for(adapter.ready.wait(), timeout=15)
         yield Stack(fake, llm, adapter, runner, settings, config)
     finally:
-        await runner.drain()
+        await runner.shutdown(5)
         await adapter.stop()
         await engine.aclose()
         await db.close()
@@ -92,7 +93,6 @@ async def stack(shared_stack: Stack) -> AsyncIterator[Stack]:
     shared_stack.fake.calls.clear()
     yield shared_stack
     await shared_stack.drain()
-    shared_stack.adapter.delivery.stopped_by.clear()
     assert_safe_mentions(shared_stack.fake)  # every test: no message may ping everyone or roles
     too_big = [c for c in shared_stack.fake.calls if c.status == 400
                and str(c.response.get("message")).startswith("Invalid Form Body: ")]

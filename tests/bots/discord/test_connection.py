@@ -10,7 +10,7 @@ import pytest
 
 from bots.discord import DiscordAdapter, DiscordOptions, create_adapter, intents
 from heavy_engine import Engine
-from heavy_engine.runtime import InMemoryRunner, Services
+from heavy_engine.runtime import DurableRunner, JobStore, Services
 
 from .conftest import Stack
 
@@ -54,9 +54,9 @@ def test_the_token_never_shows_in_a_repr() -> None:
 
 def test_the_entry_point_and_public_surface() -> None:
     import bots.discord
-    from heavy_engine.runtime._adapters import GROUP
+    from heavy_engine.plugins import group
 
-    [entry] = [e for e in entry_points(group=GROUP) if e.name == "discord"]
+    [entry] = [e for e in entry_points(group=group("adapters")) if e.name == "discord"]
     assert entry.value == "bots.discord:create_adapter"
     assert entry.load() is create_adapter
     assert sorted(bots.discord.__all__) == ["DiscordAdapter", "DiscordOptions",
@@ -111,6 +111,7 @@ async def test_a_sharded_client_from_the_environment(stack: Stack) -> None:
 def _services(stack: Stack, env: dict[str, Any]) -> Services:
     engine: Engine = stack.adapter.services.engine
     # Its own runner: registering a delivery must not replace the shared adapter's.
-    runner = InMemoryRunner(engine, stack.settings.resolve_job)
+    runner = DurableRunner(engine, JobStore(stack.settings.db, stack.config),
+                           stack.settings.resolve_job, stack.config)
     return Services(config=stack.config, engine=engine, runner=runner, settings=stack.settings,
                     env=env)

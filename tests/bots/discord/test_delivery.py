@@ -36,7 +36,7 @@ async def test_a_long_answer_is_split_without_breaking_fences_and_attached(stack
     assert all(len(c) <= 2000 for c in contents)
     assert all(c.count("```") % 2 == 0 for c in contents)  # every fence closed where it opens
     [(name, data)] = posts[-1].files
-    assert re.fullmatch(r"heavy-[0-9a-f]{12}\.md", name)  # named after the job
+    assert re.fullmatch(r"heavy-[0-9a-f]{16}\.md", name)  # named after the job
     assert data.decode() == LONG_ANSWER  # the whole answer, unsplit
     assert all(not p.files for p in posts[:-1])
     assert_safe_mentions(stack.fake)
@@ -52,23 +52,23 @@ async def test_a_failed_run_says_one_sentence_with_a_reference(stack: Stack) -> 
     text = notice.body["content"]
     assert text.startswith(f"<@{ALICE}> ⚠️ ")  # the requester learns it is over
     assert notice.body["allowed_mentions"] == {"parse": [], "users": [int(ALICE)]}
-    assert re.search(r"\(ref `[0-9a-f]{12}`\)$", text)  # the id the logs carry
+    assert re.search(r"\(ref `[0-9a-f]{16}`\)$", text)  # the id the logs carry
     assert "Traceback" not in text and len(text) < 400
 
 
 async def test_after_the_interaction_token_expires_the_bot_token_takes_over(
     stack: Stack,
 ) -> None:
-    fake, delivery = stack.fake, stack.adapter.delivery
+    fake, delivery = stack.fake, stack.adapter.surface
     stack.llm.enqueue(slow_reply(0.6), when="synthesis")
     card = await _ask(stack, "A very long investigation")
     await fake.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages/{card}/threads")
     expired_at = time.monotonic()
-    delivery._clock = lambda: time.monotonic() + 3600  # from now on, as if an hour went by
+    delivery._clock = lambda: time.time() + 3600  # from now on, as if an hour went by
     try:
         final = await stack.finish(card)
     finally:
-        delivery._clock = time.monotonic
+        delivery._clock = time.time
     assert final.path == f"/channels/{CHANNEL_ID}/messages/{card}"  # the bot token's route
     assert final.body["embeds"][0]["title"] == "✅ Done"
     assert not [c for c in fake.find("PATCH", r"/webhooks/.*") if c.at > expired_at + 0.05]
@@ -155,7 +155,7 @@ async def test_a_job_delivered_again_edits_its_card_and_never_reposts(stack: Sta
     card = fake.new_id()
     fake.messages[card] = message(card, CHANNEL_ID, content="", author=bot_user())
     stack.llm.enqueue(text_reply("Short answer."), when="synthesis")
-    job = _job(stack, "redelivered-1", {"channel": CHANNEL_ID, "card": card, "posted": 1,
+    job = _job(stack, "redelivered-1", {"channel": CHANNEL_ID, "card": card, "parts": 1,
                                  "reference": card})
     run = stack.adapter.services.engine.start(HeavyRequest("Q again", stack.config, id=job.id))
     await stack.adapter.delivery.deliver(job, run)

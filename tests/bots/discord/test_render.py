@@ -129,7 +129,7 @@ def test_answer_mentions_allow_only_the_requester() -> None:
      "⚠️ All 2 agents failed: no credits (ref `j1`)"),  # the engine's sentence, and the ref
     ("timeout", None, "⚠️ Something went wrong while answering. (ref `j1`)"),  # no detail
     ("cancelled", "The request was cancelled.", "⏹️ Stopped before an answer was ready."),
-    ("failed", "boom\n  @everyone", f"⚠️ boom @{ZW}everyone (ref `j1`)"),  # one line, defused
+    ("failed", "@everyone boom\n  Traceback", f"⚠️ @{ZW}everyone boom (ref `j1`)"),  # 1st line, defused
 ])
 def test_failure_text(status: str, error: str | None, expected: str) -> None:
     assert failure_text(error, "j1", status=status) == expected

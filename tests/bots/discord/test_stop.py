@@ -100,9 +100,9 @@ async def test_a_slow_cancel_still_answers_the_press_in_time(
     monkeypatch.setattr(_adapter, "STOP_ACK_WITHIN", 0.1)
     cancel = stack.runner.cancel
 
-    async def slow_cancel(job_id: str) -> bool:
+    async def slow_cancel(job_id: str, *, by: str | None = None) -> bool:
         await asyncio.sleep(0.6)
-        return await cancel(job_id)
+        return await cancel(job_id, by=by)
 
     monkeypatch.setattr(stack.runner, "cancel", slow_cancel)
     fake = stack.fake

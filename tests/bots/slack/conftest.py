@@ -1,5 +1,5 @@
 """The Slack scenario harness: the real Bolt app served over HTTP with signature checks on, a
-local fake Slack Web API, a real settings database in tmp_path and an in-memory job runner."""
+local fake Slack Web API, a real database in tmp_path and the durable job runner on it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from bots.slack import SlackAdapter, slack_env
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, InMemoryRunner, JobStore, Services
+from heavy_engine.runtime import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 
 from .fake_slack import FakeSlack
@@ -33,7 +33,7 @@ TOKEN = "xoxb-0000-test-token-never-real"
 class Slack:
     fake: FakeSlack
     adapter: SlackAdapter
-    runner: Any  # InMemoryRunner or DurableRunner: the same interface
+    runner: DurableRunner
     settings: SettingsStore
     http: TestClient
 
@@ -101,9 +101,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
         settings = SettingsStore(db, config)
         own_engine = engine is None
         engine = engine or Engine(config, env={})
-        runner: Any = (
-            DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
-            if durable else InMemoryRunner(engine, settings.resolve_job))
+        # `durable` is kept for the tests that say so: every harness runs the durable runner.
+        runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config)
         env = slack_env({"SLACK_BOT_TOKEN": TOKEN,
                          "SLACK_SIGNING_SECRET": "" if socket_mode else SECRET,
                          "SLACK_API_URL": fake_slack.api_url,
@@ -118,16 +117,12 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
         http = TestClient(TestServer(app))
         await http.start_server()
         await adapter.start()
-        if durable:
-            await runner.start()
+        await runner.start()
 
         async def close() -> None:
             await http.close()
             await adapter.stop()
-            if durable:
-                await runner.shutdown(5)
-            else:
-                await runner.drain()
+            await runner.shutdown(5)
             if own_engine:
                 await engine.aclose()
             await db.close()

@@ -80,7 +80,7 @@ async def test_a_quiet_stretch_still_refreshes_the_elapsed_time(
     make_slack: MakeSlack, fake_llm: FakeLLM
 ) -> None:
     slack = await make_slack(fake_config(fake_llm.base_url, agents=1, tools=[]))
-    slack.adapter.delivery.tick = 0.2
+    slack.adapter.surface.tick = 0.2
     fake_llm.latency = 1.3  # one slow call and no events meanwhile
     await slack.event(mention())
     await slack.settle()

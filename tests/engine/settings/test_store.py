@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from heavy_engine import ConfigError, HeavyConfig, RequestRejected, settings
-from heavy_engine.db import Database, claim_event, prune_events
+from heavy_engine.db import Database
 from heavy_engine.runtime import JobSpec
 from heavy_engine.settings import (
     Scope,
@@ -186,23 +185,6 @@ async def test_blind_concurrent_writers_lose_no_update(store: SettingsStore) -> 
     assert set(final.values) == set(keys)
     assert final.version == len(keys)
     assert {e.by for e in await store.history(CHANNEL)} == set(keys)
-
-
-async def test_claim_event_is_true_once(store: SettingsStore) -> None:
-    assert await store.claim_event("slack", "Ev1") is True
-    assert await store.claim_event("slack", "Ev1") is False
-    assert await store.claim_event("discord", "Ev1") is True  # ids are per platform
-    racers = await asyncio.gather(*(store.claim_event("slack", "Ev2") for _ in range(6)))
-    assert sorted(racers) == [False] * 5 + [True]
-
-
-async def test_prune_forgets_old_events(db: Database) -> None:
-    now = datetime(2026, 11, 24, tzinfo=UTC)
-    assert await claim_event(db, "slack", "old", now=now - timedelta(days=8))
-    assert await claim_event(db, "slack", "new", now=now - timedelta(days=1))
-    assert await prune_events(db, 7, now=now) == 1
-    assert await claim_event(db, "slack", "old") is True  # forgotten, so new again
-    assert await claim_event(db, "slack", "new") is False
 
 
 def test_public_api() -> None:
