@@ -158,6 +158,8 @@ async def run_agent(
             if done is not None:
                 summary.answer = _complete_summary(done, completion.content.strip())
                 break
+            if budget.reached is not None:  # its tools' results could never be read
+                raise BudgetReached(budget.reached)
             # A TaskGroup: should a tool ever raise, its siblings are cancelled with it.
             async with asyncio.TaskGroup() as group:
                 calls = [group.create_task(
