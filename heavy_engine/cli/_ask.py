@@ -26,7 +26,9 @@ CHAT_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal")
     p.add_argument("question", nargs="+", help="the question")
-    p.add_argument("--agents", type=int, help="number of agents (1-16)")
+    p.add_argument("--agents", type=_agents, help="number of agents (1-16), or auto")
+    p.add_argument("--rounds", type=int, choices=(1, 2),
+                   help="2: the agents compare notes once before the synthesis")
     p.add_argument("--model", help="model for agents and orchestrator")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--scope", metavar="PLATFORM:WORKSPACE[:CHANNEL]",
@@ -34,10 +36,22 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
+def _agents(text: str) -> int | str:
+    """`--agents`: a number, or `auto` (the decomposition picks 1..max_agents)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+
+
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     if args.agents is not None:
         flags["agents"] = args.agents
+    if getattr(args, "rounds", None) is not None:
+        flags["rounds"] = args.rounds
     if args.model:
         flags["model"] = args.model
         flags["orchestrator_model"] = None
@@ -127,5 +141,6 @@ def _json_result(result: RunResult) -> dict[str, Any]:
         "status": data["status"],
         "error": data["error"],
         "notes": data["notes"],
+        "sources": data["sources"],
         "simulated": data["simulated"],
     }
