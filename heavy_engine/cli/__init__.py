@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from ..observability import RedactingFormatter
-from . import _ask, _config_cmd, _db, _serve
+from . import _ask, _config_cmd, _db, _eval, _serve
 from ._common import common_parent
 
-_COMMANDS = [_ask, _serve, _config_cmd, _db]
+_COMMANDS = [_ask, _serve, _config_cmd, _db, _eval]
 
 
 def build_parser() -> argparse.ArgumentParser:
