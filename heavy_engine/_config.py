@@ -309,6 +309,11 @@ class HeavyConfig(_Strict):
     def auto_agents(self) -> bool:
         return self.agents == "auto"
 
+    @property
+    def agent_count(self) -> int:
+        """The fixed number of agents; 0 for `auto` (the decomposition decides)."""
+        return 0 if self.agents == "auto" else int(self.agents)
+
     def role_of(self, index: int) -> str | None:
         """The role preset of agent `index` (0-based): its own override, else `agent_roles`."""
         over = self.agent_overrides[index] if index < len(self.agent_overrides) else None

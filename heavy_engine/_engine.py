@@ -204,8 +204,7 @@ class Engine:
         tool_ctx = ToolContext(req.id, None, cfg.tool_settings, budget.deadline,
                                scratch_root=self.scratch_root)
         # `agents: auto` is decided by the decomposition: 0 until QuestionsReady says.
-        run.emit(Accepted(request_id=req.id, question=req.question,
-                          agents=0 if cfg.auto_agents else int(cfg.agents)))
+        run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agent_count))
         try:
             async with asyncio.timeout_at(budget.deadline):
                 await self._orchestrate(run, result, budget, tool_ctx)
@@ -263,7 +262,7 @@ class Engine:
         if cfg.auto_agents:
             system = cfg.prompts.decompose_auto_for(cfg.max_agents)
         else:
-            system = cfg.prompts.decompose_for(int(cfg.agents))
+            system = cfg.prompts.decompose_for(cfg.agent_count)
         request = ChatRequest(
             model=cfg.effective_orchestrator_model,
             messages=[
@@ -283,11 +282,11 @@ class Engine:
                         err if isinstance(err, ProviderError) else repr(err))
             if cfg.auto_agents:
                 return [req.question], True
-            return fallback_questions(req.question, int(cfg.agents)), True
+            return fallback_questions(req.question, cfg.agent_count), True
         found = parse_questions(completion.content)
         if cfg.auto_agents:
             return bound_questions(found, req.question, cfg.max_agents)
-        return normalise_questions(found, req.question, int(cfg.agents))
+        return normalise_questions(found, req.question, cfg.agent_count)
 
     def _agent_spec(self, cfg: HeavyConfig, index: int, question: str) -> AgentSpec:
         over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None

@@ -126,22 +126,22 @@ async def run_eval(
     if corpus is not None:
         registry = corpus_tools(corpus, registry)
     reports = []
+    gate = asyncio.Semaphore(concurrency)
     async with Engine(config, tools=registry) as engine:
+
+        async def one(setup: Setup, cfg: HeavyConfig, report: SetupReport,
+                      q: EvalQuestion) -> None:
+            async with gate:
+                result = await engine.run(HeavyRequest(q.question, cfg))
+            _score_into(report, q, result, corpus)
+            if on_done is not None:
+                on_done(setup, q, result)
+
         for setup in setups:
             cfg = config.with_overrides(setup.overrides)
             report = SetupReport(setup)
-            gate = asyncio.Semaphore(concurrency)
-
-            async def one(q: EvalQuestion, cfg: HeavyConfig = cfg,
-                          report: SetupReport = report, setup: Setup = setup) -> None:
-                async with gate:
-                    result = await engine.run(HeavyRequest(q.question, cfg))
-                _score_into(report, q, result, corpus)
-                if on_done is not None:
-                    on_done(setup, q, result)
-
             started = time.monotonic()
-            await asyncio.gather(*(one(q) for q in questions))
+            await asyncio.gather(*(one(setup, cfg, report, q) for q in questions))
             report.wall_s = time.monotonic() - started
             report.rows.sort(key=lambda r: str(r["id"]))
             reports.append(report)

@@ -66,7 +66,7 @@ def replay_run(job: Job, result: RunResult) -> Run:
                            requester=job.spec.user)
     run = Run(request)
     run.emit(Accepted(request_id=job.id, question=job.spec.question,
-                      agents=len(result.agents) or job.config.agents))
+                      agents=len(result.agents) or job.config.agent_count))
     run.result = result
     run._task = asyncio.get_running_loop().create_task(_value(result))
     run.emit(Done(result=result))
