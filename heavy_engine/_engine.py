@@ -520,9 +520,12 @@ class Engine:
         """Mark citations no tool returned, say whether a budget stopped it, list the sources."""
         fetched = [s for a in result.agents for s in a.fetched]
         searched = [s for a in result.agents for s in a.searched]
-        texts = [*(a.answer for a in result.agents if a.status == "ok"), result.answer]
-        result.sources = used_sources(fetched, searched, texts)
-        body, result.unverified = check_citations(result.answer, [s.url for s in fetched + searched])
+        if fetched or searched:
+            texts = [*(a.answer for a in result.agents if a.status == "ok"), result.answer]
+            result.sources = used_sources(fetched, searched, texts)
+        body = result.answer
+        if "http" in body:  # most answers cite nothing: skip the regex work
+            body, result.unverified = check_citations(body, [s.url for s in fetched + searched])
         tail = ""
         if result.stopped_by:
             note = (f"Stopped early: this question's {result.stopped_by} was reached, so the "
