@@ -19,10 +19,12 @@ from ._errors import ConfigError, HeavyError, ProviderError, RequestRejected
 from ._events import (
     Accepted,
     AgentFinished,
+    AgentRevised,
     AgentStarted,
     AgentSummary,
     Done,
     Event,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisDelta,
@@ -31,12 +33,14 @@ from ._events import (
     ToolFinished,
 )
 from ._gc import tune_gc
+from ._sources import Source
 from ._types import ChatRequest, Completion, ToolCall, Usage
 
 __all__ = [
     "Accepted",
     "AgentFinished",
     "AgentOverride",
+    "AgentRevised",
     "AgentStarted",
     "AgentSummary",
     "ChatRequest",
@@ -48,12 +52,14 @@ __all__ = [
     "HeavyConfig",
     "HeavyError",
     "HeavyRequest",
+    "NotesCompared",
     "ProviderConfig",
     "ProviderError",
     "QuestionsReady",
     "RequestRejected",
     "Run",
     "RunResult",
+    "Source",
     "SynthesisDelta",
     "SynthesisStarted",
     "Timeouts",

@@ -419,3 +419,24 @@ def test_bad_new_settings_are_refused(key: str, value: str, message: str) -> Non
 
     with pytest.raises(SettingsRefused, match=message):
         check_value(HeavyConfig(), key, value, None)
+
+
+async def test_cost_budget_counts_the_providers_reported_cost(
+    engine: Engine, fake_llm: FakeLLM
+) -> None:
+    result, _ = await ask(engine, config_for(fake_llm, budget={"cost_usd": 1e-9}))
+    # the decomposition alone spends more: no agent call ever starts
+    assert len(fake_llm.calls()) == result.llm_calls == 1
+    assert result.status == "failed" and "cost budget ($1e-09)" in (result.error or "")
+
+
+def test_roles_layer_from_channel_and_request() -> None:
+    from heavy_engine import HeavyConfig
+    from heavy_engine.settings._resolve import layer
+
+    resolved = layer(HeavyConfig(), {}, {"roles": "sceptic,contrarian"},
+                     {"agent.2.role": "lead_researcher"})
+    config = resolved.config
+    assert [config.role_of(i) for i in range(3)] == ["sceptic", "lead_researcher", None]
+    assert resolved.sources["roles"] == "channel"
+    assert resolved.sources["agent.2.role"] == "request"
