@@ -3,10 +3,11 @@
 Each agent needs one tool call, so one question is 10 LLM calls with a critical path of 4 calls
 (decompose, tool call, answer, synthesis) = 0.8 s. For 1, 100 and 1000 concurrent questions in
 one process this prints: wall time / critical path, LLM calls, engine CPU per LLM call and peak
-RSS. Each scenario runs in a fresh process (so peak RSS is its own); the fake server runs in
+RSS. With rounds=2 (the agents compare notes: 14 calls, critical path 5 calls = 1.0 s) it does
+the same for `--rounds2` concurrencies. Each scenario runs in a fresh process (so peak RSS is its own); the fake server runs in
 another process (so its CPU is not counted as the engine's).
 
-    python bench/engine.py [--latency 0.2] [--scenarios 1,100,1000]
+    python bench/engine.py [--latency 0.2] [--scenarios 1,100,1000] [--rounds2 1,100,1000]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS = 4
-CRITICAL_CALLS = 4  # decompose -> tool call -> answer -> synthesis
+CRITICAL_CALLS = {1: 4, 2: 5}  # decompose -> tool call -> answer (-> compare notes) -> synthesis
 TARGETS = {1: 1.03, 100: 1.5, 1000: 5.0}
 
 
@@ -39,13 +40,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _scenario(base_url: str, concurrency: int, latency: float) -> dict[str, float]:
+async def _scenario(
+    base_url: str, concurrency: int, latency: float, rounds: int
+) -> dict[str, float]:
     from heavy_engine import Engine, HeavyRequest, tune_gc
     from heavy_engine.testing import fake_config
 
     config = fake_config(
         base_url,
         agents=AGENTS,
+        rounds=rounds,
         tools=["calculate"],
         providers={"fake": {"max_concurrency": 8192}},
         timeouts={"request": 120, "agent": 120, "llm_call": 60},
@@ -67,8 +71,9 @@ async def _scenario(base_url: str, concurrency: int, latency: float) -> dict[str
     calls = sum(r.llm_calls for r in results)
     return {
         "concurrency": concurrency,
+        "rounds": rounds,
         "wall_s": wall,
-        "ratio": wall / (CRITICAL_CALLS * latency),
+        "ratio": wall / (CRITICAL_CALLS[rounds] * latency),
         "llm_calls": calls,
         "calls_per_request": calls / concurrency,
         "cpu_ms_per_call": cpu * 1000 / calls,
@@ -77,7 +82,7 @@ async def _scenario(base_url: str, concurrency: int, latency: float) -> dict[str
 
 
 def _child(args: argparse.Namespace) -> None:
-    stats = asyncio.run(_scenario(args.base_url, args.child, args.latency))
+    stats = asyncio.run(_scenario(args.base_url, args.child, args.latency, args.rounds))
     print(json.dumps(stats))
 
 
@@ -96,7 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--scenarios", default="1,100,1000")
+    parser.add_argument("--rounds2", default="1,100,1000",
+                        help="concurrencies to run again with rounds=2 (empty: none)")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     _raise_fd_limit()
@@ -112,26 +120,29 @@ def main() -> None:
     rows = []
     try:
         _wait_for(port)
-        for n in (int(x) for x in args.scenarios.split(",")):
+        plan = [(int(x), 1) for x in args.scenarios.split(",") if x.strip()]
+        plan += [(int(x), 2) for x in args.rounds2.split(",") if x.strip()]
+        for n, rounds in plan:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(n), "--latency", str(args.latency),
-                 "--base-url", f"http://127.0.0.1:{port}/v1"],
+                 "--rounds", str(rounds), "--base-url", f"http://127.0.0.1:{port}/v1"],
                 capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
             if out.returncode != 0:
-                raise SystemExit(f"scenario {n} failed:\n{out.stderr[-3000:]}")
+                raise SystemExit(f"scenario {n} (rounds={rounds}) failed:\n{out.stderr[-3000:]}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     finally:
         server.terminate()
         server.wait(timeout=10)
-    critical = CRITICAL_CALLS * args.latency
+    crit = {r: c * args.latency for r, c in CRITICAL_CALLS.items()}
     print(f"heavy engine benchmark: {AGENTS} agents, 1 tool call each, fake LLM at "
-          f"{args.latency * 1000:.0f} ms/call, critical path {critical:.2f} s, {os.cpu_count()} cores")
-    print(f"{'concurrent':>10} {'wall s':>8} {'x crit':>7} {'target':>7} {'LLM calls':>10} "
-          f"{'calls/req':>9} {'CPU ms/call':>11} {'peak RSS MB':>11}")
+          f"{args.latency * 1000:.0f} ms/call, critical path {crit[1]:.2f} s "
+          f"(rounds=2: {crit[2]:.2f} s), {os.cpu_count()} cores")
+    print(f"{'rounds':>6} {'concurrent':>10} {'wall s':>8} {'x crit':>7} {'target':>7} "
+          f"{'LLM calls':>10} {'calls/req':>9} {'CPU ms/call':>11} {'peak RSS MB':>11}")
     for r in rows:
         target = TARGETS.get(int(r["concurrency"]))
-        print(f"{r['concurrency']:>10} {r['wall_s']:>8.2f} {r['ratio']:>7.2f} "
+        print(f"{r['rounds']:>6} {r['concurrency']:>10} {r['wall_s']:>8.2f} {r['ratio']:>7.2f} "
               f"{(f'{target:.2f}' if target else '-'):>7} {r['llm_calls']:>10} "
               f"{r['calls_per_request']:>9.1f} {r['cpu_ms_per_call']:>11.3f} {r['peak_rss_mb']:>11.1f}")
 

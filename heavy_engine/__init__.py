@@ -25,10 +25,12 @@ from ._errors import ConfigError, HeavyError, ProviderError, RequestRejected
 from ._events import (
     Accepted,
     AgentFinished,
+    AgentRevised,
     AgentStarted,
     AgentSummary,
     Done,
     Event,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisDelta,
@@ -37,6 +39,7 @@ from ._events import (
     ToolFinished,
 )
 from ._gc import tune_gc
+from ._sources import Source
 from ._types import ChatRequest, Completion, ToolCall, Usage
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "Accepted",
     "AgentFinished",
     "AgentOverride",
+    "AgentRevised",
     "AgentStarted",
     "AgentSummary",
     "ChatRequest",
@@ -55,6 +59,7 @@ __all__ = [
     "HeavyConfig",
     "HeavyError",
     "HeavyRequest",
+    "NotesCompared",
     "Prompts",
     "ProviderConfig",
     "ProviderError",
@@ -62,6 +67,7 @@ __all__ = [
     "RequestRejected",
     "Run",
     "RunResult",
+    "Source",
     "SynthesisDelta",
     "SynthesisStarted",
     "Timeouts",

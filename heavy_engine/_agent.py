@@ -11,22 +11,37 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ._events import AgentSummary, Event, ToolCalled, ToolFinished
+from ._sources import fetched_source, search_results
 from ._types import ChatRequest, Completion, Message, ToolCall, Usage
 from .providers import Provider
 from .tools import COMPLETE_TOOL, Tool, ToolContext, execute_tool
 
 
+class BudgetReached(Exception):
+    """The question's token or cost budget is spent: no new LLM call may start."""
+
+
 @dataclass(slots=True)
 class CallBudget:
-    """Shared by one run: counts LLM calls and enforces the deadline before each call."""
+    """Shared by one run: counts LLM calls and enforces the deadline before each call.
+
+    With `max_tokens` / `max_cost_usd`, usage is charged after every call; the call that
+    reaches a limit runs `on_reached` once (the engine cancels the calls still running) and
+    every later `next_timeout()` raises `BudgetReached`.
+    """
 
     deadline: float
     llm_call_timeout: float
     calls: int = 0
     simulated: bool = False  # some answer came from the offline simulated model
+    max_tokens: int | None = None
+    max_cost_usd: float | None = None
+    spent: Usage = field(default_factory=Usage)
+    reached: str | None = None  # which limit stopped the run, in words
+    on_reached: Callable[[], None] | None = None
 
     @property
     def expired(self) -> bool:
@@ -36,8 +51,33 @@ class CallBudget:
         remaining = self.deadline - asyncio.get_running_loop().time()
         if remaining <= 0:
             raise TimeoutError("the request deadline has passed")
+        if self.reached is not None:
+            raise BudgetReached(self.reached)
         self.calls += 1
         return min(self.llm_call_timeout, remaining)
+
+    def charge(self, usage: Usage) -> None:
+        """Count a finished call's usage; the first time a limit is reached, say so."""
+        self.spent.add(usage)
+        if self.reached is not None:
+            return
+        if self.max_tokens is not None and self.spent.total_tokens >= self.max_tokens:
+            self.reached = f"token budget ({self.max_tokens:,} tokens)"
+        elif self.max_cost_usd is not None and self.spent.cost_usd >= self.max_cost_usd:
+            self.reached = f"cost budget (${self.max_cost_usd:g})"
+        if self.reached is not None and self.on_reached is not None:
+            self.on_reached()
+
+    def fits(self, tokens: int) -> bool:
+        """Whether a call of about `tokens` more tokens stays within the budget."""
+        if self.reached is not None:
+            return False
+        if self.max_tokens is not None and self.spent.total_tokens + tokens > self.max_tokens:
+            return False
+        if self.max_cost_usd is not None and self.spent.total_tokens:
+            per_token = self.spent.cost_usd / self.spent.total_tokens
+            return self.spent.cost_usd + per_token * tokens <= self.max_cost_usd
+        return True
 
 
 async def call_model(
@@ -49,6 +89,7 @@ async def call_model(
         completion = await provider.complete(request)
     usage.add(completion.usage)
     budget.simulated = budget.simulated or completion.simulated
+    budget.charge(completion.usage)
     return completion
 
 
@@ -117,10 +158,13 @@ async def run_agent(
             if done is not None:
                 summary.answer = _complete_summary(done, completion.content.strip())
                 break
+            if budget.reached is not None:  # its tools' results could never be read
+                raise BudgetReached(budget.reached)
             # A TaskGroup: should a tool ever raise, its siblings are cancelled with it.
             async with asyncio.TaskGroup() as group:
                 calls = [group.create_task(
-                    _run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit))
+                    _run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit,
+                              summary))
                     for call in completion.tool_calls]
             messages.extend(task.result() for task in calls)
         summary.status = "ok" if summary.answer else "failed"
@@ -137,9 +181,14 @@ async def _run_tool(
     ctx: ToolContext,
     tool_timeout: float,
     emit: Callable[[Event], None],
+    summary: AgentSummary,
 ) -> Message:
     emit(ToolCalled(index=index, tool=call.name, arguments=_preview(call.arguments)))
     res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, tool_timeout)
+    if res.ok and call.name == "fetch_url" and (page := fetched_source(call.arguments, res.text)):
+        summary.fetched.append(page)
+    elif res.ok and call.name == "web_search":
+        summary.searched.extend(search_results(res.text))
     emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3),
                       summary=_preview(res.text, 100)))
     return {"role": "tool", "tool_call_id": call.id, "content": res.text}

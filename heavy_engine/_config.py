@@ -37,6 +37,39 @@ _DEFAULT_AGENT = (
     "precisely. Use the tools when they help (calculations, searching, reading pages); when you "
     "have enough, answer directly in Markdown without calling more tools."
 )
+_DEFAULT_DECOMPOSE_AUTO = (
+    "You split a user's question into between 1 and {max} distinct, specialised sub-questions "
+    "that together let a team of researchers answer it thoroughly. Use as few as the question "
+    "needs: 1 for a simple fact, more for research with several angles. Each sub-question must "
+    "stand on its own. Reply with JSON only: {\"questions\": [\"...\", ...]}."
+)
+_DEFAULT_COMPARE_NOTES = (
+    "Compare notes. Below are the other researchers' findings on the same question. Say what "
+    "they change in your finding and what you now doubt, then give your revised finding in "
+    "full, in Markdown. Keep what your own evidence supports; do not just adopt the majority."
+)
+_DEFAULT_WEIGH = (
+    "The agents have compared notes. Do not take a majority vote: weigh the evidence behind "
+    "each finding, and name the disagreements that remain and which side the evidence favours."
+)
+_DEFAULT_ROLES = {
+    "lead_researcher": (
+        "Your role: lead researcher. Cover the core of the question thoroughly and give a "
+        "clear, well-supported answer with the key facts."
+    ),
+    "sceptic": (
+        "Your role: sceptic. Look for what could be wrong: weak evidence, hidden assumptions, "
+        "outdated or unverified claims. Say how sure you are."
+    ),
+    "quantitative_analyst": (
+        "Your role: quantitative analyst. Find the numbers: figures, orders of magnitude, "
+        "costs and rates; check the arithmetic with the calculate tool."
+    ),
+    "contrarian": (
+        "Your role: contrarian. Make the strongest case against the obvious answer and for "
+        "the alternatives others will overlook."
+    ),
+}
 _DEFAULT_SYNTHESIS = (
     "You combine the findings of several research agents into one answer to the user's "
     "question. Resolve contradictions, keep what is best supported, drop repetition, and write "
@@ -101,6 +134,7 @@ class AgentOverride(_Strict):
     system_prompt: str | None = Field(default=None, max_length=8000)
     temperature: float | None = Field(default=None, ge=0, le=2)
     tools: list[str] | None = None
+    role: str | None = Field(default=None, min_length=1, max_length=60)
 
 
 class Timeouts(_Strict):
@@ -118,10 +152,31 @@ class Prompts(_Strict):
     decompose: str = Field(default=_DEFAULT_DECOMPOSE, min_length=1)
     agent: str = Field(default=_DEFAULT_AGENT, min_length=1)
     synthesis: str = Field(default=_DEFAULT_SYNTHESIS, min_length=1)
+    decompose_auto: str = Field(default=_DEFAULT_DECOMPOSE_AUTO, min_length=1)  # `{max}`
+    compare_notes: str = Field(default=_DEFAULT_COMPARE_NOTES, min_length=1)  # rounds: 2
+    weigh_evidence: str = Field(default=_DEFAULT_WEIGH, min_length=1)  # synthesis, rounds: 2
 
     def decompose_for(self, agents: int) -> str:
         """The decomposition prompt for `agents` sub-questions (no `str.format`: braces stay)."""
         return self.decompose.replace("{n}", str(agents))
+
+    def decompose_auto_for(self, max_agents: int) -> str:
+        """The `agents: auto` decomposition prompt, between 1 and `max_agents` sub-questions."""
+        return self.decompose_auto.replace("{max}", str(max_agents))
+
+
+class Budget(_Strict):
+    """Spend allowed for one question (None = unlimited); see the engine for what stops."""
+
+    tokens: int | None = Field(default=None, ge=1, le=10**9)
+    cost_usd: float | None = Field(default=None, gt=0, le=10_000)
+
+
+class Synthesis(_Strict):
+    """`quorum` K: once K agents finished, the others get `grace_s` more, then are cut off."""
+
+    quorum: int | None = Field(default=None, ge=1, le=MAX_AGENTS)
+    grace_s: float = Field(default=10.0, ge=0, le=3600)
 
 
 _HOST_PATTERN = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_-]{1,63}\.?$", re.I)
@@ -186,7 +241,13 @@ class HeavyConfig(_Strict):
     provider: str = "openrouter"
     model: str = Field(default="openai/gpt-4o-mini", min_length=1, max_length=200)
     orchestrator_model: str | None = Field(default=None, min_length=1, max_length=200)
-    agents: int = Field(default=4, ge=1, le=MAX_AGENTS)
+    agents: int | Literal["auto"] = 4  # 1-MAX_AGENTS, or auto: the decomposition picks 1..max_agents
+    max_agents: int = Field(default=8, ge=1, le=MAX_AGENTS)
+    rounds: int = Field(default=1, ge=1, le=2)  # 2: agents compare notes before synthesis
+    roles: dict[str, str] = Field(default_factory=lambda: dict(_DEFAULT_ROLES), max_length=32)
+    agent_roles: list[str] = Field(default_factory=list, max_length=MAX_AGENTS)  # by position
+    budget: Budget = Field(default_factory=Budget)
+    synthesis: Synthesis = Field(default_factory=Synthesis)
     agent_overrides: list[AgentOverride] = Field(default_factory=list, max_length=MAX_AGENTS)
     system_prompt: str | None = Field(default=None, max_length=8000)
     temperature: float = Field(default=0.7, ge=0, le=2)
@@ -210,6 +271,23 @@ class HeavyConfig(_Strict):
     thread_policy: Literal["mention", "follow"] = "mention"
     max_question_chars: int = Field(default=8000, ge=10, le=100_000)
 
+    @field_validator("agents", mode="before")
+    @classmethod
+    def _agents(cls, v: Any) -> Any:
+        if isinstance(v, str) and v.strip().lower() == "auto":
+            return "auto"
+        try:
+            n = int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"Input should be a valid integer from 1 to {MAX_AGENTS}, or auto") from None
+        if n != v and not isinstance(v, str):
+            raise ValueError(f"Input should be a whole number from 1 to {MAX_AGENTS}, or auto")
+        if n < 1:
+            raise ValueError("Input should be greater than or equal to 1")
+        if n > MAX_AGENTS:
+            raise ValueError(f"Input should be less than or equal to {MAX_AGENTS}")
+        return n
+
     @field_validator("tools")
     @classmethod
     def _unique_tools(cls, v: list[str]) -> list[str]:
@@ -227,7 +305,26 @@ class HeavyConfig(_Strict):
         for i, o in enumerate(self.agent_overrides):
             if o.provider is not None and o.provider not in self.providers:
                 raise ValueError(f"agent_overrides.{i}.provider {o.provider!r} is not defined")
+        roles = [*self.agent_roles, *(o.role for o in self.agent_overrides if o.role)]
+        if unknown := [r for r in roles if r not in self.roles]:
+            raise ValueError(f"unknown role {unknown[0]!r} (roles: {', '.join(self.roles)})")
         return self
+
+    @property
+    def auto_agents(self) -> bool:
+        return self.agents == "auto"
+
+    @property
+    def agent_count(self) -> int:
+        """The fixed number of agents; 0 for `auto` (the decomposition decides)."""
+        return 0 if self.agents == "auto" else int(self.agents)
+
+    def role_of(self, index: int) -> str | None:
+        """The role preset of agent `index` (0-based): its own override, else `agent_roles`."""
+        over = self.agent_overrides[index] if index < len(self.agent_overrides) else None
+        if over is not None and over.role:
+            return over.role
+        return self.agent_roles[index] if index < len(self.agent_roles) else None
 
     @property
     def choosable_tools(self) -> list[str]:

@@ -61,8 +61,8 @@ def fallback_questions(question: str, n: int) -> list[str]:
     return out
 
 
-def normalise_questions(found: list[str], question: str, n: int) -> tuple[list[str], bool]:
-    """De-duplicate, trim to N and pad from the fallback; True when padding was needed."""
+def _unique(found: list[str]) -> list[str]:
+    """The sub-questions in order, without repeats (ignoring case and punctuation)."""
     seen: set[str] = set()
     unique = []
     for q in found:
@@ -70,9 +70,24 @@ def normalise_questions(found: list[str], question: str, n: int) -> tuple[list[s
         if key and key not in seen:
             seen.add(key)
             unique.append(q)
+    return unique
+
+
+def normalise_questions(found: list[str], question: str, n: int) -> tuple[list[str], bool]:
+    """De-duplicate, trim to N and pad from the fallback; True when padding was needed."""
+    unique = _unique(found)
     padded = len(unique) < n
     for extra in fallback_questions(question, n):
         if len(unique) >= n:
             break
         unique.append(extra)
     return unique[:n], padded
+
+
+def bound_questions(found: list[str], question: str, most: int) -> tuple[list[str], bool]:
+    """`agents: auto`: the model's sub-questions de-duplicated and cut to `most`, never padded.
+
+    None usable: the question itself, as one agent's (True: the fallback was used).
+    """
+    kept = _unique(found)
+    return (kept[:most], False) if kept else ([question], True)

@@ -13,28 +13,31 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Generator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._agent import AgentSpec, CallBudget, call_model, run_agent
+from ._agent import AgentSpec, BudgetReached, CallBudget, call_model, run_agent
 from ._config import HeavyConfig
-from ._decompose import fallback_questions, normalise_questions, parse_questions
+from ._decompose import bound_questions, fallback_questions, normalise_questions, parse_questions
 from ._errors import HeavyError, ProviderError, RequestRejected
 from ._events import (
     Accepted,
     AgentFinished,
+    AgentRevised,
     AgentStarted,
     AgentSummary,
     Done,
     Event,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisDelta,
     SynthesisStarted,
     first_line,
 )
+from ._sources import check_citations, sources_section, used_sources
 from ._types import ChatRequest, Completion, Usage
 from .providers import Provider, ProviderPool
 from .tools import ToolContext, ToolRegistry, default_registry
@@ -202,10 +205,12 @@ class Engine:
         started = time.monotonic()
         result = RunResult(request_id=req.id, question=req.question)
         budget = CallBudget(deadline=loop.time() + cfg.timeouts.request,
-                            llm_call_timeout=cfg.timeouts.llm_call)
+                            llm_call_timeout=cfg.timeouts.llm_call,
+                            max_tokens=cfg.budget.tokens, max_cost_usd=cfg.budget.cost_usd)
         tool_ctx = ToolContext(req.id, None, cfg.tool_settings, budget.deadline,
                                scratch_root=self.scratch_root)
-        run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agents))
+        # `agents: auto` is decided by the decomposition: 0 until QuestionsReady says.
+        run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agent_count))
         try:
             async with asyncio.timeout_at(budget.deadline):
                 await self._orchestrate(run, result, budget, tool_ctx)
@@ -244,7 +249,11 @@ class Engine:
             result.questions = questions
             run.emit(QuestionsReady(questions=tuple(questions), fallback=fallback))
             await self._run_agents(run, result, budget, tool_ctx)
+            if cfg.rounds == 2:
+                await self._compare_notes(run, result, budget)
             await self._synthesise(run, result, orchestrator, budget, synth_usage)
+            if result.answer:
+                self._finish_answer(run, result)
         finally:
             result.usage.add(synth_usage)
             result.simulated = budget.simulated
@@ -256,10 +265,14 @@ class Engine:
         if cfg.agents == 1:
             return [req.question], False
         user = req.question if not req.context else f"{req.context}\n\nQuestion: {req.question}"
+        if cfg.auto_agents:
+            system = cfg.prompts.decompose_auto_for(cfg.max_agents)
+        else:
+            system = cfg.prompts.decompose_for(cfg.agent_count)
         request = ChatRequest(
             model=cfg.effective_orchestrator_model,
             messages=[
-                {"role": "system", "content": cfg.prompts.decompose_for(cfg.agents)},
+                {"role": "system", "content": system},
                 {"role": "user", "content": user},
             ],
             temperature=0.2,
@@ -275,13 +288,21 @@ class Engine:
                 raise  # an unknown model or a refused key: every agent would fail the same way
             log.warning("decomposition failed (%s); using fallback sub-questions",
                         err if isinstance(err, ProviderError) else repr(err))
-            return fallback_questions(req.question, cfg.agents), True
-        return normalise_questions(parse_questions(completion.content), req.question, cfg.agents)
+            if cfg.auto_agents:
+                return [req.question], True
+            return fallback_questions(req.question, cfg.agent_count), True
+        found = parse_questions(completion.content)
+        if cfg.auto_agents:
+            return bound_questions(found, req.question, cfg.max_agents)
+        return normalise_questions(found, req.question, cfg.agent_count)
 
     def _agent_spec(self, cfg: HeavyConfig, index: int, question: str) -> AgentSpec:
         over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None
         provider_name = (over.provider if over else None) or cfg.provider
         system = cfg.prompts.agent
+        role = cfg.role_of(index)
+        if role:
+            system = f"{system}\n\n{cfg.roles[role]}"
         if cfg.system_prompt:
             system = f"{system}\n\n{cfg.system_prompt}"
         if over and over.system_prompt:
@@ -305,9 +326,12 @@ class Engine:
     ) -> None:
         cfg = run.request.config
         specs = [self._agent_spec(cfg, i, q) for i, q in enumerate(result.questions)]
-        summaries = [AgentSummary(index=s.index, question=s.question, model=s.model) for s in specs]
+        summaries = [AgentSummary(index=s.index, question=s.question, model=s.model,
+                                  role=cfg.role_of(s.index)) for s in specs]
         result.agents = summaries  # visible to the caller even if the deadline cuts us short
         result.models = sorted({s.model for s in specs} | {cfg.effective_orchestrator_model})
+        crew = _Crew(budget)
+        quorum, grace = cfg.synthesis.quorum, cfg.synthesis.grace_s
 
         async def one(spec: AgentSpec, summary: AgentSummary) -> None:
             run.emit(AgentStarted(index=spec.index, question=spec.question, model=spec.model))
@@ -318,15 +342,24 @@ class Engine:
             except TimeoutError:
                 summary.status = "timeout"
                 summary.error = "timed out"
+            except BudgetReached:
+                summary.status, summary.error = "cancelled", f"stopped by the {budget.reached}"
             except HeavyError as err:
                 summary.status = "failed"
                 summary.error = err.user_message
             except asyncio.CancelledError:
-                if asyncio.get_running_loop().time() >= budget.deadline:
+                reason = crew.stopped(spec.index)
+                if reason == "quorum":
+                    summary.status = "timeout"
+                    summary.error = f"cut off {grace:g} s after {quorum} agents finished (quorum)"
+                elif reason == "budget":
+                    summary.status, summary.error = "cancelled", f"stopped by the {budget.reached}"
+                elif asyncio.get_running_loop().time() >= budget.deadline:
                     summary.status, summary.error = "timeout", "the request deadline passed"
                 else:
                     summary.status, summary.error = "cancelled", "cancelled"
-                raise
+                if reason is None:
+                    raise
             except Exception as err:
                 log.exception("agent %d of run %s crashed", spec.index, run.id)
                 summary.status = "failed"
@@ -340,7 +373,69 @@ class Engine:
                     summary=first_line(summary.answer),
                 ))
 
-        await asyncio.gather(*(one(s, m) for s, m in zip(specs, summaries, strict=True)))
+        crew.start({s.index: one(s, m) for s, m in zip(specs, summaries, strict=True)})
+        async with crew:
+            if quorum is not None and quorum < len(specs):
+                await crew.quorum(quorum, grace, lambda i: summaries[i].status == "ok")
+            await crew.wait()
+
+    async def _compare_notes(self, run: Run, result: RunResult, budget: CallBudget) -> None:
+        """`rounds: 2`: one call per surviving agent, no tools, to revise its finding."""
+        req, cfg = run.request, run.request.config
+        ok = [a for a in result.agents if a.status == "ok"]
+        if len(ok) < 2 or budget.reached is not None:
+            return
+        run.emit(NotesCompared(agents=len(ok)))
+        crew = _Crew(budget)
+
+        async def revise(summary: AgentSummary) -> None:
+            spec = self._agent_spec(cfg, summary.index, summary.question)
+            others = "\n\n".join(f"## Agent {o.index + 1}: {o.question}\n\n{o.answer}"
+                                  for o in ok if o is not summary)
+            user = summary.question if not req.context else (
+                f"{req.context}\n\nYour sub-question: {summary.question}")
+            request = ChatRequest(
+                model=spec.model,
+                messages=[
+                    {"role": "system", "content": spec.system_prompt},
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": summary.answer},
+                    {"role": "user", "content":
+                        f"{cfg.prompts.compare_notes}\n\n# Other agents' findings\n\n{others}"},
+                ],
+                temperature=spec.temperature,
+                purpose="agent",
+            )
+            started, error = time.monotonic(), None
+            try:
+                async with asyncio.timeout(cfg.timeouts.agent):
+                    completion = await call_model(spec.provider, request, budget, summary.usage)
+                if text := completion.content.strip():
+                    summary.answer, summary.revised = text, True
+                else:
+                    error = "the model returned an empty revision"
+            except asyncio.CancelledError:
+                error = f"stopped by the {budget.reached}"
+                if crew.stopped(summary.index) is None:
+                    raise
+            except BudgetReached:
+                error = f"stopped by the {budget.reached}"
+            except Exception as err:  # the first finding stands
+                if isinstance(err, TimeoutError) and budget.expired:
+                    raise
+                error = err.user_message if isinstance(err, HeavyError) else "the call failed"
+                log.warning("compare-notes call of agent %d failed: %r", summary.index, err)
+            finally:
+                summary.elapsed_s += time.monotonic() - started
+                run.emit(AgentRevised(index=summary.index, ok=error is None,
+                                      elapsed_s=round(time.monotonic() - started, 3), error=error))
+
+        crew.start({a.index: revise(a) for a in ok})
+        async with crew:
+            await crew.wait()
+        if kept := [a for a in ok if not a.revised]:
+            result.notes.append(f"{len(kept)} of {len(ok)} agents kept their first finding "
+                                "(the compare-notes call did not finish).")
 
     async def _synthesise(
         self,
@@ -353,6 +448,8 @@ class Engine:
         req, cfg = run.request, run.request.config
         ok = [a for a in result.agents if a.status == "ok"]
         lost = [a for a in result.agents if a.status != "ok"]
+        if budget.reached is not None:
+            result.stopped_by = budget.reached
         if lost and ok:  # with none left, the run's error says so
             result.notes.append(
                 f"{len(lost)} of {len(result.agents)} agents did not finish "
@@ -362,9 +459,12 @@ class Engine:
             first = next((a.error for a in lost if a.error), "no answer")
             result.status = "failed"
             result.error = f"All {len(result.agents)} agents failed: {first}"
+            if result.stopped_by:
+                result.error = (f"This question's {result.stopped_by} was reached before any "
+                                "agent finished.")
             return
         run.emit(SynthesisStarted(survivors=len(ok)))
-        if len(result.agents) == 1:
+        if cfg.agents == 1:  # no decomposition ran: the one agent answered the question itself
             result.answer = ok[0].answer
             run.emit(SynthesisDelta(text=result.answer))
             return
@@ -377,9 +477,22 @@ class Engine:
             user += f"\n\n# Agents that did not finish{missing}"
         if req.context:
             user = f"{req.context}\n\n{user}"
+        system = cfg.prompts.synthesis
+        if cfg.rounds == 2:
+            system = f"{system}\n\n{cfg.prompts.weigh_evidence}"
+        if budget.max_tokens is not None or budget.max_cost_usd is not None:
+            # The synthesis call must fit in what is left; else the findings are joined as-is.
+            expected = max((a.usage.completion_tokens for a in ok), default=0)
+            if not budget.fits((len(system) + len(user)) // 4 + expected):
+                result.stopped_by = result.stopped_by or _limits_text(cfg)
+                result.notes.append("The synthesis would not fit in the budget; showing the "
+                                    "agents' findings instead.")
+                result.answer = findings
+                run.emit(SynthesisDelta(text=findings))
+                return
         request = ChatRequest(
             model=cfg.effective_orchestrator_model,
-            messages=[{"role": "system", "content": cfg.prompts.synthesis},
+            messages=[{"role": "system", "content": system},
                       {"role": "user", "content": user}],
             temperature=cfg.temperature,
             purpose="synthesis",
@@ -399,6 +512,7 @@ class Engine:
             if completion is not None:
                 usage.add(completion.usage)
                 budget.simulated = budget.simulated or completion.simulated
+                budget.charge(completion.usage)
             result.answer = "".join(parts).strip() or (completion.content if completion else "")
         except Exception as err:  # any provider failure: the findings are still worth showing
             if isinstance(err, TimeoutError) and budget.expired:
@@ -410,3 +524,85 @@ class Engine:
         if not result.answer:
             result.status = "failed"
             result.error = "The model returned an empty answer."
+
+    def _finish_answer(self, run: Run, result: RunResult) -> None:
+        """Mark citations no tool returned, say whether a budget stopped it, list the sources."""
+        fetched = [s for a in result.agents for s in a.fetched]
+        searched = [s for a in result.agents for s in a.searched]
+        if fetched or searched:
+            texts = [*(a.answer for a in result.agents if a.status == "ok"), result.answer]
+            result.sources = used_sources(fetched, searched, texts)
+        body = result.answer
+        if "http" in body:  # most answers cite nothing: skip the regex work
+            body, result.unverified = check_citations(body, [s.url for s in fetched + searched])
+        tail = ""
+        if result.stopped_by:
+            note = (f"Stopped early: this question's {result.stopped_by} was reached, so the "
+                    "answer uses what the agents had found by then.")
+            result.notes.append(note)
+            tail += f"\n\n_{note}_"
+        if result.sources:
+            tail += f"\n\n{sources_section(result.sources)}"
+        result.answer = body + tail
+        if tail:
+            run.emit(SynthesisDelta(text=tail))
+
+
+def _limits_text(cfg: HeavyConfig) -> str:
+    parts = []
+    if cfg.budget.tokens is not None:
+        parts.append(f"token budget ({cfg.budget.tokens:,} tokens)")
+    if cfg.budget.cost_usd is not None:
+        parts.append(f"cost budget (${cfg.budget.cost_usd:g})")
+    return " and ".join(parts)
+
+
+class _Crew:
+    """Agent steps run concurrently, which the engine may stop early (quorum, budget).
+
+    A step stopped on purpose sees `CancelledError` with `stopped(index)` saying why, records
+    it and returns; any other cancellation (the request's) propagates as usual.
+    """
+
+    def __init__(self, budget: CallBudget) -> None:
+        self.budget = budget
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self._reasons: dict[int, str] = {}
+
+    def start(self, steps: Mapping[int, Coroutine[Any, Any, None]]) -> None:
+        self.tasks = {i: asyncio.create_task(step) for i, step in steps.items()}
+        self.budget.on_reached = lambda: self.stop("budget")
+
+    def stopped(self, index: int) -> str | None:
+        return self._reasons.get(index)
+
+    def stop(self, reason: str) -> None:
+        """Cancel every unfinished step but the caller's (it finds out at its next call)."""
+        me = asyncio.current_task()
+        for index, task in self.tasks.items():
+            if not task.done() and task is not me:
+                self._reasons.setdefault(index, reason)
+                task.cancel()
+
+    async def quorum(self, k: int, grace: float, ok: Callable[[int], bool]) -> None:
+        """Once `k` steps ended well, give the others `grace` seconds, then stop them."""
+        pending = {t for t in self.tasks.values() if not t.done()}
+        while pending and sum(ok(i) for i, t in self.tasks.items() if t.done()) < k:
+            _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+        if pending:
+            await asyncio.wait(pending, timeout=grace)
+            self.stop("quorum")
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self.tasks.values())
+
+    async def __aenter__(self) -> _Crew:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.budget.on_reached = None
+        left = [t for t in self.tasks.values() if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal
 
+from ._sources import Source
 from ._types import Usage
 
 AgentStatus = Literal["ok", "failed", "timeout", "cancelled"]
@@ -86,6 +87,25 @@ class AgentFinished(Event):
 
 
 @dataclass(slots=True, frozen=True)
+class NotesCompared(Event):
+    """`rounds: 2`: the surviving agents start comparing notes (one more call each)."""
+
+    type: ClassVar[str] = "notes_compared"
+    agents: int
+
+
+@dataclass(slots=True, frozen=True)
+class AgentRevised(Event):
+    """An agent's compare-notes call ended; with `ok`, its revised finding replaced the first."""
+
+    type: ClassVar[str] = "agent_revised"
+    index: int
+    ok: bool
+    elapsed_s: float
+    error: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class SynthesisStarted(Event):
     type: ClassVar[str] = "synthesis_started"
     survivors: int
@@ -108,10 +128,16 @@ class AgentSummary:
     answer: str = ""
     error: str | None = None
     usage: Usage = field(default_factory=Usage)
+    role: str | None = None
+    revised: bool = False  # rounds: 2 replaced the first finding
+    fetched: list[Source] = field(default_factory=list)  # pages fetch_url read
+    searched: list[Source] = field(default_factory=list)  # results web_search listed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "index": self.index,
+            "role": self.role,
+            "revised": self.revised,
             "question": self.question,
             "model": self.model,
             "status": self.status,
@@ -137,6 +163,9 @@ class RunResult:
     simulated: bool = False
     error: str | None = None  # one safe sentence for the user
     notes: list[str] = field(default_factory=list)  # e.g. "1 of 4 agents timed out"
+    sources: list[Source] = field(default_factory=list)  # URLs tools returned and agents used
+    unverified: list[str] = field(default_factory=list)  # URLs the answer cites that no tool did
+    stopped_by: str | None = None  # "token budget (...)" when a budget ended the research
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +181,9 @@ class RunResult:
             "simulated": self.simulated,
             "error": self.error,
             "notes": list(self.notes),
+            "sources": [s.as_dict() for s in self.sources],
+            "unverified": list(self.unverified),
+            "stopped_by": self.stopped_by,
         }
 
 

@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from ._events import (
     Accepted,
     AgentFinished,
+    AgentRevised,
     AgentStarted,
     Done,
     Event,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisDelta,
@@ -39,6 +41,8 @@ class AgentProgress:
     tokens: int = 0
     error: str | None = None
     finding: str = ""  # the latest thing it found: a tool's result, its answer or its error
+    revising: bool = False  # rounds: 2, its compare-notes call is running
+    revised: bool = False
 
     def elapsed(self, now: float) -> float:
         if self.elapsed_s is not None:
@@ -48,7 +52,8 @@ class AgentProgress:
 
 @dataclass(slots=True)
 class ProgressState:
-    phase: str = "starting"  # starting | decomposing | researching | synthesising | done
+    # starting | decomposing | researching | comparing (rounds: 2) | synthesising | done
+    phase: str = "starting"
     question: str = ""
     questions: list[str] = field(default_factory=list)
     agents: dict[int, AgentProgress] = field(default_factory=dict)
@@ -88,6 +93,13 @@ class ProgressState:
             agent.tokens = event.prompt_tokens + event.completion_tokens
             agent.error = event.error
             agent.finding = event.error or event.summary or agent.finding
+        elif isinstance(event, NotesCompared):
+            self.phase = "comparing"
+            for agent in self.agents.values():
+                agent.revising = agent.status == "ok"
+        elif isinstance(event, AgentRevised):
+            agent = self.agents[event.index]
+            agent.revising, agent.revised = False, event.ok
         elif isinstance(event, SynthesisStarted):
             self.phase = "synthesising"
         elif isinstance(event, SynthesisDelta):
@@ -101,3 +113,13 @@ class ProgressState:
     @property
     def finished_agents(self) -> int:
         return sum(a.status not in ("waiting", "running") for a in self.agents.values())
+
+    @property
+    def phase_label(self) -> str:
+        """The phase in words, the same on every front end."""
+        if self.phase == "comparing":
+            left = sum(a.revising for a in self.agents.values())
+            return f"Comparing notes ({left} agent{'s' * (left != 1)} revising)"
+        return {"starting": "Starting", "decomposing": "Planning sub-questions",
+                "researching": "Researching", "synthesising": "Writing the answer",
+                "done": "Done"}.get(self.phase, self.phase)

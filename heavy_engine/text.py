@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from ._events import RunResult
+from ._sources import sources_section
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _MIN_LIMIT = 40
@@ -151,3 +152,31 @@ def footer(result: RunResult) -> str:
     if result.simulated:
         parts.append("simulated")
     return " · ".join(parts)
+
+
+def answer_body(result: RunResult) -> str:
+    """The answer without its trailing Sources list, for front ends that render sources natively
+    (Slack's URL-sources element, a Discord embed field); the budget note stays in the text."""
+    section = sources_section(result.sources)
+    if section and result.answer.endswith(section):
+        return result.answer[: -len(section)].rstrip()
+    return result.answer
+
+
+def source_links(result: RunResult, limit: int = 10) -> list[tuple[str, str]]:
+    """`(title, url)` pairs of the run's sources, at most `limit`, titles one line of <=100 chars."""
+    out = []
+    for src in result.sources[:limit]:
+        title = " ".join((src.title or src.url).split())
+        out.append((title if len(title) <= 100 else title[:99] + "…", src.url))
+    return out
+
+
+def sources_text(result: RunResult, limit: int = 10) -> str:
+    """One Markdown line per source (`1. [title](url)`), for an embed field or a plain list."""
+    return "\n".join(f"{i}. [{t}]({u})" for i, (t, u) in enumerate(source_links(result, limit), 1))
+
+
+def run_notes(result: RunResult) -> list[str]:
+    """Short notes to show under an answer: agents lost, quorum cut-offs, a budget stop."""
+    return list(dict.fromkeys(result.notes))

@@ -14,10 +14,10 @@ import pytest
 
 PUBLIC = {
     "heavy_engine": [
-        "Accepted", "AgentFinished", "AgentOverride", "AgentStarted", "AgentSummary",
+        "Accepted", "AgentFinished", "AgentOverride", "AgentRevised", "AgentStarted", "AgentSummary",
         "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
-        "HeavyError", "HeavyRequest", "MAX_AGENTS", "Prompts", "ProviderConfig", "ProviderError",
-        "QuestionsReady", "RequestRejected", "Run", "RunResult", "SynthesisDelta",
+        "HeavyError", "HeavyRequest", "MAX_AGENTS", "NotesCompared", "Prompts", "ProviderConfig", "ProviderError",
+        "QuestionsReady", "RequestRejected", "Run", "RunResult", "Source", "SynthesisDelta",
         "SynthesisStarted", "Timeouts", "ToolCall", "ToolCalled", "ToolFinished", "ToolSettings",
         "Usage", "apply_env", "fallback_questions", "load_config", "normalise_questions",
         "parse_questions", "simulated_fallback", "tune_gc", "use_simulated", "validate_config",
@@ -36,6 +36,11 @@ PUBLIC = {
         "AnswerLimits", "AnswerPlan", "Follower", "Ledger", "Pace", "Part", "ReplyPipeline",
         "Surface", "clip", "clip_start", "failure_sentence", "head", "may_stop", "plan_answer",
         "retry_after", "shorten", "with_reference",
+    ],
+    "heavy_engine.eval": [
+        "Corpus", "CorpusFetch", "CorpusSearch", "Document", "EvalQuestion", "Setup",
+        "SetupReport", "corpus_tools", "default_setups", "exact_match", "load_questions",
+        "normalise", "normalised_match", "run_eval", "shipped", "source_hits",
     ],
     "heavy_engine.observability": [
         "CONTENT_TYPE", "MASK", "JsonFormatter", "MetricSet", "Metrics", "RedactingFormatter",

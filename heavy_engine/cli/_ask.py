@@ -39,7 +39,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal",
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question", nargs="+", help="the question")
-    p.add_argument("--agents", type=int, help=f"number of agents (1-{MAX_AGENTS})")
+    p.add_argument("--agents", type=_agents, help=f"number of agents (1-{MAX_AGENTS}), or auto")
+    p.add_argument("--rounds", type=int, choices=(1, 2),
+                   help="2: the agents compare notes once before the synthesis")
     p.add_argument("--model", help="model for agents and orchestrator")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
     p.add_argument("--scope", metavar="PLATFORM:WORKSPACE[:CHANNEL]",
@@ -47,10 +49,22 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
+def _agents(text: str) -> int | str:
+    """`--agents`: a number, or `auto` (the decomposition picks 1..max_agents)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {text!r}") from None
+
+
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags: dict[str, Any] = {}
     if args.agents is not None:
         flags["agents"] = args.agents
+    if getattr(args, "rounds", None) is not None:
+        flags["rounds"] = args.rounds
     if args.model:
         flags["model"] = args.model
         flags["orchestrator_model"] = None
@@ -140,5 +154,6 @@ def _json_result(result: RunResult) -> dict[str, Any]:
         "status": data["status"],
         "error": data["error"],
         "notes": data["notes"],
+        "sources": data["sources"],
         "simulated": data["simulated"],
     }

@@ -127,8 +127,16 @@ class SimulatedProvider:
             call = ToolCall(id=f"sim-{words}", name="calculate",
                             arguments=json.dumps({"expression": expr}))
             return self._done("", [call])
+        if offered and (research := _research_call(request.messages, offered, topic)):
+            return self._done("", [research])
+        revising = [text_of(m) for m in request.messages if m["role"] == "assistant" and text_of(m)]
+        if not offered and last["role"] == "user" and revising:  # rounds: 2, compare notes
+            return self._done(f"{revising[-1]} (Kept after comparing notes.)")
         tool_note = ""
-        if last["role"] == "tool":
+        if last["role"] == "tool" and text_of(last).startswith("URL: "):  # a page it read
+            head, _, body = text_of(last).partition("\n\n")
+            tool_note = f" According to {head.splitlines()[0][5:]}: {' '.join(body.split())[:400]}"
+        elif last["role"] == "tool":
             tool_note = f" A check with the calculate tool returned `{last.get('content')}`."
         text = (f"[simulated] On *{topic}*: a real model would research this angle here."
                 f"{tool_note}")
@@ -139,9 +147,25 @@ class SimulatedProvider:
         headings = re.findall(r"^## Agent \d+: (.+)$", body, re.M)
         question = body.split("\n", 1)[0].removeprefix("Question: ")
         lines = "\n".join(f"- {h}" for h in headings) or "- (no agent findings)"
+        found = re.findall(r"^## Agent \d+: .+\n\n(.+)$", body, re.M)
+        points = "".join(f"- {f[:500]}\n" for f in found if "According to" in f)
         return (f"{BANNER}## Answer to: {question}\n\n"
                 f"The agents looked at these angles:\n\n{lines}\n\n"
+                + (f"What they read:\n\n{points}\n" if points else "") +
                 "Each agent ran a real tool call through the engine; the text is placeholder.")
+
+
+def _research_call(messages: list[Message], offered: set[str], topic: str) -> ToolCall | None:
+    """Search once for the topic, then read the first result (when those tools are offered)."""
+    results = [text_of(m) for m in messages if m.get("role") == "tool"]
+    if not results and "web_search" in offered:
+        return ToolCall(id="sim-search", name="web_search", arguments=json.dumps({"query": topic}))
+    urls = re.findall(r"^ {3}(https?://\S+)$", results[-1], re.M) if results else []
+    if urls and "fetch_url" in offered and len(results) == 1:
+        part = re.search(r"\(part (\d+)\)", topic)  # agents of one run read different results
+        url = urls[(int(part[1]) - 1) % len(urls) if part else 0]
+        return ToolCall(id="sim-fetch", name="fetch_url", arguments=json.dumps({"url": url}))
+    return None
 
 
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:

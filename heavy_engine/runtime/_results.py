@@ -11,6 +11,7 @@ from typing import Any
 
 from .._engine import HeavyRequest, Run
 from .._events import Accepted, AgentSummary, Done, RunResult
+from .._sources import Source
 from .._types import Usage
 from ._contract import Job
 
@@ -32,7 +33,8 @@ def result_from_dict(data: dict[str, Any], question: str) -> RunResult:
         AgentSummary(index=int(a["index"]), question=str(a["question"]), model=str(a["model"]),
                      status=a["status"], iterations=int(a.get("iterations", 0)),
                      elapsed_s=float(a.get("elapsed_s", 0.0)), error=a.get("error"),
-                     usage=_usage(a.get("usage")))
+                     usage=_usage(a.get("usage")), role=a.get("role"),
+                     revised=bool(a.get("revised", False)))
         for a in data.get("agents", [])
     ]
     return RunResult(
@@ -43,6 +45,8 @@ def result_from_dict(data: dict[str, Any], question: str) -> RunResult:
         usage=_usage(data.get("usage")), models=list(data.get("models", [])),
         simulated=bool(data.get("simulated", False)), error=data.get("error"),
         notes=list(data.get("notes", [])),
+        sources=[Source(str(s["url"]), str(s.get("title", ""))) for s in data.get("sources", [])],
+        unverified=list(data.get("unverified", [])), stopped_by=data.get("stopped_by"),
     )
 
 
@@ -62,7 +66,7 @@ def replay_run(job: Job, result: RunResult) -> Run:
                            requester=job.spec.user)
     run = Run(request)
     run.emit(Accepted(request_id=job.id, question=job.spec.question,
-                      agents=len(result.agents) or job.config.agents))
+                      agents=len(result.agents) or job.config.agent_count))
     run.result = result
     run._task = asyncio.get_running_loop().create_task(_value(result))
     run.emit(Done(result=result))

@@ -33,6 +33,7 @@ def job_view(job: Job) -> dict[str, Any]:
         "models": list(r.models) if r else [],
         "agents": [a.as_dict() for a in r.agents] if r else [],
         "notes": list(r.notes) if r else [],
+        "sources": [s.as_dict() for s in r.sources] if r else [],
         "simulated": r.simulated if r else False,
     }
     return view

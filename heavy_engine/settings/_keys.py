@@ -25,8 +25,17 @@ PATHS: dict[str, tuple[str, ...]] = {
     "timeout": ("timeouts", "request"),
     "tools": ("tools",),
     "thread_policy": ("thread_policy",),
+    "rounds": ("rounds",),
+    "max_agents": ("max_agents",),
+    "roles": ("agent_roles",),
+    "budget_tokens": ("budget", "tokens"),
+    "budget_cost_usd": ("budget", "cost_usd"),
+    "quorum": ("synthesis", "quorum"),
+    "grace_s": ("synthesis", "grace_s"),
 }
-AGENT_FIELDS = ("model", "system_prompt")
+AGENT_FIELDS = ("model", "system_prompt", "role")
+# Settings where an empty value or "none" means "unset" (inherit / unlimited / off).
+_NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum"})
 _AGENT_KEY = re.compile(r"agent\.(\d+)\.(\w+)")
 KEY_HELP = ", ".join([*PATHS, *(f"agent.N.{f}" for f in AGENT_FIELDS)])
 
@@ -58,8 +67,10 @@ def is_model_key(key: str) -> bool:
 
 def parse_value(key: str, raw: Any) -> Any:
     """Turn command-line text into the shape pydantic expects (it coerces numbers itself)."""
-    if key == "tools" and isinstance(raw, str):
+    if key in ("tools", "roles") and isinstance(raw, str):
         return [name.strip() for name in raw.split(",") if name.strip()]
+    if key in _NULLABLE and isinstance(raw, str) and raw.strip().lower() in ("", "none", "off"):
+        return None
     return raw
 
 

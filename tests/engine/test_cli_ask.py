@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.testing import FakeLLM, error_reply
+from heavy_engine.testing import FakeLLM, error_reply, text_reply
 
 
 async def heavy(*argv: str) -> int:
@@ -128,3 +128,22 @@ async def test_every_command_logs_through_the_redacting_formatter(tmp_path: Path
     assert proc.returncode == 0, err.decode()
     assert b"leak? [REDACTED]" in err  # a provider key under any variable name is masked
     assert key.encode() not in err + out
+
+
+async def test_rounds_and_agents_auto_flags(
+    llm_env: FakeLLM, capsys: pytest.CaptureFixture[str]
+) -> None:
+    llm_env.enqueue(json.dumps({"questions": ["a?", "b?", "c?"]}), when="decompose")
+    assert await heavy("ask", "--json", "--agents", "auto", "--rounds", "2", "q") == 0
+    out = json.loads(capsys.readouterr().out)
+    # 3 agents chosen by the decomposition; compare notes adds one call each (no tools here)
+    assert len(out["agents"]) == 3 and out["llm_calls"] == len(llm_env.calls())
+    assert len(llm_env.calls("agent")) == 3 * 2 + 3
+    assert out["sources"] == []
+
+
+async def test_json_lists_sources(llm_env: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
+    llm_env.enqueue(text_reply("It is https://made.up/a."), when="agent")
+    assert await heavy("ask", "--json", "--agents", "1", "q") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sources"] == [] and out["answer"] == "It is https://made.up/a (unverified)."

@@ -48,3 +48,17 @@ def test_concurrent_tools_keep_the_still_running_one_visible() -> None:
     assert s.agents[0].tool == "web_search"  # still running
     s.apply(ToolFinished(index=0, tool="web_search", ok=True, elapsed_s=0.3), now=0.4)
     assert s.agents[0].tool is None and s.agents[0].tools_used == 2
+
+
+def test_compare_notes_phase() -> None:
+    from heavy_engine._events import AgentFinished, AgentRevised, NotesCompared, QuestionsReady
+    from heavy_engine.progress import ProgressState
+
+    state = ProgressState()
+    state.apply(QuestionsReady(questions=("a", "b")), now=0)
+    for i in (0, 1):
+        state.apply(AgentFinished(index=i, status="ok", iterations=1, elapsed_s=1), now=1)
+    state.apply(NotesCompared(agents=2), now=1)
+    assert state.phase == "comparing" and state.phase_label == "Comparing notes (2 agents revising)"
+    state.apply(AgentRevised(index=0, ok=True, elapsed_s=0.5), now=2)
+    assert state.agents[0].revised and state.phase_label == "Comparing notes (1 agent revising)"

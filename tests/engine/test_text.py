@@ -118,3 +118,18 @@ def test_footer_names_models_agents_time_tokens_cost() -> None:
 )
 def test_transcript(turns: list[tuple[str, str]], kwargs: dict[str, int], expected: str | None) -> None:
     assert transcript(turns, source="Slack thread", **kwargs) == expected
+
+
+def test_answer_body_and_sources_for_native_rendering() -> None:
+    from heavy_engine._events import RunResult
+    from heavy_engine._sources import Source, sources_section
+    from heavy_engine.text import answer_body, source_links, sources_text
+
+    sources = [Source("https://a.example/doc", "Doc A"), Source("https://b.example/", "")]
+    result = RunResult("r", "q", answer="Body.\n\n_Stopped early._\n\n" + sources_section(sources),
+                       sources=sources)
+    assert answer_body(result) == "Body.\n\n_Stopped early._"  # the budget note stays
+    assert source_links(result) == [("Doc A", "https://a.example/doc"),
+                                    ("https://b.example/", "https://b.example/")]
+    assert sources_text(result, limit=1) == "1. [Doc A](https://a.example/doc)"
+    assert answer_body(RunResult("r", "q", answer="No sources.")) == "No sources."

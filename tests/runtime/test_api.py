@@ -62,6 +62,7 @@ async def test_ask_then_read_the_job(make_client: MakeClient) -> None:
     assert len(job["agents"]) == 3 and job["agents"][0]["status"] == "ok"
     assert job["usage"]["prompt_tokens"] > 0 and job["llm_calls"] >= 5
     assert job["created_at"] and job["started_at"] and job["finished_at"]
+    assert job["sources"] == []  # no tool here returned a URL
 
 
 async def test_healthz_is_ready_only_after_start(make_client: MakeClient) -> None:

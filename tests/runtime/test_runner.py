@@ -308,13 +308,16 @@ async def test_a_job_interrupted_too_often_fails_with_a_message(
 
 def test_stored_results_round_trip() -> None:
     data = {"request_id": "j1", "status": "ok", "answer": "A", "questions": ["q"],
-            "agents": [{"index": 0, "question": "q", "model": "m", "status": "ok",
+            "agents": [{"index": 0, "role": "sceptic", "revised": True,
+                        "question": "q", "model": "m", "status": "ok",
                         "iterations": 2, "elapsed_s": 1.5, "error": None,
                         "usage": {"prompt_tokens": 3, "completion_tokens": 4, "cost_usd": 0.5}}],
             "llm_calls": 3, "elapsed_s": 2.0, "usage": {"prompt_tokens": 5,
                                                           "completion_tokens": 6,
                                                           "cost_usd": 0.75},
-            "models": ["m"], "simulated": False, "error": None, "notes": ["n"]}
+            "models": ["m"], "simulated": False, "error": None, "notes": ["n"],
+            "sources": [{"url": "https://a.example/x", "title": "X"}],
+            "unverified": ["https://made.up/"], "stopped_by": "token budget (10 tokens)"}
     assert result_from_dict(data, "Q").as_dict() == data
 
 

@@ -44,7 +44,9 @@ def test_set_show_unset_history_round_trip(capsys: pytest.CaptureFixture[str]) -
         "model": "workspace", "orchestrator_model": "default", "agents": "channel",
         "system_prompt": "default", "temperature": "default", "max_iterations": "default",
         "timeout": "workspace", "tools": "channel", "thread_policy": "default",
-        "agent.2.system_prompt": "channel",
+        "agent.2.system_prompt": "channel", "rounds": "default", "max_agents": "default",
+        "roles": "default", "budget_tokens": "default", "budget_cost_usd": "default",
+        "quorum": "default", "grace_s": "default",
     }
 
     assert main(["config", "unset", *CHANNEL, "agents"]) == 0

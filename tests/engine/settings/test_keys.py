@@ -66,7 +66,7 @@ def test_agent_keys_extend_the_operators_agent_overrides() -> None:
         "timeouts": {"request": 60},
         "agent_overrides": [
             {"provider": None, "model": None, "system_prompt": None, "temperature": 0.1,
-             "tools": None},
+             "tools": None, "role": None},
             {}, {"model": "m"},
         ],
     }

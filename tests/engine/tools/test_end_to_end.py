@@ -108,7 +108,10 @@ async def test_builtin_tools_work_end_to_end(
     result, _ = await ask(fake_llm, server, tmp_path,
                           tool_settings={"fetch_allow_hosts": ["127.0.0.1"]})
     assert result.status == "ok", result.error
-    assert result.answer == "All tools answered."
+    # The fetched page is a source; the search results were listed but never used: not sources.
+    page_url = server.url("/page", "public.example")
+    assert [s.as_dict() for s in result.sources] == [{"url": page_url, "title": "Hello page"}]
+    assert result.answer == f"All tools answered.\n\n**Sources**\n1. [Hello page]({page_url})"
     calc, wrote, page, search, read, listing = tool_results(fake_llm)
     assert calc == "1028"
     assert wrote == "wrote 13 bytes to notes/a.md"
