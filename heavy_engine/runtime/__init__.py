@@ -16,6 +16,7 @@ from ._contract import (
     RejectReason,
     Services,
 )
+from ._history import BudgetLeft, JobHistory, PastJob
 from ._memory import InMemoryRunner
 from ._runner import DurableRunner
 from ._store import JobStore
@@ -24,16 +25,19 @@ __all__ = [
     "FINAL_STATUSES",
     "Adapter",
     "AdapterFactory",
+    "BudgetLeft",
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
     "InMemoryRunner",
     "Job",
+    "JobHistory",
     "JobRejected",
     "JobRunner",
     "JobSpec",
     "JobStatus",
     "JobStore",
+    "PastJob",
     "RejectReason",
     "Services",
 ]
