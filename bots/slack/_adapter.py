@@ -110,7 +110,8 @@ class SlackAdapter:
         self.app.use(bind_request_token)  # first: every listener below calls with its token
         if self.installs is not None:
             self.app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
-        _assistant.register(self.app, self.bot, DbThreadContextStore(db))
+        self.assistant_threads = DbThreadContextStore(db)  # the channel each thread looks at
+        _assistant.register(self.app, self.bot, self.assistant_threads)
         _triggers.register(self.app, self.bot)
         _commands.register(self.app, self.bot)
         _actions.register(self.app, self.bot)
