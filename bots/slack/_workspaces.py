@@ -5,7 +5,8 @@ own token (SLACK_BOT_TOKEN, single-workspace mode, unchanged). A request from Sl
 token Bolt authorised for it (`bind_request_token`, a global middleware), and a job's delivery
 binds the token of the job's workspace (`WorkspaceDelivery`); tasks started from there inherit
 the binding (a `ContextVar`), so every call made on behalf of a workspace carries its token.
-A call that passes `token=` explicitly (the OAuth exchange's `auth.test`) keeps it.
+A call that passes `token=` explicitly (the OAuth exchange's `auth.test`) keeps it, and
+client credentials (`oauth.v2.access`) go as a Basic Authorization header.
 
 Events from a workspace heavy is not installed in are acknowledged and dropped with one log
 line (`ignore_unknown_workspaces`, before Bolt's own authorisation, which would log an error
@@ -14,6 +15,7 @@ and answer the user with an apology).
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
@@ -49,9 +51,15 @@ class WorkspaceClient(AsyncWebClient):
                        params: dict[str, Any] | None = None, json: dict[str, Any] | None = None,
                        headers: dict[str, Any] | None = None,
                        auth: dict[str, Any] | None = None) -> AsyncSlackResponse:
-        token = _TOKEN.get()
-        explicit = any(isinstance(a, dict) and a.get("token") for a in (params, json, data))
-        if token and auth is None and not explicit:
+        if isinstance(auth, dict):
+            # oauth.v2.access: Basic auth as a header (slack_sdk's path uses aiohttp's
+            # BasicAuth, deprecated since aiohttp 3.14).
+            pair = f"{auth['client_id']}:{auth['client_secret']}".encode()
+            headers = {**(headers or {}),
+                       "Authorization": "Basic " + base64.b64encode(pair).decode()}
+            auth = None
+        elif (token := _TOKEN.get()) and not any(
+                isinstance(a, dict) and a.get("token") for a in (params, json, data)):
             headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
         return await super().api_call(api_method, http_verb=http_verb, files=files, data=data,
                                       params=params, json=json, headers=headers, auth=auth)
@@ -59,12 +67,14 @@ class WorkspaceClient(AsyncWebClient):
 
 async def bind_request_token(context: AsyncBoltContext,
                              next: Callable[[], Awaitable[Any]]) -> Any:
-    """Global middleware: calls made while handling this request use its workspace's token."""
-    reset = _TOKEN.set(context.bot_token or context.token or None)
-    try:
-        return await next()
-    finally:
-        _TOKEN.reset(reset)
+    """Global middleware: calls made while handling this request use its workspace's token.
+
+    Bolt runs middleware one after the other and the listeners after them all, so the value
+    is set, not reset: every request that reaches the listeners sets its own, and the task
+    that dispatches it (and the tasks it starts) keeps it.
+    """
+    _TOKEN.set(context.bot_token or context.token or None)
+    return await next()
 
 
 def ignore_unknown_workspaces(store: DbInstallationStore
