@@ -28,7 +28,7 @@ TABLE_COLUMNS = 20
 CELL_CHARS = 500
 
 _WORD_JOINER = "\u2060"
-_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_BROADCAST = re.compile(r"(?<![\w.])@(channel|here|everyone)\b", re.IGNORECASE)
 _CONTROL = re.compile(r"<(?=[!@#])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
