@@ -111,27 +111,21 @@ class DbInstallationStore(AsyncInstallationStore):
         return log
 
     async def async_save(self, installation: Installation) -> None:
-        bot = installation.to_bot()
-        await self.async_save_bot(bot)
-        if installation.user_id:
-            await self._set_installer(bot, installation.user_id)
+        await self._save(installation.to_bot(), installer=installation.user_id or None)
 
     async def async_save_bot(self, bot: Bot) -> None:
+        await self._save(bot, installer=None)
+
+    async def _save(self, bot: Bot, *, installer: str | None) -> None:
         row = SlackInstall(
             enterprise_id=bot.enterprise_id or "", team_id=bot.team_id or "",
             team_name=bot.team_name, app_id=bot.app_id, bot_id=bot.bot_id,
             bot_user_id=bot.bot_user_id, bot_scopes=",".join(bot.bot_scopes or []),
-            bot_token=self.cipher.encrypt(bot.bot_token),
+            bot_token=self.cipher.encrypt(bot.bot_token), installer=installer,
             is_enterprise_install=bool(bot.is_enterprise_install), installed_at=utcnow())
         async with self.db.session() as session, session.begin():
             await session.merge(row)  # a reinstall replaces the token
         log.info("slack: installed in workspace %s", bot.team_id or bot.enterprise_id)
-
-    async def _set_installer(self, bot: Bot, user_id: str) -> None:
-        async with self.db.session() as session, session.begin():
-            row = await session.get(SlackInstall, (bot.enterprise_id or "", bot.team_id or ""))
-            if row is not None:
-                row.installer = user_id
 
     async def _row(self, enterprise_id: str | None, team_id: str | None,
                    is_enterprise_install: bool | None) -> SlackInstall | None:
