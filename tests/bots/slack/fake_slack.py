@@ -365,19 +365,31 @@ class FakeSlack:
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
-                            "thread_ts": args.get("thread_ts")}
+                            "thread_ts": args.get("thread_ts"),
+                            "task_display_mode": args.get("task_display_mode"), "chunks": []}
+        self._take_chunks(self.streams[ts], args)
         return {"channel": args.get("channel"), "ts": ts}
+
+    @staticmethod
+    def _take_chunks(stream: dict[str, Any], args: dict[str, Any]) -> None:
+        """Chunks (markdown_text, plan_update, task_update) as Slack would apply them."""
+        for chunk in args.get("chunks") or []:
+            stream.setdefault("chunks", []).append(chunk)
+            if chunk.get("type") == "markdown_text":
+                stream["text"] += chunk.get("text") or ""
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
         stream = self.streams[args["ts"]]
         if stream["stopped"]:  # Slack would answer message_not_in_streaming_state
             raise AssertionError("appendStream after stopStream")
         stream["text"] += args.get("markdown_text") or ""
+        self._take_chunks(stream, args)
         return {"channel": args.get("channel"), "ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
         stream = self.streams[args["ts"]]
         stream["text"] += args.get("markdown_text") or ""
+        self._take_chunks(stream, args)
         stream["stopped"] = True
         stream["blocks"] = args.get("blocks")
         return {"channel": args.get("channel"), "ts": args["ts"]}

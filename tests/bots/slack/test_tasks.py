@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack._tasks import changed_chunks, task_chunk, task_chunks, urls_in
 from heavy_engine.progress import AgentProgress, ProgressState
+
+from .fake_slack import FakeSlack
 
 WJ = "\u2060"
 
@@ -76,3 +79,36 @@ def test_only_changed_tasks_are_sent_again() -> None:
     state.agents[1].status = "running"
     assert [c.to_dict().get("id") for c in changed_chunks(sent, task_chunks(state))] == [
         "agent-2"]
+
+
+async def test_the_chunks_go_through_slack_sdks_chat_stream(fake_slack: FakeSlack) -> None:
+    """The renderer's output is what slack_sdk's `chat_stream` helper sends in plan mode: one
+    task per agent, updated in place, then the synthesis as Markdown."""
+    client = AsyncWebClient(token="xoxb-test-never-real", base_url=fake_slack.api_url)
+    state = ProgressState(phase="researching")
+    state.agents = {0: agent(index=0, question="A", status="running", tool="web_search"),
+                    1: agent(index=1, question="B")}
+    stream = await client.chat_stream(channel="C1", thread_ts="1.0", recipient_team_id="T1",
+                                      recipient_user_id="U1", task_display_mode="plan")
+    sent: dict[str, dict[str, Any]] = {}
+
+    async def push(chunks: list[Any]) -> None:
+        changed = changed_chunks(sent, chunks)
+        await stream.append(chunks=changed)
+        sent.update({c.to_dict().get("id", "plan"): c.to_dict() for c in changed})
+
+    await push(task_chunks(state))
+    state.agents[0].status, state.agents[1].status = "ok", "failed"
+    state.agents[1].error = "timeout talking to the provider"
+    await push(task_chunks(state, findings={0: "A is fine."},
+                           sources={0: ["https://a.org"]}))
+    await stream.stop(markdown_text="**Answer.**")
+
+    [live] = fake_slack.streams.values()
+    assert live["task_display_mode"] == "plan" and live["stopped"]
+    tasks = [c for c in live["chunks"] if c["type"] == "task_update"]
+    assert [(t["id"], t["status"]) for t in tasks] == [
+        ("agent-1", "in_progress"), ("agent-2", "pending"),
+        ("agent-1", "complete"), ("agent-2", "error")]
+    assert tasks[2]["output"] == "A is fine." and tasks[2]["sources"][0]["url"] == "https://a.org"
+    assert live["text"].endswith("**Answer.**")
