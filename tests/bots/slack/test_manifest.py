@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bots.slack._assistant import suggested_prompts
 from bots.slack._commands import ASK_COMMAND, CONFIG_COMMAND
 from bots.slack._oauth import BOT_SCOPES, REDIRECT_PATH
 from bots.slack._shortcut import CALLBACK_ID as SHORTCUT_ID
@@ -91,6 +92,9 @@ def test_events_commands_and_interactivity(manifest: dict[str, Any]) -> None:
 def test_split_view_shortcut_home_and_install(manifest: dict[str, Any]) -> None:
     features = manifest["features"]
     assert features["assistant_view"]["assistant_description"]
+    # The manifest's prompts (shown before any thread starts) are among the code's own.
+    shown = features["assistant_view"]["suggested_prompts"]
+    assert shown and all(p in suggested_prompts(None) for p in shown)
     assert features["app_home"]["home_tab_enabled"] is True
     assert [(s["type"], s["callback_id"]) for s in features["shortcuts"]] == [
         ("message", SHORTCUT_ID)]
