@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.context.respond.async_respond import AsyncRespond
 
 from ._bot import SlackBot
 from ._context import format_thread
@@ -15,6 +16,8 @@ from ._incoming import slack_to_plain
 
 CALLBACK_ID = "ask_heavy_thread"
 QUOTE_CHARS = 1500
+_NOT_A_MEMBER = ("I can't read this conversation, so I can't answer in it. In a channel, "
+                 "invite me with `/invite @heavy` and try again.")
 _AFTER_ALL = "9999999999.999999"  # a ts later than every message: the whole thread
 
 
@@ -30,16 +33,17 @@ def shortcut_question(message_text: str) -> str:
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
     @app.shortcut(CALLBACK_ID)
-    async def on_shortcut(ack: AsyncAck, body: dict[str, Any],
+    async def on_shortcut(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
                           context: AsyncBoltContext) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
-        await bot.track(bot.guarded(_ask(bot, body, context), channel=channel,
+        await bot.track(bot.guarded(_ask(bot, body, respond, context), channel=channel,
                                     user=user))
 
 
-async def _ask(bot: SlackBot, body: dict[str, Any], context: AsyncBoltContext) -> None:
+async def _ask(bot: SlackBot, body: dict[str, Any], respond: AsyncRespond,
+               context: AsyncBoltContext) -> None:
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id") or ""
     user = (body.get("user") or {}).get("id") or ""
@@ -49,9 +53,12 @@ async def _ask(bot: SlackBot, body: dict[str, Any], context: AsyncBoltContext) -
     root = str(message.get("thread_ts") or message["ts"])
     bot_user = context.bot_user_id or ""
     messages = await bot.history.messages(channel, root)
-    if not messages:  # not a member (or the thread is gone): Slack told us nothing
-        messages = [message]
-    elif not any(m.get("ts") == message["ts"] for m in messages):
+    if not messages:
+        # Slack answers with at least the thread's first message: nothing means heavy may not
+        # read here (not a member, a DM between people), so it could not answer here either.
+        await respond(text=_NOT_A_MEMBER, response_type="ephemeral")
+        return
+    if not any(m.get("ts") == message["ts"] for m in messages):
         messages = [*messages, message]
     history = format_thread(messages, bot_user_id=bot_user, before_ts=_AFTER_ALL)
     question = shortcut_question(slack_to_plain(message.get("text") or "", bot_user))

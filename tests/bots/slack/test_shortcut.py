@@ -37,16 +37,28 @@ async def test_the_thread_becomes_context_and_the_answer_goes_there(slack: Slack
 
 
 async def test_a_top_level_message_starts_its_own_thread(slack: Slack) -> None:
+    slack.fake.threads[("C0GENERAL", CHOSEN_TS)] = [CHOSEN]
     await slack.interaction(message_shortcut(thread_ts=None))
     await slack.settle()
     assert len(slack.fake.called("chat.postMessage", thread_ts=CHOSEN_TS)) == 2
 
 
 async def test_one_click_is_one_answer(slack: Slack) -> None:
+    slack.fake.threads[("C0GENERAL", CHOSEN_TS)] = [CHOSEN]
     await slack.interaction(message_shortcut(thread_ts=None))
     await slack.interaction(message_shortcut(thread_ts=None))  # the same trigger_id again
     await slack.settle()
     assert len(slack.fake.called("chat.postMessage", thread_ts=CHOSEN_TS)) == 2
+
+
+async def test_where_heavy_cannot_read_it_says_so_and_asks_nothing(slack: Slack) -> None:
+    slack.fake.fail_next("conversations.replies", "not_in_channel")
+    await slack.interaction(message_shortcut(thread_ts=ROOT_TS,
+                                             response_url=slack.fake.response_url()))
+    await slack.settle()
+    [said] = slack.fake.responses
+    assert said["response_type"] == "ephemeral" and "/invite @heavy" in said["text"]
+    assert not slack.fake.called("chat.postMessage")
 
 
 def test_the_question_quotes_the_message_within_bounds() -> None:
@@ -54,9 +66,14 @@ def test_the_question_quotes_the_message_within_bounds() -> None:
     assert question.count("word") < 400 and "…" in question
 
 
-def message_shortcut(*, thread_ts: str | None) -> dict[str, Any]:
-    message: dict[str, Any] = {"type": "message", "user": "U0CAROL", "ts": CHOSEN_TS,
-                               "text": "SQLite is simpler &amp; embedded"}
+CHOSEN = {"type": "message", "user": "U0CAROL", "ts": CHOSEN_TS,
+          "text": "SQLite is simpler &amp; embedded"}
+
+
+def message_shortcut(*, thread_ts: str | None,
+                     response_url: str = "https://hooks.slack.com/app/T0TEAM/1/abc",
+                     ) -> dict[str, Any]:
+    message: dict[str, Any] = dict(CHOSEN)
     if thread_ts:
         message["thread_ts"] = thread_ts
     return {
@@ -70,7 +87,7 @@ def message_shortcut(*, thread_ts: str | None) -> dict[str, Any]:
         "enterprise": None,
         "callback_id": CALLBACK_ID,
         "trigger_id": "13345224609.738474920.9999",
-        "response_url": "https://hooks.slack.com/app/T0TEAM/1/abc",
+        "response_url": response_url,
         "message_ts": CHOSEN_TS,
         "message": message,
     }
