@@ -57,9 +57,9 @@ PUBLIC = {
         "render_prompt", "retry_after", "text_of", "topic_of",
     ],
     "heavy_engine.runtime": [
-        "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "ConfigResolver",
-        "Delivery", "DurableRunner", "Job", "JobRejected", "JobRow", "JobRunner",
-        "JobSpec", "JobStatus", "JobStore", "RejectReason", "Services", "build_app", "job_view",
+        "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver",
+        "Delivery", "DurableRunner", "Job", "JobHistory", "JobRejected", "JobRow", "JobRunner",
+        "JobSpec", "JobStatus", "JobStore", "PastJob", "RejectReason", "Services", "build_app", "job_view",
         "load_adapters",
     ],
     "heavy_engine.settings": [

@@ -25,12 +25,20 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import _actions, _commands, _triggers
+from . import _actions, _assistant, _commands, _home, _shortcut, _triggers
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
 from ._delivery import SlackSurface
 from ._env import SlackEnv
+from ._installs import DbInstallationStore, DbOAuthStateStore, DbThreadContextStore, TokenCipher
+from ._oauth import OAuthRoutes, oauth_settings
+from ._workspaces import (
+    WorkspaceClient,
+    WorkspaceDelivery,
+    bind_request_token,
+    ignore_unknown_workspaces,
+)
 
 log = logging.getLogger("heavy.slack")
 
@@ -47,7 +55,9 @@ def build_client(env: SlackEnv, *, wait_on_429: bool = True) -> AsyncWebClient:
     retries: list[AsyncRetryHandler] = async_default_handlers()  # a dropped connection: once
     if wait_on_429:
         retries.append(AsyncRateLimitErrorRetryHandler(max_retry_count=1))
-    return AsyncWebClient(token=env.bot_token, base_url=env.api_url, retry_handlers=retries)
+    # Each call carries the token of the workspace it is made for (see `_workspaces`).
+    return WorkspaceClient(token=env.bot_token or None, base_url=env.api_url,
+                           retry_handlers=retries)
 
 
 class _NoTokenNotice(logging.Filter):
@@ -81,6 +91,10 @@ class SlackAdapter:
         self.bot.delivery = self.delivery
         bolt_log = logging.getLogger("heavy.slack.bolt")
         bolt_log.addFilter(_NO_TOKEN_NOTICE)  # the same object is only added once
+        # Several workspaces: installations in the database, each answered with its token.
+        db = services.settings.db
+        self.installs = (DbInstallationStore(db, TokenCipher(env.secret_key or ""))
+                         if env.oauth else None)
         self.app = AsyncApp(
             client=self.client,
             signing_secret=env.signing_secret,
@@ -89,16 +103,31 @@ class SlackAdapter:
             ignoring_self_events_enabled=True,
             logger=bolt_log,
             name="heavy",
+            oauth_settings=(oauth_settings(env, self.installs, DbOAuthStateStore(db))
+                            if self.installs else None),
+            before_authorize=(ignore_unknown_workspaces(self.installs)
+                              if self.installs else None),
         )
         self.app.error(self._on_error)
+        self.app.use(bind_request_token)  # first: every listener below calls with its token
+        if self.installs is not None:
+            self.app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
+        self.assistant_threads = DbThreadContextStore(db)  # the channel each thread looks at
+        _assistant.register(self.app, self.bot, self.assistant_threads)
         _triggers.register(self.app, self.bot)
         _commands.register(self.app, self.bot)
         _actions.register(self.app, self.bot)
+        _home.register(self.app, self.bot)
+        _shortcut.register(self.app, self.bot)
         self._socket: Any = None
-        services.runner.register_delivery(PLATFORM, self.delivery)
+        self._delivery = (WorkspaceDelivery(self.delivery, self.installs)
+                          if self.installs else self.delivery)
+        services.runner.register_delivery(PLATFORM, self._delivery)
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(EVENTS_PATH, self.handle)]
+        oauth = self.app.oauth_flow
+        return [web.post(EVENTS_PATH, self.handle),
+                *(OAuthRoutes(oauth).routes() if oauth is not None else [])]
 
     async def handle(self, request: web.Request) -> web.Response:
         """aiohttp -> Bolt -> aiohttp, nothing else (Bolt checks the signature)."""
@@ -106,7 +135,7 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def start(self) -> None:
-        self.services.runner.register_delivery(PLATFORM, self.delivery)
+        self.services.runner.register_delivery(PLATFORM, self._delivery)
         if self.env.app_token:
             from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 

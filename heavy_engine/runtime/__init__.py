@@ -18,6 +18,7 @@ from ._contract import (
     RejectReason,
     Services,
 )
+from ._history import BudgetLeft, JobHistory, PastJob
 from ._http import READY, build_app
 from ._models import JobRow
 from ._runner import DurableRunner
@@ -30,16 +31,19 @@ __all__ = [
     "Adapter",
     "AdapterFactory",
     "Api",
+    "BudgetLeft",
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
     "Job",
+    "JobHistory",
     "JobRejected",
     "JobRow",
     "JobRunner",
     "JobSpec",
     "JobStatus",
     "JobStore",
+    "PastJob",
     "RejectReason",
     "Services",
     "build_app",

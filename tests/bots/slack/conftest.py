@@ -95,7 +95,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
 
     async def make(config: HeavyConfig | None = None, *, edit_interval: float = 0.05,
                    engine: Engine | None = None, durable: bool = False,
-                   streaming: bool = False, socket_mode: bool = False) -> Slack:
+                   streaming: bool = False, socket_mode: bool = False,
+                   extra_env: dict[str, str] | None = None) -> Slack:
         config = config or simulated_config()
         db = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
         settings = SettingsStore(db, config)
@@ -107,7 +108,8 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
                          "SLACK_SIGNING_SECRET": "" if socket_mode else SECRET,
                          "SLACK_API_URL": fake_slack.api_url,
                          "SLACK_STREAMING": "1" if streaming else "0",
-                         "SLACK_APP_TOKEN": "xapp-1-test-never-real" if socket_mode else ""})
+                         "SLACK_APP_TOKEN": "xapp-1-test-never-real" if socket_mode else "",
+                         **(extra_env or {})})
         assert env is not None
         services = Services(config=config, engine=engine, runner=runner, settings=settings,
                             env={})

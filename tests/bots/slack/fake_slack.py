@@ -8,6 +8,7 @@ way Slack does. `response_url`s and file upload URLs it hands out point back at 
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import time
@@ -36,6 +37,14 @@ def _invalid_blocks(blocks: Any) -> str | None:
     return None
 
 
+class _Refused(Exception):
+    """A handler's `{"ok": false, "error": ...}` answer."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 @dataclass(slots=True)
 class Call:
     method: str
@@ -45,6 +54,7 @@ class Call:
     ok: bool = True
     error: str | None = None
     result: dict[str, Any] = field(default_factory=dict)  # what the fake answered
+    token: str | None = None  # the bearer token the call was made with
 
     @property
     def ts(self) -> str | None:
@@ -77,6 +87,12 @@ class FakeSlack:
     text_delays: dict[str, float] = field(default_factory=dict)  # text contains key -> seconds
     # method -> calls still let through; later ones hang unrecorded (a process dying mid-call)
     hold: dict[str, int] = field(default_factory=dict)
+    # Several workspaces: bot token -> what auth.test answers for it (others: TEAM's bot).
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # oauth.v2.access: the app's (client_id, client_secret), and code -> the grant it returns.
+    oauth_client: tuple[str, str] = ("", "")
+    oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _auth: str = ""
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -121,6 +137,8 @@ class FakeSlack:
         self.delays.clear()
         self.text_delays.clear()
         self.hold.clear()
+        self.tokens.clear()
+        self.oauth_codes.clear()
         self.max_text_chars = 4_000
 
     # -- scripting and assertions ------------------------------------------------------------
@@ -169,7 +187,8 @@ class FakeSlack:
         if request.content_type == "application/json":
             return {**args, **json.loads(raw or b"{}")}
         args.update(parse_qsl(raw.decode()))
-        for key in ("blocks", "view", "files", "attachments", "metadata"):
+        for key in ("blocks", "view", "files", "attachments", "metadata", "prompts",
+                    "loading_messages", "chunks"):
             if isinstance(args.get(key), str):
                 args[key] = json.loads(args[key])
         return args
@@ -191,6 +210,9 @@ class FakeSlack:
                 await asyncio.Event().wait()  # until the fake closes
             self.hold[method] -= 1
         call = Call(method, args, time.monotonic())
+        self._auth = request.headers.get("Authorization", "")
+        if self._auth.startswith("Bearer "):
+            call.token = self._auth.removeprefix("Bearer ")
         queued = self._failures.get(method)
         if queued:
             failure = queued[0]
@@ -217,7 +239,12 @@ class FakeSlack:
             call.ok = False
             self._record(call)
             return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
-        body = handler(args)
+        try:
+            body = handler(args)
+        except _Refused as refused:
+            call.ok, call.error = False, refused.error
+            self._record(call)
+            return web.json_response({"ok": False, "error": refused.error})
         call.result = body
         self._record(call)
         return web.json_response({"ok": True, **body})
@@ -260,8 +287,19 @@ class FakeSlack:
         return {"url": f"ws://127.0.0.1:{self.port}/socket"}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        known = self.tokens.get(self._auth.removeprefix("Bearer "))
+        if known is not None:
+            return {"url": "https://other.slack.com/", "team": "Other", "user": "heavy",
+                    **known}
         return {"url": "https://example.slack.com/", "team": "Example", "user": "heavy",
                 "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID}
+
+    def _oauth_v2_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        client = base64.b64decode(self._auth.removeprefix("Basic ") or b"").decode()
+        grant = self.oauth_codes.pop(args.get("code") or "", None)
+        if client != ":".join(self.oauth_client) or grant is None:
+            raise _Refused("invalid_code")
+        return grant
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
@@ -298,6 +336,23 @@ class FakeSlack:
     def _views_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"view": {"id": "V0VIEW", **args.get("view", {})}}
 
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view") or {}
+        if len(view.get("blocks") or []) > 100:
+            raise _Refused("invalid_arguments")
+        return {"view": {"id": "V0HOME", **view}}
+
+    def _assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def _assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        if len(args.get("prompts") or []) > 4:
+            raise _Refused("invalid_arguments")
+        return {}
+
+    def _assistant_threads_setTitle(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._ts):06d}"
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
@@ -310,19 +365,31 @@ class FakeSlack:
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
-                            "thread_ts": args.get("thread_ts")}
+                            "thread_ts": args.get("thread_ts"),
+                            "task_display_mode": args.get("task_display_mode"), "chunks": []}
+        self._take_chunks(self.streams[ts], args)
         return {"channel": args.get("channel"), "ts": ts}
+
+    @staticmethod
+    def _take_chunks(stream: dict[str, Any], args: dict[str, Any]) -> None:
+        """Chunks (markdown_text, plan_update, task_update) as Slack would apply them."""
+        for chunk in args.get("chunks") or []:
+            stream.setdefault("chunks", []).append(chunk)
+            if chunk.get("type") == "markdown_text":
+                stream["text"] += chunk.get("text") or ""
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
         stream = self.streams[args["ts"]]
         if stream["stopped"]:  # Slack would answer message_not_in_streaming_state
             raise AssertionError("appendStream after stopStream")
         stream["text"] += args.get("markdown_text") or ""
+        self._take_chunks(stream, args)
         return {"channel": args.get("channel"), "ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
         stream = self.streams[args["ts"]]
         stream["text"] += args.get("markdown_text") or ""
+        self._take_chunks(stream, args)
         stream["stopped"] = True
         stream["blocks"] = args.get("blocks")
         return {"channel": args.get("channel"), "ts": args["ts"]}

@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
+from bots.slack._assistant import suggested_prompts
 from bots.slack._commands import ASK_COMMAND, CONFIG_COMMAND
+from bots.slack._oauth import BOT_SCOPES, REDIRECT_PATH
+from bots.slack._shortcut import CALLBACK_ID as SHORTCUT_ID
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "deploy" / "slack-manifest.yaml"
@@ -31,6 +34,10 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "users_info": {"users:read"},
     "views_open": set(),  # needs only a trigger_id
     "files_upload_v2": {"files:write"},
+    "assistant_threads_setStatus": {"assistant:write"},
+    "assistant_threads_setSuggestedPrompts": {"assistant:write"},
+    "assistant_threads_setTitle": {"assistant:write"},
+    "views_publish": set(),  # App Home: needs no scope
 }
 # Events and the scopes Slack requires to subscribe to them.
 EVENT_SCOPES = {
@@ -38,7 +45,11 @@ EVENT_SCOPES = {
     "message.channels": "channels:history",
     "message.groups": "groups:history",
     "message.im": "im:history",
+    "assistant_thread_started": "assistant:write",
+    "assistant_thread_context_changed": "assistant:write",
 }
+# Events any app receives without a scope: App Home, and the end of an installation.
+SCOPELESS_EVENTS = {"app_home_opened", "app_uninstalled", "tokens_revoked"}
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +73,30 @@ def test_scopes_are_exactly_what_is_used(manifest: dict[str, Any]) -> None:
     for method in _called_methods():
         needed |= METHOD_SCOPES[method]
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
+    # What an OAuth install asks for is what the manifest declares.
+    assert set(BOT_SCOPES) == needed
 
 
 def test_events_commands_and_interactivity(manifest: dict[str, Any]) -> None:
     settings = manifest["settings"]
-    assert set(settings["event_subscriptions"]["bot_events"]) == set(EVENT_SCOPES)
+    assert set(settings["event_subscriptions"]["bot_events"]) == (
+        set(EVENT_SCOPES) | SCOPELESS_EVENTS)
     commands = manifest["features"]["slash_commands"]
     assert {c["command"] for c in commands} == {ASK_COMMAND, CONFIG_COMMAND}
     assert settings["interactivity"]["is_enabled"] is True
     urls = {settings["event_subscriptions"]["request_url"],
             settings["interactivity"]["request_url"], *(c["url"] for c in commands)}
     assert len(urls) == 1 and urls.pop().endswith("/slack/events")
+
+
+def test_split_view_shortcut_home_and_install(manifest: dict[str, Any]) -> None:
+    features = manifest["features"]
+    assert features["assistant_view"]["assistant_description"]
+    # The manifest's prompts (shown before any thread starts) are among the code's own.
+    shown = features["assistant_view"]["suggested_prompts"]
+    assert shown and all(p in suggested_prompts(None) for p in shown)
+    assert features["app_home"]["home_tab_enabled"] is True
+    assert [(s["type"], s["callback_id"]) for s in features["shortcuts"]] == [
+        ("message", SHORTCUT_ID)]
+    [redirect] = manifest["oauth_config"]["redirect_urls"]
+    assert redirect.endswith(REDIRECT_PATH)

@@ -1,0 +1,172 @@
+"""The assistant split view (Bolt's `AsyncAssistant`): heavy opened from Slack's top bar.
+
+- `assistant_thread_started`: remember the channel the user came from, greet, set a title and
+  suggested prompts (heavy questions, and one about that channel when there is one).
+- `assistant_thread_context_changed`: the user moved to another channel; remember it.
+- a user message in the thread is a question: within a second the thread shows a status
+  ("4 agents researching…" with loading messages), then the run's progress and answer.
+  The channel the user is looking at decides the settings (model, agents, tools, budgets)
+  and the answer goes into the assistant thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from heavy_engine import RequestRejected
+from heavy_engine.runtime import JobSpec
+
+from ._bot import PLATFORM, SlackBot
+from ._incoming import slack_to_plain
+from ._installs import DbThreadContextStore
+from ._markdown import safe_mrkdwn
+from ._slackerr import api_error
+
+log = logging.getLogger("heavy.slack")
+
+GREETING = ("Ask me anything worth researching. I split it into sub-questions, research each "
+            "with its own agent and tools, and write one answer with sources.")
+PROMPTS_TITLE = "Try a heavy question"
+LOADING = [
+    "Splitting the question into sub-questions…",
+    "Agents are searching and reading sources…",
+    "Cross-checking what the agents found…",
+    "Writing the answer…",
+]
+_PROMPTS = [
+    ("Compare options", "Compare PostgreSQL and SQLite for a small team's internal tool: "
+                        "operations, concurrency, backups and cost."),
+    ("Check a claim", "Is it true that most startups fail because they run out of cash? "
+                      "Check the evidence and the sources behind the usual numbers."),
+    ("Plan a decision", "We want to move our CI from Jenkins to GitHub Actions. What are the "
+                        "risks, the migration steps, and what do teams regret afterwards?"),
+]
+TITLE_CHARS = 60
+
+
+def suggested_prompts(channel: str | None) -> list[dict[str, str]]:
+    """Up to four prompts; the first about the channel the user came from, if any."""
+    prompts = [{"title": t, "message": m} for t, m in _PROMPTS]
+    if channel:
+        prompts.insert(0, {
+            "title": "Research this channel's topic",
+            "message": f"Research the main open question being discussed in <#{channel}>: "
+                       "the facts, the options and their trade-offs, with sources.",
+        })
+    return prompts[:4]
+
+
+def status_text(agents: int) -> str:
+    return f"{agents} agent{'s' * (agents != 1)} researching…"
+
+
+def thread_title(question: str) -> str:
+    text = " ".join(question.split())
+    return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def build(bot: SlackBot, store: DbThreadContextStore) -> AsyncAssistant:
+    assistant = AsyncAssistant(thread_context_store=store, logger=log)
+
+    @assistant.thread_started
+    async def started(payload: dict[str, Any], client: AsyncWebClient) -> None:
+        await bot.track(bot.guarded(_started(store, payload, client), channel=None, user=None))
+
+    @assistant.thread_context_changed
+    async def moved(payload: dict[str, Any]) -> None:
+        thread = payload["assistant_thread"]
+        context = dict(thread.get("context") or {})
+        if context.get("channel_id"):
+            await store.save(channel_id=thread["channel_id"], thread_ts=thread["thread_ts"],
+                             context=context)
+
+    @assistant.user_message
+    async def asked(body: dict[str, Any], payload: dict[str, Any], client: AsyncWebClient,
+                    context: AsyncBoltContext) -> None:
+        await bot.track(bot.guarded(
+            _ask(bot, store, body, payload, client, context), channel=payload.get("channel"),
+            user=payload.get("user"), thread_ts=payload.get("thread_ts")))
+
+    return assistant
+
+
+def register(app: AsyncApp, bot: SlackBot, store: DbThreadContextStore) -> None:
+    app.assistant(build(bot, store))
+
+
+async def _started(store: DbThreadContextStore, payload: dict[str, Any],
+                   client: AsyncWebClient) -> None:
+    thread = payload["assistant_thread"]
+    channel, thread_ts = thread["channel_id"], thread["thread_ts"]
+    context = dict(thread.get("context") or {})
+    if context.get("channel_id"):
+        await store.save(channel_id=channel, thread_ts=thread_ts, context=context)
+    try:
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=GREETING)
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel, thread_ts=thread_ts, title=PROMPTS_TITLE,
+            prompts=suggested_prompts(context.get("channel_id")))
+        await client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts,
+                                                title="New question")
+    except SlackApiError as err:  # the thread still works without prompts
+        log.warning("setting up the assistant thread failed: %s", api_error(err))
+
+
+async def _set_status(client: AsyncWebClient, channel: str, thread_ts: str, status: str,
+                      loading: list[str] | None = None) -> None:
+    """Status is decoration: a failure is logged and the question goes on."""
+    try:
+        await client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts,
+                                                 status=status, loading_messages=loading)
+    except SlackApiError as err:
+        log.info("assistant.threads.setStatus failed: %s", api_error(err))
+
+
+async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
+               event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
+    channel, thread_ts, user = event["channel"], event["thread_ts"], event["user"]
+    team = str(body.get("team_id") or event.get("team") or context.team_id or "")
+    question = slack_to_plain(event.get("text") or "", context.bot_user_id)
+    if not question:
+        return
+    viewed = await store.find(channel_id=channel, thread_ts=thread_ts)
+    # The settings (and per-channel limits) of the channel the user is looking at apply;
+    # the answer goes into this assistant thread (`reply`).
+    settings_channel = (viewed or {}).get("channel_id") or channel
+    config = await bot.channel_config(team, settings_channel)
+    await _set_status(client, channel, thread_ts, status_text(config.agents), LOADING)
+    history = await bot.history.context(channel, thread_ts, before_ts=event["ts"],
+                                        bot_user_id=context.bot_user_id or "")
+    spec = JobSpec(
+        platform=PLATFORM, workspace=team, channel=settings_channel, user=user,
+        question=question, thread=thread_ts, context=history, dedup_key=body.get("event_id"),
+        reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
+               "trigger_ts": None, "assistant": True},
+    )
+    try:
+        job = await bot.services.runner.submit(spec)
+    except RequestRejected as err:
+        await _set_status(client, channel, thread_ts, "")
+        await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
+                                      text=f":information_source: {safe_mrkdwn(err.user_message)}")
+        return
+    if job is None:  # a retry of a question already asked
+        return
+    bot.remember_thread(channel, thread_ts)
+    try:
+        await client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts,
+                                                title=thread_title(question))
+    except SlackApiError as err:
+        log.info("assistant.threads.setTitle failed: %s", api_error(err))
+    if job.position > 0 and job.status == "queued":
+        ahead = job.position - 1
+        await _set_status(client, channel, thread_ts,
+                          "Queued: this question is next…" if ahead <= 0 else
+                          f"Queued: {ahead} question{'s' * (ahead != 1)} ahead…")
