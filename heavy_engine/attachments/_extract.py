@@ -87,9 +87,9 @@ def pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
             reader = PdfReader(io.BytesIO(data))
             if reader.is_encrypted:
                 try:
-                    opened = reader.decrypt("")  # some PDFs are "encrypted" with no password
+                    opened = bool(reader.decrypt(""))  # "encrypted" with an empty password
                 except Exception:
-                    opened = 0
+                    opened = False
                 if not opened:
                     raise PdfUnreadable("encrypted")
             pages = reader.pages

@@ -33,10 +33,10 @@ def size_text(limit: int) -> str:
 
 
 async def download(client: httpx.AsyncClient, url: str, policy: HostPolicy, cap: int,
-                   timeout: float) -> bytes:
+                   seconds: float) -> bytes:
     """The body of `url`, at most `cap` bytes; raises `_Skip` with the reason otherwise."""
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             for _ in range(_MAX_REDIRECTS + 1):
                 if not policy.allows(url):
                     raise _Skip(f"not from {policy.where}")
@@ -66,7 +66,7 @@ async def download(client: httpx.AsyncClient, url: str, policy: HostPolicy, cap:
                     await response.aclose()
             raise _Skip("download failed (too many redirects)")
     except TimeoutError:
-        raise _Skip(f"download timed out after {timeout:g} s") from None
+        raise _Skip(f"download timed out after {seconds:g} s") from None
     except httpx.HTTPError as err:
         raise _Skip(f"download failed ({type(err).__name__})") from None
 
@@ -83,10 +83,10 @@ async def _one(client: httpx.AsyncClient, att: Attachment, policy: HostPolicy,
     data = await download(client, att.url, policy, cap, limits.timeout)
     name = clean_name(att.name)
     if kind == "text":
-        text = decode_text(data)
-        if text is None:
+        decoded = decode_text(data)
+        if decoded is None:
             raise _Skip("not text (binary content)")
-        return Document(name, "text", text.strip())
+        return Document(name, "text", decoded.strip())
     if kind == "image":
         mime = image_type(data)
         if mime is None:
