@@ -13,7 +13,15 @@ from ._extract import kind_of
 from ._fetch import fetch_attachments
 from ._policy import DISCORD_CDN_HOSTS, SLACK_FILE_HOSTS, HostPolicy, discord_policy, slack_policy
 from ._types import Attachment, AttachmentLimits, Attachments, Document, Image
-from ._vision import accepts_images, image_parts_for, unseen_image_notes, with_images
+from ._vision import (
+    accepts_images,
+    attachment_notes,
+    image_parts_for,
+    prompt_context,
+    run_models,
+    unseen_image_notes,
+    with_images,
+)
 
 __all__ = [
     "DISCORD_CDN_HOSTS",
@@ -25,10 +33,13 @@ __all__ = [
     "HostPolicy",
     "Image",
     "accepts_images",
+    "attachment_notes",
     "discord_policy",
     "fetch_attachments",
     "image_parts_for",
     "kind_of",
+    "prompt_context",
+    "run_models",
     "slack_policy",
     "unseen_image_notes",
     "with_images",

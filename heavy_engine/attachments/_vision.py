@@ -23,6 +23,31 @@ def image_parts_for(config: HeavyConfig, model: str,
     return attachments.image_parts()
 
 
+def run_models(config: HeavyConfig) -> set[str]:
+    """Every model a run with `config` calls with the question: agents and the synthesis."""
+    models = {(o.model or config.model) for o in config.agent_overrides[: config.agents]}
+    models.add(config.model)  # agents without an override
+    if config.agents > 1:
+        models.add(config.effective_orchestrator_model)
+    return models
+
+
+def attachment_notes(config: HeavyConfig, attachments: Attachments | None) -> list[str]:
+    """The notes a run's answer carries about its files (skipped ones, unseen images)."""
+    if not attachments:
+        return []
+    return [*attachments.notes, *unseen_image_notes(config, run_models(config), attachments)]
+
+
+def prompt_context(context: str | None, attachments: Attachments | None) -> str | None:
+    """The earlier conversation followed by the attached documents' labelled text."""
+    files = attachments.context_text() if attachments else ""
+    if not files:
+        return context
+    files = f"# Attached files\n\n{files}"
+    return f"{context}\n\n{files}" if context else files
+
+
 def unseen_image_notes(config: HeavyConfig, models: Iterable[str],
                        attachments: Attachments | None) -> list[str]:
     """One note per image when none of `models` accepts images."""
