@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._access import may_ask
 from ._contract import (
     FINAL_STATUSES,
     Adapter,
@@ -36,4 +37,5 @@ __all__ = [
     "JobStore",
     "RejectReason",
     "Services",
+    "may_ask",
 ]

@@ -44,6 +44,7 @@ def test_set_show_unset_history_round_trip(capsys: pytest.CaptureFixture[str]) -
         "model": "workspace", "orchestrator_model": "default", "agents": "channel",
         "system_prompt": "default", "temperature": "default", "max_iterations": "default",
         "timeout": "workspace", "tools": "channel", "thread_policy": "default",
+        "allow_users": "default", "block_users": "default", "allow_roles": "default",
         "agent.2.system_prompt": "channel",
     }
 
