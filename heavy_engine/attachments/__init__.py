@@ -12,7 +12,7 @@ from __future__ import annotations
 from ._extract import kind_of
 from ._fetch import fetch_attachments
 from ._policy import DISCORD_CDN_HOSTS, SLACK_FILE_HOSTS, HostPolicy, discord_policy, slack_policy
-from ._types import Attachment, AttachmentLimits, Attachments, Document, Image
+from ._types import Attachment, AttachmentLimits, Attachments, Document, Image, size_text
 from ._vision import (
     accepts_images,
     attachment_notes,
@@ -40,6 +40,7 @@ __all__ = [
     "kind_of",
     "prompt_context",
     "run_models",
+    "size_text",
     "slack_policy",
     "unseen_image_notes",
     "with_images",

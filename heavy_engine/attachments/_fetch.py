@@ -15,7 +15,15 @@ import httpx
 
 from ._extract import PdfUnreadable, decode_text, image_type, kind_of, pdf_text
 from ._policy import HostPolicy
-from ._types import Attachment, AttachmentLimits, Attachments, Document, Image, clean_name
+from ._types import (
+    Attachment,
+    AttachmentLimits,
+    Attachments,
+    Document,
+    Image,
+    clean_name,
+    size_text,
+)
 
 log = logging.getLogger("heavy.attachments")
 _MAX_REDIRECTS = 3
@@ -23,13 +31,6 @@ _MAX_REDIRECTS = 3
 
 class _Skip(Exception):
     """Why a file is not used; `str(err)` follows "skipped <name>: "."""
-
-
-def size_text(limit: int) -> str:
-    """1_000_000 -> "1 MB", 3_000_000 -> "3 MB", 500_000 -> "500 KB"."""
-    if limit >= 1_000_000:
-        return f"{limit / 1_000_000:g} MB"
-    return f"{limit / 1000:g} KB"
 
 
 async def download(client: httpx.AsyncClient, url: str, policy: HostPolicy, cap: int,

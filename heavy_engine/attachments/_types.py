@@ -21,6 +21,13 @@ def clean_name(name: str, limit: int = 100) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def size_text(limit: int) -> str:
+    """1_000_000 -> "1 MB", 3_000_000 -> "3 MB", 500_000 -> "500 KB"."""
+    if limit >= 1_000_000:
+        return f"{limit / 1_000_000:g} MB"
+    return f"{limit / 1000:g} KB"
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     """A file attached to a chat message, as the platform describes it (nothing downloaded)."""
