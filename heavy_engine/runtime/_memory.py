@@ -10,6 +10,8 @@ import logging
 import uuid
 
 from .._engine import Engine, HeavyRequest, Run, validate_question
+from ..attachments import Attachments
+from ._access import access_refusal
 from ._contract import JOB_STATUS, ConfigResolver, Delivery, Job, JobSpec
 
 log = logging.getLogger("heavy.runtime")
@@ -38,6 +40,9 @@ class InMemoryRunner:
         config = await self._resolve(spec)
         spec.question = validate_question(spec.question, config)
         job = Job(id=uuid.uuid4().hex[:12], spec=spec, config=config)
+        refusal = access_refusal(job)  # who may ask: before any LLM call
+        if refusal is not None:
+            raise refusal
         self._jobs[job.id] = job
         task = asyncio.get_running_loop().create_task(self._run(job))
         self._tasks[job.id] = task
@@ -48,7 +53,9 @@ class InMemoryRunner:
         async with self._slots:
             job.status = "running"
             request = HeavyRequest(job.spec.question, job.config, id=job.id,
-                                   context=job.spec.context, requester=job.spec.user)
+                                   context=job.spec.context, requester=job.spec.user,
+                                   attachments=Attachments.from_dict(job.spec.attachments)
+                                   if job.spec.attachments else None)
             run = self.engine.start(request)
             self._runs[job.id] = run
             delivery = self._deliveries.get(job.spec.platform)

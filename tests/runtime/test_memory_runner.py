@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from heavy_engine import Engine, HeavyConfig
-from heavy_engine.runtime import InMemoryRunner, JobSpec
+from heavy_engine.attachments import Attachments, Document
+from heavy_engine.runtime import InMemoryRunner, JobRejected, JobSpec
 from heavy_engine.testing import FakeLLM, fake_config, hang_reply
 
 
@@ -32,3 +35,25 @@ async def test_cancel_drops_a_queued_job_and_stops_a_running_one(
         assert (first.status, second.status) == ("cancelled", "cancelled")
         assert not await runner.cancel(first.id)  # finished: nothing to stop
         assert [c.body["messages"][-1]["content"] for c in fake_llm.calls("agent")] == ["first"]
+
+
+async def test_the_same_who_may_ask_check_and_attachments(
+    fake_llm: FakeLLM, tmp_path: Path
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=1, tools=[]).with_overrides(
+        {"access": {"channel": {"block_users": ["bad"]}}})
+    async with Engine(config, scratch_root=tmp_path) as engine:
+        async def resolve(spec: JobSpec) -> HeavyConfig:
+            return config
+
+        runner = InMemoryRunner(engine, resolve)
+        with pytest.raises(JobRejected) as caught:
+            await runner.submit(JobSpec("discord", "G", "c", "bad", "q"))
+        assert caught.value.reason == "not_allowed"
+        assert fake_llm.requests == []
+        files = Attachments(documents=[Document("a.txt", "text", "The code is 7.")])
+        job = await runner.submit(JobSpec("discord", "G", "c", "good", "q",
+                                          attachments=files.as_dict()))
+        assert job is not None
+        await asyncio.wait_for(runner.drain(), 5)
+        assert "The code is 7." in str(fake_llm.calls("agent")[0].body)
