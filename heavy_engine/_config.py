@@ -235,8 +235,10 @@ class HeavyConfig(_Strict):
     allowed_models: list[str] = Field(default_factory=list)
     # Tools channel admins may enable (empty: no more than the operator's own `tools`).
     allowed_tools: list[str] = Field(default_factory=list)
-    # Models given attached images (ids or globs, e.g. "openai/gpt-4o*"); others get none.
-    vision_models: list[str] = Field(default_factory=list, max_length=100)
+    # Models given attached images (ids or globs); others get only the files' text.
+    vision_models: list[str] = Field(
+        default_factory=lambda: ["openai/gpt-4o*", "anthropic/claude-*", "google/gemini-*"],
+        max_length=100)
     # Chat user ids (`U123`, or `slack:U123` for one platform) that may change channel settings.
     admins: list[str] = Field(default_factory=list)
     # Chat front ends: answer only when mentioned, or also follow replies in the bot's threads.
