@@ -81,6 +81,8 @@ async def _one(client: httpx.AsyncClient, att: Attachment, policy: HostPolicy,
            "image": limits.max_image_bytes}[kind]
     if att.size is not None and att.size > cap:
         raise _Skip(f"over {size_text(cap)}")
+    if not att.url:  # e.g. Slack hides old files on free plans, external files have none
+        raise _Skip("no download link")
     data = await download(client, att.url, policy, cap, limits.timeout)
     name = clean_name(att.name)
     if kind == "text":
@@ -93,10 +95,13 @@ async def _one(client: httpx.AsyncClient, att: Attachment, policy: HostPolicy,
         if mime is None:
             raise _Skip("not a PNG, JPEG, GIF or WebP image")
         return Image(name, mime, data)
-    try:
-        text, pages = await asyncio.to_thread(pdf_text, data, limits.max_pdf_pages)
+    try:  # parsing runs in a thread; a pathological file stops being waited for
+        text, pages = await asyncio.wait_for(
+            asyncio.to_thread(pdf_text, data, limits.max_pdf_pages), limits.timeout)
     except PdfUnreadable as err:
         raise _Skip(f"PDF {err}") from None
+    except TimeoutError:
+        raise _Skip(f"PDF took more than {limits.timeout:g} s to read") from None
     if not text.strip():
         raise _Skip("PDF has no text layer (scanned?)")
     if pages > limits.max_pdf_pages:

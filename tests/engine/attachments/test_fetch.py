@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 
@@ -102,6 +103,8 @@ def test_discord_policy_allows_only_the_cdn() -> None:
     ("big.csv", 2_000_000, "skipped big.csv: over 1 MB"),
     # no declared size, no Content-Length: the cap holds while reading
     ("big.csv", None, "skipped big.csv: over 1 MB"),
+    # a file the platform gives no link for (hidden, external)
+    ("old.txt", None, "skipped old.txt: no download link"),
     # an unsupported type is never downloaded
     ("data.bin", 10, "skipped data.bin: unsupported type"),
     # a .txt that holds binary bytes
@@ -117,7 +120,10 @@ def test_discord_policy_allows_only_the_cdn() -> None:
 ])
 async def test_unused_files_are_named_with_the_reason(
         files: FileServer, name: str, size: int | None, note: str) -> None:
-    got = await fetch_attachments([att(files, name, size=size)], slack(files))
+    file = att(files, name, size=size)
+    if name == "old.txt":
+        file = Attachment(name, "")
+    got = await fetch_attachments([file], slack(files))
     assert got.notes == [note]
     assert got.documents == [] and got.images == []
     if size is not None:
@@ -177,3 +183,16 @@ async def test_round_trip_through_storage(files: FileServer) -> None:
     again = Attachments.from_dict(got.as_dict())
     assert again == got
     assert not Attachments() and Attachments.from_dict(None) == Attachments()
+
+
+async def test_a_pdf_that_is_slow_to_parse_is_named(
+        files: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow(data: bytes, pages: int) -> tuple[str, int]:
+        time.sleep(0.6)
+        return "late", 1
+
+    monkeypatch.setattr("heavy_engine.attachments._fetch.pdf_text", slow)
+    got = await fetch_attachments([att(files, "report.pdf"), att(files, "notes.txt")],
+                                  slack(files), AttachmentLimits(timeout=0.2))
+    assert got.notes == ["skipped report.pdf: PDF took more than 0.2 s to read"]
+    assert [d.name for d in got.documents] == ["notes.txt"]
