@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ._events import AgentSummary, Event, ToolCalled, ToolFinished
 from ._sources import fetched_source, search_results
@@ -128,6 +129,7 @@ async def run_agent(
     tool_ctx: ToolContext,
     emit: Callable[[Event], None],
     summary: AgentSummary,
+    images: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Run one agent to an answer, filling `summary` as it goes (so a timeout keeps the usage)."""
     start = time.monotonic()
@@ -136,7 +138,8 @@ async def run_agent(
     user = spec.question if not context else f"{context}\n\nYour sub-question: {spec.question}"
     messages: list[Message] = [
         {"role": "system", "content": spec.system_prompt},
-        {"role": "user", "content": user},
+        # Image parts (attachments) only for models that accept them; text otherwise.
+        {"role": "user", "content": [{"type": "text", "text": user}, *images] if images else user},
     ]
     try:
         for iteration in range(1, spec.max_iterations + 1):

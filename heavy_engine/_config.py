@@ -223,6 +223,42 @@ class Limits(_Strict):
     daily_tokens_per_workspace: int | None = Field(default=None, ge=1, le=10**12)
     daily_cost_per_channel: float | None = Field(default=None, gt=0, le=1_000_000)
     daily_cost_per_workspace: float | None = Field(default=None, gt=0, le=1_000_000)
+    daily_tokens_per_user: int | None = Field(default=None, ge=1, le=10**12)  # per platform
+
+
+_CHAT_ID = re.compile(r"^([a-z]{1,16}:)?[A-Za-z0-9_-]{1,64}$")
+
+
+class AccessRules(_Strict):
+    """Who may ask, at one level. Empty allow lists allow everyone who is not blocked."""
+
+    allow_users: list[str] = Field(default_factory=list, max_length=1000)
+    block_users: list[str] = Field(default_factory=list, max_length=1000)
+    allow_roles: list[str] = Field(default_factory=list, max_length=1000)  # Discord role ids
+
+    @field_validator("allow_users", "block_users", "allow_roles")
+    @classmethod
+    def _ids(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            if not _CHAT_ID.match(entry):
+                raise ValueError(f"{entry!r} is not a user or role id (letters, digits, _ or -, "
+                                 "optionally prefixed like slack:U123)")
+        return list(dict.fromkeys(v))
+
+
+class Access(AccessRules):
+    """The operator's rules (config.yaml), then the workspace's and the channel's.
+
+    `workspace` and `channel` are filled from the stored settings by `settings.layer()`; each
+    level is a gate of its own: blocked at any level is blocked, and every level with an allow
+    list must let the asker through, so a channel cannot open what its workspace closed.
+    """
+
+    workspace: AccessRules = Field(default_factory=AccessRules)
+    channel: AccessRules = Field(default_factory=AccessRules)
+
+    def levels(self) -> tuple[AccessRules, AccessRules, AccessRules]:
+        return (self, self.workspace, self.channel)
 
 
 class HeavyConfig(_Strict):
@@ -265,10 +301,16 @@ class HeavyConfig(_Strict):
     allowed_models: list[str] = Field(default_factory=list)
     # Tools channel admins may enable (empty: no more than the operator's own `tools`).
     allowed_tools: list[str] = Field(default_factory=list)
+    # Models given attached images (ids or globs); others get only the files' text.
+    vision_models: list[str] = Field(
+        default_factory=lambda: ["openai/gpt-4o*", "anthropic/claude-*", "google/gemini-*"],
+        max_length=100)
     # Chat user ids (`U123`, or `slack:U123` for one platform) that may change channel settings.
     admins: list[str] = Field(default_factory=list)
     # Chat front ends: answer only when mentioned, or also follow replies in the bot's threads.
     thread_policy: Literal["mention", "follow"] = "mention"
+    # Who may ask (allow_users, block_users, allow_roles); channels and workspaces add theirs.
+    access: Access = Field(default_factory=Access)
     max_question_chars: int = Field(default=8000, ge=10, le=100_000)
 
     @field_validator("agents", mode="before")

@@ -39,6 +39,13 @@ from ._events import (
 )
 from ._sources import check_citations, sources_section, used_sources
 from ._types import ChatRequest, Completion, Usage
+from .attachments import (
+    Attachments,
+    attachment_notes,
+    image_parts_for,
+    prompt_context,
+    with_images,
+)
 from .providers import Provider, ProviderPool
 from .tools import ToolContext, ToolRegistry, default_registry
 
@@ -56,6 +63,7 @@ class HeavyRequest:
     id: str = ""
     context: str | None = None  # earlier conversation, already formatted as text
     requester: str | None = None
+    attachments: Attachments | None = None  # the question's files: text, images, notes
 
 
 def validate_question(question: str, config: HeavyConfig) -> str:
@@ -173,6 +181,7 @@ class Engine:
         """Validate and start a run in the background. Raises `RequestRejected` for bad input."""
         request.question = validate_question(request.question, request.config)
         request.id = request.id or uuid.uuid4().hex[:12]
+        request.context = prompt_context(request.context, request.attachments)
         if request.id in self._runs:
             raise RequestRejected(f"A run with id {request.id} is already in progress.")
         run = Run(request)
@@ -209,6 +218,7 @@ class Engine:
                             max_tokens=cfg.budget.tokens, max_cost_usd=cfg.budget.cost_usd)
         tool_ctx = ToolContext(req.id, None, cfg.tool_settings, budget.deadline,
                                scratch_root=self.scratch_root)
+        result.notes.extend(attachment_notes(cfg, req.attachments))
         # `agents: auto` is decided by the decomposition: 0 until QuestionsReady says.
         run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agent_count))
         try:
@@ -338,6 +348,8 @@ class Engine:
             try:
                 async with asyncio.timeout(cfg.timeouts.agent):
                     await run_agent(spec, context=run.request.context, budget=budget,
+                                    images=image_parts_for(cfg, spec.model,
+                                                           run.request.attachments),
                                     tool_ctx=tool_ctx, emit=run.emit, summary=summary)
             except TimeoutError:
                 summary.status = "timeout"
@@ -493,7 +505,8 @@ class Engine:
         request = ChatRequest(
             model=cfg.effective_orchestrator_model,
             messages=[{"role": "system", "content": system},
-                      {"role": "user", "content": user}],
+                      {"role": "user", "content": with_images(user, image_parts_for(
+                          cfg, cfg.effective_orchestrator_model, req.attachments))}],
             temperature=cfg.temperature,
             purpose="synthesis",
         )

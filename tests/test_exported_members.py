@@ -60,7 +60,7 @@ PUBLIC = {
         "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver",
         "Delivery", "DurableRunner", "Job", "JobHistory", "JobRejected", "JobRow", "JobRunner",
         "JobSpec", "JobStatus", "JobStore", "PastJob", "RejectReason", "Services", "build_app", "job_view",
-        "load_adapters",
+        "load_adapters", "may_ask",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

@@ -63,7 +63,9 @@ def suggested_prompts(channel: str | None) -> list[dict[str, str]]:
     return prompts[:4]
 
 
-def status_text(agents: int) -> str:
+def status_text(agents: int | str) -> str:
+    if not isinstance(agents, int):  # `auto`: the decomposition decides how many
+        return "agents researching…"
     return f"{agents} agent{'s' * (agents != 1)} researching…"
 
 

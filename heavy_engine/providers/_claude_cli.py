@@ -40,8 +40,17 @@ _JSON_NOTE = "\n\nReply with a single JSON object only, no prose and no code fen
 _HIDDEN_FROM_CLI = frozenset(SECRET_ENV) - {"ANTHROPIC_API_KEY"}
 
 
+def _plain(content: Any) -> Any:
+    """Text parts joined; image parts (attachments) cannot go through the CLI's stdin."""
+    if not isinstance(content, list):
+        return content
+    return "\n".join(str(p.get("text", "")) if p.get("type") == "text" else "[image omitted]"
+                     for p in content if isinstance(p, dict))
+
+
 def render_prompt(messages: list[Message], json_mode: bool = False) -> str:
     """The conversation as one plain-text prompt (the CLI takes a single prompt on stdin)."""
+    messages = [{**m, "content": _plain(m.get("content"))} for m in messages]
     if len(messages) == 2 and messages[0].get("role") == "system" and messages[1].get("role") == "user":
         text = f"{messages[0].get('content') or ''}\n\n{messages[1].get('content') or ''}"
     elif len(messages) == 1 and messages[0].get("role") == "user":

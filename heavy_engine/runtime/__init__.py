@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._access import may_ask
 from ._adapters import load_adapters
 from ._api import Api
 from ._contract import (
@@ -49,4 +50,5 @@ __all__ = [
     "build_app",
     "job_view",
     "load_adapters",
+    "may_ask",
 ]

@@ -39,7 +39,7 @@ JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interru
 JOB_STATUS: dict[str, JobStatus] = {
     "ok": "done", "cancelled": "cancelled", "failed": "failed", "timeout": "failed"}
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
-RejectReason = Literal["busy", "user_queue", "budget", "shutting_down"]
+RejectReason = Literal["busy", "user_queue", "budget", "shutting_down", "not_allowed"]
 
 
 class JobRejected(RequestRejected):
@@ -64,6 +64,8 @@ class JobSpec:
     reply: dict[str, Any] = field(default_factory=dict)
     dedup_key: str | None = None  # e.g. a Slack event_id: submitting it twice yields no 2nd job
     # (the only event de-duplication there is: `runner.seen()` asks before any work)
+    roles: list[str] = field(default_factory=list)  # the asker's role ids (Discord allow_roles)
+    attachments: dict[str, Any] | None = None  # `attachments.Attachments.as_dict()`
 
 
 @dataclass(slots=True)

@@ -63,9 +63,14 @@ def queue_refusal(job: Job, queue: Sequence[Job], operator: Limits) -> JobReject
 
 
 def budget_refusal(
-    limits: Limits, channel: tuple[int, float], workspace: tuple[int, float]
+    limits: Limits, channel: tuple[int, float], workspace: tuple[int, float], user: int = 0
 ) -> JobRejected | None:
-    """Refuse when today's (tokens, cost) of the channel or the workspace reached its budget."""
+    """Refuse when today's tokens of the asker, or (tokens, cost) of the channel or the
+    workspace, reached its budget."""
+    if limits.daily_tokens_per_user is not None and user >= limits.daily_tokens_per_user:
+        return JobRejected(
+            f"You have used your daily budget of {limits.daily_tokens_per_user:,} tokens; it "
+            "resets at 00:00 UTC.", "budget")
     checks = [
         ("channel", "tokens", channel[0], limits.daily_tokens_per_channel),
         ("channel", "cost", channel[1], limits.daily_cost_per_channel),
@@ -83,7 +88,7 @@ def budget_refusal(
 
 def has_budget(limits: Limits) -> bool:
     return any(v is not None for v in (
-        limits.daily_tokens_per_channel, limits.daily_cost_per_channel,
+        limits.daily_tokens_per_user, limits.daily_tokens_per_channel, limits.daily_cost_per_channel,
         limits.daily_tokens_per_workspace, limits.daily_cost_per_workspace))
 
 

@@ -20,6 +20,7 @@ class JobRow(Base):
         Index("ix_jobs_status_created", "status", "created_at"),
         Index("ix_jobs_channel_created", "platform", "workspace", "channel", "created_at"),
         Index("ix_jobs_workspace_created", "platform", "workspace", "created_at"),
+        Index("ix_jobs_requester_created", "platform", "requester", "created_at"),  # 0007
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -47,3 +48,5 @@ class JobRow(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # RunResult.as_dict() + answers
+    # The question's files, extracted (revision 0007): text, images (base64), notes.
+    attachments: Mapped[dict[str, Any] | None] = mapped_column(JSON)

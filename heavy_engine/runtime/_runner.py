@@ -27,8 +27,10 @@ from typing import Any
 
 from .._config import HeavyConfig
 from .._engine import Engine, HeavyRequest, Run, validate_question
+from ..attachments import Attachments
 from ..db import utcnow
 from ..observability import Metrics, job_id_var, redact
+from ._access import access_refusal
 from ._contract import (
     JOB_STATUS,
     ConfigResolver,
@@ -246,9 +248,14 @@ class DurableRunner:
             limits,
             await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
             await self.store.usage_since(since, spec.platform, spec.workspace),
+            user=0 if limits.daily_tokens_per_user is None else
+            await self.store.user_tokens_since(since, spec.platform, spec.user),
         )
 
     async def _refusal(self, job: Job) -> JobRejected | None:
+        refusal = access_refusal(job)  # who may ask: before budgets, the queue and any LLM call
+        if refusal is not None:
+            return refusal
         refusal = await self._over_budget(job, job.created_at or self._clock())
         if refusal is not None:
             return refusal
@@ -305,7 +312,8 @@ class DurableRunner:
             else:
                 run = self.engine.start(HeavyRequest(
                     job.spec.question, job.config, id=job.id, context=job.spec.context,
-                    requester=job.spec.user))
+                    requester=job.spec.user, attachments=Attachments.from_dict(
+                        job.spec.attachments) if job.spec.attachments else None))
             self._runs[job.id] = run
             self._notify()
             if job.id in self._cancel_requested:

@@ -33,6 +33,7 @@ class JobStore:
             id=job.id, platform=job.spec.platform, workspace=job.spec.workspace,
             channel=job.spec.channel, thread=job.spec.thread, requester=job.spec.user,
             question=job.spec.question, context=job.spec.context, flags=dict(job.spec.flags),
+            attachments=job.spec.attachments,
             reply=dict(job.spec.reply), dedup_key=job.spec.dedup_key,
             config=job.config.model_dump(mode="json"), status=job.status,
             attempts=job.attempts, stopped_by=job.stopped_by, created_at=job.created_at,
@@ -107,11 +108,21 @@ class JobStore:
             tokens, cost = (await session.execute(query)).one()
         return int(tokens), float(cost)
 
+    async def user_tokens_since(self, since: datetime, platform: str, user: str) -> int:
+        """Tokens of the jobs `user` asked since `since` on `platform`, in any workspace."""
+        query = select(func.coalesce(func.sum(JobRow.prompt_tokens + JobRow.completion_tokens),
+                                     0)).where(JobRow.platform == platform,
+                                               JobRow.requester == user,
+                                               JobRow.created_at >= since)
+        async with self.db.session() as session:
+            return int(await session.scalar(query) or 0)
+
     def _to_job(self, row: JobRow) -> Job:
         spec = JobSpec(platform=row.platform, workspace=row.workspace, channel=row.channel,
                        user=row.requester, question=row.question, thread=row.thread,
                        context=row.context, flags=dict(row.flags or {}),
-                       reply=dict(row.reply or {}), dedup_key=row.dedup_key)
+                       reply=dict(row.reply or {}), dedup_key=row.dedup_key,
+                       attachments=row.attachments)
         try:
             config = validate_config(row.config)
         except ConfigError as err:

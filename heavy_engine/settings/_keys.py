@@ -32,10 +32,17 @@ PATHS: dict[str, tuple[str, ...]] = {
     "budget_cost_usd": ("budget", "cost_usd"),
     "quorum": ("synthesis", "quorum"),
     "grace_s": ("synthesis", "grace_s"),
+    "allow_users": ("access", "allow_users"),
+    "block_users": ("access", "block_users"),
+    "allow_roles": ("access", "allow_roles"),
 }
 AGENT_FIELDS = ("model", "system_prompt", "role")
 # Settings where an empty value or "none" means "unset" (inherit / unlimited / off).
 _NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum"})
+# Who may ask: stored per level and checked level by level (see `HeavyConfig.access`).
+ACCESS_KEYS = ("allow_users", "block_users", "allow_roles")
+_LIST_KEYS = ("tools", "roles", *ACCESS_KEYS)
+_MENTION = re.compile(r"^<@[!&]?([^<>]+)>$")  # <@U123>, <@!123>, <@&123> as pasted in chat
 _AGENT_KEY = re.compile(r"agent\.(\d+)\.(\w+)")
 KEY_HELP = ", ".join([*PATHS, *(f"agent.N.{f}" for f in AGENT_FIELDS)])
 
@@ -67,8 +74,10 @@ def is_model_key(key: str) -> bool:
 
 def parse_value(key: str, raw: Any) -> Any:
     """Turn command-line text into the shape pydantic expects (it coerces numbers itself)."""
-    if key in ("tools", "roles") and isinstance(raw, str):
-        return [name.strip() for name in raw.split(",") if name.strip()]
+    if key in _LIST_KEYS and isinstance(raw, str):
+        raw = [name.strip() for name in raw.split(",") if name.strip()]
+    if key in ACCESS_KEYS and isinstance(raw, list):
+        return [_MENTION.sub(r"\1", str(item).strip()) for item in raw]
     if key in _NULLABLE and isinstance(raw, str) and raw.strip().lower() in ("", "none", "off"):
         return None
     return raw
@@ -115,10 +124,21 @@ def read_value(config: HeavyConfig, key: str) -> Any:
         index, name = found
         return getattr(config.agent_overrides[index], name) if index < len(
             config.agent_overrides) else None
+    if key in ACCESS_KEYS:
+        return access_value(config, key)
     node: Any = config
     for part in PATHS[key]:
         node = getattr(node, part)
     return list(node) if isinstance(node, list) else node
+
+
+def access_value(config: HeavyConfig, key: str) -> list[str]:
+    """What `key` amounts to over the levels: every blocked id, else the innermost allow list
+    (each level's allow list is still checked on its own: see `runtime.may_ask`)."""
+    levels = [getattr(rules, key) for rules in config.access.levels()]
+    if key == "block_users":
+        return list(dict.fromkeys(i for ids in levels for i in ids))
+    return next((list(ids) for ids in reversed(levels) if ids), [])
 
 
 def effective_values(config: HeavyConfig) -> dict[str, Any]:

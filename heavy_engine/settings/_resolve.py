@@ -6,7 +6,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from .._config import HeavyConfig
-from ._keys import effective_values, to_overrides
+from ._errors import SettingsRefused
+from ._keys import ACCESS_KEYS, effective_values, to_overrides
 from ._rules import check_values, keep_valid
 from ._types import Resolved, Source
 
@@ -32,9 +33,19 @@ def layer(
     ]
     merged: dict[str, Any] = {}
     origin: dict[str, Source] = {}
+    # Who may ask is kept per level, not replaced: each level is checked on its own.
+    access: dict[str, dict[str, Any]] = {}
     for source, values in layers:
+        for key in [k for k in values if k in ACCESS_KEYS]:
+            if source == "request":
+                raise SettingsRefused(key, "can only be set for a workspace or a channel")
+            access.setdefault(source, {})[key] = values.pop(key)
+            origin[key] = source
         merged.update(values)
         origin.update(dict.fromkeys(values, source))
-    config = base.with_overrides(to_overrides(base, merged)) if merged else base
+    overrides = to_overrides(base, merged)
+    if access:
+        overrides["access"] = access
+    config = base.with_overrides(overrides) if overrides else base
     values = effective_values(config)
     return Resolved(config, values, {key: origin.get(key, "default") for key in values})

@@ -9,7 +9,14 @@ from typing import Any
 from .._config import HeavyConfig
 from .._errors import ConfigError
 from ._errors import SettingsRefused
-from ._keys import is_model_key, normalize_key, parse_value, read_value, to_overrides
+from ._keys import (
+    ACCESS_KEYS,
+    is_model_key,
+    normalize_key,
+    parse_value,
+    read_value,
+    to_overrides,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +32,8 @@ def check_value(
         checked = base.with_overrides(to_overrides(base, {key: value}))
     except ConfigError as err:
         raise SettingsRefused(key, _without_paths(str(err))) from None
-    value = read_value(checked, key)
+    # An access list is validated at the operator's level; read back just what was given.
+    value = getattr(checked.access, key) if key in ACCESS_KEYS else read_value(checked, key)
     listed = value is None or not base.allowed_models or value in base.allowed_models
     if is_model_key(key) and not listed:  # None means "inherit", always allowed
         raise SettingsRefused(

@@ -251,6 +251,10 @@ async def test_engine_run_on_claude_cli(fake_claude: Path) -> None:
           {"role": "assistant", "content": None, "tool_calls": [{"function": {"name": "calc"}}]},
           {"role": "tool", "tool_call_id": "c1", "content": "4"}],
          "[Instructions]\ns\n\n[User]\nq\n\n[Assistant]\n\n(called: calc)\n\n[Tool result c1]\n4"),  # transcript
+        ([{"role": "system", "content": "s"}, {"role": "user", "content": [
+            {"type": "text", "text": "q"},
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}],
+         "s\n\nq\n[image omitted]"),  # attached images cannot go through stdin
     ],
 )
 def test_render_prompt(messages: list[dict[str, Any]], expected: str) -> None:

@@ -47,6 +47,7 @@ def test_set_show_unset_history_round_trip(capsys: pytest.CaptureFixture[str]) -
         "agent.2.system_prompt": "channel", "rounds": "default", "max_agents": "default",
         "roles": "default", "budget_tokens": "default", "budget_cost_usd": "default",
         "quorum": "default", "grace_s": "default",
+        "allow_users": "default", "block_users": "default", "allow_roles": "default",
     }
 
     assert main(["config", "unset", *CHANNEL, "agents"]) == 0
