@@ -131,6 +131,8 @@ class ToolSettings(_Strict):
     # Exceptions to fetch_url's SSRF guard: IPs, CIDRs, host names or `*.suffix`. Operator only.
     fetch_allow_hosts: list[str] = Field(default_factory=list, max_length=100)
     scratch_max_bytes: int = Field(default=5_000_000, ge=1000, le=500_000_000)
+    # Tool calls run per model turn; the rest are answered "too many tool calls", not run.
+    max_calls_per_turn: int = Field(default=16, ge=1, le=256)
 
     @field_validator("fetch_allow_hosts")
     @classmethod
