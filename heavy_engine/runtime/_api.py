@@ -84,12 +84,12 @@ class Api:
         if (refused := self._refusal(request)) is not None:
             return refused
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, 'The body must be JSON: {"question": "...", "agents": N}.')
+            body = _json_body(await request.read())
         except web.HTTPRequestEntityTooLarge:
             return _error(400, f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
                                "bytes.")
+        except ValueError as err:
+            return _error(400, str(err))
         spec_or_error = _parse_ask(body)
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
@@ -191,7 +191,9 @@ class _Sse:
     async def send(self, event: str, data: dict[str, Any]) -> None:
         self.seq += 1
         payload = json.dumps(data, ensure_ascii=False)
-        await self.resp.write(f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode())
+        # `replace`: a lone surrogate in an agent's text must not end the stream half-way.
+        await self.resp.write(
+            f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode(errors="replace"))
 
     async def comment(self) -> None:
         await self.resp.write(b": keep-alive\n\n")
@@ -236,6 +238,28 @@ async def _with_heartbeats(events: AsyncIterator[Event], sse: _Sse) -> AsyncIter
             await task
 
 
+def _json_body(raw: bytes) -> Any:
+    """The parsed body, or `ValueError` saying why it is not acceptable JSON."""
+    usage = 'The body must be JSON: {"question": "...", "agents": N}.'
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{usage} It is not UTF-8.") from None
+    except RecursionError:
+        raise ValueError("The body is nested too deeply to be a question.") from None
+    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
+        raise ValueError(f"{usage} ({str(err)[:100]})") from None
+
+
+def _not_unicode(value: str) -> bool:
+    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _parse_ask(body: Any) -> JobSpec | str:
     """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong."""
     if not isinstance(body, dict):
@@ -246,6 +270,8 @@ def _parse_ask(body: Any) -> JobSpec | str:
     question = body.get("question")
     if not isinstance(question, str):
         return "question is required and must be a string."
+    if _not_unicode(question):
+        return "question is not valid Unicode: it holds a lone surrogate such as \\ud800."
     flags: dict[str, Any] = {}
     agents = body.get("agents")
     if agents is not None:
@@ -256,5 +282,7 @@ def _parse_ask(body: Any) -> JobSpec | str:
     user = body.get("user", "api")
     if not isinstance(user, str) or not user.strip() or len(user) > 200:
         return "user must be a non-empty string of at most 200 characters."
+    if _not_unicode(user):
+        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
     return JobSpec(platform="api", workspace="", channel="api", user=user.strip(),
                    question=question, flags=flags)
