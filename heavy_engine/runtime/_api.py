@@ -20,6 +20,7 @@ from aiohttp import web
 from .._errors import RequestRejected
 from .._events import Done, Event
 from ._contract import FINAL_STATUSES, JobRejected, JobSpec
+from ._finish import storable
 from ._runner import DurableRunner
 from ._views import job_view, status_view
 
@@ -124,7 +125,7 @@ class Api:
             return _error(404, "No job with this id.")
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._stream(request, job.id)
-        return web.json_response(job_view(job))
+        return web.json_response(storable(job_view(job)))  # the same text as stored
 
     async def cancel(self, request: web.Request) -> web.Response:
         if (refused := self._refusal(request)) is not None:
@@ -190,10 +191,9 @@ class _Sse:
 
     async def send(self, event: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        payload = json.dumps(data, ensure_ascii=False)
-        # `replace`: a lone surrogate in an agent's text must not end the stream half-way.
-        await self.resp.write(
-            f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode(errors="replace"))
+        # storable: a lone surrogate in an agent's text must not end the stream half-way.
+        payload = json.dumps(storable(data), ensure_ascii=False)
+        await self.resp.write(f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode())
 
     async def comment(self) -> None:
         await self.resp.write(b": keep-alive\n\n")

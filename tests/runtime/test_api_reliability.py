@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.exc import OperationalError
 
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, _health
+from heavy_engine.runtime import DurableRunner, _finish, _health
 from heavy_engine.runtime._http import READY, build_app
 
 from .conftest import MakeRunner
@@ -136,20 +137,57 @@ async def test_an_unexpected_error_is_500_json_with_a_reference(
     assert len(logged) == 1 and body["reference"] in logged[0].getMessage()
 
 
-async def test_sse_of_an_answer_with_a_lone_surrogate_still_ends(
-    make_client: MakeClient, fake: Any
+async def _sse_statuses(client: Client, job_id: str) -> list[str]:
+    async with asyncio.timeout(15):
+        resp = await client.get(f"/api/jobs/{job_id}", headers={"Accept": "text/event-stream"})
+        text = await resp.text()
+    lines = text.splitlines()
+    return [json.loads(lines[i + 1][6:])["status"] for i, line in enumerate(lines)
+            if line == "event: status"]
+
+
+async def test_an_answer_with_a_lone_surrogate_is_stored_replaced(
+    make_client: MakeClient, fake: Any, db: Database
 ) -> None:
-    fake.enqueue("Answer with a broken character \ud800 inside.", when="synthesis")
+    fake.enqueue("Broken \ud800 character.", when="synthesis")
     client, _ = await make_client()
     created = await (await client.post("/api/ask", json={"question": "Break it"})).json()
-    async with asyncio.timeout(10):
-        resp = await client.get(f"/api/jobs/{created['id']}",
-                                headers={"Accept": "text/event-stream"})
-        text = await resp.text()
-    events = [line.removeprefix("event: ") for line in text.splitlines()
-              if line.startswith("event: ")]
-    assert events[-1] == "status"
-    final = json.loads([ln for ln in text.splitlines() if ln.startswith("data: ")][-1][6:])
-    assert final["status"] in ("done", "failed")
+    assert (await _sse_statuses(client, created["id"]))[-1] == "done"
     job = await (await client.get(f"/api/jobs/{created['id']}")).json()
-    assert job["status"] == final["status"]
+    assert job["status"] == "done" and "Broken \ufffd character." in job["answer"]
+
+
+@pytest.mark.parametrize("failures", [
+    2,  # a brief hiccup: the retry saves the answer
+    3,  # the result never saves: the job is failed, with a reference
+    1000,  # nothing saves any more: the job still ends (failed), in this process's memory
+])
+async def test_a_job_whose_end_cannot_be_saved_still_ends(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, failures: int
+) -> None:
+    client, runner = await make_client()
+    real_save = runner.store.save
+    left = [failures]
+
+    async def flaky_save(job: Any) -> None:
+        ending = job.result is not None or job.status != "running"
+        if ending and left[0] > 0:  # the saves at the end of the job
+            left[0] -= 1
+            raise OperationalError("UPDATE jobs", {}, sqlite3.OperationalError(
+                "database or disk is full"))
+        await real_save(job)
+
+    monkeypatch.setattr(runner.store, "save", flaky_save)
+    monkeypatch.setattr(_finish, "RETRY_DELAY_S", 0.01)
+    created = await (await client.post("/api/ask", json={"question": "Save me"})).json()
+    statuses = await _sse_statuses(client, created["id"])
+    job = await (await client.get(f"/api/jobs/{created['id']}")).json()
+    assert statuses[-1] == job["status"]
+    if failures == 2:
+        assert job["status"] == "done" and job["answer"]
+    else:
+        assert job["status"] == "failed"
+        assert "(reference " in job["error"]  # the same reference is in the log
+    stored = await runner.store.get(created["id"])
+    assert stored is not None
+    assert stored.status == ("running" if failures == 1000 else job["status"])
