@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import json
@@ -95,10 +96,12 @@ class Api:
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
-        spec.dedup_key = request.headers.get("Idempotency-Key") or None
-        if spec.dedup_key is not None and len(spec.dedup_key) > MAX_IDEMPOTENCY_KEY:
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
             return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
                                "characters.")
+        if key is not None:
+            spec.dedup_key = self._scoped_key(request, spec.user, key)
         try:
             job = await self.runner.submit(spec)
         except JobRejected as err:
@@ -111,11 +114,22 @@ class Api:
             existing = await self.runner.store.find("api", spec.dedup_key)
             if existing is None:
                 return _error(409, "This Idempotency-Key was already used.")
+            if not _same_request(existing.spec, spec):
+                return _error(422, "This Idempotency-Key was already used for a different "
+                                   "request; use a new key for a new question.")
             job = existing
         return web.json_response(
             {"id": job.id, "status": job.status,
              "position": job.position if job.status == "queued" else None,
              "url": f"/api/jobs/{job.id}"}, status=202)
+
+    def _scoped_key(self, request: web.Request, user: str, key: str) -> str:
+        """The stored deduplication key: the caller's key, scoped to the caller (the bearer
+        token, or the local machine when none is set) and the `user` asked for. Hashed, so no
+        token is stored and the width stays fixed."""
+        caller = request.headers.get("Authorization", "") if self.token else "local"
+        blob = "\0".join((caller, user, key)).encode("utf-8", "surrogatepass")
+        return "api1:" + hashlib.sha256(blob).hexdigest()
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._refusal(request)) is not None:
@@ -236,6 +250,13 @@ async def _with_heartbeats(events: AsyncIterator[Event], sse: _Sse) -> AsyncIter
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _same_request(stored: JobSpec, asked: JobSpec) -> bool:
+    """Whether a retried request asks what the stored one asked (the question is compared as
+    the runner stores it, stripped)."""
+    return (stored.question.strip() == asked.question.strip() and stored.flags == asked.flags
+            and stored.user == asked.user)
 
 
 def _json_body(raw: bytes) -> Any:
