@@ -42,7 +42,9 @@ _DEFAULT_SYNTHESIS = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `agents: true` or `timeout: "30"` is refused, not coerced (an int is still a
+    # fine float). Text from a command line is typed by `settings.parse_value` first.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ProviderConfig(_Strict):
