@@ -29,6 +29,7 @@ from ..observability import Metrics, configure_logging
 from ..runtime import DurableRunner, JobStore, Services
 from ..runtime._adapters import load_adapters
 from ..runtime._http import READY, build_app
+from ..runtime._listen import connection_options, listen
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 
@@ -147,13 +148,15 @@ async def serve(
             adapters = load_adapters(services)
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
                             extra_routes=[r for a in adapters for r in a.routes()])
+            idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
-                                 shutdown_timeout=2.0)
+                                 shutdown_timeout=2.0, keepalive_timeout=idle_timeout)
             await http.setup()
             started: list[Any] = []
             housekeeping: list[asyncio.Task[None]] = []
+            listener: asyncio.Server | None = None
             try:
-                await web.TCPSite(http, host, port).start()
+                listener = await listen(http, host, port, max_connections)
                 for adapter in adapters:
                     await adapter.start()
                     started.append(adapter)
@@ -161,7 +164,8 @@ async def serve(
                 recovered = await runner.start()
                 housekeeping.append(asyncio.create_task(_prune_daily(settings)))
                 app[READY].ready = True
-                bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
+                bound = ", ".join(f"http://{a[0]}:{a[1]}"
+                                  for a in (sock.getsockname() for sock in listener.sockets))
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
                          "resumed; API %s)", bound,
                          ", ".join(a.name for a in adapters) or "none", db.url, recovered,
@@ -184,6 +188,8 @@ async def serve(
                         await adapter.stop()
                     except Exception:
                         log.exception("adapter %s did not stop cleanly", adapter.name)
+                if listener is not None:
+                    listener.close()  # no new connections; cleanup closes the open ones
                 await http.cleanup()
     finally:
         await db.close()
