@@ -22,7 +22,7 @@ from heavy_engine.db import Database
 from heavy_engine.runtime import DurableRunner, _finish, _health
 from heavy_engine.runtime._http import READY, build_app
 
-from .conftest import MakeRunner
+from .conftest import MakeRunner, spec
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
@@ -191,3 +191,14 @@ async def test_a_job_whose_end_cannot_be_saved_still_ends(
     stored = await runner.store.get(created["id"])
     assert stored is not None
     assert stored.status == ("running" if failures == 1000 else job["status"])
+
+
+async def test_a_chat_question_with_a_lone_surrogate_is_stored_replaced(
+    make_runner: MakeRunner,
+) -> None:
+    # Slack and Discord deliver JSON too: "\ud800" reaches the runner as a lone surrogate.
+    runner = await make_runner()
+    job = await runner.submit(spec(question="Why \ud800 so?"))
+    assert job is not None
+    stored = await runner.store.get(job.id)
+    assert stored is not None and stored.spec.question == "Why \ufffd so?"
