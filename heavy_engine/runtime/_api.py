@@ -13,6 +13,8 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +27,7 @@ from ._finish import storable
 from ._runner import DurableRunner
 from ._views import job_view, status_view
 
+log = logging.getLogger("heavy.http")
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
@@ -161,8 +164,20 @@ class Api:
             "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
         await resp.prepare(request)
         sse = _Sse(resp)
-        with contextlib.suppress(ConnectionResetError):
+        try:
             await self._follow(sse, job_id)
+        except ConnectionResetError:
+            pass
+        except Exception:
+            # The headers are sent: no error response can follow, so end the stream with an
+            # `error` event (the error middleware would write a second response into it).
+            reference = uuid.uuid4().hex[:12]
+            log.exception("the event stream of job %s failed (reference %s)", job_id,
+                          reference)
+            with contextlib.suppress(ConnectionResetError):
+                await sse.send("error", {"error": f"The stream failed (reference {reference}); "
+                                                  "ask for the job again.",
+                                         "reference": reference})
         return resp
 
     async def _follow(self, sse: _Sse, job_id: str) -> None:

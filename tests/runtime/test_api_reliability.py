@@ -202,3 +202,29 @@ async def test_a_chat_question_with_a_lone_surrogate_is_stored_replaced(
     assert job is not None
     stored = await runner.store.get(job.id)
     assert stored is not None and stored.spec.question == "Why \ufffd so?"
+
+
+async def test_an_sse_stream_that_breaks_ends_with_an_error_event(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, runner = await make_client()
+    created = await (await client.post("/api/ask", json={"question": "Stream it"})).json()
+    real_get = runner.get_job
+    calls = [0]
+
+    async def failing_later(job_id: str) -> Any:
+        calls[0] += 1
+        if calls[0] > 1:  # the stream has started: its headers are gone
+            raise OperationalError("SELECT", {}, sqlite3.OperationalError("disk I/O error"))
+        return await real_get(job_id)
+
+    monkeypatch.setattr(runner, "get_job", failing_later)
+    async with asyncio.timeout(10):
+        resp = await client.get(f"/api/jobs/{created['id']}",
+                                headers={"Accept": "text/event-stream"})
+        text = await resp.text()
+    assert resp.status == 200
+    lines = text.splitlines()
+    assert "event: error" in lines
+    error = json.loads(lines[lines.index("event: error") + 1][6:])
+    assert error["reference"] in error["error"]
