@@ -2,7 +2,8 @@
 
 The loop ends when the model answers without tool calls, when it calls `mark_task_complete`, or
 at `max_iterations` (the last iteration is offered no tools, so it must answer). Tool calls of
-one turn run concurrently. No LLM call starts once the deadline has passed.
+one turn run concurrently, at most `max_calls_per_turn` of them (the rest are answered with an
+error, not run). No LLM call starts once the deadline has passed.
 """
 
 from __future__ import annotations
@@ -163,13 +164,19 @@ async def run_agent(
                 break
             if budget.reached is not None:  # its tools' results could never be read
                 raise BudgetReached(budget.reached)
+            cap = tool_ctx.settings.max_calls_per_turn
+            run, skipped = completion.tool_calls[:cap], completion.tool_calls[cap:]
             # A TaskGroup: should a tool ever raise, its siblings are cancelled with it.
             async with asyncio.TaskGroup() as group:
                 calls = [group.create_task(
                     _run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit,
                               summary))
-                    for call in completion.tool_calls]
+                    for call in run]
             messages.extend(task.result() for task in calls)
+            # Every call id needs an answer, or the next request is malformed.
+            messages.extend({"role": "tool", "tool_call_id": call.id, "content": (
+                f"error: too many tool calls in one turn (at most {cap}); this one was not run"
+            )} for call in skipped)
         summary.status = "ok" if summary.answer else "failed"
         if not summary.answer:
             summary.error = "the model returned an empty answer"

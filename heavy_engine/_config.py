@@ -78,7 +78,9 @@ _DEFAULT_SYNTHESIS = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: `agents: true` or `timeout: "30"` is refused, not coerced (an int is still a
+    # fine float). Text from a command line is typed by `settings.parse_value` first.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class ProviderConfig(_Strict):
@@ -191,6 +193,8 @@ class ToolSettings(_Strict):
     # Exceptions to fetch_url's SSRF guard: IPs, CIDRs, host names or `*.suffix`. Operator only.
     fetch_allow_hosts: list[str] = Field(default_factory=list, max_length=100)
     scratch_max_bytes: int = Field(default=5_000_000, ge=1000, le=500_000_000)
+    # Tool calls run per model turn; the rest are answered "too many tool calls", not run.
+    max_calls_per_turn: int = Field(default=16, ge=1, le=256)
 
     @field_validator("fetch_allow_hosts")
     @classmethod
@@ -316,19 +320,16 @@ class HeavyConfig(_Strict):
     @field_validator("agents", mode="before")
     @classmethod
     def _agents(cls, v: Any) -> Any:
+        # strict like every other setting: `true` or "3" is refused, not coerced
         if isinstance(v, str) and v.strip().lower() == "auto":
             return "auto"
-        try:
-            n = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"Input should be a valid integer from 1 to {MAX_AGENTS}, or auto") from None
-        if n != v and not isinstance(v, str):
-            raise ValueError(f"Input should be a whole number from 1 to {MAX_AGENTS}, or auto")
-        if n < 1:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"Input should be a valid integer from 1 to {MAX_AGENTS}, or auto")
+        if v < 1:
             raise ValueError("Input should be greater than or equal to 1")
-        if n > MAX_AGENTS:
+        if v > MAX_AGENTS:
             raise ValueError(f"Input should be less than or equal to {MAX_AGENTS}")
-        return n
+        return v
 
     @field_validator("tools")
     @classmethod

@@ -238,8 +238,8 @@ class Engine:
             result.status = "failed"
             result.error = "An internal error stopped this request."
         finally:
-            tool_ctx.cleanup()
             self._runs.pop(req.id, None)
+            await tool_ctx.aclose()  # off the loop; a full scratch directory takes a while
         for agent in result.agents:
             result.usage.add(agent.usage)
         result.llm_calls = budget.calls

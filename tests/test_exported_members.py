@@ -59,7 +59,7 @@ PUBLIC = {
     "heavy_engine.runtime": [
         "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver",
         "Delivery", "DurableRunner", "Job", "JobHistory", "JobRejected", "JobRow", "JobRunner",
-        "JobSpec", "JobStatus", "JobStore", "PastJob", "RejectReason", "Services", "build_app", "job_view",
+        "JobSpec", "JobStatus", "JobStore", "PastJob", "RejectReason", "Services", "build_app", "connection_options", "job_view", "listen",
         "load_adapters", "may_ask",
     ],
     "heavy_engine.settings": [

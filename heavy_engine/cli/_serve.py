@@ -25,7 +25,16 @@ from sqlalchemy.engine import make_url
 from .. import ConfigError, Engine, HeavyConfig, simulated_fallback, tune_gc, use_simulated
 from ..db import Database
 from ..observability import Metrics, configure_logging
-from ..runtime import READY, DurableRunner, JobStore, Services, build_app, load_adapters
+from ..runtime import (
+    READY,
+    DurableRunner,
+    JobStore,
+    Services,
+    build_app,
+    connection_options,
+    listen,
+    load_adapters,
+)
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 
@@ -164,15 +173,17 @@ async def serve(
             adapters = load_adapters(services)
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
                             extra_routes=[r for a in adapters for r in a.routes()])
+            idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
-                                 shutdown_timeout=2.0)
+                                 shutdown_timeout=2.0, keepalive_timeout=idle_timeout)
             await http.setup()
+            started: list[Any] = []
+            listener: asyncio.Server | None = None
             try:
-                await web.TCPSite(http, host, port).start()
+                listener = await listen(http, host, port, max_connections)
             except OSError as err:
                 await http.cleanup()
                 raise ConfigError(bind_error(host, port, err)) from None
-            started: list[Any] = []
             try:
                 for adapter in adapters:
                     await adapter.start()
@@ -180,13 +191,14 @@ async def serve(
                 tune_gc()  # start-up is over: see _gc.py
                 recovered = await runner.start()
                 app[READY].ready = True
-                bound = ", ".join(f"http://{a[0]}:{a[1]}" for a in http.addresses)
+                bound = ", ".join(f"http://{a[0]}:{a[1]}"
+                                  for a in (sock.getsockname() for sock in listener.sockets))
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
                          "resumed; API %s)", bound,
                          ", ".join(a.name for a in adapters) or "none", db.url, recovered,
                          "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
                 log.info("open %s/ in a browser to ask a question and watch the agents",
-                         page_address(host, http.addresses))
+                         page_address(host, [s.getsockname() for s in listener.sockets]))
                 await stop.wait()
                 log.info("stopping: no new jobs; running jobs get %g s to finish", grace)
                 app[READY].ready = False
@@ -201,6 +213,8 @@ async def serve(
                         await adapter.stop()
                     except Exception:
                         log.exception("adapter %s did not stop cleanly", adapter.name)
+                if listener is not None:
+                    listener.close()  # no new connections; cleanup closes the open ones
                 await http.cleanup()
     finally:
         await db.close()

@@ -21,6 +21,7 @@ from ._contract import (
 )
 from ._history import BudgetLeft, JobHistory, PastJob
 from ._http import READY, build_app
+from ._listen import connection_options, listen
 from ._models import JobRow
 from ._runner import DurableRunner
 from ._store import JobStore
@@ -48,7 +49,9 @@ __all__ = [
     "RejectReason",
     "Services",
     "build_app",
+    "connection_options",
     "job_view",
+    "listen",
     "load_adapters",
     "may_ask",
 ]

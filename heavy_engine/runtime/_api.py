@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import ipaddress
 import json
+import logging
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,9 +25,11 @@ from .._config import MAX_AGENTS
 from .._errors import RequestRejected
 from .._events import Done, Event
 from ._contract import FINAL_STATUSES, JobRejected, JobSpec
+from ._finish import storable
 from ._runner import DurableRunner
 from ._views import job_view, list_view, status_view
 
+log = logging.getLogger("heavy.http")
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
@@ -88,20 +93,22 @@ class Api:
         if (refused := self._refusal(request)) is not None:
             return refused
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(400, 'The body must be JSON: {"question": "...", "agents": N}.')
+            body = _json_body(await request.read())
         except web.HTTPRequestEntityTooLarge:
             return _error(400, f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
                                "bytes.")
+        except ValueError as err:
+            return _error(400, str(err))
         spec_or_error = _parse_ask(body)
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
-        spec.dedup_key = request.headers.get("Idempotency-Key") or None
-        if spec.dedup_key is not None and len(spec.dedup_key) > MAX_IDEMPOTENCY_KEY:
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
             return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
                                "characters.")
+        if key is not None:
+            spec.dedup_key = self._scoped_key(request, spec.user, key)
         try:
             job = await self.runner.submit(spec)
         except JobRejected as err:
@@ -114,6 +121,9 @@ class Api:
             existing = await self.runner.store.find("api", spec.dedup_key)
             if existing is None:
                 return _error(409, "This Idempotency-Key was already used.")
+            if not _same_request(existing.spec, spec):
+                return _error(422, "This Idempotency-Key was already used for a different "
+                                   "request; use a new key for a new question.")
             job = existing
         if job.id in self.recent:
             self.recent.remove(job.id)
@@ -133,6 +143,13 @@ class Api:
             if job is not None:
                 jobs.append(list_view(job))
         return web.json_response({"jobs": jobs})
+    def _scoped_key(self, request: web.Request, user: str, key: str) -> str:
+        """The stored deduplication key: the caller's key, scoped to the caller (the bearer
+        token, or the local machine when none is set) and the `user` asked for. Hashed, so no
+        token is stored and the width stays fixed."""
+        caller = request.headers.get("Authorization", "") if self.token else "local"
+        blob = "\0".join((caller, user, key)).encode("utf-8", "surrogatepass")
+        return "api1:" + hashlib.sha256(blob).hexdigest()
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._refusal(request)) is not None:
@@ -142,7 +159,7 @@ class Api:
             return _error(404, "No job with this id.")
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._stream(request, job.id)
-        return web.json_response(job_view(job))
+        return web.json_response(storable(job_view(job)))  # the same text as stored
 
     async def cancel(self, request: web.Request) -> web.Response:
         if (refused := self._refusal(request)) is not None:
@@ -164,8 +181,20 @@ class Api:
             "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
         await resp.prepare(request)
         sse = _Sse(resp)
-        with contextlib.suppress(ConnectionResetError):
+        try:
             await self._follow(sse, job_id)
+        except ConnectionResetError:
+            pass
+        except Exception:
+            # The headers are sent: no error response can follow, so end the stream with an
+            # `error` event (the error middleware would write a second response into it).
+            reference = uuid.uuid4().hex[:12]
+            log.exception("the event stream of job %s failed (reference %s)", job_id,
+                          reference)
+            with contextlib.suppress(ConnectionResetError):
+                await sse.send("error", {"error": f"The stream failed (reference {reference}); "
+                                                  "ask for the job again.",
+                                         "reference": reference})
         return resp
 
     async def _follow(self, sse: _Sse, job_id: str) -> None:
@@ -208,7 +237,8 @@ class _Sse:
 
     async def send(self, event: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        payload = json.dumps(data, ensure_ascii=False)
+        # storable: a lone surrogate in an agent's text must not end the stream half-way.
+        payload = json.dumps(storable(data), ensure_ascii=False)
         await self.resp.write(f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode())
 
     async def comment(self) -> None:
@@ -254,6 +284,35 @@ async def _with_heartbeats(events: AsyncIterator[Event], sse: _Sse) -> AsyncIter
             await task
 
 
+def _same_request(stored: JobSpec, asked: JobSpec) -> bool:
+    """Whether a retried request asks what the stored one asked (the question is compared as
+    the runner stores it, stripped)."""
+    return (stored.question.strip() == asked.question.strip() and stored.flags == asked.flags
+            and stored.user == asked.user)
+
+
+def _json_body(raw: bytes) -> Any:
+    """The parsed body, or `ValueError` saying why it is not acceptable JSON."""
+    usage = 'The body must be JSON: {"question": "...", "agents": N}.'
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{usage} It is not UTF-8.") from None
+    except RecursionError:
+        raise ValueError("The body is nested too deeply to be a question.") from None
+    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
+        raise ValueError(f"{usage} ({str(err)[:100]})") from None
+
+
+def _not_unicode(value: str) -> bool:
+    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _parse_ask(body: Any) -> JobSpec | str:
     """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong."""
     if not isinstance(body, dict):
@@ -266,6 +325,8 @@ def _parse_ask(body: Any) -> JobSpec | str:
         return "question is required and must be a string."
     if not question.strip():
         return 'question is empty: send {"question": "your question"}.'
+    if _not_unicode(question):
+        return "question is not valid Unicode: it holds a lone surrogate such as \\ud800."
     flags: dict[str, Any] = {}
     agents = body.get("agents")
     if agents is not None:
@@ -276,5 +337,7 @@ def _parse_ask(body: Any) -> JobSpec | str:
     user = body.get("user", "api")
     if not isinstance(user, str) or not user.strip() or len(user) > 200:
         return "user must be a non-empty string of at most 200 characters."
+    if _not_unicode(user):
+        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
     return JobSpec(platform="api", workspace="", channel="api", user=user.strip(),
                    question=question, flags=flags)

@@ -40,6 +40,7 @@ from ._contract import (
     JobSpec,
     JobStatus,
 )
+from ._finish import save_end, save_retrying
 from ._limits import (
     budget_refusal,
     has_budget,
@@ -78,6 +79,7 @@ class DurableRunner:
         self._runs: dict[str, Run] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
+        self._unsaved: dict[str, Job] = {}  # ended, but the database refused the end
         self._admit = asyncio.Lock()  # limit checks and the insert happen as one step
         self._changed = asyncio.Event()
         # Submissions are accepted (and recorded) from the start, but nothing is launched
@@ -159,7 +161,8 @@ class DurableRunner:
 
     async def get_job(self, job_id: str) -> Job | None:
         """The live job when queued or running here, else the stored one."""
-        return self._running.get(job_id) or self._queued(job_id) or await self.store.get(job_id)
+        return (self._running.get(job_id) or self._queued(job_id)
+                or self._unsaved.get(job_id) or await self.store.get(job_id))
 
     def changed(self) -> asyncio.Event:
         """An event set at the next change of any job's status or queue position."""
@@ -325,7 +328,7 @@ class DurableRunner:
             result = await run.wait()
             if job.result is None:
                 job.result = result
-                await self.store.save(job)  # stored before the answer is posted
+                await save_retrying(self.store, job)  # stored before the answer is posted
                 self.metrics.record_usage(result, job.config.effective_orchestrator_model)
             delivered = await self._await_delivery(job, delivery_task)
             status: JobStatus = JOB_STATUS[result.status]
@@ -346,11 +349,13 @@ class DurableRunner:
             log.warning("job %s interrupted by shutdown", job.id)
             raise
         except Exception:
-            log.exception("job %s crashed", job.id)
+            reference = uuid.uuid4().hex[:12]
+            log.exception("job %s crashed (reference %s)", job.id, reference)
             if delivery_task is not None:
                 delivery_task.cancel()
             self.engine.cancel(job.id)
-            await self._finish(job, "failed", "An internal error stopped this request.")
+            await self._finish(job, "failed",
+                               f"An internal error stopped this request (reference {reference}).")
         finally:
             self._running.pop(job.id, None)
             self._runs.pop(job.id, None)
@@ -373,6 +378,7 @@ class DurableRunner:
         job.status = status
         job.error = error
         job.finished_at = self._clock()
-        await self.store.save(job)
+        if not await save_end(self.store, job):
+            self._unsaved[job.id] = job  # readers and SSE streams still see it end
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         log.info("job %s %s", job.id, status)

@@ -13,6 +13,7 @@ from .._config import HeavyConfig, validate_config
 from .._errors import ConfigError
 from ..db import Database
 from ._contract import Job, JobSpec
+from ._finish import storable
 from ._models import JobRow
 from ._results import result_from_dict, result_to_dict
 
@@ -32,7 +33,8 @@ class JobStore:
         row = JobRow(
             id=job.id, platform=job.spec.platform, workspace=job.spec.workspace,
             channel=job.spec.channel, thread=job.spec.thread, requester=job.spec.user,
-            question=job.spec.question, context=job.spec.context, flags=dict(job.spec.flags),
+            question=storable(job.spec.question), context=storable(job.spec.context),
+            flags=dict(job.spec.flags),
             attachments=job.spec.attachments,
             reply=dict(job.spec.reply), dedup_key=job.spec.dedup_key,
             config=job.config.model_dump(mode="json"), status=job.status,
@@ -139,7 +141,7 @@ class JobStore:
 
 def _outcome(job: Job) -> dict[str, Any]:
     r = job.result
-    return {
+    outcome: dict[str, Any] = storable({  # no lone surrogate reaches the database
         "error": job.error,
         "answer": r.answer if r else None,
         "result": result_to_dict(r) if r else None,
@@ -147,4 +149,5 @@ def _outcome(job: Job) -> dict[str, Any]:
         "completion_tokens": r.usage.completion_tokens if r else 0,
         "cost_usd": r.usage.cost_usd if r else 0.0,
         "llm_calls": r.llm_calls if r else 0,
-    }
+    })
+    return outcome

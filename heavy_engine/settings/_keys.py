@@ -44,6 +44,13 @@ ACCESS_KEYS = ("allow_users", "block_users", "allow_roles")
 _LIST_KEYS = ("tools", "roles", *ACCESS_KEYS)
 _MENTION = re.compile(r"^<@[!&]?([^<>]+)>$")  # <@U123>, <@!123>, <@&123> as pasted in chat
 _AGENT_KEY = re.compile(r"agent\.(\d+)\.(\w+)")
+# Keys whose values are numbers: text for them is parsed here, strictly (no bools, no hex,
+# no nan or inf, a bounded number of digits), and pydantic (strict) checks the rest.
+_INT_KEYS = frozenset({"agents", "max_iterations", "rounds", "max_agents", "budget_tokens",
+                        "quorum"})
+_FLOAT_KEYS = frozenset({"temperature", "timeout", "budget_cost_usd", "grace_s"})
+_INT_TEXT = re.compile(r"[+-]?\d{1,9}")
+_FLOAT_TEXT = re.compile(r"[+-]?(\d{1,9}(\.\d{0,9})?|\.\d{1,9})([eE][+-]?\d{1,3})?")
 KEY_HELP = ", ".join([*PATHS, *(f"agent.N.{f}" for f in AGENT_FIELDS)])
 
 
@@ -54,7 +61,7 @@ def normalize_key(key: str) -> str:
         return key
     m = _AGENT_KEY.fullmatch(key)
     if m and m[2] in AGENT_FIELDS:
-        n = int(m[1])
+        n = int(m[1]) if len(m[1]) <= 3 else 0  # int() of 5000 digits would raise
         if not 1 <= n <= MAX_AGENTS:
             raise SettingsRefused(key, f"agents are numbered 1 to {MAX_AGENTS}")
         return f"agent.{n}.{m[2]}"
@@ -73,13 +80,22 @@ def is_model_key(key: str) -> bool:
 
 
 def parse_value(key: str, raw: Any) -> Any:
-    """Turn command-line text into the shape pydantic expects (it coerces numbers itself)."""
+    """Turn command-line text into the type pydantic expects; other text is left for pydantic
+    (strict) to refuse with the key's rule."""
     if key in _LIST_KEYS and isinstance(raw, str):
         raw = [name.strip() for name in raw.split(",") if name.strip()]
     if key in ACCESS_KEYS and isinstance(raw, list):
         return [_MENTION.sub(r"\1", str(item).strip()) for item in raw]
+    if isinstance(raw, list):
+        return raw
     if key in _NULLABLE and isinstance(raw, str) and raw.strip().lower() in ("", "none", "off"):
         return None
+    if isinstance(raw, str):
+        text = raw.strip()
+        if key in _INT_KEYS and _INT_TEXT.fullmatch(text):
+            return int(text)
+        if key in _FLOAT_KEYS and _FLOAT_TEXT.fullmatch(text):
+            return float(text)
     return raw
 
 

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import re
-import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._config import ToolSettings
 from ..plugins import PluginRegistry
+from ._scratch import remove_tree
 
 # What OpenAI-compatible APIs accept as a function name.
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -78,8 +78,15 @@ class ToolContext:
     def cleanup(self) -> None:
         """Delete the scratch directory if this context made it."""
         if self._made and self._scratch is not None:
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            remove_tree(self._scratch)  # iterative: any depth, read-only folders too
             self._scratch, self._made = None, False
+
+    async def aclose(self) -> None:
+        """`cleanup` in a worker thread: removing a full directory can take the disk a second.
+        Cancelling the wait does not stop the removal."""
+        if self._made and self._scratch is not None:
+            path, self._scratch, self._made = self._scratch, None, False
+            await asyncio.to_thread(remove_tree, path)
 
 
 class Tool(ABC):

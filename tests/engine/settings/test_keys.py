@@ -46,7 +46,8 @@ def test_normalize_key_refuses(key: str, reason: str) -> None:
     ("tools", "calculate, web_search", ["calculate", "web_search"]),  # comma list, spaces
     ("tools", "", []),  # no tools at all
     ("tools", ["calculate"], ["calculate"]),  # already a list (chat, JSON)
-    ("agents", "3", "3"),  # pydantic coerces numbers itself
+    ("agents", "3", 3),  # command-line text typed here, strictly
+    ("agents", "true", "true"),  # left for pydantic (strict) to refuse by name
 ])
 def test_parse_value(key: str, raw: Any, parsed: Any) -> None:
     assert parse_value(key, raw) == parsed

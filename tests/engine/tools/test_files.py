@@ -77,7 +77,7 @@ async def test_write_read_append_and_list(scratch: Path, outside: Path) -> None:
     listing = await call(scratch, "list_files")
     # symlinks are listed but never followed, so the secret's name and size do not show
     assert listing.splitlines() == [
-        "link.txt (symlink)", "etc (symlink)", "up (symlink)", "notes/plan.md (14 bytes)",
+        "etc (symlink)", "link.txt (symlink)", "up (symlink)", "notes/plan.md (14 bytes)",
     ]
     assert await call(scratch, "list_files", path="notes") == "notes/plan.md (14 bytes)"
 
