@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from typing import Any
 
@@ -10,6 +11,11 @@ from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db
+
+try:
+    from psycopg import Error as PsycopgError
+except ImportError:  # the embedded default (SQLite) needs no psycopg
+    PsycopgError = OSError  # type: ignore[misc,assignment]
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -38,13 +44,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.db_action == "upgrade":
             db.upgrade(url, args.revision)
+            if db.is_postgres(url):  # the job queue (procrastinate) has its own schema
+                from ..db._queue import install_queue_schema
+
+                if asyncio.run(install_queue_schema(url)):
+                    print("installed the job queue's schema (procrastinate)")
         elif args.db_action == "downgrade":
             db.downgrade(url, args.revision)
         revision = db.current(url)
-    except ImportError as err:  # e.g. postgresql+asyncpg without asyncpg installed
+    except ImportError as err:  # e.g. PostgreSQL without psycopg installed
         print(f"heavy: database: the driver {err.name!r} is not installed", file=sys.stderr)
         return 2
-    except (CommandError, SQLAlchemyError, OSError) as err:
+    except (CommandError, SQLAlchemyError, OSError, PsycopgError) as err:
         print(f"heavy: database: {err}", file=sys.stderr)
         return 1
     head = db.head_revision()

@@ -12,6 +12,7 @@ from ._dedup import claim_event, prune_events
 from ._engine import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
 from ._migrate import MIGRATIONS_DIR, alembic_config, current, downgrade, head_revision, upgrade
 from ._tables import PLATFORMS, ChannelSettings, ProcessedEvent, SettingsAudit
+from ._urls import is_postgres, libpq_url, normalize_url
 
 __all__ = [
     "DEFAULT_URL",
@@ -31,7 +32,10 @@ __all__ = [
     "database_url",
     "downgrade",
     "head_revision",
+    "is_postgres",
     "is_sqlite",
+    "libpq_url",
+    "normalize_url",
     "prune_events",
     "upgrade",
     "utcnow",

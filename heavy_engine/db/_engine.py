@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from ._urls import normalize_url
+
 URL_ENV = "HEAVY_DATABASE_URL"
 DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
 BUSY_TIMEOUT_MS = 10_000
@@ -22,7 +24,7 @@ BUSY_TIMEOUT_MS = 10_000
 def database_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """`url`, else `$HEAVY_DATABASE_URL`, else a SQLite file under ./data/."""
     env = os.environ if env is None else env
-    return url or env.get(URL_ENV) or DEFAULT_URL
+    return normalize_url(url or env.get(URL_ENV) or DEFAULT_URL)
 
 
 def is_sqlite(url: str) -> bool:
