@@ -11,10 +11,10 @@ import sys
 from collections.abc import Sequence
 
 from ..observability import RedactingFormatter
-from . import _ask, _config_cmd, _db, _serve
+from . import _ask, _config_cmd, _db, _serve, _worker
 from ._common import common_parent
 
-_COMMANDS = [_ask, _serve, _config_cmd, _db]
+_COMMANDS = [_ask, _serve, _worker, _config_cmd, _db]
 
 
 def build_parser() -> argparse.ArgumentParser:

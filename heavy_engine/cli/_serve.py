@@ -26,9 +26,10 @@ from .._errors import ConfigError
 from .._gc import tune_gc
 from ..db import Database
 from ..observability import Metrics, configure_logging
-from ..runtime import DurableRunner, JobStore, Services
+from ..runtime import Services
 from ..runtime._adapters import load_adapters
 from ..runtime._http import READY, build_app
+from ..runtime._roles import ROLES, Role, build_runner
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 
@@ -48,6 +49,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--grace", type=float,
                    help="seconds running jobs get to finish on SIGTERM "
                         f"(default: $HEAVY_SHUTDOWN_GRACE, else {DEFAULT_GRACE:g})")
+    p.add_argument("--role", choices=ROLES,
+                   help="all (default): HTTP, chat and jobs; web: HTTP and chat, jobs only "
+                        "enqueued; worker: jobs only (web and worker need PostgreSQL)")
     p.set_defaults(handler=run)
 
 
@@ -98,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
         log.warning("HEAVY_API_TOKEN is shorter than 16 characters: use a long random token "
                     "(e.g. `openssl rand -hex 32`)")
     try:
-        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env))
+        role = getattr(args, "role", None) or env.get("HEAVY_ROLE") or "all"
+        if role not in ROLES:
+            raise ConfigError(f"HEAVY_ROLE must be one of {', '.join(ROLES)} (got {role!r})")
+        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env,
+                                 role=role))
     except ConfigError as err:
         log.error("%s", err)
         return 2
@@ -116,7 +124,8 @@ async def _prune_daily(settings: SettingsStore, keep_days: int = 7) -> None:
 
 
 async def serve(
-    config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
+    config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str],
+    role: Role = "all",
 ) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
@@ -141,10 +150,10 @@ async def serve(
             raise ConfigError(problem)
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
-            runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config,
-                                   metrics=metrics)
+            runner = build_runner(role, db, engine, settings.resolve_job, config, metrics, env)
             services = Services(config, engine, runner, settings, env)
-            adapters = load_adapters(services)
+            # Phase 2 of the scale-out: a worker starts the adapters' deliveries only.
+            adapters = [] if role == "worker" else load_adapters(services)
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
                             extra_routes=[r for a in adapters for r in a.routes()])
             http = web.AppRunner(app, handle_signals=False, access_log=None,

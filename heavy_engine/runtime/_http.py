@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -12,6 +12,9 @@ from aiohttp.typedefs import Middleware
 from ..observability import CONTENT_TYPE, Metrics
 from ._api import MAX_BODY_BYTES, Api
 from ._runner import DurableRunner
+
+if TYPE_CHECKING:
+    from ._distributed import DistributedRunner
 
 
 class Readiness:
@@ -25,7 +28,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    runner: DurableRunner,
+    runner: DurableRunner | DistributedRunner,
     metrics: Metrics,
     *,
     api_token: str | None,
