@@ -20,9 +20,11 @@ from .conftest import RecordingDelivery, spec
 
 pytest.importorskip("procrastinate")
 
-from heavy_engine.db._queue import install_queue_schema  # noqa: E402
-from heavy_engine.runtime._distributed import DistributedRunner  # noqa: E402
-from heavy_engine.runtime._models import JobRow  # noqa: E402
+import itertools
+
+from heavy_engine.db._queue import install_queue_schema
+from heavy_engine.runtime._distributed import DistributedRunner
+from heavy_engine.runtime._models import JobRow
 
 MakeReplica = Callable[..., Awaitable[DistributedRunner]]
 
@@ -137,7 +139,7 @@ async def test_per_user_limit_holds_across_replicas(replica: MakeReplica, pg_db:
         assert await _final(webs[0], job.id, within=30) == "done"
     async with pg_db.session() as session:
         rows = list(await session.scalars(select(JobRow).order_by(JobRow.started_at)))
-    for earlier, later in zip(rows, rows[1:], strict=False):
+    for earlier, later in itertools.pairwise(rows):
         assert earlier.finished_at is not None and later.started_at is not None
         assert later.started_at >= earlier.finished_at  # never two at once for one user
 
