@@ -53,6 +53,7 @@ from ._contract import (
 )
 from ._dist_models import JobTaskRow
 from ._events_log import Listener, append_events, notify, read_events
+from ._ingest import job_row
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
 from ._results import failed_result, replay_run
@@ -140,9 +141,9 @@ class DistributedRunner:
             if refusal is not None:
                 # Recorded too: a retried event then finds its row and is dropped.
                 job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
-                session.add(_row(job))
+                session.add(job_row(job))
             else:
-                session.add(_row(job))
+                session.add(job_row(job))
                 await session.flush()
                 raw = await session.connection()
                 dbapi = await raw.get_raw_connection()
@@ -172,20 +173,27 @@ class DistributedRunner:
             task.cancelled_by = by
             raw = await session.connection()
             conn = (await raw.get_raw_connection()).driver_connection
-            if row.status == "queued":
-                await self.app.job_manager.cancel_job_by_id_async(task.task_id,
-                                                                  connection=conn)
-                now = self._clock()
-                result = failed_result(self.store._to_job(row), _CANCELLED)
-                result.status = "cancelled"
-                await session.execute(update(JobRow).where(JobRow.id == job_id).values(
-                    status="cancelled", error=_CANCELLED, finished_at=now,
-                    result=result.as_dict(), answer=""))
-                await notify(session, job_id)
-                self.metrics.jobs_finished.inc(platform=row.platform, status="cancelled")
-                return True
-            return await self.app.job_manager.cancel_job_by_id_async(
-                task.task_id, abort=True, connection=conn)
+            manager = self.app.job_manager
+            if row.status != "queued":
+                if not await manager.cancel_job_by_id_async(task.task_id, abort=True,
+                                                            connection=conn):
+                    return False
+                # Running: its worker aborts the run and records the end. Waiting for a
+                # retry (its worker died or stopped): nobody runs it, so it ends here.
+                status = await manager.get_job_status_async(task.task_id, connection=conn)
+                if status != pjobs.Status.CANCELLED:
+                    return True
+            else:
+                await manager.cancel_job_by_id_async(task.task_id, connection=conn)
+            now = self._clock()
+            result = failed_result(self.store._to_job(row), _CANCELLED)
+            result.status = "cancelled"
+            await session.execute(update(JobRow).where(JobRow.id == job_id).values(
+                status="cancelled", error=_CANCELLED, finished_at=now,
+                result=result.as_dict(), answer=""))
+            await notify(session, job_id)
+            self.metrics.jobs_finished.inc(platform=row.platform, status="cancelled")
+            return True
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
@@ -356,7 +364,8 @@ class DistributedRunner:
         finished); raises `_Again` when it must wait."""
         async with self.db.session() as session, session.begin():
             await session.execute(text(_ADMISSION_LOCK))
-            row = await session.get(JobRow, job_id)
+            # Locked: a cancel of the queued job either lands first or sees it running.
+            row = await session.get(JobRow, job_id, with_for_update=True)
             if row is None or row.status in FINAL_STATUSES:
                 return None
             job = self.store._to_job(row)
@@ -530,13 +539,3 @@ class DistributedRunner:
                 log.warning("counting jobs failed: %s", err)
             await asyncio.sleep(1.0)
 
-
-def _row(job: Job) -> JobRow:
-    """The `jobs` row of a new job (as `JobStore.insert` writes it, inside our transaction)."""
-    spec = job.spec
-    return JobRow(
-        id=job.id, platform=spec.platform, workspace=spec.workspace, channel=spec.channel,
-        thread=spec.thread, requester=spec.user, question=spec.question, context=spec.context,
-        flags=dict(spec.flags), reply=dict(spec.reply), dedup_key=spec.dedup_key,
-        config=job.config.model_dump(mode="json"), status=job.status, attempts=job.attempts,
-        created_at=job.created_at, **_outcome(job))

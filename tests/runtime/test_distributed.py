@@ -4,6 +4,7 @@ in for replicas here; tests/runtime/test_replicas.py runs real processes."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -19,8 +20,6 @@ from heavy_engine.testing import FakeLLM, fake_config
 from .conftest import RecordingDelivery, spec
 
 pytest.importorskip("procrastinate")
-
-import itertools
 
 from heavy_engine.db._queue import install_queue_schema
 from heavy_engine.runtime._distributed import DistributedRunner
