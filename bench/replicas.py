@@ -29,7 +29,9 @@ sys.path.insert(0, str(ROOT))
 CRITICAL_CALLS = 4
 CONFIG = """agents: 4
 tools: [calculate]
-providers: {fake: {max_concurrency: 8192}}
+provider: fake
+model: fake/model
+providers: {fake: {type: openai, base_url: "BASE_URL", max_concurrency: 8192}}
 timeouts: {request: 300, agent: 300, llm_call: 60}
 limits: {max_concurrent_jobs: 1000, per_user: 100, per_channel: 1000, max_queued: 100000,
          max_queued_per_user: 1000}
@@ -59,6 +61,29 @@ async def _wait_http(url: str, within: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
+async def _until_done(url: str, ids: set[str]) -> int:
+    """Poll the database (not the API, so the measurement adds no load to the replicas) until
+    every job is over; returns their LLM calls."""
+    from sqlalchemy import func, select
+
+    from heavy_engine.db import Database
+    from heavy_engine.runtime._models import JobRow
+
+    async with await Database.open(url, migrate=False) as db:
+        while True:
+            async with db.session() as session:
+                rows = (await session.execute(select(JobRow.status, func.count(),
+                                                     func.sum(JobRow.llm_calls))
+                                              .group_by(JobRow.status))).all()
+            counts = {status: (int(n), int(calls or 0)) for status, n, calls in rows}
+            if set(counts) - {"done", "queued", "running"}:
+                raise SystemExit(f"some jobs did not finish well: {counts}")
+            done, calls = counts.get("done", (0, 0))
+            if done >= len(ids):
+                return calls
+            await asyncio.sleep(0.1)
+
+
 def _proc_stats(pid: int) -> tuple[float, float]:
     """(CPU seconds, peak RSS in MiB) of a live process, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -74,10 +99,10 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
     fake = subprocess.Popen([sys.executable, "-m", "heavy_engine.testing.fake_llm", "--port",  # noqa: ASYNC220
                              str(fake_port), "--latency", str(args.latency)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    (tmp / "config.yaml").write_text(CONFIG)
+    (tmp / "config.yaml").write_text(CONFIG.replace("BASE_URL",
+                                                    f"http://127.0.0.1:{fake_port}/v1"))
     env = {**os.environ, "HEAVY_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
-           "HEAVY_LLM_BASE_URL": f"http://127.0.0.1:{fake_port}/v1",
-           "HEAVY_MODEL": "fake/model", "HEAVY_LOG_FORMAT": "json"}
+           "HEAVY_LOG_FORMAT": "json"}
     env.pop("HEAVY_API_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
     ports = [_free_port() for _ in range(replicas)]
@@ -91,8 +116,13 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
                 [sys.executable, "-m", "heavy_engine.cli", "serve", "--host", "127.0.0.1",
                  "--port", str(port)], env=env, cwd=tmp, stdout=subprocess.DEVNULL,
                 stderr=(tmp / f"serve-{port}.log").open("wb")))
-        for port in ports:
-            await _wait_http(f"http://127.0.0.1:{port}/healthz", within=60)
+        for port, proc in zip(ports, procs, strict=True):
+            try:
+                await _wait_http(f"http://127.0.0.1:{port}/healthz", within=60)
+            except SystemExit:
+                log = (tmp / f"serve-{port}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(
+                    f"heavy serve (exit {proc.poll()}) did not come up:\n{log}") from None
         accept: list[float] = []
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0)) as session:
@@ -110,19 +140,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
 
             t0 = time.perf_counter()
             ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
-            pending = set(ids)
-            llm_calls = 0
-            while pending:
-                await asyncio.sleep(0.1)
-                for job_id in list(pending):
-                    port = ports[hash(job_id) % len(ports)]
-                    async with session.get(f"http://127.0.0.1:{port}/api/jobs/{job_id}") as r:
-                        job = await r.json()
-                    if job["status"] in ("done", "failed", "cancelled"):
-                        if job["status"] != "done":
-                            raise SystemExit(f"job {job_id} {job['status']}: {job['error']}")
-                        llm_calls += job["llm_calls"]
-                        pending.discard(job_id)
+            llm_calls = await _until_done(url, set(ids))
             wall = time.perf_counter() - t0
         stats = [_proc_stats(p.pid) for p in procs]
     finally:

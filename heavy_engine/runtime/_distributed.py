@@ -34,6 +34,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason
 from procrastinate.worker import Worker
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._config import HeavyConfig
@@ -52,7 +53,7 @@ from ._contract import (
     JobStatus,
 )
 from ._dist_models import JobTaskRow
-from ._events_log import Listener, append_events, notify, read_events
+from ._events_log import Listener, append_events, last_number, notify, read_events
 from ._ingest import job_row
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
@@ -64,6 +65,7 @@ log = logging.getLogger("heavy.runtime")
 TASK = "heavy.run_job"
 QUEUE = "heavy"
 _ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
+_REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
 _CANCELLED = "The request was cancelled."
 
 
@@ -131,8 +133,34 @@ class DistributedRunner:
         spec.question = validate_question(spec.question, config)
         job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config, created_at=self._clock())
         refusal = await self._over_budget(job, job.created_at or self._clock())
+        try:
+            inserted = await self._insert(job, refusal)
+        except IntegrityError:
+            if spec.dedup_key is None:
+                raise
+            return None  # the same event submitted at the same moment elsewhere
+        if not inserted:
+            return None
+        refusal = inserted[1]
+        if refusal is not None:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
+            log.info("job %s refused (%s)", job.id, refusal.reason)
+            raise refusal
+        self.metrics.jobs_submitted.inc(platform=spec.platform)
+        log.info("job %s from %s: %s", job.id, spec.platform,
+                 f"queued at position {job.position}" if job.position else "starting")
+        return job
+
+    async def _insert(self, job: Job, refusal: JobRejected | None
+                      ) -> tuple[bool, JobRejected | None] | None:
+        """The submission's one transaction; None for a duplicate, else (True, refusal)."""
+        spec = job.spec
         async with self.db.session() as session, session.begin():
-            await session.execute(text(_ADMISSION_LOCK))
+            # One requester's submissions queue behind each other (their queue limit is
+            # exact); different requesters never wait for each other. The global queue size
+            # is counted without a lock: concurrent submissions may pass it by a few.
+            await session.execute(text(_REQUESTER_LOCK), {
+                "key": f"{spec.platform}:{spec.workspace}:{spec.user}"})
             if spec.dedup_key is not None and await session.scalar(select(JobRow.id).where(
                     JobRow.platform == spec.platform, JobRow.dedup_key == spec.dedup_key)):
                 return None
@@ -154,14 +182,7 @@ class DistributedRunner:
                 assert deferred.id is not None
                 session.add(JobTaskRow(job_id=job.id, task_id=deferred.id))
                 await notify(session, job.id)
-        if refusal is not None:
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
-            log.info("job %s refused (%s)", job.id, refusal.reason)
-            raise refusal
-        self.metrics.jobs_submitted.inc(platform=spec.platform)
-        log.info("job %s from %s: %s", job.id, spec.platform,
-                 f"queued at position {job.position}" if job.position else "starting")
-        return job
+        return True, refusal
 
     async def cancel(self, job_id: str, by: str | None = None) -> bool:
         """Cancel a queued job at once, or ask the worker running it to abort it."""
@@ -451,6 +472,7 @@ class DistributedRunner:
         pending: list[Event] = []
         wake = asyncio.Event()
         ended = False
+        seq = await last_number(self.db, job.id)  # a resumed job continues the numbering
 
         async def read() -> None:
             nonlocal ended
@@ -469,7 +491,7 @@ class DistributedRunner:
                 wake.clear()
                 batch, pending[:] = list(pending), []
                 if batch:
-                    await append_events(self.db, job.id, job.attempts, batch)
+                    seq = await append_events(self.db, job.id, job.attempts, seq, batch)
                 if ended and not pending:
                     return
         finally:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from .._events import Event
 from ..db import Database, libpq_url, utcnow
@@ -31,20 +31,27 @@ async def notify(session: Any, job_id: str) -> None:
                           {"channel": CHANNEL, "job": job_id})
 
 
-async def append_events(db: Database, job_id: str, attempt: int, events: Iterable[Event]) -> int:
-    """Append `events` after the job's last one, in one transaction; returns the last number."""
+async def last_number(db: Database, job_id: str) -> int:
+    """The number of the job's last stored event (0 when none)."""
+    async with db.session() as session:
+        last = await session.scalar(select(func.max(JobEventRow.seq)).where(
+            JobEventRow.job_id == job_id))
+    return int(last or 0)
+
+
+async def append_events(db: Database, job_id: str, attempt: int, after: int,
+                        events: Iterable[Event]) -> int:
+    """Append `events` numbered after `after` (the only writer of a job is the worker running
+    it), in one transaction with its notification; returns the last number."""
+    now = utcnow()
+    rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
+             "data": event.as_dict(), "at": now} for i, event in enumerate(events, 1)]
+    if not rows:
+        return after
     async with db.session() as session, session.begin():
-        last = await session.scalar(
-            select(func.coalesce(func.max(JobEventRow.seq), 0)).where(
-                JobEventRow.job_id == job_id))
-        seq = int(last or 0)
-        now = utcnow()
-        for event in events:
-            seq += 1
-            session.add(JobEventRow(job_id=job_id, seq=seq, attempt=attempt, type=event.type,
-                                    data=event.as_dict(), at=now))
+        await session.execute(insert(JobEventRow), rows)
         await notify(session, job_id)
-    return seq
+    return after + len(rows)
 
 
 async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow]:
