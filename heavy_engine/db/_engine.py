@@ -59,6 +59,9 @@ def create_engine(url: str | None = None) -> AsyncEngine:
             # loop thread, which then blocks until the busy timeout (the lock holder needs
             # that loop to commit). Other processes still wait on the busy timeout.
             kwargs.update(pool_size=1, max_overflow=0)
+    elif parsed.get_backend_name() == "postgresql":
+        # Every running job writes its events through this pool: room for a busy worker.
+        kwargs.update(pool_size=20, max_overflow=20)
     engine = _create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

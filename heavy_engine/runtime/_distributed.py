@@ -65,6 +65,18 @@ log = logging.getLogger("heavy.runtime")
 TASK = "heavy.run_job"
 QUEUE = "heavy"
 _ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
+# Start a job if the running counts leave room (a job already `running` is a retry after a
+# crash and keeps its place); returns its attempt count, or nothing when it must wait or is over.
+_ADMIT = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = :now
+WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 'running' OR (
+    (SELECT count(*) FROM jobs WHERE status = 'running') < :max
+    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
+         AND workspace = :workspace AND requester = :user) < :per_user
+    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
+         AND workspace = :workspace AND channel = :channel) < :per_channel))
+RETURNING attempts
+"""
 _REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
 _CANCELLED = "The request was cancelled."
 
@@ -105,7 +117,7 @@ class DistributedRunner:
         self._runs: dict[str, Run] = {}
         url = self.db.engine.url.render_as_string(hide_password=False)
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
-                                                  max_size=4))
+                                                  max_size=10))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
@@ -337,23 +349,6 @@ class DistributedRunner:
             await self.store.usage_since(since, spec.platform, spec.workspace),
         )
 
-    async def _room(self, session: AsyncSession, job: Job) -> bool:
-        """Whether the running counts leave room for `job` now (under the admission lock)."""
-        spec, limits = job.spec, job.config.limits
-        running = JobRow.status == "running"
-        total = await session.scalar(select(func.count()).select_from(JobRow).where(running))
-        if int(total or 0) >= self.config.limits.max_concurrent_jobs:
-            return False
-        mine = await session.scalar(select(func.count()).select_from(JobRow).where(
-            running, JobRow.platform == spec.platform, JobRow.workspace == spec.workspace,
-            JobRow.requester == spec.user))
-        if int(mine or 0) >= limits.per_user:
-            return False
-        here = await session.scalar(select(func.count()).select_from(JobRow).where(
-            running, JobRow.platform == spec.platform, JobRow.workspace == spec.workspace,
-            JobRow.channel == spec.channel))
-        return int(here or 0) < limits.per_channel
-
     async def _place(self, session: AsyncSession, job: Job) -> tuple[JobRejected | None, int]:
         """(refusal, position): 0 when it can start at once, else its place in the queue.
 
@@ -382,22 +377,31 @@ class DistributedRunner:
 
     async def _admit(self, job_id: str) -> Job | None:
         """Mark the job running when the limits allow; None when it is over (cancelled or
-        finished); raises `_Again` when it must wait."""
+        finished); raises `_Again` when it must wait.
+
+        The global lock is held for two statements: the conditional update (the counts are
+        in it) and the notification.
+        """
+        job = await self.store.get(job_id)
+        if job is None or job.status in FINAL_STATUSES:
+            return None
+        spec, limits = job.spec, job.config.limits
+        started = self._clock()
         async with self.db.session() as session, session.begin():
             await session.execute(text(_ADMISSION_LOCK))
-            # Locked: a cancel of the queued job either lands first or sees it running.
-            row = await session.get(JobRow, job_id, with_for_update=True)
-            if row is None or row.status in FINAL_STATUSES:
-                return None
-            job = self.store._to_job(row)
-            if job.status != "running" and not await self._room(session, job):
+            attempts = await session.scalar(text(_ADMIT), {
+                "id": job_id, "now": started, "platform": spec.platform,
+                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+                "per_channel": limits.per_channel})
+            if attempts is None:
+                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
+                if status is None or status in FINAL_STATUSES:
+                    return None  # cancelled meanwhile
                 raise _Again("no room under the limits yet")
-            job.status, job.position = "running", 0
-            job.attempts += 1
-            job.started_at = self._clock()
-            await session.execute(update(JobRow).where(JobRow.id == job_id).values(
-                status="running", attempts=job.attempts, started_at=job.started_at))
             await notify(session, job_id)
+        job.status, job.position, job.attempts, job.started_at = (
+            "running", 0, int(attempts), started)
         return job
 
     # -- running a job (on a worker) ---------------------------------------------------------
