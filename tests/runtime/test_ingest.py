@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -37,3 +38,10 @@ async def test_a_duplicate_in_a_batch_drops_only_itself(db: Database, config: He
     assert await asyncio.gather(*(inserter.insert(j) for j in jobs)) == [True, True, False, True]
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(JobRow)) == 3
+
+
+async def test_sqlite_commits_without_a_sync_each_under_wal(tmp_path: Path) -> None:
+    async with await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'h.db'}") as db:
+        async with db.engine.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
