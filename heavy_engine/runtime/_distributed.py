@@ -96,6 +96,7 @@ class DistributedRunner:
         metrics: Metrics | None = None,
         work: bool = True,
         concurrency: int | None = None,
+        fetchers: int = 4,
         max_attempts: int = 3,
         heartbeat_s: float = 2.0,
         stalled_after_s: float = 10.0,
@@ -122,8 +123,8 @@ class DistributedRunner:
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
-        self._worker: Worker | None = None
-        self._worker_task: asyncio.Task[None] | None = None
+        self.fetchers = fetchers
+        self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
         self._accepting = True
@@ -289,15 +290,20 @@ class DistributedRunner:
         loop = asyncio.get_running_loop()
         self._side.append(loop.create_task(self._refresh_counts()))
         if self.work:
-            self._worker = Worker(
-                app=self.app, queues=[QUEUE], name=self.worker_name,
-                concurrency=self.concurrency, install_signal_handlers=False,
-                update_heartbeat_interval=self.heartbeat_s,
-                stalled_worker_timeout=self.stalled_after_s,
-                fetch_job_polling_interval=0.5, abort_job_polling_interval=1.0,
-                listen_notify=True, wait=True)
-            self._worker_task = loop.create_task(self._worker.run())  # type: ignore[no-untyped-call]
-            self._side.append(self._worker_task)
+            # procrastinate fetches one job per round trip; several fetch loops (each a
+            # procrastinate worker with its own heartbeat) keep a burst from queueing there.
+            share = max(self.concurrency // self.fetchers, 1)
+            for i in range(self.fetchers):
+                worker = Worker(
+                    app=self.app, queues=[QUEUE], name=f"{self.worker_name}-{i}",
+                    concurrency=share, install_signal_handlers=False,
+                    update_heartbeat_interval=self.heartbeat_s,
+                    stalled_worker_timeout=self.stalled_after_s,
+                    fetch_job_polling_interval=0.5, abort_job_polling_interval=1.0,
+                    listen_notify=True, wait=True)
+                task = loop.create_task(worker.run())  # type: ignore[no-untyped-call]
+                self._workers.append((worker, task))
+                self._side.append(task)
             self._side.append(loop.create_task(self._sweep()))
         return 0
 
@@ -308,17 +314,18 @@ class DistributedRunner:
         """Stop intake; running jobs get `grace` seconds, then go back to the queue for
         another worker (procrastinate retries a job aborted by a shutdown)."""
         self._accepting = False
-        worker_task = self._worker_task
-        if self._worker is not None and worker_task is not None:
-            self._worker.shutdown_graceful_timeout = grace
-            self._worker.stop()  # type: ignore[no-untyped-call]
-            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.shield(
-                worker_task))}
+        if self._workers:
+            for worker, _ in self._workers:
+                worker.shutdown_graceful_timeout = grace
+                worker.stop()  # type: ignore[no-untyped-call]
+            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.wait(
+                [asyncio.shield(task) for _, task in self._workers]))}
             if force is not None:
                 waiters.add(asyncio.ensure_future(force.wait()))
             await asyncio.wait(waiters, timeout=grace + 10, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+            self._workers.clear()
         for task in self._side:
             task.cancel()
         await asyncio.gather(*self._side, return_exceptions=True)
