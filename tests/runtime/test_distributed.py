@@ -184,3 +184,15 @@ async def test_a_duplicate_dedup_key_is_dropped(replica: MakeReplica) -> None:
     web = await replica(work=False)
     assert await web.submit(spec(dedup_key="Ev1")) is not None
     assert await web.submit(spec(dedup_key="Ev1")) is None
+
+
+def test_heavy_db_upgrade_installs_the_queue_once(pg_url: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from heavy_engine.cli import main
+
+    assert main(["db", "upgrade", "--database-url", pg_url]) == 0
+    first = capsys.readouterr().out
+    assert main(["db", "upgrade", "--database-url", pg_url]) == 0
+    second = capsys.readouterr().out
+    assert "installed the job queue's schema" in first and "(head)" in first
+    assert "installed" not in second and "(head)" in second
