@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from heavy_engine.testing import FakeLLM
+
+from .pg import Cluster, start_cluster
 
 _SCRUB = (
     "OPENROUTER_API_KEY", "HEAVY_LLM_BASE_URL", "HEAVY_LLM_API_KEY", "HEAVY_MODEL",
@@ -15,7 +17,7 @@ _SCRUB = (
     "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "HEAVY_SECRET_KEY",
     "DISCORD_TOKEN", "DISCORD_API_URL", "DISCORD_GATEWAY_URL", "PORT",
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
-    "NO_PROXY", "no_proxy", "ANTHROPIC_API_KEY",
+    "NO_PROXY", "no_proxy", "ANTHROPIC_API_KEY", "HEAVY_ROLE",
 )
 
 
@@ -34,3 +36,17 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     """A started fake OpenAI-compatible server; `fake_config(fake_llm.base_url)` points at it."""
     async with FakeLLM() as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One throwaway PostgreSQL cluster for the session (skipped when it cannot run)."""
+    yield from start_cluster()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A `postgresql://` URL to a fresh empty database, dropped after the test."""
+    name = pg_cluster.create_database()
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)

@@ -27,10 +27,10 @@ PUBLIC = {
         "build_parser", "hide_secrets", "main",
     ],
     "heavy_engine.db": [
-        "DEFAULT_URL", "MIGRATIONS_DIR", "URL_ENV", "Base", "ChannelSettings", "Database",
-        "SettingsAudit", "UTCDateTime", "create_engine",
-        "database_url", "head_revision", "is_sqlite", "revisions", "upgrade_sql",
-        "utcnow",
+        "Base", "ChannelSettings", "DEFAULT_URL", "Database", "MIGRATIONS_DIR", "SettingsAudit",
+        "URL_ENV", "UTCDateTime", "create_engine", "database_url", "head_revision",
+        "install_queue_schema", "is_postgres", "is_sqlite", "libpq_url", "normalize_url",
+        "revisions", "upgrade_sql", "utcnow"
     ],
     "heavy_engine.delivery": [
         "AnswerLimits", "AnswerPlan", "Follower", "Ledger", "Pace", "Part", "ReplyPipeline",
@@ -57,10 +57,11 @@ PUBLIC = {
         "render_prompt", "retry_after", "text_of", "topic_of",
     ],
     "heavy_engine.runtime": [
-        "FINAL_STATUSES", "READY", "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver",
-        "Delivery", "DurableRunner", "Job", "JobHistory", "JobRejected", "JobRow", "JobRunner",
-        "JobSpec", "JobStatus", "JobStore", "PastJob", "RejectReason", "Services", "build_app", "connection_options", "job_view", "listen",
-        "load_adapters", "may_ask",
+        "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver", "Delivery",
+        "DurableRunner", "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRow",
+        "JobRunner", "JobSpec", "JobStatus", "JobStore", "PastJob", "READY", "ROLES",
+        "RejectReason", "Role", "Services", "build_app", "build_runner", "connection_options",
+        "job_view", "listen", "load_adapters", "may_ask"
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

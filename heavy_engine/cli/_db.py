@@ -12,6 +12,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db
 
+try:
+    from psycopg import Error as PsycopgError
+except ImportError:  # the embedded default (SQLite) needs no psycopg
+    PsycopgError = OSError  # type: ignore[misc,assignment]
+
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("db", parents=[parent], help="database migrations")
@@ -43,10 +48,10 @@ def run(args: argparse.Namespace) -> int:
             print(db.upgrade_sql(url, args.revision), end="")
             return 0
         revision = asyncio.run(_migrate(url, args))
-    except ImportError as err:  # e.g. postgresql+asyncpg without asyncpg installed
+    except ImportError as err:  # e.g. PostgreSQL without psycopg installed
         print(f"heavy: database: the driver {err.name!r} is not installed", file=sys.stderr)
         return 2
-    except (CommandError, SQLAlchemyError, OSError) as err:
+    except (CommandError, SQLAlchemyError, OSError, PsycopgError) as err:
         print(f"heavy: database: {err}", file=sys.stderr)
         return 1
     head = db.head_revision()
@@ -60,6 +65,8 @@ async def _migrate(url: str, args: argparse.Namespace) -> str | None:
     async with await db.Database.open(url, migrate=False) as database:
         if args.db_action == "upgrade":
             await database.upgrade(args.revision)
+            if db.is_postgres(url) and await db.install_queue_schema(url):
+                print("installed the job queue's schema (procrastinate)")
         elif args.db_action == "downgrade":
             await database.downgrade(args.revision)
         return await database.current()

@@ -27,10 +27,11 @@ from ..db import Database
 from ..observability import Metrics, configure_logging
 from ..runtime import (
     READY,
-    DurableRunner,
-    JobStore,
+    ROLES,
+    Role,
     Services,
     build_app,
+    build_runner,
     connection_options,
     listen,
     load_adapters,
@@ -53,6 +54,9 @@ def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--grace", type=float,
                    help="seconds running jobs get to finish on SIGTERM "
                         f"(default: $HEAVY_SHUTDOWN_GRACE, else {DEFAULT_GRACE:g})")
+    p.add_argument("--role", choices=ROLES,
+                   help="all (default): HTTP, chat and jobs; web: HTTP and chat, jobs only "
+                        "enqueued; worker: jobs only (web and worker need PostgreSQL)")
     p.set_defaults(handler=run)
 
 
@@ -103,7 +107,11 @@ def run(args: argparse.Namespace) -> int:
         log.warning("HEAVY_API_TOKEN is shorter than 16 characters: use a long random token "
                     "(e.g. `openssl rand -hex 32`)")
     try:
-        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env))
+        role = getattr(args, "role", None) or env.get("HEAVY_ROLE") or "all"
+        if role not in ROLES:
+            raise ConfigError(f"HEAVY_ROLE must be one of {', '.join(ROLES)} (got {role!r})")
+        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env,
+                                 role=role))
     except ConfigError as err:
         log.error("%s", err)
         return 2
@@ -139,7 +147,8 @@ def _describe(db: Database) -> str:
 
 
 async def serve(
-    config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str]
+    config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str],
+    role: Role = "all",
 ) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
@@ -167,10 +176,10 @@ async def serve(
         log.info("database ready (%s, at head)", _describe(db))
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
-            runner = DurableRunner(engine, JobStore(db, config), settings.resolve_job, config,
-                                   metrics=metrics)
+            runner = build_runner(role, db, engine, settings.resolve_job, config, metrics, env)
             services = Services(config, engine, runner, settings, env)
-            adapters = load_adapters(services)
+            # Phase 2 of the scale-out: a worker starts the adapters' deliveries only.
+            adapters = [] if role == "worker" else load_adapters(services)
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
                             extra_routes=[r for a in adapters for r in a.routes()])
             idle_timeout, max_connections = connection_options(env)

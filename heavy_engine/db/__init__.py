@@ -11,6 +11,16 @@ from ._base import Base, UTCDateTime, utcnow
 from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
 from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
 from ._tables import ChannelSettings, SettingsAudit
+from ._urls import is_postgres, libpq_url, normalize_url
+
+
+async def install_queue_schema(url: str) -> bool:
+    """Install procrastinate's schema next to ours (PostgreSQL); True when it was created.
+    Imported on use: psycopg and procrastinate come with the `postgres` extra."""
+    from ._queue import install_queue_schema as install
+
+    return await install(url)
+
 
 __all__ = [
     "DEFAULT_URL",
@@ -24,7 +34,11 @@ __all__ = [
     "create_engine",
     "database_url",
     "head_revision",
+    "install_queue_schema",
+    "is_postgres",
     "is_sqlite",
+    "libpq_url",
+    "normalize_url",
     "revisions",
     "upgrade_sql",
     "utcnow",

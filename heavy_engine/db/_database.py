@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from ._migrate import current_revision, head_revision, run_migrations
+from ._urls import normalize_url
 
 URL_ENV = "HEAVY_DATABASE_URL"
 DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
@@ -25,7 +26,7 @@ BUSY_TIMEOUT_MS = 10_000
 def database_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
     """`url`, else `$HEAVY_DATABASE_URL`, else a SQLite file under ./data/."""
     env = os.environ if env is None else env
-    return url or env.get(URL_ENV) or DEFAULT_URL
+    return normalize_url(url or env.get(URL_ENV) or DEFAULT_URL)
 
 
 def is_sqlite(url: str) -> bool:
@@ -37,6 +38,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # for the lock instead of failing at once with "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # Under WAL, NORMAL syncs at checkpoints, not at every commit: a commit survives a crash
+    # or kill -9 of the process (only a power loss can take the last ones back).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -60,6 +64,9 @@ def create_engine(url: str | None = None) -> AsyncEngine:
             # loop thread, which then blocks until the busy timeout (the lock holder needs
             # that loop to commit). Other processes still wait on the busy timeout.
             kwargs.update(pool_size=1, max_overflow=0)
+    elif parsed.get_backend_name() == "postgresql":
+        # Every running job writes its events through this pool: room for a busy worker.
+        kwargs.update(pool_size=20, max_overflow=20)
     engine = _create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

@@ -23,6 +23,7 @@ from ._history import BudgetLeft, JobHistory, PastJob
 from ._http import READY, build_app
 from ._listen import connection_options, listen
 from ._models import JobRow
+from ._roles import ROLES, Role, build_runner
 from ._runner import DurableRunner
 from ._store import JobStore
 from ._views import job_view
@@ -30,6 +31,7 @@ from ._views import job_view
 __all__ = [
     "FINAL_STATUSES",
     "READY",
+    "ROLES",
     "Adapter",
     "AdapterFactory",
     "Api",
@@ -47,8 +49,10 @@ __all__ = [
     "JobStore",
     "PastJob",
     "RejectReason",
+    "Role",
     "Services",
     "build_app",
+    "build_runner",
     "connection_options",
     "job_view",
     "listen",

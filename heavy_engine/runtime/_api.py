@@ -17,19 +17,25 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from .._config import MAX_AGENTS
 from .._errors import RequestRejected
-from .._events import Done, Event
+from .._events import Done
 from ._contract import FINAL_STATUSES, JobRejected, JobSpec
 from ._finish import storable
 from ._runner import DurableRunner
 from ._views import job_view, list_view, status_view
 
 log = logging.getLogger("heavy.http")
+
+if TYPE_CHECKING:
+    from ._distributed import DistributedRunner
+
+T = TypeVar("T")
+
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
@@ -62,7 +68,7 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 class Api:
-    def __init__(self, runner: DurableRunner, token: str | None) -> None:
+    def __init__(self, runner: DurableRunner | DistributedRunner, token: str | None) -> None:
         self.runner = runner
         self.token = token or None
         self.recent: deque[str] = deque(maxlen=RECENT_JOBS)  # ids asked here, newest last
@@ -182,7 +188,13 @@ class Api:
         await resp.prepare(request)
         sse = _Sse(resp)
         try:
-            await self._follow(sse, job_id)
+            follow = getattr(self.runner, "follow", None)
+            if follow is not None:  # the distributed runner: events replayed from the database
+                after = _last_event_id(request)
+                async for seq, kind, data in _with_heartbeats(follow(job_id, after), sse):
+                    await sse.send(kind, data, seq=seq)
+            else:
+                await self._follow(sse, job_id)
         except ConnectionResetError:
             pass
         except Exception:
@@ -235,11 +247,15 @@ class _Sse:
         self.resp = resp
         self.seq = 0
 
-    async def send(self, event: str, data: dict[str, Any]) -> None:
-        self.seq += 1
+    async def send(self, event: str, data: dict[str, Any], *, seq: int | str | None = "") -> None:
+        """`seq`: the event's stored number (None: no id line); by default one counted here."""
+        if seq == "":
+            self.seq += 1
+            seq = self.seq
         # storable: a lone surrogate in an agent's text must not end the stream half-way.
         payload = json.dumps(storable(data), ensure_ascii=False)
-        await self.resp.write(f"id: {self.seq}\nevent: {event}\ndata: {payload}\n\n".encode())
+        head = "" if seq is None else f"id: {seq}\n"
+        await self.resp.write(f"{head}event: {event}\ndata: {payload}\n\n".encode())
 
     async def comment(self) -> None:
         await self.resp.write(b": keep-alive\n\n")
@@ -255,10 +271,16 @@ async def _wait(changed: asyncio.Event, sse: _Sse) -> None:
             await sse.comment()
 
 
-async def _with_heartbeats(events: AsyncIterator[Event], sse: _Sse) -> AsyncIterator[Event]:
+def _last_event_id(request: web.Request) -> int:
+    """The SSE `Last-Event-ID` a reconnecting client sends (0 when absent or not a number)."""
+    value = request.headers.get("Last-Event-ID", "").strip()
+    return int(value) if value.isdigit() else 0
+
+
+async def _with_heartbeats(events: AsyncIterator[T], sse: _Sse) -> AsyncIterator[T]:
     """`events`, with keep-alive comments written while none comes (proxies close idle
     streams). The events are read by a separate task: timing out a generator would end it."""
-    queue: asyncio.Queue[Event | None] = asyncio.Queue()
+    queue: asyncio.Queue[T | None] = asyncio.Queue()
 
     async def pump() -> None:
         try:

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -17,6 +17,9 @@ from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S, WriteHealth
 from ._page import page_routes
 from ._runner import DurableRunner
+
+if TYPE_CHECKING:
+    from ._distributed import DistributedRunner
 
 log = logging.getLogger("heavy.http")
 
@@ -32,7 +35,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    runner: DurableRunner,
+    runner: DurableRunner | DistributedRunner,
     metrics: Metrics,
     *,
     api_token: str | None,

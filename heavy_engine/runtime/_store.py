@@ -21,6 +21,19 @@ log = logging.getLogger("heavy.runtime")
 UNFINISHED = ("queued", "running", "interrupted")
 
 
+def job_row(job: Job) -> JobRow:
+    """The `jobs` row of a new job: the one place that maps a job onto its columns."""
+    spec = job.spec
+    return JobRow(
+        id=job.id, platform=spec.platform, workspace=spec.workspace, channel=spec.channel,
+        thread=spec.thread, requester=spec.user, question=storable(spec.question),
+        context=storable(spec.context), flags=dict(spec.flags), attachments=spec.attachments,
+        reply=dict(spec.reply), dedup_key=spec.dedup_key,
+        config=job.config.model_dump(mode="json"), status=job.status, attempts=job.attempts,
+        stopped_by=job.stopped_by, created_at=job.created_at, **_outcome(job),
+    )
+
+
 class JobStore:
     def __init__(self, db: Database, fallback_config: HeavyConfig) -> None:
         self.db = db
@@ -30,17 +43,7 @@ class JobStore:
 
     async def insert(self, job: Job) -> bool:
         """Write a new job; False when its `(platform, dedup_key)` was already used."""
-        row = JobRow(
-            id=job.id, platform=job.spec.platform, workspace=job.spec.workspace,
-            channel=job.spec.channel, thread=job.spec.thread, requester=job.spec.user,
-            question=storable(job.spec.question), context=storable(job.spec.context),
-            flags=dict(job.spec.flags),
-            attachments=job.spec.attachments,
-            reply=dict(job.spec.reply), dedup_key=job.spec.dedup_key,
-            config=job.config.model_dump(mode="json"), status=job.status,
-            attempts=job.attempts, stopped_by=job.stopped_by, created_at=job.created_at,
-            **_outcome(job),
-        )
+        row = job_row(job)
         try:
             async with self.db.session() as session, session.begin():
                 session.add(row)

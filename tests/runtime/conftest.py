@@ -1,4 +1,4 @@
-"""Runtime fixtures: a migrated SQLite database in tmp_path and runners built on it."""
+"""Runtime fixtures: a migrated database (SQLite in tmp_path, and PostgreSQL) and runners on it."""
 
 from __future__ import annotations
 
@@ -45,9 +45,13 @@ class RecordingDelivery:
                     await self.runner.save_reply(job)
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}")
+@pytest.fixture(params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    """The jobs store and the runner's tests run on SQLite and on a throwaway PostgreSQL."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}"
+    if request.param == "postgres":
+        url = str(request.getfixturevalue("pg_url"))
+    database = await Database.open(url, migrate=True)
     yield database
     await database.close()
 

@@ -29,6 +29,15 @@ MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
 
 
 @pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    """SQLite only here: the faults are injected the SQLite way (a second connection's lock,
+    `max_page_count`); the API's answers do not depend on the backend."""
+    database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}", migrate=True)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
 async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
     clients: list[Client] = []
 

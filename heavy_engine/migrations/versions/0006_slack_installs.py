@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006_slack_installs"
-down_revision: str | None = "0004_reply_ledger"
+down_revision: str | None = "0005_distributed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

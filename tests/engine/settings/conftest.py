@@ -1,4 +1,5 @@
-"""A migrated SQLite database in tmp_path and a store with a small operator policy."""
+"""A migrated database (SQLite in tmp_path, and PostgreSQL) and a store with a small operator
+policy."""
 
 from __future__ import annotations
 
@@ -20,14 +21,17 @@ def operator_config() -> HeavyConfig:
                        allowed_tools=["calculate", "web_search"])
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's tests run on the embedded SQLite and on a throwaway PostgreSQL."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
     return f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}"
 
 
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
-    database = await Database.open(db_url)
+    database = await Database.open(db_url, migrate=True)
     yield database
     await database.close()
 

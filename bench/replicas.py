@@ -1,0 +1,199 @@
+"""Multi-process benchmark: N questions through the HTTP API of R `heavy serve` processes.
+
+PostgreSQL (a throwaway cluster started from the installed server binaries, as the tests do)
+with R replicas in role `all`, beside one process on SQLite. The fake LLM runs in its own
+process at 200 ms a call; each question is 4 agents with one tool call each, so its critical
+path is 4 calls (decompose, tool call, answer, synthesis) = 0.8 s. Prints wall / critical path,
+LLM calls, accept latency p50/p99 (POST /api/ask -> 202), CPU per LLM call and peak RSS per
+process.
+
+    python bench/replicas.py [--questions 300] [--replicas 3] [--latency 0.2] [--sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CRITICAL_CALLS = 4
+CONFIG = """agents: 4
+tools: [calculate]
+provider: fake
+model: fake/model
+providers: {fake: {type: openai, base_url: "BASE_URL", max_concurrency: 8192}}
+timeouts: {request: 300, agent: 300, llm_call: 60}
+limits: {max_concurrent_jobs: 1000, per_user: 100, per_channel: 1000, max_queued: 100000,
+         max_queued_per_user: 1000}
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_http(url: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as s:
+        while True:
+            try:
+                async with s.get(url) as resp:
+                    if resp.status in (200, 404):
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{url} did not come up")
+            await asyncio.sleep(0.1)
+
+
+async def _until_done(url: str, ids: set[str]) -> int:
+    """Poll the database (not the API, so the measurement adds no load to the replicas) until
+    every job is over; returns their LLM calls."""
+    from sqlalchemy import func, select
+
+    from heavy_engine.db import Database
+    from heavy_engine.runtime._models import JobRow
+
+    async with await Database.open(url, migrate=False) as db:
+        while True:
+            async with db.session() as session:
+                rows = (await session.execute(select(JobRow.status, func.count(),
+                                                     func.sum(JobRow.llm_calls))
+                                              .group_by(JobRow.status))).all()
+            counts = {status: (int(n), int(calls or 0)) for status, n, calls in rows}
+            if set(counts) - {"done", "queued", "running"}:
+                raise SystemExit(f"some jobs did not finish well: {counts}")
+            done, calls = counts.get("done", (0, 0))
+            if done >= len(ids):
+                return calls
+            await asyncio.sleep(0.1)
+
+
+def _proc_stats(pid: int) -> tuple[float, float]:
+    """(CPU seconds, peak RSS in MiB) of a live process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+               if line.startswith("VmHWM"))
+    return cpu, int(hwm.split()[1]) / 1024
+
+
+async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> dict[str, float]:
+    fake_port = _free_port()
+    fake = subprocess.Popen([sys.executable, "-m", "heavy_engine.testing.fake_llm", "--port",  # noqa: ASYNC220
+                             str(fake_port), "--latency", str(args.latency)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (tmp / "config.yaml").write_text(CONFIG.replace("BASE_URL",
+                                                    f"http://127.0.0.1:{fake_port}/v1"))
+    env = {**os.environ, "HEAVY_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
+           "HEAVY_LOG_FORMAT": "json"}
+    env.pop("HEAVY_API_TOKEN", None)
+    procs: list[subprocess.Popen[bytes]] = []
+    ports = [_free_port() for _ in range(replicas)]
+    try:
+        await _wait_http(f"http://127.0.0.1:{fake_port}/v1/models")
+        if "postgresql" in url:
+            subprocess.run([sys.executable, "-m", "heavy_engine.cli", "db", "upgrade"],  # noqa: ASYNC221
+                           env=env, cwd=tmp, check=True, stdout=subprocess.DEVNULL)
+        for port in ports:
+            procs.append(subprocess.Popen(  # noqa: ASYNC220
+                [sys.executable, "-m", "heavy_engine.cli", "serve", "--host", "127.0.0.1",
+                 "--port", str(port)], env=env, cwd=tmp, stdout=subprocess.DEVNULL,
+                stderr=(tmp / f"serve-{port}.log").open("wb")))
+        for port, proc in zip(ports, procs, strict=True):
+            try:
+                await _wait_http(f"http://127.0.0.1:{port}/healthz", within=60)
+            except SystemExit:
+                log = (tmp / f"serve-{port}.log").read_text(errors="replace")[-3000:]
+                raise SystemExit(
+                    f"heavy serve (exit {proc.poll()}) did not come up:\n{log}") from None
+        accept: list[float] = []
+        async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0)) as session:
+            async def ask(i: int) -> str:
+                port = ports[i % len(ports)]
+                t = time.perf_counter()
+                async with session.post(f"http://127.0.0.1:{port}/api/ask", json={
+                        "question": f"Question number {i}: which database?",
+                        "user": f"u{i}"}) as resp:
+                    body = await resp.json()
+                accept.append(time.perf_counter() - t)
+                if resp.status != 202:
+                    raise SystemExit(f"refused: {resp.status} {body}")
+                return str(body["id"])
+
+            t0 = time.perf_counter()
+            ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
+            llm_calls = await _until_done(url, set(ids))
+            wall = time.perf_counter() - t0
+        stats = [_proc_stats(p.pid) for p in procs]
+    finally:
+        for p in [*procs, fake]:
+            p.terminate()
+        for p in [*procs, fake]:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    accept.sort()
+    return {
+        "wall_s": wall, "ratio": wall / (CRITICAL_CALLS * args.latency), "llm_calls": llm_calls,
+        "accept_p50_ms": statistics.median(accept) * 1000,
+        "accept_p99_ms": accept[max(int(len(accept) * 0.99) - 1, 0)] * 1000,
+        "cpu_ms_per_call": sum(c for c, _ in stats) / max(llm_calls, 1) * 1000,
+        "peak_rss_mib": max(m for _, m in stats),
+    }
+
+
+def _print(label: str, r: dict[str, float]) -> None:
+    print(f"{label:<28} wall {r['wall_s']:6.2f} s = {r['ratio']:5.2f}x critical path | "
+          f"{int(r['llm_calls'])} LLM calls | accept p50 {r['accept_p50_ms']:6.1f} ms "
+          f"p99 {r['accept_p99_ms']:6.1f} ms | CPU {r['cpu_ms_per_call']:.2f} ms/call | "
+          f"peak RSS {r['peak_rss_mib']:.0f} MiB/process")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--questions", type=int, default=300)
+    parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--sqlite", action="store_true", help="also one process on SQLite")
+    args = parser.parse_args()
+    from tests.pg import Cluster, server_bin
+
+    with tempfile.TemporaryDirectory(prefix="heavy-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        if args.sqlite:
+            result = asyncio.run(_run(args, f"sqlite+aiosqlite:///{tmp / 'heavy.db'}", 1, tmp))
+            _print(f"SQLite, 1 process, {args.questions} q", result)
+        bindir = server_bin()
+        if bindir is None:
+            raise SystemExit("no PostgreSQL server binaries (install `postgresql`)")
+        cluster = Cluster(bindir)
+        try:
+            cluster.start()
+            url = cluster.url(cluster.create_database())
+            result = asyncio.run(_run(args, url, args.replicas, tmp))
+            _print(f"PostgreSQL, {args.replicas} replicas, {args.questions} q", result)
+        finally:
+            cluster.stop()
+
+
+if __name__ == "__main__":
+    main()

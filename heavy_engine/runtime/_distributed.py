@@ -1,0 +1,578 @@
+"""`DistributedRunner`: the job runner when heavy runs on PostgreSQL, any number of replicas.
+
+Jobs ride on procrastinate (PostgreSQL-based, asyncio-native). A submission is one short
+transaction: under an advisory lock it checks the limits by counting the `jobs` table, inserts
+the job row and defers its procrastinate job (queueing lock = the job id), so a job is either
+fully accepted or not at all, whichever replica took it.
+
+A worker (`heavy worker`, or `heavy serve` in role `all`) takes a job, admits it under the
+same lock when the running counts allow (global, per user, per channel; else procrastinate
+retries it a second later), runs the engine, appends every event to `job_events` with a
+NOTIFY (any replica follows any job), stores the result, and calls the front end's delivery
+registered for the job's platform. Workers send heartbeats; each worker also sweeps for jobs
+of workers whose heartbeat stopped (`kill -9`, a lost node) and hands them back to the queue,
+so they resume on a live worker. Cancel is procrastinate's abort: the worker running the job
+cancels the run and records who stopped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
+
+from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
+from procrastinate import jobs as pjobs
+from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.job_context import AbortReason
+from procrastinate.worker import Worker
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .._config import HeavyConfig
+from .._engine import Engine, HeavyRequest, Run, validate_question
+from .._events import Event
+from ..db import libpq_url, utcnow
+from ..observability import Metrics, job_id_var, redact
+from ._access import access_refusal
+from ._contract import (
+    FINAL_STATUSES,
+    JOB_STATUS,
+    ConfigResolver,
+    Delivery,
+    Job,
+    JobRejected,
+    JobSpec,
+    JobStatus,
+)
+from ._dist_models import JobTaskRow
+from ._events_log import Listener, append_events, last_number, notify, read_events
+from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
+from ._models import JobRow
+from ._results import failed_result, replay_run
+from ._store import JobStore, _outcome, job_row
+from ._views import status_view
+
+log = logging.getLogger("heavy.runtime")
+TASK = "heavy.run_job"
+QUEUE = "heavy"
+_ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
+# Start a job if the running counts leave room (a job already `running` is a retry after a
+# crash and keeps its place); returns its attempt count, or nothing when it must wait or is over.
+_ADMIT = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = :now
+WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 'running' OR (
+    (SELECT count(*) FROM jobs WHERE status = 'running') < :max
+    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
+         AND workspace = :workspace AND requester = :user) < :per_user
+    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
+         AND workspace = :workspace AND channel = :channel) < :per_channel))
+RETURNING attempts
+"""
+_REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
+_CANCELLED = "The request was cancelled."
+
+
+class _Again(Exception):
+    """Run this job later: no room under the limits yet, or its worker is stopping."""
+
+
+class DistributedRunner:
+    def __init__(
+        self,
+        engine: Engine,
+        store: JobStore,
+        resolve: ConfigResolver,
+        config: HeavyConfig,
+        *,
+        metrics: Metrics | None = None,
+        work: bool = True,
+        concurrency: int | None = None,
+        fetchers: int = 4,
+        max_attempts: int = 3,
+        heartbeat_s: float = 2.0,
+        stalled_after_s: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.db = store.db
+        self.config = config
+        self.metrics = metrics or Metrics()
+        self.work = work
+        self.concurrency = concurrency or max(config.limits.max_concurrent_jobs, 1) + 4
+        self.max_attempts = max_attempts
+        self.heartbeat_s = heartbeat_s
+        self.stalled_after_s = stalled_after_s
+        self._resolve = resolve
+        self._clock = clock
+        self._deliveries: dict[str, Delivery] = {}
+        self._runs: dict[str, Run] = {}
+        url = self.db.engine.url.render_as_string(hide_password=False)
+        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
+                                                  max_size=10))
+        self.app.task(name=TASK, queue=QUEUE, pass_context=True,
+                      retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
+        self.listener = Listener(url)
+        self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
+        self.fetchers = fetchers
+        self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
+        self._side: list[asyncio.Task[None]] = []
+        self._counts = (0, 0)
+        self._accepting = True
+        self._opened = False
+
+    # -- the JobRunner protocol --------------------------------------------------------------
+
+    def register_delivery(self, platform: str, delivery: Delivery) -> None:
+        self._deliveries[platform] = delivery
+
+    async def submit(self, spec: JobSpec) -> Job | None:
+        if not self._accepting:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
+            raise JobRejected("heavy is restarting; please ask again in a minute.",
+                              "shutting_down")
+        if spec.dedup_key is not None and await self.store.seen(spec.platform, spec.dedup_key):
+            return None
+        config = await self._resolve(spec)
+        spec.question = validate_question(spec.question, config)
+        job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config, created_at=self._clock())
+        # who may ask first (before budgets, the queue and any LLM call), as in DurableRunner
+        refusal = access_refusal(job) or await self._over_budget(job, job.created_at or self._clock())
+        try:
+            inserted = await self._insert(job, refusal)
+        except IntegrityError:
+            if spec.dedup_key is None:
+                raise
+            return None  # the same event submitted at the same moment elsewhere
+        if not inserted:
+            return None
+        refusal = inserted[1]
+        if refusal is not None:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
+            log.info("job %s refused (%s)", job.id, refusal.reason)
+            raise refusal
+        self.metrics.jobs_submitted.inc(platform=spec.platform)
+        log.info("job %s from %s: %s", job.id, spec.platform,
+                 f"queued at position {job.position}" if job.position else "starting")
+        return job
+
+    async def _insert(self, job: Job, refusal: JobRejected | None
+                      ) -> tuple[bool, JobRejected | None] | None:
+        """The submission's one transaction; None for a duplicate, else (True, refusal)."""
+        spec = job.spec
+        async with self.db.session() as session, session.begin():
+            # One requester's submissions queue behind each other (their queue limit is
+            # exact); different requesters never wait for each other. The global queue size
+            # is counted without a lock: concurrent submissions may pass it by a few.
+            await session.execute(text(_REQUESTER_LOCK), {
+                "key": f"{spec.platform}:{spec.workspace}:{spec.user}"})
+            if spec.dedup_key is not None and await session.scalar(select(JobRow.id).where(
+                    JobRow.platform == spec.platform, JobRow.dedup_key == spec.dedup_key)):
+                return None
+            if refusal is None:
+                refusal, job.position = await self._place(session, job)
+            if refusal is not None:
+                # Recorded too: a retried event then finds its row and is dropped.
+                job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
+                session.add(job_row(job))
+            else:
+                session.add(job_row(job))
+                await session.flush()
+                raw = await session.connection()
+                dbapi = await raw.get_raw_connection()
+                deferred = await self.app.job_manager.defer_job_async(
+                    pjobs.Job(id=None, queue=QUEUE, task_name=TASK, lock=None, queueing_lock=job.id,
+                              task_kwargs={"job_id": job.id}),
+                    connection=dbapi.driver_connection)
+                assert deferred.id is not None
+                session.add(JobTaskRow(job_id=job.id, task_id=deferred.id))
+                await notify(session, job.id)
+        return True, refusal
+
+    async def seen(self, platform: str, dedup_key: str) -> bool:
+        return await self.store.seen(platform, dedup_key)
+
+    async def cancel(self, job_id: str, *, by: str | None = None) -> bool:
+        """Cancel a queued job at once, or ask the worker running it to abort it."""
+        async with self.db.session() as session, session.begin():
+            row = await session.get(JobRow, job_id, with_for_update=True)
+            task = await session.get(JobTaskRow, job_id, with_for_update=True)
+            if row is None or row.status in FINAL_STATUSES or task is None:
+                return False
+            task.cancelled_by = by
+            raw = await session.connection()
+            conn = (await raw.get_raw_connection()).driver_connection
+            manager = self.app.job_manager
+            if row.status != "queued":
+                if not await manager.cancel_job_by_id_async(task.task_id, abort=True,
+                                                            connection=conn):
+                    return False
+                # Running: its worker aborts the run and records the end. Waiting for a
+                # retry (its worker died or stopped): nobody runs it, so it ends here.
+                status = await manager.get_job_status_async(task.task_id, connection=conn)
+                if status != pjobs.Status.CANCELLED:
+                    return True
+            else:
+                await manager.cancel_job_by_id_async(task.task_id, connection=conn)
+            now = self._clock()
+            result = failed_result(self.store._to_job(row), _CANCELLED)
+            result.status = "cancelled"
+            await session.execute(update(JobRow).where(JobRow.id == job_id).values(
+                status="cancelled", error=_CANCELLED, finished_at=now,
+                result=result.as_dict(), answer=""))
+            await notify(session, job_id)
+            self.metrics.jobs_finished.inc(platform=row.platform, status="cancelled")
+            return True
+
+    def get_run(self, job_id: str) -> Run | None:
+        return self._runs.get(job_id)
+
+    async def save_reply(self, job: Job) -> None:
+        await self.store.save_reply(job)
+
+    async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
+        return await self.store.asked_in(platform, workspace, channel, thread)
+
+    # -- what `heavy serve` and the API use beyond the protocol ------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def counts(self) -> tuple[int, int]:
+        """(queued, running) across every replica, refreshed every second."""
+        return self._counts
+
+    def changed(self) -> asyncio.Event:
+        return self.listener.any_changed()
+
+    async def get_job(self, job_id: str) -> Job | None:
+        job = await self.store.get(job_id)
+        if job is not None and job.status == "queued":
+            async with self.db.session() as session:
+                ahead = await session.scalar(select(func.count()).select_from(JobRow).where(
+                    JobRow.status == "queued", JobRow.created_at <= job.created_at,
+                    JobRow.id != job.id))
+            job.position = int(ahead or 0) + 1
+        return job
+
+    async def follow(self, job_id: str, after: int = 0) -> AsyncIterator[
+            tuple[int | None, str, dict[str, Any]]]:
+        """`(number, type, data)` of the job's events after `after`, then live ones; `status`
+        items (number None) when the status changes; ends after the final status."""
+        last: dict[str, Any] | None = None
+        while True:
+            changed = self.listener.job_changed(job_id)
+            job = await self.get_job(job_id)
+            if job is None:
+                return
+            for row in await read_events(self.db, job_id, after):
+                after = row.seq
+                yield row.seq, row.type, row.data
+            state = status_view(job)
+            if state != last:
+                yield None, "status", state
+                last = state
+            if job.status in FINAL_STATUSES:
+                return
+            await changed.wait()
+
+    async def start(self) -> int:
+        """Open the queue and the notifications; in a worker, start taking jobs."""
+        await self.app.open_async()
+        self._opened = True
+        await self.listener.start()
+        loop = asyncio.get_running_loop()
+        self._side.append(loop.create_task(self._refresh_counts()))
+        if self.work:
+            # procrastinate fetches one job per round trip; several fetch loops (each a
+            # procrastinate worker with its own heartbeat) keep a burst from queueing there.
+            share = max(self.concurrency // self.fetchers, 1)
+            for i in range(self.fetchers):
+                worker = Worker(
+                    app=self.app, queues=[QUEUE], name=f"{self.worker_name}-{i}",
+                    concurrency=share, install_signal_handlers=False,
+                    update_heartbeat_interval=self.heartbeat_s,
+                    stalled_worker_timeout=self.stalled_after_s,
+                    fetch_job_polling_interval=0.5, abort_job_polling_interval=1.0,
+                    listen_notify=True, wait=True)
+                task = loop.create_task(worker.run())  # type: ignore[no-untyped-call]
+                self._workers.append((worker, task))
+                self._side.append(task)
+            self._side.append(loop.create_task(self._sweep()))
+        return 0
+
+    def stop_intake(self) -> None:
+        self._accepting = False
+
+    async def shutdown(self, grace: float, force: asyncio.Event | None = None) -> None:
+        """Stop intake; running jobs get `grace` seconds, then go back to the queue for
+        another worker (procrastinate retries a job aborted by a shutdown)."""
+        self._accepting = False
+        if self._workers:
+            for worker, _ in self._workers:
+                worker.shutdown_graceful_timeout = grace
+                worker.stop()  # type: ignore[no-untyped-call]
+            waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.wait(
+                [asyncio.shield(task) for _, task in self._workers]))}
+            if force is not None:
+                waiters.add(asyncio.ensure_future(force.wait()))
+            await asyncio.wait(waiters, timeout=grace + 10, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            self._workers.clear()
+        for task in self._side:
+            task.cancel()
+        await asyncio.gather(*self._side, return_exceptions=True)
+        self._side.clear()
+        await self.listener.stop()
+        if self._opened:
+            await self.app.close_async()
+            self._opened = False
+
+    async def drain(self) -> None:
+        """Until nothing is queued or running in the database (tests)."""
+        while True:
+            queued, running = await self._count()
+            if queued == 0 and running == 0:
+                return
+            await asyncio.sleep(0.05)
+
+    # -- limits ------------------------------------------------------------------------------
+
+    async def _over_budget(self, job: Job, now: datetime) -> JobRejected | None:
+        limits, spec = job.config.limits, job.spec
+        if not has_budget(limits):
+            return None
+        since = start_of_day(now)
+        return budget_refusal(
+            limits,
+            await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
+            await self.store.usage_since(since, spec.platform, spec.workspace),
+        )
+
+    async def _place(self, session: AsyncSession, job: Job) -> tuple[JobRejected | None, int]:
+        """(refusal, position): 0 when it can start at once, else its place in the queue.
+
+        Queued jobs that the limits let start now are starting, not waiting (a worker is about
+        to admit them), exactly as the in-process runner would have started them already.
+        Other jobs are judged by this job's per-user and per-channel limits.
+        """
+        def as_job(r: Any) -> Job:
+            return Job(id=r.id, spec=JobSpec(platform=r.platform, workspace=r.workspace,
+                                             channel=r.channel, user=r.requester, question=""),
+                       config=job.config)
+
+        columns = (JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
+                   JobRow.requester)
+        running = [as_job(r) for r in (await session.execute(
+            select(*columns).where(JobRow.status == "running"))).all()]
+        queue = [as_job(r) for r in (await session.execute(
+            select(*columns).where(JobRow.status == "queued")
+            .order_by(JobRow.created_at))).all()]
+        chosen = startable([*queue, job], running, self.config.limits.max_concurrent_jobs)
+        if any(j is job for j in chosen):
+            return None, 0
+        starting = {j.id for j in chosen}
+        waiting = [j for j in queue if j.id not in starting]
+        return queue_refusal(job, waiting, self.config.limits), len(waiting) + 1
+
+    async def _admit(self, job_id: str) -> Job | None:
+        """Mark the job running when the limits allow; None when it is over (cancelled or
+        finished); raises `_Again` when it must wait.
+
+        The global lock is held for two statements: the conditional update (the counts are
+        in it) and the notification.
+        """
+        job = await self.store.get(job_id)
+        if job is None or job.status in FINAL_STATUSES:
+            return None
+        spec, limits = job.spec, job.config.limits
+        started = self._clock()
+        async with self.db.session() as session, session.begin():
+            await session.execute(text(_ADMISSION_LOCK))
+            attempts = await session.scalar(text(_ADMIT), {
+                "id": job_id, "now": started, "platform": spec.platform,
+                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+                "per_channel": limits.per_channel})
+            if attempts is None:
+                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
+                if status is None or status in FINAL_STATUSES:
+                    return None  # cancelled meanwhile
+                raise _Again("no room under the limits yet")
+            await notify(session, job_id)
+        job.status, job.position, job.attempts, job.started_at = (
+            "running", 0, int(attempts), started)
+        return job
+
+    # -- running a job (on a worker) ---------------------------------------------------------
+
+    async def _task(self, context: JobContext, job_id: str) -> None:
+        job_id_var.set(job_id)
+        job = await self._admit(job_id)
+        if job is None:
+            return
+        started = time.monotonic()
+        run: Run | None = None
+        publisher: asyncio.Task[None] | None = None
+        delivery_task: asyncio.Task[None] | None = None
+        try:
+            if job.result is None and job.attempts > self.max_attempts:
+                job.result = failed_result(
+                    job, f"This question was interrupted {job.attempts - 1} times; giving up.")
+            if job.result is None:
+                refusal = await self._over_budget(job, job.started_at or self._clock())
+                if refusal is not None:
+                    job.result = failed_result(job, str(refusal))
+            if job.result is not None:
+                run = replay_run(job, job.result)
+            else:
+                run = self.engine.start(HeavyRequest(
+                    job.spec.question, job.config, id=job.id, context=job.spec.context,
+                    requester=job.spec.user))
+            self._runs[job.id] = run
+            loop = asyncio.get_running_loop()
+            publisher = loop.create_task(self._publish(job, run))
+            delivery = self._deliveries.get(job.spec.platform)
+            if delivery is not None:
+                delivery_task = loop.create_task(delivery.deliver(job, run))
+            result = await run.wait()
+            await publisher
+            await self._complete(job, result, delivery_task, started)
+        except asyncio.CancelledError:
+            reason = context.abort_reason()
+            if run is not None:
+                run.cancel()
+            if reason == AbortReason.USER_REQUEST and run is not None:
+                # Stopped by a user: let the run end with its own `Done(cancelled)`.
+                result = await run.wait()
+                if publisher is not None:
+                    await publisher
+                await self._complete(job, result, delivery_task, started)
+                return
+            if delivery_task is not None:
+                delivery_task.cancel()
+            if publisher is not None:
+                publisher.cancel()
+            await self._set(job.id, status="interrupted")
+            log.warning("job %s interrupted (worker stopping); it goes back to the queue",
+                        job.id)
+            raise _Again("worker stopping") from None
+        except _Again:
+            raise
+        except Exception:
+            log.exception("job %s crashed", job.id)
+            if delivery_task is not None:
+                delivery_task.cancel()
+            if run is not None:
+                run.cancel()
+            await self._set(job.id, status="failed",
+                            error="An internal error stopped this request.",
+                            finished_at=self._clock())
+        finally:
+            self._runs.pop(job.id, None)
+
+    async def _publish(self, job: Job, run: Run) -> None:
+        """Copy the run's events to `job_events`, batching what arrives during a write."""
+        pending: list[Event] = []
+        wake = asyncio.Event()
+        ended = False
+        seq = await last_number(self.db, job.id)  # a resumed job continues the numbering
+
+        async def read() -> None:
+            nonlocal ended
+            try:
+                async for event in run.stream():
+                    pending.append(event)
+                    wake.set()
+            finally:
+                ended = True
+                wake.set()
+
+        reader = asyncio.get_running_loop().create_task(read())
+        try:
+            while True:
+                await wake.wait()
+                wake.clear()
+                batch, pending[:] = list(pending), []
+                if batch:
+                    seq = await append_events(self.db, job.id, job.attempts, seq, batch)
+                if ended and not pending:
+                    return
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+
+    async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
+                        started: float) -> None:
+        if job.result is None:
+            job.result = result
+            await self._set(job.id, **_outcome(job))  # before the answer is posted
+            self.metrics.record_usage(result, job.config.effective_orchestrator_model)
+        delivered = True
+        if delivery_task is not None:
+            try:
+                await delivery_task
+            except Exception as err:
+                log.error("delivery of job %s failed: %s", job.id, redact(repr(err)))
+                delivered = False
+        status: JobStatus = JOB_STATUS[result.status]
+        error = result.error
+        if not delivered and status == "done":
+            status, error = "failed", "The answer could not be delivered."
+        await self._set(job.id, status=status, error=error, finished_at=self._clock())
+        self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
+        self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
+        log.info("job %s %s", job.id, status)
+
+    async def _set(self, job_id: str, **values: Any) -> None:
+        async with self.db.session() as session, session.begin():
+            await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+            await notify(session, job_id)
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    async def _sweep(self) -> None:
+        """Hand the jobs of workers whose heartbeat stopped back to the queue."""
+        manager = self.app.job_manager
+        while True:
+            await asyncio.sleep(max(self.heartbeat_s, 0.2))
+            try:
+                await manager.prune_stalled_workers(self.stalled_after_s)
+                for stalled in await manager.get_stalled_jobs(
+                        queue=QUEUE, task_name=TASK,
+                        seconds_since_heartbeat=self.stalled_after_s):
+                    log.warning("job %s stalled on a dead worker; retrying it here",
+                                stalled.task_kwargs.get("job_id"))
+                    with contextlib.suppress(AlreadyEnqueued):
+                        await manager.retry_job(stalled)
+            except Exception as err:
+                log.warning("stalled-job sweep failed: %s", err)
+
+    async def _count(self) -> tuple[int, int]:
+        async with self.db.session() as session:
+            rows = (await session.execute(select(JobRow.status, func.count()).where(
+                JobRow.status.in_(("queued", "running"))).group_by(JobRow.status))).all()
+        counts = {status: int(n) for status, n in rows}
+        return counts.get("queued", 0), counts.get("running", 0)
+
+    async def _refresh_counts(self) -> None:
+        while True:
+            try:
+                self._counts = await self._count()
+                self.metrics.set_active(*self._counts)
+            except Exception as err:
+                log.warning("counting jobs failed: %s", err)
+            await asyncio.sleep(1.0)
+

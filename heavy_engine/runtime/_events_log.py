@@ -1,0 +1,122 @@
+"""Progress across processes: the `job_events` table for replay, LISTEN/NOTIFY for the signal.
+
+The worker running a job appends each engine event (numbered per job from 1) and notifies
+`heavy_jobs` with the job id in the same transaction; it notifies again on every status change.
+Any replica follows a job by reading the rows after the last number it sent (SSE
+`Last-Event-ID`) and waiting for the next notification about that job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+from sqlalchemy import func, insert, select, text
+
+from .._events import Event
+from ..db import Database, libpq_url, utcnow
+from ._dist_models import JobEventRow
+
+log = logging.getLogger("heavy.runtime")
+CHANNEL = "heavy_jobs"
+
+
+async def notify(session: Any, job_id: str) -> None:
+    """Within the caller's transaction: wake the followers of `job_id` when it commits."""
+    await session.execute(text("SELECT pg_notify(:channel, :job)"),
+                          {"channel": CHANNEL, "job": job_id})
+
+
+async def last_number(db: Database, job_id: str) -> int:
+    """The number of the job's last stored event (0 when none)."""
+    async with db.session() as session:
+        last = await session.scalar(select(func.max(JobEventRow.seq)).where(
+            JobEventRow.job_id == job_id))
+    return int(last or 0)
+
+
+async def append_events(db: Database, job_id: str, attempt: int, after: int,
+                        events: Iterable[Event]) -> int:
+    """Append `events` numbered after `after` (the only writer of a job is the worker running
+    it), in one transaction with its notification; returns the last number."""
+    now = utcnow()
+    rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
+             "data": event.as_dict(), "at": now} for i, event in enumerate(events, 1)]
+    if not rows:
+        return after
+    async with db.session() as session, session.begin():
+        await session.execute(insert(JobEventRow), rows)
+        await notify(session, job_id)
+    return after + len(rows)
+
+
+async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(JobEventRow).where(JobEventRow.job_id == job_id, JobEventRow.seq > after)
+            .order_by(JobEventRow.seq))
+        return list(rows)
+
+
+class Listener:
+    """One LISTEN connection per process, fanning notifications out to asyncio events."""
+
+    def __init__(self, url: str) -> None:
+        self.url = libpq_url(url)
+        self._task: asyncio.Task[None] | None = None
+        self._jobs: dict[str, asyncio.Event] = {}
+        self._any = asyncio.Event()
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def job_changed(self, job_id: str) -> asyncio.Event:
+        """An event set at the next notification about `job_id` (take it before reading)."""
+        event = self._jobs.get(job_id)
+        if event is None or event.is_set():
+            event = self._jobs[job_id] = asyncio.Event()
+        return event
+
+    def any_changed(self) -> asyncio.Event:
+        if self._any.is_set():
+            self._any = asyncio.Event()
+        return self._any
+
+    def _wake(self, job_id: str | None) -> None:
+        self._any.set()
+        if job_id is None:  # after a reconnect: anything may have changed
+            for event in self._jobs.values():
+                event.set()
+            self._jobs.clear()
+            return
+        if job_id in self._jobs:
+            self._jobs.pop(job_id).set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                        self.url, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._ready.set()
+                    self._wake(None)
+                    async for note in conn.notifies():
+                        self._wake(note.payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("job notifications: %s; reconnecting in 1 s", err)
+                self._wake(None)
+                await asyncio.sleep(1.0)

@@ -1,0 +1,198 @@
+"""The distributed runner on a real (throwaway) PostgreSQL: several runners in one process stand
+in for replicas here; tests/runtime/test_replicas.py runs real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from heavy_engine import Engine, HeavyConfig
+from heavy_engine.db import Database
+from heavy_engine.observability import Metrics
+from heavy_engine.runtime import JobRejected, JobSpec, JobStore
+from heavy_engine.testing import FakeLLM, fake_config
+
+from .conftest import RecordingDelivery, spec
+
+pytest.importorskip("procrastinate")
+
+from heavy_engine.db._queue import install_queue_schema
+from heavy_engine.runtime._distributed import DistributedRunner
+from heavy_engine.runtime._models import JobRow
+
+MakeReplica = Callable[..., Awaitable[DistributedRunner]]
+
+
+@pytest.fixture
+async def pg_db(pg_url: str) -> AsyncIterator[Database]:
+    database = await Database.open(pg_url, migrate=True)
+    assert await install_queue_schema(pg_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def slow_fake() -> AsyncIterator[FakeLLM]:
+    async with FakeLLM(latency=0.05) as server:
+        yield server
+
+
+@pytest.fixture
+async def replica(pg_db: Database, slow_fake: FakeLLM) -> AsyncIterator[MakeReplica]:
+    """`await replica(work=False, limits={...})`: one more runner on the shared database."""
+    made: list[tuple[DistributedRunner, Engine]] = []
+
+    async def make(*, work: bool = True, limits: dict[str, Any] | None = None,
+                   **kwargs: Any) -> DistributedRunner:
+        cfg = fake_config(slow_fake.base_url, agents=2, timeouts={"request": 20})
+        if limits:
+            cfg = cfg.with_overrides({"limits": limits})
+
+        async def resolve(s: JobSpec) -> HeavyConfig:
+            return cfg
+
+        engine = Engine(cfg)
+        runner = DistributedRunner(engine, JobStore(pg_db, cfg), resolve, cfg, work=work,
+                                   metrics=Metrics(), heartbeat_s=0.5, stalled_after_s=3,
+                                   **kwargs)
+        await runner.start()
+        made.append((runner, engine))
+        return runner
+
+    yield make
+    for runner, engine in made:
+        await runner.shutdown(0)
+        await engine.aclose()
+
+
+async def _final(runner: DistributedRunner, job_id: str, within: float = 15.0) -> str:
+    async def wait() -> str:
+        while True:
+            job = await runner.get_job(job_id)
+            assert job is not None
+            if job.status in ("done", "failed", "cancelled"):
+                return job.status
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(wait(), within)
+
+
+async def test_the_queue_schema_installs_once(pg_url: str) -> None:
+    async with await Database.open(pg_url, migrate=True):
+        assert await install_queue_schema(pg_url) is True
+        assert await install_queue_schema(pg_url) is False
+
+
+async def test_a_job_asked_on_one_replica_runs_on_another(replica: MakeReplica) -> None:
+    web = await replica(work=False)
+    worker = await replica()
+    delivery = RecordingDelivery()
+    worker.register_delivery("slack", delivery)
+    job = await web.submit(spec())
+    assert job is not None and job.position == 0
+    assert await _final(web, job.id) == "done"
+    stored = await web.get_job(job.id)
+    assert stored is not None and stored.result is not None and stored.result.answer
+    assert stored.attempts == 1
+    assert [j for j, _ in delivery.posted] == [job.id]  # delivered on the worker, once
+
+
+async def test_any_replica_follows_a_job_and_resumes_after_a_number(
+        replica: MakeReplica) -> None:
+    web = await replica(work=False)
+    other = await replica(work=False)
+    await replica()
+    job = await web.submit(spec())
+    assert job is not None
+    seen: list[tuple[int | None, str]] = []
+    async with asyncio.timeout(15):
+        async for seq, kind, _data in other.follow(job.id):
+            seen.append((seq, kind))
+    numbers = [n for n, _ in seen if n is not None]
+    assert numbers == list(range(1, len(numbers) + 1))
+    kinds = [k for _, k in seen]
+    assert kinds[-1] == "status" and "done" in kinds and "accepted" in kinds
+    # Resume after the third event: exactly the rest, then the final status.
+    rest = [(n, k) async for n, k, _ in web.follow(job.id, after=3)]
+    assert [n for n, _ in rest if n is not None] == numbers[3:]
+    assert rest[-1][1] == "status"
+
+
+async def test_per_user_limit_holds_across_replicas(replica: MakeReplica, pg_db: Database) -> None:
+    limits = {"per_user": 1, "max_queued_per_user": 5}
+    webs = [await replica(work=False, limits=limits) for _ in range(2)]
+    await replica(limits=limits)
+    await replica(limits=limits)
+    jobs = []
+    for i in range(4):
+        job = await webs[i % 2].submit(spec(f"question {i}", user="U1"))
+        assert job is not None
+        jobs.append(job)
+    assert jobs[0].position == 0 and all(j.position > 0 for j in jobs[1:])  # they wait
+    for job in jobs:
+        assert await _final(webs[0], job.id, within=30) == "done"
+    async with pg_db.session() as session:
+        rows = list(await session.scalars(select(JobRow).order_by(JobRow.started_at)))
+    for earlier, later in itertools.pairwise(rows):
+        assert earlier.finished_at is not None and later.started_at is not None
+        assert later.started_at >= earlier.finished_at  # never two at once for one user
+
+
+async def test_queue_limits_count_every_replica(replica: MakeReplica) -> None:
+    limits = {"per_user": 1, "max_queued_per_user": 1}
+    a, b = await replica(work=False, limits=limits), await replica(work=False, limits=limits)
+    first = await a.submit(spec("one", user="U9"))
+    second = await b.submit(spec("two", user="U9"))
+    assert first is not None and second is not None
+    assert (first.position, second.position) == (0, 1)
+    with pytest.raises(JobRejected) as refused:
+        await a.submit(spec("three", user="U9"))
+    assert refused.value.reason == "user_queue"
+
+
+async def test_cancel_from_another_replica_stops_the_run(replica: MakeReplica,
+                                                         slow_fake: FakeLLM) -> None:
+    slow_fake.latency = 0.5
+    web, other = await replica(work=False), await replica(work=False)
+    await replica()
+    job = await web.submit(spec())
+    assert job is not None
+    async with asyncio.timeout(10):
+        async for _n, kind, _d in other.follow(job.id):
+            if kind == "status" and _d["status"] == "running":
+                break
+    assert await other.cancel(job.id, by="U2")
+    assert await _final(web, job.id) == "cancelled"
+
+
+async def test_a_queued_job_cancels_at_once(replica: MakeReplica) -> None:
+    web = await replica(work=False)  # no worker: the job stays queued
+    job = await web.submit(spec())
+    assert job is not None
+    assert await web.cancel(job.id, by="U1")
+    stored = await web.get_job(job.id)
+    assert stored is not None and stored.status == "cancelled"
+    assert not await web.cancel(job.id)
+
+
+async def test_a_duplicate_dedup_key_is_dropped(replica: MakeReplica) -> None:
+    web = await replica(work=False)
+    assert await web.submit(spec(dedup_key="Ev1")) is not None
+    assert await web.submit(spec(dedup_key="Ev1")) is None
+
+
+def test_heavy_db_upgrade_installs_the_queue_once(pg_url: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from heavy_engine.cli import main
+
+    assert main(["db", "upgrade", "--database-url", pg_url]) == 0
+    first = capsys.readouterr().out
+    assert main(["db", "upgrade", "--database-url", pg_url]) == 0
+    second = capsys.readouterr().out
+    assert "installed the job queue's schema" in first and "(head)" in first
+    assert "installed" not in second and "(head)" in second

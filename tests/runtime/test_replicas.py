@@ -1,0 +1,91 @@
+"""Real processes on a real (throwaway) PostgreSQL: a `--role web` replica and two workers, one
+killed with -9 mid-run; every question is answered once, and followed over SSE from the web
+replica. Each child is killed in the `servers` fixture; waits are bounded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+import pytest
+
+from heavy_engine.cli import main
+from heavy_engine.testing import FakeLLM
+
+from .test_serve import REPO, Server, _request, _until_final, servers  # noqa: F401
+
+pytest.importorskip("procrastinate")
+CONFIG = "agents: 2\ntimeouts: {request: 30}\n"
+
+
+def _env(tmp: Path, url: str, fake: FakeLLM) -> dict[str, str]:
+    (tmp / "config.yaml").write_text(CONFIG)
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(REPO),
+            "HEAVY_DATABASE_URL": url, "HEAVY_LOG_FORMAT": "json",
+            "HEAVY_LLM_BASE_URL": fake.base_url, "HEAVY_MODEL": "fake/model",
+            "HEAVY_WORKER_HEARTBEAT": "0.5", "HEAVY_WORKER_STALLED_AFTER": "3"}
+
+
+async def _sse(url: str, last_id: int | None = None) -> list[tuple[str | None, str, Any]]:
+    """(id, event, data) of a whole SSE response."""
+    headers = {"Accept": "text/event-stream"}
+    if last_id is not None:
+        headers["Last-Event-ID"] = str(last_id)
+    items: list[tuple[str | None, str, Any]] = []
+    async with aiohttp.ClientSession() as s, s.get(url, headers=headers) as resp:
+        text = (await resp.text()).strip()
+    for block in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines()
+                      if not line.startswith(":"))
+        if "event" in fields:
+            items.append((fields.get("id"), fields["event"], json.loads(fields["data"])))
+    return items
+
+
+async def test_kill_9_of_a_worker_loses_nothing_and_answers_once(
+        tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
+    assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
+    async with FakeLLM(latency=0.3) as fake:
+        env = _env(tmp_path, pg_url, fake)
+        web = await Server(tmp_path, env, "--role", "web").start()
+        servers.append(web)
+        doomed = await Server(tmp_path, env, "--role", "worker").start()
+        servers.append(doomed)
+        jobs = []
+        for i in range(4):
+            status, job = await _request("POST", f"{web.url}/api/ask",
+                                         json={"question": f"Question {i}?", "user": f"u{i}"})
+            assert status == 202
+            jobs.append(job["id"])
+        await fake.wait_for(lambda f: len(f.calls("agent")) >= 2, within=15)
+        doomed.kill(signal.SIGKILL)
+        assert await doomed.wait() == -signal.SIGKILL
+        assert fake.calls("synthesis") == []  # killed mid-run, before any answer
+        survivor = await Server(tmp_path, env, "--role", "worker").start()
+        servers.append(survivor)
+        finals = [await _until_final(web.url, job_id, within=40) for job_id in jobs]
+        followed = await _sse(f"{web.url}/api/jobs/{jobs[0]}")
+        resumed = await _sse(f"{web.url}/api/jobs/{jobs[0]}", last_id=2)
+        survivor.kill(signal.SIGTERM)
+        web.kill(signal.SIGTERM)
+        assert await survivor.wait() == 0
+        assert await web.wait() == 0
+
+    assert all(job["status"] == "done" and job["answer"] for job in finals)
+    assert all(job["attempts"] == 2 for job in finals)  # each resumed once on the survivor
+    assert len(fake.calls("synthesis")) == len(jobs)  # each answered exactly once
+    with psycopg.connect(pg_url) as conn:
+        done_events = conn.execute(
+            "SELECT job_id, count(*) FROM job_events WHERE type = 'done' GROUP BY job_id"
+        ).fetchall()
+    assert sorted(done_events) == sorted((j, 1) for j in jobs)
+    ids = [int(i) for i, _, _ in followed if i is not None]
+    assert ids == list(range(1, len(ids) + 1)) and len(ids) > 3
+    assert followed[-1][1] == "status" and followed[-1][2]["status"] == "done"
+    assert [int(i) for i, _, _ in resumed if i is not None] == ids[2:]
