@@ -39,7 +39,7 @@ T = TypeVar("T")
 HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
-_ASK_FIELDS = {"question", "agents", "user"}
+_ASK_FIELDS = {"question", "agents", "rounds", "user"}
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
 
@@ -341,7 +341,7 @@ def _parse_ask(body: Any) -> JobSpec | str:
         return 'The body must be a JSON object: {"question": "...", "agents": N}.'
     unknown = sorted(set(body) - _ASK_FIELDS)
     if unknown:
-        return f"Unknown field(s): {', '.join(unknown)}. Allowed: agents, question, user."
+        return f"Unknown field(s): {', '.join(unknown)}. Allowed: agents, question, rounds, user."
     question = body.get("question")
     if not isinstance(question, str):
         return "question is required and must be a string."
@@ -352,10 +352,15 @@ def _parse_ask(body: Any) -> JobSpec | str:
     flags: dict[str, Any] = {}
     agents = body.get("agents")
     if agents is not None:
-        if isinstance(agents, bool) or not isinstance(agents, int) or not (
-                1 <= agents <= MAX_AGENTS):
-            return f"agents must be a whole number from 1 to {MAX_AGENTS}."
+        if agents != "auto" and (isinstance(agents, bool) or not isinstance(agents, int) or not (
+                1 <= agents <= MAX_AGENTS)):
+            return f'agents must be a whole number from 1 to {MAX_AGENTS}, or "auto".'
         flags["agents"] = agents
+    rounds = body.get("rounds")
+    if rounds is not None:
+        if isinstance(rounds, bool) or rounds not in (1, 2):
+            return "rounds must be 1 or 2 (2: the agents compare notes before the synthesis)."
+        flags["rounds"] = rounds
     user = body.get("user", "api")
     if not isinstance(user, str) or not user.strip() or len(user) > 200:
         return "user must be a non-empty string of at most 200 characters."

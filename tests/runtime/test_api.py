@@ -125,6 +125,28 @@ def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) 
     assert refused is not None and refused.status == 403
 
 
+async def test_ask_with_rounds_two_runs_the_compare_notes_round(
+    make_client: MakeClient, fake: FakeLLM
+) -> None:
+    client, _ = await make_client()
+    resp = await client.post("/api/ask", json={"question": "Why is the sky blue?", "agents": 2,
+                                               "rounds": 2})
+    assert resp.status == 202
+    job = await _wait_done(client, (await resp.json())["id"])
+    assert job["status"] == "done"
+    # 1 decomposition + 2 agents (a tool call each: 2 calls) + 2 revisions + 1 synthesis
+    assert job["llm_calls"] == 8
+
+
+async def test_ask_with_agents_auto_is_accepted(make_client: MakeClient) -> None:
+    client, _ = await make_client()
+    resp = await client.post("/api/ask", json={"question": "Why is the sky blue?",
+                                               "agents": "auto"})
+    assert resp.status == 202
+    job = await _wait_done(client, (await resp.json())["id"])
+    assert job["status"] == "done" and len(job["agents"]) >= 1
+
+
 @pytest.mark.parametrize(("body", "reason"), [
     (b"not json", "The body must be JSON"),  # not JSON at all
     (b"[1, 2]", "must be a JSON object"),  # JSON, but not an object
@@ -136,6 +158,9 @@ def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) 
     (b'{"question": "hi", "agents": 0}', "agents must be a whole number from 1 to 16"),
     (b'{"question": "hi", "agents": "4"}', "agents must be a whole number"),  # a string
     (b'{"question": "hi", "agents": true}', "agents must be a whole number"),  # bool is no int
+    (b'{"question": "hi", "agents": "many"}', 'or "auto"'),  # the one word it takes
+    (b'{"question": "hi", "rounds": 3}', "rounds must be 1 or 2"),
+    (b'{"question": "hi", "rounds": true}', "rounds must be 1 or 2"),
     (b'{"question": "hi", "model": "x"}', "Unknown field(s): model"),  # not offered by the API
     (b'{"question": "hi", "user": ""}', "user must be a non-empty string"),
     (json.dumps({"question": "y" * 2_000_000}).encode(), "The request is too large"),
