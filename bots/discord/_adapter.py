@@ -503,9 +503,9 @@ def role_ids(who: discord.User | discord.Member) -> list[str]:
 
 
 def _chat(message: discord.Message, me: int) -> ChatMessage:
-    """A Discord message as a neutral `ChatMessage`: heavy's footers and mentions left out."""
-    text = message.content or (message.embeds[0].description or "" if message.embeds else "")
-    lines = [line for line in text.splitlines() if not line.startswith("-# ")]
+    """A Discord message as a neutral `ChatMessage`: heavy's footers and mentions left out.
+    Only the text counts: heavy's progress cards are embeds with no content, and drop out."""
+    lines = [line for line in message.content.splitlines() if not line.startswith("-# ")]
     return ChatMessage(strip_bot_mention("\n".join(lines), me), str(message.id),
                        is_bot=message.author.id == me, author=message.author.display_name)
 
