@@ -52,6 +52,7 @@ async def test_a_mention_with_files_reads_them_and_names_the_skipped_one(stack: 
     msg["attachments"] = [
         fake.attach("server.log", b"ERROR disk full on /var at 03:12\n"),
         fake.attach("data.bin", b"\x00\x01\x02", content_type="application/octet-stream"),
+        fake.attach("big.csv", b"id,value\n" + b"1,2\n" * 300_000, content_type="text/csv"),
     ]
     await fake.user_message(msg)
     answer = await _answered_in(stack, msg["id"])
@@ -59,6 +60,7 @@ async def test_a_mention_with_files_reads_them_and_names_the_skipped_one(stack: 
     assert 'attached file \\"server.log\\"' in prompt or 'attached file "server.log"' in prompt
     assert "ERROR disk full on /var at 03:12" in prompt  # every agent gets the text
     assert "skipped data.bin: unsupported type" in answer["content"]  # named under the answer
+    assert "skipped big.csv: over 1 MB" in answer["content"]  # the cap, checked while reading
     [download] = [d for d in fake.downloads if d[0].endswith("/server.log")]
     assert download[1]["hm"] and download[1]["ex"]  # the signed query string came back intact
     assert "Authorization" not in download[2]  # never the bot token to a file host
@@ -226,6 +228,7 @@ async def test_allow_roles_lets_members_with_the_role_ask(stack: Stack) -> None:
         member = said(f"<@{BOT_ID}> and me?")
         member["member"]["roles"] = [ROLE_ID]
         await fake.user_message(member)
+        # Answered: the runner's own check (at submit, from JobSpec.roles) let the role in.
         await _answered_in(stack, member["id"])
         assert stack.llm.calls("decompose")
     finally:
