@@ -13,7 +13,7 @@ from heavy_engine.testing import FakeLLM, fake_config
 
 from .conftest import TOKEN, MakeSlack, Slack
 from .fake_slack import BOT_USER, TEAM
-from .test_commands import heavy_command
+from .test_commands import heavy_command, modal_submission
 from .test_delivery import stop_click
 from .test_mentions import DM_TS, MENTION_TS, mention, message_event
 
@@ -189,6 +189,25 @@ def test_the_settings_modal_edits_who_may_ask() -> None:
                                              "selected_users": []}}}
     values = submitted_values(state)
     assert values["allow_users"] == ["U0ALICE", "U0BOB"] and values["block_users"] == []
+
+
+async def test_saving_the_modal_stores_who_may_ask_with_an_audit_entry(slack: Slack) -> None:
+    slack.fake.users["U0ADMIN"] = {"is_admin": True}
+    submission = modal_submission(user="U0ADMIN")
+    values = submission["view"]["state"]["values"]
+    values["allow_users"] = {"allow_users": {"type": "multi_users_select",
+                                             "selected_users": ["U0ALICE"]}}
+    values["block_users"] = {"block_users": {"type": "multi_users_select",
+                                             "selected_users": ["U0BOB"]}}
+    resp = await slack.interaction(submission)
+    assert resp.status == 200 and await resp.text() == ""
+    scope = Scope("slack", TEAM, "C0GENERAL")
+    stored = await slack.settings.get(scope)
+    assert stored.values["allow_users"] == ["U0ALICE"]
+    assert stored.values["block_users"] == ["U0BOB"]
+    [entry] = await slack.settings.history(scope)
+    assert entry.by == "slack:U0ADMIN"
+    await slack.settle()
 
 
 # -- 6. help -----------------------------------------------------------------------------------
