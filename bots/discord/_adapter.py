@@ -21,21 +21,35 @@ from typing import Any
 import discord
 import yarl
 
-from heavy_engine import HeavyConfig
+from heavy_engine import HeavyConfig, RequestRejected
+from heavy_engine.attachments import Attachment, discord_policy, fetch_attachments
+from heavy_engine.conversations import (
+    Action,
+    ChatMessage,
+    dm_context,
+    follow_up,
+    reply_chain_context,
+)
 from heavy_engine.delivery import ReplyPipeline, may_stop
-from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.help import help_text
+from heavy_engine.runtime import JobSpec, Services, may_ask
 from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 
 from ._commands import build_tree
 from ._delivery import ChannelPacer, DiscordSurface
-from ._render import NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
+from ._followups import answer_views, follow_up_button
+from ._render import CONTENT_LIMIT, NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
 
 log = logging.getLogger("heavy.discord")
 
 HISTORY_LIMIT = 25
+DM_HISTORY_LIMIT = 40  # messages read from a DM; `dm_context` keeps the last 20 / 6,000 chars
+CHAIN_LIMIT = 10  # replied-to messages followed up a reply chain
+FILES_ONLY_QUESTION = "Read the attached file(s) and tell me what matters in them."
+HELP_WORDS = ("help", "?")
 STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
 
 
@@ -127,8 +141,13 @@ class DiscordAdapter:
         self.tree = build_tree(self.client, services.config, self, ConfigCommands(services))
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self.stop_button = stop_button(self.on_stop)
+        self.follow_up_button = follow_up_button(self.on_follow_up)
         self.surface = DiscordSurface(self.client, ChannelPacer(options.edit_interval),
-                                      stop_views(self.stop_button), refresh=refresh)
+                                      stop_views(self.stop_button), refresh=refresh,
+                                      answer_view=answer_views(self.follow_up_button))
+        # Attachments only from Discord's CDN (or the host of DISCORD_API_URL), no credentials.
+        self.file_policy = discord_policy(
+            {"DISCORD_API_URL": options.api_url} if options.api_url else {})
         self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
         self._task: asyncio.Task[None] | None = None
 
@@ -176,7 +195,7 @@ class DiscordAdapter:
 
     async def setup(self) -> None:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""
-        self.client.add_dynamic_items(self.stop_button)
+        self.client.add_dynamic_items(self.stop_button, self.follow_up_button)
         self.surface.online.set()  # REST works from here on
         try:
             await self.tree.sync()
@@ -191,6 +210,11 @@ class DiscordAdapter:
 
     async def ask(self, interaction: discord.Interaction, question: str, agents: int | None,
                   model: str | None) -> None:
+        if question.strip().lower() in HELP_WORDS:
+            text = help_text(self.config, command="/heavy")
+            await interaction.response.send_message(text[:CONTENT_LIMIT], ephemeral=True,
+                                                    allowed_mentions=NO_MENTIONS)
+            return
         # Defer first: Discord gives 3 s, and resolving settings may touch the database.
         callback = await interaction.response.defer(thinking=True)
         question = question.strip()
@@ -225,12 +249,15 @@ class DiscordAdapter:
             platform=PLATFORM, workspace=str(interaction.guild_id or ""),
             channel=settings_channel, thread=thread, user=str(interaction.user.id),
             question=question, context=context, flags=flags, reply=reply,
-            dedup_key=f"interaction:{interaction.id}",
+            dedup_key=f"interaction:{interaction.id}", roles=role_ids(interaction.user),
         )
 
         async def refuse(sentence: str) -> None:
-            await interaction.edit_original_response(content=f"⚠️ {sentence}",
-                                                     allowed_mentions=NO_MENTIONS)
+            # Only the asker sees why: the public "thinking" message goes away.
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            await interaction.followup.send(f"⚠️ {sentence}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
 
         await self.delivery.submit(spec, refuse)
 
@@ -267,19 +294,39 @@ class DiscordAdapter:
     async def _ask_from_message(self, message: discord.Message) -> None:
         channel = message.channel
         question = strip_bot_mention(message.content, self._me())
+        if question.lower() in HELP_WORDS:
+            await message.reply(help_text(self.config, command="/heavy")[:CONTENT_LIMIT],
+                                allowed_mentions=NO_MENTIONS, mention_author=False)
+            return
+        if not question and message.attachments:
+            question = FILES_ONLY_QUESTION
         if not question:
             await message.reply(USAGE_HINT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
         guild = message.guild
+        roles = role_ids(message.author)
+        settings_channel = str(channel.parent_id) if isinstance(channel, discord.Thread) \
+            else str(channel.id)
+        if guild is not None:
+            # Refuse before any thread, download or history read: one short reply, no run.
+            resolved = await self.services.settings.resolve(PLATFORM, str(guild.id),
+                                                            settings_channel)
+            refusal = may_ask(resolved.config, str(message.author.id), roles, platform=PLATFORM)
+            if refusal is not None:
+                await message.reply(f"⚠️ {refusal}", allowed_mentions=NO_MENTIONS,
+                                    mention_author=False)
+                return
         reply: dict[str, Any] = {"channel": str(channel.id), "mention": guild is not None}
-        settings_channel, thread, context = str(channel.id), None, None
+        thread, context = None, None
         if isinstance(channel, discord.Thread):  # work in the thread it came from
-            settings_channel, thread = str(channel.parent_id), str(channel.id)
+            thread = str(channel.id)
             context = await self._thread_context(channel, before=message)
             reply["reference"] = str(message.id)
-        elif guild is None:  # a DM: answer right there
+        elif guild is None:  # a DM: answer right there, with the DM so far as context
+            context = await self._dm_context(message)
             reply["reference"] = str(message.id)
         else:  # a channel: start a thread from the question and work there
+            context = await self._chain_context(message)
             try:
                 created = await message.create_thread(name=thread_name(question),
                                                       auto_archive_duration=1440)
@@ -292,7 +339,8 @@ class DiscordAdapter:
             platform=PLATFORM, workspace=str(guild.id) if guild else "",
             channel=settings_channel, thread=thread, user=str(message.author.id),
             question=question, context=context, reply=reply,
-            dedup_key=f"message:{message.id}",
+            dedup_key=f"message:{message.id}", roles=roles,
+            attachments=await self._attachments(message),
         )
         target = self.client.get_partial_messageable(int(reply["channel"]))
 
@@ -300,6 +348,45 @@ class DiscordAdapter:
             await target.send(f"⚠️ {sentence}", allowed_mentions=NO_MENTIONS)
 
         await self.delivery.submit(spec, refuse)
+
+    async def _attachments(self, message: discord.Message) -> dict[str, Any] | None:
+        """The message's files, downloaded and read (never raises: skipped files are notes)."""
+        if not message.attachments:
+            return None
+        files = [Attachment(a.filename, a.url, a.size, a.content_type, PLATFORM)
+                 for a in message.attachments]
+        got = await fetch_attachments(files, self.file_policy)
+        return got.as_dict() if got else None
+
+    async def _dm_context(self, message: discord.Message) -> str | None:
+        """The DM's earlier messages (heavy's answers included), bounded by `dm_context`."""
+        me = self._me()
+        try:
+            earlier = [m async for m in message.channel.history(limit=DM_HISTORY_LIMIT,
+                                                                 before=message)]
+        except discord.HTTPException as err:
+            log.info("could not read DM %s for context: %s", message.channel.id, err)
+            return None
+        return dm_context([_chat(m, me) for m in earlier], before=str(message.id))
+
+    async def _chain_context(self, message: discord.Message) -> str | None:
+        """When `message` replies to one of heavy's answers: that reply chain, else None."""
+        me = self._me()
+        chain: list[discord.Message] = []
+        ref = message.reference
+        try:
+            while ref is not None and ref.message_id is not None and len(chain) < CHAIN_LIMIT:
+                found = ref.resolved if isinstance(ref.resolved, discord.Message) else None
+                if found is None:
+                    channel = self.client.get_partial_messageable(ref.channel_id)
+                    found = await channel.fetch_message(ref.message_id)
+                chain.append(found)
+                ref = found.reference
+        except discord.HTTPException as err:
+            log.info("could not follow the reply chain of %s: %s", message.id, err)
+        if not chain or chain[0].author.id != me:
+            return None  # not a reply to heavy: the replied-to message is not ours to read
+        return reply_chain_context([_chat(m, me) for m in chain])
 
     async def _thread_policy(self, guild: discord.Guild | None, thread: discord.Thread) -> str:
         if guild is None:
@@ -358,6 +445,40 @@ class DiscordAdapter:
             await interaction.response.send_message(text, ephemeral=True,
                                                     allowed_mentions=NO_MENTIONS)
 
+    # -- Regenerate / Go deeper ---------------------------------------------------------------
+
+    async def on_follow_up(self, interaction: discord.Interaction, action: Action,
+                           job_id: str) -> None:
+        """A press: checked against the job record (not the button), then a new job."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        user = str(interaction.user.id)
+        channel = interaction.channel
+        settings_channel = str(channel.parent_id) if isinstance(channel, discord.Thread) \
+            else str(interaction.channel_id)
+        workspace = str(interaction.guild_id or "")
+        scope = Scope(PLATFORM, workspace or "dm", settings_channel)
+        admin = await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
+        async def refuse(sentence: str) -> None:
+            await interaction.followup.send(f"⚠️ {sentence}", ephemeral=True,
+                                            allowed_mentions=NO_MENTIONS)
+
+        try:
+            job = await self.services.runner.get_job(job_id)
+            spec = follow_up(job, action, platform=PLATFORM, workspace=workspace,
+                             channel=settings_channel, user=user, is_admin=admin,
+                             click_id=str(interaction.id))
+        except RequestRejected as err:
+            await refuse(err.user_message)
+            return
+        spec.reply = {"channel": str(interaction.channel_id),
+                      "mention": interaction.guild_id is not None}
+        spec.roles = role_ids(interaction.user)
+        if await self.delivery.submit(spec, refuse) is not None:
+            word = "Going deeper" if action == "deeper" else "Regenerating"
+            await interaction.followup.send(f"{word}: the new answer comes below.",
+                                            ephemeral=True, allowed_mentions=NO_MENTIONS)
+
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
     ) -> None:
@@ -372,6 +493,21 @@ class DiscordAdapter:
             else:
                 await interaction.response.send_message(text, ephemeral=True,
                                                         allowed_mentions=NO_MENTIONS)
+
+
+def role_ids(who: discord.User | discord.Member) -> list[str]:
+    """A member's role ids for `allow_roles` (none outside a server)."""
+    if not isinstance(who, discord.Member):
+        return []
+    return [str(role.id) for role in who.roles if not role.is_default()]
+
+
+def _chat(message: discord.Message, me: int) -> ChatMessage:
+    """A Discord message as a neutral `ChatMessage`: heavy's footers and mentions left out.
+    Only the text counts: heavy's progress cards are embeds with no content, and drop out."""
+    lines = [line for line in message.content.splitlines() if not line.startswith("-# ")]
+    return ChatMessage(strip_bot_mention("\n".join(lines), me), str(message.id),
+                       is_bot=message.author.id == me, author=message.author.display_name)
 
 
 def create_adapter(services: Services) -> DiscordAdapter | None:

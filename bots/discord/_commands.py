@@ -16,8 +16,15 @@ from heavy_engine import MAX_AGENTS, HeavyConfig
 ScopeName = Literal["channel", "server"]
 ThreadPolicy = Literal["mention", "follow"]
 ResettableKey = Literal["model", "agents", "thread_policy", "temperature", "timeout",
-                        "system_prompt"]
+                        "system_prompt", "allow_users", "block_users", "allow_roles"]
 MAX_CHOICES = 25  # Discord's limit for both choices and autocomplete results
+# Where the commands may be used. /heavy: servers, the bot's DMs, and (user installs) group DMs
+# and other servers' channels, where answers go through the interaction's webhook.
+# /heavy-config changes a server's or channel's settings: servers only, server installs only.
+ASK_CONTEXTS = app_commands.AppCommandContext(guild=True, dm_channel=True, private_channel=True)
+ASK_INSTALLS = app_commands.AppInstallationType(guild=True, user=True)
+CONFIG_CONTEXTS = app_commands.AppCommandContext(guild=True)
+CONFIG_INSTALLS = app_commands.AppInstallationType(guild=True)
 
 
 class AskHandler(Protocol):
@@ -33,6 +40,16 @@ class ConfigHandlers(Protocol):
 
     async def reset(self, interaction: discord.Interaction, scope: ScopeName,
                     setting: str | None) -> None: ...
+
+
+def id_list(text: str | None) -> list[str] | None:
+    """"1, 2 3" -> ["1", "2", "3"]; "none" -> [] (clears); None stays None (not given).
+    Mentions pasted instead of ids (<@1>, <@&2>) count as their ids."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("none", "-", "[]"):
+        return []
+    return [part.strip("<@&!>") for part in text.replace(",", " ").split()]
 
 
 def model_choices(allowed: list[str], current: str) -> list[app_commands.Choice[str]]:
@@ -67,7 +84,7 @@ def build_tree(
 
     ask: app_commands.Command[Any, ..., None] = app_commands.Command(
         name="heavy", description="Several agents research your question; one answer comes back",
-        callback=heavy,
+        callback=heavy, allowed_contexts=ASK_CONTEXTS, allowed_installs=ASK_INSTALLS,
     )
     ask.autocomplete("model")(autocomplete_model)
     tree.add_command(ask)
@@ -75,6 +92,7 @@ def build_tree(
     group = app_commands.Group(
         name="heavy-config", description="heavy's settings for this channel or server",
         default_permissions=discord.Permissions(manage_channels=True), guild_only=True,
+        allowed_contexts=CONFIG_CONTEXTS, allowed_installs=CONFIG_INSTALLS,
     )
 
     @app_commands.describe(scope="This channel, or the server default")
@@ -87,6 +105,9 @@ def build_tree(
         "without a mention (follow) or only when mentioned (mention)",
         temperature="Sampling temperature (0-2)", timeout="Seconds a whole run may take",
         system_prompt="Extra instructions for every agent",
+        allow_users="Only these user ids may ask (comma separated; 'none' clears)",
+        block_users="These user ids may not ask (comma separated; 'none' clears)",
+        allow_roles="Only members with these role ids may ask (comma separated; 'none' clears)",
     )
     async def set_(
         interaction: discord.Interaction,
@@ -97,10 +118,15 @@ def build_tree(
         temperature: app_commands.Range[float, 0.0, 2.0] | None = None,
         timeout: app_commands.Range[int, 10, 3600] | None = None,  # noqa: ASYNC109 - an option
         system_prompt: app_commands.Range[str, 1, 2000] | None = None,
+        allow_users: app_commands.Range[str, 1, 1000] | None = None,
+        block_users: app_commands.Range[str, 1, 1000] | None = None,
+        allow_roles: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
-        values = {"model": model, "agents": agents, "thread_policy": thread_policy,
-                  "temperature": temperature, "timeout": timeout,
-                  "system_prompt": system_prompt}
+        values: dict[str, object] = {
+            "model": model, "agents": agents, "thread_policy": thread_policy,
+            "temperature": temperature, "timeout": timeout, "system_prompt": system_prompt,
+            "allow_users": id_list(allow_users), "block_users": id_list(block_users),
+            "allow_roles": id_list(allow_roles)}
         await settings.set(interaction, scope, {k: v for k, v in values.items() if v is not None})
 
     if 0 < len(allowed) <= MAX_CHOICES:  # real choices when they fit, else autocomplete

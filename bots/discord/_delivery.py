@@ -26,7 +26,7 @@ from heavy_engine import RunResult
 from heavy_engine.delivery import Ledger, Pace, Part
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job
-from heavy_engine.text import footer
+from heavy_engine.text import answer_body, footer, source_links
 
 from ._render import (
     NO_MENTIONS,
@@ -35,6 +35,7 @@ from ._render import (
     plan_answer,
     progress_embed,
     queued_text,
+    sources_embed,
     thread_name,
 )
 
@@ -46,6 +47,7 @@ THREAD_EXISTS = 160004  # Discord's code for "a thread has already been created 
 ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
 ORIGINAL = "@original"  # the interaction's own response, in webhook message routes
 StopView = Callable[[str, int], discord.ui.View]
+AnswerView = Callable[[str], discord.ui.View]
 
 
 class ChannelPacer:
@@ -71,10 +73,15 @@ class DiscordSurface:
     interval = 0.0  # the channel pacer paces
 
     def __init__(self, client: discord.Client, pacer: ChannelPacer, stop_view: StopView, *,
-                 refresh: float = 10.0, clock: Callable[[], float] = time.time) -> None:
+                 refresh: float = 10.0, clock: Callable[[], float] = time.time,
+                 answer_view: AnswerView | None = None) -> None:
         self.client = client
         self.pacer = pacer
         self.stop_view = stop_view
+        self.answer_view = answer_view  # Regenerate / Go deeper under the last part
+        # job id -> the sources embed of its answer: made by `answer_parts`, sent with the last
+        # part right after (the same delivery), dropped in `release`.
+        self._sources: dict[str, discord.Embed] = {}
         self.tick = refresh  # redraw at least this often, so elapsed times move
         self._clock = clock  # wall clock: interaction ages are compared across processes
         # Set once logged in: the runner may hand over recovered jobs before that.
@@ -179,7 +186,11 @@ class DiscordSurface:
         if not result.answer:
             return None
         prefix = f"<@{job.spec.user}>" if job.reply.get("mention") else ""
-        plan = plan_answer(result.answer, _footer(result), prefix=prefix)
+        # Sources go in an embed field under the answer, not as a list in its text.
+        embed = sources_embed(source_links(result))
+        if embed is not None:
+            self._sources[job.id] = embed
+        plan = plan_answer(answer_body(result) or result.answer, _footer(result), prefix=prefix)
         last = len(plan.messages) - 1
         return [Part(i, text, (f"heavy-{job.id}.md", result.answer)
                      if plan.attach and i == last else None, last=i == last)
@@ -191,8 +202,14 @@ class DiscordSurface:
         if part.file is not None:
             name, content = part.file
             file = discord.File(io.BytesIO(content.encode()), filename=name)
+        extra: dict[str, Any] = {}
+        if part.last:
+            if self.answer_view is not None:
+                extra["view"] = self.answer_view(job.id)
+            if (embed := self._sources.get(job.id)) is not None:
+                extra["embed"] = embed
         await self._post(job, part.text or "", mention=mention, file=file,
-                         reference=part.index == 0)
+                         reference=part.index == 0, **extra)
 
     async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
                            state: ProgressState) -> None:
@@ -213,7 +230,7 @@ class DiscordSurface:
         return None
 
     async def release(self, job: Job) -> None:
-        return None
+        self._sources.pop(job.id, None)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -249,7 +266,9 @@ class DiscordSurface:
         await card.edit(content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     async def _post(self, job: Job, content: str, *, mention: bool,
-                    file: discord.File | None = None, reference: bool = True) -> None:
+                    file: discord.File | None = None, reference: bool = True,
+                    view: discord.ui.View | None = None,
+                    embed: discord.Embed | None = None) -> None:
         """Send with the bot token (runs outlive interaction tokens), the webhook as fallback."""
         reply = job.reply
         target = int(reply.get("thread") or reply["channel"])
@@ -260,6 +279,10 @@ class DiscordSurface:
             extra["reference"] = ref
         if file is not None:
             extra["file"] = file
+        if view is not None:
+            extra["view"] = view
+        if embed is not None:
+            extra["embed"] = embed
         try:
             await self.client.get_partial_messageable(target).send(
                 content, allowed_mentions=mentions, **extra)

@@ -205,6 +205,33 @@ def plan_answer(
     return AnswerPlan(chunks, attach)
 
 
+SOURCES_TITLE = "Sources"
+
+
+def sources_embed(links: list[tuple[str, str]]) -> discord.Embed | None:
+    """The run's sources as one embed field (`1. [title](url)` a line), None when there are none.
+
+    Lines that would pass the field's 1,024 characters are left out and counted instead, so a
+    link is never cut in half; the embed stays far under the 6,000 in all.
+    """
+    if not links:
+        return None
+    lines: list[str] = []
+    used = 0
+    for i, (title, url) in enumerate(links, 1):
+        title = title.replace("[", "(").replace("]", ")")
+        line = f"{i}. [{clip(title, 100)}]({url})" if len(url) <= 500 else f"{i}. {clip(title, 100)}"
+        rest = f"… and {len(links) - len(lines)} more"
+        if used + len(line) + 1 + len(rest) > FIELD_VALUE_LIMIT:
+            lines.append(rest)
+            break
+        lines.append(line)
+        used += len(line) + 1
+    embed = discord.Embed(colour=_COLOURS["ok"])
+    embed.add_field(name=SOURCES_TITLE, value="\n".join(lines), inline=False)
+    return embed
+
+
 def failure_text(error: str | None, ref: str, *, status: str = "failed") -> str:
     """One short sentence for the user, with the reference the logs carry."""
     if status == "cancelled":

@@ -33,7 +33,8 @@ from ._render import NO_MENTIONS
 log = logging.getLogger("heavy.discord")
 PLATFORM = "discord"
 SHOWN_KEYS = ("model", "orchestrator_model", "agents", "thread_policy", "temperature", "timeout",
-              "max_iterations", "system_prompt", "tools")
+              "max_iterations", "system_prompt", "tools", "allow_users", "block_users",
+              "allow_roles")
 
 
 class ConfigCommands:

@@ -25,7 +25,7 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import _actions, _assistant, _commands, _home, _shortcut, _triggers
+from . import _actions, _assistant, _commands, _followups, _home, _shortcut, _triggers
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
@@ -117,6 +117,7 @@ class SlackAdapter:
         _triggers.register(self.app, self.bot)
         _commands.register(self.app, self.bot)
         _actions.register(self.app, self.bot)
+        _followups.register(self.app, self.bot)  # Regenerate / Go deeper
         _home.register(self.app, self.bot)
         _shortcut.register(self.app, self.bot)
         self._socket: Any = None

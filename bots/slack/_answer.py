@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -48,9 +49,10 @@ def plan_answer(markdown: str, *, filename: str = "answer.md") -> AnswerPlan:
 
 async def send_chunk(client: AsyncWebClient, channel: str, thread_ts: str, chunk: str,
                      footer: str | None, replace_ts: str | None,
-                     limit: int = CHUNK_LIMIT) -> list[str]:
+                     limit: int = CHUNK_LIMIT,
+                     actions: dict[str, Any] | None = None) -> list[str]:
     """Post one chunk (or replace `replace_ts` with it); the ts of what it became."""
-    text, blocks = answer_message(chunk, footer)
+    text, blocks = answer_message(chunk, footer, actions)
     try:
         if replace_ts is not None:
             await client.chat_update(channel=channel, ts=replace_ts, text=text, blocks=blocks)
@@ -63,7 +65,8 @@ async def send_chunk(client: AsyncWebClient, channel: str, thread_ts: str, chunk
             # The message cannot be edited (deleted, a stream Slack still holds...): the
             # answer matters more than where it lands.
             log.info("chat.update failed (%s); posting the answer anew", api_error(err))
-            return await send_chunk(client, channel, thread_ts, chunk, footer, None, limit)
+            return await send_chunk(client, channel, thread_ts, chunk, footer, None, limit,
+                                    actions)
         if api_error(err) != "msg_too_long" or limit // 2 < _MIN_CHUNK:
             raise
     # Slack measures differently from us (entities, emoji): halve and try again.
@@ -73,7 +76,8 @@ async def send_chunk(client: AsyncWebClient, channel: str, thread_ts: str, chunk
     for j, piece in enumerate(pieces):
         out += await send_chunk(client, channel, thread_ts, piece,
                                 footer if j == len(pieces) - 1 else None,
-                                replace_ts if j == 0 else None, limit // 2)
+                                replace_ts if j == 0 else None, limit // 2,
+                                actions if j == len(pieces) - 1 else None)
     return out
 
 

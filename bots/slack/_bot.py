@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig
 from heavy_engine.delivery import ReplyPipeline
-from heavy_engine.runtime import JobSpec, Services
+from heavy_engine.runtime import JobSpec, Services, may_ask
 from heavy_engine.settings import AdminPolicy
 
 from ._cards import failure_text
@@ -102,12 +102,15 @@ class SlackBot:
         dedup_key: str | None,
         context: str | None = None,
         extra: dict[str, Any] | None = None,
+        flags: dict[str, Any] | None = None,
+        attachments: dict[str, Any] | None = None,
     ) -> bool:
         """Submit a question; refusals go back to the user. True when a job was queued."""
         working = asyncio.ensure_future(react(self.client, channel, trigger_ts, WORKING))
         spec = JobSpec(
             platform=PLATFORM, workspace=team, channel=channel, user=user, question=question,
-            thread=thread_ts, context=context, dedup_key=dedup_key,
+            thread=thread_ts, context=context, dedup_key=dedup_key, flags=dict(flags or {}),
+            attachments=attachments,
             reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
                    "trigger_ts": trigger_ts, **(extra or {})},
         )
@@ -124,6 +127,12 @@ class SlackBot:
             return False
         self.remember_thread(channel, thread_ts)
         return True
+
+    async def refusal(self, team: str, channel: str, user: str) -> str | None:
+        """Why `user` may not ask here (the channel's allow/block lists), or None. Checked
+        before any download or public post; the runner checks again at submit."""
+        config = await self.channel_config(team, channel)
+        return may_ask(config, user, platform=PLATFORM)
 
     async def tell(self, channel: str, user: str, text: str, *,
                    thread_ts: str | None = None) -> None:

@@ -149,11 +149,32 @@ def footer_block(footer: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_text(footer)}]}
 
 
-def answer_message(chunk_mrkdwn: str, footer: str | None = None) -> tuple[str, Blocks]:
-    """One message of the answer; the last one carries the footer as a context block."""
+REGENERATE_ACTION = "heavy_regenerate"
+DEEPER_ACTION = "heavy_deeper"
+
+
+def answer_actions(job_id: str) -> dict[str, Any]:
+    """The Regenerate / Go deeper buttons under an answer's last message; each value is only
+    the job id (see `_followups`)."""
+    def button(action_id: str, label: str) -> dict[str, Any]:
+        return {"type": "button", "action_id": action_id, "value": job_id,
+                "text": {"type": "plain_text", "text": label, "emoji": True}}
+
+    return {"type": "actions", "block_id": "heavy_followups", "elements": [
+        button(REGENERATE_ACTION, ":repeat: Regenerate"),
+        button(DEEPER_ACTION, ":mag: Go deeper"),
+    ]}
+
+
+def answer_message(chunk_mrkdwn: str, footer: str | None = None,
+                   actions: dict[str, Any] | None = None) -> tuple[str, Blocks]:
+    """One message of the answer; the last one carries the footer as a context block (and
+    the Regenerate / Go deeper buttons, `actions`)."""
     blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk_mrkdwn}}]
     if footer:
         blocks.append(footer_block(footer))
+    if actions:
+        blocks.append(actions)
     return chunk_mrkdwn, blocks
 
 

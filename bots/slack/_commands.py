@@ -11,6 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from heavy_engine.help import help_text
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
 from ._bot import PLATFORM, SlackBot, reference
@@ -24,7 +25,7 @@ from ._modal import (
     show_text,
     submitted_values,
 )
-from ._mrkdwn import safe_text
+from ._mrkdwn import markdown_to_mrkdwn, safe_text
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -72,6 +73,16 @@ async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) ->
     channel, user = command["channel_id"], command["user_id"]
     if not question:
         await respond(text="Ask a question after the command: `/heavy What changed in ...?`",
+                      response_type="ephemeral")
+        return
+    if question.lower() in ("help", "?"):
+        text = markdown_to_mrkdwn(help_text(bot.services.config, command=ASK_COMMAND))
+        await respond(text=text, response_type="ephemeral")
+        return
+    # Refused before the public "asked:" message: only the asker learns it.
+    refusal = await bot.refusal(command.get("team_id") or "", channel, user)
+    if refusal is not None:
+        await respond(text=f":information_source: {safe_text(refusal)}",
                       response_type="ephemeral")
         return
     try:

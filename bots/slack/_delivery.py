@@ -29,6 +29,7 @@ from heavy_engine.text import footer
 from ._answer import attach, plan_answer, send_chunk
 from ._cards import (
     SECTION_LIMIT,
+    answer_actions,
     answer_message,
     failed_answer,
     failure_sentence,
@@ -226,7 +227,8 @@ class SlackSurface:
             text = result.answer + "".join(f"\n\n_{n}_" for n in result.notes)
             too_long = len(text) > STREAM_MAX_CHARS
             note = ("\n\n_… the full answer is attached as a file._" if too_long else "")
-            if not await stream.finish(text, footer_blocks=[footer_block(footer(result))],
+            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)),
+                                                            answer_actions(job.id)],
                                        note=note):
                 return False
             if too_long:
@@ -268,7 +270,8 @@ class SlackSurface:
             if part.index == 0 and ledger.answer is not None:
                 await self._answer_turn(job)
             await send_chunk(self.client, reply["channel"], reply["thread_ts"], part.text,
-                             part.footer, ledger.answer if part.index == 0 else None)
+                             part.footer, ledger.answer if part.index == 0 else None,
+                             actions=answer_actions(job.id) if part.footer else None)
         if part.file is not None:
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])

@@ -105,6 +105,10 @@ def config_modal(config: HeavyConfig, values: Mapping[str, Any], target: ModalTa
                         for key, label in _POLICIES.items()],
             "initial_option": {"text": {"type": "plain_text", "text": _POLICIES[policy]},
                                "value": policy}}),
+        _input("allow_users", "Who may ask", _users_el(values.get("allow_users")),
+               optional=True, hint="Only these people may ask heavy here; empty: everyone."),
+        _input("block_users", "Who may not ask", _users_el(values.get("block_users")),
+               optional=True, hint="These people may not ask heavy here."),
     ]
     return {
         "type": "modal",
@@ -115,6 +119,16 @@ def config_modal(config: HeavyConfig, values: Mapping[str, Any], target: ModalTa
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": blocks,
     }
+
+
+def _users_el(ids: Any) -> dict[str, Any]:
+    """A people picker pre-filled with the Slack user ids of an access list (ids written for
+    another platform, `discord:…`, are not shown and not touched)."""
+    element: dict[str, Any] = {"type": "multi_users_select"}
+    users = [i.removeprefix("slack:") for i in ids or [] if ":" not in i.removeprefix("slack:")]
+    if users:
+        element["initial_users"] = users[:100]
+    return element
 
 
 def _value(state: Mapping[str, Any], block_id: str) -> dict[str, Any]:
@@ -133,6 +147,9 @@ def submitted_values(state: Mapping[str, Any]) -> dict[str, Any]:
         "thread_policy": (_value(state, "thread_policy").get("selected_option") or {}).get(
             "value"),
     }
+    for key in ("allow_users", "block_users"):
+        if key in state:  # a modal opened before these fields existed leaves them alone
+            out[key] = list(_value(state, key).get("selected_users") or [])
     if isinstance(out["agents"], str) and out["agents"].strip().isdigit():
         out["agents"] = int(out["agents"])
     lines = (_value(state, "agent_models").get("value") or "").split("\n")

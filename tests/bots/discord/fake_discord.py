@@ -8,6 +8,10 @@ Gateway: HELLO, then IDENTIFY gets READY and one GUILD_CREATE per guild; heartbe
 Frames are plain-text JSON (the `compress` query is ignored, which discord.py accepts since it
 decompresses binary frames only). Threads created over REST are announced with THREAD_CREATE,
 as Discord does.
+
+Files: `attach(name, data)` stores a file and returns the attachment object a message carries;
+its `url` points at this server's `/attachments/...` route (the CDN's shape, with a signed query
+string that must come back intact). Downloads are recorded in `downloads`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ GUILD_ID = "910000000000000001"
 CHANNEL_ID = "920000000000000001"
 FORUM_ID = "920000000000000002"
 OWNER_ID = "930000000000000001"
+ROLE_ID = "915000000000000001"  # "reviewers", a role members can hold (allow_roles)
 EPOCH = "2026-01-01T00:00:00.000000+00:00"
 
 
@@ -69,6 +74,9 @@ class FakeDiscord:
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _failures: list[tuple[str, str, int, dict[str, Any], dict[str, str]]] = field(
         default_factory=list)
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (data, type)
+    downloads: list[tuple[str, dict[str, str], dict[str, str]]] = field(
+        default_factory=list)  # (path, query, headers) of each file download
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -90,6 +98,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        app.router.add_get("/attachments/{tail:.*}", self._file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -131,6 +140,19 @@ class FakeDiscord:
         self.channels[thread["id"]] = thread
         await self.dispatch("THREAD_CREATE", thread)
         return str(thread["id"])
+
+    def attach(self, name: str, data: bytes,
+               content_type: str | None = "text/plain") -> dict[str, Any]:
+        """Store a file; the attachment object (as in a message's `attachments`) for it."""
+        att_id = self.new_id()
+        path = f"/attachments/{CHANNEL_ID}/{att_id}/{name}"
+        self.files[path] = (data, content_type or "application/octet-stream")
+        url = f"http://{self.host}:{self.port}{path}?ex=6a000000&is=69f00000&hm={att_id[-8:]}"
+        out: dict[str, Any] = {"id": att_id, "filename": name, "size": len(data),
+                               "url": url, "proxy_url": url}
+        if content_type:
+            out["content_type"] = content_type
+        return out
 
     def fail_next(self, method: str, pattern: str, status: int = 403, code: int = 50013,
                   message: str = "Missing Permissions") -> None:
@@ -228,6 +250,14 @@ class FakeDiscord:
             await ws.send_json({"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": g})
 
     # -- REST --------------------------------------------------------------------------------
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        self.downloads.append((request.path, dict(request.query), dict(request.headers)))
+        found = self.files.get(request.path)
+        if found is None or not request.query.get("hm"):  # unsigned: Discord says 404 too
+            return web.Response(status=404, text="not found")
+        data, kind = found
+        return web.Response(body=data, content_type=kind.split(";")[0])
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
@@ -481,7 +511,10 @@ def default_guild() -> dict[str, Any]:
         "member_count": 3, "large": False, "features": [], "emojis": [], "stickers": [],
         "roles": [{"id": GUILD_ID, "name": "@everyone", "permissions": str(0x4_0000_0000 | 0xC00),
                    "position": 0, "color": 0, "hoist": False, "managed": False,
-                   "mentionable": False, "flags": 0}],
+                   "mentionable": False, "flags": 0},
+                  {"id": ROLE_ID, "name": "reviewers", "permissions": "0", "position": 1,
+                   "color": 0, "hoist": False, "managed": False, "mentionable": False,
+                   "flags": 0}],
         "members": [member(bot_user())],
         "channels": [text_channel(CHANNEL_ID, "general"), text_channel(FORUM_ID, "forum", 15)],
         "threads": [], "voice_states": [], "presences": [], "stage_instances": [],

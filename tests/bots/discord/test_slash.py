@@ -119,9 +119,11 @@ async def test_an_over_long_question_is_refused_with_a_sentence(stack: Stack) ->
     fake = stack.fake
     payload = slash_heavy("x" * 9000)
     await fake.interact(payload)
-    [edit] = await fake.wait_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
-    assert "9000 characters" in edit.body["content"]
-    assert edit.body["allowed_mentions"]["parse"] == []
+    # A refusal is for the asker only: the public "thinking" goes, an ephemeral note says why.
+    await fake.wait_call("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
+    [note] = await fake.wait_call("POST", r"/webhooks/\d+/[^/]+")
+    assert "9000 characters" in note.body["content"] and note.body["flags"] == 64
+    assert note.body["allowed_mentions"]["parse"] == []
 
 
 async def test_a_blank_question_gets_the_usage_hint(stack: Stack) -> None:
@@ -144,8 +146,8 @@ async def test_a_model_outside_the_allowed_list_is_refused(stack: Stack) -> None
     fake = stack.fake
     payload = slash_heavy("Which model?", model="evil/expensive")
     await fake.interact(payload)
-    [edit] = await fake.wait_call("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
-    assert "not allowed" in edit.body["content"]
+    [note] = await fake.wait_call("POST", r"/webhooks/\d+/[^/]+")
+    assert "not allowed" in note.body["content"] and note.body["flags"] == 64
     assert not stack.llm.calls()
 
 

@@ -92,6 +92,11 @@ class FakeSlack:
     # oauth.v2.access: the app's (client_id, client_secret), and code -> the grant it returns.
     oauth_client: tuple[str, str] = ("", "")
     oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Files shared in messages: `share_file` stores one; GET /files-pri/... serves it only
+    # with `Authorization: Bearer <files_token>` (else Slack's HTML sign-in page, as Slack).
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (data, type)
+    files_token: str = ""
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (path, Authorization)
     _auth: str = ""
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -111,6 +116,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
+        app.router.add_get("/files-pri/{tail:.*}", self._file)
         app.router.add_post("/respond/{token}", self._respond)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
@@ -248,6 +254,25 @@ class FakeSlack:
         call.result = body
         self._record(call)
         return web.json_response({"ok": True, **body})
+
+    def share_file(self, name: str, data: bytes, mimetype: str = "text/plain") -> dict[str, Any]:
+        """Store a file; the file object a message's `files` carries for it."""
+        file_id = f"F{len(self.files) + 1:07d}"
+        path = f"/files-pri/{TEAM}-{file_id}/download/{name}"
+        self.files[path] = (data, mimetype)
+        return {"id": file_id, "created": 1700000000, "timestamp": 1700000000, "name": name,
+                "title": name, "mimetype": mimetype, "filetype": name.rsplit(".", 1)[-1],
+                "user": "U0ALICE", "size": len(data), "mode": "hosted", "is_external": False,
+                "url_private": f"{self.url}{path.replace('/download', '')}",
+                "url_private_download": f"{self.url}{path}"}
+
+    async def _file(self, request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        self.downloads.append((request.path, auth))
+        found = self.files.get(request.path)
+        if not self.files_token or auth != f"Bearer {self.files_token}" or found is None:
+            return web.Response(text="<html>Sign in to Slack</html>", content_type="text/html")
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = await request.read()

@@ -48,6 +48,8 @@ EVENT_SCOPES = {
     "assistant_thread_started": "assistant:write",
     "assistant_thread_context_changed": "assistant:write",
 }
+# Not Web API methods: downloading a file's url_private_download with the bot token.
+DOWNLOAD_SCOPES = {"slack_policy(": "files:read"}
 # Events any app receives without a scope: App Home, and the end of an installation.
 SCOPELESS_EVENTS = {"app_home_opened", "app_uninstalled", "tokens_revoked"}
 
@@ -72,6 +74,8 @@ def test_scopes_are_exactly_what_is_used(manifest: dict[str, Any]) -> None:
     needed = {"commands"} | set(EVENT_SCOPES.values())
     for method in _called_methods():
         needed |= METHOD_SCOPES[method]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in SOURCE.glob("*.py"))
+    needed |= {scope for call, scope in DOWNLOAD_SCOPES.items() if call in source}
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == needed
     # What an OAuth install asks for is what the manifest declares.
     assert set(BOT_SCOPES) == needed

@@ -29,8 +29,10 @@ async def test_mention_is_answered_in_its_thread_with_progress_and_footer(slack:
     # The answer's final state is the full text with a footer: agents, time, tokens, cost.
     final = fake.called("chat.update", ts=answer.ts)[-1].args
     assert "simulated" in final["text"]
-    footer = final["blocks"][-1]
+    footer, buttons = final["blocks"][-2:]
     assert footer["type"] == "context"
+    assert [e["text"]["text"] for e in buttons["elements"]] == [":repeat: Regenerate",
+                                                                 ":mag: Go deeper"]
     assert "2/2 agents" in footer["elements"][0]["text"]
     assert "tokens" in footer["elements"][0]["text"] and "$" in footer["elements"][0]["text"]
     assert fake.called("reactions.remove", name="hourglass_flowing_sand", timestamp=MENTION_TS)

@@ -34,6 +34,7 @@ async def test_the_synthesis_streams_into_the_thread(
     [stream] = slack.fake.streams.values()
     assert stream["stopped"] and stream["text"] == ANSWER
     assert stream["blocks"][0]["type"] == "context" and "2/2 agents" in str(stream["blocks"])
+    assert "Go deeper" in str(stream["blocks"][1])  # the buttons close the stream too
     # Only the progress card was posted the ordinary way.
     assert len(slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)) == 1
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
@@ -50,7 +51,8 @@ async def test_an_expired_stream_falls_back_to_editing_the_message(
     await slack.settle()
     [start] = slack.fake.called("chat.startStream")
     final = slack.fake.called("chat.update", ts=start.ts)[-1].args
-    assert "Streaming works" in final["text"] and final["blocks"][-1]["type"] == "context"
+    assert "Streaming works" in final["text"]
+    assert [b["type"] for b in final["blocks"][-2:]] == ["context", "actions"]  # footer, buttons
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
 
@@ -63,7 +65,7 @@ async def test_without_the_streaming_api_the_answer_is_posted(
     await slack.settle()
     _card, answer = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
     final = [answer, *slack.fake.called("chat.update", ts=answer.ts)][-1].args
-    assert final["blocks"][-1]["type"] == "context"
+    assert [b["type"] for b in final["blocks"][-2:]] == ["context", "actions"]  # footer, buttons
     assert not slack.fake.streams
     # The process remembers: the next answer does not try again.
     await slack.event(mention(event_id="Ev0MENTION02", ts="1700000700.000100"))
