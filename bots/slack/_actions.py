@@ -49,6 +49,9 @@ async def _stop(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
     parsed = parse_stop_value(action.get("value") or "")
     job = await bot.services.runner.get_job(parsed[0]) if parsed else None
     team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
+    if parsed and job is None:  # e.g. a card older than the job records kept
+        await bot.tell(channel, user, "This run has already finished.", thread_ts=thread)
+        return
     if job is None or not _asked_here(job, team, channel):
         log.info("slack: %s pressed Stop for %s, not a run of %s", user,
                  parsed[0] if parsed else "an unreadable value", channel)

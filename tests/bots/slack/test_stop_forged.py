@@ -66,8 +66,10 @@ async def test_a_stop_for_an_unknown_job_is_a_polite_no(slack: Slack) -> None:
         resp = await slack.interaction(click)
         assert resp.status == 200
     await slack.settle()
-    notes = slack.fake.called("chat.postEphemeral", user="U0MALLORY")
-    assert notes and all("not for a run in this channel" in n.args["text"] for n in notes)
+    texts = [n.args["text"] for n in slack.fake.called("chat.postEphemeral", user="U0MALLORY")]
+    assert len(texts) == 4
+    assert all("not for a run in this channel" in t for t in texts[:2]), texts  # unreadable
+    assert all(t == "This run has already finished." for t in texts[2:]), texts  # no such job
 
 
 async def test_a_deeply_nested_stop_value_is_a_polite_no(slack: Slack) -> None:
