@@ -80,12 +80,18 @@ class GuardedTree(app_commands.CommandTree[discord.Client]):
         return False
 
 
+# Events whose content people shape (commands, buttons, messages). Session events (READY,
+# GUILD_CREATE) stay unguarded: a client that cannot read those should fail loudly.
+GUARDED_EVENTS = ("INTERACTION_CREATE", "MESSAGE_CREATE", "MESSAGE_UPDATE")
+
+
 def guard_parsers(client: discord.Client) -> None:
-    """Every gateway event discord.py cannot parse is dropped with a warning; the connection
-    stays up. Uses `ConnectionState.parsers`, discord.py's table of event handlers."""
+    """A `GUARDED_EVENTS` event discord.py cannot parse is dropped with a warning; the
+    connection stays up. Uses `ConnectionState.parsers`, discord.py's table of handlers."""
     parsers: dict[str, Callable[[Any], None]] = client._connection.parsers
-    for event, parse in list(parsers.items()):
-        if not getattr(parse, "_heavy_guarded", False):
+    for event in GUARDED_EVENTS:
+        parse = parsers.get(event)
+        if parse is not None and not getattr(parse, "_heavy_guarded", False):
             parsers[event] = _guarded(event, parse)
 
 
