@@ -5,8 +5,8 @@ discord.py trusts the shape of what the gateway sends: an application command wh
 missing or holds wrong types raises inside its invoker task (an unanswered interaction and an
 "exception was never retrieved"), and a component interaction without a `custom_id` raises
 inside the gateway reader, which ends the connection. Here the command tree checks the shape
-first (`interaction_check`, discord.py's public hook) and refuses politely; every gateway
-parser drops an event it cannot read with one warning instead of raising.
+first (`interaction_check`, discord.py's public hook) and refuses politely; the parsers of
+interactions and messages drop an event they cannot read with one warning instead of raising.
 """
 
 from __future__ import annotations
