@@ -20,6 +20,7 @@ from typing import Any
 
 import discord
 import yarl
+from discord.app_commands import CommandNotFound, CommandSignatureMismatch, TransformerError
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.attachments import Attachment, discord_policy, fetch_attachments
@@ -30,7 +31,7 @@ from heavy_engine.conversations import (
     follow_up,
     reply_chain_context,
 )
-from heavy_engine.delivery import ReplyPipeline, may_stop
+from heavy_engine.delivery import ReplyPipeline, may_stop, shorten
 from heavy_engine.help import help_text
 from heavy_engine.runtime import JobSpec, Services, may_ask
 from heavy_engine.settings import Scope
@@ -39,6 +40,7 @@ from heavy_engine.text import transcript
 from ._commands import build_tree
 from ._delivery import ChannelPacer, DiscordSurface
 from ._followups import answer_views, follow_up_button
+from ._guard import MALFORMED, guard_parsers
 from ._render import CONTENT_LIMIT, NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
@@ -50,6 +52,8 @@ DM_HISTORY_LIMIT = 40  # messages read from a DM; `dm_context` keeps the last 20
 CHAIN_LIMIT = 10  # replied-to messages followed up a reply chain
 FILES_ONLY_QUESTION = "Read the attached file(s) and tell me what matters in them."
 HELP_WORDS = ("help", "?")
+# Errors a malformed or out-of-date command causes before any of our code runs.
+_NOT_OURS = (CommandNotFound, CommandSignatureMismatch, TransformerError)
 STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
 
 
@@ -196,6 +200,7 @@ class DiscordAdapter:
     async def setup(self) -> None:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""
         self.client.add_dynamic_items(self.stop_button, self.follow_up_button)
+        guard_parsers(self.client)  # an unreadable gateway event is dropped, not fatal
         self.surface.online.set()  # REST works from here on
         try:
             await self.tree.sync()
@@ -424,10 +429,26 @@ class DiscordAdapter:
 
     async def on_stop(self, interaction: discord.Interaction, job_id: str, requester: int) -> None:
         user = interaction.user.id
+        # The custom id comes back from the client: only its job id is read. Who asked and
+        # where come from the job's record (`requester` is what the button says, unused).
+        job = await self.services.runner.get_job(job_id)
+        if job is None:  # e.g. a card older than the job records kept
+            await interaction.response.send_message(
+                "This run has already finished.", ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        spec = job.spec
+        if not (spec.platform == PLATFORM and spec.workspace == str(interaction.guild_id or "")
+                and str(spec.reply.get("channel") or spec.channel) == str(interaction.channel_id)):
+            log.info("discord: %s pressed Stop for %s, not a run of channel %s", user, job_id,
+                     interaction.channel_id)
+            await interaction.response.send_message(
+                "This Stop button is not for a run in this channel: nothing was stopped.",
+                ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         # The same rule as a channel's settings: Manage Channels, or the operator's `admins`.
         scope = Scope(PLATFORM, str(interaction.guild_id or "dm"), str(interaction.channel_id))
         admin = await policy(interaction.permissions, self.config.admins).can_edit(str(user), scope)
-        if not may_stop(str(user), str(requester), admin):
+        if not may_stop(str(user), spec.user, admin):
             await interaction.response.send_message(
                 "Only the person who asked, or someone who can manage this channel, can stop "
                 "this run.", ephemeral=True, allowed_mentions=NO_MENTIONS)
@@ -482,10 +503,15 @@ class DiscordAdapter:
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
     ) -> None:
-        ref = uuid.uuid4().hex[:8]
-        log.error("command %s failed (ref %s)", getattr(interaction.command, "qualified_name",
-                  "?"), ref, exc_info=error)
-        text = f"⚠️ Something went wrong on my side (ref `{ref}`)."
+        name = getattr(interaction.command, "qualified_name", "?")
+        if isinstance(error, _NOT_OURS):  # the request's fault, not ours: no stack trace
+            log.info("command %s refused: %s", name, type(error).__name__)
+            text = (f"⚠️ {shorten(str(error), 300)}" if isinstance(error, TransformerError)
+                    else f"⚠️ {MALFORMED}")
+        else:
+            ref = uuid.uuid4().hex[:8]
+            log.error("command %s failed (ref %s)", name, ref, exc_info=error)
+            text = f"⚠️ Something went wrong on my side (ref `{ref}`)."
         with contextlib.suppress(discord.HTTPException):
             if interaction.response.is_done():
                 await interaction.followup.send(text, ephemeral=True,

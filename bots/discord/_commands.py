@@ -13,6 +13,8 @@ from discord import app_commands
 
 from heavy_engine import MAX_AGENTS, HeavyConfig
 
+from ._guard import GuardedTree
+
 ScopeName = Literal["channel", "server"]
 ThreadPolicy = Literal["mention", "follow"]
 ResettableKey = Literal["model", "agents", "thread_policy", "temperature", "timeout",
@@ -62,7 +64,7 @@ def model_choices(allowed: list[str], current: str) -> list[app_commands.Choice[
 def build_tree(
     client: discord.Client, config: HeavyConfig, asker: AskHandler, settings: ConfigHandlers
 ) -> app_commands.CommandTree[discord.Client]:
-    tree: app_commands.CommandTree[discord.Client] = app_commands.CommandTree(client)
+    tree: app_commands.CommandTree[discord.Client] = GuardedTree(client)
     allowed = list(config.allowed_models)
 
     async def autocomplete_model(

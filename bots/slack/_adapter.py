@@ -1,7 +1,8 @@
 """`SlackAdapter`: the Bolt app, its HTTP route and Socket Mode connection.
 
-Middleware order is Bolt's own, written down here because it matters: SSL check, request
-signature and timestamp verification (401 otherwise), single-workspace authorization
+Middleware order, written down here because it matters: on HTTP, our gate (`_verify`: the
+signature and timestamp on the raw bytes, 401 otherwise; then a body Bolt can read, 400
+otherwise), then Bolt's own: SSL check, request signature and timestamp verification again, single-workspace authorization
 (`auth.test`, which gives the bot's user id), ignoring the bot's own events, then our listeners
 (which ack first and work in the background).
 """
@@ -9,10 +10,11 @@ signature and timestamp verification (401 otherwise), single-workspace authoriza
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -25,7 +27,7 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import _actions, _assistant, _commands, _followups, _home, _shortcut, _triggers
+from . import _actions, _assistant, _commands, _followups, _home, _shortcut, _triggers, _verify
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
@@ -33,6 +35,7 @@ from ._delivery import SlackSurface
 from ._env import SlackEnv
 from ._installs import DbInstallationStore, DbOAuthStateStore, DbThreadContextStore, TokenCipher
 from ._oauth import OAuthRoutes, oauth_settings
+from ._verify import signed
 from ._workspaces import (
     WorkspaceClient,
     WorkspaceDelivery,
@@ -131,8 +134,18 @@ class SlackAdapter:
                 *(OAuthRoutes(oauth).routes() if oauth is not None else [])]
 
     async def handle(self, request: web.Request) -> web.Response:
-        """aiohttp -> Bolt -> aiohttp, nothing else (Bolt checks the signature)."""
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        """aiohttp -> Bolt -> aiohttp. The signature is checked on the raw bytes before
+        anything parses them (Bolt checks it again), and a signed body Bolt could not read is
+        400: see `_verify`."""
+        raw = await request.read()
+        if not signed(self.env.signing_secret or "", raw, request.headers, now=time.time()):
+            log.debug("slack: unsigned or stale request refused")
+            return web.json_response({"error": "invalid request"}, status=401)
+        bolt_request = _verify.bolt_request(raw, request.query_string, request.headers)
+        if bolt_request is None:
+            log.info("slack: a signed request with a malformed body refused")
+            return web.json_response({"error": "malformed request body"}, status=400)
+        response = await self.app.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
     async def start(self) -> None:

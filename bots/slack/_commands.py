@@ -156,13 +156,23 @@ async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
     """Store the modal's changes: (field errors when something was refused, else the
     (channel, user, text) of the confirmation to send once the modal is closed)."""
     user = (body.get("user") or {}).get("id") or ""
-    target = ModalTarget.load(view.get("private_metadata") or "{}")
+    target = ModalTarget.load(view.get("private_metadata"))
+    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
+    if target is None or target.team != team:  # forged, or made for another workspace
+        log.info("slack: a settings modal with unreadable metadata from %s refused", user)
+        return {"model": "This form is out of date: close it and run /heavy-config again."}, None
     scope = Scope(PLATFORM, target.team, target.channel)
     if not await bot.admins.can_edit(user, scope):  # checked again: the modal is client-side
         return {"model": "You are not allowed to change these settings."}, None
     settings = bot.services.settings
     resolved = await settings.resolve(PLATFORM, target.team, target.channel or None)
-    to_set, to_unset = changes(resolved.values, submitted_values(view["state"]["values"]))
+    try:
+        submitted = submitted_values((view.get("state") or {}).get("values") or {})
+    except (AttributeError, TypeError, KeyError, ValueError):  # forged: not what Slack sends
+        log.info("slack: a settings modal with malformed values from %s refused", user)
+        return {"model": "This form could not be read: close it and run /heavy-config "
+                         "again."}, None
+    to_set, to_unset = changes(resolved.values, submitted)
     try:  # one write: a refusal or a conflict leaves nothing half saved
         await settings.update(scope, to_set, to_unset, actor=f"slack:{user}",
                               expected_version=target.version)

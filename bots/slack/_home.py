@@ -127,7 +127,7 @@ def _parse_edit_value(raw: str) -> Mapping[str, str] | None:
     try:
         data = json.loads(raw)
         return {"team": str(data["t"]), "origin": str(data["o"])}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # a forged value
         return None
 
 
@@ -168,6 +168,9 @@ async def _edit(bot: SlackBot, body: dict[str, Any], action: dict[str, Any]) -> 
     if parsed is None:
         return
     team = parsed["team"]
+    if team != ((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")):
+        log.info("slack: %s pressed Edit for another workspace's settings", user)
+        return  # the value is client-side: it may only name the presser's workspace
     scope = Scope(PLATFORM, team, "")
     if not await bot.admins.can_edit(user, scope):  # the button is client-side: check again
         log.info("slack: %s pressed Edit in App Home without the right to", user)

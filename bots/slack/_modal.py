@@ -17,6 +17,7 @@ from ._mrkdwn import safe_text
 
 CALLBACK_ID = "heavy_config"
 PROMPT_CHARS = 3000  # Slack's plain_text_input max_length
+METADATA_CHARS = 3000  # Slack's private_metadata max_length
 _OPTION_TEXT = 75  # Slack's limit for an option's text
 SHOWN_CHARS = 200  # a value in `/heavy-config show`
 SHOW_LIMIT = 3800  # the whole text, below Slack's ~4,000 (the last line may add 80)
@@ -38,9 +39,20 @@ class ModalTarget:
                            "o": self.origin}, separators=(",", ":"))
 
     @classmethod
-    def load(cls, raw: str) -> ModalTarget:
-        data = json.loads(raw)
-        return cls(str(data["t"]), str(data["c"]), int(data["v"]), str(data["o"]))
+    def load(cls, raw: Any) -> ModalTarget | None:
+        """The target `dump` wrote, or None for anything else: the metadata comes back from
+        the client, and a forged one must be refused, not crash the submission."""
+        try:
+            data = json.loads(raw) if isinstance(raw, str) and len(raw) <= METADATA_CHARS else None
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(data, dict):
+            return None
+        team, channel, version, origin = (data.get(k) for k in ("t", "c", "v", "o"))
+        if not (isinstance(team, str) and isinstance(channel, str) and isinstance(origin, str)
+                and type(version) is int and 0 <= version < 2**53):
+            return None
+        return cls(team, channel, version, origin)
 
 
 def _option(value: str) -> dict[str, Any]:
