@@ -22,7 +22,7 @@ from heavy_engine.settings import AdminPolicy
 from ._cards import failure_text
 from ._context import ThreadHistory
 from ._delivery import WORKING, react
-from ._mrkdwn import safe_text
+from ._markdown import safe_mrkdwn
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -115,7 +115,7 @@ class SlackBot:
         async def refuse(sentence: str) -> None:
             await working
             await react(self.client, channel, trigger_ts, WORKING, remove=True)
-            await self.tell(channel, user, f":information_source: {safe_text(sentence)}",
+            await self.tell(channel, user, f":information_source: {safe_mrkdwn(sentence)}",
                             thread_ts=thread_ts)
 
         job = await self.delivery.submit(spec, refuse)

@@ -15,6 +15,7 @@ from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
 from ._bot import PLATFORM, SlackBot, reference
 from ._cards import failure_text, shorten, shorten_safe
+from ._markdown import safe_mrkdwn
 from ._modal import (
     CALLBACK_ID,
     ModalTarget,
@@ -24,7 +25,6 @@ from ._modal import (
     show_text,
     submitted_values,
 )
-from ._mrkdwn import safe_text
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -162,4 +162,4 @@ async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
                          "/heavy-config again."}, None
     where = "the workspace default" if not target.channel else f"<#{target.channel}>"
     summary = ", ".join([*to_set, *(f"{k} (reset)" for k in to_unset)]) or "nothing changed"
-    return {}, (target.origin, user, f"Saved heavy's settings for {where}: {safe_text(summary)}.")
+    return {}, (target.origin, user, f"Saved heavy's settings for {where}: {safe_mrkdwn(summary)}.")

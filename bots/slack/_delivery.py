@@ -24,12 +24,10 @@ from heavy_engine import RunResult
 from heavy_engine.delivery import Ledger, Pace, Part
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job
-from heavy_engine.text import footer
+from heavy_engine.text import answer_body, footer, run_notes, source_links
 
-from ._answer import attach, plan_answer, send_chunk
+from ._answer import attach, plan_answer, send_message
 from ._cards import (
-    SECTION_LIMIT,
-    answer_message,
     failed_answer,
     failure_sentence,
     failure_text,
@@ -39,6 +37,7 @@ from ._cards import (
     queued_card,
     stopped_in_queue_card,
 )
+from ._markdown import Blocks, MarkdownPlan, feedback_block, sources_block
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
 
@@ -74,6 +73,7 @@ class _Live:
     card: Payload | None = None
     answer: Payload | None = None
     answer_at: float = 0.0  # loop time of the live answer's last write
+    plan: MarkdownPlan | None = None  # the answer's messages, once planned
 
 
 class SlackSurface:
@@ -139,7 +139,8 @@ class SlackSurface:
         if live.stream is not None and not live.stream.broken:
             live.stream.set(synthesis)
             return
-        payload = answer_message(partial_answer(synthesis, SECTION_LIMIT))
+        message = partial_answer(synthesis)
+        payload = (message.text, message.blocks)
         if payload == live.answer:
             return
         reply = job.reply
@@ -223,10 +224,11 @@ class SlackSurface:
         if stream.ts is None:
             return False
         if result.status == "ok" and result.answer:
-            text = result.answer + "".join(f"\n\n_{n}_" for n in result.notes)
+            text = _answer_text(result)
             too_long = len(text) > STREAM_MAX_CHARS
             note = ("\n\n_… the full answer is attached as a file._" if too_long else "")
-            if not await stream.finish(text, footer_blocks=[footer_block(footer(result))],
+            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)),
+                                                            *answer_tail(job, result)],
                                        note=note):
                 return False
             if too_long:
@@ -249,26 +251,29 @@ class SlackSurface:
     def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
         if result.status != "ok" or not result.answer:
             return None
-        text = result.answer
-        if result.notes:
-            text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
         filename = f"heavy-{job.id}.md"
-        plan = plan_answer(text, filename=filename)
-        count = len(plan.chunks) + (plan.attachment is not None)
-        parts = [Part(i, chunk, last=i == count - 1,
-                      footer=footer(result) if i == len(plan.chunks) - 1 else None)
-                 for i, chunk in enumerate(plan.chunks)]
+        plan = plan_answer(_answer_text(result), filename=filename, footer=footer(result),
+                           tail=answer_tail(job, result))
+        live = self._live.get(job.id)
+        if live is not None:  # send_part posts these messages, in this process
+            live.plan = plan
+        count = len(plan.messages) + (plan.attachment is not None)
+        parts = [Part(i, message.text, last=i == count - 1,
+                      footer=footer(result) if i == len(plan.messages) - 1 else None)
+                 for i, message in enumerate(plan.messages)]
         if plan.attachment is not None:  # last: the summary says it is there
             parts.append(Part(count - 1, None, (filename, plan.attachment), last=True))
         return parts
 
     async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
         reply = job.reply
-        if part.text is not None:
+        live = self._live.get(job.id)
+        if part.text is not None and live is not None and live.plan is not None:
             if part.index == 0 and ledger.answer is not None:
                 await self._answer_turn(job)
-            await send_chunk(self.client, reply["channel"], reply["thread_ts"], part.text,
-                             part.footer, ledger.answer if part.index == 0 else None)
+            await send_message(self.client, reply["channel"], reply["thread_ts"],
+                               live.plan.messages[part.index],
+                               ledger.answer if part.index == 0 else None)
         if part.file is not None:
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])
@@ -278,9 +283,9 @@ class SlackSurface:
         reply = job.reply
         if ledger.answer is not None:
             await self._answer_turn(job)
-        await send_chunk(self.client, reply["channel"], reply["thread_ts"],
-                         failed_answer(state.synthesis, failure_text(result.error, job.id)),
-                         None, ledger.answer)
+        await send_message(self.client, reply["channel"], reply["thread_ts"],
+                           failed_answer(state.synthesis, failure_text(result.error, job.id)),
+                           ledger.answer)
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         reply = job.reply
@@ -312,3 +317,14 @@ class SlackSurface:
         await self.client.chat_update(channel=channel, ts=ts, text=payload[0],
                                       blocks=payload[1])
 
+
+def _answer_text(result: RunResult) -> str:
+    """The answer without its Sources list (shown natively below it), then the run's notes."""
+    notes = run_notes(result)
+    return answer_body(result) + ("\n\n" + "\n".join(f"_{n}_" for n in notes) if notes else "")
+
+
+def answer_tail(job: Job, result: RunResult) -> Blocks:
+    """What ends a final answer: its sources, then the feedback buttons."""
+    sources = sources_block(source_links(result))
+    return [*([sources] if sources else []), feedback_block(job.id)]

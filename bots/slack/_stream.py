@@ -17,7 +17,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ._mrkdwn import neutralise_broadcasts
+from ._markdown import neutralise
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -28,14 +28,13 @@ STREAM_MAX_CHARS = 11_000
 TRANSIENT = frozenset({"ratelimited", "http_429", "http_500", "http_502", "http_503",
                        "http_504", "internal_error", "fatal_error", "service_unavailable",
                        "request_timeout"})  # Slack's markdown text fails near 12k: longer answers become files
-_CONTROL = re.compile(r"<(?=[!@#])")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def stream_safe(markdown: str) -> str:
     """Markdown for the streaming API that cannot ping: Slack's `<!channel>`, `<@U1>` and
     bare `@here` get a word joiner. Local edits only, so a prefix maps to a prefix."""
-    return neutralise_broadcasts(_CONTROL.sub("<\u2060", markdown))
+    return neutralise(markdown)
 
 
 def open_fence(markdown: str) -> str | None:

@@ -28,9 +28,9 @@ async def test_mention_is_answered_in_its_thread_with_progress_and_footer(slack:
     assert "actions" not in [b["type"] for b in last_card["blocks"]]
     # The answer's final state is the full text with a footer: agents, time, tokens, cost.
     final = fake.called("chat.update", ts=answer.ts)[-1].args
-    assert "simulated" in final["text"]
-    footer = final["blocks"][-1]
-    assert footer["type"] == "context"
+    assert "simulated" in fake.shown(final)
+    *_, footer, feedback = final["blocks"]  # the footer, then the feedback buttons
+    assert footer["type"] == "context" and feedback["type"] == "context_actions"
     assert "2/2 agents" in footer["elements"][0]["text"]
     assert "tokens" in footer["elements"][0]["text"] and "$" in footer["elements"][0]["text"]
     assert fake.called("reactions.remove", name="hourglass_flowing_sand", timestamp=MENTION_TS)

@@ -50,7 +50,8 @@ async def test_an_expired_stream_falls_back_to_editing_the_message(
     await slack.settle()
     [start] = slack.fake.called("chat.startStream")
     final = slack.fake.called("chat.update", ts=start.ts)[-1].args
-    assert "Streaming works" in final["text"] and final["blocks"][-1]["type"] == "context"
+    assert "Streaming works" in slack.fake.shown(final)
+    assert [b["type"] for b in final["blocks"]][-2:] == ["context", "context_actions"]
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
 
@@ -63,7 +64,7 @@ async def test_without_the_streaming_api_the_answer_is_posted(
     await slack.settle()
     _card, answer = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
     final = [answer, *slack.fake.called("chat.update", ts=answer.ts)][-1].args
-    assert final["blocks"][-1]["type"] == "context"
+    assert [b["type"] for b in final["blocks"]][-2:] == ["context", "context_actions"]
     assert not slack.fake.streams
     # The process remembers: the next answer does not try again.
     await slack.event(mention(event_id="Ev0MENTION02", ts="1700000700.000100"))
