@@ -25,7 +25,7 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import _actions, _assistant, _commands, _home, _shortcut, _triggers
+from . import _actions, _assistant, _commands, _feedback, _home, _shortcut, _triggers
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
@@ -119,6 +119,7 @@ class SlackAdapter:
         _actions.register(self.app, self.bot)
         _home.register(self.app, self.bot)
         _shortcut.register(self.app, self.bot)
+        _feedback.register(self.app, self.bot)
         self._socket: Any = None
         self._delivery = (WorkspaceDelivery(self.delivery, self.installs)
                           if self.installs else self.delivery)

@@ -64,12 +64,17 @@ def settings_text(config: HeavyConfig) -> str:
             "_Channels can override these; `/heavy-config show` in a channel lists its own._")
 
 
+_FEEDBACK = {"good": " · rated :+1:", "bad": " · rated :-1:"}
+
+
 def job_line(job: PastJob) -> str:
     icon = _STATUS_ICONS.get(job.status, ":grey_question:")
     when = int(job.created_at.timestamp())
     date = f"<!date^{when}^{{date_short_pretty}} {{time}}|{job.created_at:%Y-%m-%d %H:%M} UTC>"
+    rated = _FEEDBACK.get(job.feedback or "", "")
     return (f"{icon} {safe_mrkdwn(_short(job.question, QUESTION_CHARS))}\n"
-            f"      _{job.status} · ${job.cost_usd:.4f} · {job.tokens:,} tokens · {date}_")
+            f"      _{job.status} · ${job.cost_usd:.4f} · {job.tokens:,} tokens · {date}_"
+            + rated)
 
 
 def budget_text(left: BudgetLeft, config: HeavyConfig) -> str:
