@@ -104,7 +104,10 @@ class SlackBot:
         extra: dict[str, Any] | None = None,
     ) -> bool:
         """Submit a question; refusals go back to the user. True when a job was queued."""
-        working = asyncio.ensure_future(react(self.client, channel, trigger_ts, WORKING))
+        # A streamed run shows its own progress at once: the ⏳ reaction is for the card.
+        streamed = getattr(self.delivery.surface, "streaming", False)
+        working = asyncio.ensure_future(
+            react(self.client, channel, None if streamed else trigger_ts, WORKING))
         spec = JobSpec(
             platform=PLATFORM, workspace=team, channel=channel, user=user, question=question,
             thread=thread_ts, context=context, dedup_key=dedup_key,

@@ -145,6 +145,12 @@ def stopped_in_queue_card() -> tuple[str, Blocks]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
+def started_card() -> tuple[str, Blocks]:
+    """A queued note once its run streams below it: it has nothing more to say."""
+    text = ":arrow_down: Started: the agents' progress and the answer are below."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
 def footer_block(footer: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_mrkdwn(footer)}]}
 

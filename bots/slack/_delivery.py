@@ -35,6 +35,7 @@ from ._cards import (
     partial_answer,
     progress_card,
     queued_card,
+    started_card,
     stopped_in_queue_card,
 )
 from ._markdown import Blocks, MarkdownPlan, feedback_block, sources_block
@@ -102,24 +103,42 @@ class SlackSurface:
                 self.client, reply["channel"], thread_ts=reply["thread_ts"],
                 team=reply.get("team", ""), user=job.spec.user, interval=self.interval,
                 on_started=lambda ts: ledger.record(answer=ts))
-        card = self._card(job, state)
+        if live.stream is not None:
+            # The streamed message shows the agents as tasks: no card. A queued note says
+            # where the run went.
+            live.stream.show(state)
+            if ledger.card is not None:
+                try:
+                    await self._update(reply["channel"], ledger.card, started_card())
+                except SlackApiError as err:
+                    log.info("could not update the queued note %s: %s", ledger.card,
+                             api_error(err))
+            return
+        await self._show_card(job, ledger, live, self._card(job, state))
+
+    async def _show_card(self, job: Job, ledger: Ledger, live: _Live, card: Payload) -> None:
+        """Post the card, or edit it (the queued note, the card from before a restart, the
+        fallback card of a stream Slack closed)."""
+        if card == live.card:
+            return
+        reply = job.reply
         if ledger.card is None:
             resp = await self.client.chat_postMessage(
                 channel=reply["channel"], thread_ts=reply["thread_ts"], text=card[0],
                 blocks=card[1])
             await ledger.record(card=str(resp["ts"]))
-        else:  # the queued note, or the card from before a restart
+        else:
             await self._update(reply["channel"], ledger.card, card)
         live.card = card
 
     async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
         live = self._live[job.id]
-        channel = job.reply["channel"]
-        card = self._card(job, state)
+        if live.stream is not None and not live.stream.broken:
+            live.stream.show(state)  # sent at the stream's own pace, only what changed
+            return None
         try:
-            if card != live.card and ledger.card is not None:
-                await self._update(channel, ledger.card, card)
-                live.card = card
+            # No stream, or Slack closed it: the card shows the agents instead.
+            await self._show_card(job, ledger, live, self._card(job, state))
             if state.synthesis:
                 await self._show_synthesis(job, ledger, live, state.synthesis)
         except SlackApiError as err:
@@ -164,15 +183,23 @@ class SlackSurface:
 
     async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         live = self._live[job.id]
+        if live.stream is not None and not live.stream.broken:
+            live.stream.show(state)  # the tasks' final states; finish_live stops the stream
+            return
+        if ledger.card is None:  # a stream Slack refused or closed early: its fallback card
+            try:
+                await self._show_card(job, ledger, live, self._card(job, state))
+            except SlackApiError as err:
+                log.info("the fallback card of job %s: %s", job.id, api_error(err))
         if state.synthesis:
             # What was written last shows at once; the answer replaces it in its turn.
             try:
                 await self._show_synthesis(job, ledger, live, state.synthesis)
             except SlackApiError as err:
                 log.info("the last partial answer of job %s: %s", job.id, api_error(err))
-        if ledger.card is None:
-            return
         card = self._card(job, state)
+        if ledger.card is None or card == live.card:
+            return
         for _ in range(_FINAL_TRIES):
             try:
                 await self._update(job.reply["channel"], ledger.card, card)

@@ -28,14 +28,25 @@ async def test_the_synthesis_streams_into_the_thread(
     await slack.event(mention())
     await slack.settle()
     [start] = slack.fake.called("chat.startStream")
-    assert start.args["thread_ts"] == MENTION_TS
+    assert start.args["thread_ts"] == MENTION_TS and start.args["task_display_mode"] == "plan"
     assert start.args["recipient_team_id"] == TEAM
     assert start.args["recipient_user_id"] == "U0ALICE"
     [stream] = slack.fake.streams.values()
     assert stream["stopped"] and stream["text"] == ANSWER
-    assert stream["blocks"][0]["type"] == "context" and "2/2 agents" in str(stream["blocks"])
-    # Only the progress card was posted the ordinary way.
-    assert len(slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)) == 1
+    # One task per agent, updated in place: pending or running, then complete.
+    tasks = [c for c in stream["chunks"] if c["type"] == "task_update"]
+    assert {t["id"] for t in tasks} == {"agent-1", "agent-2"}
+    for task_id in ("agent-1", "agent-2"):
+        states = [t["status"] for t in tasks if t["id"] == task_id]
+        assert states[-1] == "complete" and len(states) == len(set(states))  # no repeats
+        assert set(states) <= {"pending", "in_progress", "complete"}
+    assert any(c["type"] == "plan_update" for c in stream["chunks"])
+    # The answer ends with its footer and the feedback buttons.
+    assert [b["type"] for b in stream["blocks"]] == ["context", "context_actions"]
+    assert "2/2 agents" in str(stream["blocks"][0])
+    # No separate progress card and no ⏳ reaction: the stream shows the run.
+    assert not slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    assert not slack.fake.called("reactions.add", name="hourglass_flowing_sand")
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
 
