@@ -37,6 +37,7 @@ STREAM_MAX_CHARS = 11_000
 TRANSIENT = frozenset({"ratelimited", "http_429", "http_500", "http_502", "http_503",
                        "http_504", "internal_error", "fatal_error", "service_unavailable",
                        "request_timeout"})  # Slack's markdown text fails near 12k: longer answers become files
+SOURCES_TAIL = "\n\n**Sources**\n"  # heavy_engine's sources_section, after the answer
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
@@ -44,6 +45,13 @@ def stream_safe(markdown: str) -> str:
     """Markdown for the streaming API that cannot ping: Slack's `<!channel>`, `<@U1>` and
     bare `@here` get a word joiner. Local edits only, so a prefix maps to a prefix."""
     return neutralise(markdown)
+
+
+def without_sources(markdown: str) -> str:
+    """The synthesis without the Sources list the engine appends: on Slack the sources end
+    the message natively (a context block under the answer)."""
+    head, found, _ = markdown.rpartition(SOURCES_TAIL)
+    return head if found else markdown
 
 
 def open_fence(markdown: str) -> str | None:
@@ -93,18 +101,19 @@ class StreamedAnswer:
         """The run as it stands: tasks, and the synthesis so far; sent when the interval
         allows."""
         for index, agent in state.agents.items():
-            if agent.tool == "fetch_url" and agent.tool_args:
+            # The latest call's arguments stay after it ends: a `{"url": ...}` is a fetch.
+            if '"url"' in agent.tool_args:
                 seen = self._fetched.setdefault(index, [])
                 seen += [u for u in urls_in(agent.tool_args) if u not in seen]
         findings = {i: a.finding for i, a in state.agents.items() if a.finding}
         self._tasks = list(task_chunks(state, findings=findings, sources=self._fetched))
         if state.synthesis:
-            self._text = state.synthesis
+            self._text = without_sources(state.synthesis)
         self._kick()
 
     def set(self, markdown: str) -> None:
         """The synthesis so far; sent when the interval allows."""
-        self._text = markdown
+        self._text = without_sources(markdown)
         self._kick()
 
     def _kick(self) -> None:

@@ -103,6 +103,7 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> text, stopped
+    stream_ttl: float = 300.0  # Slack closes a stream after about five minutes
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     port: int = 0
@@ -398,9 +399,21 @@ class FakeSlack:
         files = json.loads(files) if isinstance(files, str) else files or []
         return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
 
+    def _streaming(self, ts: str) -> dict[str, Any]:
+        """The stream at `ts` if Slack still holds it open: a stopped stream, or one older
+        than `stream_ttl`, answers `message_not_in_streaming_state` as Slack does."""
+        stream = self.streams.get(ts)
+        if stream is None:
+            raise _Refused("message_not_found")
+        if stream["stopped"] or time.monotonic() - stream["started"] > self.stream_ttl:
+            stream["expired"] = not stream["stopped"]
+            raise _Refused("message_not_in_streaming_state")
+        return stream
+
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
+                            "started": time.monotonic(), "expired": False,
                             "thread_ts": args.get("thread_ts"),
                             "task_display_mode": args.get("task_display_mode"), "chunks": []}
         self._take_chunks(self.streams[ts], args)
@@ -415,15 +428,13 @@ class FakeSlack:
                 stream["text"] += chunk.get("text") or ""
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
-        stream = self.streams[args["ts"]]
-        if stream["stopped"]:  # Slack would answer message_not_in_streaming_state
-            raise AssertionError("appendStream after stopStream")
+        stream = self._streaming(args["ts"])
         stream["text"] += args.get("markdown_text") or ""
         self._take_chunks(stream, args)
         return {"channel": args.get("channel"), "ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
-        stream = self.streams[args["ts"]]
+        stream = self._streaming(args["ts"])
         stream["text"] += args.get("markdown_text") or ""
         self._take_chunks(stream, args)
         stream["stopped"] = True

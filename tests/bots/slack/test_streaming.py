@@ -3,15 +3,19 @@ off), and the fallbacks when the stream is unavailable or expires."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack._stream import StreamedAnswer, open_fence, sendable, stream_safe
-from heavy_engine.testing import FakeLLM, fake_config, text_reply
+from heavy_engine import Engine
+from heavy_engine.testing import FakeLLM, fake_config, text_reply, tool_call_reply
 
 from .conftest import TOKEN, MakeSlack, Slack
 from .fake_slack import TEAM, FakeSlack
 from .test_mentions import MENTION_TS, mention
+from .test_sources import fetch_engine  # noqa: F401 (a fixture)
 
 WJ = "\u2060"
 
@@ -64,6 +68,59 @@ async def test_an_expired_stream_falls_back_to_editing_the_message(
     assert "Streaming works" in slack.fake.shown(final)
     assert [b["type"] for b in final["blocks"]][-2:] == ["context", "context_actions"]
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
+
+
+async def test_a_stream_slack_closes_mid_run_continues_with_the_card_and_chat_update(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await _streaming(make_slack, fake_llm)
+    slack.fake.stream_ttl = 0.4  # Slack's five minutes, shortened
+    fake_llm.latency = 0.25  # the run outlives the stream
+    fake_llm.enqueue(text_reply(ANSWER), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    [start] = slack.fake.called("chat.startStream")
+    [stream] = slack.fake.streams.values()
+    assert stream["expired"] and not stream["stopped"]
+    assert any(c.error == "message_not_in_streaming_state" for c in slack.fake.calls)
+    # The card took over the agents' progress; the streamed message became the answer.
+    [card, *_] = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    last = [card, *slack.fake.called("chat.update", ts=card.ts)][-1].args
+    assert last["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+    assert "2/2 agents finished" in last["blocks"][0]["text"]["text"]
+    final = slack.fake.called("chat.update", ts=start.ts)[-1].args
+    assert "Streaming works" in slack.fake.shown(final)
+    assert [b["type"] for b in final["blocks"]][-2:] == ["context", "context_actions"]
+    assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
+
+
+async def test_tasks_carry_the_running_tool_the_finding_and_the_fetched_urls(
+    make_slack: MakeSlack, fake_llm: FakeLLM, fetch_engine: Engine  # noqa: F811
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=2, tools=["fetch_url"])
+    slack = await make_slack(config, engine=fetch_engine, streaming=True)
+    fake_llm.enqueue(json.dumps({"questions": ["Read the doc", "Think it over"]}),
+                     when="decompose")
+    fake_llm.enqueue(tool_call_reply(("fetch_url", {"url": "https://a.example/doc"}),
+                                     delay=0.3),
+                     text_reply("It is 42.", delay=0.3), text_reply("Also 42.", delay=0.3),
+                     when="agent")
+    fake_llm.enqueue(text_reply("The answer is 42."), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    [stream] = slack.fake.streams.values()
+    tasks = [c for c in stream["chunks"] if c["type"] == "task_update"]
+    titles = {t["id"]: t["title"] for t in tasks}
+    assert sorted(titles.values()) == ["Read the doc", "Think it over"]
+    reader = next(i for i, t in titles.items() if t == "Read the doc")
+    mine = [t for t in tasks if t["id"] == reader]
+    done = mine[-1]
+    assert done["status"] == "complete" and done["output"]  # a one-line finding
+    assert [s["url"] for s in done["sources"]] == ["https://a.example/doc"]
+    assert stream["text"].startswith("The answer is 42.")
+    # The answer's own sources end the message, as a context block under the footer.
+    assert "**Sources**" not in stream["text"]  # not listed twice
+    assert "<https://a.example/doc|Doc A>" in str(stream["blocks"])
 
 
 async def test_without_the_streaming_api_the_answer_is_posted(
