@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
+from . import _home
 from ._bot import PLATFORM, SlackBot, reference
 from ._cards import failure_text, shorten, shorten_safe
 from ._markdown import safe_mrkdwn
@@ -65,6 +66,10 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         if confirmation is not None:
             await bot.track(bot.tell(*confirmation))
+            target = ModalTarget.load(view.get("private_metadata") or "{}")
+            if not target.channel:  # App Home shows the workspace default: show the new one
+                await bot.track(_home.republish(bot, target.team, confirmation[1],
+                                                target.origin))
 
 
 async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:

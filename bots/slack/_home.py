@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 
 from heavy_engine import HeavyConfig
 from heavy_engine.runtime import BudgetLeft, JobHistory, PastJob
@@ -20,6 +21,7 @@ from heavy_engine.settings import Scope
 from ._bot import PLATFORM, SlackBot
 from ._markdown import safe_mrkdwn
 from ._modal import ModalTarget, config_modal
+from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 
@@ -153,6 +155,15 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await bot.track(bot.guarded(_edit(bot, body, action), channel=None, user=None))
+
+
+async def republish(bot: SlackBot, team: str, user: str, channel: str) -> None:
+    """Publish `user`'s App Home again (its settings changed); failures are logged."""
+    history = JobHistory(bot.services.settings.db, bot.services.config)
+    try:
+        await _publish(bot, history, team, user, channel)
+    except SlackApiError as err:
+        log.info("re-publishing App Home for %s failed: %s", user, api_error(err))
 
 
 async def _publish(bot: SlackBot, history: JobHistory, team: str, user: str,
