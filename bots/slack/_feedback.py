@@ -14,11 +14,15 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.runtime import JobHistory
 
 from ._bot import PLATFORM, SlackBot
 from ._markdown import FEEDBACK_ACTION, parse_feedback
+from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 
@@ -30,18 +34,19 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     history = JobHistory(bot.services.settings.db, bot.services.config)
 
     @app.action(FEEDBACK_ACTION)
-    async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                          context: AsyncBoltContext) -> None:
         await ack()
         channel = (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
         message = body.get("message") or {}
         thread = message.get("thread_ts") or message.get("ts")
-        await bot.track(bot.guarded(_rate(bot, history, body, action),
+        await bot.track(bot.guarded(_rate(bot, history, body, action, context.client),
                                     channel=channel, user=user, thread_ts=thread))
 
 
 async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],
-                action: dict[str, Any]) -> None:
+                action: dict[str, Any], client: AsyncWebClient) -> None:
     parsed = parse_feedback(str(action.get("value") or ""))
     channel = str((body.get("channel") or {}).get("id") or "")
     user = str((body.get("user") or {}).get("id") or "")
@@ -63,5 +68,8 @@ async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],
         metrics.feedback.inc(platform=PLATFORM, value=value)
     log.info("slack: %s rated job %s %s", user, job.id, value)
     message = body.get("message") or {}
-    await bot.tell(channel, user, THANKS[value],
-                   thread_ts=message.get("thread_ts") or message.get("ts"))
+    try:  # with the token of the workspace the press came from (Bolt's per-request client)
+        await client.chat_postEphemeral(channel=channel, user=user, text=THANKS[value],
+                                        thread_ts=message.get("thread_ts") or message.get("ts"))
+    except SlackApiError as err:
+        log.info("thanking %s for feedback failed: %s", user, api_error(err))
