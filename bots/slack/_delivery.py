@@ -38,9 +38,11 @@ from ._cards import (
     started_card,
     stopped_in_queue_card,
 )
-from ._markdown import Blocks, MarkdownPlan, feedback_block, sources_block
+from ._markdown import Blocks, MarkdownPlan, feedback_block
+from ._markdown import sources_block as _sources_block
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
+from ._tasks import sources_task
 
 log = logging.getLogger("heavy.slack")
 
@@ -254,9 +256,11 @@ class SlackSurface:
             text = _answer_text(result)
             too_long = len(text) > STREAM_MAX_CHARS
             note = ("\n\n_… the full answer is attached as a file._" if too_long else "")
-            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)),
-                                                            *answer_tail(job, result)],
-                                       note=note):
+            # The sources ride on the stream as its URL-sources element, under the tasks.
+            sources = sources_task(source_links(result))
+            tail = answer_tail(job, result, sources_block=sources is None)
+            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)), *tail],
+                                       note=note, last=[sources] if sources else ()):
                 return False
             if too_long:
                 await self._attach_under_stream(job, text)
@@ -351,7 +355,8 @@ def _answer_text(result: RunResult) -> str:
     return answer_body(result) + ("\n\n" + "\n".join(f"_{n}_" for n in notes) if notes else "")
 
 
-def answer_tail(job: Job, result: RunResult) -> Blocks:
-    """What ends a final answer: its sources, then the feedback buttons."""
-    sources = sources_block(source_links(result))
+def answer_tail(job: Job, result: RunResult, *, sources_block: bool = True) -> Blocks:
+    """What ends a final answer: its sources (unless the stream shows them), then the
+    feedback buttons."""
+    sources = _sources_block(source_links(result)) if sources_block else None
     return [*([sources] if sources else []), feedback_block(job.id)]

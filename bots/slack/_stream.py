@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from slack_sdk.errors import SlackApiError, SlackRequestError
@@ -131,8 +131,9 @@ class StreamedAnswer:
             await asyncio.gather(self._worker, return_exceptions=True)
 
     async def finish(self, markdown: str, *, footer_blocks: list[dict[str, Any]],
-                     note: str = "") -> bool:
-        """Send the rest and stop the stream; False when the caller must post it instead."""
+                     note: str = "", last: Sequence[Chunk] = ()) -> bool:
+        """Send the rest and stop the stream, with `last` chunks (the sources) after the
+        tasks; False when the caller must post it instead."""
         await self.settle()
         head = markdown[:STREAM_MAX_CHARS]
         fence = open_fence(head) if len(markdown) > len(head) else None
@@ -147,7 +148,8 @@ class StreamedAnswer:
             stream = await self._open()
             # The rest and the tasks' last states ride on the stop call.
             await stream.stop(markdown_text=final[len(self.sent):] or None,
-                              chunks=self._changed() or None, blocks=footer_blocks)
+                              chunks=[*self._changed(), *last] or None,
+                              blocks=footer_blocks)
             await self._started()
             self.sent = final
         except SlackApiError as err:
