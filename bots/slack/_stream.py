@@ -139,6 +139,9 @@ class StreamedAnswer:
         fence = open_fence(head) if len(markdown) > len(head) else None
         closing = f"\n{fence}" if fence else ""  # so a note after a cut is not inside code
         final = stream_safe(head) + closing + stream_safe(note)
+        if not final.startswith(self.sent) and final.startswith(self.sent.rstrip()):
+            # Slack has trailing blank lines the final text trimmed: keep them, go on.
+            final = self.sent + final[len(self.sent.rstrip()):].lstrip()
         if self.broken or not final.startswith(self.sent):
             # Expired, or the answer is not what was streamed (the synthesis failed and the
             # findings stand in): close what is open and let the caller replace it.

@@ -191,6 +191,21 @@ async def test_the_closing_note_of_a_stream_cannot_ping(fake_slack: FakeSlack) -
     assert sent["text"].startswith("The partial answer \n\n:warning: rejected:")
 
 
+async def test_a_final_text_without_the_streamed_blank_lines_still_finishes_in_place(
+    fake_slack: FakeSlack,
+) -> None:
+    client = AsyncWebClient(token=TOKEN, base_url=fake_slack.api_url)
+    stream = StreamedAnswer(client, "C0GENERAL", thread_ts=MENTION_TS, team=TEAM, user="U0ALICE")
+    stream.set("The answer.\n\n")  # what streamed before the Sources list arrived
+    await stream.settle()
+    assert stream.sent == "The answer.\n\n"
+    assert await stream.finish("The answer.", footer_blocks=[{"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "footer"}]}])
+    [sent] = fake_slack.streams.values()
+    assert sent["stopped"] and sent["text"] == "The answer.\n\n"
+    assert sent["blocks"][0]["elements"][0]["text"] == "footer"  # stopped with its blocks
+
+
 @pytest.mark.parametrize(
     ("markdown", "expected"),
     [
