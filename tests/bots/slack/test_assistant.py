@@ -110,6 +110,21 @@ async def test_a_queued_question_in_the_split_view_shows_its_place(
                for c in slack.fake.called("assistant.threads.setStatus"))
 
 
+async def test_with_streaming_the_split_view_shows_the_agents_as_tasks(
+    make_slack: MakeSlack,
+) -> None:
+    slack = await make_slack(streaming=True)
+    await slack.event(user_message("Compare SQLite and PostgreSQL for a chat bot."))
+    await slack.settle()
+    [start] = slack.fake.called("chat.startStream")
+    assert start.args["channel"] == DM and start.args["thread_ts"] == THREAD
+    assert start.args["task_display_mode"] == "plan"
+    [stream] = slack.fake.streams.values()
+    tasks = {c["id"] for c in stream["chunks"] if c["type"] == "task_update"}
+    assert tasks == {"agent-1", "agent-2"} and stream["stopped"] and stream["text"]
+    assert not slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)  # no card
+
+
 async def test_a_failing_status_never_loses_the_answer(slack: Slack) -> None:
     slack.fake.fail_next("assistant.threads.setStatus", "internal_error", status=500,
                          times=5)
