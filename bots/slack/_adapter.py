@@ -27,7 +27,17 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.runtime import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import _actions, _assistant, _commands, _followups, _home, _shortcut, _triggers, _verify
+from . import (
+    _actions,
+    _assistant,
+    _commands,
+    _feedback,
+    _followups,
+    _home,
+    _shortcut,
+    _triggers,
+    _verify,
+)
 from ._admin import SlackAdmins
 from ._bot import PLATFORM, SlackBot, reference
 from ._context import ThreadHistory
@@ -123,6 +133,7 @@ class SlackAdapter:
         _followups.register(self.app, self.bot)  # Regenerate / Go deeper
         _home.register(self.app, self.bot)
         _shortcut.register(self.app, self.bot)
+        _feedback.register(self.app, self.bot)
         self._socket: Any = None
         self._delivery = (WorkspaceDelivery(self.delivery, self.installs)
                           if self.installs else self.delivery)

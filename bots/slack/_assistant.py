@@ -20,7 +20,6 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine import RequestRejected
 from heavy_engine.runtime import JobSpec
 
 from ._bot import PLATFORM, SlackBot
@@ -152,14 +151,15 @@ async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
         reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
                "trigger_ts": None, "assistant": True},
     )
-    try:
-        job = await bot.services.runner.submit(spec)
-    except RequestRejected as err:
+
+    async def refuse(sentence: str) -> None:
         await _set_status(client, channel, thread_ts, "")
         await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                      text=f":information_source: {safe_mrkdwn(err.user_message)}")
-        return
-    if job is None:  # a retry of a question already asked
+                                      text=f":information_source: {safe_mrkdwn(sentence)}")
+
+    # The one submit path (the pipeline's): refusals are told, a queued job shows its note.
+    job = await bot.delivery.submit(spec, refuse)
+    if job is None:  # refused, or a retry of a question already asked
         return
     bot.remember_thread(channel, thread_ts)
     try:

@@ -22,7 +22,7 @@ from heavy_engine.settings import AdminPolicy
 from ._cards import failure_text
 from ._context import ThreadHistory
 from ._delivery import WORKING, react
-from ._mrkdwn import safe_text
+from ._markdown import safe_mrkdwn
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -106,7 +106,10 @@ class SlackBot:
         attachments: dict[str, Any] | None = None,
     ) -> bool:
         """Submit a question; refusals go back to the user. True when a job was queued."""
-        working = asyncio.ensure_future(react(self.client, channel, trigger_ts, WORKING))
+        # A streamed run shows its own progress at once: the ⏳ reaction is for the card.
+        streamed = getattr(self.delivery.surface, "streaming", False)
+        working = asyncio.ensure_future(
+            react(self.client, channel, None if streamed else trigger_ts, WORKING))
         spec = JobSpec(
             platform=PLATFORM, workspace=team, channel=channel, user=user, question=question,
             thread=thread_ts, context=context, dedup_key=dedup_key, flags=dict(flags or {}),
@@ -118,7 +121,7 @@ class SlackBot:
         async def refuse(sentence: str) -> None:
             await working
             await react(self.client, channel, trigger_ts, WORKING, remove=True)
-            await self.tell(channel, user, f":information_source: {safe_text(sentence)}",
+            await self.tell(channel, user, f":information_source: {safe_mrkdwn(sentence)}",
                             thread_ts=thread_ts)
 
         job = await self.delivery.submit(spec, refuse)

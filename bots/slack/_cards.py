@@ -1,7 +1,7 @@
 """Block Kit messages: the live progress card and the answer messages. Pure functions.
 
-Every string that came from a user or a model goes through `safe_text` or `markdown_to_mrkdwn`,
-so nothing rendered here can ping a channel.
+Every string that came from a user or a model goes through `safe_mrkdwn` (our own mrkdwn) or
+`neutralise` (Markdown that Slack renders), so nothing rendered here can ping a channel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from heavy_engine.delivery import failure_sentence, head, shorten, with_reference
 from heavy_engine.progress import AgentProgress, ProgressState
 
-from ._mrkdwn import markdown_to_mrkdwn, safe_text
+from ._markdown import MARKDOWN_CHARS, Message, neutralise, safe_mrkdwn
 
 Blocks = list[dict[str, Any]]
 
@@ -45,9 +45,9 @@ _RESULT_HEADLINES = {
 
 
 def shorten_safe(text: str, limit: int) -> str:
-    """`safe_text(text)` on one line, at most `limit` characters: escaping can triple a length,
+    """`safe_mrkdwn(text)` on one line, at most `limit` characters: escaping can triple a length,
     so the cut comes after it, never inside an `&lt;`-style escape."""
-    text = safe_text(" ".join(text.split()))
+    text = safe_mrkdwn(" ".join(text.split()))
     if len(text) <= limit:
         return text
     cut = text[: limit - 1]
@@ -64,20 +64,20 @@ def _tokens(n: int) -> str:
 def agent_line(agent: AgentProgress, now: float) -> str:
     """`1 ✅ question — 4.2s · 1.2k tokens`, or the tool a running agent is in."""
     icon = _AGENT_ICONS.get(agent.status, ":grey_question:")
-    head = f"{icon} *{agent.index + 1}.* {safe_text(shorten(agent.question, QUESTION_CHARS))}"
+    head = f"{icon} *{agent.index + 1}.* {safe_mrkdwn(shorten(agent.question, QUESTION_CHARS))}"
     if agent.status == "waiting":
         return head
     detail = f"{agent.elapsed(now):.0f}s"
     if agent.status == "running" and agent.tool:
         args = shorten(agent.tool_args, 40)
-        detail += f" · running `{safe_text(agent.tool)}`" + (
-            f" {safe_text(args)}" if args else "")
+        detail += f" · running `{safe_mrkdwn(agent.tool)}`" + (
+            f" {safe_mrkdwn(args)}" if args else "")
     elif agent.status == "ok":
         detail += f" · {_tokens(agent.tokens)} tokens"
         if agent.tools_used:
             detail += f" · {agent.tools_used} tool call{'s' * (agent.tools_used != 1)}"
     elif agent.error:
-        detail += f" · {safe_text(shorten(agent.error, 80))}"
+        detail += f" · {safe_mrkdwn(shorten(agent.error, 80))}"
     return f"{head}\n      _{detail}_" if "`" not in detail else f"{head}\n      {detail}"
 
 
@@ -145,8 +145,14 @@ def stopped_in_queue_card() -> tuple[str, Blocks]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
+def started_card() -> tuple[str, Blocks]:
+    """A queued note once its run streams below it: it has nothing more to say."""
+    text = ":arrow_down: Started: the agents' progress and the answer are below."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
 def footer_block(footer: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_text(footer)}]}
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_mrkdwn(footer)}]}
 
 
 REGENERATE_ACTION = "heavy_regenerate"
@@ -166,37 +172,33 @@ def answer_actions(job_id: str) -> dict[str, Any]:
     ]}
 
 
-def answer_message(chunk_mrkdwn: str, footer: str | None = None,
-                   actions: dict[str, Any] | None = None) -> tuple[str, Blocks]:
-    """One message of the answer; the last one carries the footer as a context block (and
-    the Regenerate / Go deeper buttons, `actions`)."""
-    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": chunk_mrkdwn}}]
-    if footer:
-        blocks.append(footer_block(footer))
-    if actions:
-        blocks.append(actions)
-    return chunk_mrkdwn, blocks
-
-
-def partial_answer(markdown: str, limit: int) -> str:
-    """The answer so far while it streams: the head that fits, marked as unfinished."""
-    text = markdown_to_mrkdwn(markdown)
+def partial_answer(markdown: str, limit: int = MARKDOWN_CHARS) -> Message:
+    """The answer so far while it is written: one `markdown` block with the head that fits,
+    marked as unfinished (tables stay text until the answer is posted)."""
     room = limit - 60  # what the markers below add must still fit the block
-    if len(text) > room:
-        return head(text, room) + "\n_… (continues below when finished)_"
-    return text + " :writing_hand:"
+    if len(markdown) > room:
+        text = head(markdown, room) + "\n\n_… (continues below when finished)_"
+    else:
+        text = markdown + " :writing_hand:"
+    return Message(_fallback(markdown), [{"type": "markdown", "text": neutralise(text)}])
 
 
-def failed_answer(markdown: str, sentence: str) -> str:
-    """What was written before a run failed, then `sentence`: one section block, and a code
-    block cut short is closed so the sentence does not land inside it."""
-    if not markdown.strip():
-        return sentence
-    text = markdown_to_mrkdwn(markdown)
-    room = SECTION_LIMIT - len(sentence) - 8  # the closing fence and the blank line
-    return f"{head(text, room)}\n\n{sentence}"
+def failed_answer(markdown: str, sentence: str) -> Message:
+    """What was written before a run failed, then `sentence` (our mrkdwn, in its own section
+    block); a code block cut short is closed so nothing lands inside it."""
+    blocks: Blocks = []
+    if markdown.strip():
+        room = MARKDOWN_CHARS - 8  # the closing fence
+        blocks.append({"type": "markdown", "text": neutralise(head(markdown, room))})
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": sentence}})
+    return Message(sentence, blocks)
+
+
+def _fallback(markdown: str) -> str:
+    text = " ".join(neutralise(markdown).split())
+    return text if len(text) <= 300 else text[:299] + "…"
 
 
 def failure_text(error: str | None, reference: str) -> str:
     """One short sentence for the user; the details are in the log under `reference`."""
-    return with_reference(f":warning: {safe_text(failure_sentence(error))}", reference)
+    return with_reference(f":warning: {safe_mrkdwn(failure_sentence(error))}", reference)

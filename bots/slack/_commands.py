@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 from heavy_engine.help import help_text
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
+from . import _home
 from ._bot import PLATFORM, SlackBot, reference
 from ._cards import failure_text, shorten, shorten_safe
+from ._markdown import safe_mrkdwn
 from ._modal import (
     CALLBACK_ID,
     ModalTarget,
@@ -25,7 +27,6 @@ from ._modal import (
     show_text,
     submitted_values,
 )
-from ._mrkdwn import markdown_to_mrkdwn, safe_text
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -66,6 +67,10 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         await ack()
         if confirmation is not None:
             await bot.track(bot.tell(*confirmation))
+            target = ModalTarget.load(view.get("private_metadata") or "{}")
+            if not target.channel:  # App Home shows the workspace default: show the new one
+                await bot.track(_home.republish(bot, target.team, confirmation[1],
+                                                target.origin))
 
 
 async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
@@ -76,13 +81,15 @@ async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) ->
                       response_type="ephemeral")
         return
     if question.lower() in ("help", "?"):
-        text = markdown_to_mrkdwn(help_text(bot.services.config, command=ASK_COMMAND))
-        await respond(text=text, response_type="ephemeral")
+        # Slack renders Markdown itself in a `markdown` block; `text` is the notification.
+        text = help_text(bot.services.config, command=ASK_COMMAND)
+        await respond(text=text, blocks=[{"type": "markdown", "text": text}],
+                      response_type="ephemeral")
         return
     # Refused before the public "asked:" message: only the asker learns it.
     refusal = await bot.refusal(command.get("team_id") or "", channel, user)
     if refusal is not None:
-        await respond(text=f":information_source: {safe_text(refusal)}",
+        await respond(text=f":information_source: {safe_mrkdwn(refusal)}",
                       response_type="ephemeral")
         return
     try:
@@ -183,4 +190,4 @@ async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
                          "/heavy-config again."}, None
     where = "the workspace default" if not target.channel else f"<#{target.channel}>"
     summary = ", ".join([*to_set, *(f"{k} (reset)" for k in to_unset)]) or "nothing changed"
-    return {}, (target.origin, user, f"Saved heavy's settings for {where}: {safe_text(summary)}.")
+    return {}, (target.origin, user, f"Saved heavy's settings for {where}: {safe_mrkdwn(summary)}.")

@@ -24,13 +24,11 @@ from heavy_engine import RunResult
 from heavy_engine.delivery import Ledger, Pace, Part
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job
-from heavy_engine.text import footer
+from heavy_engine.text import answer_body, footer, run_notes, source_links
 
-from ._answer import attach, plan_answer, send_chunk
+from ._answer import attach, plan_answer, send_message
 from ._cards import (
-    SECTION_LIMIT,
     answer_actions,
-    answer_message,
     failed_answer,
     failure_sentence,
     failure_text,
@@ -38,10 +36,14 @@ from ._cards import (
     partial_answer,
     progress_card,
     queued_card,
+    started_card,
     stopped_in_queue_card,
 )
+from ._markdown import Blocks, MarkdownPlan, feedback_block
+from ._markdown import sources_block as _sources_block
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
+from ._tasks import sources_task
 
 log = logging.getLogger("heavy.slack")
 
@@ -75,6 +77,7 @@ class _Live:
     card: Payload | None = None
     answer: Payload | None = None
     answer_at: float = 0.0  # loop time of the live answer's last write
+    plan: MarkdownPlan | None = None  # the answer's messages, once planned
 
 
 class SlackSurface:
@@ -103,24 +106,42 @@ class SlackSurface:
                 self.client, reply["channel"], thread_ts=reply["thread_ts"],
                 team=reply.get("team", ""), user=job.spec.user, interval=self.interval,
                 on_started=lambda ts: ledger.record(answer=ts))
-        card = self._card(job, state)
+        if live.stream is not None:
+            # The streamed message shows the agents as tasks: no card. A queued note says
+            # where the run went.
+            live.stream.show(state)
+            if ledger.card is not None:
+                try:
+                    await self._update(reply["channel"], ledger.card, started_card())
+                except SlackApiError as err:
+                    log.info("could not update the queued note %s: %s", ledger.card,
+                             api_error(err))
+            return
+        await self._show_card(job, ledger, live, self._card(job, state))
+
+    async def _show_card(self, job: Job, ledger: Ledger, live: _Live, card: Payload) -> None:
+        """Post the card, or edit it (the queued note, the card from before a restart, the
+        fallback card of a stream Slack closed)."""
+        if card == live.card:
+            return
+        reply = job.reply
         if ledger.card is None:
             resp = await self.client.chat_postMessage(
                 channel=reply["channel"], thread_ts=reply["thread_ts"], text=card[0],
                 blocks=card[1])
             await ledger.record(card=str(resp["ts"]))
-        else:  # the queued note, or the card from before a restart
+        else:
             await self._update(reply["channel"], ledger.card, card)
         live.card = card
 
     async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
         live = self._live[job.id]
-        channel = job.reply["channel"]
-        card = self._card(job, state)
+        if live.stream is not None and not live.stream.broken:
+            live.stream.show(state)  # sent at the stream's own pace, only what changed
+            return None
         try:
-            if card != live.card and ledger.card is not None:
-                await self._update(channel, ledger.card, card)
-                live.card = card
+            # No stream, or Slack closed it: the card shows the agents instead.
+            await self._show_card(job, ledger, live, self._card(job, state))
             if state.synthesis:
                 await self._show_synthesis(job, ledger, live, state.synthesis)
         except SlackApiError as err:
@@ -140,7 +161,8 @@ class SlackSurface:
         if live.stream is not None and not live.stream.broken:
             live.stream.set(synthesis)
             return
-        payload = answer_message(partial_answer(synthesis, SECTION_LIMIT))
+        message = partial_answer(synthesis)
+        payload = (message.text, message.blocks)
         if payload == live.answer:
             return
         reply = job.reply
@@ -164,15 +186,23 @@ class SlackSurface:
 
     async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         live = self._live[job.id]
+        if live.stream is not None and not live.stream.broken:
+            live.stream.show(state)  # the tasks' final states; finish_live stops the stream
+            return
+        if ledger.card is None:  # a stream Slack refused or closed early: its fallback card
+            try:
+                await self._show_card(job, ledger, live, self._card(job, state))
+            except SlackApiError as err:
+                log.info("the fallback card of job %s: %s", job.id, api_error(err))
         if state.synthesis:
             # What was written last shows at once; the answer replaces it in its turn.
             try:
                 await self._show_synthesis(job, ledger, live, state.synthesis)
             except SlackApiError as err:
                 log.info("the last partial answer of job %s: %s", job.id, api_error(err))
-        if ledger.card is None:
-            return
         card = self._card(job, state)
+        if ledger.card is None or card == live.card:
+            return
         for _ in range(_FINAL_TRIES):
             try:
                 await self._update(job.reply["channel"], ledger.card, card)
@@ -224,12 +254,14 @@ class SlackSurface:
         if stream.ts is None:
             return False
         if result.status == "ok" and result.answer:
-            text = result.answer + "".join(f"\n\n_{n}_" for n in result.notes)
+            text = _answer_text(result)
             too_long = len(text) > STREAM_MAX_CHARS
             note = ("\n\n_… the full answer is attached as a file._" if too_long else "")
-            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)),
-                                                            answer_actions(job.id)],
-                                       note=note):
+            # The sources ride on the stream as its URL-sources element, under the tasks.
+            sources = sources_task(source_links(result))
+            tail = answer_tail(job, result, sources_block=sources is None)
+            if not await stream.finish(text, footer_blocks=[footer_block(footer(result)), *tail],
+                                       note=note, last=[sources] if sources else ()):
                 return False
             if too_long:
                 await self._attach_under_stream(job, text)
@@ -251,27 +283,29 @@ class SlackSurface:
     def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
         if result.status != "ok" or not result.answer:
             return None
-        text = result.answer
-        if result.notes:
-            text += "\n\n" + "\n".join(f"_{n}_" for n in result.notes)
         filename = f"heavy-{job.id}.md"
-        plan = plan_answer(text, filename=filename)
-        count = len(plan.chunks) + (plan.attachment is not None)
-        parts = [Part(i, chunk, last=i == count - 1,
-                      footer=footer(result) if i == len(plan.chunks) - 1 else None)
-                 for i, chunk in enumerate(plan.chunks)]
+        plan = plan_answer(_answer_text(result), filename=filename, footer=footer(result),
+                           tail=answer_tail(job, result))
+        live = self._live.get(job.id)
+        if live is not None:  # send_part posts these messages, in this process
+            live.plan = plan
+        count = len(plan.messages) + (plan.attachment is not None)
+        parts = [Part(i, message.text, last=i == count - 1,
+                      footer=footer(result) if i == len(plan.messages) - 1 else None)
+                 for i, message in enumerate(plan.messages)]
         if plan.attachment is not None:  # last: the summary says it is there
             parts.append(Part(count - 1, None, (filename, plan.attachment), last=True))
         return parts
 
     async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
         reply = job.reply
-        if part.text is not None:
+        live = self._live.get(job.id)
+        if part.text is not None and live is not None and live.plan is not None:
             if part.index == 0 and ledger.answer is not None:
                 await self._answer_turn(job)
-            await send_chunk(self.client, reply["channel"], reply["thread_ts"], part.text,
-                             part.footer, ledger.answer if part.index == 0 else None,
-                             actions=answer_actions(job.id) if part.footer else None)
+            await send_message(self.client, reply["channel"], reply["thread_ts"],
+                               live.plan.messages[part.index],
+                               ledger.answer if part.index == 0 else None)
         if part.file is not None:
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])
@@ -281,9 +315,9 @@ class SlackSurface:
         reply = job.reply
         if ledger.answer is not None:
             await self._answer_turn(job)
-        await send_chunk(self.client, reply["channel"], reply["thread_ts"],
-                         failed_answer(state.synthesis, failure_text(result.error, job.id)),
-                         None, ledger.answer)
+        await send_message(self.client, reply["channel"], reply["thread_ts"],
+                           failed_answer(state.synthesis, failure_text(result.error, job.id)),
+                           ledger.answer)
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         reply = job.reply
@@ -315,3 +349,15 @@ class SlackSurface:
         await self.client.chat_update(channel=channel, ts=ts, text=payload[0],
                                       blocks=payload[1])
 
+
+def _answer_text(result: RunResult) -> str:
+    """The answer without its Sources list (shown natively below it), then the run's notes."""
+    notes = run_notes(result)
+    return answer_body(result) + ("\n\n" + "\n".join(f"_{n}_" for n in notes) if notes else "")
+
+
+def answer_tail(job: Job, result: RunResult, *, sources_block: bool = True) -> Blocks:
+    """What ends a final answer: its sources (unless the stream shows them), Regenerate / Go
+    deeper, then the feedback buttons (last, where Slack shows them)."""
+    sources = _sources_block(source_links(result)) if sources_block else None
+    return [*([sources] if sources else []), answer_actions(job.id), feedback_block(job.id)]

@@ -12,6 +12,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig
 from heavy_engine.runtime import BudgetLeft, JobHistory, PastJob
@@ -20,6 +22,7 @@ from heavy_engine.settings import Scope
 from ._bot import PLATFORM, SlackBot
 from ._markdown import safe_mrkdwn
 from ._modal import ModalTarget, config_modal
+from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 
@@ -64,12 +67,17 @@ def settings_text(config: HeavyConfig) -> str:
             "_Channels can override these; `/heavy-config show` in a channel lists its own._")
 
 
+_FEEDBACK = {"good": " · rated :+1:", "bad": " · rated :-1:"}
+
+
 def job_line(job: PastJob) -> str:
     icon = _STATUS_ICONS.get(job.status, ":grey_question:")
     when = int(job.created_at.timestamp())
     date = f"<!date^{when}^{{date_short_pretty}} {{time}}|{job.created_at:%Y-%m-%d %H:%M} UTC>"
+    rated = _FEEDBACK.get(job.feedback or "", "")
     return (f"{icon} {safe_mrkdwn(_short(job.question, QUESTION_CHARS))}\n"
-            f"      _{job.status} · ${job.cost_usd:.4f} · {job.tokens:,} tokens · {date}_")
+            f"      _{job.status} · ${job.cost_usd:.4f} · {job.tokens:,} tokens · {date}_"
+            + rated)
 
 
 def budget_text(left: BudgetLeft, config: HeavyConfig) -> str:
@@ -141,17 +149,30 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             return
         team = str(body.get("team_id") or context.team_id or "")
         user, channel = event["user"], str(event.get("channel") or "")
-        await bot.track(bot.guarded(_publish(bot, history, team, user, channel),
-                                    channel=None, user=None))
+        # Bolt's per-request client carries the token of the workspace the event came from.
+        await bot.track(bot.guarded(
+            _publish(bot, history, team, user, channel, client=context.client),
+            channel=None, user=None))
 
     @app.action(EDIT_ACTION)
-    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
+    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
+                   context: AsyncBoltContext) -> None:
         await ack()
-        await bot.track(bot.guarded(_edit(bot, body, action), channel=None, user=None))
+        await bot.track(bot.guarded(_edit(bot, body, action, context.client),
+                                    channel=None, user=None))
+
+
+async def republish(bot: SlackBot, team: str, user: str, channel: str) -> None:
+    """Publish `user`'s App Home again (its settings changed); failures are logged."""
+    history = JobHistory(bot.services.settings.db, bot.services.config)
+    try:
+        await _publish(bot, history, team, user, channel)
+    except SlackApiError as err:
+        log.info("re-publishing App Home for %s failed: %s", user, api_error(err))
 
 
 async def _publish(bot: SlackBot, history: JobHistory, team: str, user: str,
-                   channel: str) -> None:
+                   channel: str, *, client: AsyncWebClient | None = None) -> None:
     resolved = await bot.services.settings.resolve(PLATFORM, team, None)
     config: HeavyConfig = resolved.config
     is_admin = await bot.admins.can_edit(user, Scope(PLATFORM, team, ""))
@@ -159,10 +180,11 @@ async def _publish(bot: SlackBot, history: JobHistory, team: str, user: str,
     left = await history.budget_left(config.limits, PLATFORM, team)
     view = home_view(config, jobs, left, is_admin=is_admin,
                      edit_value=_edit_value(team, channel))
-    await bot.client.views_publish(user_id=user, view=view)
+    await (client or bot.client).views_publish(user_id=user, view=view)
 
 
-async def _edit(bot: SlackBot, body: dict[str, Any], action: dict[str, Any]) -> None:
+async def _edit(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
+                client: AsyncWebClient | None = None) -> None:
     user = (body.get("user") or {}).get("id") or ""
     parsed = _parse_edit_value(action.get("value") or "")
     if parsed is None:
@@ -181,4 +203,4 @@ async def _edit(bot: SlackBot, body: dict[str, Any], action: dict[str, Any]) -> 
     target = ModalTarget(team, "", stored.version, parsed["origin"])
     view = config_modal(resolved.config, resolved.values, target, settings.choosable_tools,
                         "Editing the workspace default.")
-    await bot.client.views_open(trigger_id=body["trigger_id"], view=view)
+    await (client or bot.client).views_open(trigger_id=body["trigger_id"], view=view)

@@ -1,5 +1,5 @@
 """Answers as Slack renders Markdown itself: `markdown` blocks, and `table` blocks for tables.
-Pure functions; the successor of the regex mrkdwn converter (`_mrkdwn.py`).
+Pure functions; the successor of the regex mrkdwn converter it replaced.
 
 Invariants:
 - model text can never ping: Slack's `<!here>` / `<@U1>` / `<#C1>` syntax and bare
@@ -26,6 +26,8 @@ FALLBACK_CHARS = 300  # the notification text of a message (the blocks carry the
 TABLE_ROWS = 100  # Slack's table block: 100 rows (header included), 20 columns
 TABLE_COLUMNS = 20
 CELL_CHARS = 500
+CONTEXT_CHARS = 3000  # one mrkdwn element of a context block
+FEEDBACK_ACTION = "heavy_feedback"
 
 _WORD_JOINER = "\u2060"
 _BROADCAST = re.compile(r"(?<![\w.])@(channel|here|everyone)\b", re.IGNORECASE)
@@ -174,9 +176,11 @@ def _messages(markdown: str, limit: int) -> list[Message]:
 
 
 def markdown_plan(markdown: str, *, footer: str | None = None, filename: str = "answer.md",
-                  limit: int = MARKDOWN_CHARS, max_messages: int = MAX_MESSAGES) -> MarkdownPlan:
+                  limit: int = MARKDOWN_CHARS, max_messages: int = MAX_MESSAGES,
+                  tail: Blocks | None = None) -> MarkdownPlan:
     """The messages that post `markdown` as Slack renders it; the last one carries `footer`
-    (a context line). More than `max_messages`: a summary, and the answer as `filename`."""
+    (a context line), then `tail` (sources, feedback). More than `max_messages`: a summary,
+    and the answer as `filename`."""
     messages = _messages(markdown, limit) or [
         Message("(empty answer)", [{"type": "markdown", "text": "_(empty answer)_"}])]
     attachment = None
@@ -190,4 +194,54 @@ def markdown_plan(markdown: str, *, footer: str | None = None, filename: str = "
     if footer:
         messages[-1].blocks.append(
             {"type": "context", "elements": [{"type": "mrkdwn", "text": safe_mrkdwn(footer)}]})
+    messages[-1].blocks.extend(tail or [])
     return MarkdownPlan(messages, attachment)
+
+
+def _link(title: str, url: str) -> str:
+    """A mrkdwn link whose parts cannot break out of `<url|title>`."""
+    url = url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E").replace(" ", "%20")
+    return f"<{url}|{safe_mrkdwn(title).replace('|', '¦')}>"
+
+
+def sources_block(links: list[tuple[str, str]]) -> dict[str, Any] | None:
+    """The run's sources as one compact context block (`Sources: 1. title · 2. title`);
+    None without sources. Only http(s) URLs become links."""
+    items = [f"{i}. " + (_link(t, u) if u.startswith(("http://", "https://"))
+                         else safe_mrkdwn(t))
+             for i, (t, u) in enumerate(links, 1)]
+    if not items:
+        return None
+    text = "*Sources:* "
+    for item in items:  # a context element takes 3,000 characters
+        if len(text) + len(item) + 3 > CONTEXT_CHARS:
+            break
+        text += ("" if text.endswith(" ") else " · ") + item
+    return {"type": "context", "block_id": "heavy_sources",
+            "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def feedback_block(job_id: str) -> dict[str, Any]:
+    """Slack's thumbs up / down under an answer; the value names the job (checked on press)."""
+    return {
+        "type": "context_actions",
+        "block_id": "heavy_feedback",
+        "elements": [{
+            "type": "feedback_buttons",
+            "action_id": FEEDBACK_ACTION,
+            "positive_button": {"text": {"type": "plain_text", "text": "Good answer"},
+                                "accessibility_label": "This answer was helpful",
+                                "value": f"good:{job_id}"},
+            "negative_button": {"text": {"type": "plain_text", "text": "Bad answer"},
+                                "accessibility_label": "This answer was not helpful",
+                                "value": f"bad:{job_id}"},
+        }],
+    }
+
+
+def parse_feedback(value: str) -> tuple[str, str] | None:
+    """`good:<job>` / `bad:<job>` -> (value, job id); None for anything else."""
+    kind, _, job_id = value.partition(":")
+    if kind not in ("good", "bad") or not re.fullmatch(r"[\w-]{1,64}", job_id):
+        return None
+    return kind, job_id

@@ -13,7 +13,7 @@ from typing import Any
 
 from heavy_engine import MAX_AGENTS, HeavyConfig
 
-from ._mrkdwn import safe_text
+from ._markdown import safe_mrkdwn
 
 CALLBACK_ID = "heavy_config"
 PROMPT_CHARS = 3000  # Slack's plain_text_input max_length
@@ -207,7 +207,7 @@ def show_text(values: Mapping[str, Any], sources: Mapping[str, str], where: str)
         text = str(shown if shown is not None else "-")
         if len(text) > SHOWN_CHARS:
             text = text[:SHOWN_CHARS] + "…"
-        line = f"• `{key}` = {safe_text(text)}  _({sources.get(key, 'default')})_"
+        line = f"• `{key}` = {safe_mrkdwn(text)}  _({sources.get(key, 'default')})_"
         if size + len(line) > SHOW_LIMIT:
             lines.append(f"_… {len(values) - n} more; `heavy config show` lists them all._")
             break

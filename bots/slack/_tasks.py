@@ -84,6 +84,22 @@ def task_chunk(agent: AgentProgress, *, finding: str | None = None,
     )
 
 
+SOURCES_TASK = "sources"
+RUN_SOURCES = 10  # the answer's sources shown under the plan
+
+
+def sources_task(links: Sequence[tuple[str, str]]) -> TaskUpdateChunk | None:
+    """The answer's sources as the stream's URL-sources element: a finished task "Sources"
+    whose sources are the run's (title, url) pairs; None without http(s) sources."""
+    items = [{"type": "url", "url": u, "text": neutralise(_short(t, 80)) or _short(u, 80)}
+             for t, u in links if u.startswith(("http://", "https://"))][:RUN_SOURCES]
+    if not items:
+        return None
+    return TaskUpdateChunk(id=SOURCES_TASK, title="Sources", status="complete",
+                           output=f"{len(items)} source{'s' * (len(items) != 1)}",
+                           sources=items)
+
+
 def plan_title(state: ProgressState) -> PlanUpdateChunk:
     title = _PLAN_TITLES.get(state.phase, state.phase)
     if state.agents:

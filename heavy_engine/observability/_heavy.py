@@ -30,6 +30,8 @@ class Metrics:
         self.tokens = r.counter(
             "heavy_llm_tokens_total", "Tokens reported by providers.", ["model", "kind"])
         self.cost = r.counter("heavy_llm_cost_usd_total", "Cost reported by providers.")
+        self.feedback = r.counter(
+            "heavy_feedback_total", "Answers rated by users.", ["platform", "value"])
         self.job_duration = r.histogram(
             "heavy_job_duration_seconds", "Run time of finished jobs.", ["platform"],
             JOB_BUCKETS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .._config import HeavyConfig, Limits
 from ..db import Database, utcnow
@@ -25,6 +25,7 @@ class PastJob:
     created_at: datetime
     channel: str
     thread: str | None
+    feedback: str | None = None  # "good" / "bad" when the asker rated the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,19 @@ class JobHistory:
         """The user's latest questions in that workspace, newest first."""
         query = (select(JobRow.id, JobRow.question, JobRow.status, JobRow.cost_usd,
                         JobRow.prompt_tokens + JobRow.completion_tokens, JobRow.created_at,
-                        JobRow.channel, JobRow.thread)
+                        JobRow.channel, JobRow.thread, JobRow.feedback)
                  .where(JobRow.platform == platform, JobRow.workspace == workspace,
                         JobRow.requester == user)
                  .order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(limit))
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
         return [PastJob(*row) for row in rows]
+
+    async def set_feedback(self, job_id: str, value: str) -> None:
+        """Keep the latest rating of a job's answer ("good" or "bad")."""
+        async with self.db.session() as session, session.begin():
+            await session.execute(
+                update(JobRow).where(JobRow.id == job_id).values(feedback=value))
 
     async def budget_left(self, limits: Limits, platform: str, workspace: str,
                           now: datetime | None = None) -> BudgetLeft:

@@ -50,3 +50,4 @@ class JobRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # RunResult.as_dict() + answers
     # The question's files, extracted (revision 0007): text, images (base64), notes.
     attachments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    feedback: Mapped[str | None] = mapped_column(String(8))  # "good" / "bad", from the chat

@@ -30,9 +30,30 @@ def _invalid_blocks(blocks: Any) -> str | None:
         return None
     if len(blocks) > 50:
         return "no more than 50 items allowed [json-pointer:/blocks]"
+    markdown = 0
+    tables = 0
     for i, block in enumerate(blocks):
+        kind = block.get("type")
+        if kind == "markdown":  # `text` is a string; 12,000 characters for all of them
+            markdown += len(block.get("text") or "")
+            if markdown > 12_000:
+                return f"markdown blocks exceed 12000 characters [json-pointer:/blocks/{i}]"
+            continue
+        if kind == "table":
+            tables += 1
+            rows = block.get("rows") or []
+            if tables > 1:
+                return f"only one table allowed per message [json-pointer:/blocks/{i}]"
+            if len(rows) > 100 or any(len(r) > 20 for r in rows):
+                return f"table exceeds 100 rows or 20 columns [json-pointer:/blocks/{i}]"
+            continue
+        if kind in ("context", "context_actions") and len(block.get("elements") or []) > 10:
+            return f"no more than 10 items allowed [json-pointer:/blocks/{i}/elements]"
+        if kind == "context" and any(len(e.get("text") or "") > 3000
+                                     for e in block.get("elements") or []):
+            return f"must be less than 3001 characters [json-pointer:/blocks/{i}/elements]"
         text = (block.get("text") or {}).get("text", "")
-        if block.get("type") == "section" and not 1 <= len(text) <= 3000:
+        if kind == "section" and not 1 <= len(text) <= 3000:
             return f"must be 1-3000 characters [json-pointer:/blocks/{i}/text/text]"
     return None
 
@@ -75,10 +96,14 @@ class FakeSlack:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     max_text_chars: int = 4_000  # `text` longer than this fails with msg_too_long, as Slack
+    # markdown blocks longer than this (together) fail with msg_too_long: Slack counts
+    # entities and emoji its own way, so a message within 12,000 of ours can still be refused
+    max_markdown_chars: int = 12_000
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> text, stopped
+    stream_ttl: float = 300.0  # Slack closes a stream after about five minutes
     socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     port: int = 0
@@ -158,6 +183,15 @@ class FakeSlack:
     def response_url(self, token: str = "cmd") -> str:
         return f"{self.url}/respond/{token}"
 
+    @staticmethod
+    def shown(args: dict[str, Any]) -> str:
+        """What a message shows: its markdown and section texts, else its `text`."""
+        parts = [b["text"] if b.get("type") == "markdown" else b["text"]["text"]
+                 for b in args.get("blocks") or []
+                 if b.get("type") == "markdown" or (b.get("type") == "section"
+                                                    and isinstance(b.get("text"), dict))]
+        return "\n".join(parts) if parts else str(args.get("text") or "")
+
     def called(self, method: str, **match: Any) -> list[Call]:
         """Successful calls of `method` whose args contain every `match` item."""
         return [c for c in self.calls if c.method == method and c.ok
@@ -230,7 +264,10 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": failure.error},
                                      status=failure.status, headers=failure.headers)
         text = args.get("text") or ""
-        if method in ("chat.postMessage", "chat.update") and len(text) > self.max_text_chars:
+        markdown = sum(len(b.get("text") or "") for b in args.get("blocks") or []
+                       if isinstance(b, dict) and b.get("type") == "markdown")
+        if method in ("chat.postMessage", "chat.update") and (
+                len(text) > self.max_text_chars or markdown > self.max_markdown_chars):
             call.ok, call.error = False, "msg_too_long"
             self._record(call)
             return web.json_response({"ok": False, "error": "msg_too_long"})
@@ -387,9 +424,21 @@ class FakeSlack:
         files = json.loads(files) if isinstance(files, str) else files or []
         return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
 
+    def _streaming(self, ts: str) -> dict[str, Any]:
+        """The stream at `ts` if Slack still holds it open: a stopped stream, or one older
+        than `stream_ttl`, answers `message_not_in_streaming_state` as Slack does."""
+        stream = self.streams.get(ts)
+        if stream is None:
+            raise _Refused("message_not_found")
+        if stream["stopped"] or time.monotonic() - stream["started"] > self.stream_ttl:
+            stream["expired"] = not stream["stopped"]
+            raise _Refused("message_not_in_streaming_state")
+        return stream
+
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
         self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
+                            "started": time.monotonic(), "expired": False,
                             "thread_ts": args.get("thread_ts"),
                             "task_display_mode": args.get("task_display_mode"), "chunks": []}
         self._take_chunks(self.streams[ts], args)
@@ -404,15 +453,13 @@ class FakeSlack:
                 stream["text"] += chunk.get("text") or ""
 
     def _chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
-        stream = self.streams[args["ts"]]
-        if stream["stopped"]:  # Slack would answer message_not_in_streaming_state
-            raise AssertionError("appendStream after stopStream")
+        stream = self._streaming(args["ts"])
         stream["text"] += args.get("markdown_text") or ""
         self._take_chunks(stream, args)
         return {"channel": args.get("channel"), "ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
-        stream = self.streams[args["ts"]]
+        stream = self._streaming(args["ts"])
         stream["text"] += args.get("markdown_text") or ""
         self._take_chunks(stream, args)
         stream["stopped"] = True

@@ -15,8 +15,9 @@ from bots.slack._assistant import (
 )
 from heavy_engine.settings import Scope
 
-from .conftest import Slack
+from .conftest import MakeSlack, Slack, simulated_config
 from .fake_slack import BOT_USER, TEAM
+from .test_mentions import mention
 
 DM = "D0ALICE"
 THREAD = "1700000500.000100"
@@ -80,6 +81,48 @@ async def test_the_channel_the_user_looks_at_decides_the_settings(slack: Slack) 
     # The run used that channel's three agents; the card's last state counts them.
     final_card = slack.fake.called("chat.update", ts=card.ts)[-1].args
     assert "3/3 agents finished" in final_card["text"]
+
+
+async def test_a_refused_question_clears_the_status_and_says_why(
+    make_slack: MakeSlack,
+) -> None:
+    slack = await make_slack(simulated_config(max_question_chars=20))
+    await slack.event(user_message("A question far longer than twenty characters?"))
+    await slack.settle()
+    statuses = [c.args["status"] for c in slack.fake.called("assistant.threads.setStatus")]
+    assert statuses[-1] == ""  # cleared: no run is coming
+    [note] = slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)
+    assert note.args["text"].startswith(":information_source: The question is 45 characters")
+    assert not slack.fake.called("chat.startStream")
+
+
+async def test_a_queued_question_in_the_split_view_shows_its_place(
+    make_slack: MakeSlack,
+) -> None:
+    # The pipeline's one submit path: a queued job gets the same queued note as a mention.
+    slack = await make_slack(simulated_config(limits={"max_concurrent_jobs": 1}))
+    await slack.event(mention())
+    await slack.event(user_message("Compare SQLite and PostgreSQL for a chat bot."))
+    await slack.settle()
+    [note, *_] = slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)
+    assert note.args["text"] == ":hourglass: Queued: this question is next."
+    assert any(c.args["status"].startswith("Queued")
+               for c in slack.fake.called("assistant.threads.setStatus"))
+
+
+async def test_with_streaming_the_split_view_shows_the_agents_as_tasks(
+    make_slack: MakeSlack,
+) -> None:
+    slack = await make_slack(streaming=True)
+    await slack.event(user_message("Compare SQLite and PostgreSQL for a chat bot."))
+    await slack.settle()
+    [start] = slack.fake.called("chat.startStream")
+    assert start.args["channel"] == DM and start.args["thread_ts"] == THREAD
+    assert start.args["task_display_mode"] == "plan"
+    [stream] = slack.fake.streams.values()
+    tasks = {c["id"] for c in stream["chunks"] if c["type"] == "task_update"}
+    assert tasks == {"agent-1", "agent-2"} and stream["stopped"] and stream["text"]
+    assert not slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)  # no card
 
 
 async def test_a_failing_status_never_loses_the_answer(slack: Slack) -> None:

@@ -103,25 +103,28 @@ def test_parse_stop_value(value: str, parsed: tuple[str, str] | None) -> None:
     [
         # Short: one message.
         ("Hello **world**", 1, False),
-        # A few thousand characters: several messages, each within a section block.
-        ("\n\n".join("Paragraph. " * 100 for _ in range(6)), 3, False),
+        # Tens of thousands of characters: several messages, each within Slack's 12,000.
+        ("\n\n".join("Paragraph. " * 300 for _ in range(9)), 3, False),
         # Very long: one summary message plus the full Markdown as a file.
-        ("\n\n".join("Paragraph. " * 100 for _ in range(20)), 1, True),
+        ("\n\n".join("Paragraph. " * 300 for _ in range(20)), 1, True),
     ],
 )
 def test_plan_answer(markdown: str, messages: int, attached: bool) -> None:
-    plan = plan_answer(markdown)
-    assert len(plan.chunks) == messages
-    assert all(len(c) <= 3000 for c in plan.chunks)
+    plan = plan_answer(markdown, footer="fake · 2/2 agents")
+    assert len(plan.messages) == messages
+    assert all(sum(len(b["text"]) for b in m.blocks if b["type"] == "markdown") <= 12_000
+               for m in plan.messages)
+    assert plan.messages[-1].blocks[-1]["type"] == "context"  # the footer ends it
     assert (plan.attachment == markdown) if attached else plan.attachment is None
 
 
 def test_partial_answer_keeps_fences_closed_and_marks_unfinished() -> None:
-    text = partial_answer("intro\n\n```python\n" + "x = 1\n" * 1000, 3000)
-    assert len(text) <= 3000 and text.count("```") % 2 == 0  # one section block
-    assert "continues below" in text
-    assert partial_answer("short", 3000).endswith(":writing_hand:")
-    assert len(partial_answer("word " * 599, 3000)) <= 3000  # just under: the marker fits too
+    [block] = partial_answer("intro\n\n```python\n" + "x = 1\n" * 3000).blocks
+    assert block["type"] == "markdown"
+    assert len(block["text"]) <= 11_000 and block["text"].count("```") % 2 == 0
+    assert "continues below" in block["text"]
+    assert partial_answer("short").blocks[0]["text"].endswith(":writing_hand:")
+    assert len(partial_answer("word " * 2199).blocks[0]["text"]) <= 11_000  # the marker fits
 
 
 @pytest.mark.parametrize(
@@ -145,20 +148,25 @@ SORRY = ":warning: The request ran out of time (60 s). (ref `abc`)"
     ("partial", "expected_start"),
     [
         # Nothing was written yet: the sentence alone.
-        ("", SORRY),
-        # A short partial answer, then the sentence under it.
-        ("*Intro* so far", "_Intro_ so far\n\n:warning:"),
+        ("", None),
+        # A short partial answer, as Markdown Slack renders, then the sentence under it.
+        ("*Intro* so far", "*Intro* so far"),
         # Cut inside a long code block: the fence is closed before the sentence.
-        ("intro\n\n```python\n" + "x = 1\n" * 1000, "intro\n\n```\nx = 1"),
-        # One endless line: cut hard, still one section block.
-        ("word" * 2000, "wordword"),
+        ("intro\n\n```python\n" + "x = 1\n" * 3000, "intro\n\n```python\nx = 1"),
+        # One endless line: cut hard, still one markdown block.
+        ("word" * 5000, "wordword"),
     ],
 )
 def test_failed_answer_keeps_fences_closed_and_fits_a_block(partial: str,
-                                                             expected_start: str) -> None:
-    text = failed_answer(partial, SORRY)
-    assert text.startswith(expected_start) and text.endswith(SORRY)
-    assert len(text) <= 3000 and text.count("```") % 2 == 0
+                                                             expected_start: str | None) -> None:
+    message = failed_answer(partial, SORRY)
+    assert message.blocks[-1] == {"type": "section", "text": {"type": "mrkdwn", "text": SORRY}}
+    if expected_start is None:
+        assert len(message.blocks) == 1
+        return
+    text = message.blocks[0]["text"]
+    assert message.blocks[0]["type"] == "markdown" and text.startswith(expected_start)
+    assert len(text) <= 11_000 and text.count("```") % 2 == 0
 
 
 @pytest.mark.parametrize(

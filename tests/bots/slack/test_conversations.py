@@ -80,8 +80,9 @@ async def test_a_dm_file_share_without_the_files_scope_is_named_and_still_answer
     await slack.settle()
     assert "Ship Friday." not in _prompt(fake_llm)
     [answer] = _answers(slack, DM_TS)
-    assert "skipped plan.md: download failed" in answer["text"]
-    assert "files:read" in answer["text"]
+    shown = slack.fake.shown(answer)  # the answer's markdown blocks (text is the short fallback)
+    assert "skipped plan.md: download failed" in shown
+    assert "files:read" in shown
 
 
 # -- 2. DMs remember ---------------------------------------------------------------------------

@@ -78,15 +78,15 @@ async def test_msg_too_long_splits_further_without_breaking_code(
     make_slack: MakeSlack, fake_llm: FakeLLM
 ) -> None:
     slack = await _llm_slack(make_slack, fake_llm)
-    slack.fake.max_text_chars = 1000
+    slack.fake.max_markdown_chars = 1000
     fake_llm.enqueue(text_reply(LONG_WITH_CODE), when="synthesis")
     await slack.event(mention())
     await slack.settle()
     ok = [c for c in slack.fake.calls if c.method in ("chat.postMessage", "chat.update")
           and c.ok and c.args.get("thread_ts", MENTION_TS) == MENTION_TS]
-    final_pieces = [c.args["text"] for c in ok if "Paragraph" in c.args["text"]
-                    and ":writing_hand:" not in c.args["text"]
-                    and "continues below" not in c.args["text"]]
+    shown = [slack.fake.shown(c.args) for c in ok]
+    final_pieces = [t for t in shown if "Paragraph" in t and ":writing_hand:" not in t
+                    and "continues below" not in t]
     assert any(c.error == "msg_too_long" for c in slack.fake.calls)
     assert all(len(p) <= 1000 for p in final_pieces)
     assert all(p.count("```") % 2 == 0 for p in final_pieces)  # every fence closed
@@ -99,7 +99,7 @@ async def test_a_very_long_answer_becomes_a_file_and_a_summary(
     make_slack: MakeSlack, fake_llm: FakeLLM
 ) -> None:
     slack = await _llm_slack(make_slack, fake_llm)
-    long_answer = "\n\n".join(f"## Part {i}\n\n" + "Detail sentence. " * 60 for i in range(20))
+    long_answer = "\n\n".join(f"## Part {i}\n\n" + "Detail sentence. " * 200 for i in range(20))
     fake_llm.enqueue(text_reply(long_answer), when="synthesis")
     await slack.event(mention())
     await slack.settle()
@@ -109,9 +109,9 @@ async def test_a_very_long_answer_becomes_a_file_and_a_summary(
     assert done.args["channel_id"] == "C0GENERAL" and done.args["thread_ts"] == MENTION_TS
     [uploaded] = slack.fake.uploads.values()
     assert uploaded.decode().strip() == long_answer.strip()
-    summary = slack.fake.called("chat.update", ts=_answer_ts(slack))[-1].args
-    assert "attached" in summary["text"] and len(summary["text"]) < 3000
-    assert f"`{url.args['filename']}`" in summary["text"]  # names the file it attached
+    summary = slack.fake.shown(slack.fake.called("chat.update", ts=_answer_ts(slack))[-1].args)
+    assert "attached" in summary and len(summary) < 3000
+    assert f"`{url.args['filename']}`" in summary  # names the file it attached
     assert len(slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)) == 2
 
 

@@ -14,6 +14,7 @@ from heavy_engine.runtime import BudgetLeft, PastJob
 
 from .conftest import MakeSlack, Slack, simulated_config
 from .fake_slack import BOT_USER, TEAM
+from .test_commands import modal_submission
 from .test_mentions import mention
 
 
@@ -65,6 +66,22 @@ async def test_admin_sees_edit_which_opens_the_workspace_modal(slack: Slack) -> 
     [opened] = slack.fake.called("views.open", trigger_id="13345224609.738474920.8088")
     assert opened.args["view"]["callback_id"] == CALLBACK_ID
     assert json.loads(opened.args["view"]["private_metadata"])["c"] == ""  # the workspace
+
+
+async def test_saving_the_workspace_settings_republishes_app_home(slack: Slack) -> None:
+    slack.fake.users["U0ADMIN"] = {"is_admin": True}
+    await _home(slack, "U0ADMIN")
+    slack.fake.calls.clear()
+    resp = await slack.interaction(modal_submission(user="U0ADMIN", agents="5", channel=""))
+    assert resp.status == 200
+    await slack.settle()
+    [publish] = slack.fake.called("views.publish", user_id="U0ADMIN")
+    assert "Agents: 5" in _texts(publish.args["view"])  # the new setting, at once
+    # A channel's own settings do not change App Home: nothing is published for them.
+    slack.fake.calls.clear()
+    await slack.interaction(modal_submission(user="U0ADMIN", agents="3", version=1))
+    await slack.settle()
+    assert not slack.fake.called("views.publish")
 
 
 async def test_edit_pressed_by_a_non_admin_opens_nothing(slack: Slack) -> None:

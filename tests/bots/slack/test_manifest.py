@@ -27,6 +27,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_startStream": {"chat:write"},
     "chat_appendStream": {"chat:write"},
     "chat_stopStream": {"chat:write"},
+    "chat_stream": {"chat:write"},  # slack_sdk's helper over the three above
     "reactions_add": {"reactions:write"},
     "reactions_remove": {"reactions:write"},
     # Threads in public channels, private channels and DMs.

@@ -28,9 +28,10 @@ async def test_mention_is_answered_in_its_thread_with_progress_and_footer(slack:
     assert "actions" not in [b["type"] for b in last_card["blocks"]]
     # The answer's final state is the full text with a footer: agents, time, tokens, cost.
     final = fake.called("chat.update", ts=answer.ts)[-1].args
-    assert "simulated" in final["text"]
-    footer, buttons = final["blocks"][-2:]
-    assert footer["type"] == "context"
+    assert "simulated" in fake.shown(final)
+    # the footer, Regenerate / Go deeper, then the feedback buttons
+    *_, footer, buttons, feedback = final["blocks"]
+    assert footer["type"] == "context" and feedback["type"] == "context_actions"
     assert [e["text"]["text"] for e in buttons["elements"]] == [":repeat: Regenerate",
                                                                  ":mag: Go deeper"]
     assert "2/2 agents" in footer["elements"][0]["text"]

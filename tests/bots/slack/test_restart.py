@@ -51,7 +51,7 @@ async def test_a_restart_while_posting_a_long_answer_posts_each_part_once(
 
     def parts(name: str) -> list[object]:
         return [c for c in first.fake.called("chat.postMessage", thread_ts=MENTION_TS)
-                if name in c.args["text"]]
+                if name in first.fake.shown(c.args)]
 
     await first.event(mention())
     await first.fake.wait_for(lambda: parts("Part B"))
@@ -157,4 +157,5 @@ async def test_follow_policy_remembers_answered_threads_across_a_restart(
 
 # -- payloads ---------------------------------------------------------------------------------
 
-LONG_ANSWER = "\n\n".join(f"Part {p}. " + "A finding worth reporting. " * 100 for p in "ABC")
+# Three paragraphs of ~8,100 characters: one message each (Slack's markdown takes 12,000).
+LONG_ANSWER = "\n\n".join(f"Part {p}. " + "A finding worth reporting. " * 300 for p in "ABC")

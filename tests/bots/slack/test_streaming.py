@@ -3,15 +3,19 @@ off), and the fallbacks when the stream is unavailable or expires."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack._stream import StreamedAnswer, open_fence, sendable, stream_safe
-from heavy_engine.testing import FakeLLM, fake_config, text_reply
+from heavy_engine import Engine
+from heavy_engine.testing import FakeLLM, fake_config, text_reply, tool_call_reply
 
 from .conftest import TOKEN, MakeSlack, Slack
 from .fake_slack import TEAM, FakeSlack
 from .test_mentions import MENTION_TS, mention
+from .test_sources import fetch_engine  # noqa: F401 (a fixture)
 
 WJ = "\u2060"
 
@@ -28,15 +32,26 @@ async def test_the_synthesis_streams_into_the_thread(
     await slack.event(mention())
     await slack.settle()
     [start] = slack.fake.called("chat.startStream")
-    assert start.args["thread_ts"] == MENTION_TS
+    assert start.args["thread_ts"] == MENTION_TS and start.args["task_display_mode"] == "plan"
     assert start.args["recipient_team_id"] == TEAM
     assert start.args["recipient_user_id"] == "U0ALICE"
     [stream] = slack.fake.streams.values()
     assert stream["stopped"] and stream["text"] == ANSWER
-    assert stream["blocks"][0]["type"] == "context" and "2/2 agents" in str(stream["blocks"])
+    # One task per agent, updated in place: pending or running, then complete.
+    tasks = [c for c in stream["chunks"] if c["type"] == "task_update"]
+    assert {t["id"] for t in tasks} == {"agent-1", "agent-2"}
+    for task_id in ("agent-1", "agent-2"):
+        states = [t["status"] for t in tasks if t["id"] == task_id]
+        assert states[-1] == "complete" and len(states) == len(set(states))  # no repeats
+        assert set(states) <= {"pending", "in_progress", "complete"}
+    assert any(c["type"] == "plan_update" for c in stream["chunks"])
+    # The answer ends with its footer, Regenerate / Go deeper and the feedback buttons.
+    assert [b["type"] for b in stream["blocks"]] == ["context", "actions", "context_actions"]
     assert "Go deeper" in str(stream["blocks"][1])  # the buttons close the stream too
-    # Only the progress card was posted the ordinary way.
-    assert len(slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)) == 1
+    assert "2/2 agents" in str(stream["blocks"][0])
+    # No separate progress card and no ⏳ reaction: the stream shows the run.
+    assert not slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    assert not slack.fake.called("reactions.add", name="hourglass_flowing_sand")
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
 
@@ -51,9 +66,67 @@ async def test_an_expired_stream_falls_back_to_editing_the_message(
     await slack.settle()
     [start] = slack.fake.called("chat.startStream")
     final = slack.fake.called("chat.update", ts=start.ts)[-1].args
-    assert "Streaming works" in final["text"]
-    assert [b["type"] for b in final["blocks"][-2:]] == ["context", "actions"]  # footer, buttons
+    assert "Streaming works" in slack.fake.shown(final)
+    assert [b["type"] for b in final["blocks"]][-3:] == ["context", "actions", "context_actions"]
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
+
+
+async def test_a_stream_slack_closes_mid_run_continues_with_the_card_and_chat_update(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    slack = await _streaming(make_slack, fake_llm)
+    slack.fake.stream_ttl = 0.4  # Slack's five minutes, shortened
+    fake_llm.latency = 0.25  # the run outlives the stream
+    fake_llm.enqueue(text_reply(ANSWER), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    [start] = slack.fake.called("chat.startStream")
+    [stream] = slack.fake.streams.values()
+    assert stream["expired"] and not stream["stopped"]
+    assert any(c.error == "message_not_in_streaming_state" for c in slack.fake.calls)
+    # The card took over the agents' progress; the streamed message became the answer.
+    [card, *_] = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    last = [card, *slack.fake.called("chat.update", ts=card.ts)][-1].args
+    assert last["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+    assert "2/2 agents finished" in last["blocks"][0]["text"]["text"]
+    final = slack.fake.called("chat.update", ts=start.ts)[-1].args
+    assert "Streaming works" in slack.fake.shown(final)
+    assert [b["type"] for b in final["blocks"]][-3:] == ["context", "actions", "context_actions"]
+    assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
+
+
+async def test_tasks_carry_the_running_tool_the_finding_and_the_fetched_urls(
+    make_slack: MakeSlack, fake_llm: FakeLLM, fetch_engine: Engine  # noqa: F811
+) -> None:
+    config = fake_config(fake_llm.base_url, agents=2, tools=["fetch_url"])
+    slack = await make_slack(config, engine=fetch_engine, streaming=True)
+    fake_llm.enqueue(json.dumps({"questions": ["Read the doc", "Think it over"]}),
+                     when="decompose")
+    fake_llm.enqueue(tool_call_reply(("fetch_url", {"url": "https://a.example/doc"}),
+                                     delay=0.3),
+                     text_reply("It is 42.", delay=0.3), text_reply("Also 42.", delay=0.3),
+                     when="agent")
+    fake_llm.enqueue(text_reply("The answer is 42."), when="synthesis")
+    await slack.event(mention())
+    await slack.settle()
+    [stream] = slack.fake.streams.values()
+    tasks = [c for c in stream["chunks"] if c["type"] == "task_update"]
+    titles = {t["id"]: t["title"] for t in tasks if t["id"].startswith("agent-")}
+    assert sorted(titles.values()) == ["Read the doc", "Think it over"]
+    reader = next(i for i, t in titles.items() if t == "Read the doc")
+    mine = [t for t in tasks if t["id"] == reader]
+    done = mine[-1]
+    assert done["status"] == "complete" and done["output"]  # a one-line finding
+    assert [s["url"] for s in done["sources"]] == ["https://a.example/doc"]
+    assert stream["text"].startswith("The answer is 42.")
+    assert "**Sources**" not in stream["text"]  # not listed twice
+    # The answer's sources ride on the stream as its URL-sources element (a finished
+    # "Sources" task), not as a second list in the blocks.
+    [sources] = [t for t in tasks if t["id"] == "sources"]
+    assert sources["status"] == "complete"
+    assert sources["sources"] == [{"type": "url", "url": "https://a.example/doc",
+                                   "text": "Doc A"}]
+    assert [b["type"] for b in stream["blocks"]] == ["context", "actions", "context_actions"]
 
 
 async def test_without_the_streaming_api_the_answer_is_posted(
@@ -65,7 +138,7 @@ async def test_without_the_streaming_api_the_answer_is_posted(
     await slack.settle()
     _card, answer = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
     final = [answer, *slack.fake.called("chat.update", ts=answer.ts)][-1].args
-    assert [b["type"] for b in final["blocks"][-2:]] == ["context", "actions"]  # footer, buttons
+    assert [b["type"] for b in final["blocks"]][-3:] == ["context", "actions", "context_actions"]
     assert not slack.fake.streams
     # The process remembers: the next answer does not try again.
     await slack.event(mention(event_id="Ev0MENTION02", ts="1700000700.000100"))
@@ -117,6 +190,21 @@ async def test_the_closing_note_of_a_stream_cannot_ping(fake_slack: FakeSlack) -
     [sent] = fake_slack.streams.values()
     assert "<!channel>" not in sent["text"] and "@here" not in sent["text"]
     assert sent["text"].startswith("The partial answer \n\n:warning: rejected:")
+
+
+async def test_a_final_text_without_the_streamed_blank_lines_still_finishes_in_place(
+    fake_slack: FakeSlack,
+) -> None:
+    client = AsyncWebClient(token=TOKEN, base_url=fake_slack.api_url)
+    stream = StreamedAnswer(client, "C0GENERAL", thread_ts=MENTION_TS, team=TEAM, user="U0ALICE")
+    stream.set("The answer.\n\n")  # what streamed before the Sources list arrived
+    await stream.settle()
+    assert stream.sent == "The answer.\n\n"
+    assert await stream.finish("The answer.", footer_blocks=[{"type": "context", "elements": [
+        {"type": "mrkdwn", "text": "footer"}]}])
+    [sent] = fake_slack.streams.values()
+    assert sent["stopped"] and sent["text"] == "The answer.\n\n"
+    assert sent["blocks"][0]["elements"][0]["text"] == "footer"  # stopped with its blocks
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack._tasks import changed_chunks, task_chunk, task_chunks, urls_in
+from bots.slack._tasks import changed_chunks, sources_task, task_chunk, task_chunks, urls_in
 from heavy_engine.progress import AgentProgress, ProgressState
 
 from .fake_slack import FakeSlack
@@ -112,3 +112,16 @@ async def test_the_chunks_go_through_slack_sdks_chat_stream(fake_slack: FakeSlac
         ("agent-1", "complete"), ("agent-2", "error")]
     assert tasks[2]["output"] == "A is fine." and tasks[2]["sources"][0]["url"] == "https://a.org"
     assert live["text"].endswith("**Answer.**")
+
+
+def test_sources_task_is_the_runs_url_sources_element() -> None:
+    chunk = sources_task([("Doc <b> @here", "https://a.example/doc"), ("x", "ftp://no")])
+    assert chunk is not None
+    data = chunk.to_dict()
+    assert (data["id"], data["title"], data["status"]) == ("sources", "Sources", "complete")
+    # Only http(s) links; titles cannot ping.
+    assert data["sources"] == [{"type": "url", "url": "https://a.example/doc",
+                                "text": "Doc <b> @\u2060here"}]
+    assert sources_task([]) is None
+    many = sources_task([(f"T{i}", f"https://e.example/{i}") for i in range(30)])
+    assert many is not None and len(many.to_dict()["sources"]) == 10

@@ -18,6 +18,8 @@ from bots.slack._oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
 
 from .conftest import MakeSlack, Slack
 from .fake_slack import BOT_USER, TEAM
+from .test_feedback import feedback_click
+from .test_home import home_opened
 from .test_mentions import MENTION_TS, mention
 
 CLIENT = ("1111.2222", "client-secret-never-real")
@@ -85,6 +87,33 @@ async def test_install_into_two_workspaces_each_answered_with_its_own_token(
         assert len(posts) == 2, multi.fake.methods()  # progress card and answer
         answered = [c for c in multi.fake.calls if c.method.startswith(("chat.", "reactions."))]
         assert {c.token for c in answered} == {TOKENS[team]}
+
+
+async def test_app_home_and_feedback_in_the_second_workspace_use_its_token(
+    multi: Slack,
+) -> None:
+    for team in TOKENS:
+        await install(multi, team)
+    await multi.event(in_team(mention(event_id="Ev0WSFB"), SECOND))
+    await multi.settle()
+    _card, answer = multi.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    final = [answer, *multi.fake.called("chat.update", ts=answer.ts)][-1].args
+    value = final["blocks"][-1]["elements"][0]["positive_button"]["value"]
+    multi.fake.calls.clear()
+    click = feedback_click(value, str(answer.ts), "U0ALICE")
+    click["team"] = {"id": SECOND, "domain": "second"}
+    click["user"] = {**click["user"], "team_id": SECOND}
+    await multi.interaction(click)
+    home = home_opened("U0ALICE")
+    home = {**home, "team_id": SECOND,
+            "authorizations": [{**home["authorizations"][0], "team_id": SECOND,
+                                "user_id": BOTS[SECOND][0]}]}
+    await multi.event(home)
+    await multi.settle()
+    [thanks] = multi.fake.called("chat.postEphemeral", user="U0ALICE")
+    [publish] = multi.fake.called("views.publish", user_id="U0ALICE")
+    assert thanks.token == TOKENS[SECOND] and publish.token == TOKENS[SECOND]
+    assert "rated :+1:" in str(publish.args["view"])  # the second workspace's own question
 
 
 async def test_a_forged_state_is_refused_with_a_page_saying_so(multi: Slack) -> None:
