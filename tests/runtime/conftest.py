@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from heavy_engine import Engine, HeavyConfig, Run
 from heavy_engine.db import Database
 from heavy_engine.observability import Metrics
-from heavy_engine.runtime import DurableRunner, Job, JobSpec, JobStore
+from heavy_engine.runtime import READY, DurableRunner, Job, JobSpec, JobStore, build_app
 from heavy_engine.testing import FakeLLM, fake_config
 
 MakeRunner = Callable[..., Awaitable[DurableRunner]]
@@ -99,3 +101,25 @@ async def make_runner(db: Database, config: HeavyConfig) -> AsyncIterator[MakeRu
 async def settle(runner: DurableRunner, within: float = 5.0) -> None:
     """Until nothing is queued or running."""
     await asyncio.wait_for(runner.drain(), within)
+
+
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
+
+
+@pytest.fixture
+async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
+    clients: list[Client] = []
+
+    async def make(token: str | None = None, **runner_kwargs: Any) -> tuple[Client, DurableRunner]:
+        runner = await make_runner(**runner_kwargs)
+        app = build_app(runner, runner.metrics, api_token=token)
+        app[READY].ready = True
+        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return client, runner
+
+    yield make
+    for client in clients:
+        await client.close()

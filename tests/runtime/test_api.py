@@ -5,40 +5,18 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from unittest import mock
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+from aiohttp.test_utils import make_mocked_request
 
-from heavy_engine.runtime import READY, Api, DurableRunner, build_app
+from heavy_engine.runtime import READY, Api
 from heavy_engine.testing import FakeLLM, hang_reply
 
-from .conftest import MakeRunner
+from .conftest import Client, MakeClient
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
 TOKEN = "s3cret-api-token"
-
-
-@pytest.fixture
-async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
-    clients: list[Client] = []
-
-    async def make(token: str | None = None, **runner_kwargs: Any) -> tuple[Client, DurableRunner]:
-        runner = await make_runner(**runner_kwargs)
-        app = build_app(runner, runner.metrics, api_token=token)
-        app[READY].ready = True
-        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client, runner
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 async def _wait_done(client: Client, job_id: str, within: float = 10) -> dict[str, Any]:

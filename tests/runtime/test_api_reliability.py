@@ -9,23 +9,17 @@ import io
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.exc import OperationalError
 
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, _finish, _health
-from heavy_engine.runtime._http import READY, build_app
+from heavy_engine.runtime import _finish, _health
 
-from .conftest import MakeRunner, spec
-
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
+from .conftest import Client, MakeClient, MakeRunner, spec
 
 
 @pytest.fixture
@@ -35,24 +29,6 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'heavy.db'}", migrate=True)
     yield database
     await database.close()
-
-
-@pytest.fixture
-async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
-    clients: list[Client] = []
-
-    async def make(**runner_kwargs: Any) -> tuple[Client, DurableRunner]:
-        runner = await make_runner(**runner_kwargs)
-        app = build_app(runner, runner.metrics, api_token=None)
-        app[READY].ready = True
-        client: Client = TestClient(TestServer(app, host="127.0.0.1"))
-        await client.start_server()
-        clients.append(client)
-        return client, runner
-
-    yield make
-    for client in clients:
-        await client.close()
 
 
 @pytest.mark.parametrize(("body", "reason"), [

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from heavy_engine.testing import hang_reply
 
 from .fake_discord import APP_ID, CHANNEL_ID, GUILD_ID, Call, FakeDiscord, member, user
+
+if TYPE_CHECKING:
+    from .conftest import Stack
 
 ALICE = "940000000000000001"  # an ordinary member
 BOB = "940000000000000002"  # another ordinary member
@@ -103,3 +108,25 @@ def button_press(fake: FakeDiscord, card_id: str, custom_id: str, uid: str) -> d
 def stop_button_id(call: Call) -> str:
     custom_id: str = call.body["components"][0]["components"][0]["custom_id"]
     return custom_id
+
+
+INTERACTION_CALLBACK = r"/interactions/{}/[^/]+/callback"
+
+
+async def running_card(stack: Stack) -> tuple[str, str]:
+    """Start a run by ALICE whose agents hang; (card id, Stop button custom id) once the card
+    shows its button."""
+    stack.llm.enqueue(hang_reply(), hang_reply(), when="agent")
+    payload = slash_heavy("A question that takes forever")
+    await stack.fake.interact(payload)
+    await stack.fake.wait_call("POST", INTERACTION_CALLBACK.format(payload["id"]))
+    card = stack.fake.original(payload["token"])
+
+    def with_button() -> str | None:
+        for call in card_edits(stack.fake, card):
+            if call.body.get("components"):
+                return stop_button_id(call)
+        return None
+
+    custom_id: str = await stack.fake.wait_for(with_button)
+    return card, custom_id

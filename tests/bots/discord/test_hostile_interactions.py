@@ -10,11 +10,16 @@ from typing import Any
 
 import pytest
 
-from heavy_engine.testing import hang_reply
-
 from .conftest import Stack
 from .fake_discord import GUILD_ID
-from .helpers import ALICE, BOB, button_press, card_edits, interaction, slash_heavy, stop_button_id
+from .helpers import (
+    ALICE,
+    BOB,
+    button_press,
+    interaction,
+    running_card,
+    slash_heavy,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 CALLBACK = r"/interactions/{}/[^/]+/callback"
@@ -24,19 +29,7 @@ OTHER_GUILD = "910000000000000099"
 
 async def _running_card(stack: Stack) -> tuple[str, str, str]:
     """A run by ALICE whose agents hang: (card id, Stop custom id, job id)."""
-    stack.llm.enqueue(hang_reply(), hang_reply(), when="agent")
-    payload = slash_heavy("A question that takes forever")
-    await stack.fake.interact(payload)
-    await stack.fake.wait_call("POST", CALLBACK.format(payload["id"]))
-    card = stack.fake.original(payload["token"])
-
-    def with_button() -> str | None:
-        for call in card_edits(stack.fake, card):
-            if call.body.get("components"):
-                return stop_button_id(call)
-        return None
-
-    custom_id: str = await stack.fake.wait_for(with_button)
+    card, custom_id = await running_card(stack)
     return card, custom_id, custom_id.split(":")[2]
 
 

@@ -7,7 +7,6 @@ import asyncio
 import pytest
 
 from bots.discord import _adapter
-from heavy_engine.testing import hang_reply
 
 from .conftest import Stack
 from .helpers import (
@@ -15,37 +14,18 @@ from .helpers import (
     BOB,
     MOD,
     button_press,
-    card_edits,
+    running_card,
     slash_heavy,
-    stop_button_id,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 CALLBACK = r"/interactions/{}/[^/]+/callback"
 
 
-async def _running_card(stack: Stack) -> tuple[str, str]:
-    """Start a run whose agents hang; (card id, Stop button custom id) once the card shows."""
-    stack.llm.enqueue(hang_reply(), hang_reply(), when="agent")
-    payload = slash_heavy("A question that takes forever")
-    await stack.fake.interact(payload)
-    await stack.fake.wait_call("POST", CALLBACK.format(payload["id"]))
-    card = stack.fake.original(payload["token"])
-
-    def with_button() -> str | None:
-        for call in card_edits(stack.fake, card):
-            if call.body.get("components"):
-                return stop_button_id(call)
-        return None
-
-    custom_id: str = await stack.fake.wait_for(with_button)
-    return card, custom_id
-
-
 @pytest.mark.parametrize("stopper", [ALICE, MOD], ids=["requester", "channel-admin"])
 async def test_stop_cancels_the_run(stack: Stack, stopper: str) -> None:
     fake = stack.fake
-    card, custom_id = await _running_card(stack)
+    card, custom_id = await running_card(stack)
     press = button_press(fake, card, custom_id, stopper)
     await fake.interact(press)
     [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
@@ -61,7 +41,7 @@ async def test_stop_cancels_the_run(stack: Stack, stopper: str) -> None:
 
 async def test_stop_by_someone_else_is_refused(stack: Stack) -> None:
     fake = stack.fake
-    card, custom_id = await _running_card(stack)
+    card, custom_id = await running_card(stack)
     press = button_press(fake, card, custom_id, BOB)
     await fake.interact(press)
     [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
@@ -106,7 +86,7 @@ async def test_a_slow_cancel_still_answers_the_press_in_time(
 
     monkeypatch.setattr(stack.runner, "cancel", slow_cancel)
     fake = stack.fake
-    card, custom_id = await _running_card(stack)
+    card, custom_id = await running_card(stack)
     press = button_press(fake, card, custom_id, ALICE)
     await fake.interact(press)
     [ack] = await fake.wait_call("POST", CALLBACK.format(press["id"]))
