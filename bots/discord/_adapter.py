@@ -131,6 +131,7 @@ class DiscordAdapter:
                                       stop_views(self.stop_button), refresh=refresh)
         self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
         self._task: asyncio.Task[None] | None = None
+        self._deliveries_only = False  # a `--role worker` process: no gateway, no commands
 
     @property
     def config(self) -> HeavyConfig:
@@ -145,6 +146,21 @@ class DiscordAdapter:
         self._point_at_endpoints()
         self.services.runner.register_delivery(PLATFORM, self.delivery)
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
+
+    async def start_deliveries(self) -> None:
+        """A worker: log in for REST only (no gateway, no command sync) and deliver."""
+        self._point_at_endpoints()
+        self.services.runner.register_delivery(PLATFORM, self.delivery)
+        self._deliveries_only = True
+        self._task = asyncio.create_task(self._login(), name="discord-login")
+
+    async def _login(self) -> None:
+        try:
+            await self.client.login(self.options.token)  # calls setup(): REST works after it
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN; Discord deliveries are off")
+        except Exception:
+            log.exception("Discord login failed; Discord deliveries are off")
 
     async def stop(self) -> None:
         self.surface.online.clear()
@@ -178,6 +194,8 @@ class DiscordAdapter:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""
         self.client.add_dynamic_items(self.stop_button)
         self.surface.online.set()  # REST works from here on
+        if self._deliveries_only:
+            return  # commands are synced by the replicas that take events
         try:
             await self.tree.sync()
             if self.options.dev_guild:
