@@ -8,6 +8,7 @@ LLM calls, accept latency p50/p99 (POST /api/ask -> 202), CPU per LLM call and p
 process.
 
     python bench/replicas.py [--questions 300] [--replicas 3] [--latency 0.2] [--sqlite]
+    python bench/replicas.py --sqlite --replicas 0 --questions 100   # accept latency on SQLite
 """
 
 from __future__ import annotations
@@ -182,6 +183,8 @@ def main() -> None:
         if args.sqlite:
             result = asyncio.run(_run(args, f"sqlite+aiosqlite:///{tmp / 'heavy.db'}", 1, tmp))
             _print(f"SQLite, 1 process, {args.questions} q", result)
+        if args.replicas == 0:
+            return  # `--sqlite --replicas 0`: the single-process figures only
         bindir = server_bin()
         if bindir is None:
             raise SystemExit("no PostgreSQL server binaries (install `postgresql`)")

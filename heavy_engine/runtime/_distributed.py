@@ -77,7 +77,7 @@ WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 
          AND workspace = :workspace AND channel = :channel) < :per_channel))
 RETURNING attempts
 """
-_REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
+_QUEUE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.queue'))"
 _CANCELLED = "The request was cancelled."
 
 
@@ -170,11 +170,11 @@ class DistributedRunner:
         """The submission's one transaction; None for a duplicate, else (True, refusal)."""
         spec = job.spec
         async with self.db.session() as session, session.begin():
-            # One requester's submissions queue behind each other (their queue limit is
-            # exact); different requesters never wait for each other. The global queue size
-            # is counted without a lock: concurrent submissions may pass it by a few.
-            await session.execute(text(_REQUESTER_LOCK), {
-                "key": f"{spec.platform}:{spec.workspace}:{spec.user}"})
+            # Submissions are placed one at a time across replicas (a transaction-scoped lock
+            # held for a few statements), so every queue limit is exact: per requester and
+            # the global queue size. A job that would start at once counts as starting, so
+            # placing it unlocked could let the queue pass its limit when slots fill meanwhile.
+            await session.execute(text(_QUEUE_LOCK))
             if spec.dedup_key is not None and await session.scalar(select(JobRow.id).where(
                     JobRow.platform == spec.platform, JobRow.dedup_key == spec.dedup_key)):
                 return None
