@@ -276,7 +276,11 @@ class DurableRunner:
                            self.config.limits.max_concurrent_jobs)
         if any(j is job for j in chosen):
             return None
-        return queue_refusal(job, queue, self.config.limits)
+        # Admitted jobs the limits let start are starting, not waiting (their rows are on
+        # their way; `_pump` launches them then).
+        starting = {id(j) for j in chosen}
+        return queue_refusal(job, [j for j in queue if id(j) not in starting],
+                             self.config.limits)
 
     def _pump(self) -> None:
         """Start what the limits allow and renumber the queue."""
