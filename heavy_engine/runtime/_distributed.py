@@ -78,6 +78,7 @@ WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 
 RETURNING attempts
 """
 _QUEUE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.queue'))"
+_REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
 _CANCELLED = "The request was cancelled."
 
 
@@ -170,16 +171,22 @@ class DistributedRunner:
         """The submission's one transaction; None for a duplicate, else (True, refusal)."""
         spec = job.spec
         async with self.db.session() as session, session.begin():
-            # Submissions are placed one at a time across replicas (a transaction-scoped lock
-            # held for a few statements), so every queue limit is exact: per requester and
-            # the global queue size. A job that would start at once counts as starting, so
-            # placing it unlocked could let the queue pass its limit when slots fill meanwhile.
-            await session.execute(text(_QUEUE_LOCK))
+            # One requester's submissions queue behind each other (their queue limit is
+            # exact); different requesters do not wait for each other, except that a job
+            # which would have to wait is placed again under one queue-wide lock, so the
+            # global queue size is exact across replicas. (A job placed as starting at once
+            # takes no queue lock: in a burst that fills the last running slots at the same
+            # moment, those few may wait beyond the queue size.)
+            await session.execute(text(_REQUESTER_LOCK), {
+                "key": f"{spec.platform}:{spec.workspace}:{spec.user}"})
             if spec.dedup_key is not None and await session.scalar(select(JobRow.id).where(
                     JobRow.platform == spec.platform, JobRow.dedup_key == spec.dedup_key)):
                 return None
             if refusal is None:
                 refusal, job.position = await self._place(session, job)
+                if job.position:  # it waits: counted again with every other waiting one
+                    await session.execute(text(_QUEUE_LOCK))
+                    refusal, job.position = await self._place(session, job)
             if refusal is not None:
                 # Recorded too: a retried event then finds its row and is dropped.
                 job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
