@@ -103,7 +103,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
     (tmp / "config.yaml").write_text(CONFIG.replace("BASE_URL",
                                                     f"http://127.0.0.1:{fake_port}/v1"))
     env = {**os.environ, "HEAVY_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
-           "HEAVY_LOG_FORMAT": "json"}
+           "HEAVY_LOG_FORMAT": "json", "HEAVY_MAX_CONNECTIONS": "5000"}  # a burst of 1,000
     env.pop("HEAVY_API_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
     ports = [_free_port() for _ in range(replicas)]
