@@ -8,6 +8,7 @@ LLM calls, accept latency p50/p99 (POST /api/ask -> 202), CPU per LLM call and p
 process.
 
     python bench/replicas.py [--questions 300] [--replicas 3] [--latency 0.2] [--sqlite]
+    python bench/replicas.py --sqlite --replicas 0 --questions 100   # accept latency on SQLite
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
     (tmp / "config.yaml").write_text(CONFIG.replace("BASE_URL",
                                                     f"http://127.0.0.1:{fake_port}/v1"))
     env = {**os.environ, "HEAVY_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
-           "HEAVY_LOG_FORMAT": "json"}
+           "HEAVY_LOG_FORMAT": "json", "HEAVY_MAX_CONNECTIONS": "5000"}  # a burst of 1,000
     env.pop("HEAVY_API_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
     ports = [_free_port() for _ in range(replicas)]
@@ -182,6 +183,8 @@ def main() -> None:
         if args.sqlite:
             result = asyncio.run(_run(args, f"sqlite+aiosqlite:///{tmp / 'heavy.db'}", 1, tmp))
             _print(f"SQLite, 1 process, {args.questions} q", result)
+        if args.replicas == 0:
+            return  # `--sqlite --replicas 0`: the single-process figures only
         bindir = server_bin()
         if bindir is None:
             raise SystemExit("no PostgreSQL server binaries (install `postgresql`)")

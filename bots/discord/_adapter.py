@@ -57,6 +57,10 @@ _NOT_OURS = (CommandNotFound, CommandSignatureMismatch, TransformerError)
 STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
 
 
+# Discord's refusal of a second thread on one message: another session took this message.
+THREAD_ALREADY_CREATED = 160004
+
+
 @dataclass(frozen=True, slots=True)
 class DiscordOptions:
     """From the environment: `DISCORD_*` variables (the token never leaves this object)."""
@@ -67,6 +71,9 @@ class DiscordOptions:
     dev_guild: int | None = None  # DISCORD_GUILD_ID: also sync commands there, instantly
     sharded: bool = False  # DISCORD_SHARDED=1: AutoShardedClient, for large installs
     edit_interval: float = 1.2  # DISCORD_EDIT_INTERVAL: seconds between edits per channel
+    # DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS ("0,1" or "0-3"): this replica's shards of all
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DiscordOptions | None:
@@ -82,14 +89,46 @@ class DiscordOptions:
         if not 0 < interval < math.inf:  # also refuses nan
             raise ValueError(f"DISCORD_EDIT_INTERVAL must be a number of seconds above 0 "
                              f"(got {raw_interval!r})")
+        count, ids = _shards(env)
         return cls(
             token=token,
             api_url=(env.get("DISCORD_API_URL") or "").rstrip("/") or None,
             gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
             dev_guild=int(guild) if guild.isdigit() else None,
-            sharded=(env.get("DISCORD_SHARDED") or "").lower() in ("1", "true", "yes"),
+            sharded=(env.get("DISCORD_SHARDED") or "").lower() in ("1", "true", "yes")
+            or count is not None,
             edit_interval=interval,
+            shard_count=count,
+            shard_ids=ids,
         )
+
+
+def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS, checked: ids need the count, each below it."""
+    raw_count = (env.get("DISCORD_SHARD_COUNT") or "").strip()
+    raw_ids = (env.get("DISCORD_SHARD_IDS") or "").replace(" ", "")
+    if not raw_count:
+        if raw_ids:
+            raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total number of "
+                             "shards across every replica)")
+        return None, None
+    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 10_000:
+        raise ValueError(f"DISCORD_SHARD_COUNT must be a whole number from 1 to 10000 "
+                         f"(got {raw_count!r})")
+    count = int(raw_count)
+    if not raw_ids:
+        return count, None  # every shard in this process
+    ids: list[int] = []
+    for part in raw_ids.split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"DISCORD_SHARD_IDS must be shard numbers like 0,1 or 0-3 "
+                             f"(got {raw_ids!r})")
+        ids += range(int(low), int(high or low) + 1)
+    if not ids or max(ids) >= count or len(set(ids)) != len(ids):
+        raise ValueError(f"DISCORD_SHARD_IDS must name distinct shards below "
+                         f"DISCORD_SHARD_COUNT={count} (got {raw_ids!r})")
+    return count, tuple(ids)
 
 
 def intents() -> discord.Intents:
@@ -139,8 +178,14 @@ class DiscordAdapter:
         self.options = options
         self.ready = asyncio.Event()
         cls = HeavyShardedClient if options.sharded else HeavyClient
+        shards: dict[str, Any] = {}
+        if options.shard_count is not None:  # this replica's share of the shards
+            shards["shard_count"] = options.shard_count
+            if options.shard_ids is not None:
+                shards["shard_ids"] = list(options.shard_ids)
         client = cls(self, intents=intents(), allowed_mentions=NO_MENTIONS,
-                     guild_ready_timeout=guild_ready_timeout, chunk_guilds_at_startup=False)
+                     guild_ready_timeout=guild_ready_timeout, chunk_guilds_at_startup=False,
+                     **shards)
         self.client: discord.Client = client
         self.tree = build_tree(self.client, services.config, self, ConfigCommands(services))
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
@@ -154,6 +199,7 @@ class DiscordAdapter:
             {"DISCORD_API_URL": options.api_url} if options.api_url else {})
         self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
         self._task: asyncio.Task[None] | None = None
+        self._deliveries_only = False  # a `--role worker` process: no gateway, no commands
 
     @property
     def config(self) -> HeavyConfig:
@@ -168,6 +214,21 @@ class DiscordAdapter:
         self._point_at_endpoints()
         self.services.runner.register_delivery(PLATFORM, self.delivery)
         self._task = asyncio.create_task(self._run(), name="discord-gateway")
+
+    async def start_deliveries(self) -> None:
+        """A worker: log in for REST only (no gateway, no command sync) and deliver."""
+        self._point_at_endpoints()
+        self.services.runner.register_delivery(PLATFORM, self.delivery)
+        self._deliveries_only = True
+        self._task = asyncio.create_task(self._login(), name="discord-login")
+
+    async def _login(self) -> None:
+        try:
+            await self.client.login(self.options.token)  # calls setup(): REST works after it
+        except discord.LoginFailure:
+            log.error("Discord refused DISCORD_TOKEN; Discord deliveries are off")
+        except Exception:
+            log.exception("Discord login failed; Discord deliveries are off")
 
     async def stop(self) -> None:
         self.surface.online.clear()
@@ -202,6 +263,8 @@ class DiscordAdapter:
         self.client.add_dynamic_items(self.stop_button, self.follow_up_button)
         guard_parsers(self.client)  # an unreadable gateway event is dropped, not fatal
         self.surface.online.set()  # REST works from here on
+        if self._deliveries_only:
+            return  # commands are synced by the replicas that take events
         try:
             await self.tree.sync()
             if self.options.dev_guild:
@@ -308,6 +371,8 @@ class DiscordAdapter:
         if not question:
             await message.reply(USAGE_HINT, allowed_mentions=NO_MENTIONS, mention_author=False)
             return
+        if await self.services.runner.seen(PLATFORM, f"message:{message.id}"):
+            return  # seen by another session on this shard (a deploy) or another replica
         guild = message.guild
         roles = role_ids(message.author)
         settings_channel = str(channel.parent_id) if isinstance(channel, discord.Thread) \
@@ -337,6 +402,9 @@ class DiscordAdapter:
                                                       auto_archive_duration=1440)
                 reply["channel"] = thread = str(created.id)
             except discord.HTTPException as err:
+                if err.code == THREAD_ALREADY_CREATED:
+                    log.info("message %s is being answered by another session", message.id)
+                    return
                 log.info("no thread for message %s (%s); answering in the channel",
                          message.id, err)
                 reply["reference"] = str(message.id)

@@ -171,6 +171,10 @@ class SlackAdapter:
         else:
             log.info("slack: listening for events on POST %s", EVENTS_PATH)
 
+    async def start_deliveries(self) -> None:
+        """A worker: deliveries only; events arrive on the `--role web` replicas."""
+        self.services.runner.register_delivery(PLATFORM, self._delivery)
+
     async def stop(self) -> None:
         if self._socket is not None:
             socket, self._socket = self._socket, None

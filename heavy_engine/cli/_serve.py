@@ -178,10 +178,12 @@ async def serve(
             settings = SettingsStore(db, config)
             runner = build_runner(role, db, engine, settings.resolve_job, config, metrics, env)
             services = Services(config, engine, runner, settings, env)
-            # Phase 2 of the scale-out: a worker starts the adapters' deliveries only.
-            adapters = [] if role == "worker" else load_adapters(services)
+            # A worker starts the adapters' deliveries only (no routes, no gateway): the jobs
+            # it runs were taken by the `web` replicas, and it answers them on their platform.
+            adapters = load_adapters(services)
+            intake = role != "worker"
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
-                            extra_routes=[r for a in adapters for r in a.routes()])
+                            extra_routes=[r for a in adapters if intake for r in a.routes()])
             idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
                                  shutdown_timeout=2.0, keepalive_timeout=idle_timeout)
@@ -195,7 +197,7 @@ async def serve(
                 raise ConfigError(bind_error(host, port, err)) from None
             try:
                 for adapter in adapters:
-                    await adapter.start()
+                    await (adapter.start() if intake else adapter.start_deliveries())
                     started.append(adapter)
                 tune_gc()  # start-up is over: see _gc.py
                 recovered = await runner.start()

@@ -153,6 +153,11 @@ class Adapter(Protocol):
         """Connect (Socket Mode, Discord gateway...) and register deliveries; return promptly."""
         ...
 
+    async def start_deliveries(self) -> None:
+        """Register deliveries and make them able to send (log in), taking no events: what a
+        `--role worker` process calls instead of `start`. Its jobs arrive from the queue."""
+        ...
+
     async def stop(self) -> None: ...
 
 

@@ -3,8 +3,9 @@
 On SQLite every commit is a write lock and a WAL sync; a hundred questions arriving at once
 would otherwise queue for a hundred commits. `GroupInsert.insert(job)` waits for the batch its
 row joined: while one batch is being written, the next one gathers every insert that arrives,
-then is written in one transaction. Each row has its own savepoint, so a duplicate
-`(platform, dedup_key)` drops only that row (its insert returns False), never its neighbours.
+then is written in one transaction (one multi-row INSERT). When that meets a duplicate
+`(platform, dedup_key)`, the batch is written again with a savepoint per row, so the duplicate
+drops only its own row (its insert returns False), never its neighbours.
 """
 
 from __future__ import annotations
@@ -51,6 +52,17 @@ class GroupInsert:
                     future.set_result(inserted)
 
     async def _write(self, batch: list[tuple[Job, Any]]) -> list[bool]:
+        # The common case first: every row at once (one multi-row INSERT, one commit); a
+        # duplicate key anywhere rolls that back and the batch goes row by row.
+        try:
+            async with self.db.session() as session, session.begin():
+                session.add_all([job_row(job) for job, _ in batch])
+        except IntegrityError:
+            if len(batch) == 1 and batch[0][0].spec.dedup_key is not None:
+                return [False]
+        else:
+            self.batches += 1
+            return [True] * len(batch)
         results: list[bool] = []
         async with self.db.session() as session, session.begin():
             for job, _ in batch:

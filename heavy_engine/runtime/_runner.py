@@ -41,6 +41,7 @@ from ._contract import (
     JobStatus,
 )
 from ._finish import save_end, save_retrying
+from ._ingest import GroupInsert
 from ._limits import (
     budget_refusal,
     has_budget,
@@ -80,7 +81,11 @@ class DurableRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._unsaved: dict[str, Job] = {}  # ended, but the database refused the end
-        self._admit = asyncio.Lock()  # limit checks and the insert happen as one step
+        # Admission is one synchronous step on the loop (limits checked against the queue,
+        # the running jobs and the admitted jobs whose rows are being written); the rows of
+        # concurrent submissions are then committed together (group commit).
+        self._admitting: dict[str, Job] = {}
+        self._rows = GroupInsert(store.db)
         self._changed = asyncio.Event()
         # Submissions are accepted (and recorded) from the start, but nothing is launched
         # until `start()` has taken back what a previous process left unfinished.
@@ -104,21 +109,30 @@ class DurableRunner:
         spec.question = validate_question(spec.question, config)
         job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config,
                   created_at=self._clock())
-        async with self._admit:
-            refusal = await self._refusal(job)
-            if refusal is not None:
-                # Refusals are recorded too: a retried event then finds its row and is dropped.
-                job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
-                if not await self.store.insert(job):
-                    return None
-                self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
-                log.info("job %s refused (%s)", job.id, refusal.reason)
-                raise refusal
-            if not await self.store.insert(job):
+        refusal = access_refusal(job)  # who may ask: before budgets, the queue and any LLM call
+        if refusal is None:  # a read: the budget is checked again when the job starts
+            refusal = await self._over_budget(job, job.created_at or self._clock())
+        if refusal is None:
+            refusal = self._queue_refusal(job)  # no await between this check and admitting
+        if refusal is not None:
+            # Refusals are recorded too: a retried event then finds its row and is dropped.
+            job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
+            if not await self._rows.insert(job):
                 return None
-            self.metrics.jobs_submitted.inc(platform=spec.platform)
-            self._queue.append(job)
-            self._pump()
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
+            log.info("job %s refused (%s)", job.id, refusal.reason)
+            raise refusal
+        self._admitting[job.id] = job  # counted by the limits from here on
+        try:
+            inserted = await self._rows.insert(job)
+        finally:
+            del self._admitting[job.id]
+        if not inserted:
+            self._pump()  # its place is free again
+            return None
+        self.metrics.jobs_submitted.inc(platform=spec.platform)
+        self._queue.append(job)
+        self._pump()
         log.info("job %s from %s: %s", job.id, spec.platform,
                  f"queued at position {job.position}" if job.position else "started")
         return job
@@ -205,7 +219,7 @@ class DurableRunner:
         return next((j for j in self._queue if j.id == job_id), None)
 
     def _not_queued(self, jobs: list[Job]) -> list[Job]:
-        queued = {j.id for j in self._queue}
+        queued = {j.id for j in self._queue} | self._admitting.keys()
         return [j for j in jobs if j.id not in queued]
 
     def stop_intake(self) -> None:
@@ -255,18 +269,18 @@ class DurableRunner:
             await self.store.user_tokens_since(since, spec.platform, spec.user),
         )
 
-    async def _refusal(self, job: Job) -> JobRejected | None:
-        refusal = access_refusal(job)  # who may ask: before budgets, the queue and any LLM call
-        if refusal is not None:
-            return refusal
-        refusal = await self._over_budget(job, job.created_at or self._clock())
-        if refusal is not None:
-            return refusal
-        chosen = startable([*self._queue, job], self._running.values(),
+    def _queue_refusal(self, job: Job) -> JobRejected | None:
+        """Synchronous on purpose: the check and the admission are one step on the loop."""
+        queue = [*self._queue, *self._admitting.values()]
+        chosen = startable([*queue, job], self._running.values(),
                            self.config.limits.max_concurrent_jobs)
         if any(j is job for j in chosen):
             return None
-        return queue_refusal(job, self._queue, self.config.limits)
+        # Admitted jobs the limits let start are starting, not waiting (their rows are on
+        # their way; `_pump` launches them then).
+        starting = {id(j) for j in chosen}
+        return queue_refusal(job, [j for j in queue if id(j) not in starting],
+                             self.config.limits)
 
     def _pump(self) -> None:
         """Start what the limits allow and renumber the queue."""

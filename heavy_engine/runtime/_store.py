@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ def job_row(job: Job) -> JobRow:
 class JobStore:
     def __init__(self, db: Database, fallback_config: HeavyConfig) -> None:
         self.db = db
+        self._updates = GroupUpdate(db)
         # Used when a stored snapshot no longer validates; the runner then fails the job.
         self.fallback_config = fallback_config
         self.invalid: set[str] = set()
@@ -79,8 +81,9 @@ class JobStore:
         values = {"status": job.status, "attempts": job.attempts, "started_at": job.started_at,
                   "finished_at": job.finished_at, "stopped_by": job.stopped_by,
                   **_outcome(job)}
-        async with self.db.session() as session, session.begin():
-            await session.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
+        # Jobs ending at the same moment share one commit (on SQLite, one writer: a commit
+        # each would queue a thousand jobs' ends behind each other).
+        await self._updates.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
 
     async def save_reply(self, job: Job) -> None:
         async with self.db.session() as session, session.begin():
@@ -154,3 +157,46 @@ def _outcome(job: Job) -> dict[str, Any]:
         "llm_calls": r.llm_calls if r else 0,
     })
     return outcome
+
+
+class GroupUpdate:
+    """Statements issued at the same time run in one transaction, in order (group commit).
+
+    While one batch is being written the next gathers; a failure fails the whole batch (each
+    caller sees it, and `save_retrying` tries again), which only database-wide trouble causes
+    for updates by primary key.
+    """
+
+    def __init__(self, db: Database, max_batch: int = 500) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.batches = 0
+        self._pending: list[tuple[Any, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def execute(self, statement: Any) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((statement, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._write_all())
+        await asyncio.shield(future)  # a cancelled caller leaves the batch intact
+
+    async def _write_all(self) -> None:
+        while self._pending:
+            batch = self._pending[:self.max_batch]
+            del self._pending[:self.max_batch]
+            try:
+                async with self.db.session() as session, session.begin():
+                    for statement, _ in batch:
+                        await session.execute(statement)
+            except BaseException as err:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(err)
+                if not isinstance(err, Exception):
+                    raise
+                continue
+            self.batches += 1
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)

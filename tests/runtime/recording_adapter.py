@@ -35,6 +35,9 @@ class RecordingAdapter:
     async def start(self) -> None:
         self.services.runner.register_delivery("rec", self)
 
+    async def start_deliveries(self) -> None:
+        self.services.runner.register_delivery("rec", self)
+
     async def stop(self) -> None:
         with self.log.open("a") as f:
             f.write("stopped\n")

@@ -155,6 +155,23 @@ async def test_queue_limits_count_every_replica(replica: MakeReplica) -> None:
     assert refused.value.reason == "user_queue"
 
 
+async def test_the_global_queue_size_is_exact_under_concurrent_submissions(
+        replica: MakeReplica) -> None:
+    limits = {"max_concurrent_jobs": 1, "max_queued": 3}
+    a, b = await replica(work=False, limits=limits), await replica(work=False, limits=limits)
+    first = await a.submit(spec("q", user="U"))  # takes the one running slot (no worker here)
+    assert first is not None and first.position == 0
+    results = await asyncio.gather(
+        *((a if i % 2 else b).submit(spec(f"q{i}", user=f"U{i}")) for i in range(12)),
+        return_exceptions=True)
+    accepted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, JobRejected)]
+    assert len(accepted) + len(refused) == 12
+    # Three wait, whichever replica took them; the rest are told heavy is busy.
+    assert sorted(j.position for j in accepted if j is not None) == [1, 2, 3]
+    assert {r.reason for r in refused} == {"busy"}
+
+
 async def test_cancel_from_another_replica_stops_the_run(replica: MakeReplica,
                                                          slow_fake: FakeLLM) -> None:
     slow_fake.latency = 0.5

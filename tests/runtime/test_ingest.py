@@ -45,3 +45,18 @@ async def test_sqlite_commits_without_a_sync_each_under_wal(tmp_path: Path) -> N
         async with db.engine.connect() as conn:
             assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
             assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
+
+
+async def test_concurrent_job_saves_share_transactions(db: Database, config: HeavyConfig) -> None:
+    from heavy_engine.runtime import JobStore
+
+    store = JobStore(db, config)
+    jobs = [_job(config, question=f"q{i}") for i in range(40)]
+    assert await asyncio.gather(*(GroupInsert(db).insert(j) for j in jobs)) == [True] * 40
+    for job in jobs:
+        job.status, job.attempts = "running", 1
+    await asyncio.gather(*(store.save(j) for j in jobs))
+    assert store._updates.batches < 5  # one commit per batch, not one per job
+    async with db.session() as session:
+        rows = (await session.execute(select(JobRow.status, JobRow.attempts))).all()
+    assert sorted(rows) == [("running", 1)] * 40

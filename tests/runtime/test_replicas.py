@@ -89,3 +89,40 @@ async def test_kill_9_of_a_worker_loses_nothing_and_answers_once(
     assert ids == list(range(1, len(ids) + 1)) and len(ids) > 3
     assert followed[-1][1] == "status" and followed[-1][2]["status"] == "done"
     assert [int(i) for i, _, _ in resumed if i is not None] == ids[2:]
+
+
+async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothing(
+        tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
+    assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
+    async with FakeLLM(latency=0.8) as fake:
+        env = _env(tmp_path, pg_url, fake)
+        old = await Server(tmp_path, env, "--grace", "20").start()
+        servers.append(old)
+        new = await Server(tmp_path, env).start()  # the rolling update's next pod
+        servers.append(new)
+        jobs = []
+        for i in range(3):
+            status, job = await _request("POST", f"{old.url}/api/ask",
+                                         json={"question": f"Question {i}?", "user": f"u{i}"})
+            assert status == 202
+            jobs.append(job["id"])
+        await fake.wait_for(lambda f: len(f.calls("agent")) >= 1, within=15)
+        assert (await _request("GET", f"{old.url}/healthz"))[0] == 200
+        old.kill(signal.SIGTERM)
+        await asyncio.sleep(0.3)
+        health = await _request("GET", f"{old.url}/healthz")
+        refused = await _request("POST", f"{old.url}/api/ask", json={"question": "Too late?"})
+        status, job = await _request("POST", f"{new.url}/api/ask",
+                                     json={"question": "Question 3?", "user": "u3"})
+        assert status == 202
+        jobs.append(job["id"])
+        assert await old.wait(within=25) == 0
+        finals = [await _until_final(new.url, job_id, within=30) for job_id in jobs]
+        new.kill(signal.SIGTERM)
+        assert await new.wait() == 0
+
+    assert health[0] == 503  # a draining replica leaves the load balancer
+    assert refused[0] == 503 and refused[1]["reason"] == "shutting_down"
+    assert all(job["status"] == "done" and job["answer"] for job in finals)
+    assert len(fake.calls("synthesis")) == len(jobs)  # no answer lost, none twice
+    assert all(job["attempts"] == 1 for job in finals)  # the old pod finished what it ran

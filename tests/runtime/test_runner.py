@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
@@ -107,6 +108,25 @@ async def test_limits_refuse_with_a_sentence_for_the_requester(
     refused = await runner.store.find("slack", "ev-last")
     assert refused is not None and refused.status == "failed" and refused.error == str(
         caught.value)
+
+
+async def test_concurrent_submissions_share_commits_and_keep_the_limits_exact(
+    make_runner: MakeRunner, fake: FakeLLM,
+) -> None:
+    fake.enqueue(*[hang_reply() for _ in range(2)], when="decompose")
+    runner = await make_runner(limits={"max_concurrent_jobs": 2, "max_queued": 5,
+                                       "per_user": 1, "max_queued_per_user": 1})
+    users = [f"U{i % 6}" for i in range(20)]  # six users, several submissions each at once
+    results = await asyncio.gather(*(runner.submit(spec(user=u, dedup_key=None))
+                                     for u in users), return_exceptions=True)
+    accepted = [r for r in results if isinstance(r, Job)]
+    refused = [r for r in results if isinstance(r, JobRejected)]
+    assert len(accepted) + len(refused) == 20
+    assert sorted(j.position for j in accepted) == [0, 0, 1, 2, 3, 4, 5]
+    waiting = Counter(j.spec.user for j in accepted if j.position)
+    assert max(waiting.values()) == 1  # one waiting question per user, exactly
+    assert runner._rows.batches <= 3  # 20 submissions, a few commits
+    assert runner.counts() == (5, 2)
 
 
 async def test_daily_budgets_refuse_once_spent(make_runner: MakeRunner) -> None:
