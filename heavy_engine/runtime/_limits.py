@@ -44,7 +44,7 @@ class RunningJobs(dict[str, Job]):
     def __delitem__(self, job_id: str) -> None:
         self.pop(job_id)
 
-    def pop(self, job_id: str, *default: Any) -> Any:  # type: ignore[override]
+    def pop(self, job_id: str, *default: Any) -> Any:
         job = super().pop(job_id, *default)
         if isinstance(job, Job) and job_id not in self:
             self._count(job, -1)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._config import HeavyConfig, validate_config
@@ -149,7 +149,7 @@ class JobStore:
 
 _SAVED = ("status", "attempts", "started_at", "finished_at", "stopped_by", "error", "answer",
           "result", "prompt_tokens", "completion_tokens", "cost_usd", "llm_calls")
-_JOBS = JobRow.__table__
+_JOBS = cast(Table, JobRow.__table__)
 _SAVE = update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).values(
     {name: bindparam(f"v_{name}", type_=_JOBS.c[name].type) for name in _SAVED})
 
