@@ -54,7 +54,7 @@ from ._contract import (
     JobStatus,
 )
 from ._dist_models import JobTaskRow
-from ._events_log import Listener, append_events, last_number, notify, read_events
+from ._events_log import EventsWriter, Listener, last_number, notify, read_events
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
 from ._results import failed_result, replay_run
@@ -76,6 +76,15 @@ WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 
     AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
          AND workspace = :workspace AND channel = :channel) < :per_channel))
 RETURNING attempts
+"""
+# Running and queued jobs: all, the requester's and the channel's (`_place`'s quick yes).
+_HELD = """
+SELECT count(*) AS held,
+       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
+                        AND requester = :user) AS by_user,
+       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
+                        AND channel = :channel) AS by_channel
+FROM jobs WHERE status IN ('running', 'queued')
 """
 _QUEUE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.queue'))"
 _REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
@@ -123,6 +132,7 @@ class DistributedRunner:
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
+        self._events = EventsWriter(self.db)
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
@@ -379,6 +389,16 @@ class DistributedRunner:
                                              channel=r.channel, user=r.requester, question=""),
                        config=job.config)
 
+        spec, limits = job.spec, job.config.limits
+        counts = (await session.execute(text(_HELD), {
+            "platform": spec.platform, "workspace": spec.workspace, "user": spec.user,
+            "channel": spec.channel})).one()
+        if (int(counts.held or 0) < self.config.limits.max_concurrent_jobs
+                and int(counts.by_user or 0) < limits.per_user
+                and int(counts.by_channel or 0) < limits.per_channel):
+            # It may start even behind every queued job: no need to list them all (what a
+            # burst of submissions would otherwise do each, reading every other one).
+            return None, 0
         columns = (JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
                    JobRow.requester)
         running = [as_job(r) for r in (await session.execute(
@@ -513,7 +533,7 @@ class DistributedRunner:
                 wake.clear()
                 batch, pending[:] = list(pending), []
                 if batch:
-                    seq = await append_events(self.db, job.id, job.attempts, seq, batch)
+                    seq = await self._events.append(job.id, job.attempts, seq, batch)
                 if ended and not pending:
                     return
         finally:
@@ -523,9 +543,13 @@ class DistributedRunner:
 
     async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
                         started: float) -> None:
+        outcome: dict[str, Any] = {}
         if job.result is None:
             job.result = result
-            await self._set(job.id, **_outcome(job))  # before the answer is posted
+            outcome = _outcome(job)
+            if delivery_task is not None:
+                await self._set(job.id, **outcome)  # before the answer is posted
+                outcome = {}
             self.metrics.record_usage(result, job.config.effective_orchestrator_model)
         delivered = True
         if delivery_task is not None:
@@ -538,7 +562,9 @@ class DistributedRunner:
         error = result.error
         if not delivered and status == "done":
             status, error = "failed", "The answer could not be delivered."
-        await self._set(job.id, status=status, error=error, finished_at=self._clock())
+        # Without a delivery nothing is posted: the outcome and the end share one write.
+        await self._set(job.id, **{**outcome, "status": status, "error": error,
+                                   "finished_at": self._clock()})
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
         log.info("job %s %s", job.id, status)
