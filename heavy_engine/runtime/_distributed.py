@@ -54,7 +54,7 @@ from ._contract import (
     JobStatus,
 )
 from ._dist_models import JobTaskRow
-from ._events_log import EventsWriter, Listener, last_number, notify, read_events
+from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
 from ._results import failed_result, replay_run
@@ -67,7 +67,9 @@ QUEUE = "heavy"
 _ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
 # Start a job if the running counts leave room (a job already `running` is a retry after a
 # crash and keeps its place); returns its attempt count, or nothing when it must wait or is over.
+# The notification of an admitted job goes out in the same statement.
 _ADMIT = """
+WITH admitted AS (
 UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = :now
 WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 'running' OR (
     (SELECT count(*) FROM jobs WHERE status = 'running') < :max
@@ -75,7 +77,8 @@ WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 
          AND workspace = :workspace AND requester = :user) < :per_user
     AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
          AND workspace = :workspace AND channel = :channel) < :per_channel))
-RETURNING attempts
+RETURNING attempts)
+SELECT attempts, pg_notify(:channel_name, :id) FROM admitted
 """
 # Running and queued jobs: all, the requester's and the channel's (`_place`'s quick yes).
 _HELD = """
@@ -417,27 +420,30 @@ class DistributedRunner:
         """Mark the job running when the limits allow; None when it is over (cancelled or
         finished); raises `_Again` when it must wait.
 
-        The global lock is held for two statements: the conditional update (the counts are
-        in it) and the notification.
+        The global lock is held for one statement: the conditional update (the counts are
+        in it) with its notification.
         """
-        job = await self.store.get(job_id)
-        if job is None or job.status in FINAL_STATUSES:
-            return None
-        spec, limits = job.spec, job.config.limits
-        started = self._clock()
-        async with self.db.session() as session, session.begin():
-            await session.execute(text(_ADMISSION_LOCK))
-            attempts = await session.scalar(text(_ADMIT), {
-                "id": job_id, "now": started, "platform": spec.platform,
-                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
-                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
-                "per_channel": limits.per_channel})
-            if attempts is None:
-                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
-                if status is None or status in FINAL_STATUSES:
-                    return None  # cancelled meanwhile
-                raise _Again("no room under the limits yet")
-            await notify(session, job_id)
+        async with self.db.session() as session:  # one connection for the read and the update
+            row = await session.get(JobRow, job_id)
+            job = None if row is None else self.store._to_job(row)
+            await session.rollback()  # the read's transaction ends before the lock's begins
+            if job is None or job.status in FINAL_STATUSES:
+                return None
+            spec, limits = job.spec, job.config.limits
+            started = self._clock()
+            async with session.begin():
+                await session.execute(text(_ADMISSION_LOCK))
+                attempts = await session.scalar(text(_ADMIT), {
+                    "id": job_id, "now": started, "platform": spec.platform,
+                    "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+                    "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+                    "per_channel": limits.per_channel, "channel_name": CHANNEL})
+                if attempts is None:
+                    status = await session.scalar(select(JobRow.status).where(
+                        JobRow.id == job_id))
+                    if status is None or status in FINAL_STATUSES:
+                        return None  # cancelled meanwhile
+                    raise _Again("no room under the limits yet")
         job.status, job.position, job.attempts, job.started_at = (
             "running", 0, int(attempts), started)
         return job
@@ -514,7 +520,8 @@ class DistributedRunner:
         pending: list[Event] = []
         wake = asyncio.Event()
         ended = False
-        seq = await last_number(self.db, job.id)  # a resumed job continues the numbering
+        # A resumed job continues the numbering; a first attempt has stored nothing yet.
+        seq = 0 if job.attempts <= 1 else await last_number(self.db, job.id)
 
         async def read() -> None:
             nonlocal ended
