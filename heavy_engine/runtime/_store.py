@@ -23,9 +23,14 @@ UNFINISHED = ("queued", "running", "interrupted")
 
 
 def job_row(job: Job) -> JobRow:
-    """The `jobs` row of a new job: the one place that maps a job onto its columns."""
+    """The `jobs` row of a new job."""
+    return JobRow(**job_values(job))
+
+
+def job_values(job: Job) -> dict[str, Any]:
+    """The columns of a new job's row: the one place that maps a job onto its columns."""
     spec = job.spec
-    return JobRow(
+    return dict(
         id=job.id, platform=spec.platform, workspace=spec.workspace, channel=spec.channel,
         thread=spec.thread, requester=spec.user, question=storable(spec.question),
         context=storable(spec.context), flags=dict(spec.flags), attachments=spec.attachments,
