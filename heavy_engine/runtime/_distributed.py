@@ -54,7 +54,7 @@ from ._contract import (
     JobStatus,
 )
 from ._dist_models import JobTaskRow
-from ._events_log import Listener, append_events, last_number, notify, read_events
+from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
 from ._results import failed_result, replay_run
@@ -67,7 +67,9 @@ QUEUE = "heavy"
 _ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
 # Start a job if the running counts leave room (a job already `running` is a retry after a
 # crash and keeps its place); returns its attempt count, or nothing when it must wait or is over.
+# The notification of an admitted job goes out in the same statement.
 _ADMIT = """
+WITH admitted AS (
 UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = :now
 WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 'running' OR (
     (SELECT count(*) FROM jobs WHERE status = 'running') < :max
@@ -75,7 +77,17 @@ WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 
          AND workspace = :workspace AND requester = :user) < :per_user
     AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
          AND workspace = :workspace AND channel = :channel) < :per_channel))
-RETURNING attempts
+RETURNING attempts)
+SELECT attempts, pg_notify(:channel_name, :id) FROM admitted
+"""
+# Running and queued jobs: all, the requester's and the channel's (`_place`'s quick yes).
+_HELD = """
+SELECT count(*) AS held,
+       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
+                        AND requester = :user) AS by_user,
+       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
+                        AND channel = :channel) AS by_channel
+FROM jobs WHERE status IN ('running', 'queued')
 """
 _QUEUE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.queue'))"
 _REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
@@ -123,6 +135,7 @@ class DistributedRunner:
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
+        self._events = EventsWriter(self.db)
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
@@ -379,6 +392,16 @@ class DistributedRunner:
                                              channel=r.channel, user=r.requester, question=""),
                        config=job.config)
 
+        spec, limits = job.spec, job.config.limits
+        counts = (await session.execute(text(_HELD), {
+            "platform": spec.platform, "workspace": spec.workspace, "user": spec.user,
+            "channel": spec.channel})).one()
+        if (int(counts.held or 0) < self.config.limits.max_concurrent_jobs
+                and int(counts.by_user or 0) < limits.per_user
+                and int(counts.by_channel or 0) < limits.per_channel):
+            # It may start even behind every queued job: no need to list them all (what a
+            # burst of submissions would otherwise do each, reading every other one).
+            return None, 0
         columns = (JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
                    JobRow.requester)
         running = [as_job(r) for r in (await session.execute(
@@ -397,27 +420,30 @@ class DistributedRunner:
         """Mark the job running when the limits allow; None when it is over (cancelled or
         finished); raises `_Again` when it must wait.
 
-        The global lock is held for two statements: the conditional update (the counts are
-        in it) and the notification.
+        The global lock is held for one statement: the conditional update (the counts are
+        in it) with its notification.
         """
-        job = await self.store.get(job_id)
-        if job is None or job.status in FINAL_STATUSES:
-            return None
-        spec, limits = job.spec, job.config.limits
-        started = self._clock()
-        async with self.db.session() as session, session.begin():
-            await session.execute(text(_ADMISSION_LOCK))
-            attempts = await session.scalar(text(_ADMIT), {
-                "id": job_id, "now": started, "platform": spec.platform,
-                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
-                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
-                "per_channel": limits.per_channel})
-            if attempts is None:
-                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
-                if status is None or status in FINAL_STATUSES:
-                    return None  # cancelled meanwhile
-                raise _Again("no room under the limits yet")
-            await notify(session, job_id)
+        async with self.db.session() as session:  # one connection for the read and the update
+            row = await session.get(JobRow, job_id)
+            job = None if row is None else self.store._to_job(row)
+            await session.rollback()  # the read's transaction ends before the lock's begins
+            if job is None or job.status in FINAL_STATUSES:
+                return None
+            spec, limits = job.spec, job.config.limits
+            started = self._clock()
+            async with session.begin():
+                await session.execute(text(_ADMISSION_LOCK))
+                attempts = await session.scalar(text(_ADMIT), {
+                    "id": job_id, "now": started, "platform": spec.platform,
+                    "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+                    "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+                    "per_channel": limits.per_channel, "channel_name": CHANNEL})
+                if attempts is None:
+                    status = await session.scalar(select(JobRow.status).where(
+                        JobRow.id == job_id))
+                    if status is None or status in FINAL_STATUSES:
+                        return None  # cancelled meanwhile
+                    raise _Again("no room under the limits yet")
         job.status, job.position, job.attempts, job.started_at = (
             "running", 0, int(attempts), started)
         return job
@@ -494,7 +520,8 @@ class DistributedRunner:
         pending: list[Event] = []
         wake = asyncio.Event()
         ended = False
-        seq = await last_number(self.db, job.id)  # a resumed job continues the numbering
+        # A resumed job continues the numbering; a first attempt has stored nothing yet.
+        seq = 0 if job.attempts <= 1 else await last_number(self.db, job.id)
 
         async def read() -> None:
             nonlocal ended
@@ -513,7 +540,7 @@ class DistributedRunner:
                 wake.clear()
                 batch, pending[:] = list(pending), []
                 if batch:
-                    seq = await append_events(self.db, job.id, job.attempts, seq, batch)
+                    seq = await self._events.append(job.id, job.attempts, seq, batch)
                 if ended and not pending:
                     return
         finally:
@@ -523,9 +550,13 @@ class DistributedRunner:
 
     async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
                         started: float) -> None:
+        outcome: dict[str, Any] = {}
         if job.result is None:
             job.result = result
-            await self._set(job.id, **_outcome(job))  # before the answer is posted
+            outcome = _outcome(job)
+            if delivery_task is not None:
+                await self._set(job.id, **outcome)  # before the answer is posted
+                outcome = {}
             self.metrics.record_usage(result, job.config.effective_orchestrator_model)
         delivered = True
         if delivery_task is not None:
@@ -538,7 +569,9 @@ class DistributedRunner:
         error = result.error
         if not delivered and status == "done":
             status, error = "failed", "The answer could not be delivered."
-        await self._set(job.id, status=status, error=error, finished_at=self._clock())
+        # Without a delivery nothing is posted: the outcome and the end share one write.
+        await self._set(job.id, **{**outcome, "status": status, "error": error,
+                                   "finished_at": self._clock()})
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
         log.info("job %s %s", job.id, status)

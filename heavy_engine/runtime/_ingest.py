@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Database
 from ._contract import Job
-from ._store import job_row
+from ._models import JobRow
+from ._store import job_row, job_values
 
 
 class GroupInsert:
@@ -56,7 +58,9 @@ class GroupInsert:
         # duplicate key anywhere rolls that back and the batch goes row by row.
         try:
             async with self.db.session() as session, session.begin():
-                session.add_all([job_row(job) for job, _ in batch])
+                # one bulk INSERT of plain values: no ORM object and unit of work per row
+                await session.execute(insert(JobRow),
+                                      [job_values(job) for job, _ in batch])
         except IntegrityError:
             if len(batch) == 1 and batch[0][0].spec.dedup_key is not None:
                 return [False]

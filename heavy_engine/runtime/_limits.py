@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from .._config import Limits
 from ._contract import Job, JobRejected, JobSpec
@@ -24,18 +25,69 @@ def channel_key(spec: JobSpec) -> Key:
     return (spec.platform, spec.workspace, spec.channel)
 
 
-def startable(queue: Sequence[Job], running: Iterable[Job], max_concurrent: int) -> list[Job]:
+class RunningJobs(dict[str, Job]):
+    """Jobs by id (the running ones, say), with their count per user and per channel kept up
+    to date, so `startable` does not count a thousand running jobs again at every submission."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.users: Counter[Key] = Counter()
+        self.channels: Counter[Key] = Counter()
+
+    def __setitem__(self, job_id: str, job: Job) -> None:
+        old = self.get(job_id)
+        if old is not None:
+            self._count(old, -1)
+        super().__setitem__(job_id, job)
+        self._count(job, 1)
+
+    def __delitem__(self, job_id: str) -> None:
+        self.pop(job_id)
+
+    def pop(self, job_id: str, *default: Any) -> Any:
+        job = super().pop(job_id, *default)
+        if isinstance(job, Job) and job_id not in self:
+            self._count(job, -1)
+        return job
+
+    def fits(self, job: Job, other: RunningJobs, max_concurrent: int) -> bool:
+        """True when `job` may start even behind every job in `other` (and those here): the
+        quick yes of `startable([*other, job], self, ...)`, whatever `other`'s order."""
+        limits, u, c = job.config.limits, user_key(job.spec), channel_key(job.spec)
+        return (len(self) + len(other) < max_concurrent
+                and self.users[u] + other.users[u] < limits.per_user
+                and self.channels[c] + other.channels[c] < limits.per_channel)
+
+    def _count(self, job: Job, n: int) -> None:
+        u, c = user_key(job.spec), channel_key(job.spec)
+        self.users[u] += n
+        self.channels[c] += n
+        if self.users[u] <= 0:
+            del self.users[u]
+        if self.channels[c] <= 0:
+            del self.channels[c]
+
+
+def startable(queue: Sequence[Job], running: Iterable[Job] | RunningJobs,
+              max_concurrent: int) -> list[Job]:
     """The queued jobs that may start now, in order, given the jobs already running."""
-    running = list(running)
-    users = Counter(user_key(j.spec) for j in running)
-    channels = Counter(channel_key(j.spec) for j in running)
-    free = max_concurrent - len(running)
+    if isinstance(running, RunningJobs):
+        held_users, held_channels, free = running.users, running.channels, \
+            max_concurrent - len(running)
+    else:
+        jobs = list(running)
+        held_users = Counter(user_key(j.spec) for j in jobs)
+        held_channels = Counter(channel_key(j.spec) for j in jobs)
+        free = max_concurrent - len(jobs)
+    users: Counter[Key] = Counter()  # chosen here, beside the running ones
+    channels: Counter[Key] = Counter()
     chosen: list[Job] = []
     for job in queue:
         if free <= 0:
             break
         limits, u, c = job.config.limits, user_key(job.spec), channel_key(job.spec)
-        if users[u] >= limits.per_user or channels[c] >= limits.per_channel:
+        if (held_users[u] + users[u] >= limits.per_user
+                or held_channels[c] + channels[c] >= limits.per_channel):
             continue
         users[u] += 1
         channels[c] += 1

@@ -43,6 +43,7 @@ from ._contract import (
 from ._finish import save_end, save_retrying
 from ._ingest import GroupInsert
 from ._limits import (
+    RunningJobs,
     budget_refusal,
     has_budget,
     queue_refusal,
@@ -76,7 +77,7 @@ class DurableRunner:
         self._clock = clock
         self._deliveries: dict[str, Delivery] = {}
         self._queue: list[Job] = []
-        self._running: dict[str, Job] = {}
+        self._running = RunningJobs()
         self._runs: dict[str, Run] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
@@ -84,7 +85,8 @@ class DurableRunner:
         # Admission is one synchronous step on the loop (limits checked against the queue,
         # the running jobs and the admitted jobs whose rows are being written); the rows of
         # concurrent submissions are then committed together (group commit).
-        self._admitting: dict[str, Job] = {}
+        self._admitting = RunningJobs()
+        self._waiting = RunningJobs()  # the queue and the admitted jobs, counted
         self._rows = GroupInsert(store.db)
         self._changed = asyncio.Event()
         # Submissions are accepted (and recorded) from the start, but nothing is launched
@@ -123,10 +125,14 @@ class DurableRunner:
             log.info("job %s refused (%s)", job.id, refusal.reason)
             raise refusal
         self._admitting[job.id] = job  # counted by the limits from here on
+        self._waiting[job.id] = job
+        inserted = False
         try:
             inserted = await self._rows.insert(job)
         finally:
             del self._admitting[job.id]
+            if not inserted:
+                self._waiting.pop(job.id, None)
         if not inserted:
             self._pump()  # its place is free again
             return None
@@ -145,6 +151,7 @@ class DurableRunner:
         queued = self._queued(job_id)
         if queued is not None:
             self._queue.remove(queued)
+            self._waiting.pop(job_id, None)
             queued.stopped_by = by
             await self._finish(queued, "cancelled", "The request was cancelled.")
             self._pump()
@@ -210,6 +217,8 @@ class DurableRunner:
             await self.store.save(job)
         recovered = self._not_queued(recovered)
         self._queue[:0] = recovered
+        for job in recovered:
+            self._waiting[job.id] = job
         self.metrics.jobs_recovered.inc(len(recovered))
         self._started = True
         self._pump()
@@ -271,8 +280,10 @@ class DurableRunner:
 
     def _queue_refusal(self, job: Job) -> JobRejected | None:
         """Synchronous on purpose: the check and the admission are one step on the loop."""
+        if self._running.fits(job, self._waiting, self.config.limits.max_concurrent_jobs):
+            return None  # no need to go through a burst of a thousand admitted jobs
         queue = [*self._queue, *self._admitting.values()]
-        chosen = startable([*queue, job], self._running.values(),
+        chosen = startable([*queue, job], self._running,
                            self.config.limits.max_concurrent_jobs)
         if any(j is job for j in chosen):
             return None
@@ -285,9 +296,10 @@ class DurableRunner:
     def _pump(self) -> None:
         """Start what the limits allow and renumber the queue."""
         if self._started and not self._stopping:
-            for job in startable(self._queue, self._running.values(),
+            for job in startable(self._queue, self._running,
                                  self.config.limits.max_concurrent_jobs):
                 self._queue.remove(job)
+                self._waiting.pop(job.id, None)
                 self._launch(job)
         for i, job in enumerate(self._queue, 1):
             job.position = i

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .._config import HeavyConfig, validate_config
@@ -23,9 +23,14 @@ UNFINISHED = ("queued", "running", "interrupted")
 
 
 def job_row(job: Job) -> JobRow:
-    """The `jobs` row of a new job: the one place that maps a job onto its columns."""
+    """The `jobs` row of a new job."""
+    return JobRow(**job_values(job))
+
+
+def job_values(job: Job) -> dict[str, Any]:
+    """The columns of a new job's row: the one place that maps a job onto its columns."""
     spec = job.spec
-    return JobRow(
+    return dict(
         id=job.id, platform=spec.platform, workspace=spec.workspace, channel=spec.channel,
         thread=spec.thread, requester=spec.user, question=storable(spec.question),
         context=storable(spec.context), flags=dict(spec.flags), attachments=spec.attachments,
@@ -82,8 +87,10 @@ class JobStore:
                   "finished_at": job.finished_at, "stopped_by": job.stopped_by,
                   **_outcome(job)}
         # Jobs ending at the same moment share one commit (on SQLite, one writer: a commit
-        # each would queue a thousand jobs' ends behind each other).
-        await self._updates.execute(update(JobRow).where(JobRow.id == job.id).values(**values))
+        # each would queue a thousand jobs' ends behind each other), and one prepared
+        # statement: no ORM statement compiled and cache-keyed per save.
+        await self._updates.execute(_SAVE, {"job_id": job.id,
+                                            **{f"v_{k}": v for k, v in values.items()}})
 
     async def save_reply(self, job: Job) -> None:
         async with self.db.session() as session, session.begin():
@@ -145,6 +152,13 @@ class JobStore:
         )
 
 
+_SAVED = ("status", "attempts", "started_at", "finished_at", "stopped_by", "error", "answer",
+          "result", "prompt_tokens", "completion_tokens", "cost_usd", "llm_calls")
+_JOBS = cast(Table, JobRow.__table__)
+_SAVE = update(_JOBS).where(_JOBS.c.id == bindparam("job_id")).values(
+    {name: bindparam(f"v_{name}", type_=_JOBS.c[name].type) for name in _SAVED})
+
+
 def _outcome(job: Job) -> dict[str, Any]:
     r = job.result
     outcome: dict[str, Any] = storable({  # no lone surrogate reaches the database
@@ -171,12 +185,13 @@ class GroupUpdate:
         self.db = db
         self.max_batch = max_batch
         self.batches = 0
-        self._pending: list[tuple[Any, asyncio.Future[None]]] = []
+        self._pending: list[tuple[Any, dict[str, Any] | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def execute(self, statement: Any) -> None:
+    async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> None:
+        """Run `statement` (with `params`, if given) in the next batch."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((statement, future))
+        self._pending.append((statement, params, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._write_all())
         await asyncio.shield(future)  # a cancelled caller leaves the batch intact
@@ -187,16 +202,30 @@ class GroupUpdate:
             del self._pending[:self.max_batch]
             try:
                 async with self.db.session() as session, session.begin():
-                    for statement, _ in batch:
-                        await session.execute(statement)
+                    for statement, params in _runs(batch):
+                        await session.execute(statement, params)
             except BaseException as err:
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(err)
                 if not isinstance(err, Exception):
                     raise
                 continue
             self.batches += 1
-            for _, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+
+def _runs(batch: list[tuple[Any, dict[str, Any] | None, Any]]) -> list[tuple[Any, Any]]:
+    """The batch as (statement, parameters) in order, where consecutive uses of one statement
+    with parameters become one executemany."""
+    runs: list[tuple[Any, Any]] = []
+    for statement, params, _ in batch:
+        if params is None:
+            runs.append((statement, None))
+        elif runs and runs[-1][0] is statement and isinstance(runs[-1][1], list):
+            runs[-1][1].append(params)
+        else:
+            runs.append((statement, [params]))
+    return runs
