@@ -98,15 +98,17 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
         env = _env(tmp_path, pg_url, fake)
         old = await Server(tmp_path, env, "--grace", "20").start()
         servers.append(old)
-        new = await Server(tmp_path, env).start()  # the rolling update's next pod
-        servers.append(new)
         jobs = []
         for i in range(3):
             status, job = await _request("POST", f"{old.url}/api/ask",
                                          json={"question": f"Question {i}?", "user": f"u{i}"})
             assert status == 202
             jobs.append(job["id"])
+        # The old pod is running work before the next one starts (a pod with nothing running
+        # would drain and exit at once, and there would be no draining state to look at).
         await fake.wait_for(lambda f: len(f.calls("agent")) >= 1, within=15)
+        new = await Server(tmp_path, env).start()  # the rolling update's next pod
+        servers.append(new)
         assert (await _request("GET", f"{old.url}/healthz"))[0] == 200
         old.kill(signal.SIGTERM)
         await asyncio.sleep(0.3)
