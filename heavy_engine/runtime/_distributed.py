@@ -23,7 +23,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -38,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._config import HeavyConfig
-from .._engine import Engine, HeavyRequest, Run, validate_question
+from .._engine import Engine, HeavyRequest, Run
 from .._events import Event
 from ..db import libpq_url, utcnow
 from ..observability import Metrics, job_id_var, redact
@@ -59,6 +58,7 @@ from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, st
 from ._models import JobRow
 from ._results import failed_result, replay_run
 from ._store import JobStore, _outcome, job_row
+from ._submit import new_job
 from ._views import status_view
 
 log = logging.getLogger("heavy.runtime")
@@ -150,15 +150,10 @@ class DistributedRunner:
         self._deliveries[platform] = delivery
 
     async def submit(self, spec: JobSpec) -> Job | None:
-        if not self._accepting:
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
-            raise JobRejected("heavy is restarting; please ask again in a minute.",
-                              "shutting_down")
-        if spec.dedup_key is not None and await self.store.seen(spec.platform, spec.dedup_key):
+        job = await new_job(spec, accepting=self._accepting, metrics=self.metrics,
+                            store=self.store, resolve=self._resolve, clock=self._clock)
+        if job is None:
             return None
-        config = await self._resolve(spec)
-        spec.question = validate_question(spec.question, config)
-        job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config, created_at=self._clock())
         # who may ask first (before budgets, the queue and any LLM call), as in DurableRunner
         refusal = access_refusal(job) or await self._over_budget(job, job.created_at or self._clock())
         try:

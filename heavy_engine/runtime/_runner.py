@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from .._config import HeavyConfig
-from .._engine import Engine, HeavyRequest, Run, validate_question
+from .._engine import Engine, HeavyRequest, Run
 from ..attachments import Attachments
 from ..db import utcnow
 from ..observability import Metrics, job_id_var, redact
@@ -52,6 +52,7 @@ from ._limits import (
 )
 from ._results import failed_result, replay_run
 from ._store import JobStore
+from ._submit import new_job
 
 log = logging.getLogger("heavy.runtime")
 
@@ -101,16 +102,10 @@ class DurableRunner:
         self._deliveries[platform] = delivery
 
     async def submit(self, spec: JobSpec) -> Job | None:
-        if not self._accepting:
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
-            raise JobRejected("heavy is restarting; please ask again in a minute.",
-                              "shutting_down")
-        if spec.dedup_key is not None and await self.store.seen(spec.platform, spec.dedup_key):
+        job = await new_job(spec, accepting=self._accepting, metrics=self.metrics,
+                            store=self.store, resolve=self._resolve, clock=self._clock)
+        if job is None:
             return None
-        config = await self._resolve(spec)
-        spec.question = validate_question(spec.question, config)
-        job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config,
-                  created_at=self._clock())
         refusal = access_refusal(job)  # who may ask: before budgets, the queue and any LLM call
         if refusal is None:  # a read: the budget is checked again when the job starts
             refusal = await self._over_budget(job, job.created_at or self._clock())
