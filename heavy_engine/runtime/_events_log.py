@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, text
 from .._events import Event
 from ..db import Database, libpq_url, utcnow
 from ._dist_models import JobEventRow
+from ._settle import settle
 
 log = logging.getLogger("heavy.runtime")
 CHANNEL = "heavy_jobs"
@@ -101,16 +102,12 @@ class EventsWriter:
                     await session.execute(_NOTIFY_ALL, {
                         "channel": CHANNEL, "jobs": list(dict.fromkeys(j for j, _, _ in batch))})
             except BaseException as err:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(err)
+                settle((future for _, _, future in batch), error=err)
                 if not isinstance(err, Exception):
                     raise
                 continue
             self.batches += 1
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            settle(future for _, _, future in batch)
 
 
 async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow]:

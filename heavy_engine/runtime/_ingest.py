@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..db import Database
 from ._contract import Job
 from ._models import JobRow
+from ._settle import settle
 from ._store import job_row, job_values
 
 
@@ -45,13 +46,9 @@ class GroupInsert:
             try:
                 results = await self._write(batch)
             except Exception as err:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(err)
+                settle((future for _, future in batch), error=err)
                 continue
-            for (_, future), inserted in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(inserted)
+            settle((future for _, future in batch), results)
 
     async def _write(self, batch: list[tuple[Job, Any]]) -> list[bool]:
         # The common case first: every row at once (one multi-row INSERT, one commit); a

@@ -17,6 +17,7 @@ from ._contract import Job, JobSpec
 from ._finish import storable
 from ._models import JobRow
 from ._results import result_from_dict, result_to_dict
+from ._settle import settle
 
 log = logging.getLogger("heavy.runtime")
 UNFINISHED = ("queued", "running", "interrupted")
@@ -205,16 +206,12 @@ class GroupUpdate:
                     for statement, params in _runs(batch):
                         await session.execute(statement, params)
             except BaseException as err:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(err)
+                settle((future for _, _, future in batch), error=err)
                 if not isinstance(err, Exception):
                     raise
                 continue
             self.batches += 1
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_result(None)
+            settle(future for _, _, future in batch)
 
 
 def _runs(batch: list[tuple[Any, dict[str, Any] | None, Any]]) -> list[tuple[Any, Any]]:
