@@ -124,15 +124,20 @@ class SlackSurface:
         fallback card of a stream Slack closed)."""
         if card == live.card:
             return
-        reply = job.reply
-        if ledger.card is None:
-            resp = await self.client.chat_postMessage(
-                channel=reply["channel"], thread_ts=reply["thread_ts"], text=card[0],
-                blocks=card[1])
-            await ledger.record(card=str(resp["ts"]))
-        else:
-            await self._update(reply["channel"], ledger.card, card)
+        await self._post_or_edit(job, ledger, "card", ledger.card, card)
         live.card = card
+
+    async def _post_or_edit(self, job: Job, ledger: Ledger, key: str, ts: str | None,
+                            payload: Payload) -> None:
+        """Edit the ledger's message `key` (at `ts`), or post it and record where it went."""
+        reply = job.reply
+        if ts is None:
+            resp = await self.client.chat_postMessage(
+                channel=reply["channel"], thread_ts=reply["thread_ts"], text=payload[0],
+                blocks=payload[1])
+            await ledger.record(**{key: str(resp["ts"])})
+        else:
+            await self._update(reply["channel"], ts, payload)
 
     async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
         live = self._live[job.id]
@@ -165,14 +170,7 @@ class SlackSurface:
         payload = (message.text, message.blocks)
         if payload == live.answer:
             return
-        reply = job.reply
-        if ledger.answer is None:
-            resp = await self.client.chat_postMessage(
-                channel=reply["channel"], thread_ts=reply["thread_ts"], text=payload[0],
-                blocks=payload[1])
-            await ledger.record(answer=str(resp["ts"]))
-        else:
-            await self._update(reply["channel"], ledger.answer, payload)
+        await self._post_or_edit(job, ledger, "answer", ledger.answer, payload)
         live.answer = payload
         live.answer_at = asyncio.get_running_loop().time()
 
