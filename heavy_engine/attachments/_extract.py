@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 import warnings
 from pathlib import PurePosixPath
 from typing import Literal
@@ -74,8 +75,10 @@ class PdfUnreadable(Exception):
     """The bytes are not a PDF pypdf can read; the message is the reason for the note."""
 
 
-def pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
-    """(text layer of the first `max_pages` pages, page count). Raises `PdfUnreadable`."""
+def pdf_text(data: bytes, max_pages: int, deadline: float | None = None) -> tuple[str, int]:
+    """(text layer of the first `max_pages` pages, page count). Raises `PdfUnreadable`, also
+    once `deadline` (`time.monotonic()`) passes between pages: the thread stops working when
+    its caller stops waiting."""
     from pypdf import PdfReader  # imported when a PDF arrives, not at engine start
 
     if not data.lstrip()[:5].startswith(b"%PDF-"):
@@ -94,7 +97,11 @@ def pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
                     raise PdfUnreadable("encrypted")
             pages = reader.pages
             count = len(pages)
-            texts = [(pages[i].extract_text() or "").strip() for i in range(min(count, max_pages))]
+            texts = []
+            for i in range(min(count, max_pages)):
+                if deadline is not None and time.monotonic() > deadline:
+                    raise PdfUnreadable("took too long to read")
+                texts.append((pages[i].extract_text() or "").strip())
     except PdfUnreadable:
         raise
     except Exception as err:  # pypdf raises many types for damaged files

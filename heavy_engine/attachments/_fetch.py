@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import httpx
@@ -95,9 +96,10 @@ async def _one(client: httpx.AsyncClient, att: Attachment, policy: HostPolicy,
         if mime is None:
             raise _Skip("not a PNG, JPEG, GIF or WebP image")
         return Image(name, mime, data)
-    try:  # parsing runs in a thread; a pathological file stops being waited for
+    try:  # parsing runs in a thread, which stops at the same deadline the caller waits for
+        deadline = time.monotonic() + limits.timeout
         text, pages = await asyncio.wait_for(
-            asyncio.to_thread(pdf_text, data, limits.max_pdf_pages), limits.timeout)
+            asyncio.to_thread(pdf_text, data, limits.max_pdf_pages, deadline), limits.timeout)
     except PdfUnreadable as err:
         raise _Skip(f"PDF {err}") from None
     except TimeoutError:

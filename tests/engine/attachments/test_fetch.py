@@ -187,7 +187,7 @@ async def test_round_trip_through_storage(files: FileServer) -> None:
 
 async def test_a_pdf_that_is_slow_to_parse_is_named(
         files: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(data: bytes, pages: int) -> tuple[str, int]:
+    def slow(data: bytes, pages: int, deadline: float | None = None) -> tuple[str, int]:
         time.sleep(0.6)
         return "late", 1
 
