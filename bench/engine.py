@@ -82,7 +82,9 @@ async def _scenario(
 
 
 def _child(args: argparse.Namespace) -> None:
-    stats = asyncio.run(_scenario(args.base_url, args.child, args.latency, args.rounds))
+    from heavy_engine.cli._loop import run  # the event loop `heavy serve` runs on (uvloop)
+
+    stats = run(_scenario(args.base_url, args.child, args.latency, args.rounds), os.environ)
     print(json.dumps(stats))
 
 

@@ -36,6 +36,7 @@ from ..runtime import (
     listen,
     load_adapters,
 )
+from . import _loop
 from ._ask import CHAT_CREDENTIALS
 from ._common import load_or_exit
 
@@ -110,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
         role = getattr(args, "role", None) or env.get("HEAVY_ROLE") or "all"
         if role not in ROLES:
             raise ConfigError(f"HEAVY_ROLE must be one of {', '.join(ROLES)} (got {role!r})")
-        return asyncio.run(serve(config, host=host, port=port, grace=grace, env=env,
-                                 role=role))
+        return _loop.run(serve(config, host=host, port=port, grace=grace, env=env, role=role),
+                         env)
     except ConfigError as err:
         log.error("%s", err)
         return 2

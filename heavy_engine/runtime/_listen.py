@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Mapping
+from typing import cast
 
 from aiohttp import web
 
@@ -48,11 +49,12 @@ class _Refuse(asyncio.Protocol):
     _timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(_REFUSAL)
-        if transport.can_write_eof():
-            transport.write_eof()
-        self._timer = asyncio.get_running_loop().call_later(1.0, transport.close)
+        # A TCP transport (uvloop's is one without subclassing asyncio.Transport)
+        stream = cast(asyncio.Transport, transport)
+        stream.write(_REFUSAL)
+        if stream.can_write_eof():
+            stream.write_eof()
+        self._timer = asyncio.get_running_loop().call_later(1.0, stream.close)
 
     def data_received(self, data: bytes) -> None:
         pass

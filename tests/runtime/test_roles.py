@@ -58,3 +58,24 @@ def test_missing_postgres_skips_or_fails_as_ci_asks(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(REQUIRE_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="HEAVY_REQUIRE_POSTGRES=1 but no binaries"):
         unavailable("no binaries")
+
+
+def test_a_bad_event_loop_choice_is_refused(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HEAVY_EVENT_LOOP", "trio")
+    assert main(["serve", "--port", "0"]) == 2
+    assert "HEAVY_EVENT_LOOP must be uvloop or asyncio (got 'trio')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("choice", "uv"), [(None, True), ("asyncio", False), ("uvloop", True)])
+def test_the_service_runs_on_uvloop_unless_told_otherwise(choice: str | None, uv: bool) -> None:
+    import asyncio
+
+    import uvloop
+
+    from heavy_engine.cli._loop import run
+
+    async def loop_kind() -> bool:
+        return isinstance(asyncio.get_running_loop(), uvloop.Loop)
+
+    assert run(loop_kind(), {} if choice is None else {"HEAVY_EVENT_LOOP": choice}) is uv

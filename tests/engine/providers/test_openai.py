@@ -96,6 +96,17 @@ async def test_body_has_no_tools_key_without_tools(make: Any, fake_llm: FakeLLM)
     assert full["response_format"] == {"type": "json_object"}
 
 
+async def test_text_goes_out_as_utf8_and_a_lone_surrogate_does_not_fail_the_call(
+        make: Any, fake_llm: FakeLLM) -> None:
+    p = make()
+    await p.complete(ask("naïve 東京 ✓"))
+    # what a JSON escape like "\\ud83d" in a chat message decodes to: not encodable as UTF-8
+    await p.complete(ask("broken \ud83d emoji"))
+    plain, broken = (r.body for r in fake_llm.calls())
+    assert plain is not None and plain["messages"][0]["content"] == "naïve 東京 ✓"
+    assert broken is not None and broken["messages"][0]["content"] == "broken ? emoji"
+
+
 async def test_assistant_messages_never_carry_tool_calls_null(make: Any, fake_llm: FakeLLM) -> None:
     messages = [
         {"role": "user", "content": "q"},
