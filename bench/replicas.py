@@ -4,8 +4,9 @@ PostgreSQL (a throwaway cluster started from the installed server binaries, as t
 with R replicas in role `all`, beside one process on SQLite. The fake LLM runs in its own
 process at 200 ms a call; each question is 4 agents with one tool call each, so its critical
 path is 4 calls (decompose, tool call, answer, synthesis) = 0.8 s. Prints wall / critical path,
-LLM calls, accept latency p50/p99 (POST /api/ask -> 202), CPU per LLM call and peak RSS per
-process.
+LLM calls, accept latency p50/p99 (POST /api/ask -> 202), CPU per LLM call (from the first
+question on: start-up is not counted), the CPU of heavy, PostgreSQL and the fake LLM during the
+run, and peak RSS per process.
 
     python bench/replicas.py [--questions 300] [--replicas 3] [--latency 0.2] [--sqlite]
     python bench/replicas.py --sqlite --replicas 0 --questions 100   # accept latency on SQLite
@@ -85,17 +86,31 @@ async def _until_done(url: str, ids: set[str]) -> int:
             await asyncio.sleep(0.1)
 
 
-def _proc_stats(pid: int) -> tuple[float, float]:
-    """(CPU seconds, peak RSS in MiB) of a live process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds of a live process (with `children`: plus its live children and the ones
+    it has reaped, which is how PostgreSQL's backends are counted), from /proc."""
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = int(fields[11]) + int(fields[12])
+    if children:
+        total += int(fields[13]) + int(fields[14])
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            try:
+                total += round(_cpu(int(child), children=True) * ticks)
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # it ended meanwhile (and its parent counts it)
+    return total / ticks
+
+
+def _peak_rss(pid: int) -> float:
+    """Peak resident memory of a live process in MiB."""
     hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
                if line.startswith("VmHWM"))
-    return cpu, int(hwm.split()[1]) / 1024
+    return int(hwm.split()[1]) / 1024
 
 
-async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> dict[str, float]:
+async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
+               database_pid: int | None = None) -> dict[str, float]:
     fake_port = _free_port()
     fake = subprocess.Popen([sys.executable, "-m", "heavy_engine.testing.fake_llm", "--port",  # noqa: ASYNC220
                              str(fake_port), "--latency", str(args.latency)],
@@ -139,11 +154,19 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
                     raise SystemExit(f"refused: {resp.status} {body}")
                 return str(body["id"])
 
+            # CPU is counted from here on: start-up (imports, migrations) is not the load's
+            watched = [p.pid for p in procs]
+            cpu0 = [_cpu(pid) for pid in watched]
+            fake0 = _cpu(fake.pid)
+            db0 = _cpu(database_pid, children=True) if database_pid else 0.0
             t0 = time.perf_counter()
             ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
             llm_calls = await _until_done(url, set(ids))
             wall = time.perf_counter() - t0
-        stats = [_proc_stats(p.pid) for p in procs]
+        cpu = sum(_cpu(pid) - c0 for pid, c0 in zip(watched, cpu0, strict=True))
+        fake_cpu = _cpu(fake.pid) - fake0
+        db_cpu = _cpu(database_pid, children=True) - db0 if database_pid else 0.0
+        rss = max(_peak_rss(pid) for pid in watched)
     finally:
         for p in [*procs, fake]:
             p.terminate()
@@ -157,8 +180,9 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path) -> 
         "wall_s": wall, "ratio": wall / (CRITICAL_CALLS * args.latency), "llm_calls": llm_calls,
         "accept_p50_ms": statistics.median(accept) * 1000,
         "accept_p99_ms": accept[max(int(len(accept) * 0.99) - 1, 0)] * 1000,
-        "cpu_ms_per_call": sum(c for c, _ in stats) / max(llm_calls, 1) * 1000,
-        "peak_rss_mib": max(m for _, m in stats),
+        "cpu_ms_per_call": cpu / max(llm_calls, 1) * 1000,
+        "heavy_cpu_s": cpu, "database_cpu_s": db_cpu, "fake_llm_cpu_s": fake_cpu,
+        "peak_rss_mib": rss,
     }
 
 
@@ -167,6 +191,10 @@ def _print(label: str, r: dict[str, float]) -> None:
           f"{int(r['llm_calls'])} LLM calls | accept p50 {r['accept_p50_ms']:6.1f} ms "
           f"p99 {r['accept_p99_ms']:6.1f} ms | CPU {r['cpu_ms_per_call']:.2f} ms/call | "
           f"peak RSS {r['peak_rss_mib']:.0f} MiB/process")
+    database = f", PostgreSQL {r['database_cpu_s']:.2f} s" if r["database_cpu_s"] else ""
+    print(f"{'':<28} CPU during the run: heavy {r['heavy_cpu_s']:.2f} s{database}, "
+          f"fake LLM {r['fake_llm_cpu_s']:.2f} s (of {r['wall_s'] * (os.cpu_count() or 1):.2f} "
+          f"core-seconds)")
 
 
 def main() -> None:
@@ -192,7 +220,8 @@ def main() -> None:
         try:
             cluster.start()
             url = cluster.url(cluster.create_database())
-            result = asyncio.run(_run(args, url, args.replicas, tmp))
+            assert cluster.process is not None
+            result = asyncio.run(_run(args, url, args.replicas, tmp, cluster.process.pid))
             _print(f"PostgreSQL, {args.replicas} replicas, {args.questions} q", result)
         finally:
             cluster.stop()

@@ -79,6 +79,10 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Each statement commits on its own: no BEGIN / COMMIT round trips around a read, and
+        # nothing (a lock, a snapshot) held between statements.
+        self.autocommit_sessions = async_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
     @classmethod
     async def open(cls, url: str | None = None, *, migrate: bool | None = None) -> Database:
@@ -105,6 +109,10 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self.sessions()
+
+    def autocommit(self) -> AsyncSession:
+        """A session whose every statement is its own transaction (reads, single statements)."""
+        return self.autocommit_sessions()
 
     async def upgrade(self, revision: str = "head") -> None:
         """Run the packaged Alembic migrations up to `revision`."""

@@ -23,17 +23,18 @@ import logging
 import os
 import socket
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate import jobs as pjobs
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason
 from procrastinate.worker import Worker
-from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._config import HeavyConfig
@@ -42,6 +43,7 @@ from .._events import Event
 from ..db import libpq_url, utcnow
 from ..observability import Metrics, job_id_var, redact
 from ._access import access_refusal
+from ._batch import GroupCommit
 from ._contract import (
     FINAL_STATUSES,
     JOB_STATUS,
@@ -57,41 +59,99 @@ from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, r
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
 from ._models import JobRow
 from ._results import failed_result, replay_run
-from ._store import JobStore, _outcome, job_row
+from ._store import JobStore, _outcome, job_values
 from ._submit import new_job
 from ._views import status_view
 
 log = logging.getLogger("heavy.runtime")
 TASK = "heavy.run_job"
 QUEUE = "heavy"
-_ADMISSION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.admission'))"
-# Start a job if the running counts leave room (a job already `running` is a retry after a
-# crash and keeps its place); returns its attempt count, or nothing when it must wait or is over.
-# The notification of an admitted job goes out in the same statement.
-_ADMIT = """
-WITH admitted AS (
-UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = :now
-WHERE id = :id AND status IN ('queued', 'running', 'interrupted') AND (status = 'running' OR (
-    (SELECT count(*) FROM jobs WHERE status = 'running') < :max
-    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
-         AND workspace = :workspace AND requester = :user) < :per_user
-    AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = :platform
-         AND workspace = :workspace AND channel = :channel) < :per_channel))
-RETURNING attempts)
-SELECT attempts, pg_notify(:channel_name, :id) FROM admitted
-"""
-# Running and queued jobs: all, the requester's and the channel's (`_place`'s quick yes).
-_HELD = """
-SELECT count(*) AS held,
-       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
-                        AND requester = :user) AS by_user,
-       count(*) FILTER (WHERE platform = :platform AND workspace = :workspace
-                        AND channel = :channel) AS by_channel
+# Start a job if the running counts leave room (migration 0009: the global admission lock, the
+# conditional update and its notification, all server-side); returns its attempt count, or
+# nothing when it must wait or is over. Called in autocommit: the lock lasts one round trip.
+_ADMIT = text("SELECT heavy_admit(:id, :now, :platform, :workspace, :user, :channel, :max, "
+              ":per_user, :per_channel)")
+# Running and queued jobs: all of them (the first row), and those of the batch's requesters
+# and channels by (platform, workspace, requester, channel): `_Held`.
+_HELD = text("""
+SELECT NULL AS platform, NULL AS workspace, NULL AS requester, NULL AS channel, count(*) AS n
 FROM jobs WHERE status IN ('running', 'queued')
-"""
+UNION ALL
+SELECT platform, workspace, requester, channel, count(*) FROM jobs
+WHERE status IN ('running', 'queued')
+  AND (requester = ANY(CAST(:users AS text[])) OR channel = ANY(CAST(:channels AS text[])))
+GROUP BY platform, workspace, requester, channel
+""")
 _QUEUE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.queue'))"
-_REQUESTER_LOCK = "SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(:key))"
+_REQUESTER_LOCKS = text("SELECT pg_advisory_xact_lock(hashtext('heavy.requester'), hashtext(k)) "
+                        "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY k")
+_TASKS = text("WITH t AS (INSERT INTO job_tasks (job_id, task_id) SELECT * FROM "
+              "unnest(CAST(:jobs AS text[]), CAST(:tasks AS bigint[])) RETURNING job_id) "
+              "SELECT pg_notify(:channel, job_id) FROM t")
 _CANCELLED = "The request was cancelled."
+
+
+def _requester(spec: JobSpec) -> str:
+    return f"{spec.platform}:{spec.workspace}:{spec.user}"
+
+
+async def _seen(session: AsyncSession, specs: list[JobSpec]) -> set[tuple[str, str]]:
+    """The (platform, dedup key) pairs of these submissions that a job already has."""
+    keys = {(spec.platform, spec.dedup_key) for spec in specs if spec.dedup_key is not None}
+    if not keys:
+        return set()
+    rows = await session.execute(select(JobRow.platform, JobRow.dedup_key).where(
+        tuple_(JobRow.platform, JobRow.dedup_key).in_(sorted(keys))))
+    return {(platform, key) for platform, key in rows.all()}
+
+
+async def _write_rows(session: AsyncSession, jobs: list[Job]) -> set[str]:
+    """Insert the jobs' rows (and empty `jobs`); the ids written. A row whose dedup key is
+    already taken (an event submitted twice at the same moment) is skipped, not an error."""
+    if not jobs:
+        return set()
+    values = [job_values(job) for job in jobs]
+    jobs.clear()
+    ids = await session.scalars(pg_insert(JobRow).values(values).on_conflict_do_nothing()
+                                .returning(JobRow.id))
+    return set(ids)
+
+
+class _Held:
+    """Running and queued jobs in all, by requester and by channel: a batch's quick yes (a job
+    may start even behind every queued job), counted forward as the batch places its jobs."""
+
+    def __init__(self, total: int, by_user: Counter[tuple[str, str, str]],
+                 by_channel: Counter[tuple[str, str, str]]) -> None:
+        self.total, self.by_user, self.by_channel = total, by_user, by_channel
+
+    @classmethod
+    async def read(cls, session: AsyncSession, specs: list[JobSpec]) -> _Held:
+        rows = (await session.execute(_HELD, {
+            "users": sorted({spec.user for spec in specs}),
+            "channels": sorted({spec.channel for spec in specs})})).all()
+        by_user: Counter[tuple[str, str, str]] = Counter()
+        by_channel: Counter[tuple[str, str, str]] = Counter()
+        total = 0
+        for platform, workspace, requester, channel, n in rows:
+            if platform is None:
+                total = int(n)
+                continue
+            by_user[platform, workspace, requester] += int(n)
+            by_channel[platform, workspace, channel] += int(n)
+        return cls(total, by_user, by_channel)
+
+    def room(self, job: Job, max_running: int) -> bool:
+        spec, limits = job.spec, job.config.limits
+        return (self.total < max_running
+                and self.by_user[spec.platform, spec.workspace, spec.user] < limits.per_user
+                and self.by_channel[spec.platform, spec.workspace, spec.channel]
+                < limits.per_channel)
+
+    def add(self, spec: JobSpec) -> None:
+        self.total += 1
+        self.by_user[spec.platform, spec.workspace, spec.user] += 1
+        self.by_channel[spec.platform, spec.workspace, spec.channel] += 1
 
 
 class _Again(Exception):
@@ -141,6 +201,7 @@ class DistributedRunner:
         self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
+        self._intake = GroupCommit(self._record, max_size=200)
         self._accepting = True
         self._opened = False
 
@@ -156,62 +217,77 @@ class DistributedRunner:
             return None
         # who may ask first (before budgets, the queue and any LLM call), as in DurableRunner
         refusal = access_refusal(job) or await self._over_budget(job, job.created_at or self._clock())
-        try:
-            inserted = await self._insert(job, refusal)
-        except IntegrityError:
-            if spec.dedup_key is None:
-                raise
-            return None  # the same event submitted at the same moment elsewhere
-        if not inserted:
-            return None
-        refusal = inserted[1]
-        if refusal is not None:
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
-            log.info("job %s refused (%s)", job.id, refusal.reason)
-            raise refusal
+        outcome = await self._intake.add((job, refusal))
+        if outcome is False:
+            return None  # the same event, submitted at the same moment elsewhere
+        if outcome is not None:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=outcome.reason)
+            log.info("job %s refused (%s)", job.id, outcome.reason)
+            raise outcome
         self.metrics.jobs_submitted.inc(platform=spec.platform)
         log.info("job %s from %s: %s", job.id, spec.platform,
                  f"queued at position {job.position}" if job.position else "starting")
         return job
 
-    async def _insert(self, job: Job, refusal: JobRejected | None
-                      ) -> tuple[bool, JobRejected | None] | None:
-        """The submission's one transaction; None for a duplicate, else (True, refusal)."""
-        spec = job.spec
+    async def _record(self, batch: list[tuple[Job, JobRejected | None]]
+                      ) -> list[JobRejected | Literal[False] | None]:
+        """Submissions that arrived together, in one transaction (group commit): for each,
+        None when accepted (its `position` set), its refusal (recorded too, so a retried event
+        finds its row and is dropped), or False for a duplicate.
+
+        Each requester's submissions queue behind each other (their queue limit is exact);
+        different requesters do not wait for each other, except that a job which would have to
+        wait is placed again under one queue-wide lock, so the global queue size is exact across
+        replicas. (A job placed as starting at once takes no queue lock: in a burst that fills
+        the last running slots at the same moment, those few may wait beyond the queue size.)
+        """
+        results: list[JobRejected | Literal[False] | None] = []
         async with self.db.session() as session, session.begin():
-            # One requester's submissions queue behind each other (their queue limit is
-            # exact); different requesters do not wait for each other, except that a job
-            # which would have to wait is placed again under one queue-wide lock, so the
-            # global queue size is exact across replicas. (A job placed as starting at once
-            # takes no queue lock: in a burst that fills the last running slots at the same
-            # moment, those few may wait beyond the queue size.)
-            await session.execute(text(_REQUESTER_LOCK), {
-                "key": f"{spec.platform}:{spec.workspace}:{spec.user}"})
-            if spec.dedup_key is not None and await session.scalar(select(JobRow.id).where(
-                    JobRow.platform == spec.platform, JobRow.dedup_key == spec.dedup_key)):
-                return None
-            if refusal is None:
-                refusal, job.position = await self._place(session, job)
-                if job.position:  # it waits: counted again with every other waiting one
-                    await session.execute(text(_QUEUE_LOCK))
+            # every requester's lock in one statement, in one order (no deadlock between batches)
+            await session.execute(_REQUESTER_LOCKS, {"keys": sorted({
+                _requester(job.spec) for job, _ in batch})})
+            seen = await _seen(session, [job.spec for job, _ in batch])
+            held = await _Held.read(session, [job.spec for job, _ in batch])
+            staged: list[Job] = []  # rows to write: accepted and refused
+            written: set[str] = set()
+            for job, refusal in batch:
+                spec = job.spec
+                if spec.dedup_key is not None:
+                    if (spec.platform, spec.dedup_key) in seen:
+                        results.append(False)
+                        continue
+                    seen.add((spec.platform, spec.dedup_key))
+                if refusal is None and not held.room(job, self.config.limits.max_concurrent_jobs):
+                    written |= await _write_rows(session, staged)  # the placement reads them
                     refusal, job.position = await self._place(session, job)
-            if refusal is not None:
-                # Recorded too: a retried event then finds its row and is dropped.
-                job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
-                session.add(job_row(job))
-            else:
-                session.add(job_row(job))
-                await session.flush()
-                raw = await session.connection()
-                dbapi = await raw.get_raw_connection()
-                deferred = await self.app.job_manager.defer_job_async(
-                    pjobs.Job(id=None, queue=QUEUE, task_name=TASK, lock=None, queueing_lock=job.id,
-                              task_kwargs={"job_id": job.id}),
-                    connection=dbapi.driver_connection)
-                assert deferred.id is not None
-                session.add(JobTaskRow(job_id=job.id, task_id=deferred.id))
-                await notify(session, job.id)
-        return True, refusal
+                    if job.position:  # it waits: counted again with every other waiting one
+                        await session.execute(text(_QUEUE_LOCK))
+                        refusal, job.position = await self._place(session, job)
+                if refusal is not None:
+                    job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
+                else:
+                    held.add(job.spec)
+                results.append(refusal)
+                staged.append(job)
+            written |= await _write_rows(session, staged)
+            accepted = [job for (job, _), result in zip(batch, results, strict=True)
+                        if result is None and job.id in written]
+            if accepted:
+                await self._defer(session, accepted)
+        return [False if result is None and job.id not in written else result
+                for (job, _), result in zip(batch, results, strict=True)]
+
+    async def _defer(self, session: AsyncSession, jobs: list[Job]) -> None:
+        """Queue the jobs' tasks (queueing lock = the job id) and remember each task; notify."""
+        raw = await session.connection()
+        dbapi = await raw.get_raw_connection()
+        deferred = await self.app.job_manager.batch_defer_jobs_async(
+            [pjobs.Job(id=None, queue=QUEUE, task_name=TASK, lock=None, queueing_lock=job.id,
+                       task_kwargs={"job_id": job.id}) for job in jobs],
+            connection=dbapi.driver_connection)
+        await session.execute(_TASKS, {"jobs": [job.id for job in jobs],
+                                       "tasks": [task.id for task in deferred],
+                                       "channel": CHANNEL})
 
     async def seen(self, platform: str, dedup_key: str) -> bool:
         return await self.store.seen(platform, dedup_key)
@@ -376,7 +452,8 @@ class DistributedRunner:
         )
 
     async def _place(self, session: AsyncSession, job: Job) -> tuple[JobRejected | None, int]:
-        """(refusal, position): 0 when it can start at once, else its place in the queue.
+        """(refusal, position): 0 when it can start at once, else its place in the queue
+        (when `_Held.room` has no quick yes: this reads every running and queued job).
 
         Queued jobs that the limits let start now are starting, not waiting (a worker is about
         to admit them), exactly as the in-process runner would have started them already.
@@ -387,16 +464,6 @@ class DistributedRunner:
                                              channel=r.channel, user=r.requester, question=""),
                        config=job.config)
 
-        spec, limits = job.spec, job.config.limits
-        counts = (await session.execute(text(_HELD), {
-            "platform": spec.platform, "workspace": spec.workspace, "user": spec.user,
-            "channel": spec.channel})).one()
-        if (int(counts.held or 0) < self.config.limits.max_concurrent_jobs
-                and int(counts.by_user or 0) < limits.per_user
-                and int(counts.by_channel or 0) < limits.per_channel):
-            # It may start even behind every queued job: no need to list them all (what a
-            # burst of submissions would otherwise do each, reading every other one).
-            return None, 0
         columns = (JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
                    JobRow.requester)
         running = [as_job(r) for r in (await session.execute(
@@ -415,30 +482,26 @@ class DistributedRunner:
         """Mark the job running when the limits allow; None when it is over (cancelled or
         finished); raises `_Again` when it must wait.
 
-        The global lock is held for one statement: the conditional update (the counts are
-        in it) with its notification.
+        Two autocommit statements: read the job, then `heavy_admit()`, which holds the global
+        admission lock inside the database for its one statement.
         """
-        async with self.db.session() as session:  # one connection for the read and the update
+        async with self.db.autocommit() as session:
             row = await session.get(JobRow, job_id)
             job = None if row is None else self.store._to_job(row)
-            await session.rollback()  # the read's transaction ends before the lock's begins
             if job is None or job.status in FINAL_STATUSES:
                 return None
             spec, limits = job.spec, job.config.limits
             started = self._clock()
-            async with session.begin():
-                await session.execute(text(_ADMISSION_LOCK))
-                attempts = await session.scalar(text(_ADMIT), {
-                    "id": job_id, "now": started, "platform": spec.platform,
-                    "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
-                    "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
-                    "per_channel": limits.per_channel, "channel_name": CHANNEL})
-                if attempts is None:
-                    status = await session.scalar(select(JobRow.status).where(
-                        JobRow.id == job_id))
-                    if status is None or status in FINAL_STATUSES:
-                        return None  # cancelled meanwhile
-                    raise _Again("no room under the limits yet")
+            attempts = await session.scalar(_ADMIT, {
+                "id": job_id, "now": started, "platform": spec.platform,
+                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+                "per_channel": limits.per_channel})
+            if attempts is None:
+                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
+                if status is None or status in FINAL_STATUSES:
+                    return None  # cancelled meanwhile
+                raise _Again("no room under the limits yet")
         job.status, job.position, job.attempts, job.started_at = (
             "running", 0, int(attempts), started)
         return job
@@ -572,9 +635,12 @@ class DistributedRunner:
         log.info("job %s %s", job.id, status)
 
     async def _set(self, job_id: str, **values: Any) -> None:
-        async with self.db.session() as session, session.begin():
-            await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
-            await notify(session, job_id)
+        """Update the job and notify its followers: one statement, one round trip."""
+        changed = (update(JobRow).where(JobRow.id == job_id).values(**values)
+                   .returning(JobRow.id).cte("changed"))
+        async with self.db.autocommit() as session:
+            await session.execute(select(func.pg_notify(CHANNEL, changed.c.id))
+                                  .select_from(changed))
 
     # -- housekeeping ------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from sqlalchemy import func, insert, select, text
 
 from .._events import Event
 from ..db import Database, libpq_url, utcnow
+from ._batch import GroupCommit
 from ._dist_models import JobEventRow
-from ._settle import settle
 
 log = logging.getLogger("heavy.runtime")
 CHANNEL = "heavy_jobs"
@@ -59,16 +59,20 @@ _NOTIFY_ALL = text("SELECT pg_notify(:channel, j) FROM unnest(CAST(:jobs AS text
 
 
 class EventsWriter:
-    """`append_events` for every job of a process at once: the events that arrive while one
-    transaction is written go into the next one, a single INSERT for all of them plus one
-    statement notifying each job concerned (instead of a transaction per job and batch)."""
+    """`append_events` for every job of a process at once (group commit): the events that
+    arrive while one transaction is written go into the next one, a single INSERT for all of
+    them plus one statement notifying each job concerned (instead of a transaction per job and
+    batch)."""
 
     def __init__(self, db: Database, max_rows: int = 2000) -> None:
         self.db = db
-        self.max_rows = max_rows
-        self.batches = 0  # transactions written (for tests and benchmarks)
-        self._pending: list[tuple[str, list[dict[str, Any]], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[tuple[str, list[dict[str, Any]]], None] = GroupCommit(
+            self._write, max_size=max_rows, size=lambda item: len(item[1]))
+
+    @property
+    def batches(self) -> int:
+        """Transactions written (for tests and benchmarks)."""
+        return self._group.batches
 
     async def append(self, job_id: str, attempt: int, after: int,
                      events: Iterable[Event]) -> int:
@@ -76,38 +80,16 @@ class EventsWriter:
         now = utcnow()
         rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
                  "data": event.as_dict(), "at": now} for i, event in enumerate(events, 1)]
-        if not rows:
-            return after
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        self._pending.append((job_id, rows, future))
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._write_all())
-        await asyncio.shield(future)  # a cancelled caller leaves the batch intact
+        if rows:
+            await self._group.add((job_id, rows))
         return after + len(rows)
 
-    async def _write_all(self) -> None:
-        while self._pending:
-            batch: list[tuple[str, list[dict[str, Any]], asyncio.Future[None]]] = []
-            size = 0
-            while self._pending and (not batch or size + len(self._pending[0][1])
-                                     <= self.max_rows):
-                item = self._pending.pop(0)
-                batch.append(item)
-                size += len(item[1])
-            try:
-                async with self.db.session() as session, session.begin():
-                    await session.execute(insert(JobEventRow),
-                                          [row for _, rows, _ in batch for row in rows])
-                    await session.execute(_NOTIFY_ALL, {
-                        "channel": CHANNEL, "jobs": list(dict.fromkeys(j for j, _, _ in batch))})
-            except BaseException as err:
-                settle((future for _, _, future in batch), error=err)
-                if not isinstance(err, Exception):
-                    raise
-                continue
-            self.batches += 1
-            settle(future for _, _, future in batch)
+    async def _write(self, batch: list[tuple[str, list[dict[str, Any]]]]) -> list[None]:
+        async with self.db.session() as session, session.begin():
+            await session.execute(insert(JobEventRow), [row for _, rows in batch for row in rows])
+            await session.execute(_NOTIFY_ALL, {
+                "channel": CHANNEL, "jobs": list(dict.fromkeys(job for job, _ in batch))})
+        return [None] * len(batch)
 
 
 async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow]:

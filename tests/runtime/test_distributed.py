@@ -205,6 +205,29 @@ async def test_a_duplicate_dedup_key_is_dropped(replica: MakeReplica) -> None:
     assert await web.submit(spec(dedup_key="Ev1")) is None
 
 
+async def test_a_burst_is_recorded_in_a_few_transactions_with_exact_limits(
+        replica: MakeReplica, pg_db: Database) -> None:
+    # per user 1 running (the others wait), 2 queued: one batch must count its own jobs
+    limits = {"per_user": 1, "max_queued_per_user": 2, "per_channel": 1000}
+    web = await replica(work=False, limits=limits)
+    results = await asyncio.gather(
+        *(web.submit(spec(f"q{i}", user=f"U{i % 3}", dedup_key=f"E{i % 40}")) for i in range(60)),
+        return_exceptions=True)
+    assert web._intake.batches <= 6  # group commit: 60 submissions, a few transactions
+    duplicates = [r for r in results if r is None]
+    assert len(duplicates) == 20  # the second submission of each of 40 events is dropped
+    accepted = [r for r in results if r is not None and not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, JobRejected)]
+    assert {r.reason for r in refused} == {"user_queue"}
+    for user in ("U0", "U1", "U2"):  # one starts, two wait, whichever batch took them
+        assert sorted(j.position > 0 for j in accepted if j.spec.user == user) == [
+            False, True, True]
+    async with pg_db.session() as session:
+        rows = list(await session.scalars(select(JobRow)))
+    assert len(rows) == 40  # every accepted and refused job is recorded, once per event
+    assert sum(row.status == "queued" for row in rows) == 9
+
+
 def test_heavy_db_upgrade_installs_the_queue_once(pg_url: str,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     from heavy_engine.cli import main
