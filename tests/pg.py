@@ -78,7 +78,7 @@ class Cluster:
                 [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
                  "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300"],
+                 "-c", "full_page_writes=off", "-c", "max_connections=300", *os.environ.get("PGEXTRA","").split()],
                 stdout=server_log, stderr=subprocess.STDOUT, **self._run_as)
         self._wait_ready()
 

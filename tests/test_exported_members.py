@@ -28,7 +28,7 @@ PUBLIC = {
     ],
     "heavy_engine.db": [
         "Base", "ChannelSettings", "DEFAULT_URL", "Database", "MIGRATIONS_DIR", "SettingsAudit",
-        "URL_ENV", "UTCDateTime", "create_engine", "database_url", "head_revision",
+        "URL_ENV", "UTCDateTime", "create_engine", "database_url", "dump_json", "head_revision",
         "install_queue_schema", "is_postgres", "is_sqlite", "libpq_url", "normalize_url",
         "revisions", "upgrade_sql", "utcnow"
     ],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._base import Base, UTCDateTime, utcnow
 from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
+from ._json import dumps as dump_json
 from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
 from ._tables import ChannelSettings, SettingsAudit
 from ._urls import is_postgres, libpq_url, normalize_url
@@ -33,6 +34,7 @@ __all__ = [
     "UTCDateTime",
     "create_engine",
     "database_url",
+    "dump_json",
     "head_revision",
     "install_queue_schema",
     "is_postgres",

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from ._json import dumps, loads
 from ._migrate import current_revision, head_revision, run_migrations
 from ._urls import normalize_url
 
@@ -67,7 +68,7 @@ def create_engine(url: str | None = None) -> AsyncEngine:
     elif parsed.get_backend_name() == "postgresql":
         # Every running job writes its events through this pool: room for a busy worker.
         kwargs.update(pool_size=20, max_overflow=20)
-    engine = _create_async_engine(url, **kwargs)
+    engine = _create_async_engine(url, json_serializer=dumps, json_deserializer=loads, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine

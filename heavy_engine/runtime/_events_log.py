@@ -18,7 +18,7 @@ import psycopg
 from sqlalchemy import func, insert, select, text
 
 from .._events import Event
-from ..db import Database, libpq_url, utcnow
+from ..db import Database, dump_json, libpq_url, utcnow
 from ._batch import GroupCommit
 from ._dist_models import JobEventRow
 
@@ -55,7 +55,16 @@ async def append_events(db: Database, job_id: str, attempt: int, after: int,
     return after + len(rows)
 
 
-_NOTIFY_ALL = text("SELECT pg_notify(:channel, j) FROM unnest(CAST(:jobs AS text[])) AS j")
+# The rows of a batch (a JSON array) appended, then each job concerned notified once.
+_APPEND = text("""
+WITH appended AS (
+    INSERT INTO job_events (job_id, seq, attempt, type, data, at)
+    SELECT r.job_id, r.seq, r.attempt, r.type, r.data, :at
+    FROM json_to_recordset(CAST(:rows AS json))
+        AS r(job_id varchar, seq integer, attempt integer, type varchar, data json)
+    RETURNING job_id)
+SELECT pg_notify(:channel, job_id) FROM (SELECT DISTINCT job_id FROM appended) AS changed
+""")
 
 
 class EventsWriter:
@@ -77,18 +86,19 @@ class EventsWriter:
     async def append(self, job_id: str, attempt: int, after: int,
                      events: Iterable[Event]) -> int:
         """As `append_events`: the job's events numbered after `after`; the last number."""
-        now = utcnow()
         rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
-                 "data": event.as_dict(), "at": now} for i, event in enumerate(events, 1)]
+                 "data": event.as_dict()} for i, event in enumerate(events, 1)]
         if rows:
             await self._group.add((job_id, rows))
         return after + len(rows)
 
     async def _write(self, batch: list[tuple[str, list[dict[str, Any]]]]) -> list[None]:
-        async with self.db.session() as session, session.begin():
-            await session.execute(insert(JobEventRow), [row for _, rows in batch for row in rows])
-            await session.execute(_NOTIFY_ALL, {
-                "channel": CHANNEL, "jobs": list(dict.fromkeys(job for job, _ in batch))})
+        # One statement, one round trip: the rows travel as one JSON document (encoded once,
+        # not bound row by row), inserted and notified in autocommit.
+        rows = [row for _, rows in batch for row in rows]
+        async with self.db.autocommit() as session:
+            await session.execute(_APPEND, {"rows": dump_json(rows), "at": utcnow(),
+                                            "channel": CHANNEL})
         return [None] * len(batch)
 
 
