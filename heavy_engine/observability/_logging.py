@@ -76,7 +76,10 @@ def configure_logging(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # aiohttp's access log repeats what the metrics count; keep it for debugging only.
-    logging.getLogger("aiohttp.access").setLevel(
-        logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
+    # aiohttp's access log repeats what the metrics count, and procrastinate's three lines
+    # per job (started, succeeded...) repeat heavy's own "job ... done" (formatting and
+    # redacting them was 4% of a worker's CPU): keep both for debugging only.
+    for chatty in ("aiohttp.access", "procrastinate"):
+        logging.getLogger(chatty).setLevel(
+            logging.DEBUG if level <= logging.DEBUG else logging.WARNING)
     return handler

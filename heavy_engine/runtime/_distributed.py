@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any, Literal
 
+import psycopg
 from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate import jobs as pjobs
 from procrastinate.exceptions import AlreadyEnqueued
@@ -89,6 +90,10 @@ _TASKS = text("WITH t AS (INSERT INTO job_tasks (job_id, task_id) SELECT * FROM 
               "unnest(CAST(:jobs AS text[]), CAST(:tasks AS bigint[])) RETURNING job_id) "
               "SELECT pg_notify(:channel, job_id) FROM t")
 _CANCELLED = "The request was cancelled."
+
+
+async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
+    await connection.set_autocommit(True)
 
 
 def _requester(spec: JobSpec) -> str:
@@ -190,8 +195,10 @@ class DistributedRunner:
         self._deliveries: dict[str, Delivery] = {}
         self._runs: dict[str, Run] = {}
         url = self.db.engine.url.render_as_string(hide_password=False)
+        # Autocommit: each of procrastinate's queries is one statement, and without it every
+        # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip.
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
-                                                  max_size=10))
+                                                  max_size=10, configure=_autocommit))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
