@@ -66,11 +66,11 @@ def create_engine(url: str | None = None) -> AsyncEngine:
             # that loop to commit). Other processes still wait on the busy timeout.
             kwargs.update(pool_size=1, max_overflow=0)
     elif parsed.get_backend_name() == "postgresql":
-        # Every running job writes through this pool: room for a busy worker. No overflow:
-        # SQLAlchemy closes an overflow connection when it is returned, so every burst opened
-        # them again (a server process forked per connection, ~8% of a replica's CPU under
-        # bench/replicas.py); past 30 a session waits for a free connection instead.
-        kwargs.update(pool_size=30, max_overflow=0)
+        # No overflow: SQLAlchemy closes an overflow connection when it is returned, so every
+        # burst opened them again (a server process forked per connection, ~8% of a replica's
+        # CPU under bench/replicas.py); past 20 a session waits for a free connection instead.
+        # (A worker's per-job statements use the job queue's pool: runtime/_direct.py.)
+        kwargs.update(pool_size=20, max_overflow=0)
     engine = _create_async_engine(url, json_serializer=dumps, json_deserializer=loads, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

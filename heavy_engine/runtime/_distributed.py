@@ -55,6 +55,7 @@ from ._contract import (
     JobSpec,
     JobStatus,
 )
+from ._direct import Direct, json
 from ._dist_models import JobTaskRow
 from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
 from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
@@ -69,9 +70,10 @@ TASK = "heavy.run_job"
 QUEUE = "heavy"
 # Start a job if the running counts leave room (migration 0009: the global admission lock, the
 # conditional update and its notification, all server-side); returns its attempt count, or
-# nothing when it must wait or is over. Called in autocommit: the lock lasts one round trip.
-_ADMIT = text("SELECT heavy_admit(:id, :now, :platform, :workspace, :user, :channel, :max, "
-              ":per_user, :per_channel)")
+# nothing when it must wait or is over. Autocommit: the lock lasts one round trip.
+_ADMIT = ("SELECT heavy_admit(%(id)s, %(now)s, %(platform)s, %(workspace)s, %(user)s, "
+          "%(channel)s, %(max)s, %(per_user)s, %(per_channel)s)")
+_COLUMNS = frozenset(JobRow.__table__.columns.keys())
 # Running and queued jobs: all of them (the first row), and those of the batch's requesters
 # and channels by (platform, workspace, requester, channel): `_Held`.
 _HELD = text("""
@@ -196,13 +198,15 @@ class DistributedRunner:
         self._runs: dict[str, Run] = {}
         url = self.db.engine.url.render_as_string(hide_password=False)
         # Autocommit: each of procrastinate's queries is one statement, and without it every
-        # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip.
+        # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip. The pool also
+        # carries the worker's own per-job statements (`_direct`).
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
-                                                  max_size=10, configure=_autocommit))
+                                                  max_size=20, configure=_autocommit))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)
-        self._events = EventsWriter(self.db)
+        self._direct = Direct(lambda: self.app.connector.pool)  # type: ignore[attr-defined]
+        self._events = EventsWriter(self._direct)
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
@@ -492,23 +496,22 @@ class DistributedRunner:
         Two autocommit statements: read the job, then `heavy_admit()`, which holds the global
         admission lock inside the database for its one statement.
         """
-        async with self.db.autocommit() as session:
-            row = await session.get(JobRow, job_id)
-            job = None if row is None else self.store._to_job(row)
-            if job is None or job.status in FINAL_STATUSES:
-                return None
-            spec, limits = job.spec, job.config.limits
-            started = self._clock()
-            attempts = await session.scalar(_ADMIT, {
-                "id": job_id, "now": started, "platform": spec.platform,
-                "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
-                "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
-                "per_channel": limits.per_channel})
-            if attempts is None:
-                status = await session.scalar(select(JobRow.status).where(JobRow.id == job_id))
-                if status is None or status in FINAL_STATUSES:
-                    return None  # cancelled meanwhile
-                raise _Again("no room under the limits yet")
+        job = await self.store.get(job_id)
+        if job is None or job.status in FINAL_STATUSES:
+            return None
+        spec, limits = job.spec, job.config.limits
+        started = self._clock()
+        admitted = await self._direct.one(_ADMIT, {
+            "id": job_id, "now": started, "platform": spec.platform,
+            "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
+            "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
+            "per_channel": limits.per_channel})
+        attempts = admitted[0] if admitted else None
+        if attempts is None:
+            current = await self.store.get(job_id)
+            if current is None or current.status in FINAL_STATUSES:
+                return None  # cancelled meanwhile
+            raise _Again("no room under the limits yet")
         job.status, job.position, job.attempts, job.started_at = (
             "running", 0, int(attempts), started)
         return job
@@ -643,11 +646,14 @@ class DistributedRunner:
 
     async def _set(self, job_id: str, **values: Any) -> None:
         """Update the job and notify its followers: one statement, one round trip."""
-        changed = (update(JobRow).where(JobRow.id == job_id).values(**values)
-                   .returning(JobRow.id).cte("changed"))
-        async with self.db.autocommit() as session:
-            await session.execute(select(func.pg_notify(CHANNEL, changed.c.id))
-                                  .select_from(changed))
+        assert values and _COLUMNS.issuperset(values), values  # names from this module only
+        sets = ", ".join(f"{name} = %({name})s" for name in values)
+        await self._direct.one(
+            f"WITH changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s RETURNING id) "
+            "SELECT pg_notify(%(channel_)s, id) FROM changed",
+            {**{name: json(v) if name == "result" and v is not None else v
+                for name, v in values.items()},
+             "job_id_": job_id, "channel_": CHANNEL})
 
     # -- housekeeping ------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, text
 from .._events import Event
 from ..db import Database, dump_json, libpq_url, utcnow
 from ._batch import GroupCommit
+from ._direct import Direct
 from ._dist_models import JobEventRow
 
 log = logging.getLogger("heavy.runtime")
@@ -56,15 +57,15 @@ async def append_events(db: Database, job_id: str, attempt: int, after: int,
 
 
 # The rows of a batch (a JSON array) appended, then each job concerned notified once.
-_APPEND = text("""
+_APPEND = """
 WITH appended AS (
     INSERT INTO job_events (job_id, seq, attempt, type, data, at)
-    SELECT r.job_id, r.seq, r.attempt, r.type, r.data, :at
-    FROM json_to_recordset(CAST(:rows AS json))
+    SELECT r.job_id, r.seq, r.attempt, r.type, r.data, %(at)s
+    FROM json_to_recordset(CAST(%(rows)s AS json))
         AS r(job_id varchar, seq integer, attempt integer, type varchar, data json)
     RETURNING job_id)
-SELECT pg_notify(:channel, job_id) FROM (SELECT DISTINCT job_id FROM appended) AS changed
-""")
+SELECT pg_notify(%(channel)s, job_id) FROM (SELECT DISTINCT job_id FROM appended) AS changed
+"""
 
 
 class EventsWriter:
@@ -73,8 +74,8 @@ class EventsWriter:
     them plus one statement notifying each job concerned (instead of a transaction per job and
     batch)."""
 
-    def __init__(self, db: Database, max_rows: int = 2000) -> None:
-        self.db = db
+    def __init__(self, direct: Direct, max_rows: int = 2000) -> None:
+        self._direct = direct
         self._group: GroupCommit[tuple[str, list[dict[str, Any]]], None] = GroupCommit(
             self._write, max_size=max_rows, size=lambda item: len(item[1]))
 
@@ -96,9 +97,8 @@ class EventsWriter:
         # One statement, one round trip: the rows travel as one JSON document (encoded once,
         # not bound row by row), inserted and notified in autocommit.
         rows = [row for _, rows in batch for row in rows]
-        async with self.db.autocommit() as session:
-            await session.execute(_APPEND, {"rows": dump_json(rows), "at": utcnow(),
-                                            "channel": CHANNEL})
+        await self._direct.one(_APPEND, {"rows": dump_json(rows), "at": utcnow(),
+                                         "channel": CHANNEL})
         return [None] * len(batch)
 
 
