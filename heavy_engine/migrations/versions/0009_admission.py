@@ -1,5 +1,6 @@
 """Admission in one server-side call (PostgreSQL): `heavy_admit()` takes the global admission
-lock, starts the job when the running counts leave room and notifies, all inside the database.
+lock, starts the job when the running counts leave room and notifies, all inside the database;
+partial indexes keep its per-requester and per-channel counts small.
 
 A worker calls it in autocommit, so the lock is held for the function and its commit only. Held
 by the client across round trips instead (lock, update, commit), every admission waited for the
@@ -53,12 +54,25 @@ $$
 """
 
 
+# The per-requester and per-channel counts read only running jobs: without these, each
+# admission scanned every running job twice more (1.5 ms a call with 600 running, under the
+# lock). The SQLite runner counts running jobs in memory and needs neither.
+RUNNING_INDEXES = {
+    "ix_jobs_running_requester": "(platform, workspace, requester)",
+    "ix_jobs_running_channel": "(platform, workspace, channel)",
+}
+
+
 def upgrade() -> None:
     if op.get_context().dialect.name == "postgresql":  # works with --sql too
         op.execute(ADMIT)
+        for name, columns in RUNNING_INDEXES.items():
+            op.execute(f"CREATE INDEX {name} ON jobs {columns} WHERE status = 'running'")
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":  # works with --sql too
+        for name in RUNNING_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
         op.execute("DROP FUNCTION IF EXISTS heavy_admit(varchar, timestamptz, varchar, varchar, "
                    "varchar, varchar, integer, integer, integer)")
