@@ -164,3 +164,20 @@ async def test_0003_frees_the_platform_column(tmp_path: Path) -> None:
         async with db.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT platform FROM channel_settings"))).scalars().all()
         assert rows == ["slack"]
+
+
+async def test_postgresql_upgrades_to_head_and_back_one_revision_at_a_time(pg_url: str) -> None:
+    """The PostgreSQL-only DDL (heavy_admit(), partial indexes) goes up and down too."""
+    async with await Database.open(pg_url, migrate=False) as db:
+        await db.upgrade()
+        async with db.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT to_regproc('heavy_admit')")) is not None
+        for revision in reversed(heavy_db.revisions()[:-1]):
+            await db.downgrade(revision)
+            assert await db.current() == revision
+        async with db.engine.connect() as conn:
+            assert await conn.scalar(text("SELECT to_regproc('heavy_admit')")) is None
+        await db.downgrade("base")
+        assert await _tables(db) == set()
+        await db.upgrade()
+        assert await db.current() == heavy_db.head_revision()
