@@ -10,6 +10,7 @@ run, and peak RSS per process.
 
     python bench/replicas.py [--questions 300] [--replicas 3] [--latency 0.2] [--sqlite]
     python bench/replicas.py --sqlite --replicas 0 --questions 100   # accept latency on SQLite
+    python bench/replicas.py --kill        # kill -9 one of the replicas mid-run
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -84,6 +86,48 @@ async def _until_done(url: str, ids: set[str]) -> int:
             if done >= len(ids):
                 return calls
             await asyncio.sleep(0.1)
+
+
+async def _kill_one(url: str, victim: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """`kill -9` a replica once it runs jobs; what it held and when (database time)."""
+    from sqlalchemy import func, select
+
+    from heavy_engine.db import Database
+    from heavy_engine.runtime._models import JobRow
+
+    async with await Database.open(url, migrate=False) as db:
+        while True:
+            async with db.session() as session:
+                running = await session.scalar(select(func.count()).select_from(JobRow).where(
+                    JobRow.status == "running"))
+            if running and running >= 10:
+                break
+            await asyncio.sleep(0.05)
+        victim.kill()
+        victim.wait()
+        async with db.session() as session:
+            at = await session.scalar(select(func.now()))
+    return {"at": at}
+
+
+async def _after_kill(url: str, at: Any) -> dict[str, Any]:
+    """Questions lost and answered twice, and how long the dead replica's jobs waited."""
+    from sqlalchemy import text
+
+    from heavy_engine.db import Database
+
+    async with await Database.open(url, migrate=False) as db, db.session() as session:
+        resumed = (await session.execute(text(
+            "SELECT count(*), max(extract(epoch FROM started_at - :at)) FROM jobs "
+            "WHERE attempts > 1"), {"at": at})).one()
+        lost = await session.scalar(text(
+            "SELECT count(*) FROM jobs WHERE status <> 'done' OR answer IS NULL"))
+        twice = await session.scalar(text(
+            "SELECT count(*) FROM (SELECT job_id FROM job_events WHERE type = 'done' "
+            "GROUP BY job_id HAVING count(DISTINCT attempt) > 1) AS answered"))
+    return {"killed": True, "resumed": int(resumed[0] or 0),
+            "resumed_within_s": float(resumed[1] or 0.0), "lost": int(lost or 0),
+            "answered_twice": int(twice or 0)}
 
 
 def _cpu(pid: int, children: bool = False) -> float:
@@ -161,8 +205,15 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             db0 = _cpu(database_pid, children=True) if database_pid else 0.0
             t0 = time.perf_counter()
             ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
+            killed: dict[str, Any] = {}
+            kill = args.kill and "postgresql" in url
+            if kill:
+                killed = await _kill_one(url, procs[0])
+                watched, cpu0 = watched[1:], cpu0[1:]
             llm_calls = await _until_done(url, set(ids))
             wall = time.perf_counter() - t0
+            if kill:
+                killed.update(await _after_kill(url, killed["at"]))
         cpu = sum(_cpu(pid) - c0 for pid, c0 in zip(watched, cpu0, strict=True))
         fake_cpu = _cpu(fake.pid) - fake0
         db_cpu = _cpu(database_pid, children=True) - db0 if database_pid else 0.0
@@ -182,7 +233,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
         "accept_p99_ms": accept[max(int(len(accept) * 0.99) - 1, 0)] * 1000,
         "cpu_ms_per_call": cpu / max(llm_calls, 1) * 1000,
         "heavy_cpu_s": cpu, "database_cpu_s": db_cpu, "fake_llm_cpu_s": fake_cpu,
-        "peak_rss_mib": rss,
+        "peak_rss_mib": rss, **killed,
     }
 
 
@@ -192,6 +243,10 @@ def _print(label: str, r: dict[str, float]) -> None:
           f"p99 {r['accept_p99_ms']:6.1f} ms | CPU {r['cpu_ms_per_call']:.2f} ms/call | "
           f"peak RSS {r['peak_rss_mib']:.0f} MiB/process")
     database = f", PostgreSQL {r['database_cpu_s']:.2f} s" if r["database_cpu_s"] else ""
+    if r.get("killed"):
+        print(f"{'':<28} kill -9 of one replica mid-run: {r['lost']} questions lost, "
+              f"{r['answered_twice']} answered twice; its {r['resumed']} running jobs resumed "
+              f"on the others within {r['resumed_within_s']:.1f} s")
     print(f"{'':<28} CPU during the run: heavy {r['heavy_cpu_s']:.2f} s{database}, "
           f"fake LLM {r['fake_llm_cpu_s']:.2f} s (of {r['wall_s'] * (os.cpu_count() or 1):.2f} "
           f"core-seconds)")
@@ -203,6 +258,9 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--sqlite", action="store_true", help="also one process on SQLite")
+    parser.add_argument("--kill", action="store_true",
+                        help="PostgreSQL: kill -9 one replica once it runs jobs; count lost and "
+                             "doubled answers and time the resumption (its CPU is not counted)")
     args = parser.parse_args()
     from tests.pg import Cluster, server_bin
 

@@ -161,6 +161,10 @@ class _Held:
         self.by_channel[spec.platform, spec.workspace, spec.channel] += 1
 
 
+# A run's `done` event with its number and attempt, not yet stored.
+_Final = tuple[int, int, Event] | None
+
+
 class _Again(Exception):
     """Run this job later: no room under the limits yet, or its worker is stopping."""
 
@@ -525,8 +529,11 @@ class DistributedRunner:
             return
         started = time.monotonic()
         run: Run | None = None
-        publisher: asyncio.Task[None] | None = None
+        publisher: asyncio.Task[_Final] | None = None
         delivery_task: asyncio.Task[None] | None = None
+        # A result stored by an earlier attempt was stored with its events: replayed for the
+        # delivery, not published again.
+        replayed = job.result is not None
         try:
             if job.result is None and job.attempts > self.max_attempts:
                 job.result = failed_result(
@@ -543,13 +550,14 @@ class DistributedRunner:
                     requester=job.spec.user))
             self._runs[job.id] = run
             loop = asyncio.get_running_loop()
-            publisher = loop.create_task(self._publish(job, run))
+            if not replayed:
+                publisher = loop.create_task(self._publish(job, run))
             delivery = self._deliveries.get(job.spec.platform)
             if delivery is not None:
                 delivery_task = loop.create_task(delivery.deliver(job, run))
             result = await run.wait()
-            await publisher
-            await self._complete(job, result, delivery_task, started)
+            final = await publisher if publisher is not None else None
+            await self._complete(job, result, delivery_task, started, final)
         except asyncio.CancelledError:
             reason = context.abort_reason()
             if run is not None:
@@ -557,9 +565,8 @@ class DistributedRunner:
             if reason == AbortReason.USER_REQUEST and run is not None:
                 # Stopped by a user: let the run end with its own `Done(cancelled)`.
                 result = await run.wait()
-                if publisher is not None:
-                    await publisher
-                await self._complete(job, result, delivery_task, started)
+                final = await publisher if publisher is not None else None
+                await self._complete(job, result, delivery_task, started, final)
                 return
             if delivery_task is not None:
                 delivery_task.cancel()
@@ -583,8 +590,12 @@ class DistributedRunner:
         finally:
             self._runs.pop(job.id, None)
 
-    async def _publish(self, job: Job, run: Run) -> None:
-        """Copy the run's events to `job_events`, batching what arrives during a write."""
+    async def _publish(self, job: Job, run: Run) -> _Final:
+        """Copy the run's events to `job_events`, batching what arrives during a write; the
+        run's final `done` event is returned with its number, not written: it is stored with
+        the job's outcome (`_complete`), both or neither, so a worker killed in between leaves
+        a job that runs again, never one answered twice."""
+        final: _Final = None
         pending: list[Event] = []
         wake = asyncio.Event()
         ended = False
@@ -607,24 +618,26 @@ class DistributedRunner:
                 await wake.wait()
                 wake.clear()
                 batch, pending[:] = list(pending), []
+                if batch and batch[-1].type == "done":  # the last event of every run
+                    final = (seq + len(batch), job.attempts, batch.pop())
                 if batch:
                     seq = await self._events.append(job.id, job.attempts, seq, batch)
                 if ended and not pending:
-                    return
+                    return final
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
     async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
-                        started: float) -> None:
+                        started: float, final: _Final = None) -> None:
         outcome: dict[str, Any] = {}
         if job.result is None:
             job.result = result
             outcome = _outcome(job)
             if delivery_task is not None:
-                await self._set(job.id, **outcome)  # before the answer is posted
-                outcome = {}
+                await self._set(job.id, final, **outcome)  # before the answer is posted
+                outcome, final = {}, None
             self.metrics.record_usage(result, job.config.effective_orchestrator_model)
         delivered = True
         if delivery_task is not None:
@@ -638,22 +651,32 @@ class DistributedRunner:
         if not delivered and status == "done":
             status, error = "failed", "The answer could not be delivered."
         # Without a delivery nothing is posted: the outcome and the end share one write.
-        await self._set(job.id, **{**outcome, "status": status, "error": error,
-                                   "finished_at": self._clock()})
+        await self._set(job.id, final, **{**outcome, "status": status, "error": error,
+                                          "finished_at": self._clock()})
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
         log.info("job %s %s", job.id, status)
 
-    async def _set(self, job_id: str, **values: Any) -> None:
-        """Update the job and notify its followers: one statement, one round trip."""
+    async def _set(self, job_id: str, event: _Final = None, **values: Any) -> None:
+        """Update the job (and append its final `event` in the same statement) and notify its
+        followers: one statement, one round trip."""
         assert values and _COLUMNS.issuperset(values), values  # names from this module only
         sets = ", ".join(f"{name} = %({name})s" for name in values)
+        params: dict[str, Any] = {
+            name: json(v) if name == "result" and v is not None else v
+            for name, v in values.items()}
+        append = ""
+        if event is not None:
+            number, attempt, done = event
+            append = ("appended AS (INSERT INTO job_events (job_id, seq, attempt, type, data, at) "
+                      "VALUES (%(job_id_)s, %(seq_)s, %(attempt_)s, %(type_)s, %(data_)s, "
+                      "%(at_)s)), ")
+            params.update(seq_=number, attempt_=attempt, type_=done.type,
+                          data_=json(done.as_dict()), at_=self._clock())
         await self._direct.one(
-            f"WITH changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s RETURNING id) "
-            "SELECT pg_notify(%(channel_)s, id) FROM changed",
-            {**{name: json(v) if name == "result" and v is not None else v
-                for name, v in values.items()},
-             "job_id_": job_id, "channel_": CHANNEL})
+            f"WITH {append}changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s "
+            "RETURNING id) SELECT pg_notify(%(channel_)s, id) FROM changed",
+            {**params, "job_id_": job_id, "channel_": CHANNEL})
 
     # -- housekeeping ------------------------------------------------------------------------
 
