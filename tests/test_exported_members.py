@@ -30,7 +30,7 @@ PUBLIC = {
         "Base", "ChannelSettings", "DEFAULT_URL", "Database", "MIGRATIONS_DIR", "SettingsAudit",
         "URL_ENV", "UTCDateTime", "create_engine", "database_url", "dump_json", "head_revision",
         "install_queue_schema", "is_postgres", "is_sqlite", "libpq_url", "normalize_url",
-        "revisions", "upgrade_sql", "utcnow"
+        "revisions", "upgrade_queue_schema", "upgrade_sql", "utcnow"
     ],
     "heavy_engine.delivery": [
         "AnswerLimits", "AnswerPlan", "Follower", "Ledger", "Pace", "Part", "ReplyPipeline",

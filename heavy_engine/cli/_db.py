@@ -65,8 +65,11 @@ async def _migrate(url: str, args: argparse.Namespace) -> str | None:
     async with await db.Database.open(url, migrate=False) as database:
         if args.db_action == "upgrade":
             await database.upgrade(args.revision)
-            if db.is_postgres(url) and await db.install_queue_schema(url):
-                print("installed the job queue's schema (procrastinate)")
+            if db.is_postgres(url):
+                if await db.install_queue_schema(url):
+                    print("installed the job queue's schema (procrastinate)")
+                for name in await db.upgrade_queue_schema(url):
+                    print(f"applied the job queue's migration {name}")
         elif args.db_action == "downgrade":
             await database.downgrade(args.revision)
         return await database.current()

@@ -23,6 +23,14 @@ async def install_queue_schema(url: str) -> bool:
     return await install(url)
 
 
+async def upgrade_queue_schema(url: str) -> list[str]:
+    """Apply the procrastinate migrations the database lacks (PostgreSQL); their names.
+    A "post" migration waits for the next upgrade (the rollout of this one is over by then)."""
+    from ._queue import upgrade_queue_schema as upgrade
+
+    return await upgrade(url)
+
+
 __all__ = [
     "DEFAULT_URL",
     "MIGRATIONS_DIR",
@@ -42,6 +50,7 @@ __all__ = [
     "libpq_url",
     "normalize_url",
     "revisions",
+    "upgrade_queue_schema",
     "upgrade_sql",
     "utcnow",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,9 @@ from heavy_engine.testing import FakeLLM, fake_config
 from .conftest import RecordingDelivery, spec
 
 pytest.importorskip("procrastinate")
+
+import psycopg
+from procrastinate.schema import SchemaManager
 
 from heavy_engine.db._queue import install_queue_schema
 from heavy_engine.runtime._dist_models import JobEventRow
@@ -272,3 +277,33 @@ def test_heavy_db_upgrade_installs_the_queue_once(pg_url: str,
     second = capsys.readouterr().out
     assert "installed the job queue's schema" in first and "(head)" in first
     assert "installed" not in second and "(head)" in second
+
+
+async def test_the_queue_follows_procrastinate_upgrades_post_migrations_one_deploy_later(
+        pg_url: str, tmp_path: Path) -> None:
+    from heavy_engine.db._queue import upgrade_queue_schema
+
+    async with await Database.open(pg_url, migrate=True):
+        assert await install_queue_schema(pg_url)
+        assert await upgrade_queue_schema(pg_url) == []  # the fresh schema has them all
+        # a newer procrastinate: its folder has one more version, a "pre" and a "post" step
+        newer = tmp_path / "migrations"
+        shutil.copytree(SchemaManager.get_migrations_path(), newer)
+        (newer / "99.00.00_01_pre_heavy_test.sql").write_text(
+            "CREATE TABLE heavy_test_pre (id int);")
+        (newer / "99.00.00_50_post_heavy_test.sql").write_text(
+            "CREATE TABLE heavy_test_post (id int);")
+
+        async def tables() -> set[str]:
+            async with await psycopg.AsyncConnection.connect(pg_url) as conn:
+                cur = await conn.execute("SELECT tablename FROM pg_tables "
+                                         "WHERE tablename LIKE 'heavy_test_%'")
+                return {name for name, in await cur.fetchall()}
+
+        # the deploy's upgrade: the pre step now, the post step waits for its rollout
+        assert await upgrade_queue_schema(pg_url, newer) == ["99.00.00_01_pre_heavy_test.sql"]
+        assert await tables() == {"heavy_test_pre"}
+        # the next deploy's upgrade: the old code is gone, the post step runs
+        assert await upgrade_queue_schema(pg_url, newer) == ["99.00.00_50_post_heavy_test.sql"]
+        assert await tables() == {"heavy_test_pre", "heavy_test_post"}
+        assert await upgrade_queue_schema(pg_url, newer) == []
