@@ -7,6 +7,7 @@ way Slack does. `response_url`s and file upload URLs it hands out point back at 
 Socket Mode as Slack does it: every `apps.connections.open` (one per replica, up to 10 per app)
 hands out a WebSocket URL, and each envelope goes to ONE open connection, which must ack it on
 that same connection (`push`, round robin; `push_twice` for Slack's retry landing elsewhere).
+With `ack_within` set, an envelope not acked in time is retried on another connection.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def _invalid_blocks(blocks: Any) -> str | None:
         if kind == "section" and not 1 <= len(text) <= 3000:
             return f"must be 1-3000 characters [json-pointer:/blocks/{i}/text/text]"
     return None
+
+
+def _retry_of(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Slack's next attempt at an envelope: a new envelope id, the same event."""
+    attempt = int(envelope.get("retry_attempt") or 0) + 1
+    first_id = str(envelope["envelope_id"]).split("-retry", 1)[0]
+    return {**envelope, "envelope_id": f"{first_id}-retry{attempt}", "retry_attempt": attempt,
+            "retry_reason": "timeout"}
 
 
 class _Refused(Exception):
@@ -126,6 +135,10 @@ class FakeSlack:
     connections: list[Connection] = field(default_factory=list)  # Socket Mode, by number
     _tickets: dict[str, str] = field(default_factory=dict)  # ws URL ticket -> app token
     _turn: int = 0  # round robin over the open connections
+    # Slack retries an envelope not acked on its connection within 3 s (up to 3 times), on
+    # another open connection; None: the fake never retries on its own.
+    ack_within: float | None = None
+    _retries: set[asyncio.Task[None]] = field(default_factory=set)
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
@@ -172,6 +185,8 @@ class FakeSlack:
         return self
 
     async def aclose(self) -> None:
+        for task in self._retries:
+            task.cancel()
         for conn in self.connections:
             await conn.ws.close()
         if self._runner is not None:
@@ -351,6 +366,10 @@ class FakeSlack:
         conn = self.connections[to]
         conn.received.append(envelope["envelope_id"])
         await conn.ws.send_json(envelope)
+        if self.ack_within is not None and envelope.get("retry_attempt", 0) < 3:
+            task = asyncio.ensure_future(self._retry_unacked(conn, envelope, self.ack_within))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
         return to
 
     async def push_twice(self, envelope: dict[str, Any]) -> tuple[int, int]:
@@ -358,10 +377,18 @@ class FakeSlack:
         envelope id, `retry_attempt` 1) on another open connection, as when an ack came late
         or a connection was being replaced. Returns both connections' numbers."""
         first = await self.push(envelope)
-        others = [c.number for c in self.open_connections() if c.number != first]
-        retry = {**envelope, "envelope_id": f"{envelope['envelope_id']}-retry1",
-                 "retry_attempt": 1, "retry_reason": "timeout"}
-        return first, await self.push(retry, to=others[0] if others else first)
+        return first, await self.push(_retry_of(envelope), to=self._other_than(first))
+
+    def _other_than(self, number: int) -> int:
+        """Another open connection for a retry, else the same one."""
+        others = [c.number for c in self.open_connections() if c.number != number]
+        return others[0] if others else number
+
+    async def _retry_unacked(self, conn: Connection, envelope: dict[str, Any],
+                             within: float) -> None:
+        await asyncio.sleep(within)
+        if envelope["envelope_id"] not in conn.acked and self.open_connections():
+            await self.push(_retry_of(envelope), to=self._other_than(conn.number))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
