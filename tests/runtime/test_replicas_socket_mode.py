@@ -82,6 +82,7 @@ async def test_socket_mode_on_three_replicas_answers_every_mention_once(
             await _recorded(pg_url, str(last_card.ts))
             replicas[victim].kill(signal.SIGKILL)
             assert await replicas[victim].wait() == -signal.SIGKILL
+            assert fake.calls("synthesis") == []  # killed mid-run, before any answer
             # Frozen for about a second: well under HEAVY_WORKER_STALLED_AFTER, so its own jobs
             # stay its own; only the envelope it could not ack goes elsewhere.
             frozen = next(n for n in range(REPLICAS) if n != victim)
