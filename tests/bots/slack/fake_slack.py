@@ -3,6 +3,11 @@
 Point `AsyncWebClient(base_url=fake.api_url)` (or `SLACK_API_URL`) at it. Failures are scripted
 per method (`fail_next`), and `max_text_chars` makes long messages fail with `msg_too_long` the
 way Slack does. `response_url`s and file upload URLs it hands out point back at it too.
+
+Socket Mode as Slack does it: every `apps.connections.open` (one per replica, up to 10 per app)
+hands out a WebSocket URL, and each envelope goes to ONE open connection, which must ack it on
+that same connection (`push`, round robin; `push_twice` for Slack's retry landing elsewhere).
+With `ack_within` set, an envelope not acked in time is retried on another connection.
 """
 
 from __future__ import annotations
@@ -58,6 +63,14 @@ def _invalid_blocks(blocks: Any) -> str | None:
     return None
 
 
+def _retry_of(envelope: dict[str, Any]) -> dict[str, Any]:
+    """Slack's next attempt at an envelope: a new envelope id, the same event."""
+    attempt = int(envelope.get("retry_attempt") or 0) + 1
+    first_id = str(envelope["envelope_id"]).split("-retry", 1)[0]
+    return {**envelope, "envelope_id": f"{first_id}-retry{attempt}", "retry_attempt": attempt,
+            "retry_reason": "timeout"}
+
+
 class _Refused(Exception):
     """A handler's `{"ok": false, "error": ...}` answer."""
 
@@ -84,6 +97,21 @@ class Call:
 
 
 @dataclass(slots=True)
+class Connection:
+    """One Socket Mode WebSocket, numbered in the order they opened."""
+
+    number: int
+    token: str | None  # the app-level token whose apps.connections.open issued its URL
+    ws: web.WebSocketResponse
+    received: list[str] = field(default_factory=list)  # envelope ids sent on it
+    acked: list[str] = field(default_factory=list)  # envelope ids acked on it
+
+    @property
+    def open(self) -> bool:
+        return not self.ws.closed
+
+
+@dataclass(slots=True)
 class _Failure:
     error: str
     status: int
@@ -104,8 +132,13 @@ class FakeSlack:
     responses: list[dict[str, Any]] = field(default_factory=list)  # posts to response_url
     streams: dict[str, dict[str, Any]] = field(default_factory=dict)  # ts -> text, stopped
     stream_ttl: float = 300.0  # Slack closes a stream after about five minutes
-    socket_acks: list[dict[str, Any]] = field(default_factory=list)  # Socket Mode acks
-    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    connections: list[Connection] = field(default_factory=list)  # Socket Mode, by number
+    _tickets: dict[str, str] = field(default_factory=dict)  # ws URL ticket -> app token
+    _turn: int = 0  # round robin over the open connections
+    # Slack retries an envelope not acked on its connection within 3 s (up to 3 times), on
+    # another open connection; None: the fake never retries on its own.
+    ack_within: float | None = None
+    _retries: set[asyncio.Task[None]] = field(default_factory=set)
     port: int = 0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     delays: dict[str, float] = field(default_factory=dict)  # method -> seconds before answering
@@ -152,8 +185,10 @@ class FakeSlack:
         return self
 
     async def aclose(self) -> None:
-        for ws in self._sockets:
-            await ws.close()
+        for task in self._retries:
+            task.cancel()
+        for conn in self.connections:
+            await conn.ws.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -316,25 +351,62 @@ class FakeSlack:
         self._record(Call("upload", {"file_id": request.match_info["file_id"]}, time.monotonic()))
         return web.Response(text="OK - uploaded")
 
-    async def push(self, envelope: dict[str, Any]) -> None:
-        """Send a Socket Mode envelope to every connected client."""
-        for ws in self._sockets:
-            if not ws.closed:
-                await ws.send_json(envelope)
+    def open_connections(self) -> list[Connection]:
+        return [c for c in self.connections if c.open]
+
+    async def push(self, envelope: dict[str, Any], *, to: int | None = None) -> int:
+        """Send a Socket Mode envelope to ONE connection, as Slack does: connection number
+        `to`, else the next open one in turn. Returns the number of the one that got it."""
+        if to is None:
+            candidates = self.open_connections()
+            if not candidates:
+                raise AssertionError("no open Socket Mode connection")
+            to = candidates[self._turn % len(candidates)].number
+            self._turn += 1
+        conn = self.connections[to]
+        conn.received.append(envelope["envelope_id"])
+        await conn.ws.send_json(envelope)
+        if self.ack_within is not None and envelope.get("retry_attempt", 0) < 3:
+            task = asyncio.ensure_future(self._retry_unacked(conn, envelope, self.ack_within))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+        return to
+
+    async def push_twice(self, envelope: dict[str, Any]) -> tuple[int, int]:
+        """One event on two connections at once: the envelope, and Slack's retry of it (a new
+        envelope id, `retry_attempt` 1) on another open connection, as when an ack came late
+        or a connection was being replaced. Returns both connections' numbers."""
+        first = await self.push(envelope)
+        return first, await self.push(_retry_of(envelope), to=self._other_than(first))
+
+    def _other_than(self, number: int) -> int:
+        """Another open connection for a retry, else the same one."""
+        others = [c.number for c in self.open_connections() if c.number != number]
+        return others[0] if others else number
+
+    async def _retry_unacked(self, conn: Connection, envelope: dict[str, Any],
+                             within: float) -> None:
+        await asyncio.sleep(within)
+        if envelope["envelope_id"] not in conn.acked and self.open_connections():
+            await self.push(_retry_of(envelope), to=self._other_than(conn.number))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
-        self._record(Call("socket.connect", {}, time.monotonic()))
-        await ws.send_json({"type": "hello", "num_connections": 1,
+        token = self._tickets.get(request.query.get("ticket", ""))
+        conn = Connection(len(self.connections), token, ws)
+        self.connections.append(conn)
+        self._record(Call("socket.connect", {"connection": conn.number}, time.monotonic(),
+                          token=conn.token))
+        await ws.send_json({"type": "hello", "num_connections": len(self.open_connections()),
                             "debug_info": {"host": "fake", "approximate_connection_time": 3600},
                             "connection_info": {"app_id": "A0HEAVY"}})
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 data = json.loads(msg.data)
-                self.socket_acks.append(data)
-                self._record(Call("socket.ack", data, time.monotonic()))
+                conn.acked.append(data.get("envelope_id"))
+                self._record(Call("socket.ack", {**data, "connection": conn.number},
+                                  time.monotonic(), token=conn.token))
         return ws
 
     async def _respond(self, request: web.Request) -> web.Response:
@@ -346,7 +418,10 @@ class FakeSlack:
     # -- Web API methods (only what the adapter calls) ---------------------------------------
 
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": f"ws://127.0.0.1:{self.port}/socket"}
+        # Slack's URLs carry a ticket too; here it tells which app token opened a connection.
+        ticket = str(len(self._tickets))
+        self._tickets[ticket] = self._auth.removeprefix("Bearer ")
+        return {"url": f"ws://127.0.0.1:{self.port}/socket?ticket={ticket}"}
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
         known = self.tokens.get(self._auth.removeprefix("Bearer "))

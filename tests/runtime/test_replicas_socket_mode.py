@@ -1,0 +1,120 @@
+"""Slack Socket Mode on three `heavy serve` replicas sharing one real (throwaway) PostgreSQL.
+
+Each replica opens its own WebSocket; the fake Slack delivers each envelope to one connection,
+in turn, and one mention on two connections at once (Slack's retry). Once every envelope is
+acked, the replica that started the last job is killed with -9: the job is in PostgreSQL and
+another replica resumes it. Meanwhile a survivor is frozen (SIGSTOP) when an envelope reaches
+it: Slack gets no ack and retries it on the other connection; woken, the frozen one reads the
+stale envelope too. Every mention is answered exactly once, in its own thread.
+
+Each replica has its own app and bot token (test markers, not a deployment need), so the fake
+can tell which process opened a connection and which one posted or edited a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from heavy_engine.cli import main
+from heavy_engine.testing import FakeLLM
+from tests.bots.slack.fake_slack import FakeSlack
+from tests.bots.slack.test_mentions import mention
+from tests.bots.slack.test_socket_mode import envelope
+
+from .test_replicas import _env
+from .test_serve import Server, servers  # noqa: F401
+
+pytest.importorskip("procrastinate")
+REPLICAS = 3
+MENTIONS = 8  # the 7th is delivered twice, the 8th to a frozen replica and retried
+
+
+async def _recorded(pg_url: str, card_ts: str, within: float = 5) -> None:
+    """Until a job's reply ledger holds `card_ts` as its card. A process killed between
+    posting a message and recording it leaves that message behind, and the job resumed elsewhere
+    posts a new one: chat.postMessage takes no idempotency key, so the kill waits that out."""
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn, \
+            asyncio.timeout(within):
+        while True:
+            query = await conn.execute("SELECT 1 FROM jobs WHERE reply->>'card' = %s",
+                                       (card_ts,))
+            if await query.fetchone():
+                return
+            await asyncio.sleep(0.02)
+
+
+async def test_socket_mode_on_three_replicas_answers_every_mention_once(
+        tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
+    assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
+    slack = await FakeSlack(ack_within=1.0).start()  # Slack's 3 s, shortened
+    bots = [f"xoxb-0000-replica-{n}" for n in range(REPLICAS)]
+    try:
+        async with FakeLLM(latency=0.3) as fake:
+            base = {**_env(tmp_path, pg_url, fake), "SLACK_API_URL": slack.api_url,
+                    "SLACK_STREAMING": "0"}
+            replicas = [Server(tmp_path, {**base, "SLACK_APP_TOKEN": f"xapp-1-replica-{n}",
+                                          "SLACK_BOT_TOKEN": bots[n]}) for n in range(REPLICAS)]
+            servers.extend(replicas)  # each is killed at the end, whichever failed to start
+            await asyncio.gather(*(r.start() for r in replicas))
+            await slack.wait_for(lambda: len(slack.open_connections()) == REPLICAS, within=10)
+            # One channel and one asker per mention: no limit makes any of them wait.
+            stamps = [f"17000002{i:02d}.000100" for i in range(MENTIONS)]
+            events = [mention(f"<@U0BOT> Question {i}: SQLite or PostgreSQL?",
+                              event_id=f"Ev0SOCKET{i:02d}", ts=ts, channel=f"C0CHAN{i}",
+                              user=f"U0USER{i}") for i, ts in enumerate(stamps)]
+            for i, event in enumerate(events[:-2]):
+                await slack.push(envelope(f"env-{i}", event))
+            first, second = await slack.push_twice(envelope("env-twice", events[-2]))
+            assert first != second
+            await slack.wait_for(lambda: all(sorted(c.acked) == sorted(c.received)
+                                             for c in slack.connections), within=10)
+            await slack.wait_for(lambda: all(
+                slack.called("chat.postMessage", thread_ts=ts) for ts in stamps[:-1]), within=15)
+            # The replica that posted the last card has just started that job: kill it once
+            # the card is in the job's reply ledger (see _recorded).
+            last_card = slack.called("chat.postMessage")[-1]
+            victim = bots.index(str(last_card.token))
+            await _recorded(pg_url, str(last_card.ts))
+            replicas[victim].kill(signal.SIGKILL)
+            assert await replicas[victim].wait() == -signal.SIGKILL
+            assert fake.calls("synthesis") == []  # killed mid-run, before any answer
+            # Frozen for about a second: well under HEAVY_WORKER_STALLED_AFTER, so its own jobs
+            # stay its own; only the envelope it could not ack goes elsewhere.
+            frozen = next(n for n in range(REPLICAS) if n != victim)
+            [frozen_conn] = [c for c in slack.connections
+                             if c.token == f"xapp-1-replica-{frozen}"]
+            replicas[frozen].kill(signal.SIGSTOP)
+            await slack.push(envelope("env-frozen", events[-1]), to=frozen_conn.number)
+            await slack.wait_for(lambda: slack.called("socket.ack", envelope_id="env-frozen-retry1"))
+            replicas[frozen].kill(signal.SIGCONT)
+            await slack.wait_for(lambda: len(slack.called(
+                "reactions.add", name="white_check_mark")) >= MENTIONS, within=30)
+            await asyncio.sleep(0.5)  # nothing more arrives after the last answer
+            for survivor in (r for n, r in enumerate(replicas) if n != victim):
+                survivor.kill(signal.SIGTERM)
+                assert await survivor.wait() == 0
+    finally:
+        await slack.aclose()
+
+    # Slack's delivery: every replica got envelopes, and acked each on its own connection.
+    assert sorted(str(c.token) for c in slack.connections) == [
+        f"xapp-1-replica-{n}" for n in range(REPLICAS)]
+    assert all(c.received and sorted(c.acked) == sorted(c.received) for c in slack.connections)
+    [retried] = slack.called("socket.ack", envelope_id="env-frozen-retry1")
+    assert retried.args["connection"] != frozen_conn.number
+    assert "env-frozen" in frozen_conn.acked  # late, once woken
+    assert len(fake.calls("synthesis")) == MENTIONS  # each question answered by the model once
+    for i, ts in enumerate(stamps):
+        assert len(slack.called("reactions.add", name="white_check_mark", timestamp=ts)) == 1
+        [card, answer] = slack.called("chat.postMessage", thread_ts=ts)
+        assert f"Question {i}" in answer.args["text"], answer.args["text"]
+        final = slack.called("chat.update", ts=card.ts)[-1]
+        assert final.args["blocks"][0]["text"]["text"].startswith(":white_check_mark: *Done*")
+    # The killed replica's job: its card was edited by another replica, not posted again.
+    resumed = slack.called("chat.update", ts=last_card.ts)[-1]
+    assert resumed.token != last_card.token
