@@ -53,10 +53,10 @@ async def test_kill_9_of_a_worker_loses_nothing_and_answers_once(
     assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
     async with FakeLLM(latency=0.3) as fake:
         env = _env(tmp_path, pg_url, fake)
-        web = await Server(tmp_path, env, "--role", "web").start()
-        servers.append(web)
-        doomed = await Server(tmp_path, env, "--role", "worker").start()
-        servers.append(doomed)
+        web = Server(tmp_path, env, "--role", "web")
+        doomed = Server(tmp_path, env, "--role", "worker")
+        servers.extend([web, doomed])
+        await asyncio.gather(web.start(), doomed.start())  # start-up is mostly imports
         jobs = []
         for i in range(4):
             status, job = await _request("POST", f"{web.url}/api/ask",

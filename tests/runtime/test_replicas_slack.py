@@ -48,10 +48,10 @@ async def test_kill_9_of_a_worker_answers_every_slack_mention_once(
             env = {**_env(tmp_path, pg_url, fake), "SLACK_BOT_TOKEN": "xoxb-0000-test-never-real",
                    "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.api_url,
                    "SLACK_STREAMING": "0"}
-            web = await Server(tmp_path, env, "--role", "web").start()
-            servers.append(web)
-            doomed = await Server(tmp_path, env, "--role", "worker").start()
-            servers.append(doomed)
+            web = Server(tmp_path, env, "--role", "web")
+            doomed = Server(tmp_path, env, "--role", "worker")
+            servers.extend([web, doomed])
+            await asyncio.gather(web.start(), doomed.start())  # start-up is mostly imports
             stamps = [f"17000001{i:02d}.000100" for i in range(MENTIONS)]
             for i, ts in enumerate(stamps):
                 assert await _event(web.url, mention(
