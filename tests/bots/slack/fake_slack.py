@@ -149,6 +149,9 @@ class FakeSlack:
     text_delays: dict[str, float] = field(default_factory=dict)  # text contains key -> seconds
     # method -> calls still let through; later ones hang unrecorded (a process dying mid-call)
     hold: dict[str, int] = field(default_factory=dict)
+    # method -> seconds between accepting a call (done and recorded) and answering it: a
+    # process killed meanwhile never learns what Slack did
+    linger: dict[str, float] = field(default_factory=dict)
     # Several workspaces: bot token -> what auth.test answers for it (others: TEAM's bot).
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     # oauth.v2.access: the app's (client_id, client_secret), and code -> the grant it returns.
@@ -208,6 +211,7 @@ class FakeSlack:
         self.delays.clear()
         self.text_delays.clear()
         self.hold.clear()
+        self.linger.clear()
         self.tokens.clear()
         self.oauth_codes.clear()
         self.max_text_chars = 4_000
@@ -331,6 +335,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": refused.error})
         call.result = body
         self._record(call)
+        if method in self.linger:
+            await asyncio.sleep(self.linger[method])
         return web.json_response({"ok": True, **body})
 
     def share_file(self, name: str, data: bytes, mimetype: str = "text/plain") -> dict[str, Any]:
