@@ -34,7 +34,7 @@ PUBLIC = {
     ],
     "heavy_engine.delivery": [
         "AnswerLimits", "AnswerPlan", "Follower", "Ledger", "Pace", "Part", "ReplyPipeline",
-        "Surface", "clip", "clip_start", "failure_sentence", "head", "may_stop", "plan_answer",
+        "Surface", "Tag", "clip", "clip_start", "failure_sentence", "head", "may_stop", "plan_answer",
         "retry_after", "shorten", "with_reference",
     ],
     "heavy_engine.eval": [

@@ -1,5 +1,6 @@
 """Discord's `Surface` for the engine's reply pipeline: how a card, an answer part or a failure
-is sent; the pipeline decides when (`heavy_engine.delivery`).
+is sent; the pipeline decides when (`heavy_engine.delivery`). Each post's `Tag` is its nonce, so
+a job retried after its worker died mid-post gets the first message back instead of a second.
 
 `job.reply` holds, besides the pipeline's ledger (`card`, `parts`, `answered`):
 
@@ -14,6 +15,7 @@ is sent; the pipeline decides when (`heavy_engine.delivery`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import time
@@ -23,7 +25,7 @@ from typing import Any, Literal
 import discord
 
 from heavy_engine import RunResult
-from heavy_engine.delivery import Ledger, Pace, Part
+from heavy_engine.delivery import Ledger, Pace, Part, Tag
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job
 from heavy_engine.text import answer_body, footer, source_links
@@ -91,6 +93,9 @@ class DiscordSurface:
         channel = int(job.reply["channel"])
         return lambda: self.pacer.turn(channel)
 
+    async def posted(self, job: Job) -> dict[Tag, str]:
+        return {}  # each post's nonce makes Discord return the first message instead
+
     # -- the card ----------------------------------------------------------------------------
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
@@ -103,7 +108,8 @@ class DiscordSurface:
                 extra["reference"] = reference
             message = await channel.send(embed=progress_embed(state, time.monotonic()),
                                          view=self.stop_view(job.id, int(job.spec.user)),
-                                         allowed_mentions=NO_MENTIONS, **extra)
+                                         allowed_mentions=NO_MENTIONS,
+                                         nonce=nonce(Tag.card(job.id)), **extra)
             await ledger.record(card=str(message.id))
         await self._ensure_thread(job, ledger)
 
@@ -167,7 +173,9 @@ class DiscordSurface:
         extra: dict[str, Any] = {}
         if (reference := _reference(job.reply)) is not None:
             extra["reference"] = reference  # where the card would have gone: it becomes it
-        message = await channel.send(text, allowed_mentions=NO_MENTIONS, **extra)
+        # The card's nonce: a delivery posting the card while the note is unrecorded gets it.
+        message = await channel.send(text, allowed_mentions=NO_MENTIONS,
+                                     nonce=nonce(Tag.card(job.id)), **extra)
         return str(message.id)
 
     async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
@@ -208,8 +216,8 @@ class DiscordSurface:
                 extra["view"] = self.answer_view(job.id)
             if (embed := self._sources.get(job.id)) is not None:
                 extra["embed"] = embed
-        await self._post(job, part.text or "", mention=mention, file=file,
-                         reference=part.index == 0, **extra)
+        await self._post(job, part.text or "", Tag.part(job.id, part.index), mention=mention,
+                         file=file, reference=part.index == 0, **extra)
 
     async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
                            state: ProgressState) -> None:
@@ -218,11 +226,11 @@ class DiscordSurface:
         mention = bool(job.reply.get("mention"))
         text = failure_text(result.error, job.id, status=result.status)
         await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
-                         mention=mention)
+                         Tag.failure(job.id), mention=mention)
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         try:
-            await self._post(job, failure_text(sentence, job.id), mention=False)
+            await self._post(job, failure_text(sentence, job.id), None, mention=False)
         except Exception:
             log.exception("could not report the failure of job %s", job.id)
 
@@ -265,11 +273,12 @@ class DiscordSurface:
             int(reply["card"]))
         await card.edit(content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
-    async def _post(self, job: Job, content: str, *, mention: bool,
+    async def _post(self, job: Job, content: str, tag: Tag | None, *, mention: bool,
                     file: discord.File | None = None, reference: bool = True,
                     view: discord.ui.View | None = None,
                     embed: discord.Embed | None = None) -> None:
-        """Send with the bot token (runs outlive interaction tokens), the webhook as fallback."""
+        """Send with the bot token (runs outlive interaction tokens), the webhook as fallback.
+        With `tag`, a repeat of this post (a retried job) returns the first message."""
         reply = job.reply
         target = int(reply.get("thread") or reply["channel"])
         mentions = answer_mentions(int(job.spec.user)) if mention else NO_MENTIONS
@@ -285,16 +294,24 @@ class DiscordSurface:
             extra["embed"] = embed
         try:
             await self.client.get_partial_messageable(target).send(
-                content, allowed_mentions=mentions, **extra)
+                content, allowed_mentions=mentions,
+                nonce=nonce(tag) if tag is not None else None, **extra)
         except discord.Forbidden:
             # E.g. a user-installed app: not a member of the channel, but the interaction is.
             webhook = self._webhook(job)
             if webhook is None:
                 raise
-            extra.pop("reference", None)
+            extra.pop("reference", None)  # and no nonce: webhooks take none
             if file is not None:
                 file.reset()
             await webhook.send(content, allowed_mentions=mentions, wait=True, **extra)
+
+
+def nonce(tag: Tag) -> str:
+    """`tag` as a message nonce (24 characters; Discord takes up to 25). discord.py sends it
+    with `enforce_nonce`, so Discord returns the message already created with it (for a few
+    minutes) instead of posting again."""
+    return hashlib.blake2b(str(tag).encode(), digest_size=12).hexdigest()
 
 
 def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:

@@ -46,22 +46,26 @@ def _split(message: Message, limit: int) -> list[Message]:
 
 
 async def send_message(client: AsyncWebClient, channel: str, thread_ts: str, message: Message,
-                       replace_ts: str | None, limit: int = MARKDOWN_CHARS) -> list[str]:
-    """Post one message (or replace `replace_ts` with it); the ts of what it became."""
+                       replace_ts: str | None, limit: int = MARKDOWN_CHARS,
+                       metadata: dict[str, Any] | None = None) -> list[str]:
+    """Post one message (or replace `replace_ts` with it); the ts of what it became. What is
+    posted carries `metadata` (each piece, when Slack makes us split it)."""
     try:
         if replace_ts is not None:
             await client.chat_update(channel=channel, ts=replace_ts, text=message.text,
                                      blocks=message.blocks)
             return [replace_ts]
         resp = await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                             text=message.text, blocks=message.blocks)
+                                             text=message.text, blocks=message.blocks,
+                                             metadata=metadata)
         return [str(resp["ts"])]
     except SlackApiError as err:
         if replace_ts is not None and api_error(err) in _UNEDITABLE:
             # The message cannot be edited (deleted, a stream Slack still holds...): the
             # answer matters more than where it lands.
             log.info("chat.update failed (%s); posting the answer anew", api_error(err))
-            return await send_message(client, channel, thread_ts, message, None, limit)
+            return await send_message(client, channel, thread_ts, message, None, limit,
+                                      metadata)
         size = sum(len(b["text"]) for b in message.blocks if b.get("type") == "markdown")
         limit = min(limit, size) // 2
         if api_error(err) != "msg_too_long" or limit < _MIN_CHUNK:
@@ -72,7 +76,7 @@ async def send_message(client: AsyncWebClient, channel: str, thread_ts: str, mes
     out: list[str] = []
     for j, piece in enumerate(pieces):
         out += await send_message(client, channel, thread_ts, piece,
-                                  replace_ts if j == 0 else None, limit)
+                                  replace_ts if j == 0 else None, limit, metadata)
     return out
 
 

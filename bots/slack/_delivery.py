@@ -4,7 +4,8 @@ when (`heavy_engine.delivery`); this module renders and sends.
 
 `job.reply` holds, besides the pipeline's ledger (`card`, `answer`, `parts`, `answered`), where
 to answer: `channel`, `thread_ts`, `team`, `user` and `trigger_ts` (the asking message, which
-carries the reactions).
+carries the reactions). Every message posted for the job carries its `Tag` as metadata
+(`_tags`), which a resumed job looks for before posting.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import RunResult
-from heavy_engine.delivery import Ledger, Pace, Part
+from heavy_engine.delivery import Ledger, Pace, Part, Tag
 from heavy_engine.progress import ProgressState
 from heavy_engine.runtime import Job
 from heavy_engine.text import answer_body, footer, run_notes, source_links
@@ -43,6 +44,7 @@ from ._markdown import Blocks, MarkdownPlan, feedback_block
 from ._markdown import sources_block as _sources_block
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
+from ._tags import metadata, tagged
 from ._tasks import sources_task
 
 log = logging.getLogger("heavy.slack")
@@ -94,6 +96,11 @@ class SlackSurface:
     def pace(self, job: Job) -> Pace | None:
         return None
 
+    async def posted(self, job: Job) -> dict[Tag, str]:
+        """Slack has no idempotency key: read the thread for the job's tagged messages."""
+        return await tagged(self.client, job.reply["channel"], job.reply["thread_ts"], job.id,
+                            job.created_at)
+
     # -- the card ----------------------------------------------------------------------------
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
@@ -124,18 +131,18 @@ class SlackSurface:
         fallback card of a stream Slack closed)."""
         if card == live.card:
             return
-        await self._post_or_edit(job, ledger, "card", ledger.card, card)
+        await self._post_or_edit(job, ledger, Tag.card(job.id), ledger.card, card)
         live.card = card
 
-    async def _post_or_edit(self, job: Job, ledger: Ledger, key: str, ts: str | None,
+    async def _post_or_edit(self, job: Job, ledger: Ledger, tag: Tag, ts: str | None,
                             payload: Payload) -> None:
-        """Edit the ledger's message `key` (at `ts`), or post it and record where it went."""
+        """Edit the ledger's message `tag.key` (at `ts`), or post it and record where it went."""
         reply = job.reply
         if ts is None:
             resp = await self.client.chat_postMessage(
                 channel=reply["channel"], thread_ts=reply["thread_ts"], text=payload[0],
-                blocks=payload[1])
-            await ledger.record(**{key: str(resp["ts"])})
+                blocks=payload[1], metadata=metadata(tag))
+            await ledger.record(**{tag.key: str(resp["ts"])})
         else:
             await self._update(reply["channel"], ts, payload)
 
@@ -170,7 +177,7 @@ class SlackSurface:
         payload = (message.text, message.blocks)
         if payload == live.answer:
             return
-        await self._post_or_edit(job, ledger, "answer", ledger.answer, payload)
+        await self._post_or_edit(job, ledger, Tag.answer(job.id), ledger.answer, payload)
         live.answer = payload
         live.answer_at = asyncio.get_running_loop().time()
 
@@ -217,7 +224,7 @@ class SlackSurface:
         try:
             resp = await self.client.chat_postMessage(
                 channel=reply["channel"], thread_ts=reply["thread_ts"], text=text,
-                blocks=blocks)
+                blocks=blocks, metadata=metadata(Tag.card(job.id)))  # the note becomes the card
         except SlackApiError as err:
             log.warning("could not show the queue position: %s", api_error(err))
             return None
@@ -303,7 +310,8 @@ class SlackSurface:
                 await self._answer_turn(job)
             await send_message(self.client, reply["channel"], reply["thread_ts"],
                                live.plan.messages[part.index],
-                               ledger.answer if part.index == 0 else None)
+                               ledger.answer if part.index == 0 else None,
+                               metadata=metadata(Tag.part(job.id, part.index)))
         if part.file is not None:
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])
@@ -315,7 +323,7 @@ class SlackSurface:
             await self._answer_turn(job)
         await send_message(self.client, reply["channel"], reply["thread_ts"],
                            failed_answer(state.synthesis, failure_text(result.error, job.id)),
-                           ledger.answer)
+                           ledger.answer, metadata=metadata(Tag.failure(job.id)))
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         reply = job.reply

@@ -31,7 +31,8 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 # What heavy asks a workspace for: exactly what the code uses (the manifest test checks it).
 BOT_SCOPES = (
     "app_mentions:read", "assistant:write", "channels:history", "chat:write", "commands",
-    "files:read", "files:write", "groups:history", "im:history", "reactions:write", "users:read",
+    "files:read", "files:write", "groups:history", "im:history", "mpim:history", "reactions:write",
+    "users:read",
 )
 _REASONS = {
     "invalid_browser": "This install was started in another browser (or its cookie expired).",

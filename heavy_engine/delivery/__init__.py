@@ -2,7 +2,8 @@
 
 A platform adapter builds a `ReplyPipeline` with its `Surface` (render and send calls) and
 registers it with the runner as the platform's delivery; the pipeline follows the run, keeps
-the reply ledger in the job row, plans the answer and says refusals and queue positions.
+the reply ledger in the job row, tags every message so none is posted twice (`Tag`), plans
+the answer and says refusals and queue positions.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from ..providers import retry_after  # one Retry-After parser, LLM and chat APIs
 from ._follow import Follower, Pace
 from ._ledger import Ledger
+from ._once import Tag
 from ._pipeline import Part, ReplyPipeline, Surface, may_stop
 from ._plan import AnswerLimits, AnswerPlan, plan_answer
 from ._text import clip, clip_start, failure_sentence, head, shorten, with_reference
@@ -23,6 +25,7 @@ __all__ = [
     "Part",
     "ReplyPipeline",
     "Surface",
+    "Tag",
     "clip",
     "clip_start",
     "failure_sentence",

@@ -2,9 +2,11 @@
 
 The steps are the same everywhere: post a progress card (or reuse the queued note), follow the
 run at the platform's pace, write the final card, post the answer in parts that resume after a
-restart, mark the job answered. Each platform supplies a `Surface`: render-and-send calls,
-nothing else. Everything the pipeline needs is in the job record (`job.reply`, `job.stopped_by`),
-so any process holding the record can deliver the job.
+restart, mark the job answered. Every message it posts carries its `Tag`, and a resumed job
+first adopts what a killed attempt posted but never recorded, so nothing is posted twice.
+Each platform supplies a `Surface`: render-and-send calls, nothing else. Everything the
+pipeline needs is in the job record (`job.reply`, `job.stopped_by`, `job.attempts`), so any
+process holding the record can deliver the job.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +25,7 @@ from ..progress import ProgressState
 from ..runtime import Job, JobRunner, JobSpec
 from ._follow import Follower, Pace
 from ._ledger import Ledger
+from ._once import Tag
 
 log = logging.getLogger("heavy.delivery")
 
@@ -46,6 +49,12 @@ class Surface(Protocol):
 
     def pace(self, job: Job) -> Pace | None:
         """An extra gate before each progress update (None: the interval is enough)."""
+        ...
+
+    async def posted(self, job: Job) -> Mapping[Tag, str]:
+        """The messages (tag -> id) an earlier attempt of `job` posted here. Asked only when
+        the job is resumed; empty when the platform's posts are idempotent already (each post
+        carries its tag as an idempotency key)."""
         ...
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
@@ -191,8 +200,12 @@ class ReplyPipeline:
         state = ProgressState(question=job.spec.question)
         follower = Follower(run, state, interval=surface.interval, tick=surface.tick,
                             pace=surface.pace(job))
+        found = await self._posted(job)
         with self._hold(job.id) as lock:
             async with lock:  # a queued note on its way becomes the card
+                for tag in (Tag.card(job.id), Tag.answer(job.id)):
+                    if job.reply.get(tag.key) is None and tag in found:
+                        await ledger.record(**{tag.key: found[tag]})
                 await surface.open(job, ledger, state)
         follower.sent()
         async with contextlib.aclosing(follower.turns()) as turns:
@@ -212,22 +225,34 @@ class ReplyPipeline:
             await surface.final_card(job, ledger, state)
         except Exception as err:
             log.warning("final card of job %s failed: %s", job.id, err)
-        await self._answer(job, ledger, result, state)
+        await self._answer(job, ledger, result, state, found)
         await ledger.record(answered=True)
         await surface.closed(job, result)
 
+    async def _posted(self, job: Job) -> Mapping[Tag, str]:
+        """What a killed attempt posted without recording it: adopted, never posted again."""
+        if job.attempts <= 1:
+            return {}  # a first attempt has nothing to find
+        try:
+            return await self.surface.posted(job)
+        except Exception as err:  # post as before: a duplicate at worst, never no answer
+            log.warning("looking for the earlier posts of job %s failed: %s", job.id, err)
+            return {}
+
     async def _answer(self, job: Job, ledger: Ledger, result: RunResult,
-                      state: ProgressState) -> None:
+                      state: ProgressState, found: Mapping[Tag, str]) -> None:
         surface = self.surface
         try:
             if await surface.finish_live(job, ledger, result, state):
                 return
             parts = surface.answer_parts(job, result)
             if parts is None:
-                await surface.send_failure(job, ledger, result, state)
+                if Tag.failure(job.id) not in found:
+                    await surface.send_failure(job, ledger, result, state)
                 return
             for part in parts[ledger.parts:]:  # the first ones went out before a restart
-                await surface.send_part(job, ledger, part)
+                if Tag.part(job.id, part.index) not in found:
+                    await surface.send_part(job, ledger, part)
                 await ledger.record(parts=part.index + 1)
         except asyncio.CancelledError:
             raise

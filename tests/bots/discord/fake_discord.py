@@ -9,6 +9,10 @@ Frames are plain-text JSON (the `compress` query is ignored, which discord.py ac
 decompresses binary frames only). Threads created over REST are announced with THREAD_CREATE,
 as Discord does.
 
+Message nonces as Discord: a create with `nonce` and `enforce_nonce: true` whose nonce the same
+author used within `nonce_ttl` seconds returns that message instead of creating another; a
+created message carries its nonce.
+
 Files: `attach(name, data)` stores a file and returns the attachment object a message carries;
 its `url` points at this server's `/attachments/...` route (the CDN's shape, with a signed query
 string that must come back intact). Downloads are recorded in `downloads`.
@@ -77,6 +81,9 @@ class FakeDiscord:
     files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (data, type)
     downloads: list[tuple[str, dict[str, str], dict[str, str]]] = field(
         default_factory=list)  # (path, query, headers) of each file download
+    nonce_ttl: float = 120.0  # Discord: a nonce is enforced "in the past few minutes"
+    _nonces: dict[tuple[str, str], tuple[str, float]] = field(
+        default_factory=dict)  # (author id, nonce) -> (message id, monotonic time)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -378,14 +385,25 @@ class FakeDiscord:
         self, channel: str, body: Any, files: list[tuple[str, bytes]], webhook: bool = False
     ) -> dict[str, Any]:
         body = body or {}
+        author = bot_user()
+        key = (author["id"], str(body.get("nonce")))
+        if body.get("enforce_nonce") and body.get("nonce") is not None and not webhook:
+            seen = self._nonces.get(key)
+            if seen is not None and time.monotonic() - seen[1] < self.nonce_ttl \
+                    and seen[0] in self.messages:
+                return self.messages[seen[0]]
         msg = message(self.new_id(), channel, content=body.get("content") or "",
-                      author=bot_user(), embeds=body.get("embeds") or [],
+                      author=author, embeds=body.get("embeds") or [],
                       components=body.get("components") or [], flags=body.get("flags") or 0)
         msg["attachments"] = [_attachment(self.new_id(), name, data) for name, data in files]
         if webhook:
             msg["webhook_id"] = APP_ID
         if ref := body.get("message_reference"):
             msg["message_reference"] = ref
+        if body.get("nonce") is not None:
+            msg["nonce"] = body["nonce"]
+            if body.get("enforce_nonce") and not webhook:
+                self._nonces[key] = (msg["id"], time.monotonic())
         self.messages[msg["id"]] = msg
         return msg
 

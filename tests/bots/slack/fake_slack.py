@@ -4,6 +4,10 @@ Point `AsyncWebClient(base_url=fake.api_url)` (or `SLACK_API_URL`) at it. Failur
 per method (`fail_next`), and `max_text_chars` makes long messages fail with `msg_too_long` the
 way Slack does. `response_url`s and file upload URLs it hands out point back at it too.
 
+Messages the bot posts in a thread join `threads` (what `conversations.replies` reads) with their
+`metadata`, which `conversations.replies` returns only with `include_all_metadata`, as Slack.
+Message ts are wall-clock times, as Slack's, so `oldest` filters them as it would.
+
 Socket Mode as Slack does it: every `apps.connections.open` (one per replica, up to 10 per app)
 hands out a WebSocket URL, and each envelope goes to ONE open connection, which must ack it on
 that same connection (`push`, round robin; `push_twice` for Slack's retry landing elsewhere).
@@ -145,6 +149,9 @@ class FakeSlack:
     text_delays: dict[str, float] = field(default_factory=dict)  # text contains key -> seconds
     # method -> calls still let through; later ones hang unrecorded (a process dying mid-call)
     hold: dict[str, int] = field(default_factory=dict)
+    # method -> seconds between accepting a call (done and recorded) and answering it: a
+    # process killed meanwhile never learns what Slack did
+    linger: dict[str, float] = field(default_factory=dict)
     # Several workspaces: bot token -> what auth.test answers for it (others: TEAM's bot).
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     # oauth.v2.access: the app's (client_id, client_secret), and code -> the grant it returns.
@@ -158,7 +165,8 @@ class FakeSlack:
     _auth: str = ""
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _last_ts: float = 0.0
+    _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,6 +211,7 @@ class FakeSlack:
         self.delays.clear()
         self.text_delays.clear()
         self.hold.clear()
+        self.linger.clear()
         self.tokens.clear()
         self.oauth_codes.clear()
         self.max_text_chars = 4_000
@@ -254,7 +263,8 @@ class FakeSlack:
     # -- handlers ----------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"1700000000.{next(self._ts):06d}"
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)  # unique and increasing
+        return f"{self._last_ts:.6f}"
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()
@@ -325,6 +335,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": refused.error})
         call.result = body
         self._record(call)
+        if method in self.linger:
+            await asyncio.sleep(self.linger[method])
         return web.json_response({"ok": True, **body})
 
     def share_file(self, name: str, data: bytes, mimetype: str = "text/plain") -> dict[str, Any]:
@@ -440,8 +452,17 @@ class FakeSlack:
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
-        return {"channel": args.get("channel"), "ts": ts,
-                "message": {"text": args.get("text", ""), "ts": ts, "bot_id": BOT_ID}}
+        message: dict[str, Any] = {"type": "message", "text": args.get("text", ""), "ts": ts,
+                                   "bot_id": BOT_ID, "user": BOT_USER}
+        if args.get("blocks"):
+            message["blocks"] = args["blocks"]
+        if args.get("metadata"):
+            message["metadata"] = {"event_type": args["metadata"]["event_type"],
+                                   "event_payload": args["metadata"].get("event_payload", {})}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+            self.threads.setdefault((args["channel"], args["thread_ts"]), []).append(message)
+        return {"channel": args.get("channel"), "ts": ts, "message": message}
 
     def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text")}
@@ -462,6 +483,8 @@ class FakeSlack:
         messages = self.threads.get((args["channel"], args["ts"]), [])
         oldest = float(args.get("oldest") or 0)
         picked = [m for m in messages if float(m["ts"]) > oldest or m["ts"] == args["ts"]]
+        if str(args.get("include_all_metadata")).lower() not in ("1", "true"):
+            picked = [{k: v for k, v in m.items() if k != "metadata"} for m in picked]
         limit = int(args.get("limit") or 1000)
         return {"messages": picked[:limit], "has_more": len(picked) > limit}
 
@@ -491,7 +514,7 @@ class FakeSlack:
         return {}
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ts):06d}"
+        file_id = f"F{next(self._file_ids):06d}"
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:

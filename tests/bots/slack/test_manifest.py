@@ -30,8 +30,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_stream": {"chat:write"},  # slack_sdk's helper over the three above
     "reactions_add": {"reactions:write"},
     "reactions_remove": {"reactions:write"},
-    # Threads in public channels, private channels and DMs.
-    "conversations_replies": {"channels:history", "groups:history", "im:history"},
+    # Threads in public channels, private channels, DMs and group DMs.
+    "conversations_replies": {"channels:history", "groups:history", "im:history",
+                              "mpim:history"},
     "users_info": {"users:read"},
     "views_open": set(),  # needs only a trigger_id
     "files_upload_v2": {"files:write"},
