@@ -19,16 +19,24 @@ from .._types import ChatRequest, Completion
 
 @runtime_checkable
 class Provider(Protocol):
-    """What the agent loop and orchestrator call. Implementations keep their quirks inside."""
+    """What the agent loop and orchestrator call. Implementations keep their quirks inside.
+
+    Deadlines: the caller enforces `request.timeout`. The engine runs every `complete` and
+    every whole `stream` under one `asyncio.timeout(request.timeout)` and cancels the call when
+    it passes, so a provider needs no timer of its own (one timer per call, not two); it uses
+    `request.timeout` to plan its retries (never a backoff that would outlast it) and must let
+    cancellation through.
+    """
 
     name: str
 
     async def complete(self, request: ChatRequest) -> Completion:
-        """One call, whole answer."""
+        """One call, whole answer, cancelled by the caller at `request.timeout`."""
         ...
 
     def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
-        """Yield text deltas as they come, then exactly one final `Completion`."""
+        """Yield text deltas as they come, then exactly one final `Completion`; the caller
+        bounds the whole iteration by `request.timeout`."""
         ...
 
     async def aclose(self) -> None: ...

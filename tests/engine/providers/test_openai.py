@@ -14,7 +14,16 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, Prompts, ProviderError
+from heavy_engine import (
+    ChatRequest,
+    Completion,
+    Engine,
+    HeavyRequest,
+    Prompts,
+    ProviderError,
+    Usage,
+)
+from heavy_engine._agent import CallBudget, call_model
 from heavy_engine.providers import (
     BadReply,
     OpenAIProvider,
@@ -505,19 +514,25 @@ async def test_cancellation_stops_the_http_request(make: Any, fake_llm: FakeLLM)
 
 
 async def test_call_timeout_raises_and_frees_the_server(make: Any, fake_llm: FakeLLM) -> None:
+    # The caller's timer (`call_model`, the `Provider` contract) is the call's only one.
     fake_llm.enqueue(hang_reply())
+    budget = CallBudget(deadline=asyncio.get_running_loop().time() + 10, llm_call_timeout=0.2)
     start = time.monotonic()
     with pytest.raises(TimeoutError):
-        await make().complete(ask(timeout=0.2))
+        await call_model(make(), ask(), budget, Usage())
     assert time.monotonic() - start < 1
     await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
     assert len(fake_llm.calls()) == 1
 
 
-async def test_stream_timeout_raises(make: Any, fake_llm: FakeLLM) -> None:
+async def test_stream_stops_at_the_callers_timeout(make: Any, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(hang_reply())
+    start = time.monotonic()
     with pytest.raises(TimeoutError):
-        await collect(make(), ask(timeout=0.2))
+        async with asyncio.timeout(0.2):  # as the engine's synthesis step bounds a stream
+            await collect(make(), ask(timeout=0.2))
+    assert time.monotonic() - start < 1
+    await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
 
 
 async def test_loopback_servers_bypass_environment_proxies(
