@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -20,6 +21,7 @@ from heavy_engine import (
     Engine,
     HeavyRequest,
     Prompts,
+    ProviderConfig,
     ProviderError,
     Usage,
 )
@@ -488,6 +490,30 @@ async def test_one_client_per_fingerprint_shared_across_requests(fake_llm: FakeL
         await pool.aclose()
     # Sequential calls reuse one keep-alive connection of the shared client.
     assert len({r.peer for r in fake_llm.calls()}) == 1
+
+
+async def test_the_pool_fingerprints_a_config_object_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[ProviderConfig] = []
+    fingerprint = ProviderConfig.fingerprint
+
+    def counting(self: ProviderConfig) -> str:
+        counted.append(self)
+        return fingerprint(self)
+
+    monkeypatch.setattr(ProviderConfig, "fingerprint", counting)
+    pool = ProviderPool({})
+    try:
+        config = fake_provider_config("http://127.0.0.1:9/v1")
+        first = pool.get("fake", config)
+        assert all(pool.get("fake", config) is first for _ in range(4))  # one run's agents
+        assert len(counted) == 1
+        other = fake_provider_config("http://127.0.0.1:9/v1")  # equal settings, new object
+        assert pool.get("fake", other) is first and len(counted) == 2
+        del other, counted[:]
+        gc.collect()
+        assert len(pool._keys) == 1  # the entry went with its object; the provider keeps its own
+    finally:
+        await pool.aclose()
 
 
 async def test_max_concurrency_bounds_calls_in_flight(make: Any, fake_llm: FakeLLM) -> None:
