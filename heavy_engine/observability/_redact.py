@@ -13,7 +13,8 @@ MASK = "[REDACTED]"
 
 # Each pattern with its cues: fixed text it cannot match without. A text that holds none of a
 # pattern's cues (compared case-folded, which covers what IGNORECASE matches: "ſ" is "s", the
-# Kelvin sign "k") skips that scan; most log lines hold none (~30 -> ~8 us a JSON log line).
+# Kelvin sign "k") skips that scan; most log lines hold none (formatting a JSON log line, which
+# redacts each value and the line: 60 -> 24 us).
 _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
     (("xox",), re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}")),  # Slack bot/user/config tokens
     (("xapp-",), re.compile(r"\bxapp-[A-Za-z0-9-]{8,}")),  # Slack app-level (Socket Mode) tokens
@@ -56,7 +57,7 @@ def redact(text: str) -> str:
             text = text.replace(value, MASK)
     folded = text.casefold()
     for cues, pattern in _PATTERNS:
-        if cues and not any(cue in folded for cue in cues):
+        if cues and not any(map(folded.__contains__, cues)):
             continue
         text, found = pattern.subn(_keep_prefix, text)
         if found:
