@@ -85,7 +85,10 @@ class CallBudget:
 async def call_model(
     provider: Provider, request: ChatRequest, budget: CallBudget, usage: Usage
 ) -> Completion:
-    """One non-streaming call under the budget; usage is added even if the caller fails later."""
+    """One non-streaming call under the budget; usage is added even if the caller fails later.
+
+    This timeout is the call's only timer, for every provider (see the `Provider` contract).
+    """
     request.timeout = budget.next_timeout()
     async with asyncio.timeout(request.timeout):
         completion = await provider.complete(request)

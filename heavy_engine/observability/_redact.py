@@ -11,18 +11,23 @@ from collections.abc import Iterable, Mapping
 
 MASK = "[REDACTED]"
 
-_PATTERNS = [
-    re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}"),  # Slack bot/user/app-config tokens
-    re.compile(r"\bxapp-[A-Za-z0-9-]{8,}"),  # Slack app-level (Socket Mode) tokens
-    re.compile(r"\bsk-(?:or-|ant-|proj-)?[A-Za-z0-9_-]{16,}"),  # OpenAI/OpenRouter/Anthropic
-    re.compile(r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b"),  # Discord
-    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(
+# Each pattern with its cues: fixed text it cannot match without. A text that holds none of a
+# pattern's cues (compared case-folded, which covers what IGNORECASE matches: "ſ" is "s", the
+# Kelvin sign "k") skips that scan; most log lines hold none (formatting a JSON log line, which
+# redacts each value and the line: 60 -> 24 us).
+_PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
+    (("xox",), re.compile(r"\bxox[abposre]-[A-Za-z0-9-]{8,}")),  # Slack bot/user/config tokens
+    (("xapp-",), re.compile(r"\bxapp-[A-Za-z0-9-]{8,}")),  # Slack app-level (Socket Mode) tokens
+    (("sk-",), re.compile(r"\bsk-(?:or-|ant-|proj-)?[A-Za-z0-9_-]{16,}")),  # OpenAI, Anthropic...
+    ((), re.compile(  # Discord bot tokens: no fixed text, always scanned
+        r"\b[MNO][A-Za-z0-9_-]{23,27}\.[A-Za-z0-9_-]{6}\.[A-Za-z0-9_-]{27,40}\b")),
+    (("bearer",), re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}")),
+    (("key", "token", "secret", "passw"), re.compile(
         # the key may be quoted, as in a dict's repr or JSON: {'api_key': '...'}
         r"(?i)(\b[\w-]*(?:api[_-]?key|token|secret|password|passwd)[\w-]*\b[\"']?\s*[=:]\s*[\"']?)"
         r"(?!\d+(?:[.,]\d+)*\b)[^\s\"',;&]{4,}"  # plain numbers are counts, not secrets
-    ),
-    re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)"),  # passwords in URLs (postgres://u:p@h)
+    )),
+    (("://",), re.compile(r"(?i)(://[^/\s:@]+:)[^@\s/]+(?=@)")),  # passwords in URLs (pg://u:p@h)
 ]
 # Environment variables whose values are secrets whatever they look like.
 SECRET_ENV = (
@@ -50,8 +55,13 @@ def redact(text: str) -> str:
     for value in _exact:
         if value in text:
             text = text.replace(value, MASK)
-    for pattern in _PATTERNS:
-        text = pattern.sub(_keep_prefix, text)
+    folded = text.casefold()
+    for cues, pattern in _PATTERNS:
+        if cues and not any(map(folded.__contains__, cues)):
+            continue
+        text, found = pattern.subn(_keep_prefix, text)
+        if found:
+            folded = text.casefold()
     return text
 
 

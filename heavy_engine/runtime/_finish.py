@@ -14,6 +14,8 @@ import logging
 import uuid
 from typing import Any, Protocol
 
+import orjson
+
 from ._contract import Job
 
 log = logging.getLogger("heavy.runtime")
@@ -35,13 +37,28 @@ def storable_text(text: str) -> str:
 
 
 def storable(value: Any) -> Any:
-    """`value` with every string in it (dict keys too) made storable."""
+    """`value` with every string in it (dict keys too) made storable.
+
+    Almost every value already is: one orjson pass (C, ~2 us for a stored result) proves it,
+    since orjson refuses a lone surrogate anywhere, keys included; only then is the value
+    rebuilt string by string (~26 us, twice per job: ~1% of `heavy serve`'s CPU).
+    """
+    if isinstance(value, dict | list | tuple):
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:  # a lone surrogate, or a value orjson does not take
+            return _rebuilt(value)
+        return value
+    return _rebuilt(value)
+
+
+def _rebuilt(value: Any) -> Any:
     if isinstance(value, str):
         return storable_text(value)
     if isinstance(value, dict):
-        return {storable(k): storable(v) for k, v in value.items()}
+        return {_rebuilt(k): _rebuilt(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [storable(v) for v in value]
+        return [_rebuilt(v) for v in value]
     return value
 
 

@@ -363,6 +363,42 @@ async def test_a_slow_decomposition_call_falls_back_instead_of_failing(
     assert ready.fallback and result.status == "ok" and len(result.questions) == 4
 
 
+async def test_a_stalled_synthesis_stream_is_cut_at_the_call_timeout(
+    engine: Engine, fake_llm: FakeLLM
+) -> None:
+    # The engine's timer around the whole stream is the only one (the `Provider` contract).
+    fake_llm.enqueue(hang_reply(), when="synthesis")
+    result, _ = await ask(engine, fake_llm, timeouts={"request": 10, "llm_call": 0.3})
+    assert result.status == "ok" and "## Agent 1" in result.answer  # the findings, as they are
+    assert any("synthesis step failed" in n for n in result.notes)
+    await fake_llm.wait_for(lambda f: f.calls("synthesis")[0].cancelled)
+
+
+class _DeafProvider(SimulatedProvider):
+    """A plugin provider that ignores `request.timeout`: only the engine's timer can stop it."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        if request.purpose == "decompose":
+            await asyncio.Event().wait()
+        return await super().complete(request)
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
+        await asyncio.Event().wait()
+        yield ""  # pragma: no cover  (makes this an async generator)
+
+
+async def test_the_call_timeout_holds_for_a_provider_without_timers(tmp_path: Any) -> None:
+    config = HeavyConfig(agents=2, timeouts={"request": 10, "llm_call": 0.3})
+    deaf = _DeafProvider("deaf", config.providers[config.provider])
+    started = asyncio.get_running_loop().time()
+    async with Engine(config, scratch_root=tmp_path, providers={config.provider: deaf}) as eng:
+        run = eng.start(HeavyRequest("q", config))
+        events = [e async for e in run.stream()]
+        result = await run
+    assert next(e for e in events if isinstance(e, QuestionsReady)).fallback
+    assert result.status == "ok" and any("synthesis step failed" in n for n in result.notes)
+    assert asyncio.get_running_loop().time() - started < 2  # two calls cut at 0.3 s each
+
 @pytest.mark.parametrize("agents", [1, 3])
 async def test_simulated_runs_are_marked(agents: int, tmp_path: Any) -> None:
     config = use_simulated(HeavyConfig(agents=agents))

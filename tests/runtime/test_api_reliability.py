@@ -189,6 +189,22 @@ async def test_a_chat_question_with_a_lone_surrogate_is_stored_replaced(
     assert stored is not None and stored.spec.question == "Why \ufffd so?"
 
 
+@pytest.mark.parametrize(("value", "expected"), [
+    ({"a": ["ok", {"b": 1}]}, {"a": ["ok", {"b": 1}]}),  # the common case: kept as it is
+    ({"a": ["x\ud800", 2]}, {"a": ["x\ufffd", 2]}),  # deep in a list
+    ({"k\udc00": "v"}, {"k\ufffd": "v"}),  # in a key
+    ({"n": 2**70, "s": "\ud800"}, {"n": 2**70, "s": "\ufffd"}),  # beside what orjson refuses
+    (("x", "\ud83d\ude00"), ("x", "\U0001f600")),  # a valid pair is joined, not replaced
+    ("lone \ud800", "lone \ufffd"),
+    (None, None),
+])
+def test_storable_replaces_only_lone_surrogates(value: Any, expected: Any) -> None:
+    got = _finish.storable(value)
+    assert got == expected or list(got) == list(expected)
+    if value == expected and isinstance(value, dict):
+        assert got is value  # nothing to fix: no copy made
+
+
 async def test_an_sse_stream_that_breaks_ends_with_an_error_event(
     make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:

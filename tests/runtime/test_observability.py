@@ -12,6 +12,7 @@ import pytest
 from heavy_engine.observability import (
     Metrics,
     MetricSet,
+    _redact,
     add_secret,
     configure_logging,
     job_id_var,
@@ -45,11 +46,24 @@ from .conftest import MakeRunner, settle, spec
     ('body {"client_secret": "s3cr3tv4lue", "n": 1}', "s3cr3tv4lue"),
     # a password inside a database URL
     ("cannot connect to postgresql+asyncpg://heavy:hunter2pass@db:5432/heavy", "hunter2pass"),
+    # keys spelled with characters IGNORECASE matches but lower() does not fold (long s, Kelvin)
+    ("paſſword=hunter2pass", "hunter2pass"),
+    ("API_\u212aEY=ABCDEFGH12345", "ABCDEFGH12345"),
+    # upper case: the cue check is case-folded too
+    ("AUTHORIZATION: BEARER ABCDEFGH12345", "ABCDEFGH12345"),
 ])
 def test_secrets_are_redacted_by_pattern(text: str, secret: str) -> None:
     out = redact(text)
     assert secret not in out
     assert "[REDACTED]" in out
+
+
+def test_every_pattern_contains_its_cues() -> None:
+    # A pattern is skipped for a text without any of its cues: each cue must be fixed text the
+    # pattern cannot match without (a new pattern with a wrong cue would silently never run).
+    for cues, pattern in _redact._PATTERNS:
+        for cue in cues:
+            assert cue in pattern.pattern.lower(), (cue, pattern.pattern)
 
 
 @pytest.mark.parametrize("text", [
@@ -180,6 +194,17 @@ def test_metrics_reject_wrong_labels_and_negative_counts() -> None:
         counter.inc(-1, a="x")
     with pytest.raises(ValueError, match="missing label values"):
         counter.inc()
+
+
+def test_metrics_keep_counting_into_one_child_per_label_set() -> None:
+    counter = MetricSet().counter("c_total", "C.", ["a", "b"])
+    counter.inc(a="x", b="y")
+    counter.inc(2, b="y", a="x")  # the same labels in another order
+    counter.inc(a="x", b="z")
+    with pytest.raises(ValueError, match="Incorrect label names"):
+        counter.inc(a="x", c="y")  # a known child does not excuse an unknown label
+    assert counter.metric.labels(a="x", b="y")._value.get() == 3
+    assert counter.metric.labels(a="x", b="z")._value.get() == 1
 
 
 def test_json_escaping_does_not_hide_an_exact_secret(log_stream: io.StringIO) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -14,7 +15,17 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from heavy_engine import ChatRequest, Completion, Engine, HeavyRequest, Prompts, ProviderError
+from heavy_engine import (
+    ChatRequest,
+    Completion,
+    Engine,
+    HeavyRequest,
+    Prompts,
+    ProviderConfig,
+    ProviderError,
+    Usage,
+)
+from heavy_engine._agent import CallBudget, call_model
 from heavy_engine.providers import (
     BadReply,
     OpenAIProvider,
@@ -481,6 +492,30 @@ async def test_one_client_per_fingerprint_shared_across_requests(fake_llm: FakeL
     assert len({r.peer for r in fake_llm.calls()}) == 1
 
 
+async def test_the_pool_fingerprints_a_config_object_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    counted: list[ProviderConfig] = []
+    fingerprint = ProviderConfig.fingerprint
+
+    def counting(self: ProviderConfig) -> str:
+        counted.append(self)
+        return fingerprint(self)
+
+    monkeypatch.setattr(ProviderConfig, "fingerprint", counting)
+    pool = ProviderPool({})
+    try:
+        config = fake_provider_config("http://127.0.0.1:9/v1")
+        first = pool.get("fake", config)
+        assert all(pool.get("fake", config) is first for _ in range(4))  # one run's agents
+        assert len(counted) == 1
+        other = fake_provider_config("http://127.0.0.1:9/v1")  # equal settings, new object
+        assert pool.get("fake", other) is first and len(counted) == 2
+        del other, counted[:]
+        gc.collect()
+        assert len(pool._keys) == 1  # the entry went with its object; the provider keeps its own
+    finally:
+        await pool.aclose()
+
+
 async def test_max_concurrency_bounds_calls_in_flight(make: Any, fake_llm: FakeLLM) -> None:
     fake_llm.latency = 0.05
     p = make(max_concurrency=2)
@@ -505,19 +540,25 @@ async def test_cancellation_stops_the_http_request(make: Any, fake_llm: FakeLLM)
 
 
 async def test_call_timeout_raises_and_frees_the_server(make: Any, fake_llm: FakeLLM) -> None:
+    # The caller's timer (`call_model`, the `Provider` contract) is the call's only one.
     fake_llm.enqueue(hang_reply())
+    budget = CallBudget(deadline=asyncio.get_running_loop().time() + 10, llm_call_timeout=0.2)
     start = time.monotonic()
     with pytest.raises(TimeoutError):
-        await make().complete(ask(timeout=0.2))
+        await call_model(make(), ask(), budget, Usage())
     assert time.monotonic() - start < 1
     await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
     assert len(fake_llm.calls()) == 1
 
 
-async def test_stream_timeout_raises(make: Any, fake_llm: FakeLLM) -> None:
+async def test_stream_stops_at_the_callers_timeout(make: Any, fake_llm: FakeLLM) -> None:
     fake_llm.enqueue(hang_reply())
+    start = time.monotonic()
     with pytest.raises(TimeoutError):
-        await collect(make(), ask(timeout=0.2))
+        async with asyncio.timeout(0.2):  # as the engine's synthesis step bounds a stream
+            await collect(make(), ask(timeout=0.2))
+    assert time.monotonic() - start < 1
+    await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
 
 
 async def test_loopback_servers_bypass_environment_proxies(
