@@ -85,7 +85,7 @@ async def _until_done(url: str, ids: set[str]) -> int:
             done, calls = counts.get("done", (0, 0))
             if done >= len(ids):
                 return calls
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.02)  # the wall time is measured to this: 2.5% of the path
 
 
 async def _kill_one(url: str, victim: subprocess.Popen[bytes]) -> dict[str, Any]:

@@ -131,7 +131,7 @@ async def test_any_replica_follows_a_job_and_resumes_after_a_number(
 
 async def test_per_user_limit_holds_across_replicas(replica: MakeReplica, pg_db: Database,
                                                     slow_fake: FakeLLM) -> None:
-    slow_fake.latency = 0.3  # the first job still runs when the last one is submitted
+    slow_fake.latency = 0.1  # the four are submitted at once: the first still runs
     limits = {"per_user": 1, "max_queued_per_user": 5}
     webs = [await replica(work=False, limits=limits) for _ in range(2)]
     await replica(limits=limits)
