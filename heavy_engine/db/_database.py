@@ -118,6 +118,13 @@ class Database:
         """A session whose every statement is its own transaction (reads, single statements)."""
         return self.autocommit_sessions()
 
+    def reads(self) -> AsyncSession:
+        """A session that only reads: autocommit on PostgreSQL (no BEGIN and ROLLBACK round
+        trips around it), the usual session on SQLite (in-process, nothing to save)."""
+        if self.engine.dialect.name == "postgresql":
+            return self.autocommit_sessions()
+        return self.sessions()
+
     async def upgrade(self, revision: str = "head") -> None:
         """Run the packaged Alembic migrations up to `revision`."""
         await run_migrations(self.engine, revision)

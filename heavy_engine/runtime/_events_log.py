@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import psycopg
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 
 from .._events import Event
 from ..db import Database, dump_json, libpq_url, utcnow
@@ -35,25 +35,10 @@ async def notify(session: Any, job_id: str) -> None:
 
 async def last_number(db: Database, job_id: str) -> int:
     """The number of the job's last stored event (0 when none)."""
-    async with db.session() as session:
+    async with db.reads() as session:
         last = await session.scalar(select(func.max(JobEventRow.seq)).where(
             JobEventRow.job_id == job_id))
     return int(last or 0)
-
-
-async def append_events(db: Database, job_id: str, attempt: int, after: int,
-                        events: Iterable[Event]) -> int:
-    """Append `events` numbered after `after` (the only writer of a job is the worker running
-    it), in one transaction with its notification; returns the last number."""
-    now = utcnow()
-    rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
-             "data": event.as_dict(), "at": now} for i, event in enumerate(events, 1)]
-    if not rows:
-        return after
-    async with db.session() as session, session.begin():
-        await session.execute(insert(JobEventRow), rows)
-        await notify(session, job_id)
-    return after + len(rows)
 
 
 # The rows of a batch (a JSON array) appended, then each job concerned notified once.
@@ -69,10 +54,9 @@ SELECT pg_notify(%(channel)s, job_id) FROM (SELECT DISTINCT job_id FROM appended
 
 
 class EventsWriter:
-    """`append_events` for every job of a process at once (group commit): the events that
-    arrive while one transaction is written go into the next one, a single INSERT for all of
-    them plus one statement notifying each job concerned (instead of a transaction per job and
-    batch)."""
+    """Appends the events of every job of a process (the only writer of a job is the worker
+    running it), group-committed: the events that arrive while one statement is written go into
+    the next one, a single statement inserting them all and notifying each job concerned."""
 
     def __init__(self, direct: Direct, max_rows: int = 2000) -> None:
         self._direct = direct
@@ -86,7 +70,7 @@ class EventsWriter:
 
     async def append(self, job_id: str, attempt: int, after: int,
                      events: Iterable[Event]) -> int:
-        """As `append_events`: the job's events numbered after `after`; the last number."""
+        """Append the job's events numbered after `after`; returns the last number."""
         rows = [{"job_id": job_id, "seq": after + i, "attempt": attempt, "type": event.type,
                  "data": event.as_dict()} for i, event in enumerate(events, 1)]
         if rows:
@@ -103,7 +87,7 @@ class EventsWriter:
 
 
 async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow]:
-    async with db.session() as session:
+    async with db.reads() as session:
         rows = await session.scalars(
             select(JobEventRow).where(JobEventRow.job_id == job_id, JobEventRow.seq > after)
             .order_by(JobEventRow.seq))

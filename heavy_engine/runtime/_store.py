@@ -99,7 +99,7 @@ class JobStore:
                 update(JobRow).where(JobRow.id == job.id).values(reply=dict(job.reply)))
 
     async def get(self, job_id: str) -> Job | None:
-        async with self.db.session() as session:
+        async with self.db.reads() as session:
             row = await session.get(JobRow, job_id)
         return None if row is None else self._to_job(row)
 
