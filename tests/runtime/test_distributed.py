@@ -131,17 +131,20 @@ async def test_any_replica_follows_a_job_and_resumes_after_a_number(
 
 async def test_per_user_limit_holds_across_replicas(replica: MakeReplica, pg_db: Database,
                                                     slow_fake: FakeLLM) -> None:
-    slow_fake.latency = 0.1  # the four are submitted at once: the first still runs
+    slow_fake.latency = 0.2  # a job takes >= 0.6 s: the first still runs after the burst
     limits = {"per_user": 1, "max_queued_per_user": 5}
     webs = [await replica(work=False, limits=limits) for _ in range(2)]
     await replica(limits=limits)
     await replica(limits=limits)
     # At once (one after the other, a loaded machine could finish the first before the last
-    # is asked): one starts, three wait, in one order whichever replica took them.
+    # is asked): one starts, three wait, whichever replica took them. (Their positions are
+    # not always 1, 2, 3: a place is counted when the job is recorded, and the queue ahead
+    # may have moved on by the next one.)
     jobs = [job for job in await asyncio.gather(
         *(webs[i % 2].submit(spec(f"question {i}", user="U1")) for i in range(4)))
         if job is not None]
-    assert sorted(j.position for j in jobs) == [0, 1, 2, 3]
+    positions = sorted(j.position for j in jobs)
+    assert len(jobs) == 4 and positions[0] == 0 and all(p > 0 for p in positions[1:])
     for job in jobs:
         assert await _final(webs[0], job.id, within=30) == "done"
     async with pg_db.session() as session:
