@@ -289,7 +289,8 @@ class DistributedRunner:
                         if result is None and job.id in written]
             if accepted:
                 await self._defer(session, accepted)
-        return [False if result is None and job.id not in written else result
+        # a row another replica wrote first (the same event at the same moment): a duplicate
+        return [False if job.id not in written else result
                 for (job, _), result in zip(batch, results, strict=True)]
 
     async def _defer(self, session: AsyncSession, jobs: list[Job]) -> None:
