@@ -9,13 +9,26 @@ that gives up (cancelled) leaves the batch intact.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
-
-from ._settle import settle
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _settle(futures: Iterable[asyncio.Future[Any]], results: Iterable[Any] | None = None,
+            error: BaseException | None = None) -> None:
+    """Give each waiting caller of a batch its result, or the batch's `error`; callers that
+    gave up (cancelled) are skipped."""
+    pending = list(futures)
+    values = list(results) if results is not None else [None] * len(pending)
+    for future, value in zip(pending, values, strict=True):
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
 
 
 class GroupCommit(Generic[T, R]):
@@ -57,9 +70,9 @@ class GroupCommit(Generic[T, R]):
             try:
                 results = await self._write([item for item, _ in batch])
             except BaseException as err:
-                settle((future for _, future in batch), error=err)
+                _settle((future for _, future in batch), error=err)
                 if not isinstance(err, Exception):
                     raise
                 continue
             self.batches += 1
-            settle((future for _, future in batch), results)
+            _settle((future for _, future in batch), results)

@@ -10,63 +10,45 @@ drops only its own row (its insert returns False), never its neighbours.
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Database
+from ._batch import GroupCommit
 from ._contract import Job
 from ._models import JobRow
-from ._settle import settle
 from ._store import job_row, job_values
 
 
 class GroupInsert:
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self.db = db
-        self.max_batch = max_batch
-        self.batches = 0  # transactions written (for tests and benchmarks)
-        self._pending: list[tuple[Job, asyncio.Future[bool]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[Job, bool] = GroupCommit(self._write, max_size=max_batch)
+
+    @property
+    def batches(self) -> int:
+        """Transactions written (for tests and benchmarks)."""
+        return self._group.batches
 
     async def insert(self, job: Job) -> bool:
         """Write `job`'s row; False when its `(platform, dedup_key)` was already used."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((job, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_all())
-        return await asyncio.shield(future)  # a cancelled caller leaves the batch intact
+        return await self._group.add(job)
 
-    async def _write_all(self) -> None:
-        while self._pending:
-            batch = self._pending[:self.max_batch]
-            del self._pending[:self.max_batch]
-            try:
-                results = await self._write(batch)
-            except Exception as err:
-                settle((future for _, future in batch), error=err)
-                continue
-            settle((future for _, future in batch), results)
-
-    async def _write(self, batch: list[tuple[Job, Any]]) -> list[bool]:
+    async def _write(self, batch: list[Job]) -> list[bool]:
         # The common case first: every row at once (one multi-row INSERT, one commit); a
         # duplicate key anywhere rolls that back and the batch goes row by row.
         try:
             async with self.db.session() as session, session.begin():
                 # one bulk INSERT of plain values: no ORM object and unit of work per row
-                await session.execute(insert(JobRow),
-                                      [job_values(job) for job, _ in batch])
+                await session.execute(insert(JobRow), [job_values(job) for job in batch])
         except IntegrityError:
-            if len(batch) == 1 and batch[0][0].spec.dedup_key is not None:
+            if len(batch) == 1 and batch[0].spec.dedup_key is not None:
                 return [False]
         else:
-            self.batches += 1
             return [True] * len(batch)
         results: list[bool] = []
         async with self.db.session() as session, session.begin():
-            for job, _ in batch:
+            for job in batch:
                 try:
                     async with session.begin_nested():
                         session.add(job_row(job))
@@ -75,5 +57,4 @@ class GroupInsert:
                     if job.spec.dedup_key is None:
                         raise
                     results.append(False)
-        self.batches += 1
         return results

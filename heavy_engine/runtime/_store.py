@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
 from typing import Any, cast
@@ -13,11 +12,11 @@ from sqlalchemy.exc import IntegrityError
 from .._config import HeavyConfig, validate_config
 from .._errors import ConfigError
 from ..db import Database
+from ._batch import GroupCommit
 from ._contract import Job, JobSpec
 from ._finish import storable
 from ._models import JobRow
 from ._results import result_from_dict, result_to_dict
-from ._settle import settle
 
 log = logging.getLogger("heavy.runtime")
 UNFINISHED = ("queued", "running", "interrupted")
@@ -184,41 +183,30 @@ class GroupUpdate:
 
     def __init__(self, db: Database, max_batch: int = 500) -> None:
         self.db = db
-        self.max_batch = max_batch
-        self.batches = 0
-        self._pending: list[tuple[Any, dict[str, Any] | None, asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[tuple[Any, dict[str, Any] | None], None] = GroupCommit(
+            self._write, max_size=max_batch)
+
+    @property
+    def batches(self) -> int:
+        """Transactions written (for tests and benchmarks)."""
+        return self._group.batches
 
     async def execute(self, statement: Any, params: dict[str, Any] | None = None) -> None:
         """Run `statement` (with `params`, if given) in the next batch."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((statement, params, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_all())
-        await asyncio.shield(future)  # a cancelled caller leaves the batch intact
+        await self._group.add((statement, params))
 
-    async def _write_all(self) -> None:
-        while self._pending:
-            batch = self._pending[:self.max_batch]
-            del self._pending[:self.max_batch]
-            try:
-                async with self.db.session() as session, session.begin():
-                    for statement, params in _runs(batch):
-                        await session.execute(statement, params)
-            except BaseException as err:
-                settle((future for _, _, future in batch), error=err)
-                if not isinstance(err, Exception):
-                    raise
-                continue
-            self.batches += 1
-            settle(future for _, _, future in batch)
+    async def _write(self, batch: list[tuple[Any, dict[str, Any] | None]]) -> list[None]:
+        async with self.db.session() as session, session.begin():
+            for statement, params in _runs(batch):
+                await session.execute(statement, params)
+        return [None] * len(batch)
 
 
-def _runs(batch: list[tuple[Any, dict[str, Any] | None, Any]]) -> list[tuple[Any, Any]]:
+def _runs(batch: list[tuple[Any, dict[str, Any] | None]]) -> list[tuple[Any, Any]]:
     """The batch as (statement, parameters) in order, where consecutive uses of one statement
     with parameters become one executemany."""
     runs: list[tuple[Any, Any]] = []
-    for statement, params, _ in batch:
+    for statement, params in batch:
         if params is None:
             runs.append((statement, None))
         elif runs and runs[-1][0] is statement and isinstance(runs[-1][1], list):
