@@ -57,5 +57,5 @@ def test_a_group_commit_runs_consecutive_saves_as_one_executemany() -> None:
     from heavy_engine.runtime._store import _runs
 
     a, b = object(), object()
-    batch = [(a, {"n": 1}, None), (a, {"n": 2}, None), (b, None, None), (a, {"n": 3}, None)]
+    batch = [(a, {"n": 1}), (a, {"n": 2}), (b, None), (a, {"n": 3})]
     assert _runs(batch) == [(a, [{"n": 1}, {"n": 2}]), (b, None), (a, [{"n": 3}])]
