@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .._config import HeavyConfig
-from .._engine import Engine, HeavyRequest, Run
+from .._engine import Engine, Run
 from .._events import Event
 from ..db import libpq_url, utcnow
 from ..observability import Metrics, job_id_var, redact
@@ -58,9 +58,9 @@ from ._contract import (
 from ._direct import Direct, json
 from ._dist_models import JobTaskRow
 from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
-from ._limits import budget_refusal, has_budget, queue_refusal, start_of_day, startable
+from ._limits import over_budget, queue_refusal, startable
 from ._models import JobRow
-from ._results import failed_result, replay_run
+from ._results import failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
 from ._submit import new_job
 from ._views import status_view
@@ -231,7 +231,8 @@ class DistributedRunner:
         if job is None:
             return None
         # who may ask first (before budgets, the queue and any LLM call), as in DurableRunner
-        refusal = access_refusal(job) or await self._over_budget(job, job.created_at or self._clock())
+        refusal = access_refusal(job) or await over_budget(
+            self.store, job, job.created_at or self._clock())
         outcome = await self._intake.add((job, refusal))
         if outcome is False:
             return None  # the same event, submitted at the same moment elsewhere
@@ -456,17 +457,6 @@ class DistributedRunner:
 
     # -- limits ------------------------------------------------------------------------------
 
-    async def _over_budget(self, job: Job, now: datetime) -> JobRejected | None:
-        limits, spec = job.config.limits, job.spec
-        if not has_budget(limits):
-            return None
-        since = start_of_day(now)
-        return budget_refusal(
-            limits,
-            await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
-            await self.store.usage_since(since, spec.platform, spec.workspace),
-        )
-
     async def _place(self, session: AsyncSession, job: Job) -> tuple[JobRejected | None, int]:
         """(refusal, position): 0 when it can start at once, else its place in the queue
         (when `_Held.room` has no quick yes: this reads every running and queued job).
@@ -540,15 +530,13 @@ class DistributedRunner:
                 job.result = failed_result(
                     job, f"This question was interrupted {job.attempts - 1} times; giving up.")
             if job.result is None:
-                refusal = await self._over_budget(job, job.started_at or self._clock())
+                refusal = await over_budget(self.store, job, job.started_at or self._clock())
                 if refusal is not None:
                     job.result = failed_result(job, str(refusal))
             if job.result is not None:
                 run = replay_run(job, job.result)
             else:
-                run = self.engine.start(HeavyRequest(
-                    job.spec.question, job.config, id=job.id, context=job.spec.context,
-                    requester=job.spec.user))
+                run = self.engine.start(job_request(job))
             self._runs[job.id] = run
             loop = asyncio.get_running_loop()
             if not replayed:

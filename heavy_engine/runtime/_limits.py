@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from .._config import Limits
 from ._contract import Job, JobRejected, JobSpec
@@ -147,3 +147,26 @@ def has_budget(limits: Limits) -> bool:
 def start_of_day(now: datetime) -> datetime:
     """Midnight UTC of `now`'s day: when the daily budgets reset."""
     return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class _Usage(Protocol):
+    async def usage_since(self, since: datetime, platform: str, workspace: str,
+                          channel: str | None = None) -> tuple[int, float]: ...
+
+    async def user_tokens_since(self, since: datetime, platform: str, user: str) -> int: ...
+
+
+async def over_budget(store: _Usage, job: Job, now: datetime) -> JobRejected | None:
+    """The budget refusal for `job` at `now` from today's stored usage, if any (both runners:
+    at submission, and again when the job starts)."""
+    limits, spec = job.config.limits, job.spec
+    if not has_budget(limits):
+        return None
+    since = start_of_day(now)
+    return budget_refusal(
+        limits,
+        await store.usage_since(since, spec.platform, spec.workspace, spec.channel),
+        await store.usage_since(since, spec.platform, spec.workspace),
+        user=0 if limits.daily_tokens_per_user is None else
+        await store.user_tokens_since(since, spec.platform, spec.user),
+    )

@@ -13,6 +13,7 @@ from .._engine import HeavyRequest, Run
 from .._events import Accepted, AgentSummary, Done, RunResult
 from .._sources import Source
 from .._types import Usage
+from ..attachments import Attachments
 from ._contract import Job
 
 
@@ -21,6 +22,14 @@ def _usage(data: dict[str, Any] | None) -> Usage:
     return Usage(prompt_tokens=int(data.get("prompt_tokens", 0)),
                  completion_tokens=int(data.get("completion_tokens", 0)),
                  cost_usd=float(data.get("cost_usd", 0.0)))
+
+
+def job_request(job: Job) -> HeavyRequest:
+    """What the engine runs for `job`, whichever runner runs it."""
+    spec = job.spec
+    return HeavyRequest(spec.question, job.config, id=job.id, context=spec.context,
+                        requester=spec.user, attachments=Attachments.from_dict(
+                            spec.attachments) if spec.attachments else None)
 
 
 def result_to_dict(result: RunResult) -> dict[str, Any]:
@@ -62,8 +71,7 @@ async def _value(result: RunResult) -> RunResult:
 
 def replay_run(job: Job, result: RunResult) -> Run:
     """A finished `Run` whose events are `Accepted` then `Done(result)`."""
-    request = HeavyRequest(job.spec.question, job.config, id=job.id, context=job.spec.context,
-                           requester=job.spec.user)
+    request = job_request(job)
     run = Run(request)
     run.emit(Accepted(request_id=job.id, question=job.spec.question,
                       agents=len(result.agents) or job.config.agent_count))

@@ -26,8 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from .._config import HeavyConfig
-from .._engine import Engine, HeavyRequest, Run
-from ..attachments import Attachments
+from .._engine import Engine, Run
 from ..db import utcnow
 from ..observability import Metrics, job_id_var, redact
 from ._access import access_refusal
@@ -42,15 +41,8 @@ from ._contract import (
 )
 from ._finish import save_end, save_retrying
 from ._ingest import GroupInsert
-from ._limits import (
-    RunningJobs,
-    budget_refusal,
-    has_budget,
-    queue_refusal,
-    start_of_day,
-    startable,
-)
-from ._results import failed_result, replay_run
+from ._limits import RunningJobs, over_budget, queue_refusal, startable
+from ._results import failed_result, job_request, replay_run
 from ._store import JobStore
 from ._submit import new_job
 
@@ -108,7 +100,7 @@ class DurableRunner:
             return None
         refusal = access_refusal(job)  # who may ask: before budgets, the queue and any LLM call
         if refusal is None:  # a read: the budget is checked again when the job starts
-            refusal = await self._over_budget(job, job.created_at or self._clock())
+            refusal = await over_budget(self.store, job, job.created_at or self._clock())
         if refusal is None:
             refusal = self._queue_refusal(job)  # no await between this check and admitting
         if refusal is not None:
@@ -260,19 +252,6 @@ class DurableRunner:
 
     # -- scheduling --------------------------------------------------------------------------
 
-    async def _over_budget(self, job: Job, now: datetime) -> JobRejected | None:
-        limits, spec = job.config.limits, job.spec
-        if not has_budget(limits):
-            return None
-        since = start_of_day(now)
-        return budget_refusal(
-            limits,
-            await self.store.usage_since(since, spec.platform, spec.workspace, spec.channel),
-            await self.store.usage_since(since, spec.platform, spec.workspace),
-            user=0 if limits.daily_tokens_per_user is None else
-            await self.store.user_tokens_since(since, spec.platform, spec.user),
-        )
-
     def _queue_refusal(self, job: Job) -> JobRejected | None:
         """Synchronous on purpose: the check and the admission are one step on the loop."""
         if self._running.fits(job, self._waiting, self.config.limits.max_concurrent_jobs):
@@ -325,7 +304,7 @@ class DurableRunner:
             if job.result is None:
                 # Usage is counted when jobs end: jobs that queued while the budget still had
                 # room must not start once it is spent.
-                refusal = await self._over_budget(job, job.started_at)
+                refusal = await over_budget(self.store, job, job.started_at)
                 if refusal is not None:
                     job.result = failed_result(job, str(refusal))
                     await self.store.save(job)
@@ -334,10 +313,7 @@ class DurableRunner:
             if job.result is not None:
                 run = replay_run(job, job.result)
             else:
-                run = self.engine.start(HeavyRequest(
-                    job.spec.question, job.config, id=job.id, context=job.spec.context,
-                    requester=job.spec.user, attachments=Attachments.from_dict(
-                        job.spec.attachments) if job.spec.attachments else None))
+                run = self.engine.start(job_request(job))
             self._runs[job.id] = run
             self._notify()
             if job.id in self._cancel_requested:

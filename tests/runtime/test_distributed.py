@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from heavy_engine import Engine, HeavyConfig
+from heavy_engine.attachments import Attachments, Document
 from heavy_engine.db import Database
 from heavy_engine.observability import Metrics
 from heavy_engine.runtime import JobRejected, JobSpec, JobStore
@@ -268,6 +269,23 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
     assert await _final(web, job.id) == "done"
     after = await kinds()
     assert after == [*before, "done"]  # numbered right after, exactly once
+
+
+async def test_a_worker_runs_what_the_in_process_runner_runs_budgets_and_files(
+        replica: MakeReplica, slow_fake: FakeLLM) -> None:
+    """The per-user daily budget and the question's files hold on PostgreSQL too (the
+    distributed runner once checked only the channel's and workspace's budgets, and ran
+    the question without its files)."""
+    web = await replica(work=False, limits={"daily_tokens_per_user": 1})
+    await replica(limits={"daily_tokens_per_user": 1})
+    files = Attachments(documents=[Document("plan.md", "text", "Launch on Monday.")])
+    first = await web.submit(spec(user="U1", attachments=files.as_dict()))
+    assert first is not None and await _final(web, first.id) == "done"
+    agent_calls = slow_fake.calls("agent")
+    assert agent_calls and all("Launch on Monday." in str(c.body) for c in agent_calls)
+    with pytest.raises(JobRejected, match="You have used your daily budget of 1 tokens"):
+        await web.submit(spec(user="U1", channel="C2"))
+    assert await web.submit(spec(user="U2")) is not None  # others have their own
 
 
 def test_heavy_db_upgrade_installs_the_queue_once(pg_url: str,
