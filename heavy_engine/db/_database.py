@@ -83,9 +83,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # Each statement commits on its own: no BEGIN / COMMIT round trips around a read, and
-        # nothing (a lock, a snapshot) held between statements.
-        self.autocommit_sessions = async_sessionmaker(
+        # Reads on PostgreSQL: each statement is its own transaction, no BEGIN and ROLLBACK
+        # round trips around it (`reads`).
+        self._autocommit = async_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
 
     @classmethod
@@ -114,15 +114,11 @@ class Database:
     def session(self) -> AsyncSession:
         return self.sessions()
 
-    def autocommit(self) -> AsyncSession:
-        """A session whose every statement is its own transaction (reads, single statements)."""
-        return self.autocommit_sessions()
-
     def reads(self) -> AsyncSession:
         """A session that only reads: autocommit on PostgreSQL (no BEGIN and ROLLBACK round
         trips around it), the usual session on SQLite (in-process, nothing to save)."""
         if self.engine.dialect.name == "postgresql":
-            return self.autocommit_sessions()
+            return self._autocommit()
         return self.sessions()
 
     async def upgrade(self, revision: str = "head") -> None:

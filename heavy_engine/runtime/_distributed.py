@@ -62,7 +62,7 @@ from ._limits import over_budget, queue_refusal, startable
 from ._models import JobRow
 from ._results import failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
-from ._submit import new_job
+from ._submit import accepted, new_job, refused
 from ._views import status_view
 
 log = logging.getLogger("heavy.runtime")
@@ -237,13 +237,8 @@ class DistributedRunner:
         if outcome is False:
             return None  # the same event, submitted at the same moment elsewhere
         if outcome is not None:
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=outcome.reason)
-            log.info("job %s refused (%s)", job.id, outcome.reason)
-            raise outcome
-        self.metrics.jobs_submitted.inc(platform=spec.platform)
-        log.info("job %s from %s: %s", job.id, spec.platform,
-                 f"queued at position {job.position}" if job.position else "starting")
-        return job
+            raise refused(self.metrics, job, outcome)
+        return accepted(self.metrics, job)
 
     async def _record(self, batch: list[tuple[Job, JobRejected | None]]
                       ) -> list[JobRejected | Literal[False] | None]:

@@ -44,7 +44,7 @@ from ._ingest import GroupInsert
 from ._limits import RunningJobs, over_budget, queue_refusal, startable
 from ._results import failed_result, job_request, replay_run
 from ._store import JobStore
-from ._submit import new_job
+from ._submit import accepted, new_job, refused
 
 log = logging.getLogger("heavy.runtime")
 
@@ -108,9 +108,7 @@ class DurableRunner:
             job.status, job.error, job.finished_at = "failed", str(refusal), job.created_at
             if not await self._rows.insert(job):
                 return None
-            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=refusal.reason)
-            log.info("job %s refused (%s)", job.id, refusal.reason)
-            raise refusal
+            raise refused(self.metrics, job, refusal)
         self._admitting[job.id] = job  # counted by the limits from here on
         self._waiting[job.id] = job
         inserted = False
@@ -123,12 +121,9 @@ class DurableRunner:
         if not inserted:
             self._pump()  # its place is free again
             return None
-        self.metrics.jobs_submitted.inc(platform=spec.platform)
         self._queue.append(job)
         self._pump()
-        log.info("job %s from %s: %s", job.id, spec.platform,
-                 f"queued at position {job.position}" if job.position else "started")
-        return job
+        return accepted(self.metrics, job)
 
     async def seen(self, platform: str, dedup_key: str) -> bool:
         return await self.store.seen(platform, dedup_key)
