@@ -93,8 +93,9 @@ async def _until_done(url: str, ids: set[str]) -> tuple[int, float]:
             await asyncio.sleep(0.25)
 
 
-async def _kill_one(url: str, victim: subprocess.Popen[bytes]) -> dict[str, Any]:
-    """`kill -9` a replica once it runs jobs; what it held and when (database time)."""
+async def _kill_one(url: str, victim: subprocess.Popen[bytes], questions: int
+                    ) -> dict[str, Any]:
+    """`kill -9` a replica once jobs run (a tenth of them, at most 10); when (database time)."""
     from sqlalchemy import func, select
 
     from heavy_engine.db import Database
@@ -105,7 +106,7 @@ async def _kill_one(url: str, victim: subprocess.Popen[bytes]) -> dict[str, Any]
             async with db.session() as session:
                 running = await session.scalar(select(func.count()).select_from(JobRow).where(
                     JobRow.status == "running"))
-            if running and running >= 10:
+            if running and running >= min(10, max(questions // 10, 1)):
                 break
             await asyncio.sleep(0.05)
         victim.kill()
@@ -213,7 +214,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             killed: dict[str, Any] = {}
             kill = args.kill and "postgresql" in url
             if kill:
-                killed = await _kill_one(url, procs[0])
+                killed = await _kill_one(url, procs[0], args.questions)
                 watched, cpu0 = watched[1:], cpu0[1:]
             llm_calls, finished = await _until_done(url, set(ids))
             wall = finished - t0

@@ -32,6 +32,17 @@ def _env(tmp: Path, url: str, fake: FakeLLM) -> dict[str, str]:
             "HEAVY_WORKER_HEARTBEAT": "0.5", "HEAVY_WORKER_STALLED_AFTER": "3"}
 
 
+async def _ask(url: str, questions: int) -> list[str]:
+    """Ask `questions` questions (one asker each) through the API; their job ids."""
+    ids = []
+    for i in range(questions):
+        status, job = await _request("POST", f"{url}/api/ask",
+                                     json={"question": f"Question {i}?", "user": f"u{i}"})
+        assert status == 202
+        ids.append(job["id"])
+    return ids
+
+
 async def _sse(url: str, last_id: int | None = None) -> list[tuple[str | None, str, Any]]:
     """(id, event, data) of a whole SSE response."""
     headers = {"Accept": "text/event-stream"}
@@ -57,12 +68,7 @@ async def test_kill_9_of_a_worker_loses_nothing_and_answers_once(
         doomed = Server(tmp_path, env, "--role", "worker")
         servers.extend([web, doomed])
         await asyncio.gather(web.start(), doomed.start())  # start-up is mostly imports
-        jobs = []
-        for i in range(4):
-            status, job = await _request("POST", f"{web.url}/api/ask",
-                                         json={"question": f"Question {i}?", "user": f"u{i}"})
-            assert status == 202
-            jobs.append(job["id"])
+        jobs = await _ask(web.url, 4)
         await fake.wait_for(lambda f: len(f.calls("agent")) >= 2, within=15)
         doomed.kill(signal.SIGKILL)
         assert await doomed.wait() == -signal.SIGKILL
@@ -98,12 +104,7 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
         env = _env(tmp_path, pg_url, fake)
         old = await Server(tmp_path, env, "--grace", "20").start()
         servers.append(old)
-        jobs = []
-        for i in range(3):
-            status, job = await _request("POST", f"{old.url}/api/ask",
-                                         json={"question": f"Question {i}?", "user": f"u{i}"})
-            assert status == 202
-            jobs.append(job["id"])
+        jobs = await _ask(old.url, 3)
         # The old pod is running work before the next one starts (a pod with nothing running
         # would drain and exit at once, and there would be no draining state to look at).
         await fake.wait_for(lambda f: len(f.calls("agent")) >= 1, within=15)
