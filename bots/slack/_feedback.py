@@ -63,9 +63,7 @@ async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],
                  user, job_id)
         return
     await history.set_feedback(job.id, value)
-    metrics = getattr(bot.services.runner, "metrics", None)  # the runner's, when it has one
-    if metrics is not None:
-        metrics.feedback.inc(platform=PLATFORM, value=value)
+    bot.services.metrics.feedback.inc(platform=PLATFORM, value=value)
     log.info("slack: %s rated job %s %s", user, job.id, value)
     message = body.get("message") or {}
     try:  # with the token of the workspace the press came from (Bolt's per-request client)

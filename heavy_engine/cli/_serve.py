@@ -178,7 +178,7 @@ async def serve(
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
             runner = build_runner(role, db, engine, settings.resolve_job, config, metrics, env)
-            services = Services(config, engine, runner, settings, env)
+            services = Services(config, engine, runner, settings, env, metrics)
             # A worker starts the adapters' deliveries only (no routes, no gateway): the jobs
             # it runs were taken by the `web` replicas, and it answers them on their platform.
             adapters = load_adapters(services)

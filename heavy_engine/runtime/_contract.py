@@ -29,6 +29,7 @@ from .._config import HeavyConfig
 from .._engine import Engine, Run
 from .._errors import RequestRejected
 from .._events import RunResult
+from ..observability import Metrics
 
 if TYPE_CHECKING:
     from ..settings import SettingsStore
@@ -137,6 +138,7 @@ class Services:
     runner: JobRunner
     settings: SettingsStore
     env: Mapping[str, str]
+    metrics: Metrics = field(default_factory=Metrics)  # the service's (`/metrics`)
 
 
 class Adapter(Protocol):

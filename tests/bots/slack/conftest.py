@@ -112,7 +112,7 @@ async def make_slack(fake_slack: FakeSlack, tmp_path: Path) -> AsyncIterator[Mak
                          **(extra_env or {})})
         assert env is not None
         services = Services(config=config, engine=engine, runner=runner, settings=settings,
-                            env={})
+                            env={}, metrics=runner.metrics)  # one Metrics, as in heavy serve
         adapter = SlackAdapter(services, env, edit_interval=edit_interval)
         app = web.Application()
         app.add_routes(adapter.routes())
