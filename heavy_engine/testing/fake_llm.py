@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import orjson
 from aiohttp import web
 
 from ..providers import last_user_text, text_of, topic_of
@@ -247,13 +248,7 @@ class FakeLLM:
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         self.served += 1
-        raw = await request.read()
-        try:
-            body = json.loads(raw)
-            if not isinstance(body, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            body = None
+        body = _parse(await request.read())
         purpose = classify(body) if body is not None else None
         rec = None
         if self.record:
@@ -288,7 +283,7 @@ class FakeLLM:
             return _error(404, f"No endpoints found for {body.get('model')}.")
         reply = self._next_reply(purpose)
         if reply is None or reply.kind == "brain":
-            reply = self._brain(body, purpose, reply.delay if reply else 0.0)
+            reply = brain(body, purpose, reply.delay if reply else 0.0)
         wait = self.latency + reply.delay
         if reply.kind == "hang":
             await self._closing.wait()
@@ -312,47 +307,63 @@ class FakeLLM:
             return await _sse(request, _stream_chunks(model, reply.content, calls, usage))
         return web.Response(body=_completion(model, reply.content, calls, usage), content_type=_JSON)
 
-    # -- the brain ---------------------------------------------------------------------------
 
-    def _brain(self, body: dict[str, Any], purpose: Purpose, delay: float) -> Reply:
-        messages: list[dict[str, Any]] = body.get("messages") or []
-        if purpose == "decompose":
-            m = _EXACTLY.search(text_of(messages[0])) if messages else None
-            n = int(m.group(1)) if m else 4
-            topic = topic_of(last_user_text(messages))
-            qs = [f"{_ASPECTS[i % len(_ASPECTS)]} (angle {i + 1}): {topic}" for i in range(n)]
-            return Reply("text", content=json.dumps({"questions": qs}), delay=delay)
-        if purpose == "synthesis":
-            user = last_user_text(messages)
-            question = user.rsplit("Question: ", 1)[-1].split("\n", 1)[0]
-            angles = "".join(f"- {h}\n" for h in _AGENT_HEADING.findall(user)) or "- (none)\n"
-            text = (f"## Answer\n\n**{question}**: the team's findings agree on the essentials.\n\n"
-                    f"### Angles covered\n\n{angles}\n### Conclusion\n\nA fake but well-formed "
-                    "synthesis.")
-            return Reply("text", content=text, delay=delay)
-        tools = body.get("tools") or []
-        has_result = any(m.get("role") == "tool" for m in messages)
+# -- the brain ---------------------------------------------------------------------------------
+
+
+def brain(body: dict[str, Any], purpose: Purpose, delay: float = 0.0) -> Reply:
+    """The deterministic model: what a sensible LLM would answer to this request."""
+    messages: list[dict[str, Any]] = body.get("messages") or []
+    if purpose == "decompose":
+        m = _EXACTLY.search(text_of(messages[0])) if messages else None
+        n = int(m.group(1)) if m else 4
         topic = topic_of(last_user_text(messages))
-        if tools and not has_result:
-            names = [t.get("function", {}).get("name", "") for t in tools]
-            others = [n for n in names if n != _COMPLETE]
-            if "calculate" in names:
-                call = ("calculate", '{"expression": "6 * 7 + sqrt(16)"}')
-            elif others:
-                call = (others[0], "{}")
-            else:  # finishing is the only tool: finish properly, with the answer as summary
-                summary = f"Findings on *{topic}*: a fake agent answer."
-                call = (_COMPLETE, json.dumps({"summary": summary}))
-            return Reply("tool_calls", tool_calls=[call], delay=delay)
-        note = ""
-        if has_result:
-            last_tool = next(m for m in reversed(messages) if m.get("role") == "tool")
-            note = f" The tool returned `{text_of(last_tool)[:200]}`."
-        return Reply("text", content=f"Findings on *{topic}*: a fake agent answer.{note}",
-                     delay=delay)
+        qs = [f"{_ASPECTS[i % len(_ASPECTS)]} (angle {i + 1}): {topic}" for i in range(n)]
+        return Reply("text", content=json.dumps({"questions": qs}), delay=delay)
+    if purpose == "synthesis":
+        user = last_user_text(messages)
+        question = user.rsplit("Question: ", 1)[-1].split("\n", 1)[0]
+        angles = "".join(f"- {h}\n" for h in _AGENT_HEADING.findall(user)) or "- (none)\n"
+        text = (f"## Answer\n\n**{question}**: the team's findings agree on the essentials.\n\n"
+                f"### Angles covered\n\n{angles}\n### Conclusion\n\nA fake but well-formed "
+                "synthesis.")
+        return Reply("text", content=text, delay=delay)
+    tools = body.get("tools") or []
+    has_result = any(m.get("role") == "tool" for m in messages)
+    topic = topic_of(last_user_text(messages))
+    if tools and not has_result:
+        names = [t.get("function", {}).get("name", "") for t in tools]
+        others = [n for n in names if n != _COMPLETE]
+        if "calculate" in names:
+            call = ("calculate", '{"expression": "6 * 7 + sqrt(16)"}')
+        elif others:
+            call = (others[0], "{}")
+        else:  # finishing is the only tool: finish properly, with the answer as summary
+            summary = f"Findings on *{topic}*: a fake agent answer."
+            call = (_COMPLETE, json.dumps({"summary": summary}))
+        return Reply("tool_calls", tool_calls=[call], delay=delay)
+    note = ""
+    if has_result:
+        last_tool = next(m for m in reversed(messages) if m.get("role") == "tool")
+        note = f" The tool returned `{text_of(last_tool)[:200]}`."
+    return Reply("text", content=f"Findings on *{topic}*: a fake agent answer.{note}",
+                 delay=delay)
 
 
 # -- wire formats ------------------------------------------------------------------------------
+
+
+def _parse(raw: bytes) -> dict[str, Any] | None:
+    """The request body as a JSON object, else None. orjson first (the fake's largest cost was
+    the standard library's parser); it refuses lone surrogates, which `json` still reads."""
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return None
+    return body if isinstance(body, dict) else None
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -380,21 +391,22 @@ def _completion(
     message: dict[str, Any] = {"role": "assistant", "content": content or None}
     if calls:
         message["tool_calls"] = [_tool_part(*c) for c in calls]
-    return json.dumps({
+    return orjson.dumps({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
         "choices": [{"index": 0, "message": message,
                      "finish_reason": "tool_calls" if calls else "stop"}],
         "usage": usage,
-    }).encode()
+    })
 
 
 def _stream_chunks(
     model: str, content: str, calls: list[tuple[str, str, str]], usage: dict[str, Any]
 ) -> list[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        return json.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                           "created": 0, "model": model,
-                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        return orjson.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                             "created": 0, "model": model,
+                             "choices": [{"index": 0, "delta": delta,
+                                          "finish_reason": finish}]}).decode()
 
     out = [chunk({"role": "assistant", "content": ""})]
     step = max(1, -(-len(content) // 4))  # about four text pieces
@@ -407,8 +419,9 @@ def _stream_chunks(
         for frag in (args[:half], args[half:]):
             out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}))
     out.append(chunk({}, "tool_calls" if calls else "stop"))
-    out.append(json.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                           "created": 0, "model": model, "choices": [], "usage": usage}))
+    out.append(orjson.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                             "created": 0, "model": model, "choices": [],
+                             "usage": usage}).decode())
     return out
 
 
@@ -441,9 +454,13 @@ async def _drop(
 
 
 async def _serve(host: str, port: int, latency: float) -> None:
-    async with FakeLLM(latency, host=host, port=port, record=False) as fake:
-        print(f"fake LLM listening on {fake.base_url} (latency {latency:g} s)", flush=True)
-        await asyncio.Event().wait()
+    from ._standalone import bound_port, serve  # the lean server: see its docstring
+
+    server = await serve(host, port, latency)
+    print(f"fake LLM listening on http://{host}:{bound_port(server)}/v1 "
+          f"(latency {latency:g} s)", flush=True)
+    async with server:
+        await server.serve_forever()
 
 
 def main(argv: list[str] | None = None) -> None:
