@@ -366,6 +366,15 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
+def _dumps(value: Any) -> bytes:
+    """JSON bytes: orjson, except for a lone surrogate (a test's broken reply), which orjson
+    refuses and the standard library escapes as `\\udXXX`, as a real server would send it."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value).encode()
+
+
 def _error(status: int, message: str) -> web.Response:
     body = json.dumps({"error": {"message": message, "code": status}})
     return web.Response(status=status, body=body, content_type=_JSON)
@@ -391,7 +400,7 @@ def _completion(
     message: dict[str, Any] = {"role": "assistant", "content": content or None}
     if calls:
         message["tool_calls"] = [_tool_part(*c) for c in calls]
-    return orjson.dumps({
+    return _dumps({
         "id": "chatcmpl-fake", "object": "chat.completion", "created": 0, "model": model,
         "choices": [{"index": 0, "message": message,
                      "finish_reason": "tool_calls" if calls else "stop"}],
@@ -403,10 +412,9 @@ def _stream_chunks(
     model: str, content: str, calls: list[tuple[str, str, str]], usage: dict[str, Any]
 ) -> list[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        return orjson.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                             "created": 0, "model": model,
-                             "choices": [{"index": 0, "delta": delta,
-                                          "finish_reason": finish}]}).decode()
+        return _dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                       "created": 0, "model": model,
+                       "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}).decode()
 
     out = [chunk({"role": "assistant", "content": ""})]
     step = max(1, -(-len(content) // 4))  # about four text pieces
@@ -419,9 +427,8 @@ def _stream_chunks(
         for frag in (args[:half], args[half:]):
             out.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}))
     out.append(chunk({}, "tool_calls" if calls else "stop"))
-    out.append(orjson.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
-                             "created": 0, "model": model, "choices": [],
-                             "usage": usage}).decode())
+    out.append(_dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                       "created": 0, "model": model, "choices": [], "usage": usage}).decode())
     return out
 
 
