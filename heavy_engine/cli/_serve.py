@@ -175,6 +175,7 @@ async def serve(
         if problem is not None:
             raise ConfigError(problem)
         log.info("database ready (%s, at head)", _describe(db))
+        await db.warm()
         async with Engine(config, env=env) as engine:
             settings = SettingsStore(db, config)
             runner = build_runner(role, db, engine, settings.resolve_job, config, metrics, env)

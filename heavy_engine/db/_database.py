@@ -3,6 +3,8 @@ migrations (`upgrade`, `downgrade`, `current`: the one way to change the schema)
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,9 +21,12 @@ from ._json import dumps, loads
 from ._migrate import current_revision, head_revision, run_migrations
 from ._urls import normalize_url
 
+log = logging.getLogger(__name__)
+
 URL_ENV = "HEAVY_DATABASE_URL"
 DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
 BUSY_TIMEOUT_MS = 10_000
+POOL_SIZE = 20  # PostgreSQL connections per process (runtime/_direct.py has the queue's own)
 
 
 def database_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -70,7 +75,7 @@ def create_engine(url: str | None = None) -> AsyncEngine:
         # burst opened them again (a server process forked per connection, ~8% of a replica's
         # CPU under bench/replicas.py); past 20 a session waits for a free connection instead.
         # (A worker's per-job statements use the job queue's pool: runtime/_direct.py.)
-        kwargs.update(pool_size=20, max_overflow=0)
+        kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
     engine = _create_async_engine(url, json_serializer=dumps, json_deserializer=loads, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -106,6 +111,27 @@ class Database:
                 await db.close()
                 raise
         return db
+
+    async def warm(self) -> int:
+        """Open the PostgreSQL pool's connections now, at start-up, rather than in the first
+        burst of questions: each is a server process forked, and that burst opened ~16 per
+        replica in bench/replicas.py. Returns how many opened; one that cannot (the server's
+        `max_connections`, say) is logged, and opened on demand later as before."""
+        if self.engine.dialect.name != "postgresql":
+            return 0
+        opened = await asyncio.gather(*(self.engine.connect().start() for _ in range(POOL_SIZE)),
+                                      return_exceptions=True)
+        errors = [err for err in opened if isinstance(err, BaseException)]
+        for conn in opened:
+            if not isinstance(conn, BaseException):
+                await conn.close()  # back to the pool, which keeps it
+        for err in errors:
+            if not isinstance(err, Exception):
+                raise err  # cancelled
+        if errors:
+            log.warning("opened %d of %d database connections at start-up: %s",
+                        POOL_SIZE - len(errors), POOL_SIZE, errors[0])
+        return POOL_SIZE - len(errors)
 
     @property
     def url(self) -> str:
