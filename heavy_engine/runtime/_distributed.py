@@ -55,7 +55,7 @@ from ._contract import (
     JobSpec,
     JobStatus,
 )
-from ._direct import Direct, json
+from ._direct import Direct, json, queue_pool
 from ._dist_models import JobTaskRow
 from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
 from ._limits import over_budget, queue_refusal, startable
@@ -203,9 +203,11 @@ class DistributedRunner:
         url = self.db.engine.url.render_as_string(hide_password=False)
         # Autocommit: each of procrastinate's queries is one statement, and without it every
         # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip. The pool also
-        # carries the worker's own per-job statements (`_direct`).
+        # carries the worker's own per-job statements (`_direct`), and checks a connection on
+        # checkout without a round trip (`queue_pool`).
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
-                                                  max_size=20, configure=_autocommit))
+                                                  max_size=20, configure=_autocommit,
+                                                  pool_factory=queue_pool))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
         self.listener = Listener(url)

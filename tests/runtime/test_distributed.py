@@ -328,3 +328,66 @@ async def test_the_queue_follows_procrastinate_upgrades_post_migrations_one_depl
         assert await upgrade_queue_schema(pg_url, newer) == ["99.00.00_50_post_heavy_test.sql"]
         assert await tables() == {"heavy_test_pre", "heavy_test_post"}
         assert await upgrade_queue_schema(pg_url, newer) == []
+
+
+async def _terminate(pg_url: str, pids: set[int]) -> None:
+    """Have the server close these backends (as a restart or an idle timeout would), and wait
+    until they are gone."""
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
+                           [sorted(pids)])
+        async with asyncio.timeout(10):
+            while True:
+                left = await (await conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                    [sorted(pids)])).fetchone()
+                if left is None or left[0] == 0:
+                    return
+                await asyncio.sleep(0.02)
+
+
+async def test_the_queue_pool_checks_a_healthy_connection_without_a_round_trip(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg_pool
+
+    from heavy_engine.runtime._direct import alive
+
+    real = psycopg_pool.AsyncConnectionPool.check_connection
+    asked: list[object] = []
+
+    async def counted(conn: psycopg.AsyncConnection[Any]) -> None:
+        asked.append(conn)
+        await real(conn)
+
+    monkeypatch.setattr(psycopg_pool.AsyncConnectionPool, "check_connection",
+                        staticmethod(counted))
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await alive(conn)
+        assert asked == []  # healthy and idle: no round trip
+        await _terminate(pg_url, {conn.info.backend_pid})
+        with pytest.raises(psycopg.OperationalError):
+            await alive(conn)
+        assert asked == [conn]  # something to read: asked for real, found gone
+
+
+async def test_pooled_connections_the_server_closed_are_replaced(
+        replica: MakeReplica, pg_url: str) -> None:
+    """The queue's pool no longer pings a connection on checkout (`_direct.alive`): ones the
+    server closed while idle must still be replaced, not fail a statement, fetch or job."""
+    web, worker = await replica(work=False), await replica()
+
+    async def pooled(runner: DistributedRunner) -> set[int]:
+        pool = runner.app.connector.pool  # type: ignore[attr-defined]
+        pids = set()
+        for _ in range(3 * pool.get_stats()["pool_size"]):  # checkouts cycle through the pool
+            async with pool.connection() as conn:
+                pids.add(conn.info.backend_pid)
+        return pids
+
+    killed = await pooled(web) | await pooled(worker)
+    await _terminate(pg_url, killed)
+    row = await web._direct.one("SELECT pg_backend_pid()", {})
+    assert row is not None and row[0] not in killed
+    job = await web.submit(spec())  # deferred on web's pool, fetched and run on worker's
+    assert job is not None
+    assert await _final(web, job.id) == "done"
