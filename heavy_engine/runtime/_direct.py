@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import select
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import psycopg_pool
+from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
 from ..db import dump_json
@@ -61,3 +63,14 @@ class Direct:
         async with self._pool().connection() as conn:
             cursor = await conn.execute(query, params)
             return await cursor.fetchone() if cursor.description else None
+
+    async def row(self, query: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row of `query` by column name, its times in UTC (as the SQLAlchemy
+        columns give them), or None."""
+        async with self._pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
+            found = await cur.fetchone()
+        if found is None:
+            return None
+        return {name: value.astimezone(UTC) if isinstance(value, datetime) else value
+                for name, value in found.items()}

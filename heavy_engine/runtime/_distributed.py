@@ -68,11 +68,11 @@ from ._views import status_view
 log = logging.getLogger("heavy.runtime")
 TASK = "heavy.run_job"
 QUEUE = "heavy"
-# Start a job if the running counts leave room (migration 0009: the global admission lock, the
-# conditional update and its notification, all server-side); returns its attempt count, or
-# nothing when it must wait or is over. Autocommit: the lock lasts one round trip.
-_ADMIT = ("SELECT heavy_admit(%(id)s, %(now)s, %(platform)s, %(workspace)s, %(user)s, "
-          "%(channel)s, %(max)s, %(per_user)s, %(per_channel)s)")
+# Start a job if the running counts leave room (migrations 0009 and 0010: the global admission
+# lock, the conditional update and its notification, all server-side); the job's row as it is
+# after the call (`_admit`). Autocommit: the lock lasts one round trip.
+_ADMIT = ("SELECT * FROM heavy_admit_job(%(id)s, %(now)s, %(max)s, %(per_user)s, "
+          "%(per_channel)s)")
 _COLUMNS = frozenset(JobRow.__table__.columns.keys())
 # Running and queued jobs: all of them (the first row), and those of the batch's requesters
 # and channels by (platform, workspace, requester, channel): `_Held`.
@@ -483,29 +483,26 @@ class DistributedRunner:
 
     async def _admit(self, job_id: str) -> Job | None:
         """Mark the job running when the limits allow; None when it is over (cancelled or
-        finished); raises `_Again` when it must wait.
+        finished, before or while asking); raises `_Again` when it must wait.
 
-        Two autocommit statements: read the job, then `heavy_admit()`, which holds the global
-        admission lock inside the database for its one statement.
+        One autocommit statement: `heavy_admit_job()` reads the job, holds the global
+        admission lock inside the database while it counts and starts it, and returns the
+        row as it then is: running (admitted), waiting, or over. The job's own settings
+        snapshot gives its per-user and per-channel limits (the fallback settings' when it
+        has none).
         """
-        job = await self.store.get(job_id)
-        if job is None or job.status in FINAL_STATUSES:
+        limits = self.store.fallback_config.limits
+        row = await self._direct.row(_ADMIT, {
+            "id": job_id, "now": self._clock(), "max": self.config.limits.max_concurrent_jobs,
+            "per_user": limits.per_user, "per_channel": limits.per_channel})
+        if row is None:
             return None
-        spec, limits = job.spec, job.config.limits
-        started = self._clock()
-        admitted = await self._direct.one(_ADMIT, {
-            "id": job_id, "now": started, "platform": spec.platform,
-            "workspace": spec.workspace, "user": spec.user, "channel": spec.channel,
-            "max": self.config.limits.max_concurrent_jobs, "per_user": limits.per_user,
-            "per_channel": limits.per_channel})
-        attempts = admitted[0] if admitted else None
-        if attempts is None:
-            current = await self.store.get(job_id)
-            if current is None or current.status in FINAL_STATUSES:
-                return None  # cancelled meanwhile
+        job = self.store._to_job(JobRow(**{k: v for k, v in row.items() if k in _COLUMNS}))
+        if job.status in FINAL_STATUSES:
+            return None
+        if job.status != "running":
             raise _Again("no room under the limits yet")
-        job.status, job.position, job.attempts, job.started_at = (
-            "running", 0, int(attempts), started)
+        job.position = 0
         return job
 
     # -- running a job (on a worker) ---------------------------------------------------------

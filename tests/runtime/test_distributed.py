@@ -391,3 +391,47 @@ async def test_pooled_connections_the_server_closed_are_replaced(
     job = await web.submit(spec())  # deferred on web's pool, fetched and run on worker's
     assert job is not None
     assert await _final(web, job.id) == "done"
+
+
+async def test_admission_is_one_statement_and_keeps_its_outcomes(
+        replica: MakeReplica, slow_fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker admits a job with one statement (`heavy_admit_job`, migration 0010) that also
+    returns the job: no read through SQLAlchemy first, and the same outcomes as before."""
+    from heavy_engine.runtime._distributed import _Again
+
+    web = await replica(work=False, limits={"per_user": 1})
+    first, second, third = [await web.submit(spec(q, user=u)) for q, u in (
+        ("one", "U1"), ("two", "U1"), ("three", "U2"))]
+    assert first is not None and second is not None and third is not None
+    # The job's own snapshot limits it (per user 1), not the fallback settings.
+    web.store.fallback_config = fake_config(slow_fake.base_url).with_overrides(
+        {"limits": {"per_user": 100}})
+
+    async def no_read(job_id: str) -> None:
+        raise AssertionError("admission read the job through SQLAlchemy")
+
+    monkeypatch.setattr(web.store, "get", no_read)
+    statements: list[str] = []
+    for name in ("one", "row"):
+        real = getattr(web._direct, name)
+
+        async def counted(query: str, params: Any, real: Any = real) -> Any:
+            statements.append(query)
+            return await real(query, params)
+
+        monkeypatch.setattr(web._direct, name, counted)
+
+    admitted = await web._admit(first.id)
+    assert admitted is not None
+    assert (admitted.status, admitted.attempts, admitted.position) == ("running", 1, 0)
+    assert admitted.started_at is not None and admitted.started_at.utcoffset() is not None
+    assert (admitted.spec, admitted.config) == (first.spec, first.config)
+    with pytest.raises(_Again):  # U1 already runs one
+        await web._admit(second.id)
+    again = await web._admit(first.id)  # a retry after a crash keeps its place, counted
+    assert again is not None and again.attempts == 2
+    assert (await web._admit(third.id)) is not None  # another user has room
+    assert await web.cancel(second.id, by="U1")  # still queued: cancelled at once
+    assert await web._admit(second.id) is None  # over
+    assert await web._admit("no-such-job") is None
+    assert len(statements) == 6  # one round trip each
