@@ -435,3 +435,42 @@ async def test_admission_is_one_statement_and_keeps_its_outcomes(
     assert await web._admit(second.id) is None  # over
     assert await web._admit("no-such-job") is None
     assert len(statements) == 6  # one round trip each
+
+
+async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
+        replica: MakeReplica) -> None:
+    """The fetch loops do not listen themselves (`_wake`): the replica's one listener hands
+    each new job to the next loop, so a burst is fetched by several at once, not by polling
+    (which is an hour away here)."""
+    web = await replica(work=False)
+    worker = await replica(fetchers=4, poll_s=3600)
+    manager = worker.app.job_manager
+    fetch = manager.fetch_job
+    fetched_by: list[int] = []
+
+    async def recorded(queues: Any, worker_id: int) -> Any:
+        job = await fetch(queues=queues, worker_id=worker_id)
+        if job is not None:
+            fetched_by.append(worker_id)
+        return job
+
+    manager.fetch_job = recorded  # type: ignore[method-assign]
+    jobs = [await web.submit(spec(f"q{i}", user=f"U{i}", channel=f"C{i}")) for i in range(8)]
+    for job in jobs:
+        assert job is not None
+        assert await _final(web, job.id, within=10) == "done"
+    assert len(fetched_by) == 8 and len(set(fetched_by)) > 1
+
+
+def test_the_one_private_call_into_procrastinate_is_still_there() -> None:
+    """`_wake._handle` calls `Worker._handle_notification(channel=, notification=)`: if a
+    procrastinate upgrade renames it, this fails before the replicas stop waking up."""
+    import inspect
+
+    from procrastinate.worker import Worker
+
+    handle = Worker._handle_notification
+    assert inspect.iscoroutinefunction(handle)
+    params = inspect.signature(handle).parameters
+    assert params["channel"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert params["notification"].kind is inspect.Parameter.KEYWORD_ONLY
