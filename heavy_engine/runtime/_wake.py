@@ -5,9 +5,10 @@ procrastinate `Worker`) to keep a burst from queueing behind one of them. Each `
 `listen_notify=True` opens its own LISTEN connection, and every new job was announced to every
 loop of every replica (4 loops x 3 replicas: 12 notifications, each a wake-up and most an empty
 fetch). Here the workers do not listen: one task per replica listens (procrastinate's public
-`JobManager.listen_for_jobs`) and hands each new job to the next loop, round robin, so a burst
-of N jobs wakes min(N, loops) of them and a lone job wakes one. Every other notification (an
-abort request) goes to every loop, as when each listened.
+`JobManager.listen_for_jobs`) and hands each new job to the next loop with a free slot, round
+robin, so a burst of N jobs wakes min(N, loops) of them and a lone job wakes one. (A loop whose
+slots are all taken fetches again by itself as soon as one frees.) Every other notification
+(an abort request) goes to every loop, as when each listened.
 """
 
 from __future__ import annotations
@@ -24,11 +25,21 @@ from procrastinate.worker import Worker
 log = logging.getLogger("heavy.runtime")
 
 
+# The two private uses of procrastinate, here only; tests/runtime/test_wake.py fails if a
+# procrastinate upgrade changes either.
+
+
 async def _handle(worker: Worker, channel: str, notification: Any) -> None:
-    """The one private call into procrastinate: what a `Worker` does with a notification it
-    received itself (`job_inserted` wakes its fetch loop; `abort_job_requested` cancels a job
-    it runs). tests/runtime/test_distributed.py fails if procrastinate changes it."""
+    """What a `Worker` does with a notification it received itself: `job_inserted` wakes its
+    fetch loop, `abort_job_requested` cancels the job if it runs it."""
     await worker._handle_notification(channel=channel, notification=notification)
+
+
+def _has_room(worker: Worker) -> bool:
+    """Whether the worker may start one more job now (its fetch loop takes a slot of this
+    semaphore before each fetch, and gives it back when it found nothing)."""
+    semaphore: asyncio.Semaphore = worker._job_semaphore
+    return not semaphore.locked()
 
 
 class Waker:
@@ -52,8 +63,12 @@ class Waker:
             await asyncio.sleep(1.0)
 
     async def _on_notification(self, *, channel: str, notification: Any) -> None:
-        if notification.get("type") == "job_inserted":
-            await _handle(next(self._next), channel, notification)
+        if notification.get("type") == "job_inserted" and self.workers:
+            for _ in self.workers:  # the next one with room; if none has, any will do
+                worker = next(self._next)
+                if _has_room(worker):
+                    break
+            await _handle(worker, channel, notification)
             return
         for worker in self.workers:
             await _handle(worker, channel, notification)

@@ -461,16 +461,3 @@ async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
         assert await _final(web, job.id, within=10) == "done"
     assert len(fetched_by) == 8 and len(set(fetched_by)) > 1
 
-
-def test_the_one_private_call_into_procrastinate_is_still_there() -> None:
-    """`_wake._handle` calls `Worker._handle_notification(channel=, notification=)`: if a
-    procrastinate upgrade renames it, this fails before the replicas stop waking up."""
-    import inspect
-
-    from procrastinate.worker import Worker
-
-    handle = Worker._handle_notification
-    assert inspect.iscoroutinefunction(handle)
-    params = inspect.signature(handle).parameters
-    assert params["channel"].kind is inspect.Parameter.KEYWORD_ONLY
-    assert params["notification"].kind is inspect.Parameter.KEYWORD_ONLY
