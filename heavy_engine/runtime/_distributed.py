@@ -93,7 +93,7 @@ _TASKS = text("WITH t AS (INSERT INTO job_tasks (job_id, task_id) SELECT * FROM 
               "unnest(CAST(:jobs AS text[]), CAST(:tasks AS bigint[])) RETURNING job_id) "
               "SELECT pg_notify(:channel, job_id) FROM t")
 _CANCELLED = "The request was cancelled."
-_SIBLING_POLL_S = 5.0
+_FALLBACK_POLL_S = 5.0
 
 
 async def _autocommit(connection: psycopg.AsyncConnection[Any]) -> None:
@@ -410,9 +410,9 @@ class DistributedRunner:
         if self.work:
             # procrastinate fetches one job per round trip; several fetch loops (each a
             # procrastinate worker with its own heartbeat) keep a burst from queueing there.
-            # One listener per replica wakes them (`_wake`); the first also polls for what
-            # is not announced (a retry), the others rarely: an empty fetch costs a round trip
-            # and ~1 ms of the database's CPU.
+            # One listener per replica wakes them, and every `poll_s` wakes one to look for
+            # what is not announced (a retry) (`_wake`); their own polling is a fallback: an
+            # empty fetch costs a round trip and ~1 ms of the database's CPU.
             share = max(self.concurrency // self.fetchers, 1)
             for i in range(self.fetchers):
                 worker = Worker(
@@ -420,14 +420,14 @@ class DistributedRunner:
                     concurrency=share, install_signal_handlers=False,
                     update_heartbeat_interval=self.heartbeat_s,
                     stalled_worker_timeout=self.stalled_after_s,
-                    fetch_job_polling_interval=(
-                        self.poll_s if i == 0 else max(self.poll_s, _SIBLING_POLL_S)),
+                    fetch_job_polling_interval=max(self.poll_s, _FALLBACK_POLL_S),
                     abort_job_polling_interval=1.0,
                     listen_notify=False, wait=True)
                 task = loop.create_task(worker.run())  # type: ignore[no-untyped-call]
                 self._workers.append((worker, task))
                 self._side.append(task)
-            waker = Waker(self.app, [QUEUE], [worker for worker, _ in self._workers])
+            waker = Waker(self.app, [QUEUE], [worker for worker, _ in self._workers],
+                          poll_s=self.poll_s)
             self._side.append(loop.create_task(waker.run()))
             self._side.append(loop.create_task(self._sweep()))
         return 0

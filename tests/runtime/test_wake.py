@@ -70,3 +70,15 @@ def test_the_private_parts_of_procrastinate_the_waker_uses_are_still_there() -> 
     assert isinstance(worker._job_semaphore, asyncio.Semaphore)
     source = inspect.getsource(Worker._fetch_and_process_jobs)
     assert "self._job_semaphore.acquire()" in source  # a slot taken before each fetch
+
+
+async def test_every_poll_wakes_one_loop_with_room_to_look_for_retries() -> None:
+    """A job retried later is not announced: the waker's poll wakes a loop that can take it
+    (the loops' own polling is only a fallback, seconds apart)."""
+    full, free = _Loop(0), _Loop(1)
+    waker = Waker(cast(App, None), ["heavy"], cast(list[Worker], [full, free]), poll_s=0.01)
+    poller = asyncio.get_running_loop().create_task(waker._poll())
+    await asyncio.sleep(0.1)
+    poller.cancel()
+    assert full.got == [] and len(free.got) >= 3
+    assert all(note["type"] == "job_inserted" for note in free.got)
