@@ -121,9 +121,9 @@ async def _write_rows(session: AsyncSession, jobs: list[Job]) -> set[str]:
         return set()
     values = [job_values(job) for job in jobs]
     jobs.clear()
-    # One statement with a parameter list (SQLAlchemy's "insertmanyvalues"): compiled once and
-    # cached. A multi-row VALUES built per batch was compiled and converted afresh every time:
-    # ~1 ms of CPU per job submitted, 3x this.
+    # One cached statement with a parameter list (SQLAlchemy's "insertmanyvalues"). A multi-row
+    # VALUES built per batch was compiled and converted afresh every time: ~1 ms of CPU per
+    # job in a batch of 50, against ~0.3 ms this way.
     ids = await session.scalars(_INSERT_ROWS, values)
     return set(ids)
 
