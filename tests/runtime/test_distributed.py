@@ -328,3 +328,136 @@ async def test_the_queue_follows_procrastinate_upgrades_post_migrations_one_depl
         assert await upgrade_queue_schema(pg_url, newer) == ["99.00.00_50_post_heavy_test.sql"]
         assert await tables() == {"heavy_test_pre", "heavy_test_post"}
         assert await upgrade_queue_schema(pg_url, newer) == []
+
+
+async def _terminate(pg_url: str, pids: set[int]) -> None:
+    """Have the server close these backends (as a restart or an idle timeout would), and wait
+    until they are gone."""
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid",
+                           [sorted(pids)])
+        async with asyncio.timeout(10):
+            while True:
+                left = await (await conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                    [sorted(pids)])).fetchone()
+                if left is None or left[0] == 0:
+                    return
+                await asyncio.sleep(0.02)
+
+
+async def test_the_queue_pool_checks_a_healthy_connection_without_a_round_trip(
+        pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import psycopg_pool
+
+    from heavy_engine.runtime._direct import alive
+
+    real = psycopg_pool.AsyncConnectionPool.check_connection
+    asked: list[object] = []
+
+    async def counted(conn: psycopg.AsyncConnection[Any]) -> None:
+        asked.append(conn)
+        await real(conn)
+
+    monkeypatch.setattr(psycopg_pool.AsyncConnectionPool, "check_connection",
+                        staticmethod(counted))
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+        await alive(conn)
+        assert asked == []  # healthy and idle: no round trip
+        await _terminate(pg_url, {conn.info.backend_pid})
+        with pytest.raises(psycopg.OperationalError):
+            await alive(conn)
+        assert asked == [conn]  # something to read: asked for real, found gone
+
+
+async def test_pooled_connections_the_server_closed_are_replaced(
+        replica: MakeReplica, pg_url: str) -> None:
+    """The queue's pool no longer pings a connection on checkout (`_direct.alive`): ones the
+    server closed while idle must still be replaced, not fail a statement, fetch or job."""
+    web, worker = await replica(work=False), await replica()
+
+    async def pooled(runner: DistributedRunner) -> set[int]:
+        pool = runner.app.connector.pool  # type: ignore[attr-defined]
+        pids = set()
+        for _ in range(3 * pool.get_stats()["pool_size"]):  # checkouts cycle through the pool
+            async with pool.connection() as conn:
+                pids.add(conn.info.backend_pid)
+        return pids
+
+    killed = await pooled(web) | await pooled(worker)
+    await _terminate(pg_url, killed)
+    row = await web._direct.one("SELECT pg_backend_pid()", {})
+    assert row is not None and row[0] not in killed
+    job = await web.submit(spec())  # deferred on web's pool, fetched and run on worker's
+    assert job is not None
+    assert await _final(web, job.id) == "done"
+
+
+async def test_admission_is_one_statement_and_keeps_its_outcomes(
+        replica: MakeReplica, slow_fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker admits a job with one statement (`heavy_admit_job`, migration 0010) that also
+    returns the job: no read through SQLAlchemy first, and the same outcomes as before."""
+    from heavy_engine.runtime._distributed import _Again
+
+    web = await replica(work=False, limits={"per_user": 1})
+    first, second, third = [await web.submit(spec(q, user=u)) for q, u in (
+        ("one", "U1"), ("two", "U1"), ("three", "U2"))]
+    assert first is not None and second is not None and third is not None
+    # The job's own snapshot limits it (per user 1), not the fallback settings.
+    web.store.fallback_config = fake_config(slow_fake.base_url).with_overrides(
+        {"limits": {"per_user": 100}})
+
+    async def no_read(job_id: str) -> None:
+        raise AssertionError("admission read the job through SQLAlchemy")
+
+    monkeypatch.setattr(web.store, "get", no_read)
+    statements: list[str] = []
+    for name in ("one", "row"):
+        real = getattr(web._direct, name)
+
+        async def counted(query: str, params: Any, real: Any = real) -> Any:
+            statements.append(query)
+            return await real(query, params)
+
+        monkeypatch.setattr(web._direct, name, counted)
+
+    admitted = await web._admit(first.id)
+    assert admitted is not None
+    assert (admitted.status, admitted.attempts, admitted.position) == ("running", 1, 0)
+    assert admitted.started_at is not None and admitted.started_at.utcoffset() is not None
+    assert (admitted.spec, admitted.config) == (first.spec, first.config)
+    with pytest.raises(_Again):  # U1 already runs one
+        await web._admit(second.id)
+    again = await web._admit(first.id)  # a retry after a crash keeps its place, counted
+    assert again is not None and again.attempts == 2
+    assert (await web._admit(third.id)) is not None  # another user has room
+    assert await web.cancel(second.id, by="U1")  # still queued: cancelled at once
+    assert await web._admit(second.id) is None  # over
+    assert await web._admit("no-such-job") is None
+    assert len(statements) == 6  # one round trip each
+
+
+async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
+        replica: MakeReplica) -> None:
+    """The fetch loops do not listen themselves (`_wake`): the replica's one listener hands
+    each new job to the next loop, so a burst is fetched by several at once, not by polling
+    (which is an hour away here)."""
+    web = await replica(work=False)
+    worker = await replica(fetchers=4, poll_s=3600)
+    manager = worker.app.job_manager
+    fetch = manager.fetch_job
+    fetched_by: list[int] = []
+
+    async def recorded(queues: Any, worker_id: int) -> Any:
+        job = await fetch(queues=queues, worker_id=worker_id)
+        if job is not None:
+            fetched_by.append(worker_id)
+        return job
+
+    manager.fetch_job = recorded  # type: ignore[method-assign]
+    jobs = [await web.submit(spec(f"q{i}", user=f"U{i}", channel=f"C{i}")) for i in range(8)]
+    for job in jobs:
+        assert job is not None
+        assert await _final(web, job.id, within=10) == "done"
+    assert len(fetched_by) == 8 and len(set(fetched_by)) > 1
+
