@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .._config import HeavyConfig
 from .._engine import Engine, Run
 from .._events import Event
-from ..db import libpq_url, utcnow
+from ..db import dump_json, libpq_url, utcnow
 from ..observability import Metrics, job_id_var, redact
 from ._access import access_refusal
 from ._batch import GroupCommit
@@ -57,7 +57,15 @@ from ._contract import (
 )
 from ._direct import Direct, json, queue_pool
 from ._dist_models import JobTaskRow
-from ._events_log import CHANNEL, EventsWriter, Listener, last_number, notify, read_events
+from ._events_log import (
+    CHANNEL,
+    EventsWriter,
+    Listener,
+    ask_for_events,
+    last_number,
+    notify,
+    read_events,
+)
 from ._limits import over_budget, queue_refusal, startable
 from ._models import JobRow
 from ._results import failed_result, job_request, replay_run
@@ -168,8 +176,13 @@ class _Held:
         self.by_channel[spec.platform, spec.workspace, spec.channel] += 1
 
 
-# A run's `done` event with its number and attempt, not yet stored.
-_Final = tuple[int, int, Event] | None
+# A run's events not yet stored, with the number of the first and the attempt: the last is
+# always its `done` event, stored with the job's outcome.
+_Tail = tuple[int, int, list[Event]] | None
+# How often a follower asks again for a running job's events (its worker may have changed).
+_ASK_EVERY_S = 1.0
+# How long a worker remembers that a job it does not run (yet) was asked for.
+_ASKED_FOR_S = 5.0
 
 
 class _Again(Exception):
@@ -221,6 +234,11 @@ class DistributedRunner:
         self.listener = Listener(url)
         self._direct = Direct(lambda: self.app.connector.pool)  # type: ignore[attr-defined]
         self._events = EventsWriter(self._direct)
+        # Events are written while somebody follows the job (`_publish`): the publishers of the
+        # jobs running here, and when each job was last asked for (by any replica).
+        self._publishers: dict[str, asyncio.Event] = {}
+        self._asked: dict[str, float] = {}
+        self.listener.on_follow = self._asked_for
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self.poll_s = poll_s  # a job retried later is found by polling, not announced
@@ -384,6 +402,7 @@ class DistributedRunner:
         """`(number, type, data)` of the job's events after `after`, then live ones; `status`
         items (number None) when the status changes; ends after the final status."""
         last: dict[str, Any] | None = None
+        asked = -_ASK_EVERY_S
         while True:
             changed = self.listener.job_changed(job_id)
             job = await self.get_job(job_id)
@@ -398,7 +417,13 @@ class DistributedRunner:
                 last = state
             if job.status in FINAL_STATUSES:
                 return
-            await changed.wait()
+            if job.status == "running" and time.monotonic() - asked >= _ASK_EVERY_S:
+                # Its worker writes its events only while somebody asks (`_publish`); asked
+                # again now and then: after a crash another worker runs it.
+                await ask_for_events(self._direct, job_id)
+                asked = time.monotonic()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), _ASK_EVERY_S)
 
     async def start(self) -> int:
         """Open the queue and the notifications; in a worker, start taking jobs."""
@@ -530,7 +555,7 @@ class DistributedRunner:
             return
         started = time.monotonic()
         run: Run | None = None
-        publisher: asyncio.Task[_Final] | None = None
+        publisher: asyncio.Task[_Tail] | None = None
         delivery_task: asyncio.Task[None] | None = None
         # A result stored by an earlier attempt was stored with its events: replayed for the
         # delivery, not published again.
@@ -555,8 +580,8 @@ class DistributedRunner:
             if delivery is not None:
                 delivery_task = loop.create_task(delivery.deliver(job, run))
             result = await run.wait()
-            final = await publisher if publisher is not None else None
-            await self._complete(job, result, delivery_task, started, final)
+            tail = await publisher if publisher is not None else None
+            await self._complete(job, result, delivery_task, started, tail)
         except asyncio.CancelledError:
             reason = context.abort_reason()
             if run is not None:
@@ -564,8 +589,8 @@ class DistributedRunner:
             if reason == AbortReason.USER_REQUEST and run is not None:
                 # Stopped by a user: let the run end with its own `Done(cancelled)`.
                 result = await run.wait()
-                final = await publisher if publisher is not None else None
-                await self._complete(job, result, delivery_task, started, final)
+                tail = await publisher if publisher is not None else None
+                await self._complete(job, result, delivery_task, started, tail)
                 return
             if delivery_task is not None:
                 delivery_task.cancel()
@@ -589,12 +614,14 @@ class DistributedRunner:
         finally:
             self._runs.pop(job.id, None)
 
-    async def _publish(self, job: Job, run: Run) -> _Final:
-        """Copy the run's events to `job_events`, batching what arrives during a write; the
-        run's final `done` event is returned with its number, not written: it is stored with
-        the job's outcome (`_complete`), both or neither, so a worker killed in between leaves
-        a job that runs again, never one answered twice."""
-        final: _Final = None
+    async def _publish(self, job: Job, run: Run) -> _Tail:
+        """Copy the run's events to `job_events` while somebody follows the job (any replica
+        asks, `ask_for_events`), batching what arrives during a write. The rest, the run's
+        `done` event last, is returned, not written: it is stored with the job's outcome
+        (`_complete`), in one statement, both or neither, so a worker killed in between leaves
+        a job that runs again, never one answered twice; and a job nobody watches (most: a
+        chat answer is delivered from this process) costs no write of its own for its events.
+        """
         pending: list[Event] = []
         wake = asyncio.Event()
         ended = False
@@ -611,32 +638,48 @@ class DistributedRunner:
                 ended = True
                 wake.set()
 
+        self._publishers[job.id] = wake
         reader = asyncio.get_running_loop().create_task(read())
         try:
             while True:
                 await wake.wait()
                 wake.clear()
-                batch, pending[:] = list(pending), []
-                if batch and batch[-1].type == "done":  # the last event of every run
-                    final = (seq + len(batch), job.attempts, batch.pop())
-                if batch:
-                    seq = await self._events.append(job.id, job.attempts, seq, batch)
-                if ended and not pending:
-                    return final
+                if ended:
+                    return seq + 1, job.attempts, list(pending)
+                # never the `done` event (the last of every run): it goes with the outcome
+                ready = pending[:-1] if pending and pending[-1].type == "done" else pending[:]
+                if ready and self._followed(job.id):
+                    del pending[:len(ready)]
+                    seq = await self._events.append(job.id, job.attempts, seq, ready)
         finally:
+            self._publishers.pop(job.id, None)
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
 
+    def _asked_for(self, job_id: str) -> None:
+        """A follower (on any replica) asked for this job's events."""
+        now = time.monotonic()
+        if len(self._asked) > 10_000:  # every replica hears every ask: keep the recent ones
+            self._asked = {k: t for k, t in self._asked.items() if now - t < _ASKED_FOR_S}
+        self._asked[job_id] = now
+        wake = self._publishers.get(job_id)
+        if wake is not None:
+            wake.set()
+
+    def _followed(self, job_id: str) -> bool:
+        asked = self._asked.get(job_id)
+        return asked is not None and time.monotonic() - asked < _ASKED_FOR_S + _ASK_EVERY_S
+
     async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
-                        started: float, final: _Final = None) -> None:
+                        started: float, tail: _Tail = None) -> None:
         outcome: dict[str, Any] = {}
         if job.result is None:
             job.result = result
             outcome = _outcome(job)
             if delivery_task is not None:
-                await self._set(job.id, final, **outcome)  # before the answer is posted
-                outcome, final = {}, None
+                await self._set(job.id, tail, **outcome)  # before the answer is posted
+                outcome, tail = {}, None
             self.metrics.record_usage(result, job.config.effective_orchestrator_model)
         delivered = True
         if delivery_task is not None:
@@ -650,28 +693,30 @@ class DistributedRunner:
         if not delivered and status == "done":
             status, error = "failed", "The answer could not be delivered."
         # Without a delivery nothing is posted: the outcome and the end share one write.
-        await self._set(job.id, final, **{**outcome, "status": status, "error": error,
+        await self._set(job.id, tail, **{**outcome, "status": status, "error": error,
                                           "finished_at": self._clock()})
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
         log.info("job %s %s", job.id, status)
 
-    async def _set(self, job_id: str, event: _Final = None, **values: Any) -> None:
-        """Update the job (and append its final `event` in the same statement) and notify its
-        followers: one statement, one round trip."""
+    async def _set(self, job_id: str, tail: _Tail = None, **values: Any) -> None:
+        """Update the job (and append its last events, `tail`, in the same statement) and
+        notify its followers: one statement, one round trip."""
         assert values and _COLUMNS.issuperset(values), values  # names from this module only
         sets = ", ".join(f"{name} = %({name})s" for name in values)
         params: dict[str, Any] = {
             name: json(v) if name == "result" and v is not None else v
             for name, v in values.items()}
         append = ""
-        if event is not None:
-            number, attempt, done = event
+        if tail is not None and tail[2]:
+            first, attempt, events = tail
             append = ("appended AS (INSERT INTO job_events (job_id, seq, attempt, type, data, at) "
-                      "VALUES (%(job_id_)s, %(seq_)s, %(attempt_)s, %(type_)s, %(data_)s, "
-                      "%(at_)s)), ")
-            params.update(seq_=number, attempt_=attempt, type_=done.type,
-                          data_=json(done.as_dict()), at_=self._clock())
+                      "SELECT %(job_id_)s, r.seq, %(attempt_)s, r.type, r.data, %(at_)s "
+                      "FROM json_to_recordset(CAST(%(rows_)s AS json)) "
+                      "AS r(seq integer, type varchar, data json)), ")
+            params.update(attempt_=attempt, at_=self._clock(), rows_=dump_json([
+                {"seq": first + i, "type": event.type, "data": event.as_dict()}
+                for i, event in enumerate(events)]))
         await self._direct.one(
             f"WITH {append}changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s "
             "RETURNING id) SELECT pg_notify(%(channel_)s, id) FROM changed",

@@ -1,9 +1,11 @@
 """Progress across processes: the `job_events` table for replay, LISTEN/NOTIFY for the signal.
 
-The worker running a job appends each engine event (numbered per job from 1) and notifies
-`heavy_jobs` with the job id in the same transaction; it notifies again on every status change.
-Any replica follows a job by reading the rows after the last number it sent (SSE
-`Last-Event-ID`) and waiting for the next notification about that job.
+The worker running a job numbers its engine events per job from 1 and stores them all, at the
+latest with the job's outcome; while somebody follows the job it appends them as they come,
+notifying `heavy_jobs` with the job id in the same statement (and on every status change).
+Any replica follows a job by asking for its events (`ask_for_events`: a notification on
+`heavy_follow` that the worker running it hears), reading the rows after the last number it
+sent (SSE `Last-Event-ID`) and waiting for the next notification about that job.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
@@ -25,12 +27,18 @@ from ._dist_models import JobEventRow
 
 log = logging.getLogger("heavy.runtime")
 CHANNEL = "heavy_jobs"
+FOLLOW = "heavy_follow"  # payload: a job id somebody follows
 
 
 async def notify(session: Any, job_id: str) -> None:
     """Within the caller's transaction: wake the followers of `job_id` when it commits."""
     await session.execute(text("SELECT pg_notify(:channel, :job)"),
                           {"channel": CHANNEL, "job": job_id})
+
+
+async def ask_for_events(direct: Direct, job_id: str) -> None:
+    """Ask the worker running `job_id` (whichever replica) to write its events as they come."""
+    await direct.one("SELECT pg_notify(%(channel)s, %(job)s)", {"channel": FOLLOW, "job": job_id})
 
 
 async def last_number(db: Database, job_id: str) -> int:
@@ -95,10 +103,12 @@ async def read_events(db: Database, job_id: str, after: int) -> list[JobEventRow
 
 
 class Listener:
-    """One LISTEN connection per process, fanning notifications out to asyncio events."""
+    """One LISTEN connection per process, fanning notifications out to asyncio events; asks
+    for a job's events go to `on_follow`."""
 
     def __init__(self, url: str) -> None:
         self.url = libpq_url(url)
+        self.on_follow: Callable[[str], None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, asyncio.Event] = {}
         self._any = asyncio.Event()
@@ -141,11 +151,14 @@ class Listener:
             try:
                 async with await psycopg.AsyncConnection.connect(
                         self.url, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {CHANNEL}; LISTEN {FOLLOW}")
                     self._ready.set()
                     self._wake(None)
                     async for note in conn.notifies():
-                        self._wake(note.payload)
+                        if note.channel != FOLLOW:
+                            self._wake(note.payload)
+                        elif self.on_follow is not None:
+                            self.on_follow(note.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as err:

@@ -77,6 +77,11 @@ async def replica(pg_db: Database, slow_fake: FakeLLM) -> AsyncIterator[MakeRepl
         await engine.aclose()
 
 
+async def _collect(items: AsyncIterator[tuple[int | None, str, dict[str, Any]]]
+                   ) -> list[tuple[int | None, str, dict[str, Any]]]:
+    return [item async for item in items]
+
+
 async def _final(runner: DistributedRunner, job_id: str, within: float = 15.0) -> str:
     async def wait() -> str:
         while True:
@@ -256,6 +261,8 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
     monkeypatch.setattr(worker, "_set", held)
     job = await web.submit(spec())
     assert job is not None
+    # followed from the other replica, so its events are written as they come
+    follower = asyncio.ensure_future(_collect(web.follow(job.id)))
     await asyncio.wait_for(reached.wait(), 15)
 
     async def kinds() -> list[str]:
@@ -263,12 +270,38 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
             return list(await session.scalars(select(JobEventRow.type).where(
                 JobEventRow.job_id == job.id).order_by(JobEventRow.seq)))
 
+    for _ in range(100):  # the follower's ask reaches the worker
+        if len(await kinds()) > 1:
+            break
+        await asyncio.sleep(0.05)
     before = await kinds()
     assert before and "done" not in before  # everything but the answer, which waits
     release.set()
     assert await _final(web, job.id) == "done"
     after = await kinds()
-    assert after == [*before, "done"]  # numbered right after, exactly once
+    # the rest (what came after the last write, `done` last) is numbered on, exactly once
+    assert after[:len(before)] == before and after[-1] == "done" and after.count("done") == 1
+    followed = await asyncio.wait_for(follower, 15)
+    assert [t for n, t, _ in followed if n is not None] == after  # the follower saw them all
+
+
+async def test_a_job_nobody_follows_stores_its_events_with_its_outcome(
+        replica: MakeReplica, pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No write of their own for the events of a job nobody watches: they are all stored,
+    numbered from 1, in the statement that stores the outcome; a follower who comes later
+    replays them all."""
+    web, worker = await replica(work=False), await replica()
+    job = await web.submit(spec())
+    assert job is not None
+    assert await _final(web, job.id) == "done"
+    assert worker._events.batches == 0
+    async with pg_db.session() as session:
+        rows = list(await session.execute(select(JobEventRow.seq, JobEventRow.type).where(
+            JobEventRow.job_id == job.id).order_by(JobEventRow.seq)))
+    assert [seq for seq, _ in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) > 10 and rows[-1][1] == "done"
+    replayed = [item async for item in web.follow(job.id)]
+    assert [n for n, _, _ in replayed if n is not None] == [seq for seq, _ in rows]
 
 
 async def test_a_worker_runs_what_the_in_process_runner_runs_budgets_and_files(
