@@ -6,7 +6,7 @@ Every event has a `type` string and `as_dict()` for the wire. The last event of 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any, ClassVar, Literal
 
 from ._sources import Source
@@ -14,6 +14,25 @@ from ._types import Usage
 
 AgentStatus = Literal["ok", "failed", "timeout", "cancelled"]
 RunStatus = Literal["ok", "failed", "timeout", "cancelled"]
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def _convert(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return type(value)(v if type(v) in _PLAIN else _convert(v) for v in value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return value
 
 
 def first_line(text: str, limit: int = 120) -> str:
@@ -27,7 +46,14 @@ class Event:
     type: ClassVar[str] = "event"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, **asdict(self)}
+        # Field by field: `dataclasses.asdict` deep-copies recursively, and every event of
+        # every run goes through here (its cost showed in a worker's profile). Events hold
+        # plain values; anything else is converted as asdict would.
+        out: dict[str, Any] = {"type": self.type}
+        for name in _field_names(type(self)):
+            value = getattr(self, name)
+            out[name] = value if type(value) in _PLAIN else _convert(value)
+        return out
 
 
 @dataclass(slots=True, frozen=True)

@@ -62,3 +62,32 @@ def test_compare_notes_phase() -> None:
     assert state.phase == "comparing" and state.phase_label == "Comparing notes (2 agents revising)"
     state.apply(AgentRevised(index=0, ok=True, elapsed_s=0.5), now=2)
     assert state.agents[0].revised and state.phase_label == "Comparing notes (1 agent revising)"
+
+
+def test_every_event_is_a_plain_dict_on_the_wire() -> None:
+    """`Event.as_dict` copies field by field; it must say what `dataclasses.asdict` would."""
+    import dataclasses
+
+    from heavy_engine import _events
+    from heavy_engine._sources import Source
+
+    @dataclasses.dataclass(slots=True, frozen=True)
+    class Nested(_events.Event):  # not a real event: a field that is not a plain value
+        type = "nested"
+        sources: tuple[Source, ...]
+
+    samples: list[_events.Event] = [
+        Accepted("r", "Q?", 4), QuestionsReady(("a", "b"), fallback=True),
+        AgentStarted(0, "a", "m"), ToolCalled(0, "calculate", "1+1"),
+        ToolFinished(0, "calculate", True, 0.1, "2"),
+        AgentFinished(0, "failed", 2, 0.5, 10, 5, "boom", "first line"),
+        _events.NotesCompared(3), _events.AgentRevised(1, True, 0.2),
+        SynthesisStarted(3), SynthesisDelta("text"),
+        Nested((Source(url="https://example.com", title="Example"),)),
+    ]
+    covered = {type(e) for e in samples}
+    every = {cls for cls in vars(_events).values() if isinstance(cls, type)
+             and issubclass(cls, _events.Event) and cls not in (_events.Event, Done)}
+    assert every <= covered  # a new event type gets a sample here
+    for event in samples:
+        assert event.as_dict() == {"type": event.type, **dataclasses.asdict(event)}
