@@ -13,6 +13,7 @@ doubled the round trips of every job (9% of a replica's samples in bench/replica
 
 from __future__ import annotations
 
+import asyncio
 import select
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -50,8 +51,27 @@ def _readable(fd: int) -> bool:
 
 def queue_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
     """The job queue's pool (procrastinate's `pool_factory`): what procrastinate asks for,
-    checked by `alive` instead of a round trip."""
-    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": alive})
+    checked by `alive` instead of a round trip.
+
+    One dead connection usually means they all are (a server restart): the pool would try its
+    idle ones one by one, backing off 1 s, 2 s, 4 s... between them, and a full pool of dead
+    connections outlasts the checkout's timeout. So the first one found dead also starts the
+    pool's own sweep (`check()`), which replaces every dead idle connection at once."""
+    sweeping: set[asyncio.Task[None]] = set()
+
+    async def check(conn: psycopg.AsyncConnection[Any]) -> None:
+        try:
+            await alive(conn)
+        except Exception:
+            if not sweeping:
+                task = asyncio.get_running_loop().create_task(pool.check())
+                sweeping.add(task)
+                task.add_done_callback(sweeping.discard)
+            raise
+
+    pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
+        **{**kwargs, "check": check})
+    return pool
 
 
 class Direct:

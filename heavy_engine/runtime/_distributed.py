@@ -179,6 +179,7 @@ class _Held:
 # A run's events not yet stored, with the number of the first and the attempt: the last is
 # always its `done` event, stored with the job's outcome.
 _Tail = tuple[int, int, list[Event]] | None
+_QUEUE_POOL = 20  # connections of the job queue's pool, per process
 # How often a follower asks again for a running job's events (its worker may have changed).
 _ASK_EVERY_S = 1.0
 # How long a worker remembers that a job it does not run (yet) was asked for.
@@ -225,9 +226,10 @@ class DistributedRunner:
         # Autocommit: each of procrastinate's queries is one statement, and without it every
         # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip. The pool also
         # carries the worker's own per-job statements (`_direct`), and checks a connection on
-        # checkout without a round trip (`queue_pool`).
-        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=1,
-                                                  max_size=20, configure=_autocommit,
+        # checkout without a round trip (`queue_pool`). Its connections all open with the
+        # queue, not in the first burst of jobs (as Database.warm does for SQLAlchemy's).
+        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=_QUEUE_POOL,
+                                                  max_size=_QUEUE_POOL, configure=_autocommit,
                                                   pool_factory=queue_pool))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
