@@ -28,6 +28,9 @@ REQUIRE_ENV = "HEAVY_REQUIRE_POSTGRES"
 _SEARCH = ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin", "/usr/pgsql-*/bin")
 
 
+OPTIONS_ENV = "HEAVY_TEST_PG_OPTIONS"
+
+
 def server_bin() -> Path | None:
     """The newest folder holding both `initdb` and `postgres`, or None."""
     candidates = [Path(p) for pattern in _SEARCH for p in glob.glob(pattern)]
@@ -78,7 +81,10 @@ class Cluster:
                 [str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
                  "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
                  "-c", "fsync=off", "-c", "synchronous_commit=off",
-                 "-c", "full_page_writes=off", "-c", "max_connections=300", *os.environ.get("PGEXTRA","").split()],
+                 "-c", "full_page_writes=off", "-c", "max_connections=300",
+                 # more server options for a benchmark's profile, e.g. "-c
+                 # shared_preload_libraries=pg_stat_statements"
+                 *os.environ.get(OPTIONS_ENV, "").split()],
                 stdout=server_log, stderr=subprocess.STDOUT, **self._run_as)
         self._wait_ready()
 
