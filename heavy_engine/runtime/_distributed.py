@@ -470,6 +470,10 @@ class DistributedRunner:
             for worker, _ in self._workers:
                 worker.shutdown_graceful_timeout = grace
                 worker.stop()  # type: ignore[no-untyped-call]
+            # procrastinate stops a worker's heartbeat before it waits for the worker's running
+            # jobs: past `stalled_after_s` the other replicas would take those jobs as stalled
+            # and run them a second time while they finish here. Beat for them until then.
+            beating = asyncio.get_running_loop().create_task(self._beat_while_draining())
             waiters: set[asyncio.Future[Any]] = {asyncio.ensure_future(asyncio.wait(
                 [asyncio.shield(task) for _, task in self._workers]))}
             if force is not None:
@@ -477,6 +481,9 @@ class DistributedRunner:
             await asyncio.wait(waiters, timeout=grace + 10, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
             self._workers.clear()
         for task in self._side:
             task.cancel()
@@ -486,6 +493,17 @@ class DistributedRunner:
         if self._opened:
             await self.app.close_async()
             self._opened = False
+
+    async def _beat_while_draining(self) -> None:
+        manager = self.app.job_manager
+        while True:
+            for worker, _ in self._workers:
+                if worker.worker_id is not None:  # None once it has unregistered
+                    try:
+                        await manager.update_heartbeat(worker.worker_id)
+                    except Exception as err:
+                        log.warning("heartbeat while draining failed: %s", err)
+            await asyncio.sleep(self.heartbeat_s)
 
     async def drain(self) -> None:
         """Until nothing is queued or running in the database (tests)."""

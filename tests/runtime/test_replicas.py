@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.testing import FakeLLM
+from heavy_engine.testing import FakeLLM, slow_reply
 
 from .test_serve import REPO, Server, _request, _until_final, servers  # noqa: F401
 
@@ -101,6 +101,9 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
         tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
     assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
     async with FakeLLM(latency=0.8) as fake:
+        # The old pod's answers take long enough to still be running when it is stopped,
+        # however long the next pod takes to start on a busy machine.
+        fake.enqueue(*[slow_reply(4)] * 3, when="synthesis")
         env = _env(tmp_path, pg_url, fake)
         old = await Server(tmp_path, env, "--grace", "20").start()
         servers.append(old)
