@@ -35,7 +35,8 @@ class FileServer:
 async def _start(handler_factory: object) -> tuple[web.AppRunner, str]:
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", handler_factory)  # type: ignore[arg-type]
-    runner = web.AppRunner(app)
+    # a client that gave up (a timed-out download) cancels its handler: no wait at cleanup
+    runner = web.AppRunner(app, handler_cancellation=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
