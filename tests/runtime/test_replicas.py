@@ -102,7 +102,8 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
     assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
     async with FakeLLM(latency=0.8) as fake:
         # The old pod's answers take long enough to still be running when it is stopped,
-        # however long the next pod takes to start on a busy machine.
+        # however long the next pod takes to start on a busy machine, and its drain outlasts
+        # HEAVY_WORKER_STALLED_AFTER (3 s): its jobs must not be taken as stalled meanwhile.
         fake.enqueue(*[slow_reply(4)] * 3, when="synthesis")
         env = _env(tmp_path, pg_url, fake)
         old = await Server(tmp_path, env, "--grace", "20").start()
