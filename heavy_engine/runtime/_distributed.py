@@ -232,7 +232,9 @@ class DistributedRunner:
                                                   max_size=_QUEUE_POOL, configure=_autocommit,
                                                   pool_factory=queue_pool))
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
-                      retry=RetryStrategy(retry_exceptions={_Again}, wait=1))(self._task)
+                      # a connection lost before the run started (admission): later, anywhere
+                      retry=RetryStrategy(retry_exceptions={_Again, psycopg.OperationalError},
+                                          wait=1))(self._task)
         self.listener = Listener(url)
         self._direct = Direct(lambda: self.app.connector.pool)  # type: ignore[attr-defined]
         self._events = EventsWriter(self._direct)
@@ -245,6 +247,7 @@ class DistributedRunner:
         self.fetchers = fetchers
         self.poll_s = poll_s  # a job retried later is found by polling, not announced
         self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
+        self._fetch_workers: list[Worker] = []  # each fetch loop's worker now (see _wake)
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
         self._intake = GroupCommit(self._record, max_size=200)
@@ -441,23 +444,44 @@ class DistributedRunner:
             # what is not announced (a retry) (`_wake`); their own polling is a fallback: an
             # empty fetch costs a round trip and ~1 ms of the database's CPU.
             share = max(self.concurrency // self.fetchers, 1)
-            for i in range(self.fetchers):
-                worker = Worker(
-                    app=self.app, queues=[QUEUE], name=f"{self.worker_name}-{i}",
-                    concurrency=share, install_signal_handlers=False,
-                    update_heartbeat_interval=self.heartbeat_s,
-                    stalled_worker_timeout=self.stalled_after_s,
-                    fetch_job_polling_interval=max(self.poll_s, _FALLBACK_POLL_S),
-                    abort_job_polling_interval=1.0,
-                    listen_notify=False, wait=True)
-                task = loop.create_task(worker.run())  # type: ignore[no-untyped-call]
+            self._fetch_workers[:] = [self._new_worker(i, share) for i in range(self.fetchers)]
+            for i, worker in enumerate(self._fetch_workers):
+                task = loop.create_task(self._keep_fetching(i, share))
                 self._workers.append((worker, task))
                 self._side.append(task)
-            waker = Waker(self.app, [QUEUE], [worker for worker, _ in self._workers],
-                          poll_s=self.poll_s)
+            waker = Waker(self.app, [QUEUE], self._fetch_workers, poll_s=self.poll_s)
             self._side.append(loop.create_task(waker.run()))
             self._side.append(loop.create_task(self._sweep()))
         return 0
+
+    def _new_worker(self, i: int, share: int) -> Worker:
+        return Worker(
+            app=self.app, queues=[QUEUE], name=f"{self.worker_name}-{i}",
+            concurrency=share, install_signal_handlers=False,
+            update_heartbeat_interval=self.heartbeat_s,
+            stalled_worker_timeout=self.stalled_after_s,
+            fetch_job_polling_interval=max(self.poll_s, _FALLBACK_POLL_S),
+            abort_job_polling_interval=1.0,
+            listen_notify=False, wait=True)
+
+    async def _keep_fetching(self, i: int, share: int) -> None:
+        """Fetch loop `i`. procrastinate ends a worker at the first error of a fetch (a
+        connection the server dropped, a fail-over), which would leave this replica taking no
+        more jobs on that loop: a new worker takes its place, unless the runner is stopping.
+        (The one that failed first waits for the jobs it was running, as on a shutdown.)"""
+        while True:
+            try:
+                await self._fetch_workers[i].run()  # type: ignore[no-untyped-call]
+                return  # stopped
+            except Exception as err:
+                if not self._accepting:
+                    raise
+                log.warning("job fetch loop %d stopped (%s); starting it again in 1 s", i, err)
+            await asyncio.sleep(1.0)
+            if not self._accepting:
+                return
+            worker = self._fetch_workers[i] = self._new_worker(i, share)
+            self._workers[i] = (worker, self._workers[i][1])
 
     def stop_intake(self) -> None:
         self._accepting = False

@@ -18,9 +18,7 @@ to poll by itself (4 empty fetches where one does, and none from a loop whose sl
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from procrastinate import App
@@ -50,13 +48,13 @@ _LOOK = {"type": "job_inserted"}  # what wakes a fetch loop
 
 
 class Waker:
-    def __init__(self, app: App, queues: list[str], workers: Sequence[Worker],
+    def __init__(self, app: App, queues: list[str], workers: list[Worker],
                  poll_s: float = 0.5) -> None:
         self.app = app
         self.queues = queues
-        self.workers = list(workers)
+        self.workers = workers  # shared: the runner replaces a loop's worker that failed
         self.poll_s = poll_s
-        self._next = itertools.cycle(self.workers)
+        self._next = 0
 
     async def run(self) -> None:
         """Listen (and poll) until cancelled; reconnects after a lost connection (the polls
@@ -91,8 +89,9 @@ class Waker:
         """The next loop with room; if none has, any will do."""
         if not self.workers:
             return
-        for _ in self.workers:
-            worker = next(self._next)
+        for _ in range(len(self.workers)):
+            worker = self.workers[self._next % len(self.workers)]
+            self._next += 1
             if _has_room(worker):
                 break
         await _handle(worker, channel, notification)

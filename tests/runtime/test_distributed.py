@@ -494,3 +494,48 @@ async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
         assert await _final(web, job.id, within=10) == "done"
     assert len(fetched_by) == 8 and len(set(fetched_by)) > 1
 
+
+
+async def test_a_fetch_loop_that_fails_is_started_again(
+        replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
+    """procrastinate ends a worker at the first error of a fetch (a dropped connection): the
+    replica starts another in its place instead of taking no more jobs."""
+    worker = await replica(fetchers=1)
+    manager = worker.app.job_manager
+    real_fetch = manager.fetch_job
+    failures = [1]
+
+    async def flaky_fetch(*args: Any, **kwargs: Any) -> Any:
+        if failures[0]:
+            failures[0] -= 1
+            raise psycopg.OperationalError("the connection was lost")
+        return await real_fetch(*args, **kwargs)
+
+    monkeypatch.setattr(manager, "fetch_job", flaky_fetch)
+    first = worker._fetch_workers[0]
+    job = await worker.submit(spec())
+    assert job is not None
+    assert await _final(worker, job.id) == "done"
+    assert failures == [0] and worker._fetch_workers[0] is not first
+    assert worker._workers[0][0] is worker._fetch_workers[0]  # what shutdown stops
+
+
+async def test_a_connection_lost_while_admitting_retries_the_job(
+        replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose admission failed on a dropped connection is tried again, not left queued
+    for ever (procrastinate retries only the errors it is told to)."""
+    web, worker = await replica(work=False), await replica()
+    real_row = worker._direct.row
+    failures = [1]
+
+    async def flaky_row(query: str, params: Any) -> Any:
+        if failures[0] and "heavy_admit_job" in query:
+            failures[0] -= 1
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return await real_row(query, params)
+
+    monkeypatch.setattr(worker._direct, "row", flaky_row)
+    job = await web.submit(spec())
+    assert job is not None
+    assert await _final(web, job.id) == "done"
+    assert failures == [0]
