@@ -14,6 +14,7 @@ doubled the round trips of every job (9% of a replica's samples in bench/replica
 from __future__ import annotations
 
 import asyncio
+import logging
 import select
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -25,6 +26,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Json
 
 from ..db import dump_json
+
+log = logging.getLogger("heavy.runtime")
 
 
 def json(value: Any) -> Json:
@@ -66,8 +69,13 @@ def queue_pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool[Any]:
             if not sweeping:
                 task = asyncio.get_running_loop().create_task(pool.check())
                 sweeping.add(task)
-                task.add_done_callback(sweeping.discard)
+                task.add_done_callback(_swept)
             raise
+
+    def _swept(task: asyncio.Task[None]) -> None:
+        sweeping.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # e.g. the pool closed
+            log.debug("sweeping the job queue's pool failed: %s", task.exception())
 
     pool: psycopg_pool.AsyncConnectionPool[Any] = psycopg_pool.AsyncConnectionPool(
         **{**kwargs, "check": check})
