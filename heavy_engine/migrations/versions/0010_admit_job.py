@@ -1,10 +1,10 @@
 """Admission returns the job (PostgreSQL): `heavy_admit_job()` reads the job's row, admits it
-as `heavy_admit()` (0009) does, and returns the row, so a worker starts a job in one round
-trip instead of a read through SQLAlchemy followed by the admission.
+through `heavy_admit()` (0009, the one admission), and returns the row, so a worker starts a
+job in one round trip instead of a read through SQLAlchemy followed by the admission.
 
 Its per-requester and per-channel limits come from the job's settings snapshot (`config`),
 where the worker read them before; a snapshot without a number there falls back to the
-caller's. `heavy_admit()` stays for the replicas of the previous release during a rollout.
+caller's. Replicas of the previous release keep calling `heavy_admit()` during a rollout.
 
 Revision ID: 0010_admit_job
 Revises: 0009_admission
@@ -26,7 +26,7 @@ depends_on: str | Sequence[str] | None = None
 # is a retry after a crash and keeps its place), `queued` or `interrupted` when it must wait,
 # a final status when it is over, no row when there is no such job. A finished job takes no
 # lock. Each statement of a VOLATILE PL/pgSQL function takes a new snapshot (READ COMMITTED),
-# so the counts are read after the lock is granted.
+# so the row read after `heavy_admit()` is the one it left.
 ADMIT_JOB = """
 CREATE OR REPLACE FUNCTION heavy_admit_job(
     p_id varchar, p_now timestamptz, p_max integer, p_per_user integer, p_per_channel integer
@@ -50,22 +50,11 @@ BEGIN
     IF json_typeof(j.config -> 'limits' -> 'per_channel') = 'number' THEN
         per_channel := (j.config -> 'limits' ->> 'per_channel')::numeric::integer;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('heavy.admission'));
-    UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = p_now
-    WHERE id = p_id AND status IN ('queued', 'running', 'interrupted') AND (
-        status = 'running' OR (
-            (SELECT count(*) FROM jobs WHERE status = 'running') < p_max
-            AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = j.platform
-                 AND workspace = j.workspace AND requester = j.requester) < per_user
-            AND (SELECT count(*) FROM jobs WHERE status = 'running' AND platform = j.platform
-                 AND workspace = j.workspace AND channel = j.channel) < per_channel))
-    RETURNING * INTO j;
-    IF FOUND THEN
-        PERFORM pg_notify('heavy_jobs', p_id);  -- runtime._events_log.CHANNEL
-        RETURN NEXT j;
-    ELSE  -- no room yet, or cancelled meanwhile: as it is now
-        RETURN QUERY SELECT * FROM jobs WHERE id = p_id;
-    END IF;
+    -- the one admission (0009): the lock, the counts, the update and its notification
+    PERFORM heavy_admit(p_id, p_now, j.platform, j.workspace, j.requester, j.channel, p_max,
+                        per_user, per_channel);
+    -- as it is now: running when admitted; else no room yet, or cancelled meanwhile
+    RETURN QUERY SELECT * FROM jobs WHERE id = p_id;
 END
 $$
 """
