@@ -7,7 +7,7 @@ from typing import Any
 
 from .._config import HeavyConfig
 from ._errors import SettingsRefused
-from ._keys import ACCESS_KEYS, effective_values, to_overrides
+from ._keys import ACCESS_KEYS, to_overrides
 from ._rules import check_values, keep_valid
 from ._types import Resolved, Source
 
@@ -26,24 +26,6 @@ def layer(
     Stored layers are re-checked and a value the operator's rules no longer allow is skipped
     (logged); a bad request flag raises `SettingsRefused`.
     """
-    config, origin = layered_config(base, workspace, channel, flags, known_tools=known_tools,
-                                    where=where)
-    values = effective_values(config)
-    return Resolved(config, values, {key: origin.get(key, "default") for key in values})
-
-
-def layered_config(
-    base: HeavyConfig,
-    workspace: Mapping[str, Any],
-    channel: Mapping[str, Any],
-    flags: Mapping[str, Any],
-    *,
-    known_tools: Collection[str] | None = None,
-    where: str = "",
-) -> tuple[HeavyConfig, dict[str, Source]]:
-    """`layer` without the effective values (a job needs only its config; listing every
-    value was most of the cost of accepting a question): the config, and where each key that
-    is not a default came from. Nothing set anywhere: `base` itself (a frozen model)."""
     layers: list[tuple[Source, dict[str, Any]]] = [
         ("workspace", keep_valid(base, workspace, known_tools, f"{where} (workspace)")),
         ("channel", keep_valid(base, channel, known_tools, f"{where} (channel)")),
@@ -64,4 +46,4 @@ def layered_config(
     overrides = to_overrides(base, merged)
     if access:
         overrides["access"] = access
-    return (base.with_overrides(overrides) if overrides else base), origin
+    return Resolved(base.with_overrides(overrides) if overrides else base, origin)

@@ -15,7 +15,7 @@ from .._errors import RequestRejected
 from ..db import ChannelSettings, Database, SettingsAudit, utcnow
 from ._errors import SettingsConflict, SettingsRefused
 from ._keys import normalize_key
-from ._resolve import layer, layered_config
+from ._resolve import layer
 from ._rules import check_values
 from ._types import Action, AuditEntry, Resolved, Scope, ScopeSettings
 
@@ -61,28 +61,23 @@ class SettingsStore:
         flags: Mapping[str, Any] | None = None,
     ) -> Resolved:
         """The effective settings for a request there (a thread passes its channel)."""
-        return layer(self.config, *await self._stored(platform, workspace, channel), flags or {},
-                     known_tools=self.known_tools, where=f"{platform}/{workspace}/{channel or ''}")
+        stored: dict[str, dict[str, Any]] = {}
+        if workspace:
+            rows = await self._rows(platform, workspace, ("", channel or ""))
+            stored = {row.channel: row.overrides for row in rows}
+        return layer(
+            self.config, stored.get("", {}), stored.get(channel, {}) if channel else {},
+            flags or {}, known_tools=self.known_tools,
+            where=f"{platform}/{workspace}/{channel or ''}",
+        )
 
     async def resolve_job(self, spec: JobLike) -> HeavyConfig:
         """A `runtime.ConfigResolver`: bad flags become `RequestRejected` for the user."""
-        stored = await self._stored(spec.platform, spec.workspace, spec.channel)
         try:
-            config, _ = layered_config(
-                self.config, *stored, spec.flags or {}, known_tools=self.known_tools,
-                where=f"{spec.platform}/{spec.workspace}/{spec.channel or ''}")
+            resolved = await self.resolve(spec.platform, spec.workspace, spec.channel, spec.flags)
         except SettingsRefused as err:
             raise RequestRejected(str(err)) from err
-        return config
-
-    async def _stored(self, platform: str, workspace: str, channel: str | None
-                      ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The stored (workspace, channel) overrides of a request there."""
-        if not workspace:
-            return {}, {}
-        rows = await self._rows(platform, workspace, ("", channel or ""))
-        stored = {row.channel: row.overrides for row in rows}
-        return stored.get("", {}), stored.get(channel, {}) if channel else {}
+        return resolved.config
 
     def validate(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """Checked, typed values; raises `SettingsRefused` naming the first bad key."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Literal
 
 from .._config import HeavyConfig
+from ._keys import effective_values
 
 # Any adapter's name (`slack`, `discord`, a plugin's): it fits the database's 16 characters.
 PLATFORM_NAME = re.compile(r"[a-z][a-z0-9_-]{0,15}")
@@ -77,10 +79,20 @@ class AuditEntry:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Resolved:
-    """The effective configuration, and which layer each overridable key came from."""
+    """The effective configuration, and which layer each overridable key came from.
+
+    `values` and `sources` are derived when first read: a job needs only `config`, and
+    listing every value was most of the cost of accepting a question."""
 
     config: HeavyConfig
-    values: dict[str, Any]
-    sources: dict[str, Source]
+    origin: dict[str, Source]  # the keys some layer set, and which
+
+    @cached_property
+    def values(self) -> dict[str, Any]:
+        return effective_values(self.config)
+
+    @cached_property
+    def sources(self) -> dict[str, Source]:
+        return {key: self.origin.get(key, "default") for key in self.values}
