@@ -246,8 +246,10 @@ class DistributedRunner:
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self.poll_s = poll_s  # a job retried later is found by polling, not announced
-        self._workers: list[tuple[Worker, asyncio.Task[None]]] = []
-        self._fetch_workers: list[Worker] = []  # each fetch loop's worker now (see _wake)
+        # Each fetch loop's worker now (a failed one is replaced: `_keep_fetching`; the waker
+        # shares the list) and the task running the loop.
+        self._fetch_workers: list[Worker] = []
+        self._fetch_tasks: list[asyncio.Task[None]] = []
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
         self._intake = GroupCommit(self._record, max_size=200)
@@ -445,10 +447,9 @@ class DistributedRunner:
             # empty fetch costs a round trip and ~1 ms of the database's CPU.
             share = max(self.concurrency // self.fetchers, 1)
             self._fetch_workers[:] = [self._new_worker(i, share) for i in range(self.fetchers)]
-            for i, worker in enumerate(self._fetch_workers):
-                task = loop.create_task(self._keep_fetching(i, share))
-                self._workers.append((worker, task))
-                self._side.append(task)
+            self._fetch_tasks[:] = [loop.create_task(self._keep_fetching(i, share))
+                                    for i in range(self.fetchers)]
+            self._side.extend(self._fetch_tasks)
             waker = Waker(self.app, [QUEUE], self._fetch_workers, poll_s=self.poll_s)
             self._side.append(loop.create_task(waker.run()))
             self._side.append(loop.create_task(self._sweep()))
@@ -480,8 +481,12 @@ class DistributedRunner:
             await asyncio.sleep(1.0)
             if not self._accepting:
                 return
-            worker = self._fetch_workers[i] = self._new_worker(i, share)
-            self._workers[i] = (worker, self._workers[i][1])
+            self._fetch_workers[i] = self._new_worker(i, share)
+
+    @property
+    def _workers(self) -> list[tuple[Worker, asyncio.Task[None]]]:
+        """The fetch loops as they are now: each one's current worker and its task."""
+        return list(zip(self._fetch_workers, self._fetch_tasks, strict=True))
 
     def stop_intake(self) -> None:
         self._accepting = False
@@ -508,7 +513,8 @@ class DistributedRunner:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-            self._workers.clear()
+            self._fetch_workers.clear()
+            self._fetch_tasks.clear()
         for task in self._side:
             task.cancel()
         await asyncio.gather(*self._side, return_exceptions=True)
