@@ -235,14 +235,13 @@ class DistributedRunner:
                       # a connection lost before the run started (admission): later, anywhere
                       retry=RetryStrategy(retry_exceptions={_Again, psycopg.OperationalError},
                                           wait=1))(self._task)
-        self.listener = Listener(url)
+        self.listener = Listener(url, on_follow=self._asked_for)
         self._direct = Direct(lambda: self.app.connector.pool)  # type: ignore[attr-defined]
         self._events = EventsWriter(self._direct)
         # Events are written while somebody follows the job (`_publish`): the publishers of the
         # jobs running here, and when each job was last asked for (by any replica).
         self._publishers: dict[str, asyncio.Event] = {}
         self._asked: dict[str, float] = {}
-        self.listener.on_follow = self._asked_for
         self.worker_name = f"{socket.gethostname()}-{os.getpid()}"
         self.fetchers = fetchers
         self.poll_s = poll_s  # a job retried later is found by polling, not announced

@@ -106,9 +106,9 @@ class Listener:
     """One LISTEN connection per process, fanning notifications out to asyncio events; asks
     for a job's events go to `on_follow`."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, on_follow: Callable[[str], None] | None = None) -> None:
         self.url = libpq_url(url)
-        self.on_follow: Callable[[str], None] | None = None
+        self.on_follow = on_follow
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, asyncio.Event] = {}
         self._any = asyncio.Event()
