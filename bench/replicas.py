@@ -65,11 +65,13 @@ async def _wait_http(url: str, within: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def _until_done(url: str, ids: set[str]) -> tuple[int, float]:
+async def _until_done(url: str, ids: set[str], t0: float) -> tuple[int, float, dict[str, float]]:
     """Poll the database (not the API, so the measurement adds no load to the replicas) until
-    every job is over; returns their LLM calls and when the last one finished (Unix time, the
+    every job is over; returns their LLM calls, when the last one finished (Unix time, the
     jobs' own `finished_at`: the wall time does not depend on how often this polls, and a
-    slow poll takes little CPU from the processes measured)."""
+    slow poll takes little CPU from the processes measured) and where the time went: p50/p99
+    of when jobs were accepted (created) after the first request, how long they waited to
+    start, and how long they ran."""
     from sqlalchemy import func, select
 
     from heavy_engine.db import Database
@@ -87,10 +89,22 @@ async def _until_done(url: str, ids: set[str]) -> tuple[int, float]:
             done, calls = counts.get("done", (0, 0))
             if done >= len(ids):
                 async with db.session() as session:
-                    last = await session.scalar(select(func.max(JobRow.finished_at)))
-                assert last is not None
-                return calls, last.timestamp()
+                    times = (await session.execute(select(
+                        JobRow.created_at, JobRow.started_at, JobRow.finished_at))).all()
+                return calls, max(f.timestamp() for _, _, f in times), _stages(times, t0)
             await asyncio.sleep(0.25)
+
+
+def _stages(times: list[Any], t0: float) -> dict[str, float]:
+    def p(values: list[float], q: float) -> float:
+        values = sorted(values)
+        return values[max(int(len(values) * q) - 1, 0)] * 1000
+
+    stages = {"accepted": [c.timestamp() - t0 for c, _, _ in times],
+              "waited": [(s - c).total_seconds() for c, s, _ in times],
+              "ran": [(f - s).total_seconds() for _, s, f in times]}
+    return {f"{name}_{label}_ms": p(values, q) for name, values in stages.items()
+            for label, q in (("p50", 0.5), ("p99", 0.99))}
 
 
 async def _kill_one(url: str, victim: subprocess.Popen[bytes], questions: int
@@ -216,7 +230,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             if kill:
                 killed = await _kill_one(url, procs[0], args.questions)
                 watched, cpu0 = watched[1:], cpu0[1:]
-            llm_calls, finished = await _until_done(url, set(ids))
+            llm_calls, finished, stages = await _until_done(url, set(ids), t0)
             wall = finished - t0
             if kill:
                 killed.update(await _after_kill(url, killed["at"]))
@@ -239,7 +253,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
         "accept_p99_ms": accept[max(int(len(accept) * 0.99) - 1, 0)] * 1000,
         "cpu_ms_per_call": cpu / max(llm_calls, 1) * 1000,
         "heavy_cpu_s": cpu, "database_cpu_s": db_cpu, "fake_llm_cpu_s": fake_cpu,
-        "peak_rss_mib": rss, **killed,
+        "peak_rss_mib": rss, **stages, **killed,
     }
 
 
@@ -256,6 +270,10 @@ def _print(label: str, r: dict[str, float]) -> None:
     print(f"{'':<28} CPU during the run: heavy {r['heavy_cpu_s']:.2f} s{database}, "
           f"fake LLM {r['fake_llm_cpu_s']:.2f} s (of {r['wall_s'] * (os.cpu_count() or 1):.2f} "
           f"core-seconds)")
+    print(f"{'':<28} where the time went (p50/p99, ms): accepted "
+          f"{r['accepted_p50_ms']:.0f}/{r['accepted_p99_ms']:.0f} after the first request, "
+          f"waited {r['waited_p50_ms']:.0f}/{r['waited_p99_ms']:.0f} to start, "
+          f"ran {r['ran_p50_ms']:.0f}/{r['ran_p99_ms']:.0f}")
     # The fake does the same work for every call: its CPU per call gauges how fast this
     # machine ran (a shared VM drifts by tens of percent), so runs can be compared.
     print(f"{'':<28} machine gauge: the fake LLM took "
