@@ -66,13 +66,14 @@ from ._events_log import (
     notify,
     read_events,
 )
+from ._fetch import FetchingManager
 from ._limits import over_budget, queue_refusal, startable
 from ._models import JobRow
 from ._results import failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
 from ._submit import accepted, new_job, refused
 from ._views import status_view
-from ._wake import Waker
+from ._wake import Waker, free_slots
 
 log = logging.getLogger("heavy.runtime")
 TASK = "heavy.run_job"
@@ -101,6 +102,9 @@ _TASKS = text("WITH t AS (INSERT INTO job_tasks (job_id, task_id) SELECT * FROM 
               "unnest(CAST(:jobs AS text[]), CAST(:tasks AS bigint[])) RETURNING job_id) "
               "SELECT pg_notify(:channel, job_id) FROM t")
 _CANCELLED = "The request was cancelled."
+# A job taken from the queue but never started (`_give_back`): as it was before.
+_UNTAKE = ("UPDATE jobs SET status = 'queued', attempts = attempts - 1, started_at = NULL "
+           "WHERE id = %(id)s AND status = 'running'")
 _FALLBACK_POLL_S = 5.0
 
 
@@ -231,6 +235,10 @@ class DistributedRunner:
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=_QUEUE_POOL,
                                                   max_size=_QUEUE_POOL, configure=_autocommit,
                                                   pool_factory=queue_pool))
+        # Jobs are fetched several at a time and admitted in the same round trip (`_fetch`).
+        self._manager = FetchingManager(self.app.connector, self._free_slots,
+                                        self._admit_params)
+        self.app.job_manager = self._manager
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       # a connection lost before the run started (admission): later, anywhere
                       retry=RetryStrategy(retry_exceptions={_Again, psycopg.OperationalError},
@@ -472,8 +480,10 @@ class DistributedRunner:
         while True:
             try:
                 await self._fetch_workers[i].run()  # type: ignore[no-untyped-call]
+                await self._give_back()
                 return  # stopped
             except Exception as err:
+                await self._give_back()
                 if not self._accepting:
                     raise
                 log.warning("job fetch loop %d stopped (%s); starting it again in 1 s", i, err)
@@ -581,10 +591,9 @@ class DistributedRunner:
         snapshot gives its per-user and per-channel limits (the fallback settings' when it
         has none).
         """
-        limits = self.store.fallback_config.limits
-        row = await self._direct.row(_ADMIT, {
-            "id": job_id, "now": self._clock(), "max": self.config.limits.max_concurrent_jobs,
-            "per_user": limits.per_user, "per_channel": limits.per_channel})
+        fetched, row = self._manager.admission(job_id)
+        if not fetched:  # admitted with its fetch, as a rule
+            row = await self._direct.row(_ADMIT, {"id": job_id, **self._admit_params()})
         if row is None:
             return None
         job = self.store._to_job(JobRow(**{k: v for k, v in row.items() if k in _COLUMNS}))
@@ -594,6 +603,37 @@ class DistributedRunner:
             raise _Again("no room under the limits yet")
         job.position = 0
         return job
+
+    def _admit_params(self) -> dict[str, Any]:
+        """`heavy_admit_job()`'s clock and limits (a job's own settings give its per-user and
+        per-channel limits; these when it has none)."""
+        limits = self.store.fallback_config.limits
+        return {"now": self._clock(), "max": self.config.limits.max_concurrent_jobs,
+                "per_user": limits.per_user, "per_channel": limits.per_channel}
+
+    def _free_slots(self, worker_id: int) -> int:
+        """How many jobs the fetch loop with this procrastinate worker id can start now."""
+        for worker in self._fetch_workers:
+            if worker.worker_id == worker_id:
+                return free_slots(worker)
+        return 1
+
+    async def _give_back(self) -> None:
+        """Jobs taken for fetch loops that stopped, and never started, back to the queue as
+        they were before (their admission undone), for any worker. One a user cancelled
+        meanwhile is not retried by procrastinate: it ends here."""
+        live = {w.worker_id for w in self._fetch_workers if w.worker_id is not None}
+        for task in self._manager.drop_held(live):
+            job_id = str(task.task_kwargs.get("job_id"))
+            try:
+                await self._direct.one(_UNTAKE, {"id": job_id})
+                await self._manager.retry_job(task)
+                assert task.id is not None
+                if await self._manager.get_job_status_async(task.id) == pjobs.Status.FAILED:
+                    await self._set(job_id, status="cancelled", error=_CANCELLED, answer="",
+                                    finished_at=self._clock())
+            except Exception as err:  # the stalled-job sweep retries it in the end
+                log.warning("giving job %s back to the queue failed: %s", job_id, err)
 
     # -- running a job (on a worker) ---------------------------------------------------------
 

@@ -27,8 +27,8 @@ from procrastinate.worker import Worker
 log = logging.getLogger("heavy.runtime")
 
 
-# The two private uses of procrastinate, here only; tests/runtime/test_wake.py fails if a
-# procrastinate upgrade changes either.
+# The private uses of procrastinate (and of asyncio's semaphore), here only;
+# tests/runtime/test_wake.py fails if an upgrade changes any.
 
 
 async def _handle(worker: Worker, channel: str, notification: Any) -> None:
@@ -42,6 +42,13 @@ def _has_room(worker: Worker) -> bool:
     semaphore before each fetch, and gives it back when it found nothing)."""
     semaphore: asyncio.Semaphore = worker._job_semaphore
     return not semaphore.locked()
+
+
+def free_slots(worker: Worker) -> int:
+    """How many jobs the worker can start now, counting the one its fetch loop is asking for
+    (it takes a slot before each fetch): what `_fetch` takes for it in one round trip."""
+    semaphore: asyncio.Semaphore = worker._job_semaphore
+    return int(semaphore._value) + 1
 
 
 _LOOK = {"type": "job_inserted"}  # what wakes a fetch loop

@@ -523,9 +523,12 @@ async def test_a_fetch_loop_that_fails_is_started_again(
 async def test_a_connection_lost_while_admitting_retries_the_job(
         replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
     """A job whose admission failed on a dropped connection is tried again, not left queued
-    for ever (procrastinate retries only the errors it is told to)."""
+    for ever (procrastinate retries only the errors it is told to). A job is admitted with
+    its fetch as a rule (where a lost connection fails the fetch: the test above); this one
+    admits itself, as a job fetched by another path would."""
     web, worker = await replica(work=False), await replica()
     real_row = worker._direct.row
+    monkeypatch.setattr(worker._manager, "admission", lambda job_id: (False, None))
     failures = [1]
 
     async def flaky_row(query: str, params: Any) -> Any:

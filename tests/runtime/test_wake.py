@@ -16,7 +16,7 @@ from procrastinate import App
 from procrastinate.testing import InMemoryConnector
 from procrastinate.worker import Worker
 
-from heavy_engine.runtime._wake import Waker
+from heavy_engine.runtime._wake import Waker, free_slots
 
 INSERTED = {"type": "job_inserted", "job_id": 1}
 CHANNEL = "procrastinate_queue_v1#heavy"
@@ -58,8 +58,8 @@ async def test_when_every_loop_is_full_one_is_woken_and_aborts_reach_them_all() 
 
 def test_the_private_parts_of_procrastinate_the_waker_uses_are_still_there() -> None:
     """`_wake._handle` calls `Worker._handle_notification(channel=, notification=)` and
-    `_wake._has_room` reads `Worker._job_semaphore`: if a procrastinate upgrade changes
-    either, this fails before the replicas stop waking up."""
+    `_wake._has_room` and `_wake.free_slots` read `Worker._job_semaphore` (and its count): if
+    an upgrade changes any, this fails before the replicas stop waking up or fetching."""
     handle = Worker._handle_notification
     assert inspect.iscoroutinefunction(handle)
     params = inspect.signature(handle).parameters
@@ -68,6 +68,7 @@ def test_the_private_parts_of_procrastinate_the_waker_uses_are_still_there() -> 
     worker = Worker(app=App(connector=InMemoryConnector()), concurrency=3,
                     install_signal_handlers=False)
     assert isinstance(worker._job_semaphore, asyncio.Semaphore)
+    assert free_slots(worker) == 4  # 3 free, and the one a fetch is asked for
     source = inspect.getsource(Worker._fetch_and_process_jobs)
     assert "self._job_semaphore.acquire()" in source  # a slot taken before each fetch
 
