@@ -470,6 +470,55 @@ async def test_admission_is_one_statement_and_keeps_its_outcomes(
     assert len(statements) == 6  # one round trip each
 
 
+async def test_jobs_are_fetched_as_many_as_free_slots_and_admitted_in_one_statement(
+        replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One statement takes up to the worker's free slots and admits each job taken (`_fetch`):
+    the worker is handed the others without a round trip, each job finds its admission, the
+    limits still hold, and jobs held for a worker that stopped go back as they were."""
+    from heavy_engine.runtime._distributed import _Again
+
+    web = await replica(work=False, limits={"per_user": 1})
+    jobs = [await web.submit(spec(f"q{i}", user=u)) for i, u in
+            enumerate(("U1", "U1", "U2", "U3", "U4", "U5", "U6"))]
+    ids = [job.id for job in jobs if job is not None]
+    manager = web._manager
+    monkeypatch.setattr(manager, "_free_slots", lambda worker_id: 4)
+    statements = 0
+    real_connection = manager.connector.pool.connection
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        nonlocal statements
+        statements += 1
+        return real_connection(*args, **kwargs)
+
+    monkeypatch.setattr(manager.connector.pool, "connection", counted)
+    worker_id = await manager.register_worker()
+    statements = 0
+    taken = [await manager.fetch_job(["heavy"], worker_id) for _ in range(4)]
+    assert statements == 1  # four jobs, one round trip
+    assert [job.task_kwargs["job_id"] for job in taken if job is not None] == ids[:4]
+    monkeypatch.setattr(web.store, "get", None)  # admission reads nothing more
+    first = await web._admit(ids[0])
+    assert first is not None and (first.status, first.attempts) == ("running", 1)
+    with pytest.raises(_Again):  # U1 already runs one: taken, but not admitted
+        await web._admit(ids[1])
+    assert (await web._admit(ids[2])) is not None and statements == 1
+    # The next statement takes what is left (three), for a worker that then stops.
+    held = await manager.fetch_job(["heavy"], worker_id)
+    assert held is not None and statements == 2
+    assert await web.cancel(ids[6], by="U6")  # admitted: its worker is asked to abort it
+    await web._give_back()  # none of web's fetch loops is live: it held ids[5] and ids[6]
+    async with web.db.session() as session:
+        back = await session.get(JobRow, ids[5])
+        cancelled = await session.get(JobRow, ids[6])
+    assert back is not None and (back.status, back.attempts, back.started_at) == (
+        "queued", 0, None)
+    assert cancelled is not None and cancelled.status == "cancelled"
+    queue = {job.task_kwargs["job_id"]: job.status
+             for job in await manager.list_jobs_async(queue="heavy")}
+    assert (queue[ids[5]], queue[ids[4]]) == ("todo", "doing")
+
+
 async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
         replica: MakeReplica) -> None:
     """The fetch loops do not listen themselves (`_wake`): the replica's one listener hands
