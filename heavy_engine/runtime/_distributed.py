@@ -66,8 +66,8 @@ from ._events_log import (
     notify,
     read_events,
 )
-from ._fetch import FetchingManager
 from ._limits import over_budget, queue_refusal, startable
+from ._manager import QueueManager
 from ._models import JobRow
 from ._results import failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
@@ -235,9 +235,9 @@ class DistributedRunner:
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(url), min_size=_QUEUE_POOL,
                                                   max_size=_QUEUE_POOL, configure=_autocommit,
                                                   pool_factory=queue_pool))
-        # Jobs are fetched several at a time and admitted in the same round trip (`_fetch`).
-        self._manager = FetchingManager(self.app.connector, self._free_slots,
-                                        self._admit_params)
+        # Jobs are taken several at a time and admitted in the same round trip, and a job's
+        # last update is written with procrastinate's finish (`_manager`).
+        self._manager = QueueManager(self.app.connector, self._free_slots, self._admit_params)
         self.app.job_manager = self._manager
         self.app.task(name=TASK, queue=QUEUE, pass_context=True,
                       # a connection lost before the run started (admission): later, anywhere
@@ -670,7 +670,8 @@ class DistributedRunner:
                 delivery_task = loop.create_task(delivery.deliver(job, run))
             result = await run.wait()
             tail = await publisher if publisher is not None else None
-            await self._complete(job, result, delivery_task, started, tail)
+            await self._complete(job, result, delivery_task, started, tail,
+                                 finish=context.job.id)
         except asyncio.CancelledError:
             reason = context.abort_reason()
             if run is not None:
@@ -679,7 +680,8 @@ class DistributedRunner:
                 # Stopped by a user: let the run end with its own `Done(cancelled)`.
                 result = await run.wait()
                 tail = await publisher if publisher is not None else None
-                await self._complete(job, result, delivery_task, started, tail)
+                await self._complete(job, result, delivery_task, started, tail,
+                                     finish=context.job.id)
                 return
             if delivery_task is not None:
                 delivery_task.cancel()
@@ -761,7 +763,10 @@ class DistributedRunner:
         return asked is not None and time.monotonic() - asked < _ASKED_FOR_S + _ASK_EVERY_S
 
     async def _complete(self, job: Job, result: Any, delivery_task: asyncio.Task[None] | None,
-                        started: float, tail: _Tail = None) -> None:
+                        started: float, tail: _Tail = None, finish: int | None = None) -> None:
+        """Store the run's outcome and end the job. With `finish` (its procrastinate job's
+        id), the last update goes with procrastinate's finish of that job, after the task
+        returns: one statement (`QueueManager.end_with`)."""
         outcome: dict[str, Any] = {}
         if job.result is None:
             job.result = result
@@ -782,8 +787,11 @@ class DistributedRunner:
         if not delivered and status == "done":
             status, error = "failed", "The answer could not be delivered."
         # Without a delivery nothing is posted: the outcome and the end share one write.
-        await self._set(job.id, tail, **{**outcome, "status": status, "error": error,
-                                          "finished_at": self._clock()})
+        final = {**outcome, "status": status, "error": error, "finished_at": self._clock()}
+        if finish is None:
+            await self._set(job.id, tail, **final)
+        else:
+            self._manager.end_with(finish, *self._update(job.id, tail, final))
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         self.metrics.job_duration.observe(time.monotonic() - started, platform=job.spec.platform)
         log.info("job %s %s", job.id, status)
@@ -791,6 +799,14 @@ class DistributedRunner:
     async def _set(self, job_id: str, tail: _Tail = None, **values: Any) -> None:
         """Update the job (and append its last events, `tail`, in the same statement) and
         notify its followers: one statement, one round trip."""
+        ctes, params = self._update(job_id, tail, values)
+        await self._direct.one(
+            f"WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed", params)
+
+    def _update(self, job_id: str, tail: _Tail, values: dict[str, Any]
+                ) -> tuple[str, dict[str, Any]]:
+        """`_set`'s update as WITH items (the last, `changed`, returns the row's id) and their
+        parameters."""
         assert values and _COLUMNS.issuperset(values), values  # names from this module only
         sets = ", ".join(f"{name} = %({name})s" for name in values)
         params: dict[str, Any] = {
@@ -806,10 +822,8 @@ class DistributedRunner:
             params.update(attempt_=attempt, at_=self._clock(), rows_=dump_json([
                 {"seq": first + i, "type": event.type, "data": event.as_dict()}
                 for i, event in enumerate(events)]))
-        await self._direct.one(
-            f"WITH {append}changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s "
-            "RETURNING id) SELECT pg_notify(%(channel_)s, id) FROM changed",
-            {**params, "job_id_": job_id, "channel_": CHANNEL})
+        return (f"{append}changed AS (UPDATE jobs SET {sets} WHERE id = %(job_id_)s "
+                "RETURNING id)", {**params, "job_id_": job_id, "channel_": CHANNEL})
 
     # -- housekeeping ------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ def _has_room(worker: Worker) -> bool:
 
 def free_slots(worker: Worker) -> int:
     """How many jobs the worker can start now, counting the one its fetch loop is asking for
-    (it takes a slot before each fetch): what `_fetch` takes for it in one round trip."""
+    (it takes a slot before each fetch): what `_manager` takes for it in one round trip."""
     semaphore: asyncio.Semaphore = worker._job_semaphore
     return int(semaphore._value) + 1
 

@@ -250,15 +250,16 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
     found 4 of 300 answered twice that way)."""
     web, worker = await replica(work=False), await replica()
     reached, release = asyncio.Event(), asyncio.Event()
-    store_outcome = worker._set
+    # The final write goes with procrastinate's finish, once the run is over and its events
+    # are published (`QueueManager.end_with`).
+    finish = worker._manager.finish_job_by_id_async
 
-    async def held(job_id: str, event: Any = None, **values: Any) -> None:
-        if "finished_at" in values:  # the final write: the run is over, its events published
-            reached.set()
-            await release.wait()
-        await store_outcome(job_id, event, **values)
+    async def held(job_id: int, status: Any, delete_job: bool) -> None:
+        reached.set()
+        await release.wait()
+        await finish(job_id, status, delete_job)
 
-    monkeypatch.setattr(worker, "_set", held)
+    monkeypatch.setattr(worker._manager, "finish_job_by_id_async", held)
     job = await web.submit(spec())
     assert job is not None
     # followed from the other replica, so its events are written as they come
@@ -472,7 +473,7 @@ async def test_admission_is_one_statement_and_keeps_its_outcomes(
 
 async def test_jobs_are_fetched_as_many_as_free_slots_and_admitted_in_one_statement(
         replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One statement takes up to the worker's free slots and admits each job taken (`_fetch`):
+    """One statement takes up to the worker's free slots and admits each job taken (`_manager`):
     the worker is handed the others without a round trip, each job finds its admission, the
     limits still hold, and jobs held for a worker that stopped go back as they were."""
     from heavy_engine.runtime._distributed import _Again
@@ -517,6 +518,29 @@ async def test_jobs_are_fetched_as_many_as_free_slots_and_admitted_in_one_statem
     queue = {job.task_kwargs["job_id"]: job.status
              for job in await manager.list_jobs_async(queue="heavy")}
     assert (queue[ids[5]], queue[ids[4]]) == ("todo", "doing")
+
+
+async def test_a_jobs_end_is_written_with_its_finish_and_ends_together_share_a_round_trip(
+        replica: MakeReplica, pg_db: Database) -> None:
+    """The last update of a job goes with procrastinate's finish (`QueueManager.end_with`);
+    jobs ending at the same moment are finished in one pipeline, and a statement that fails
+    there fails alone."""
+    web, worker = await replica(work=False), await replica()
+    jobs = [await web.submit(spec(f"q{i}", user=f"U{i}")) for i in range(8)]
+    for job in jobs:
+        assert job is not None and await _final(web, job.id) == "done"
+    manager = worker._manager
+    queue = {job.task_kwargs["job_id"]: job.status
+             for job in await manager.list_jobs_async(queue="heavy")}
+    assert set(queue.values()) == {"succeeded"} and not manager._endings
+    assert 1 <= manager._finishing.batches <= 8
+    ok = ("UPDATE jobs SET answer = 'kept' WHERE id = %(id)s", {"id": jobs[0].id})
+    bad = ("UPDATE jobs SET no_such_column = 1", {})
+    results = await manager._write([ok, bad])
+    assert results[0] is None and isinstance(results[1], psycopg.Error)
+    async with pg_db.session() as session:
+        kept = await session.get(JobRow, jobs[0].id)
+    assert kept is not None and kept.answer == "kept"
 
 
 async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(

@@ -1,11 +1,14 @@
-"""Jobs taken from the queue several at a time, each admitted in the same round trip.
+"""procrastinate's `JobManager` with fewer round trips: jobs are taken from the queue several at
+a time, each admitted in the same round trip, and a job's end is written with its finish.
+
+Taking jobs.
 
 procrastinate's worker asks its `JobManager` for one job per call (`fetch_job`, one round trip),
 and each job then took a second round trip to be admitted under the running limits
 (`heavy_admit_job`). A burst of 300 questions on 3 replicas waited up to 2.4 s to be fetched
 (p99), each fetch loop taking its jobs one by one while the event loop ran hundreds of others.
 
-`FetchingManager.fetch_job` hands the worker a job it already fetched for it; when it holds
+`QueueManager.fetch_job` hands the worker a job it already fetched for it; when it holds
 none, one statement takes up to as many jobs as that worker has free slots and admits each:
 procrastinate's own fetch (`procrastinate_fetch_job_v2`, what `fetch_job` calls), once per job
 in a recursive query, where each call sees the jobs the earlier ones took; then heavy's
@@ -13,6 +16,12 @@ admission (`heavy_admit_job`, migration 0010) of every job taken. Only free slot
 no job is taken (and counted as running) that the worker could not start at once. The runner's
 task picks up its job's admission (`admission`); a job still held when its worker stops goes
 back to the queue (the runner's `_give_back`), as if never taken.
+
+Ending jobs. A job's last update of its `jobs` row (status, outcome, last events) took one round
+trip, then procrastinate's finish another. The runner hands that update over (`end_with`) and
+`finish_job` writes both in one statement; the finishes of jobs that end at the same moment go
+in one pipeline (one round trip, one commit: `GroupCommit`). A job retried instead of finished
+gets its update written first, on its own.
 """
 
 from __future__ import annotations
@@ -23,9 +32,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from procrastinate import jobs as pjobs
 from procrastinate.manager import JobManager
 from psycopg.rows import dict_row
+
+from ._batch import GroupCommit
 
 log = logging.getLogger("heavy.runtime")
 
@@ -49,10 +61,17 @@ LEFT JOIN LATERAL heavy_admit_job((job).args ->> 'job_id', %(now)s, %(max)s, %(p
 WHERE (job).id IS NOT NULL
 ORDER BY n
 """
+# An update given to `end_with` (WITH items, the last `changed`: the ids of the rows it
+# updated), its notification, and procrastinate's finish (what `finish_job` runs), in one.
+_FINISH = ("WITH {ctes}, notified AS (SELECT pg_notify(%(channel_)s, id) FROM changed) "
+           "SELECT procrastinate_finish_job_v1(%(finish_id_)s, %(finish_status_)s, "
+           "%(finish_delete_)s), (SELECT count(*) FROM notified)")
+_UPDATE = "WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed"
+_Statement = tuple[str, dict[str, Any]]
 
 
-class FetchingManager(JobManager):
-    """procrastinate's `JobManager`, fetching (and admitting) jobs in batches.
+class QueueManager(JobManager):
+    """procrastinate's `JobManager`, taking (and admitting) and ending jobs in batches.
 
     `free_slots(worker_id)` is how many jobs that worker can start now (the one asking
     included); `admit_params()` gives the admission's limits and clock, as `heavy_admit_job`
@@ -65,6 +84,8 @@ class FetchingManager(JobManager):
         self._admit_params = admit_params
         self._held: dict[int, deque[pjobs.Job]] = {}
         self._admitted: dict[str, dict[str, Any] | None] = {}
+        self._endings: dict[int, _Statement] = {}
+        self._finishing = GroupCommit(self._write, max_size=64)
 
     async def fetch_job(self, queues: Iterable[str] | None,
                         worker_id: int) -> pjobs.Job | None:
@@ -110,3 +131,57 @@ class FetchingManager(JobManager):
         for job in dropped:
             self._admitted.pop(str(job.task_kwargs.get("job_id")), None)
         return dropped
+
+    def end_with(self, job_id: int, ctes: str, params: dict[str, Any]) -> None:
+        """Write this update of a `jobs` row when procrastinate's job `job_id` is finished (or
+        before it is retried): `ctes` are the WITH items of the update, the last one named
+        `changed`, returning the `id` of the row; `params` include `channel_`, where the
+        change is announced."""
+        self._endings[job_id] = (ctes, params)
+
+    async def finish_job_by_id_async(self, job_id: int, status: pjobs.Status,
+                                     delete_job: bool) -> None:
+        ending = self._endings.pop(job_id, None)
+        if ending is None:
+            await super().finish_job_by_id_async(job_id, status, delete_job)
+            return
+        ctes, params = ending
+        failed = await self._finishing.add((_FINISH.format(ctes=ctes), {
+            **params, "finish_id_": job_id, "finish_status_": status.value,
+            "finish_delete_": delete_job}))
+        if failed is not None:
+            raise failed
+
+    async def retry_job_by_id_async(self, job_id: int, retry_at: datetime,
+                                    priority: int | None = None, queue: str | None = None,
+                                    lock: str | None = None) -> None:
+        ending = self._endings.pop(job_id, None)
+        if ending is not None:
+            ctes, params = ending
+            pool = self.connector.pool  # type: ignore[attr-defined]
+            async with pool.connection() as conn:
+                await conn.execute(_UPDATE.format(ctes=ctes), params)
+        await super().retry_job_by_id_async(job_id, retry_at, priority, queue, lock)
+
+    async def _write(self, statements: list[_Statement]) -> list[Exception | None]:
+        """Statements in one pipeline: one round trip, one transaction; when one fails, each
+        again on its own, so only its own caller gets the error."""
+        pool = self.connector.pool  # type: ignore[attr-defined]
+        async with pool.connection() as conn:
+            try:
+                async with conn.pipeline():
+                    for query, params in statements:
+                        await conn.execute(query, params)
+                return [None] * len(statements)
+            except psycopg.Error as err:
+                if len(statements) == 1 or conn.broken:
+                    return [err] * len(statements)
+        results: list[Exception | None] = []
+        for query, params in statements:
+            try:
+                async with pool.connection() as conn:
+                    await conn.execute(query, params)
+                results.append(None)
+            except psycopg.Error as err:
+                results.append(err)
+        return results
