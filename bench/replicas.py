@@ -107,9 +107,29 @@ def _stages(times: list[Any], t0: float) -> dict[str, float]:
             for label, q in (("p50", 0.5), ("p99", 0.99))}
 
 
-async def _kill_one(url: str, victim: subprocess.Popen[bytes], questions: int
-                    ) -> dict[str, Any]:
-    """`kill -9` a replica once jobs run (a tenth of them, at most 10); when (database time)."""
+def _llm_connections(pid: int, port: int) -> int:
+    """Open TCP connections from process `pid` to the fake LLM on `port`: a replica that runs
+    no job has none (from /proc: the process's sockets, matched in the connection table)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].split(":")[1], 16) == port and fields[9] in inodes:
+            count += 1
+    return count
+
+
+async def _kill_one(url: str, procs: list[subprocess.Popen[bytes]], questions: int,
+                    llm_port: int) -> dict[str, Any]:
+    """`kill -9` the busiest replica (the most connections to the LLM) once jobs run (a tenth
+    of them, at most 10); when (database time), which one, and each one's connections."""
     from sqlalchemy import func, select
 
     from heavy_engine.db import Database
@@ -123,11 +143,13 @@ async def _kill_one(url: str, victim: subprocess.Popen[bytes], questions: int
             if running and running >= min(10, max(questions // 10, 1)):
                 break
             await asyncio.sleep(0.05)
-        victim.kill()
-        victim.wait()
+        busy = [_llm_connections(proc.pid, llm_port) for proc in procs]
+        victim = busy.index(max(busy))
+        procs[victim].kill()
+        procs[victim].wait()
         async with db.session() as session:
             at = await session.scalar(select(func.now()))
-    return {"at": at}
+    return {"at": at, "victim": victim, "llm_connections_by_replica": busy}
 
 
 async def _after_kill(url: str, at: Any) -> dict[str, Any]:
@@ -228,8 +250,8 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             killed: dict[str, Any] = {}
             kill = args.kill and "postgresql" in url
             if kill:
-                killed = await _kill_one(url, procs[0], args.questions)
-                watched, cpu0 = watched[1:], cpu0[1:]
+                killed = await _kill_one(url, procs, args.questions, fake_port)
+                del watched[killed["victim"]], cpu0[killed["victim"]]
             llm_calls, finished, stages = await _until_done(url, set(ids), t0)
             wall = finished - t0
             if kill:
@@ -264,6 +286,8 @@ def _print(label: str, r: dict[str, float]) -> None:
           f"peak RSS {r['peak_rss_mib']:.0f} MiB/process")
     database = f", PostgreSQL {r['database_cpu_s']:.2f} s" if r["database_cpu_s"] else ""
     if r.get("killed"):
+        print(f"{'':<28} connections to the LLM of each replica at the kill: "
+              f"{r['llm_connections_by_replica']}; the busiest was killed")
         print(f"{'':<28} kill -9 of one replica mid-run: {r['lost']} questions lost, "
               f"{r['answered_twice']} answered twice; its {r['resumed']} running jobs resumed "
               f"on the others within {r['resumed_within_s']:.1f} s")
