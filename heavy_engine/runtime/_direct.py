@@ -98,7 +98,10 @@ class Direct:
         async with self._pool().connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(query, params)
             found = await cur.fetchone()
-        if found is None:
-            return None
-        return {name: value.astimezone(UTC) if isinstance(value, datetime) else value
-                for name, value in found.items()}
+        return None if found is None else in_utc(found)
+
+
+def in_utc(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row by column name with its times in UTC, as the SQLAlchemy columns give them."""
+    return {name: value.astimezone(UTC) if isinstance(value, datetime) else value
+            for name, value in row.items()}

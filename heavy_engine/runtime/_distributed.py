@@ -67,7 +67,7 @@ from ._events_log import (
     read_events,
 )
 from ._limits import over_budget, queue_refusal, startable
-from ._manager import QueueManager
+from ._manager import UPDATE, QueueManager
 from ._models import JobRow
 from ._results import failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
@@ -800,8 +800,7 @@ class DistributedRunner:
         """Update the job (and append its last events, `tail`, in the same statement) and
         notify its followers: one statement, one round trip."""
         ctes, params = self._update(job_id, tail, values)
-        await self._direct.one(
-            f"WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed", params)
+        await self._direct.one(UPDATE.format(ctes=ctes), params)
 
     def _update(self, job_id: str, tail: _Tail, values: dict[str, Any]
                 ) -> tuple[str, dict[str, Any]]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -38,6 +38,7 @@ from procrastinate.manager import JobManager
 from psycopg.rows import dict_row
 
 from ._batch import GroupCommit
+from ._direct import in_utc
 
 log = logging.getLogger("heavy.runtime")
 
@@ -66,7 +67,8 @@ ORDER BY n
 _FINISH = ("WITH {ctes}, notified AS (SELECT pg_notify(%(channel_)s, id) FROM changed) "
            "SELECT procrastinate_finish_job_v1(%(finish_id_)s, %(finish_status_)s, "
            "%(finish_delete_)s), (SELECT count(*) FROM notified)")
-_UPDATE = "WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed"
+# The same update on its own (the runner's `_set`).
+UPDATE = "WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed"
 _Statement = tuple[str, dict[str, Any]]
 
 
@@ -104,9 +106,8 @@ class QueueManager(JobManager):
         taken: deque[pjobs.Job] = deque()
         for row in rows:
             job = pjobs.Job.from_row({name: row[f"q_{name}"] for name in _JOB})
-            admitted = None if row["id"] is None else {
-                name: value.astimezone(UTC) if isinstance(value, datetime) else value
-                for name, value in row.items() if not name.startswith("q_")}
+            admitted = None if row["id"] is None else in_utc(
+                {name: value for name, value in row.items() if not name.startswith("q_")})
             self._admitted[str(job.task_kwargs.get("job_id"))] = admitted
             taken.append(job)
         first = taken.popleft()
@@ -160,7 +161,7 @@ class QueueManager(JobManager):
             ctes, params = ending
             pool = self.connector.pool  # type: ignore[attr-defined]
             async with pool.connection() as conn:
-                await conn.execute(_UPDATE.format(ctes=ctes), params)
+                await conn.execute(UPDATE.format(ctes=ctes), params)
         await super().retry_job_by_id_async(job_id, retry_at, priority, queue, lock)
 
     async def _write(self, statements: list[_Statement]) -> list[Exception | None]:
