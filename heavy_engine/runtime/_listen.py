@@ -68,25 +68,30 @@ class _Refuse(asyncio.Protocol):
 
 
 class _Bounded:
-    """aiohttp's protocol factory while fewer than `limit` connections are open."""
+    """aiohttp's protocol factory while fewer than `limit` connections are open.
+
+    aiohttp counts a connection from its `connection_made`, which the event loop calls soon
+    after this factory returns; until then the handler is counted here, as one without a
+    transport. A handler leaves this set two loop turns later, once `connection_made` has
+    certainly run (or its transport failed first): counting it by its transport, not by time,
+    neither misses a connection nor counts one twice while it is in both places."""
 
     def __init__(self, server: web.Server, limit: int) -> None:
         self.server, self.limit = server, limit
-        self.pending = 0  # accepted, not yet counted by aiohttp (connection_made comes later)
+        self.accepted: set[web.RequestHandler] = set()
         self.refused = 0
 
     def __call__(self) -> asyncio.BaseProtocol:
-        if len(self.server.connections) + self.pending >= self.limit:
+        waiting = sum(1 for handler in self.accepted if handler.transport is None)
+        if len(self.server.connections) + waiting >= self.limit:
             self.refused += 1
             return _Refuse()
-        self.pending += 1
+        handler = self.server()
+        self.accepted.add(handler)
         loop = asyncio.get_running_loop()
         # Two hops: the transport schedules connection_made after this returns.
-        loop.call_soon(loop.call_soon, self._counted)
-        return self.server()
-
-    def _counted(self) -> None:
-        self.pending -= 1
+        loop.call_soon(loop.call_soon, self.accepted.discard, handler)
+        return handler
 
 
 async def listen(http: web.AppRunner, host: str, port: int, limit: int) -> asyncio.Server:
