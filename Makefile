@@ -26,7 +26,7 @@ ask: install
 	$(BIN)/heavy ask "$(Q)"
 
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 lint: install
 	$(BIN)/ruff check heavy_engine bots tests bench
