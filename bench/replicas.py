@@ -246,12 +246,14 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             fake0 = _cpu(fake.pid)
             db0 = _cpu(database_pid, children=True) if database_pid else 0.0
             t0 = time.time()  # compared with the jobs' finished_at (the same clock)
+            client0 = time.process_time()  # this process asks too, on the same cores
             ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
             killed: dict[str, Any] = {}
             kill = args.kill and "postgresql" in url
             if kill:
                 killed = await _kill_one(url, procs, args.questions, fake_port)
                 del watched[killed["victim"]], cpu0[killed["victim"]]
+            client_cpu = time.process_time() - client0
             llm_calls, finished, stages = await _until_done(url, set(ids), t0)
             wall = finished - t0
             if kill:
@@ -275,6 +277,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
         "accept_p99_ms": accept[max(int(len(accept) * 0.99) - 1, 0)] * 1000,
         "cpu_ms_per_call": cpu / max(llm_calls, 1) * 1000,
         "heavy_cpu_s": cpu, "database_cpu_s": db_cpu, "fake_llm_cpu_s": fake_cpu,
+        "client_cpu_s": client_cpu,
         "peak_rss_mib": rss, **stages, **killed,
     }
 
@@ -292,7 +295,8 @@ def _print(label: str, r: dict[str, float]) -> None:
               f"{r['answered_twice']} answered twice; its {r['resumed']} running jobs resumed "
               f"on the others within {r['resumed_within_s']:.1f} s")
     print(f"{'':<28} CPU during the run: heavy {r['heavy_cpu_s']:.2f} s{database}, "
-          f"fake LLM {r['fake_llm_cpu_s']:.2f} s (of {r['wall_s'] * (os.cpu_count() or 1):.2f} "
+          f"fake LLM {r['fake_llm_cpu_s']:.2f} s, this client's requests "
+          f"{r['client_cpu_s']:.2f} s (of {r['wall_s'] * (os.cpu_count() or 1):.2f} "
           f"core-seconds)")
     print(f"{'':<28} where the time went (p50/p99, ms): accepted "
           f"{r['accepted_p50_ms']:.0f}/{r['accepted_p99_ms']:.0f} after the first request, "

@@ -44,6 +44,11 @@ log = logging.getLogger("heavy.runtime")
 
 # At most this many jobs per statement: the admission lock is held until it commits.
 BATCH = 32
+# The batch fetch and the finishes are prepared on their first use on a connection, not after
+# psycopg's five: a burst spreads over dozens of pooled connections, and planning each unnamed
+# statement anew cost PostgreSQL 1-3 ms a call (300 q on 3 replicas: 180 fetches parsed and
+# planned 180 times). Prepared, PostgreSQL's CPU was ~15% lower (3 interleaved A/B runs,
+# normalised by the machine gauge).
 _JOB = ("id", "status", "task_name", "priority", "lock", "queueing_lock", "args",
         "scheduled_at", "queue_name", "attempts", "worker_id")
 # The fetched job's columns come first, as `q_<name>`; then the job's `jobs` row after its
@@ -99,7 +104,7 @@ class QueueManager(JobManager):
                   "worker_id": worker_id, "n": n, **self._admit_params()}
         pool = self.connector.pool  # type: ignore[attr-defined]
         async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(_FETCH, params)
+            await cur.execute(_FETCH, params, prepare=True)
             rows = await cur.fetchall()
         if not rows:
             return None
@@ -172,7 +177,7 @@ class QueueManager(JobManager):
             try:
                 async with conn.pipeline():
                     for query, params in statements:
-                        await conn.execute(query, params)
+                        await conn.execute(query, params, prepare=True)
                 return [None] * len(statements)
             except psycopg.Error as err:
                 if len(statements) == 1 or conn.broken:
