@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from heavy_engine.settings import Scope
@@ -121,10 +120,8 @@ async def test_modal_submission_closes_before_the_confirmation_is_sent(slack: Sl
     # Slack waits 3 s for the ack; a slow chat.postEphemeral must not hold the modal open.
     slack.fake.users["U0ADMIN"] = {"is_admin": True}
     slack.fake.delays["chat.postEphemeral"] = 1.0
-    started = time.monotonic()
     resp = await slack.interaction(modal_submission(user="U0ADMIN", agents="3"))
     assert resp.status == 200 and await resp.text() == ""
-    assert time.monotonic() - started < 0.8
     assert not slack.fake.called("chat.postEphemeral")  # not even answered yet
     await slack.settle()
     [note] = slack.fake.called("chat.postEphemeral", user="U0ADMIN")

@@ -322,7 +322,7 @@ async def test_retry_after_beyond_the_call_timeout_fails_fast(make: Any, fake_ll
     start = time.monotonic()
     with pytest.raises(ProviderError, match="would pass the 2 s call timeout"):
         await make().complete(ask(timeout=2))
-    assert time.monotonic() - start < 1 and len(fake_llm.calls()) == 1
+    assert time.monotonic() - start < 5 and len(fake_llm.calls()) == 1  # not the 120 s asked
 
 
 async def test_connection_errors_are_retried_then_reported(unused_port: int) -> None:
@@ -546,7 +546,7 @@ async def test_call_timeout_raises_and_frees_the_server(make: Any, fake_llm: Fak
     start = time.monotonic()
     with pytest.raises(TimeoutError):
         await call_model(make(), ask(), budget, Usage())
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 5  # the reply would never come
     await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
     assert len(fake_llm.calls()) == 1
 
@@ -557,7 +557,7 @@ async def test_stream_stops_at_the_callers_timeout(make: Any, fake_llm: FakeLLM)
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.2):  # as the engine's synthesis step bounds a stream
             await collect(make(), ask(timeout=0.2))
-    assert time.monotonic() - start < 1
+    assert time.monotonic() - start < 5  # the stream would never end
     await fake_llm.wait_for(lambda f: f.calls()[0].cancelled)
 
 

@@ -75,7 +75,8 @@ async def test_hostile_expressions_are_refused(scratch: Path, expression: str, e
     start = time.monotonic()
     text = await calc(scratch, expression)
     assert text.startswith(expected), text
-    assert time.monotonic() - start < 0.5  # nothing hangs the event loop
+    # nothing hangs the event loop: unrefused, most of these would compute for hours
+    assert time.monotonic() - start < 3
 
 
 def test_the_time_budget_stops_a_slow_walk() -> None:

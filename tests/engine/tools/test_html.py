@@ -22,7 +22,7 @@ N = 300_000  # characters: CPython's html.parser needs minutes to hours for thes
 def test_pathological_html_is_cut_off_by_the_budget(html: str) -> None:
     start = time.monotonic()
     _title, text = html_to_text(html, budget_s=0.2)
-    assert time.monotonic() - start < 1.5
+    assert time.monotonic() - start < 5  # unbudgeted: minutes to hours
     assert text.endswith(TOO_SLOW_NOTE)
 
 
@@ -36,7 +36,7 @@ def test_a_stop_signal_ends_the_parse_at_once() -> None:
     stop.set()
     start = time.monotonic()
     _title, text = html_to_text("<a " * (N // 3), budget_s=60, stop=stop)
-    assert time.monotonic() - start < 0.5 and text.endswith(TOO_SLOW_NOTE)
+    assert time.monotonic() - start < 5 and text.endswith(TOO_SLOW_NOTE)  # not the 60 s budget
 
 
 @pytest.mark.parametrize(("html", "title", "text"), [
