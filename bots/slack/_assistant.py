@@ -149,7 +149,7 @@ async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
         platform=PLATFORM, workspace=team, channel=settings_channel, user=user,
         question=question, thread=thread_ts, context=history, dedup_key=body.get("event_id"),
         reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
-               "trigger_ts": None, "assistant": True},
+               "trigger_ts": None, "asked_ts": event["ts"], "assistant": True},
     )
 
     async def refuse(sentence: str) -> None:

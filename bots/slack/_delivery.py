@@ -4,8 +4,9 @@ when (`heavy_engine.delivery`); this module renders and sends.
 
 `job.reply` holds, besides the pipeline's ledger (`card`, `answer`, `parts`, `answered`), where
 to answer: `channel`, `thread_ts`, `team`, `user` and `trigger_ts` (the asking message, which
-carries the reactions). Every message posted for the job carries its `Tag` as metadata
-(`_tags`), which a resumed job looks for before posting.
+carries the reactions; in an assistant thread there is none, and `asked_ts` is the question).
+Every message posted for the job carries its `Tag` as metadata (`_tags`), which a resumed job
+looks for before posting; a streamed answer gets its tag when the stream stops.
 """
 
 from __future__ import annotations
@@ -92,14 +93,43 @@ class SlackSurface:
         self.streaming = streaming  # Slack's streaming API for the answer
         self._on_thread = on_thread  # told about every thread we answer in
         self._live: dict[str, _Live] = {}
+        self._bot_ids: dict[str, str] = {}  # workspace -> this app's bot id there (auth.test)
 
     def pace(self, job: Job) -> Pace | None:
         return None
 
     async def posted(self, job: Job) -> dict[Tag, str]:
-        """Slack has no idempotency key: read the thread for the job's tagged messages."""
-        return await tagged(self.client, job.reply["channel"], job.reply["thread_ts"], job.id,
-                            job.created_at)
+        """Slack has no idempotency key: read the thread for the job's tagged messages, and,
+        when answers stream, for a stream an earlier attempt started but never recorded
+        (`_tags`). That stream, or the recorded one, is stopped: the answer edits it."""
+        reply = job.reply
+        asked = reply.get("trigger_ts") or reply.get("asked_ts")
+        orphan = self.streaming and not reply.get("answer") and asked
+        found = await tagged(
+            self.client, reply["channel"], reply["thread_ts"], job.id, job.created_at,
+            stream_after=str(asked) if orphan else None,
+            bot_id=await self._bot_id(job.spec.workspace) if orphan else None)
+        live = found.get(Tag.answer(job.id)) or reply.get("answer")
+        if live and self.streaming:
+            try:
+                await self.client.chat_stopStream(channel=reply["channel"], ts=str(live),
+                                                  metadata=metadata(Tag.answer(job.id)))
+            except SlackApiError as err:  # not a stream, or one Slack already closed
+                log.debug("stopping the stream %s of job %s: %s", live, job.id,
+                          api_error(err))
+        return found
+
+    async def _bot_id(self, workspace: str) -> str | None:
+        """This app's bot id in `workspace` (what its messages carry), asked once."""
+        if workspace not in self._bot_ids:
+            try:
+                resp = await self.client.auth_test()
+            except SlackApiError as err:
+                log.warning("auth.test failed, so an unrecorded stream cannot be found: %s",
+                            api_error(err))
+                return None
+            self._bot_ids[workspace] = str(resp.get("bot_id") or "")
+        return self._bot_ids[workspace] or None
 
     # -- the card ----------------------------------------------------------------------------
 
@@ -112,7 +142,8 @@ class SlackSurface:
             live.stream = StreamedAnswer(
                 self.client, reply["channel"], thread_ts=reply["thread_ts"],
                 team=reply.get("team", ""), user=job.spec.user, interval=self.interval,
-                on_started=lambda ts: ledger.record(answer=ts))
+                on_started=lambda ts: ledger.record(answer=ts),
+                metadata=metadata(Tag.answer(job.id)))
         if live.stream is not None:
             # The streamed message shows the agents as tasks: no card. A queued note says
             # where the run went.

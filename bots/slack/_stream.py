@@ -78,7 +78,8 @@ def sendable(markdown: str) -> str:
 class StreamedAnswer:
     def __init__(self, client: AsyncWebClient, channel: str, *, thread_ts: str, team: str,
                  user: str, interval: float = 1.0,
-                 on_started: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 on_started: Callable[[str], Awaitable[None]] | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
         self.client = client
         self.channel = channel
         self.thread_ts = thread_ts
@@ -87,6 +88,7 @@ class StreamedAnswer:
         self.interval = interval
         self.ts: str | None = None
         self._on_started = on_started
+        self.metadata = metadata  # the message's tag, set when the stream stops (`_tags`)
         self.broken = False
         self.start_error: str | None = None  # why chat.startStream failed, if it did
         self.sent = ""  # what Slack has, already made safe
@@ -152,7 +154,7 @@ class StreamedAnswer:
             # The rest and the tasks' last states ride on the stop call.
             await stream.stop(markdown_text=final[len(self.sent):] or None,
                               chunks=[*self._changed(), *last] or None,
-                              blocks=footer_blocks)
+                              blocks=footer_blocks, metadata=self.metadata)
             await self._started()
             self.sent = final
         except SlackApiError as err:
@@ -167,7 +169,7 @@ class StreamedAnswer:
         if self._stream is None or self.ts is None:
             return
         try:
-            await self._stream.stop()
+            await self._stream.stop(metadata=self.metadata)
         except (SlackApiError, SlackRequestError) as err:
             log.debug("stopping stream %s: %s", self.ts, err)
 

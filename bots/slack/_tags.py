@@ -3,6 +3,12 @@
 Slack has no idempotency key, so every message a delivery posts carries its tag as metadata
 (`event_type` "heavy_reply", `event_payload` the tag); a resumed job reads its thread with
 `include_all_metadata` to adopt what a killed attempt posted but never recorded.
+
+A streamed answer is the exception: `chat.startStream` takes no metadata (`chat.stopStream`
+does, so a finished stream is tagged). A worker killed between Slack starting the stream and the
+ledger recording it leaves a message no tag names; the retry adopts it as the job's live answer
+when it is the one untagged message of this bot in the thread after the question, and posts
+anew (a duplicate at worst, as before) when two or more could be it.
 """
 
 from __future__ import annotations
@@ -33,10 +39,14 @@ def tag_of(message: dict[str, Any]) -> Tag | None:
 
 
 async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
-                 since: datetime | None) -> dict[Tag, str]:
-    """The ts of each message tagged for `job` in the thread, posted after `since`."""
+                 since: datetime | None, *, stream_after: str | None = None,
+                 bot_id: str | None = None) -> dict[Tag, str]:
+    """The ts of each message tagged for `job` in the thread, posted after `since`; with
+    `stream_after` (the question's ts) and `bot_id`, an untagged stream of this bot after the
+    question as the job's live answer, when it is the only candidate."""
     oldest = f"{since.timestamp() - CLOCK_SKEW_S:.6f}" if since is not None else None
     found: dict[Tag, str] = {}
+    untagged: list[str] = []
     cursor: str | None = None
     while True:
         resp = await client.conversations_replies(
@@ -46,6 +56,22 @@ async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
             tag = tag_of(message)
             if tag is not None and tag.job == job:
                 found.setdefault(tag, str(message["ts"]))  # a split part: its first message
+            elif tag is None and _maybe_stream(message, bot_id, stream_after):
+                untagged.append(str(message["ts"]))
         cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
         if cursor is None:
-            return found
+            break
+    if stream_after is not None and Tag.answer(job) not in found and len(untagged) == 1:
+        found[Tag.answer(job)] = untagged[0]
+    return found
+
+
+def _maybe_stream(message: dict[str, Any], bot_id: str | None, after: str | None) -> bool:
+    """Could this be a stream a killed attempt started: this bot's, after the question (so
+    not the thread's first message), and not a file?"""
+    if bot_id is None or after is None or message.get("bot_id") != bot_id or message.get("files"):
+        return False
+    try:
+        return float(message["ts"]) > float(after)
+    except (KeyError, TypeError, ValueError):
+        return False

@@ -535,11 +535,19 @@ class FakeSlack:
 
     def _chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._next_ts()
+        # A message in the thread from the start, as Slack's, with no metadata (startStream
+        # takes none; stopStream may add it).
+        message: dict[str, Any] = {"type": "message", "text": "", "ts": ts,
+                                   "bot_id": BOT_ID, "user": BOT_USER}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+            self.threads.setdefault((args["channel"], args["thread_ts"]), []).append(message)
         self.streams[ts] = {"text": args.get("markdown_text") or "", "stopped": False,
                             "started": time.monotonic(), "expired": False,
-                            "thread_ts": args.get("thread_ts"),
+                            "thread_ts": args.get("thread_ts"), "message": message,
                             "task_display_mode": args.get("task_display_mode"), "chunks": []}
         self._take_chunks(self.streams[ts], args)
+        message["text"] = self.streams[ts]["text"]
         return {"channel": args.get("channel"), "ts": ts}
 
     @staticmethod
@@ -554,6 +562,7 @@ class FakeSlack:
         stream = self._streaming(args["ts"])
         stream["text"] += args.get("markdown_text") or ""
         self._take_chunks(stream, args)
+        stream["message"]["text"] = stream["text"]
         return {"channel": args.get("channel"), "ts": args["ts"]}
 
     def _chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -562,4 +571,9 @@ class FakeSlack:
         self._take_chunks(stream, args)
         stream["stopped"] = True
         stream["blocks"] = args.get("blocks")
+        stream["message"]["text"] = stream["text"]
+        if args.get("metadata"):
+            stream["message"]["metadata"] = {
+                "event_type": args["metadata"]["event_type"],
+                "event_payload": args["metadata"].get("event_payload", {})}
         return {"channel": args.get("channel"), "ts": args["ts"]}

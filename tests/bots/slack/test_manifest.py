@@ -40,6 +40,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "assistant_threads_setSuggestedPrompts": {"assistant:write"},
     "assistant_threads_setTitle": {"assistant:write"},
     "views_publish": set(),  # App Home: needs no scope
+    "auth_test": set(),  # needs no scope
 }
 # Events and the scopes Slack requires to subscribe to them.
 EVENT_SCOPES = {

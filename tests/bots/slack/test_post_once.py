@@ -69,12 +69,63 @@ async def test_a_failed_lookup_still_answers(make_slack: MakeSlack, fake_llm: Fa
     assert retry.reply["answered"] is True and _posts(slack)[("card", 0)] == 1
 
 
-def _reply() -> dict[str, Any]:
-    return {"channel": CHANNEL, "thread_ts": THREAD, "team": TEAM}
+def _reply(**extra: Any) -> dict[str, Any]:
+    return {"channel": CHANNEL, "thread_ts": THREAD, "team": TEAM, **extra}
 
 
-def _job(slack: Slack) -> Job:
+def _job(slack: Slack, **reply: Any) -> Job:
     spec = JobSpec(platform="slack", workspace=TEAM, channel=CHANNEL, user="U0ALICE",
-                   question="Q once", reply=_reply())
+                   question="Q once", reply=_reply(**reply))
     return Job(id="once-" + THREAD, spec=spec, config=slack.adapter.services.config,
                created_at=datetime.now(UTC), attempts=1)
+
+
+async def test_a_retry_adopts_a_stream_a_killed_worker_started(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    """`chat.startStream` takes no tag: a worker killed before the ledger learnt the stream's
+    ts leaves an untagged message, which the retry finds, stops with its tag and edits."""
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=2), streaming=True)
+    fake_llm.enqueue(text_reply("The answer, streamed once."), when="synthesis")
+    first = _job(slack, trigger_ts=THREAD)
+    outer: asyncio.Task[None] | None = None
+
+    def dies(reply: dict[str, Any]) -> bool:
+        # The ledger's save runs in the stream's own task: the kill takes the attempt with it.
+        if "answer" in reply and outer is not None:
+            outer.cancel()
+            return True
+        return False
+
+    save = DyingSave(dies)
+    outer = asyncio.create_task(_attempt(slack, first, save))
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    [start] = slack.fake.called("chat.startStream")
+    stream = slack.fake.streams[start.ts]
+    assert not stream["stopped"] and not slack.fake.called("chat.stopStream")  # as killed
+
+    retry = save.retry(first, _reply(trigger_ts=THREAD))
+    assert "answer" not in retry.reply  # the ledger never learnt of the stream
+    await _attempt(slack, retry, DyingSave())
+    assert retry.reply["answered"] is True and retry.reply["answer"] == start.ts
+    assert len(slack.fake.called("chat.startStream")) == 1  # no second stream
+    assert not _posts(slack)[("answer", 0)]  # and no answer posted beside it
+    [stop] = slack.fake.called("chat.stopStream", ts=start.ts)
+    assert stop.args["metadata"]["event_payload"]["key"] == "answer"  # tagged from now on
+    edits = slack.fake.called("chat.update", ts=start.ts)  # the answer edits the stream
+    assert edits and "streamed once" in str(edits[-1].args.get("text"))
+
+
+async def test_two_untagged_messages_are_not_guessed_between(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    """When more than one untagged message of the bot follows the question, none is adopted:
+    editing the wrong one would be worse than a second answer."""
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=2), streaming=True)
+    for _ in range(2):
+        await slack.adapter.surface.client.chat_startStream(channel=CHANNEL, thread_ts=THREAD)
+    retry = DyingSave().retry(_job(slack, trigger_ts=THREAD), _reply(trigger_ts=THREAD))
+    await _attempt(slack, retry, DyingSave())
+    assert retry.reply["answered"] is True
+    assert retry.reply["answer"] not in {c.ts for c in slack.fake.called("chat.startStream")[:2]}
