@@ -45,7 +45,7 @@ from ._markdown import Blocks, MarkdownPlan, feedback_block
 from ._markdown import sources_block as _sources_block
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
-from ._tags import metadata, tagged
+from ._tags import attachment_name, metadata, tagged
 from ._tasks import sources_task
 
 log = logging.getLogger("heavy.slack")
@@ -94,6 +94,7 @@ class SlackSurface:
         self._on_thread = on_thread  # told about every thread we answer in
         self._live: dict[str, _Live] = {}
         self._bot_ids: dict[str, str] = {}  # workspace -> this app's bot id there (auth.test)
+        self._attached: set[str] = set()  # jobs whose full answer an earlier attempt attached
 
     def pace(self, job: Job) -> Pace | None:
         return None
@@ -101,7 +102,8 @@ class SlackSurface:
     async def posted(self, job: Job) -> dict[Tag, str]:
         """Slack has no idempotency key: read the thread for the job's tagged messages, and,
         when answers stream, for a stream an earlier attempt started but never recorded
-        (`_tags`). That stream, or the recorded one, is stopped: the answer edits it."""
+        (`_tags`). That stream, or the recorded one, is stopped: the answer edits it. A file
+        the job attached already is not attached again."""
         reply = job.reply
         asked = reply.get("trigger_ts") or reply.get("asked_ts")
         orphan = self.streaming and not reply.get("answer") and asked
@@ -109,7 +111,9 @@ class SlackSurface:
             self.client, reply["channel"], reply["thread_ts"], job.id, job.created_at,
             stream_after=str(asked) if orphan else None,
             bot_id=await self._bot_id(job.spec.workspace) if orphan else None)
-        live = found.get(Tag.answer(job.id)) or reply.get("answer")
+        if attachment_name(job.id) in found.files:
+            self._attached.add(job.id)
+        live = found.tags.get(Tag.answer(job.id)) or reply.get("answer")
         if live and self.streaming:
             try:
                 await self.client.chat_stopStream(channel=reply["channel"], ts=str(live),
@@ -117,7 +121,7 @@ class SlackSurface:
             except SlackApiError as err:  # not a stream, or one Slack already closed
                 log.debug("stopping the stream %s of job %s: %s", live, job.id,
                           api_error(err))
-        return found
+        return found.tags
 
     async def _bot_id(self, workspace: str) -> str | None:
         """This app's bot id in `workspace` (what its messages carry), asked once."""
@@ -309,9 +313,11 @@ class SlackSurface:
 
     async def _attach_under_stream(self, job: Job, markdown: str) -> None:
         """A failure is said, not raised: the streamed part is already there."""
+        if job.id in self._attached:
+            return
         try:
             await attach(self.client, job.reply["channel"], job.reply["thread_ts"], markdown,
-                         f"heavy-{job.id}.md")
+                         attachment_name(job.id))
         except SlackApiError as err:
             log.error("attaching the answer of job %s failed: %s", job.id, api_error(err))
             await self.say_failed(job, "I could not attach the full answer here.")
@@ -319,7 +325,7 @@ class SlackSurface:
     def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
         if result.status != "ok" or not result.answer:
             return None
-        filename = f"heavy-{job.id}.md"
+        filename = attachment_name(job.id)
         plan = plan_answer(_answer_text(result), filename=filename, footer=footer(result),
                            tail=answer_tail(job, result))
         live = self._live.get(job.id)
@@ -343,7 +349,7 @@ class SlackSurface:
                                live.plan.messages[part.index],
                                ledger.answer if part.index == 0 else None,
                                metadata=metadata(Tag.part(job.id, part.index)))
-        if part.file is not None:
+        if part.file is not None and job.id not in self._attached:
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])
 
@@ -366,6 +372,7 @@ class SlackSurface:
             log.exception("could not report the failure of job %s", job.id)
 
     async def release(self, job: Job) -> None:
+        self._attached.discard(job.id)
         live = self._live.pop(job.id, None)
         if live is not None and live.stream is not None:
             await live.stream.cancel()

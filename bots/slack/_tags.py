@@ -9,10 +9,14 @@ does, so a finished stream is tagged). A worker killed between Slack starting th
 ledger recording it leaves a message no tag names; the retry adopts it as the job's live answer
 when it is the one untagged message of this bot in the thread after the question, and posts
 anew (a duplicate at worst, as before) when two or more could be it.
+
+A file takes no metadata either: the full answer a job attaches is named for the job
+(`attachment_name`), and a file of that name in the thread was attached already.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +27,19 @@ from heavy_engine.delivery import Tag
 EVENT_TYPE = "heavy_reply"
 CLOCK_SKEW_S = 60.0  # Slack's clock against ours: read a little before the job was created
 _PAGE = 200
+
+
+@dataclass
+class Posted:
+    """What a thread holds of one job: its tagged messages and the names of its files."""
+
+    tags: dict[Tag, str] = field(default_factory=dict)  # tag -> ts
+    files: set[str] = field(default_factory=set)
+
+
+def attachment_name(job: str) -> str:
+    """The name of the file that holds `job`'s full answer: one per job, in every attempt."""
+    return f"heavy-{job}.md"
 
 
 def metadata(tag: Tag) -> dict[str, Any]:
@@ -40,12 +57,14 @@ def tag_of(message: dict[str, Any]) -> Tag | None:
 
 async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
                  since: datetime | None, *, stream_after: str | None = None,
-                 bot_id: str | None = None) -> dict[Tag, str]:
-    """The ts of each message tagged for `job` in the thread, posted after `since`; with
-    `stream_after` (the question's ts) and `bot_id`, an untagged stream of this bot after the
-    question as the job's live answer, when it is the only candidate."""
+                 bot_id: str | None = None) -> Posted:
+    """The ts of each message tagged for `job` in the thread, posted after `since`, and the
+    job's attachment if there; with `stream_after` (the question's ts) and `bot_id`, an
+    untagged stream of this bot after the question as the job's live answer, when it is the
+    only candidate."""
     oldest = f"{since.timestamp() - CLOCK_SKEW_S:.6f}" if since is not None else None
-    found: dict[Tag, str] = {}
+    posted = Posted()
+    found = posted.tags
     untagged: list[str] = []
     cursor: str | None = None
     while True:
@@ -56,6 +75,9 @@ async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
             tag = tag_of(message)
             if tag is not None and tag.job == job:
                 found.setdefault(tag, str(message["ts"]))  # a split part: its first message
+            elif message.get("files"):
+                posted.files.update(str(f.get("name")) for f in message["files"]
+                                    if f.get("name") == attachment_name(job))
             elif tag is None and _maybe_stream(message, bot_id, stream_after):
                 untagged.append(str(message["ts"]))
         cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
@@ -63,7 +85,7 @@ async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
             break
     if stream_after is not None and Tag.answer(job) not in found and len(untagged) == 1:
         found[Tag.answer(job)] = untagged[0]
-    return found
+    return posted
 
 
 def _maybe_stream(message: dict[str, Any], bot_id: str | None, after: str | None) -> bool:

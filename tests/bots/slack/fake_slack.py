@@ -167,6 +167,7 @@ class FakeSlack:
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _last_ts: float = 0.0
     _file_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _upload_names: dict[str, str] = field(default_factory=dict)  # file id -> its name
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -204,6 +205,7 @@ class FakeSlack:
     def reset(self) -> None:
         self.calls.clear()
         self.uploads.clear()
+        self._upload_names.clear()
         self.responses.clear()
         self.threads.clear()
         self.users.clear()
@@ -515,12 +517,20 @@ class FakeSlack:
 
     def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._file_ids):06d}"
+        self._upload_names[file_id] = str(args.get("filename") or "")
         return {"upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
         files = args.get("files")
         files = json.loads(files) if isinstance(files, str) else files or []
-        return {"files": [{"id": f["id"], "title": f.get("title", "")} for f in files]}
+        shared = [{"id": f["id"], "title": f.get("title", ""),
+                   "name": self._upload_names.get(f["id"], "")} for f in files]
+        if args.get("channel_id") and args.get("thread_ts"):
+            # Shared into the thread as a message of the bot's user, with the files, no text.
+            self.threads.setdefault((args["channel_id"], args["thread_ts"]), []).append(
+                {"type": "message", "ts": self._next_ts(), "user": BOT_USER, "text": "",
+                 "thread_ts": args["thread_ts"], "files": shared, "upload": True})
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shared]}
 
     def _streaming(self, ts: str) -> dict[str, Any]:
         """The stream at `ts` if Slack still holds it open: a stopped stream, or one older

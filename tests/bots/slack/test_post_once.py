@@ -129,3 +129,28 @@ async def test_two_untagged_messages_are_not_guessed_between(
     await _attempt(slack, retry, DyingSave())
     assert retry.reply["answered"] is True
     assert retry.reply["answer"] not in {c.ts for c in slack.fake.called("chat.startStream")[:2]}
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["posted", "streamed"])
+async def test_a_retry_does_not_attach_the_full_answer_twice(
+    make_slack: MakeSlack, fake_llm: FakeLLM, streaming: bool
+) -> None:
+    """A file takes no metadata: the attachment is known by its name, one per job."""
+    slack = await make_slack(fake_config(fake_llm.base_url, agents=2), streaming=streaming)
+    huge = "\n\n".join(f"## Part {i}\n\n" + "Detail sentence. " * 200 for i in range(20))
+    fake_llm.enqueue(text_reply(huge), text_reply(huge), when="synthesis")
+    first = _job(slack, trigger_ts=THREAD)
+
+    def dies(reply: dict[str, Any]) -> bool:  # the first save after the upload
+        return bool(slack.fake.called("files.completeUploadExternal"))
+
+    save = DyingSave(dies)
+    with pytest.raises(asyncio.CancelledError):
+        await _attempt(slack, first, save)
+    assert len(slack.fake.uploads) == 1
+
+    retry = save.retry(first, _reply(trigger_ts=THREAD))
+    await _attempt(slack, retry, DyingSave())
+    assert retry.reply["answered"] is True
+    assert len(slack.fake.called("files.completeUploadExternal")) == 1  # attached once
+    assert set(_posts(slack).values()) <= {1}, _posts(slack)  # and nothing posted twice
