@@ -126,29 +126,29 @@ def _llm_connections(pid: int, port: int) -> int:
     return count
 
 
-async def _kill_one(url: str, procs: list[subprocess.Popen[bytes]], questions: int,
+async def _kill_one(db: Any, procs: list[subprocess.Popen[bytes]], questions: int,
                     llm_port: int) -> dict[str, Any]:
     """`kill -9` the busiest replica (the most connections to the LLM) once jobs run (a tenth
-    of them, at most 10); when (database time), which one, and each one's connections."""
+    of them, at most 10); when (database time), which one, and each one's connections. Runs
+    beside the questions, on a database opened before them: a kill that comes after the
+    victim's jobs are done tests nothing."""
     from sqlalchemy import func, select
 
-    from heavy_engine.db import Database
     from heavy_engine.runtime._models import JobRow
 
-    async with await Database.open(url, migrate=False) as db:
-        while True:
-            async with db.session() as session:
-                running = await session.scalar(select(func.count()).select_from(JobRow).where(
-                    JobRow.status == "running"))
-            if running and running >= min(10, max(questions // 10, 1)):
-                break
-            await asyncio.sleep(0.05)
-        busy = [_llm_connections(proc.pid, llm_port) for proc in procs]
-        victim = busy.index(max(busy))
-        procs[victim].kill()
-        procs[victim].wait()
+    while True:
         async with db.session() as session:
-            at = await session.scalar(select(func.now()))
+            running = await session.scalar(select(func.count()).select_from(JobRow).where(
+                JobRow.status == "running"))
+        if running and running >= min(10, max(questions // 10, 1)):
+            break
+        await asyncio.sleep(0.02)
+    busy = [_llm_connections(proc.pid, llm_port) for proc in procs]
+    victim = busy.index(max(busy))
+    procs[victim].kill()
+    procs[victim].wait()
+    async with db.session() as session:
+        at = await session.scalar(select(func.now()))
     return {"at": at, "victim": victim, "llm_connections_by_replica": busy}
 
 
@@ -208,6 +208,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
     env.pop("HEAVY_API_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
     ports = [_free_port() for _ in range(replicas)]
+    watcher: Any = None  # the kill's view of the database
     try:
         await _wait_http(f"http://127.0.0.1:{fake_port}/v1/models")
         if "postgresql" in url:
@@ -226,6 +227,10 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
                 raise SystemExit(
                     f"heavy serve (exit {proc.poll()}) did not come up:\n{log}") from None
         accept: list[float] = []
+        if args.kill and "postgresql" in url:
+            from heavy_engine.db import Database
+
+            watcher = await Database.open(url, migrate=False)  # opened before the clock runs
         async with aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0)) as session:
             async def ask(i: int) -> str:
@@ -247,22 +252,25 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             db0 = _cpu(database_pid, children=True) if database_pid else 0.0
             t0 = time.time()  # compared with the jobs' finished_at (the same clock)
             client0 = time.process_time()  # this process asks too, on the same cores
+            killer = (asyncio.create_task(_kill_one(watcher, procs, args.questions, fake_port))
+                      if watcher is not None else None)
             ids = await asyncio.gather(*(ask(i) for i in range(args.questions)))
             killed: dict[str, Any] = {}
-            kill = args.kill and "postgresql" in url
-            if kill:
-                killed = await _kill_one(url, procs, args.questions, fake_port)
+            if killer is not None:
+                killed = await killer
                 del watched[killed["victim"]], cpu0[killed["victim"]]
             client_cpu = time.process_time() - client0
             llm_calls, finished, stages = await _until_done(url, set(ids), t0)
             wall = finished - t0
-            if kill:
+            if killer is not None:
                 killed.update(await _after_kill(url, killed["at"]))
         cpu = sum(_cpu(pid) - c0 for pid, c0 in zip(watched, cpu0, strict=True))
         fake_cpu = _cpu(fake.pid) - fake0
         db_cpu = _cpu(database_pid, children=True) - db0 if database_pid else 0.0
         rss = max(_peak_rss(pid) for pid in watched)
     finally:
+        if watcher is not None:
+            await watcher.close()
         for p in [*procs, fake]:
             p.terminate()
         for p in [*procs, fake]:
