@@ -1,6 +1,6 @@
 """deploy/: the Grafana dashboard and the Prometheus alerts only name metrics (and labels) heavy
 exports, and the Kubernetes layouts keep their promises (replicas, rolling updates, disruption
-budgets, readiness on /healthz)."""
+budgets, readiness on /healthz), and docker compose scales on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -98,3 +98,34 @@ def test_kubernetes_layouts_roll_without_downtime_and_leave_when_draining() -> N
     assert worker["spec"]["template"]["spec"]["containers"][0]["args"] == [  # type: ignore[index]
         "heavy", "worker"]
     assert "app.kubernetes.io~1component" in (k8s / "split" / "kustomization.yaml").read_text()
+
+
+def test_compose_scales_heavy_on_postgres_and_stays_one_replica_on_sqlite() -> None:
+    """`docker compose --profile postgres up --scale heavy=3` can start: nothing pins a replica
+    (a container name, one host port), the schema is migrated first, and PostgreSQL takes the
+    connections five replicas keep open. Without the profile it is the embedded default."""
+    from heavy_engine.cli._serve import DEFAULT_GRACE
+    from heavy_engine.db._database import POOL_SIZE
+    from heavy_engine.runtime._distributed import _QUEUE_POOL
+
+    compose: dict = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+    services = compose["services"]
+    heavy, migrate, postgres = services["heavy"], services["migrate"], services["postgres"]
+    assert "container_name" not in heavy and "profiles" not in heavy  # on without a profile
+    [published] = heavy["ports"]
+    host = re.fullmatch(r"\$\{HEAVY_PUBLISH:-127\.0\.0\.1:(\d+)-(\d+)\}:3000", published)
+    assert host is not None, published  # a range on loopback: one port per replica
+    assert int(host[2]) - int(host[1]) + 1 >= 3
+    assert heavy["depends_on"]["migrate"] == {"condition": "service_completed_successfully",
+                                              "required": False}  # SQLite: no migrate service
+    assert migrate["profiles"] == postgres["profiles"] == ["postgres"]
+    assert migrate["command"] == ["heavy", "db", "upgrade"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
+    max_connections = int(postgres["command"][postgres["command"].index("-c") + 1]
+                          .removeprefix("max_connections="))
+    per_replica = POOL_SIZE + _QUEUE_POOL + 2  # + the queue listener and the progress listener
+    assert per_replica == 42  # what deploy/README.md tells operators to size for
+    assert max_connections >= 5 * per_replica
+    # Docker's SIGKILL comes after HEAVY_SHUTDOWN_GRACE's default: running jobs finish first.
+    assert int(heavy["stop_grace_period"].removesuffix("s")) > DEFAULT_GRACE
