@@ -81,6 +81,7 @@ class _Live:
     answer: Payload | None = None
     answer_at: float = 0.0  # loop time of the live answer's last write
     plan: MarkdownPlan | None = None  # the answer's messages, once planned
+    attached: bool = False  # an earlier attempt attached the full answer (`posted`)
 
 
 class SlackSurface:
@@ -94,7 +95,6 @@ class SlackSurface:
         self._on_thread = on_thread  # told about every thread we answer in
         self._live: dict[str, _Live] = {}
         self._bot_ids: dict[str, str] = {}  # workspace -> this app's bot id there (auth.test)
-        self._attached: set[str] = set()  # jobs whose full answer an earlier attempt attached
 
     def pace(self, job: Job) -> Pace | None:
         return None
@@ -111,8 +111,8 @@ class SlackSurface:
             self.client, reply["channel"], reply["thread_ts"], job.id, job.created_at,
             stream_after=str(asked) if orphan else None,
             bot_id=await self._bot_id(job.spec.workspace) if orphan else None)
-        if attachment_name(job.id) in found.files:
-            self._attached.add(job.id)
+        if found.attached:
+            self._live.setdefault(job.id, _Live()).attached = True
         live = found.tags.get(Tag.answer(job.id)) or reply.get("answer")
         if live and self.streaming:
             try:
@@ -141,7 +141,7 @@ class SlackSurface:
         reply = job.reply
         if self._on_thread is not None:
             self._on_thread(reply["channel"], reply["thread_ts"])
-        live = self._live[job.id] = _Live()
+        live = self._live.setdefault(job.id, _Live())  # `posted` may have begun it
         if self.streaming and ledger.answer is None:
             live.stream = StreamedAnswer(
                 self.client, reply["channel"], thread_ts=reply["thread_ts"],
@@ -313,7 +313,8 @@ class SlackSurface:
 
     async def _attach_under_stream(self, job: Job, markdown: str) -> None:
         """A failure is said, not raised: the streamed part is already there."""
-        if job.id in self._attached:
+        live = self._live.get(job.id)
+        if live is not None and live.attached:
             return
         try:
             await attach(self.client, job.reply["channel"], job.reply["thread_ts"], markdown,
@@ -349,7 +350,7 @@ class SlackSurface:
                                live.plan.messages[part.index],
                                ledger.answer if part.index == 0 else None,
                                metadata=metadata(Tag.part(job.id, part.index)))
-        if part.file is not None and job.id not in self._attached:
+        if part.file is not None and not (live is not None and live.attached):
             await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
                          part.file[0])
 
@@ -372,7 +373,6 @@ class SlackSurface:
             log.exception("could not report the failure of job %s", job.id)
 
     async def release(self, job: Job) -> None:
-        self._attached.discard(job.id)
         live = self._live.pop(job.id, None)
         if live is not None and live.stream is not None:
             await live.stream.cancel()

@@ -31,10 +31,11 @@ _PAGE = 200
 
 @dataclass
 class Posted:
-    """What a thread holds of one job: its tagged messages and the names of its files."""
+    """What a thread holds of one job: its tagged messages, and whether its full answer is
+    attached there."""
 
     tags: dict[Tag, str] = field(default_factory=dict)  # tag -> ts
-    files: set[str] = field(default_factory=set)
+    attached: bool = False
 
 
 def attachment_name(job: str) -> str:
@@ -76,8 +77,8 @@ async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
             if tag is not None and tag.job == job:
                 found.setdefault(tag, str(message["ts"]))  # a split part: its first message
             elif message.get("files"):
-                posted.files.update(str(f.get("name")) for f in message["files"]
-                                    if f.get("name") == attachment_name(job))
+                posted.attached |= any(f.get("name") == attachment_name(job)
+                                       for f in message["files"])
             elif tag is None and _maybe_stream(message, bot_id, stream_after):
                 untagged.append(str(message["ts"]))
         cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
@@ -89,9 +90,9 @@ async def tagged(client: AsyncWebClient, channel: str, thread_ts: str, job: str,
 
 
 def _maybe_stream(message: dict[str, Any], bot_id: str | None, after: str | None) -> bool:
-    """Could this be a stream a killed attempt started: this bot's, after the question (so
-    not the thread's first message), and not a file?"""
-    if bot_id is None or after is None or message.get("bot_id") != bot_id or message.get("files"):
+    """Could this untagged message (not a file) be a stream a killed attempt started: this
+    bot's, after the question (so not the thread's first message)?"""
+    if bot_id is None or after is None or message.get("bot_id") != bot_id:
         return False
     try:
         return float(message["ts"]) > float(after)
