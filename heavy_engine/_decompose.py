@@ -61,12 +61,15 @@ def fallback_questions(question: str, n: int) -> list[str]:
     return out
 
 
+_PUNCTUATION = re.compile(r"\W+")
+
+
 def _unique(found: list[str]) -> list[str]:
     """The sub-questions in order, without repeats (ignoring case and punctuation)."""
     seen: set[str] = set()
     unique = []
     for q in found:
-        key = re.sub(r"\W+", " ", q.lower()).strip()
+        key = _PUNCTUATION.sub(" ", q.lower()).strip()
         if key and key not in seen:
             seen.add(key)
             unique.append(q)

@@ -724,7 +724,8 @@ class DistributedRunner:
             try:
                 async for event in run.stream():
                     pending.append(event)
-                    wake.set()
+                    if self._followed(job.id):  # else the first ask wakes the writer
+                        wake.set()
             finally:
                 ended = True
                 wake.set()

@@ -6,6 +6,7 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +21,30 @@ from ._results import result_from_dict, result_to_dict
 
 log = logging.getLogger("heavy.runtime")
 UNFINISHED = ("queued", "running", "interrupted")
+_CONFIGS_KEPT = 256
+
+
+class _Configs:
+    """Stored settings snapshots, validated once each: most jobs of a process share a few
+    (one per channel set-up), and validating one costs more than the rest of reading its row.
+    The configs are frozen, so sharing one is safe; a shared one also keeps its providers'
+    fingerprints cached (`ProviderPool`)."""
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, HeavyConfig] = {}
+
+    def get(self, data: dict[str, Any]) -> HeavyConfig:
+        try:
+            key = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # e.g. an integer past 64 bits: checked, not kept
+            return validate_config(data)
+        config = self._known.get(key)
+        if config is None:
+            config = validate_config(data)  # ConfigError: not kept
+            if len(self._known) >= _CONFIGS_KEPT:
+                del self._known[next(iter(self._known))]  # the oldest
+            self._known[key] = config
+        return config
 
 
 def job_row(job: Job) -> JobRow:
@@ -47,6 +72,7 @@ class JobStore:
         # Used when a stored snapshot no longer validates; the runner then fails the job.
         self.fallback_config = fallback_config
         self.invalid: set[str] = set()
+        self._configs = _Configs()
 
     async def insert(self, job: Job) -> bool:
         """Write a new job; False when its `(platform, dedup_key)` was already used."""
@@ -139,7 +165,7 @@ class JobStore:
                        reply=dict(row.reply or {}), dedup_key=row.dedup_key,
                        attachments=row.attachments)
         try:
-            config = validate_config(row.config)
+            config = self._configs.get(row.config)
         except ConfigError as err:
             log.warning("job %s: stored settings no longer validate: %s", row.id, err)
             config = self.fallback_config
