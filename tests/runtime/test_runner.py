@@ -443,3 +443,25 @@ async def test_a_submission_half_done_across_the_read_is_queued_once(
     await settle(runner)
     assert delivery.seen == ["half-done"]
     assert len(fake.calls("synthesis")) == 1
+
+
+def test_stored_settings_are_validated_once_and_a_stale_snapshot_still_falls_back() -> None:
+    from heavy_engine import HeavyConfig
+    from heavy_engine.runtime._models import JobRow
+
+    store = JobStore(None, HeavyConfig(agents=2))  # type: ignore[arg-type]  # no database read
+
+    def row(job_id: str, config: dict[str, object]) -> JobRow:
+        return JobRow(id=job_id, platform="api", workspace="w", channel="c", requester="u",
+                      question="q?", thread=None, context=None, flags={}, reply={},
+                      dedup_key=None, attachments=None, config=config, status="queued",
+                      attempts=0, created_at=datetime.now(UTC))
+
+    snapshot = HeavyConfig(agents=3).model_dump(mode="json")
+    first = store._to_job(row("a", snapshot))
+    again = store._to_job(row("b", dict(reversed(list(snapshot.items())))))  # keys reordered
+    assert first.config.agents == 3 and again.config is first.config
+    stale = store._to_job(row("c", {**snapshot, "agents": "three"}))
+    assert stale.config is store.fallback_config and store.invalid == {"c"}
+    assert store._to_job(row("d", {**snapshot, "agents": "three"})).config.agents == 2
+    assert store.invalid == {"c", "d"}  # a refused snapshot is not kept as if it were good
