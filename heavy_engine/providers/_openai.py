@@ -32,6 +32,7 @@ from yarl import URL
 from .._config import ProviderConfig
 from .._errors import ProviderError
 from .._types import ChatRequest, Completion
+from ._connect import DirectConnector
 from ._openai_wire import (
     BadReply,
     StreamState,
@@ -129,7 +130,7 @@ class OpenAIProvider:
         if self._session is None:
             n = self.config.max_concurrency
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=n, limit_per_host=n, keepalive_timeout=30),
+                connector=DirectConnector(limit=n, limit_per_host=n, keepalive_timeout=30),
                 headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT),
                 trust_env=False,  # proxies are resolved once in __init__ (see proxy_for)
