@@ -48,6 +48,7 @@ ONLINE_WAIT = 120.0  # a job recovered at start-up waits this long for the login
 THREAD_EXISTS = 160004  # Discord's code for "a thread has already been created for this message"
 ARCHIVE_MINUTES: Literal[1440] = 1440  # a day: Discord allows 60, 1440, 4320 or 10080
 ORIGINAL = "@original"  # the interaction's own response, in webhook message routes
+HISTORY_SCAN = 200  # messages a retry reads to find what it posted before (two requests)
 StopView = Callable[[str, int], discord.ui.View]
 AnswerView = Callable[[str], discord.ui.View]
 
@@ -94,7 +95,52 @@ class DiscordSurface:
         return lambda: self.pacer.turn(channel)
 
     async def posted(self, job: Job) -> dict[Tag, str]:
-        return {}  # each post's nonce makes Discord return the first message instead
+        """What an earlier attempt posted without recording it. Each post's nonce makes Discord
+        return the first message instead of a second, but only for a few minutes, and message
+        history never shows nonces: a retry after a longer outage finds its posts among the
+        bot's messages. The live card by its Stop button (the job id is in it); the answer's
+        parts and the failure note by their text, the same again from the result stored before
+        the first of them was posted (nothing is posted before it is)."""
+        found: dict[Tag, str] = {}
+        reply, me = job.reply, self.client.user
+        if me is None:
+            return found
+        if reply.get("card") is None:
+            stop = f"heavy:stop:{job.id}:"
+            async for message in self._history(int(reply["channel"]), reply.get("reference")):
+                if message.author.id == me.id and any(
+                        (getattr(item, "custom_id", None) or "").startswith(stop)
+                        for row in message.components for item in getattr(row, "children", ())):
+                    found[Tag.card(job.id)] = str(message.id)
+                    break
+        if job.result is None:
+            return found
+        wanted = self._texts(job, job.result)
+        if wanted:
+            target = int(reply.get("thread") or reply["channel"])
+            after = reply.get("card") or found.get(Tag.card(job.id)) or reply.get("reference")
+            async for message in self._history(target, after):
+                tag = wanted.get(message.content.strip()) if message.author.id == me.id else None
+                if tag is not None and tag not in found:
+                    found[tag] = str(message.id)
+        return found
+
+    def _texts(self, job: Job, result: RunResult) -> dict[str, Tag]:
+        """What this job's answer parts or failure note say (stripped), and their tags."""
+        parts = self.answer_parts(job, result)
+        if parts is not None:
+            return {(part.text or "").strip(): Tag.part(job.id, part.index) for part in parts}
+        text = self._failure(job, result)
+        return {} if text is None else {text.strip(): Tag.failure(job.id)}
+
+    def _history(self, channel: int, after: str | None) -> Any:
+        """The channel's messages after `after`, oldest first (else the latest, newest first),
+        at most `HISTORY_SCAN` (a retry reads a page or two)."""
+        messageable = self.client.get_partial_messageable(channel)
+        if after is None:
+            return messageable.history(limit=HISTORY_SCAN)
+        return messageable.history(limit=HISTORY_SCAN, after=discord.Object(int(after)),
+                                   oldest_first=True)
 
     # -- the card ----------------------------------------------------------------------------
 
@@ -221,12 +267,18 @@ class DiscordSurface:
 
     async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
                            state: ProgressState) -> None:
+        text = self._failure(job, result)
+        if text is not None:
+            await self._post(job, text, Tag.failure(job.id),
+                             mention=bool(job.reply.get("mention")))
+
+    @staticmethod
+    def _failure(job: Job, result: RunResult) -> str | None:
+        """The note that says why there is no answer; None when stopped (the card says who)."""
         if result.status == "cancelled":
-            return  # the card says who stopped it
-        mention = bool(job.reply.get("mention"))
+            return None
         text = failure_text(result.error, job.id, status=result.status)
-        await self._post(job, f"<@{job.spec.user}> {text}" if mention else text,
-                         Tag.failure(job.id), mention=mention)
+        return f"<@{job.spec.user}> {text}" if job.reply.get("mention") else text
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         try:

@@ -11,7 +11,7 @@ as Discord does.
 
 Message nonces as Discord: a create with `nonce` and `enforce_nonce: true` whose nonce the same
 author used within `nonce_ttl` seconds returns that message instead of creating another; a
-created message carries its nonce.
+created message carries its nonce in the create's response, not when read back (history).
 
 Files: `attach(name, data)` stores a file and returns the attachment object a message carries;
 its `url` points at this server's `/attachments/...` route (the CDN's shape, with a signed query
@@ -335,18 +335,22 @@ class FakeDiscord:
             if method == "POST":
                 return 200, self._create(m.group(1), body, files)
             if method == "GET":
+                # As Discord: newest first; with `after`, the `limit` messages right after it
                 limit = int(request.query.get("limit", "50"))
                 before = int(request.query.get("before", str(1 << 64)))
-                found = [x for x in self.messages.values()
-                         if x["channel_id"] == m.group(1) and int(x["id"]) < before]
-                return 200, list(reversed(found))[:limit]
+                after = int(request.query.get("after", "0"))
+                found = sorted((x for x in self.messages.values()
+                                if x["channel_id"] == m.group(1) and after < int(x["id"]) < before),
+                               key=lambda x: int(x["id"]))
+                page = found[:limit] if "after" in request.query else found[-limit:]
+                return 200, [_as_read(x) for x in reversed(page)]
         if (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
             msg = self.messages.get(m.group(2))
             if msg is None:
                 return 404, {"code": 10008, "message": "Unknown Message"}
             if method == "PATCH":
                 self._edit(m.group(2), body, files)
-            return 200, msg
+            return 200, _as_read(msg) if method == "GET" else msg
         if method == "POST" and (
                 m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)/threads", path)):
             return self._thread(m.group(1), body, thread_id=m.group(2))
@@ -476,6 +480,12 @@ async def _read_body(request: web.Request) -> tuple[Any, list[tuple[str, bytes]]
         return body, files
     raw = await request.read()
     return (json.loads(raw) if raw else None), []
+
+
+def _as_read(msg: dict[str, Any]) -> dict[str, Any]:
+    """A message as Discord returns it when read: its nonce is only in the create's response
+    and the gateway's MESSAGE_CREATE, never in history or a fetch."""
+    return {k: v for k, v in msg.items() if k != "nonce"}
 
 
 def _attachment(att_id: str, name: str, data: bytes) -> dict[str, Any]:
