@@ -6,9 +6,9 @@ aiohttp opens every connection through aiohappyeyeballs: a Python socket, `sock_
 connects to an IP in C: 29 us of CPU per connection against 71-91 us (both sides of a local
 connection, 3,000 at once). A burst opens one connection per call in flight (4,000 for 1,000
 questions), which made connecting ~12% of a replica's CPU. Several addresses (happy eyeballs),
-TLS (aiohttp maps its certificate errors), a local address or a socket factory: aiohttp's way.
+TLS (aiohttp maps its certificate errors) and a scoped IPv6 address go aiohttp's way.
 
-`_wrap_create_connection` is aiohttp's; tests/engine/test_providers_connect.py fails if an
+`_wrap_create_connection` is aiohttp's; tests/engine/providers/test_connect.py fails if an
 upgrade changes what this relies on.
 """
 
