@@ -243,6 +243,7 @@ class ReplyPipeline:
                       state: ProgressState, found: Mapping[Tag, str]) -> None:
         surface = self.surface
         try:
+            await self.runner.stored(job)  # a retry then replays this very answer
             if await surface.finish_live(job, ledger, result, state):
                 return
             parts = surface.answer_parts(job, result)

@@ -120,6 +120,11 @@ class JobRunner(Protocol):
 
     async def save_reply(self, job: Job) -> None: ...
 
+    async def stored(self, job: Job) -> None:
+        """Return once the running `job`'s result is stored (at once when an earlier attempt
+        stored it): the reply pipeline posts no answer before, so a retry replays it."""
+        ...
+
     async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
         """True when a job was asked in that thread before (durably, across restarts), so a
         front end's "follow the threads I answered in" policy survives a restart."""

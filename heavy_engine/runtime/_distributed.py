@@ -69,7 +69,7 @@ from ._events_log import (
 from ._limits import over_budget, queue_refusal, startable
 from ._manager import UPDATE, QueueManager
 from ._models import JobRow
-from ._results import failed_result, job_request, replay_run
+from ._results import StoredResults, failed_result, job_request, replay_run
 from ._store import JobStore, _outcome, job_values
 from ._submit import accepted, new_job, refused
 from ._views import status_view
@@ -226,6 +226,7 @@ class DistributedRunner:
         self._clock = clock
         self._deliveries: dict[str, Delivery] = {}
         self._runs: dict[str, Run] = {}
+        self._stored = StoredResults()
         url = self.db.engine.url.render_as_string(hide_password=False)
         # Autocommit: each of procrastinate's queries is one statement, and without it every
         # fetch, finish and heartbeat also paid a BEGIN and a COMMIT round trip. The pool also
@@ -381,6 +382,9 @@ class DistributedRunner:
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
+
+    async def stored(self, job: Job) -> None:
+        await self._stored.wait(job.id)
 
     async def save_reply(self, job: Job) -> None:
         await self.store.save_reply(job)
@@ -657,6 +661,7 @@ class DistributedRunner:
                 refusal = await over_budget(self.store, job, job.started_at or self._clock())
                 if refusal is not None:
                     job.result = failed_result(job, str(refusal))
+            self._stored.begin(job)
             if job.result is not None:
                 run = replay_run(job, job.result)
             else:
@@ -703,6 +708,7 @@ class DistributedRunner:
                             error="An internal error stopped this request.",
                             finished_at=self._clock())
         finally:
+            self._stored.end(job.id)
             self._runs.pop(job.id, None)
 
     async def _publish(self, job: Job, run: Run) -> _Tail:
@@ -776,6 +782,7 @@ class DistributedRunner:
                 await self._set(job.id, tail, **outcome)  # before the answer is posted
                 outcome, tail = {}, None
             self.metrics.record_usage(result, job.config.effective_orchestrator_model)
+        self._stored.done(job.id)
         delivered = True
         if delivery_task is not None:
             try:

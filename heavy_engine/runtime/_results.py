@@ -79,3 +79,34 @@ def replay_run(job: Job, result: RunResult) -> Run:
     run._task = asyncio.get_running_loop().create_task(_value(result))
     run.emit(Done(result=result))
     return run
+
+
+class StoredResults:
+    """Which running jobs have their result stored: the reply pipeline posts no answer before
+    (`JobRunner.stored`), so a job retried after a crash replays the very answer whose first
+    parts went out, never a new one around them. The delivery runs beside the runner's own
+    task, and the run's `Done` reaches both at once: without this, a fast platform took the
+    first part before the database took the result."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+
+    def begin(self, job: Job) -> None:
+        """`job` starts running here; stored already when an earlier attempt stored it."""
+        event = self._events[job.id] = asyncio.Event()
+        if job.result is not None:
+            event.set()
+
+    def done(self, job_id: str) -> None:
+        event = self._events.get(job_id)
+        if event is not None:
+            event.set()
+
+    def end(self, job_id: str) -> None:
+        self._events.pop(job_id, None)
+
+    async def wait(self, job_id: str) -> None:
+        """Until the result of `job_id` is stored; at once for a job not running here."""
+        event = self._events.get(job_id)
+        if event is not None:
+            await event.wait()

@@ -42,7 +42,7 @@ from ._contract import (
 from ._finish import save_end, save_retrying
 from ._ingest import GroupInsert
 from ._limits import RunningJobs, over_budget, queue_refusal, startable
-from ._results import failed_result, job_request, replay_run
+from ._results import StoredResults, failed_result, job_request, replay_run
 from ._store import JobStore
 from ._submit import accepted, new_job, refused
 
@@ -75,6 +75,7 @@ class DurableRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._cancel_requested: set[str] = set()
         self._unsaved: dict[str, Job] = {}  # ended, but the database refused the end
+        self._stored = StoredResults()
         # Admission is one synchronous step on the loop (limits checked against the queue,
         # the running jobs and the admitted jobs whose rows are being written); the rows of
         # concurrent submissions are then committed together (group commit).
@@ -153,6 +154,9 @@ class DurableRunner:
 
     def get_run(self, job_id: str) -> Run | None:
         return self._runs.get(job_id)
+
+    async def stored(self, job: Job) -> None:
+        await self._stored.wait(job.id)
 
     async def save_reply(self, job: Job) -> None:
         await self.store.save_reply(job)
@@ -305,6 +309,7 @@ class DurableRunner:
                     await self.store.save(job)
                     self.metrics.jobs_rejected.inc(platform=job.spec.platform,
                                                    reason=refusal.reason)
+            self._stored.begin(job)
             if job.result is not None:
                 run = replay_run(job, job.result)
             else:
@@ -322,6 +327,7 @@ class DurableRunner:
                 job.result = result
                 await save_retrying(self.store, job)  # stored before the answer is posted
                 self.metrics.record_usage(result, job.config.effective_orchestrator_model)
+            self._stored.done(job.id)
             delivered = await self._await_delivery(job, delivery_task)
             status: JobStatus = JOB_STATUS[result.status]
             error = result.error
@@ -349,6 +355,7 @@ class DurableRunner:
             await self._finish(job, "failed",
                                f"An internal error stopped this request (reference {reference}).")
         finally:
+            self._stored.end(job.id)
             self._running.pop(job.id, None)
             self._runs.pop(job.id, None)
             self._tasks.pop(job.id, None)

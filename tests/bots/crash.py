@@ -41,6 +41,9 @@ class DyingSave:
             raise asyncio.CancelledError  # killed: the ledger never learns of the post
         self.saved = copy.deepcopy(job.reply)
 
+    async def stored(self, job: Job) -> None:
+        return None  # the scenarios store no results: each attempt runs anew
+
     def retry(self, job: Job, first_reply: dict[str, Any]) -> Job:
         """`job`'s next attempt, with the reply state the database holds."""
         reply = copy.deepcopy(self.saved if self.saved is not None else first_reply)

@@ -174,9 +174,14 @@ class Runner:
     def __init__(self, job: Job) -> None:
         self.job = job
         self.saved: list[dict[str, Any]] = []
+        self.result_stored = asyncio.Event()
+        self.result_stored.set()
 
     async def save_reply(self, job: Job) -> None:
         self.saved.append(dict(job.reply))
+
+    async def stored(self, job: Job) -> None:
+        await self.result_stored.wait()
 
     async def submit(self, spec: JobSpec) -> Job:
         self.job.position = 2
@@ -210,6 +215,22 @@ async def test_a_delivery_resumes_after_the_parts_already_sent() -> None:
     assert surface.sent == ["reuse m9", "final card", "part 1", "part 2", "closed"]
     assert [s.get("parts") for s in runner.saved] == [2, 3, 3]
     assert runner.saved[-1]["answered"] is True
+
+
+async def test_no_answer_goes_out_before_the_runner_has_stored_the_result() -> None:
+    job = _job()
+    surface, runner = Recorder(), Runner(job)
+    runner.result_stored.clear()
+    pipeline = ReplyPipeline(runner, surface, name="test")  # type: ignore[arg-type]
+    run = _run()
+    run.emit(Done(result=_result()))
+    delivery = asyncio.create_task(pipeline.deliver(job, run))
+    await asyncio.sleep(0.1)
+    assert "final card" in surface.sent  # the delivery got this far...
+    assert not any(s.startswith("part") for s in surface.sent)  # ...and holds the answer
+    runner.result_stored.set()
+    await delivery
+    assert surface.sent[-4:] == ["part 0", "part 1", "part 2", "closed"]
 
 
 async def test_an_answered_job_sends_nothing() -> None:

@@ -123,3 +123,19 @@ async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
     yield make
     for client in clients:
         await client.close()
+
+
+class StoredFirstDelivery:
+    """A front end that, at the run's end, waits for the runner's `stored` and reads the job
+    back, as the reply pipeline does before it posts an answer: what it found stored."""
+
+    def __init__(self, runner: Any) -> None:
+        self.runner = runner
+        self.found: list[bool] = []  # per job: its result was stored before the answer
+
+    async def deliver(self, job: Job, run: Run) -> None:
+        async for event in run.stream():
+            if event.type == "done":
+                await self.runner.stored(job)
+                row = await self.runner.store.get(job.id)
+                self.found.append(row is not None and row.result is not None)

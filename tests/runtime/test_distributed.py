@@ -20,7 +20,7 @@ from heavy_engine.observability import Metrics
 from heavy_engine.runtime import JobRejected, JobSpec, JobStore
 from heavy_engine.testing import FakeLLM, fake_config
 
-from .conftest import RecordingDelivery, spec
+from .conftest import RecordingDelivery, StoredFirstDelivery, spec
 
 pytest.importorskip("procrastinate")
 
@@ -112,6 +112,25 @@ async def test_a_job_asked_on_one_replica_runs_on_another(replica: MakeReplica) 
     assert stored is not None and stored.result is not None and stored.result.answer
     assert stored.attempts == 1
     assert [j for j, _ in delivery.posted] == [job.id]  # delivered on the worker, once
+
+
+async def test_a_worker_posts_no_answer_before_its_result_is_stored(
+        replica: MakeReplica, monkeypatch: pytest.MonkeyPatch) -> None:
+    worker = await replica()
+    delivery = StoredFirstDelivery(worker)
+    worker.register_delivery("slack", delivery)
+    set_ = worker._set
+
+    async def slow_set(job_id: str, tail: Any = None, **values: Any) -> None:
+        if "result" in values:
+            await asyncio.sleep(0.2)  # a busy database: the platform would have been first
+        await set_(job_id, tail, **values)
+
+    monkeypatch.setattr(worker, "_set", slow_set)
+    job = await worker.submit(spec())
+    assert job is not None
+    assert await _final(worker, job.id) == "done"
+    assert delivery.found == [True]
 
 
 async def test_any_replica_follows_a_job_and_resumes_after_a_number(

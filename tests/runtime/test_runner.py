@@ -14,7 +14,7 @@ from heavy_engine.runtime import DurableRunner, Job, JobRejected, JobStore
 from heavy_engine.runtime._results import result_from_dict
 from heavy_engine.testing import FakeLLM, hang_reply
 
-from .conftest import MakeRunner, RecordingDelivery, settle, spec
+from .conftest import MakeRunner, RecordingDelivery, StoredFirstDelivery, settle, spec
 
 
 async def _status(runner: DurableRunner, job_id: str) -> str | None:
@@ -465,3 +465,24 @@ def test_stored_settings_are_validated_once_and_a_stale_snapshot_still_falls_bac
     assert stale.config is store.fallback_config and store.invalid == {"c"}
     assert store._to_job(row("d", {**snapshot, "agents": "three"})).config.agents == 2
     assert store.invalid == {"c", "d"}  # a refused snapshot is not kept as if it were good
+
+
+async def test_no_answer_is_posted_before_its_result_is_stored(
+        make_runner: MakeRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delivery runs beside the runner and sees `Done` as it does: it waits for `stored`,
+    so a retry after a crash replays the answer whose parts went out, not a new one."""
+    runner = await make_runner()
+    delivery = StoredFirstDelivery(runner)
+    runner.register_delivery("slack", delivery)
+    save = runner.store.save
+
+    async def slow_save(job: Job) -> None:
+        if job.result is not None:
+            await asyncio.sleep(0.2)  # a busy database: the platform would have been first
+        await save(job)
+
+    monkeypatch.setattr(runner.store, "save", slow_save)
+    job = await runner.submit(spec())
+    assert job is not None
+    await settle(runner)
+    assert delivery.found == [True]
