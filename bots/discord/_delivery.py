@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import io
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -40,6 +41,7 @@ from ._render import (
     sources_embed,
     thread_name,
 )
+from ._stop import STOP_PATTERN
 
 log = logging.getLogger("heavy.discord")
 
@@ -106,11 +108,8 @@ class DiscordSurface:
         if me is None:
             return found
         if reply.get("card") is None:
-            stop = f"heavy:stop:{job.id}:"
             async for message in self._history(int(reply["channel"]), reply.get("reference")):
-                if message.author.id == me.id and any(
-                        (getattr(item, "custom_id", None) or "").startswith(stop)
-                        for row in message.components for item in getattr(row, "children", ())):
+                if message.author.id == me.id and _stops(message, job.id):
                     found[Tag.card(job.id)] = str(message.id)
                     break
         if job.result is None:
@@ -364,6 +363,16 @@ def nonce(tag: Tag) -> str:
     with `enforce_nonce`, so Discord returns the message already created with it (for a few
     minutes) instead of posting again."""
     return hashlib.blake2b(str(tag).encode(), digest_size=12).hexdigest()
+
+
+def _stops(message: discord.Message, job_id: str) -> bool:
+    """Whether the message carries the Stop button of `job_id` (its live card does)."""
+    for row in message.components:
+        for item in getattr(row, "children", ()):
+            match = re.fullmatch(STOP_PATTERN, getattr(item, "custom_id", None) or "")
+            if match is not None and match["job"] == job_id:
+                return True
+    return False
 
 
 def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:
