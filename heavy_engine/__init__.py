@@ -5,7 +5,7 @@ The engine never imports a chat library; Slack and Discord adapters live in `bot
 
 from __future__ import annotations
 
-from ._config import (
+from .core._config import (
     MAX_AGENTS,
     AgentOverride,
     HeavyConfig,
@@ -19,10 +19,10 @@ from ._config import (
     use_simulated,
     validate_config,
 )
-from ._decompose import fallback_questions, normalise_questions, parse_questions
-from ._engine import Engine, HeavyRequest, Run, validate_question
-from ._errors import ConfigError, HeavyError, ProviderError, RequestRejected
-from ._events import (
+from .core._decompose import fallback_questions, normalise_questions, parse_questions
+from .core._engine import Engine, HeavyRequest, Run, validate_question
+from .core._errors import ConfigError, HeavyError, ProviderError, RequestRejected
+from .core._events import (
     Accepted,
     AgentFinished,
     AgentRevised,
@@ -38,9 +38,9 @@ from ._events import (
     ToolCalled,
     ToolFinished,
 )
-from ._gc import tune_gc
-from ._sources import Source
-from ._types import ChatRequest, Completion, ToolCall, Usage
+from .core._gc import tune_gc
+from .core._sources import Source
+from .core._types import ChatRequest, Completion, ToolCall, Usage
 
 __all__ = [
     "MAX_AGENTS",

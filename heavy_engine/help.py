@@ -7,9 +7,9 @@ Markdown to their platform (Slack mrkdwn, Discord Markdown) like any answer.
 
 from __future__ import annotations
 
-from ._config import HeavyConfig
 from .attachments import AttachmentLimits, size_text
 from .conversations import MAX_CHARS, MAX_MESSAGES
+from .core._config import HeavyConfig
 
 MAX_AGENTS = 16
 

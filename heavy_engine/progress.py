@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ._events import (
+from .core._events import (
     Accepted,
     AgentFinished,
     AgentRevised,

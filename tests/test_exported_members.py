@@ -27,7 +27,7 @@ PUBLIC = {
         "build_parser", "hide_secrets", "main",
     ],
     "heavy_engine.db": [
-        "Base", "ChannelSettings", "DEFAULT_URL", "Database", "MIGRATIONS_DIR", "SettingsAudit",
+        "Base", "ChannelSettings", "DEFAULT_URL", "Database", "JobRow", "MIGRATIONS_DIR", "SettingsAudit",
         "URL_ENV", "UTCDateTime", "create_engine", "database_url", "dump_json", "head_revision",
         "install_queue_schema", "is_postgres", "is_sqlite", "libpq_url", "normalize_url",
         "revisions", "upgrade_queue_schema", "upgrade_sql", "utcnow"
@@ -56,12 +56,14 @@ PUBLIC = {
         "last_user_text", "parse_completion", "provider_message", "provider_types", "proxy_for",
         "render_prompt", "retry_after", "text_of", "topic_of",
     ],
-    "heavy_engine.runtime": [
-        "Adapter", "AdapterFactory", "Api", "BudgetLeft", "ConfigResolver", "Delivery",
-        "DurableRunner", "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRow",
-        "JobRunner", "JobSpec", "JobStatus", "JobStore", "PastJob", "READY", "ROLES",
-        "RejectReason", "Role", "Services", "build_app", "build_runner", "connection_options",
-        "job_view", "listen", "load_adapters", "may_ask"
+    "heavy_engine.jobs": [
+        "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
+        "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec", "JobStatus",
+        "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
+    ],
+    "heavy_engine.service": [
+        "Api", "READY", "ROLES", "Role", "build_app", "build_runner", "connection_options",
+        "listen", "load_adapters",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

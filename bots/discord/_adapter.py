@@ -33,7 +33,7 @@ from heavy_engine.conversations import (
 )
 from heavy_engine.delivery import ReplyPipeline, may_stop, shorten
 from heavy_engine.help import help_text
-from heavy_engine.runtime import JobSpec, Services, may_ask
+from heavy_engine.jobs import JobSpec, Services, may_ask
 from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 

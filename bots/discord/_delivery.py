@@ -27,8 +27,8 @@ import discord
 
 from heavy_engine import RunResult
 from heavy_engine.delivery import Ledger, Pace, Part, Tag
+from heavy_engine.jobs import Job
 from heavy_engine.progress import ProgressState
-from heavy_engine.runtime import Job
 from heavy_engine.text import answer_body, footer, source_links
 
 from ._render import (

@@ -13,7 +13,7 @@ from typing import Any
 
 import discord
 
-from heavy_engine.runtime import Services
+from heavy_engine.jobs import Services
 from heavy_engine.settings import (
     AnyOf,
     AuditEntry,

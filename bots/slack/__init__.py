@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from heavy_engine.runtime import Services
+from heavy_engine.jobs import Services
 
 from ._adapter import EVENTS_PATH, SlackAdapter
 from ._env import SlackEnv, slack_env

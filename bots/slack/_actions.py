@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from heavy_engine.delivery import may_stop
-from heavy_engine.runtime import Job
+from heavy_engine.jobs import Job
 from heavy_engine.settings import Scope
 
 from ._bot import PLATFORM, SlackBot

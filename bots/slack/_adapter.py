@@ -24,7 +24,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.delivery import ReplyPipeline
-from heavy_engine.runtime import Services
+from heavy_engine.jobs import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
 from . import (

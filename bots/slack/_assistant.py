@@ -20,7 +20,7 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine.runtime import JobSpec
+from heavy_engine.jobs import JobSpec
 
 from ._bot import PLATFORM, SlackBot
 from ._incoming import slack_to_plain

@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig
 from heavy_engine.delivery import ReplyPipeline
-from heavy_engine.runtime import JobSpec, Services, may_ask
+from heavy_engine.jobs import JobSpec, Services, may_ask
 from heavy_engine.settings import AdminPolicy
 
 from ._cards import failure_text

@@ -24,8 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import RunResult
 from heavy_engine.delivery import Ledger, Pace, Part, Tag
+from heavy_engine.jobs import Job
 from heavy_engine.progress import ProgressState
-from heavy_engine.runtime import Job
 from heavy_engine.text import answer_body, footer, run_notes, source_links
 
 from ._answer import attach, plan_answer, send_message

@@ -18,7 +18,7 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine.runtime import JobHistory
+from heavy_engine.jobs import JobHistory
 
 from ._bot import PLATFORM, SlackBot
 from ._markdown import FEEDBACK_ACTION, parse_feedback

@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig
-from heavy_engine.runtime import BudgetLeft, JobHistory, PastJob
+from heavy_engine.jobs import BudgetLeft, JobHistory, PastJob
 from heavy_engine.settings import Scope
 
 from ._bot import PLATFORM, SlackBot

@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from heavy_engine import Done, Run
-from heavy_engine.runtime import Delivery, Job
+from heavy_engine.jobs import Delivery, Job
 
 from ._installs import DbInstallationStore
 

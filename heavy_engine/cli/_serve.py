@@ -24,12 +24,12 @@ from sqlalchemy.engine import make_url
 
 from .. import ConfigError, Engine, HeavyConfig, simulated_fallback, tune_gc, use_simulated
 from ..db import Database
+from ..jobs import Services
 from ..observability import Metrics, configure_logging
-from ..runtime import (
+from ..service import (
     READY,
     ROLES,
     Role,
-    Services,
     build_app,
     build_runner,
     connection_options,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..db import Database
-from ..runtime._models import JobRow
+from ..db._job_tables import JobRow
 from ._context import ChatMessage
 
 MAX_EXCHANGES = 10  # question + answer pairs: 20 messages, the context's bound

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ._base import Base, UTCDateTime, utcnow
 from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_url, is_sqlite
+from ._job_tables import JobRow
 from ._json import dumps as dump_json
 from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
 from ._tables import ChannelSettings, SettingsAudit
@@ -38,6 +39,7 @@ __all__ = [
     "Base",
     "ChannelSettings",
     "Database",
+    "JobRow",
     "SettingsAudit",
     "UTCDateTime",
     "create_engine",

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 URL_ENV = "HEAVY_DATABASE_URL"
 DEFAULT_URL = "sqlite+aiosqlite:///./data/heavy.db"
 BUSY_TIMEOUT_MS = 10_000
-POOL_SIZE = 20  # PostgreSQL connections per process (runtime/_direct.py has the queue's own)
+POOL_SIZE = 20  # PostgreSQL connections per process (jobs/_direct.py has the queue's own)
 
 
 def database_url(url: str | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -74,7 +74,7 @@ def create_engine(url: str | None = None) -> AsyncEngine:
         # No overflow: SQLAlchemy closes an overflow connection when it is returned, so every
         # burst opened them again (a server process forked per connection, ~8% of a replica's
         # CPU under bench/replicas.py); past 20 a session waits for a free connection instead.
-        # (A worker's per-job statements use the job queue's pool: runtime/_direct.py.)
+        # (A worker's per-job statements use the job queue's pool: jobs/_direct.py.)
         kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
     engine = _create_async_engine(url, json_serializer=dumps, json_deserializer=loads, **kwargs)
     if parsed.get_backend_name() == "sqlite":

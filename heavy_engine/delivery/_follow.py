@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from .._engine import Run
-from .._events import Done
+from ..core._engine import Run
+from ..core._events import Done
 from ..progress import ProgressState
 
 Pace = Callable[[], Awaitable[None]]

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..runtime import Job
+from ..jobs import Job
 
 CARD, ANSWER, PARTS, ANSWERED = "card", "answer", "parts", "answered"
 Save = Callable[[Job], Awaitable[None]]

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._engine import Run
-from .._errors import RequestRejected
-from .._events import RunResult
+from ..core._engine import Run
+from ..core._errors import RequestRejected
+from ..core._events import RunResult
+from ..jobs import Job, JobRunner, JobSpec
 from ..progress import ProgressState
-from ..runtime import Job, JobRunner, JobSpec
 from ._follow import Follower, Pace
 from ._ledger import Ledger
 from ._once import Tag

@@ -14,7 +14,6 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from heavy_engine.db import Base, create_engine, database_url
-from heavy_engine.runtime import _models as _job_models  # noqa: F401  (registers `jobs`)
 
 config = context.config
 if config.config_file_name is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._events import RunResult
+from ..core._events import RunResult
 from ._metrics import JOB_BUCKETS, MetricSet
 
 

@@ -13,9 +13,9 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from .. import plugins
-from .._config import ProviderConfig
-from .._errors import ConfigError
-from .._types import ChatRequest, Completion
+from ..core._config import ProviderConfig
+from ..core._errors import ConfigError
+from ..core._types import ChatRequest, Completion
 
 
 @runtime_checkable

@@ -25,9 +25,9 @@ import tempfile
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-from .._config import ProviderConfig
-from .._errors import ProviderError
-from .._types import ChatRequest, Completion, Message, Usage
+from ..core._config import ProviderConfig
+from ..core._errors import ProviderError
+from ..core._types import ChatRequest, Completion, Message, Usage
 from ..observability._redact import SECRET_ENV
 from ._openai_wire import provider_message
 

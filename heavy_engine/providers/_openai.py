@@ -29,9 +29,9 @@ from typing import NoReturn
 import aiohttp
 from yarl import URL
 
-from .._config import ProviderConfig
-from .._errors import ProviderError
-from .._types import ChatRequest, Completion
+from ..core._config import ProviderConfig
+from ..core._errors import ProviderError
+from ..core._types import ChatRequest, Completion
 from ._connect import DirectConnector
 from ._openai_wire import (
     BadReply,

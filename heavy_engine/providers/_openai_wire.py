@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+from ..core._types import ChatRequest, Completion, Message, ToolCall, Usage
 from ..observability._redact import MASK, redact
 
 _JSON_MODE = {"type": "json_object"}

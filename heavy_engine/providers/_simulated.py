@@ -18,9 +18,9 @@ import re
 import zlib
 from collections.abc import AsyncGenerator, Mapping
 
-from .._config import ProviderConfig
-from .._errors import ConfigError
-from .._types import ChatRequest, Completion, Message, ToolCall, Usage
+from ..core._config import ProviderConfig
+from ..core._errors import ConfigError
+from ..core._types import ChatRequest, Completion, Message, ToolCall, Usage
 
 PACE_ENV = "HEAVY_SIMULATED_PACE"
 

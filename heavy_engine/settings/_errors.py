@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._errors import ConfigError, HeavyError
+from ..core._errors import ConfigError, HeavyError
 
 
 class SettingsRefused(ConfigError):

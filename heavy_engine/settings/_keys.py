@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._config import MAX_AGENTS, HeavyConfig
+from ..core._config import MAX_AGENTS, HeavyConfig
 from ._errors import SettingsRefused
 
 # Key -> path of attributes in HeavyConfig.
@@ -150,7 +150,7 @@ def read_value(config: HeavyConfig, key: str) -> Any:
 
 def access_value(config: HeavyConfig, key: str) -> list[str]:
     """What `key` amounts to over the levels: every blocked id, else the innermost allow list
-    (each level's allow list is still checked on its own: see `runtime.may_ask`)."""
+    (each level's allow list is still checked on its own: see `jobs.may_ask`)."""
     levels = [getattr(rules, key) for rules in config.access.levels()]
     if key == "block_users":
         return list(dict.fromkeys(i for ids in levels for i in ids))

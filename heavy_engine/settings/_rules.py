@@ -6,8 +6,8 @@ import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from .._config import HeavyConfig
-from .._errors import ConfigError
+from ..core._config import HeavyConfig
+from ..core._errors import ConfigError
 from ._errors import SettingsRefused
 from ._keys import (
     ACCESS_KEYS,

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from .._config import HeavyConfig
-from .._errors import RequestRejected
+from ..core._config import HeavyConfig
+from ..core._errors import RequestRejected
 from ..db import ChannelSettings, Database, SettingsAudit, utcnow
 from ._errors import SettingsConflict, SettingsRefused
 from ._keys import normalize_key
@@ -25,7 +25,7 @@ _BACKOFF_S = 0.005
 
 
 class JobLike(Protocol):
-    """The fields of `runtime.JobSpec` that resolution needs."""
+    """The fields of `jobs.JobSpec` that resolution needs."""
 
     platform: str
     workspace: str
@@ -72,7 +72,7 @@ class SettingsStore:
         )
 
     async def resolve_job(self, spec: JobLike) -> HeavyConfig:
-        """A `runtime.ConfigResolver`: bad flags become `RequestRejected` for the user."""
+        """A `jobs.ConfigResolver`: bad flags become `RequestRejected` for the user."""
         try:
             resolved = await self.resolve(spec.platform, spec.workspace, spec.channel, spec.flags)
         except SettingsRefused as err:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from .._config import ToolSettings
+from ..core._config import ToolSettings
 from ..plugins import PluginRegistry
 from ._scratch import remove_tree
 

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from heavy_engine import Engine, HeavyRequest
 from heavy_engine.delivery import ReplyPipeline, Surface
-from heavy_engine.runtime import Job, JobRunner
+from heavy_engine.jobs import Job, JobRunner
 
 Dies = Callable[[dict[str, Any]], bool]  # the reply state about to be saved -> killed now?
 

@@ -20,8 +20,8 @@ from heavy_engine.delivery import (
     may_stop,
     plan_answer,
 )
+from heavy_engine.jobs import Job, JobSpec
 from heavy_engine.progress import ProgressState
-from heavy_engine.runtime import Job, JobSpec
 
 LIMITS = AnswerLimits(part_chars=100, max_parts=3, attach_over=250, head_parts=2)
 PARA = "word " * 15  # 75 characters: one paragraph per part at a 100-character limit

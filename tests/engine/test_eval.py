@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine._config import HeavyConfig, use_simulated
 from heavy_engine.cli import main
+from heavy_engine.core._config import HeavyConfig, use_simulated
 from heavy_engine.eval import (
     Corpus,
     CorpusFetch,

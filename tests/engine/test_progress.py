@@ -51,7 +51,7 @@ def test_concurrent_tools_keep_the_still_running_one_visible() -> None:
 
 
 def test_compare_notes_phase() -> None:
-    from heavy_engine._events import AgentFinished, AgentRevised, NotesCompared, QuestionsReady
+    from heavy_engine.core._events import AgentFinished, AgentRevised, NotesCompared, QuestionsReady
     from heavy_engine.progress import ProgressState
 
     state = ProgressState()
@@ -68,8 +68,8 @@ def test_every_event_is_a_plain_dict_on_the_wire() -> None:
     """`Event.as_dict` copies field by field; it must say what `dataclasses.asdict` would."""
     import dataclasses
 
-    from heavy_engine import _events
-    from heavy_engine._sources import Source
+    from heavy_engine.core import _events
+    from heavy_engine.core._sources import Source
 
     @dataclasses.dataclass(slots=True, frozen=True)
     class Nested(_events.Event):  # not a real event: a field that is not a plain value

@@ -121,8 +121,8 @@ def test_transcript(turns: list[tuple[str, str]], kwargs: dict[str, int], expect
 
 
 def test_answer_body_and_sources_for_native_rendering() -> None:
-    from heavy_engine._events import RunResult
-    from heavy_engine._sources import Source, sources_section
+    from heavy_engine.core._events import RunResult
+    from heavy_engine.core._sources import Source, sources_section
     from heavy_engine.text import answer_body, source_links, sources_text
 
     sources = [Source("https://a.example/doc", "Doc A"), Source("https://b.example/", "")]

@@ -46,7 +46,7 @@ BEGIN
                  AND workspace = p_workspace AND channel = p_channel) < p_per_channel))
     RETURNING attempts INTO admitted;
     IF admitted IS NOT NULL THEN
-        PERFORM pg_notify('heavy_jobs', p_id);  -- runtime._events_log.CHANNEL
+        PERFORM pg_notify('heavy_jobs', p_id);  -- jobs._events_log.CHANNEL
     END IF;
     RETURN admitted;
 END

@@ -19,7 +19,7 @@ from bots.discord import DiscordAdapter, DiscordOptions  # first: imports discor
 import discord  # isort: skip
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, JobStore, Services
+from heavy_engine.jobs import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 from heavy_engine.testing import FakeLLM, fake_config
 

@@ -10,7 +10,7 @@ import pytest
 
 from bots.discord import DiscordAdapter, DiscordOptions, create_adapter, intents
 from heavy_engine import Engine
-from heavy_engine.runtime import DurableRunner, JobStore, Services
+from heavy_engine.jobs import DurableRunner, JobStore, Services
 
 from .conftest import Stack
 

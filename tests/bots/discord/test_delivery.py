@@ -9,7 +9,7 @@ import time
 import pytest
 
 from heavy_engine import HeavyRequest
-from heavy_engine.runtime import Job, JobSpec
+from heavy_engine.jobs import Job, JobSpec
 from heavy_engine.testing import error_reply, slow_reply, text_reply
 
 from .conftest import EDIT_INTERVAL, Stack

@@ -12,7 +12,7 @@ import pytest_asyncio
 from bots.discord import DiscordAdapter, DiscordOptions
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, JobStore, Services
+from heavy_engine.jobs import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 
 from .conftest import Stack

@@ -15,8 +15,8 @@ import pytest
 
 from heavy_engine import HeavyRequest, RunResult
 from heavy_engine.delivery import ReplyPipeline
-from heavy_engine.runtime import Job, JobRunner, JobSpec
-from heavy_engine.runtime._results import replay_run
+from heavy_engine.jobs import Job, JobRunner, JobSpec
+from heavy_engine.jobs._results import replay_run
 from heavy_engine.testing import text_reply
 
 from ..crash import Dies, DyingSave, after_card, after_part, attempt

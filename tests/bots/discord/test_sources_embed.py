@@ -9,7 +9,7 @@ import pytest
 from bots.discord._delivery import DiscordSurface
 from bots.discord._render import FIELD_VALUE_LIMIT, sources_embed
 from heavy_engine import RunResult
-from heavy_engine._sources import Source, sources_section
+from heavy_engine.core._sources import Source, sources_section
 
 
 def _result_with_sources(count: int) -> RunResult:

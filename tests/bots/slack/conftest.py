@@ -20,7 +20,7 @@ from slack_sdk.signature import SignatureVerifier
 from bots.slack import SlackAdapter, slack_env
 from heavy_engine import Engine, HeavyConfig
 from heavy_engine.db import Database
-from heavy_engine.runtime import DurableRunner, JobStore, Services
+from heavy_engine.jobs import DurableRunner, JobStore, Services
 from heavy_engine.settings import SettingsStore
 
 from .fake_slack import FakeSlack

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bots.slack._markdown import FEEDBACK_ACTION, parse_feedback
-from heavy_engine.runtime import JobHistory
+from heavy_engine.jobs import JobHistory
 
 from .conftest import MakeSlack, Slack
 from .fake_slack import BOT_USER, TEAM

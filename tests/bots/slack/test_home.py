@@ -10,7 +10,7 @@ import pytest
 
 from bots.slack._home import EDIT_ACTION, budget_text, job_line
 from bots.slack._modal import CALLBACK_ID
-from heavy_engine.runtime import BudgetLeft, PastJob
+from heavy_engine.jobs import BudgetLeft, PastJob
 
 from .conftest import MakeSlack, Slack, simulated_config
 from .fake_slack import BOT_USER, TEAM

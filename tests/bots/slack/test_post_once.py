@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from heavy_engine.runtime import Job, JobSpec
+from heavy_engine.jobs import Job, JobSpec
 from heavy_engine.testing import FakeLLM, fake_config, text_reply
 
 from ..crash import Dies, DyingSave, after_card, after_part, attempt

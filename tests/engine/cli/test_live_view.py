@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 
 from rich.console import Console
 
-from heavy_engine._events import (
+from heavy_engine.cli._render import LiveView
+from heavy_engine.core._events import (
     Accepted,
     AgentFinished,
     AgentStarted,
@@ -26,7 +27,6 @@ from heavy_engine._events import (
     ToolCalled,
     ToolFinished,
 )
-from heavy_engine.cli._render import LiveView
 
 
 class FakeClock:

@@ -18,7 +18,7 @@ from heavy_engine.conversations import (
     reply_chain_context,
 )
 from heavy_engine.db import Database
-from heavy_engine.runtime import Job, JobSpec, JobStore
+from heavy_engine.jobs import Job, JobSpec, JobStore
 from heavy_engine.testing import fake_config
 
 

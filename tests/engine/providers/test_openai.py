@@ -25,7 +25,7 @@ from heavy_engine import (
     ProviderError,
     Usage,
 )
-from heavy_engine._agent import CallBudget, call_model
+from heavy_engine.core._agent import CallBudget, call_model
 from heavy_engine.providers import (
     BadReply,
     OpenAIProvider,

@@ -7,10 +7,10 @@ import time
 import pytest
 
 from heavy_engine import Engine, HeavyConfig, HeavyRequest
-from heavy_engine._config import SIMULATED_PACE, ProviderConfig, use_simulated
-from heavy_engine._errors import ConfigError
-from heavy_engine._events import SynthesisDelta
-from heavy_engine._types import ChatRequest
+from heavy_engine.core._config import SIMULATED_PACE, ProviderConfig, use_simulated
+from heavy_engine.core._errors import ConfigError
+from heavy_engine.core._events import SynthesisDelta
+from heavy_engine.core._types import ChatRequest
 from heavy_engine.providers._simulated import SimulatedProvider, pace_from
 
 SIM = ProviderConfig(type="simulated")

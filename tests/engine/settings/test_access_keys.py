@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.runtime import JobSpec, may_ask
+from heavy_engine.jobs import JobSpec, may_ask
 from heavy_engine.settings import Scope, SettingsRefused, SettingsStore
 
 WORKSPACE = Scope("discord", "G1")

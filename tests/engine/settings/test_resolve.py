@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from heavy_engine import AgentOverride, HeavyConfig
-from heavy_engine.runtime import JobSpec
+from heavy_engine.jobs import JobSpec
 from heavy_engine.settings import Scope, SettingsRefused, SettingsStore, layer
 
 from .conftest import TOOLS, operator_config

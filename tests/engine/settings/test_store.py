@@ -10,7 +10,7 @@ import pytest
 
 from heavy_engine import ConfigError, HeavyConfig, RequestRejected, settings
 from heavy_engine.db import Database
-from heavy_engine.runtime import JobSpec
+from heavy_engine.jobs import JobSpec
 from heavy_engine.settings import (
     Scope,
     ScopeSettings,

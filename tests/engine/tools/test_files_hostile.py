@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from heavy_engine._engine import Engine, HeavyRequest
+from heavy_engine.core._engine import Engine, HeavyRequest
 from heavy_engine.testing import FakeLLM, fake_config, tool_call_reply
 from heavy_engine.tools import ListFiles, ReadFile, Tool, ToolContext, WriteFile, execute_tool
 from heavy_engine.tools._files import MAX_DEPTH, MAX_ENTRIES

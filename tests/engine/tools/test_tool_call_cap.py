@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine._engine import Engine, HeavyRequest
-from heavy_engine._events import ToolCalled
+from heavy_engine.core._engine import Engine, HeavyRequest
+from heavy_engine.core._events import ToolCalled
 from heavy_engine.testing import FakeLLM, fake_config, tool_call_reply
 
 

@@ -1,0 +1,122 @@
+"""The service's aiohttp application: health, metrics, the HTTP API and adapters' routes."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from sqlalchemy.exc import OperationalError
+
+from ..jobs._runner import DurableRunner
+from ..observability import CONTENT_TYPE, Metrics, redact
+from ._api import MAX_BODY_BYTES, Api
+from ._health import RETRY_AFTER_S, WriteHealth
+from ._page import page_routes
+
+if TYPE_CHECKING:
+    from ..jobs._distributed import DistributedRunner
+
+log = logging.getLogger("heavy.http")
+
+
+class Readiness:
+    """Whether `/healthz` reports ready; mutable because a started app's state is frozen."""
+
+    ready = False
+
+
+READY = web.AppKey("heavy_ready", Readiness)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_app(
+    runner: DurableRunner | DistributedRunner,
+    metrics: Metrics,
+    *,
+    api_token: str | None,
+    extra_routes: Iterable[Any] = (),
+) -> web.Application:
+    """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started)."""
+    # Outermost first: the metrics see the status the error middleware chose.
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[_measure(metrics), _errors()])
+    app[READY] = Readiness()
+    engine = runner.store.db.engine
+    health = WriteHealth.watch(engine)
+
+    async def healthz(request: web.Request) -> web.Response:
+        if not (request.app[READY].ready and runner.accepting):
+            return web.json_response({"status": "starting or stopping"}, status=503)
+        await health.probe(engine)
+        if not health.writable:
+            return web.json_response({"status": "the database cannot be written"}, status=503,
+                                     headers={"Retry-After": str(RETRY_AFTER_S)})
+        queued, running = runner.counts()
+        return web.json_response({"status": "ok", "queued": queued, "running": running})
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render().encode(),
+                            headers={"Content-Type": CONTENT_TYPE})
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_routes(Api(runner, api_token).routes())
+    app.router.add_routes(page_routes())  # the web page at /
+    app.router.add_routes(list(extra_routes))
+    return app
+
+
+def _measure(metrics: Metrics) -> Middleware:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
+        resource = request.match_info.route.resource
+        # The route pattern, never the raw path: ids would make one series per job.
+        route = resource.canonical if resource is not None else "unmatched"
+        status = 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as err:
+            status = err.status
+            raise
+        finally:
+            metrics.http_requests.inc(method=request.method, route=route, status=str(status))
+            metrics.http_latency.observe(time.monotonic() - started, route=route)
+
+    return middleware
+
+
+def _errors() -> Middleware:
+    """No plain-text 500: database trouble is 503 JSON with Retry-After, anything else
+    unexpected is 500 JSON with a reference, logged once with its traceback."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except OperationalError as err:
+            # Locked past the busy timeout, disk full: the client may try again shortly.
+            log.warning("%s %s: the database is unavailable: %s", request.method,
+                        request.path, redact(str(err.orig)))
+            return web.json_response(
+                {"error": "The database is busy or full; please try again shortly.",
+                 "retry_after": RETRY_AFTER_S},
+                status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+        except Exception:
+            reference = uuid.uuid4().hex[:12]
+            log.exception("%s %s failed (reference %s)", request.method, request.path,
+                          reference)
+            return web.json_response(
+                {"error": f"Internal error (reference {reference}).", "reference": reference},
+                status=500)
+
+    return middleware

@@ -1,0 +1,66 @@
+"""Which runner a process uses: the database URL and the role decide.
+
+SQLite (the embedded default): the in-process `DurableRunner`, role `all` only.
+PostgreSQL: the procrastinate-based `DistributedRunner`; role `web` only enqueues, `worker`
+only runs jobs, `all` (the default) does both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from ..core._config import HeavyConfig
+from ..core._engine import Engine
+from ..core._errors import ConfigError
+from ..db import Database, is_postgres
+from ..jobs._contract import ConfigResolver
+from ..jobs._runner import DurableRunner
+from ..jobs._store import JobStore
+from ..observability import Metrics
+
+if TYPE_CHECKING:
+    from ..jobs._distributed import DistributedRunner
+
+Role = Literal["all", "web", "worker"]
+ROLES: tuple[Role, ...] = ("all", "web", "worker")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds (got {raw!r})") from None
+    if not 0 < value < 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds (got {raw})")
+    return value
+
+
+def build_runner(
+    role: Role, db: Database, engine: Engine, resolve: ConfigResolver, config: HeavyConfig,
+    metrics: Metrics, env: Mapping[str, str],
+) -> DurableRunner | DistributedRunner:
+    store = JobStore(db, config)
+    url = db.engine.url.render_as_string(hide_password=False)
+    if not is_postgres(url):
+        if role != "all":
+            raise ConfigError(f"role {role!r} needs PostgreSQL (HEAVY_DATABASE_URL="
+                              "postgresql://...); the embedded SQLite runs everything in one "
+                              "process")
+        return DurableRunner(engine, store, resolve, config, metrics=metrics)
+    try:
+        from ..jobs._distributed import DistributedRunner
+    except ImportError as err:
+        raise ConfigError(f"PostgreSQL needs the `postgres` extra (pip install "
+                          f"'heavy[postgres]'): {err.name} is missing") from None
+    heartbeat = _seconds(env, "HEAVY_WORKER_HEARTBEAT", 2.0)
+    stalled = _seconds(env, "HEAVY_WORKER_STALLED_AFTER", 10.0)
+    if stalled <= heartbeat:
+        raise ConfigError("HEAVY_WORKER_STALLED_AFTER must be longer than "
+                          "HEAVY_WORKER_HEARTBEAT")
+    return DistributedRunner(engine, store, resolve, config, metrics=metrics,
+                             work=role != "web", heartbeat_s=heartbeat,
+                             stalled_after_s=stalled)

@@ -1,0 +1,5 @@
+"""The service's tests run jobs on the same fixtures as the jobs' tests (`tests/jobs/conftest.py`)."""
+
+from tests.jobs.conftest import config, db, fake, make_client, make_runner
+
+__all__ = ["config", "db", "fake", "make_client", "make_runner"]
