@@ -28,7 +28,7 @@ log = logging.getLogger("heavy.runtime")
 
 
 # The private uses of procrastinate (and of asyncio's semaphore), here only;
-# tests/runtime/test_wake.py fails if an upgrade changes any.
+# tests/jobs/test_wake.py fails if an upgrade changes any.
 
 
 async def _handle(worker: Worker, channel: str, notification: Any) -> None:

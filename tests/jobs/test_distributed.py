@@ -1,5 +1,5 @@
 """The distributed runner on a real (throwaway) PostgreSQL: several runners in one process stand
-in for replicas here; tests/runtime/test_replicas.py runs real processes."""
+in for replicas here; tests/service/test_replicas.py runs real processes."""
 
 from __future__ import annotations
 

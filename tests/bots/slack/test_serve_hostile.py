@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from ...runtime.test_serve import Server, _env
+from ...service.test_serve import Server, _env
 from .conftest import SECRET, TOKEN
 from .fake_slack import FakeSlack
 from .test_hostile_requests import GARBAGE, SIGNED_GARBAGE

@@ -13,7 +13,7 @@ from bots.slack._markdown import sources_block
 from heavy_engine import Engine
 from heavy_engine.testing import FakeLLM, fake_config, text_reply, tool_call_reply
 from heavy_engine.tools import ToolRegistry
-from tests.engine.test_heavier import FakeFetch
+from tests.engine.core.test_heavier import FakeFetch
 
 from .conftest import MakeSlack
 from .test_mentions import MENTION_TS, mention

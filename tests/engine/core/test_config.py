@@ -105,7 +105,7 @@ def test_secrets_are_not_in_the_model() -> None:
 
 
 def test_shipped_config_yaml_is_valid_and_matches_the_built_in_defaults() -> None:
-    shipped = load_config(Path(__file__).parents[2] / "config.yaml", env={})
+    shipped = load_config(Path(__file__).parents[3] / "config.yaml", env={})
     defaults = HeavyConfig()
     assert shipped.model_dump(exclude={"allowed_models"}) == defaults.model_dump(
         exclude={"allowed_models"}
