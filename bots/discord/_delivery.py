@@ -311,7 +311,7 @@ class DiscordSurface:
         if webhook is not None:
             try:
                 # "@original" works in the message route: the response needs no stored id.
-                await webhook.edit_message(ORIGINAL,  # type: ignore[arg-type]
+                await webhook.edit_message(ORIGINAL,  # type: ignore[call-overload]
                                            content=content, embed=embed, view=view,
                                            allowed_mentions=NO_MENTIONS)
                 return
@@ -346,7 +346,7 @@ class DiscordSurface:
         try:
             await self.client.get_partial_messageable(target).send(
                 content, allowed_mentions=mentions,
-                nonce=nonce(tag) if tag is not None else None, **extra)
+                nonce=nonce(tag) if tag is not None else None, **extra)  # type: ignore[arg-type]  # None: no nonce
         except discord.Forbidden:
             # E.g. a user-installed app: not a member of the channel, but the interaction is.
             webhook = self._webhook(job)

@@ -48,7 +48,7 @@ def stop_views(button: type[Button]) -> Callable[[str, int], discord.ui.View]:
 
     def view(job_id: str, requester: int) -> discord.ui.View:
         made = discord.ui.View(timeout=None)
-        made.add_item(button(job_id, requester))  # type: ignore[call-arg]
+        made.add_item(button(job_id, requester))  # type: ignore[call-arg,arg-type]
         return made
 
     return view

@@ -140,7 +140,7 @@ async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
     viewed = await store.find(channel_id=channel, thread_ts=thread_ts)
     # The settings (and per-channel limits) of the channel the user is looking at apply;
     # the answer goes into this assistant thread (`reply`).
-    settings_channel = (viewed or {}).get("channel_id") or channel
+    settings_channel = (viewed.get("channel_id") if viewed is not None else None) or channel
     config = await bot.channel_config(team, settings_channel)
     await _set_status(client, channel, thread_ts, status_text(config.agents), LOADING)
     history = await bot.history.context(channel, thread_ts, before_ts=event["ts"],

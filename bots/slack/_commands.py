@@ -11,12 +11,13 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
+from heavy_engine.delivery import shorten
 from heavy_engine.help import help_text
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
 from . import _home
 from ._bot import PLATFORM, SlackBot, reference
-from ._cards import failure_text, shorten, shorten_safe
+from ._cards import failure_text, shorten_safe
 from ._markdown import safe_mrkdwn
 from ._modal import (
     CALLBACK_ID,
@@ -68,7 +69,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         if confirmation is not None:
             await bot.track(bot.tell(*confirmation))
             target = ModalTarget.load(view.get("private_metadata") or "{}")
-            if not target.channel:  # App Home shows the workspace default: show the new one
+            if target is not None and not target.channel:  # App Home shows the workspace default: show the new one
                 await bot.track(_home.republish(bot, target.team, confirmation[1],
                                                 target.origin))
 

@@ -23,7 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import RunResult
-from heavy_engine.delivery import Ledger, Pace, Part, Tag
+from heavy_engine.delivery import Ledger, Pace, Part, Tag, failure_sentence
 from heavy_engine.jobs import Job
 from heavy_engine.progress import ProgressState
 from heavy_engine.text import answer_body, footer, run_notes, source_links
@@ -32,7 +32,6 @@ from ._answer import attach, plan_answer, send_message
 from ._cards import (
     answer_actions,
     failed_answer,
-    failure_sentence,
     failure_text,
     footer_block,
     partial_answer,
