@@ -250,8 +250,12 @@
       $("stop-button").disabled = true;
       if (run.stopping) message(status === "cancelled" ? "stopped" : "");
     }
-    var li = document.querySelector('#jobs li[data-id="' + CSS.escape(run.id) + '"]');
-    if (li) jobStatus(li, status, r.elapsed_s);
+    listed(run.id, status, r.elapsed_s);
+  }
+
+  function listed(jobId, status, elapsed) {  // the job's line in Recent jobs, if it has one
+    var li = document.querySelector('#jobs li[data-id="' + CSS.escape(jobId) + '"]');
+    if (li) jobStatus(li, status, elapsed);
   }
 
   // -- actions -----------------------------------------------------------------------------
@@ -271,6 +275,7 @@
         draw();
         if (type === "done") ending(run);
         else if (type === "status" && FINAL[ev.status]) refreshJobs();  // its end is stored
+        else if (type === "status" && !ended[jobId]) listed(jobId, ev.status, null);
       }, run.abort.signal);
     } catch (err) {
       if (err.name !== "AbortError") message(err.message);
@@ -283,8 +288,8 @@
       $("stop-button").disabled = true;
       if (run.stopping) message(run.state.status === "cancelled" ? "stopped" : "");
       draw();
-      refreshJobs();
     }
+    refreshJobs();
   }
 
   function showRecord(state, job) {
