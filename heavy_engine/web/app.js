@@ -145,9 +145,9 @@
     var s = current.state;
     var now = s.finishedAt || performance.now();
     // Once ended, the run's own clock: a job reopened later took as long as it took.
-    var took = s.result ? s.result.elapsed_s * 1000 : now - s.started;
+    var took = s.result ? s.result.elapsed_s.toFixed(1) + "s" : seconds(now - s.started);
     $("run").hidden = false;
-    $("phase").textContent = "job " + s.id + " · " + s.phase + " · " + seconds(took);
+    $("phase").textContent = "job " + s.id + " · " + s.phase + " · " + took;
     var body = $("agents-table").tBodies[0];
     body.textContent = "";
     s.agents.forEach(function (a) {
