@@ -65,8 +65,9 @@
              rendered: null, renderedAt: 0 };
   }
 
-  // The agents as the run's result records them: a job reopened after it ended (its progress
-  // events are not replayed) still shows each agent's row, status, time and tokens.
+  // The agents as the run's result records them: a job reopened after it ended still shows
+  // each agent's row, status, time and tokens (`heavy serve` on SQLite keeps a job's result,
+  // not its progress events; on PostgreSQL the events are replayed first and this fills gaps).
   function agentsFrom(state, agents) {
     (agents || []).forEach(function (a) {
       var known = state.agents[a.index];
