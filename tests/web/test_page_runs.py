@@ -179,3 +179,21 @@ async def test_the_synthesis_streams_rendered_in_the_answers_place(
     renders = await page.evaluate("window.renders")
     # Rendered again as it streams, but throttled: not once for each of the words streamed.
     assert 2 <= renders <= words / 3, (renders, words)
+
+
+async def test_at_390_px_a_wide_answer_scrolls_inside_itself(phone: Any, server: ServeProcess
+                                                             ) -> None:
+    """Answers hold what the simulated model never writes: wide tables, long code lines, URLs."""
+    wide = ("| " + " | ".join(f"column {i}" for i in range(12)) + " |\n|" + "---|" * 12 + "\n| "
+            + " | ".join("a-rather-long-cell-value" for _ in range(12)) + " |\n\n```\n"
+            + "x = 1  # " + "a long line of code " * 20 + "\n```\n\nSee https://example.org/"
+            + "a" * 200 + " and " + "w" * 120 + ".")
+    await phone.goto(server.url + "/")
+    await phone.evaluate("""(md) => {
+        document.getElementById("run").hidden = false;
+        const answer = document.getElementById("answer");
+        answer.hidden = false;
+        answer.innerHTML = window.heavyMarkdown.render(md);
+    }""", wide)
+    await expect(phone.locator("#answer table")).to_be_visible()
+    assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
