@@ -273,7 +273,9 @@
       await follow(jobId, function (type, ev) {
         if (current !== run) return;
         apply(run.state, type, ev);
-        draw();
+        // A streamed word changes only the answer (drawn throttled); the rest waits for the ticker.
+        if (type === "synthesis_delta") drawAnswer(run.state);
+        else draw();
         if (type === "done") ending(run);
         else if (type === "status" && FINAL[ev.status]) refreshJobs();  // its end is stored
         else if (type === "status" && !ended[jobId]) listed(jobId, ev.status, null);
