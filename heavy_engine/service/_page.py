@@ -12,14 +12,16 @@ from pathlib import Path
 from aiohttp import web
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
+          ".svg": "image/svg+xml"}
 # The page loads only its own files and talks only to this server.
 _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
 def page_routes() -> list[web.RouteDef]:
-    return [web.get("/", _index), web.get("/static/{name}", _static)]
+    return [web.get("/", _index), web.get("/static/{name}", _static),
+            web.get("/favicon.ico", _favicon)]
 
 
 @functools.lru_cache(maxsize=32)  # bounded: junk names must not grow it
@@ -43,6 +45,12 @@ def _file(name: str) -> web.Response:
 
 async def _index(request: web.Request) -> web.Response:
     return _file("index.html")
+
+
+async def _favicon(request: web.Request) -> web.Response:
+    """Browsers ask for `/favicon.ico` whatever the page says: the SVG icon (modern browsers
+    take an icon by its type, not its name), so no 404 shows in the log or the console."""
+    return _file("favicon.svg")
 
 
 async def _static(request: web.Request) -> web.Response:

@@ -1,11 +1,15 @@
 // heavy's web page: ask, follow the run's events (SSE read with fetch, so a bearer token can be
-// sent), draw one row per agent with clocks that tick, stream the synthesis, render the answer.
+// sent), draw one row per agent with clocks that tick, stream the synthesis rendered as it comes.
 "use strict";
 
 (function () {
   var $ = function (id) { return document.getElementById(id); };
   var TOKEN_KEY = "heavy-api-token";
-  var current = null;  // the run on screen: {id, state, abort}
+  var RENDER_EVERY_MS = 150;  // the streaming synthesis is rendered again at most this often
+  var FINAL = { done: true, failed: true, cancelled: true };
+  var JOB_STATUS = { ok: "done", cancelled: "cancelled", failed: "failed", timeout: "failed" };
+  var current = null;  // the run on screen: {id, state, abort, stopping}
+  var ended = {};  // job id -> {status, elapsed_s} of runs seen ending here (the list may lag)
 
   // -- the API, with the server's token rules ------------------------------------------------
   function headers(extra) {
@@ -57,7 +61,31 @@
   // -- the run's state, folded from events (like heavy_engine/progress.py) --------------------
   function newState(id) {
     return { id: id, phase: "queued", started: performance.now(), agents: [], synthesis: "",
-             result: null, status: "queued", error: null, finishedAt: null };
+             result: null, status: "queued", error: null, finishedAt: null,
+             rendered: null, renderedAt: 0 };
+  }
+
+  // The agents as the run's result records them: a job reopened after it ended still shows
+  // each agent's row, status, time and tokens (`heavy serve` on SQLite keeps a job's result,
+  // not its progress events; on PostgreSQL the events are replayed first and this fills gaps).
+  function agentsFrom(state, agents) {
+    (agents || []).forEach(function (a) {
+      var known = state.agents[a.index];
+      var tokens = a.usage ? a.usage.prompt_tokens + a.usage.completion_tokens : 0;
+      if (!known) {
+        known = state.agents[a.index] = { index: a.index, question: a.question, tool: "",
+          finding: a.error || firstLine(a.answer || ""), startedAt: null };
+      }
+      known.status = a.status;
+      known.elapsed = a.elapsed_s;
+      known.tokens = tokens || known.tokens;
+      known.tool = "";
+    });
+  }
+
+  function firstLine(text) {
+    return text.split("\n").map(function (l) { return l.replace(/^[\s#>*-]+/, "").trim(); })
+      .filter(Boolean)[0] || "";
   }
 
   function apply(state, type, ev) {
@@ -99,6 +127,7 @@
       state.result = ev.result;
       state.phase = ev.result.status === "ok" ? "done" : ev.result.status;
       state.finishedAt = now;
+      agentsFrom(state, ev.result.agents);
     }
   }
 
@@ -116,11 +145,14 @@
     if (!current) return;
     var s = current.state;
     var now = s.finishedAt || performance.now();
+    // Once ended, the run's own clock: a job reopened later took as long as it took.
+    var took = s.result ? s.result.elapsed_s.toFixed(1) + "s" : seconds(now - s.started);
     $("run").hidden = false;
-    $("phase").textContent = "job " + s.id + " · " + s.phase + " · " + seconds(now - s.started);
+    $("phase").textContent = "job " + s.id + " · " + s.phase + " · " + took;
     var body = $("agents-table").tBodies[0];
     body.textContent = "";
     s.agents.forEach(function (a) {
+      if (!a) return;  // a result that lists only some agents
       var row = body.insertRow();
       row.className = "agent " + a.status;
       cell(row, String(a.index + 1));
@@ -133,13 +165,10 @@
       cell(row, a.tokens ? a.tokens.toLocaleString("en") : "", "tokens");
     });
     var r = s.result;
-    $("synthesis").hidden = !s.synthesis || !!r;
-    $("synthesis").textContent = s.synthesis;
-    $("answer").hidden = !r;
+    drawAnswer(s);
     $("notes").textContent = "";
     $("footer").textContent = "";
     if (r) {
-      $("answer").innerHTML = window.heavyMarkdown.render(r.answer || "");
       (r.error ? [r.error] : []).concat(r.notes).forEach(function (n) {
         var li = document.createElement("li");
         li.textContent = n;
@@ -147,6 +176,21 @@
       });
       $("footer").textContent = footer(r);
     }
+  }
+
+  // The synthesis as it streams, rendered with the answer's own renderer in the answer's place
+  // (throttled: a long answer is not parsed again for every word), then the final answer.
+  function drawAnswer(s) {
+    var answer = $("answer");
+    var text = s.result ? s.result.answer || "" : s.synthesis;
+    answer.hidden = !s.result && !s.synthesis;
+    answer.classList.toggle("streaming", !s.result && !!s.synthesis);
+    if (text === s.rendered) return;
+    var t = performance.now();
+    if (!s.result && t - s.renderedAt < RENDER_EVERY_MS) return;  // the ticker draws the rest
+    answer.innerHTML = window.heavyMarkdown.render(text);
+    s.rendered = text;
+    s.renderedAt = t;
   }
 
   function footer(r) {  // the same line as heavy_engine/text.py's footer()
@@ -171,7 +215,13 @@
       list.appendChild(empty);
     }
     data.jobs.forEach(function (job) {
+      var mine = ended[job.id];
+      if (mine && !FINAL[job.status]) {  // its end is on its way to the database
+        job.status = mine.status;
+        job.elapsed_s = mine.elapsed_s;
+      }
       var li = document.createElement("li");
+      li.dataset.id = job.id;
       li.className = "job " + job.status;
       var link = document.createElement("a");
       link.href = "#" + job.id;
@@ -179,10 +229,34 @@
       link.addEventListener("click", function (e) { e.preventDefault(); show(job.id); });
       var status = document.createElement("span");
       status.className = "job-status";
-      status.textContent = job.status + (job.elapsed_s !== null ? " · " + job.elapsed_s.toFixed(1) + "s" : "");
       li.append(status, " ", link);
       list.appendChild(li);
+      jobStatus(li, job.status, job.elapsed_s);
     });
+  }
+
+  function jobStatus(li, status, elapsed) {
+    li.className = "job " + status;
+    li.querySelector(".job-status").textContent =
+      status + (elapsed !== null && elapsed !== undefined ? " · " + elapsed.toFixed(1) + "s" : "");
+  }
+
+  // The run on screen has ended: its Stop button and its line in Recent jobs say so at once,
+  // without waiting for the job's end to be written and the stream to close.
+  function ending(run) {
+    var r = run.state.result;
+    var status = JOB_STATUS[r.status] || r.status;
+    ended[run.id] = { status: status, elapsed_s: r.elapsed_s };
+    if (current === run) {
+      $("stop-button").disabled = true;
+      if (run.stopping) message(status === "cancelled" ? "stopped" : "");
+    }
+    listed(run.id, status, r.elapsed_s);
+  }
+
+  function listed(jobId, status, elapsed) {  // the job's line in Recent jobs, if it has one
+    var li = document.querySelector('#jobs li[data-id="' + CSS.escape(jobId) + '"]');
+    if (li) jobStatus(li, status, elapsed);
   }
 
   // -- actions -----------------------------------------------------------------------------
@@ -190,13 +264,22 @@
 
   async function show(jobId) {
     if (current && current.abort) current.abort.abort();
-    var run = { id: jobId, state: newState(jobId), abort: new AbortController() };
+    var run = { id: jobId, state: newState(jobId), abort: new AbortController(), stopping: false };
     current = run;
+    message("");
     $("stop-button").disabled = false;
     draw();
     try {
-      await follow(jobId, function (type, ev) { apply(run.state, type, ev); draw(); },
-                   run.abort.signal);
+      await follow(jobId, function (type, ev) {
+        if (current !== run) return;
+        apply(run.state, type, ev);
+        // A streamed word changes only the answer (drawn throttled); the rest waits for the ticker.
+        if (type === "synthesis_delta") drawAnswer(run.state);
+        else draw();
+        if (type === "done") ending(run);
+        else if (type === "status" && FINAL[ev.status]) refreshJobs();  // its end is stored
+        else if (type === "status" && !ended[jobId]) listed(jobId, ev.status, null);
+      }, run.abort.signal);
     } catch (err) {
       if (err.name !== "AbortError") message(err.message);
     }
@@ -206,6 +289,7 @@
         catch (err) { message(err.message); }
       }
       $("stop-button").disabled = true;
+      if (run.stopping) message(run.state.status === "cancelled" ? "stopped" : "");
       draw();
     }
     refreshJobs();
@@ -220,6 +304,7 @@
       simulated: job.simulated };
     state.phase = job.status;
     state.finishedAt = performance.now();
+    agentsFrom(state, job.agents);
   }
 
   $("ask").addEventListener("submit", async function (e) {
@@ -239,9 +324,16 @@
   });
 
   $("stop-button").addEventListener("click", async function () {
-    if (!current) return;
-    try { await api("DELETE", "/api/jobs/" + encodeURIComponent(current.id)); message("stopping…"); }
-    catch (err) { message(err.message); }
+    var run = current;
+    if (!run) return;
+    try {
+      await api("DELETE", "/api/jobs/" + encodeURIComponent(run.id));
+      run.stopping = true;
+      // The run may have ended while the request was on its way.
+      if (current === run) message(run.state.result ? "stopped" : "stopping…");
+    } catch (err) {
+      if (current === run) message(err.message);
+    }
   });
 
   $("token-form").addEventListener("submit", function (e) {

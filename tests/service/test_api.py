@@ -354,6 +354,7 @@ async def test_the_jobs_list_needs_the_token_like_every_api_route(
     ("/static/app.js", "text/javascript"),
     ("/static/markdown.js", "text/javascript"),
     ("/static/style.css", "text/css"),
+    ("/favicon.ico", "image/svg+xml"),  # asked for by browsers on their own: no 404
 ])
 async def test_the_web_page_is_served_without_a_token(
     make_client: MakeClient, path: str, kind: str

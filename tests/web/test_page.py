@@ -110,3 +110,19 @@ async def test_the_markdown_renderer(
 ) -> None:
     await page.goto(server.url + "/")
     assert await page.evaluate("(md) => window.heavyMarkdown.render(md)", markdown) == html
+
+
+async def test_the_page_has_an_icon(page: Any, server: ServeProcess) -> None:
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+    await page.goto(server.url + "/")
+    href = await page.locator("link[rel=icon]").get_attribute("href")
+    assert href == "/favicon.ico"  # where browsers look without being told, too
+    size = await page.evaluate("""async () => {
+        const img = new Image();
+        img.src = "/favicon.ico";
+        await img.decode();  // fails unless it is an image the browser can draw
+        return [img.naturalWidth, img.naturalHeight];
+    }""")
+    assert size[0] > 0 and size[1] > 0
+    assert missing == []
