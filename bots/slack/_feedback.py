@@ -20,7 +20,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.jobs import JobHistory
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
+from ._intake import PLATFORM
 from ._markdown import FEEDBACK_ACTION, parse_feedback
 from ._slackerr import api_error
 

@@ -17,8 +17,9 @@ from heavy_engine import RequestRejected
 from heavy_engine.conversations import Action, follow_up
 from heavy_engine.settings import Scope
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
 from ._cards import DEEPER_ACTION, REGENERATE_ACTION
+from ._intake import PLATFORM, slack_question
 
 _ACTIONS: dict[str, Action] = {REGENERATE_ACTION: "regenerate", DEEPER_ACTION: "deeper"}
 MAX_VALUE = 100  # job ids are short; anything longer is not ours
@@ -57,7 +58,7 @@ async def _press(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
         await bot.tell(channel, user, f":information_source: {err.user_message}",
                        thread_ts=thread)
         return
-    await bot.ask(team=team, channel=channel, user=user, question=spec.question,
-                  thread_ts=spec.thread or str(thread), trigger_ts=None,
-                  dedup_key=spec.dedup_key, context=spec.context, flags=spec.flags,
-                  attachments=spec.attachments)
+    await bot.ask(slack_question(
+        team=team, channel=channel, user=user, text=spec.question,
+        thread_ts=spec.thread or str(thread), trigger_ts=None, dedup_key=spec.dedup_key,
+        context=spec.context, flags=spec.flags, attachments=spec.attachments))
