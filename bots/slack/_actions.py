@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from heavy_engine.jobs import Job
 from heavy_engine.settings import Scope
@@ -26,23 +27,17 @@ def parse_stop_value(value: str) -> tuple[str, str] | None:
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    @app.action(STOP_ACTION)
-    async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
-        await bot.track(bot.guarded(_stop(bot, body, action, channel, user, thread),
-                                    channel=channel, user=user, thread_ts=thread))
+    app.action(STOP_ACTION)(bot.acked(functools.partial(_stop, bot)))
 
 
 async def _stop(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
-                channel: str | None, user: str | None, thread: str | None) -> None:
+                context: AsyncBoltContext) -> None:
+    channel, user, team = context.channel_id, context.user_id, context.team_id or ""
+    message = body.get("message") or {}
+    thread = message.get("thread_ts") or message.get("ts")
     if not channel or not user:
         return
     parsed = parse_stop_value(action.get("value") or "")
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
 
     async def is_admin(job: Job) -> bool:  # a Web API call: only when the presser did not ask
         return await bot.admins.can_edit(user, Scope(PLATFORM, job.spec.workspace,

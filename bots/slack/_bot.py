@@ -7,10 +7,12 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,6 +29,10 @@ from ._slackerr import api_error
 log = logging.getLogger("heavy.slack")
 
 _ANSWERED_THREADS = 5000
+
+
+# What an acked listener runs: (body, payload, context) -> the work.
+Work = Callable[[dict[str, Any], dict[str, Any], AsyncBoltContext], Awaitable[None]]
 
 
 def reference() -> str:
@@ -69,6 +75,21 @@ class SlackBot:
             await task
         finally:
             self._inflight.discard(task)
+
+    def acked(self, work: Work) -> Callable[..., Awaitable[None]]:
+        """A Bolt listener for an action, a command or a shortcut: ack at once, then
+        `work(body, payload, context)` as a task `drain()` waits for, whose unexpected error
+        becomes one sentence for the user (channel and user from Bolt's context)."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any], payload: dict[str, Any],
+                           context: AsyncBoltContext) -> None:
+            await ack()
+            message = body.get("message") or {}
+            await self.track(self.guarded(
+                work(body, payload, context), channel=context.channel_id, user=context.user_id,
+                thread_ts=message.get("thread_ts") or message.get("ts")))
+
+        return listener
 
     async def drain(self) -> None:
         while self._inflight:

@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
@@ -44,19 +45,10 @@ _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    @app.command(ASK_COMMAND)
-    async def on_ask(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await bot.track(bot.guarded(_ask(bot, command, respond),
-                                    channel=command.get("channel_id"),
-                                    user=command.get("user_id")))
-
-    @app.command(CONFIG_COMMAND)
-    async def on_config(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await bot.track(bot.guarded(_config(bot, command, respond),
-                                    channel=command.get("channel_id"),
-                                    user=command.get("user_id")))
+    app.command(ASK_COMMAND)(bot.acked(
+        lambda body, command, context: _ask(bot, command, _respond(context))))
+    app.command(CONFIG_COMMAND)(bot.acked(
+        lambda body, command, context: _config(bot, command, _respond(context))))
 
     @app.view(CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -73,6 +65,11 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             if target is not None and not target.channel:  # App Home shows the workspace default: show the new one
                 await bot.track(_home.republish(bot, target.team, confirmation[1],
                                                 target.origin))
+
+
+def _respond(context: AsyncBoltContext) -> AsyncRespond:
+    assert context.respond is not None  # commands always carry a response_url
+    return context.respond
 
 
 class _Command(InThread):

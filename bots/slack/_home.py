@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -155,12 +154,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             _publish(bot, history, team, user, channel, client=context.client),
             channel=None, user=None))
 
-    @app.action(EDIT_ACTION)
-    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                   context: AsyncBoltContext) -> None:
-        await ack()
-        await bot.track(bot.guarded(_edit(bot, body, action, context.client),
-                                    channel=None, user=None))
+    app.action(EDIT_ACTION)(bot.acked(
+        lambda body, action, context: _edit(bot, body, action, context.client)))
 
 
 async def republish(bot: SlackBot, team: str, user: str, channel: str) -> None:

@@ -7,7 +7,6 @@ from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 
@@ -36,14 +35,8 @@ def shortcut_question(message_text: str) -> str:
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    @app.shortcut(CALLBACK_ID)
-    async def on_shortcut(ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond,
-                          context: AsyncBoltContext) -> None:
-        await ack()
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        await bot.track(bot.guarded(_ask(bot, body, respond, context), channel=channel,
-                                    user=user))
+    app.shortcut(CALLBACK_ID)(bot.acked(
+        lambda body, payload, context: _ask(bot, body, context)))
 
 
 class _Shortcut(InThread):
@@ -68,8 +61,9 @@ class _Shortcut(InThread):
         return await super().prepare(replace(question, context=history))
 
 
-async def _ask(bot: SlackBot, body: dict[str, Any], respond: AsyncRespond,
-               context: AsyncBoltContext) -> None:
+async def _ask(bot: SlackBot, body: dict[str, Any], context: AsyncBoltContext) -> None:
+    respond = context.respond
+    assert respond is not None  # a message shortcut always carries a response_url
     message = body.get("message") or {}
     channel = (body.get("channel") or {}).get("id") or ""
     user = (body.get("user") or {}).get("id") or ""
