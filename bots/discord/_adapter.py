@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
-import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ import yarl
 from discord.app_commands import CommandNotFound, CommandSignatureMismatch, TransformerError
 
 from heavy_engine import HeavyConfig, RequestRejected
-from heavy_engine.attachments import Attachment, discord_policy, fetch_attachments
+from heavy_engine.attachments import Attachment, discord_policy
 from heavy_engine.conversations import (
     Action,
     ChatMessage,
@@ -31,9 +31,8 @@ from heavy_engine.conversations import (
     follow_up,
     reply_chain_context,
 )
-from heavy_engine.delivery import ReplyPipeline, may_stop, shorten
-from heavy_engine.help import help_text
-from heavy_engine.jobs import JobSpec, Services, may_ask
+from heavy_engine.delivery import ContextReader, Question, ReplyPipeline, StopOutcome, shorten
+from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 
@@ -41,7 +40,8 @@ from ._commands import build_tree
 from ._delivery import ChannelPacer, DiscordSurface
 from ._followups import answer_views, follow_up_button
 from ._guard import MALFORMED, guard_parsers
-from ._render import CONTENT_LIMIT, NO_MENTIONS, USAGE_HINT, strip_bot_mention, thread_name
+from ._intake import ButtonAsking, MessageAsking, SlashAsking
+from ._render import NO_MENTIONS, strip_bot_mention
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
 
@@ -50,15 +50,16 @@ log = logging.getLogger("heavy.discord")
 HISTORY_LIMIT = 25
 DM_HISTORY_LIMIT = 40  # messages read from a DM; `dm_context` keeps the last 20 / 6,000 chars
 CHAIN_LIMIT = 10  # replied-to messages followed up a reply chain
-FILES_ONLY_QUESTION = "Read the attached file(s) and tell me what matters in them."
-HELP_WORDS = ("help", "?")
 # Errors a malformed or out-of-date command causes before any of our code runs.
 _NOT_OURS = (CommandNotFound, CommandSignatureMismatch, TransformerError)
 STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
-
-
-# Discord's refusal of a second thread on one message: another session took this message.
-THREAD_ALREADY_CREATED = 160004
+_STOP_SAYS: dict[StopOutcome, str] = {
+    "stopped": "Stopping…",
+    "over": "This run has already finished.",
+    "not_here": "This Stop button is not for a run in this channel: nothing was stopped.",
+    "not_allowed": "Only the person who asked, or someone who can manage this channel, can "
+                   "stop this run.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,8 @@ class DiscordAdapter:
         # Attachments only from Discord's CDN (or the host of DISCORD_API_URL), no credentials.
         self.file_policy = discord_policy(
             {"DISCORD_API_URL": options.api_url} if options.api_url else {})
-        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
+        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM,
+                                      settings=services.settings)
         self._task: asyncio.Task[None] | None = None
         self._deliveries_only = False  # a `--role worker` process: no gateway, no commands
 
@@ -278,56 +280,27 @@ class DiscordAdapter:
 
     async def ask(self, interaction: discord.Interaction, question: str, agents: int | None,
                   model: str | None) -> None:
-        if question.strip().lower() in HELP_WORDS:
-            text = help_text(self.config, command="/heavy")
-            await interaction.response.send_message(text[:CONTENT_LIMIT], ephemeral=True,
-                                                    allowed_mentions=NO_MENTIONS)
-            return
-        # Defer first: Discord gives 3 s, and resolving settings may touch the database.
-        callback = await interaction.response.defer(thinking=True)
-        question = question.strip()
-        if not question:
-            await interaction.edit_original_response(content=USAGE_HINT,
-                                                     allowed_mentions=NO_MENTIONS)
-            return
-        card = callback.message_id if callback is not None else None
-        if card is None:
-            card = (await interaction.original_response()).id
-        channel = interaction.channel
-        reply: dict[str, Any] = {
-            "channel": str(interaction.channel_id), "card": str(card),
-            # Edits go through the interaction's webhook while its token lives (any process
-            # can, from these), then with the bot token.
-            "application_id": str(interaction.application_id),
-            "interaction_token": interaction.token, "interaction_at": time.time(),
-            "make_thread": isinstance(channel, discord.TextChannel),
-            "mention": interaction.guild_id is not None,  # ping when done, except in DMs
-        }
         flags: dict[str, Any] = {}
         if agents is not None:
             flags["agents"] = agents
         if model:
             flags["model"] = model
-        settings_channel, thread, context = str(interaction.channel_id), None, None
+        channel = interaction.channel
+        settings_channel, thread = str(interaction.channel_id), None
+        context: ContextReader | None = None
         if isinstance(channel, discord.Thread):
             settings_channel, thread = str(channel.parent_id), str(channel.id)
             if channel.owner_id == self._me():
-                context = await self._thread_context(channel, before=None)
-        spec = JobSpec(
+                context = functools.partial(self._thread_context, channel, before=None)
+        await self.delivery.ask(Question(
             platform=PLATFORM, workspace=str(interaction.guild_id or ""),
             channel=settings_channel, thread=thread, user=str(interaction.user.id),
-            question=question, context=context, flags=flags, reply=reply,
+            text=question, context=context, flags=flags, help_command="/heavy",
+            reply={"channel": str(interaction.channel_id),
+                   "make_thread": isinstance(channel, discord.TextChannel),
+                   "mention": interaction.guild_id is not None},  # ping when done, but in DMs
             dedup_key=f"interaction:{interaction.id}", roles=role_ids(interaction.user),
-        )
-
-        async def refuse(sentence: str) -> None:
-            # Only the asker sees why: the public "thinking" message goes away.
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
-            await interaction.followup.send(f"⚠️ {sentence}", ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-
-        await self.delivery.submit(spec, refuse)
+        ), SlashAsking(interaction))
 
     # -- @-mentions and follow-ups -----------------------------------------------------------
 
@@ -361,75 +334,32 @@ class DiscordAdapter:
 
     async def _ask_from_message(self, message: discord.Message) -> None:
         channel = message.channel
-        question = strip_bot_mention(message.content, self._me())
-        if question.lower() in HELP_WORDS:
-            await message.reply(help_text(self.config, command="/heavy")[:CONTENT_LIMIT],
-                                allowed_mentions=NO_MENTIONS, mention_author=False)
-            return
-        if not question and message.attachments:
-            question = FILES_ONLY_QUESTION
-        if not question:
-            await message.reply(USAGE_HINT, allowed_mentions=NO_MENTIONS, mention_author=False)
-            return
-        if await self.services.runner.seen(PLATFORM, f"message:{message.id}"):
-            return  # seen by another session on this shard (a deploy) or another replica
         guild = message.guild
-        roles = role_ids(message.author)
-        settings_channel = str(channel.parent_id) if isinstance(channel, discord.Thread) \
-            else str(channel.id)
-        if guild is not None:
-            # Refuse before any thread, download or history read: one short reply, no run.
-            resolved = await self.services.settings.resolve(PLATFORM, str(guild.id),
-                                                            settings_channel)
-            refusal = may_ask(resolved.config, str(message.author.id), roles, platform=PLATFORM)
-            if refusal is not None:
-                await message.reply(f"⚠️ {refusal}", allowed_mentions=NO_MENTIONS,
-                                    mention_author=False)
-                return
-        reply: dict[str, Any] = {"channel": str(channel.id), "mention": guild is not None}
-        thread, context = None, None
+        context: ContextReader
         if isinstance(channel, discord.Thread):  # work in the thread it came from
-            thread = str(channel.id)
-            context = await self._thread_context(channel, before=message)
-            reply["reference"] = str(message.id)
+            context = functools.partial(self._thread_context, channel, before=message)
         elif guild is None:  # a DM: answer right there, with the DM so far as context
-            context = await self._dm_context(message)
-            reply["reference"] = str(message.id)
-        else:  # a channel: start a thread from the question and work there
-            context = await self._chain_context(message)
-            try:
-                created = await message.create_thread(name=thread_name(question),
-                                                      auto_archive_duration=1440)
-                reply["channel"] = thread = str(created.id)
-            except discord.HTTPException as err:
-                if err.code == THREAD_ALREADY_CREATED:
-                    log.info("message %s is being answered by another session", message.id)
-                    return
-                log.info("no thread for message %s (%s); answering in the channel",
-                         message.id, err)
-                reply["reference"] = str(message.id)
-        spec = JobSpec(
-            platform=PLATFORM, workspace=str(guild.id) if guild else "",
-            channel=settings_channel, thread=thread, user=str(message.author.id),
-            question=question, context=context, reply=reply,
-            dedup_key=f"message:{message.id}", roles=roles,
-            attachments=await self._attachments(message),
-        )
-        target = self.client.get_partial_messageable(int(reply["channel"]))
-
-        async def refuse(sentence: str) -> None:
-            await target.send(f"⚠️ {sentence}", allowed_mentions=NO_MENTIONS)
-
-        await self.delivery.submit(spec, refuse)
-
-    async def _attachments(self, message: discord.Message) -> dict[str, Any] | None:
-        """The message's files, downloaded and read (never raises: skipped files are notes)."""
-        if not message.attachments:
-            return None
+            context = functools.partial(self._dm_context, message)
+        else:  # a channel: the reply chain to one of heavy's answers, if it is one
+            context = functools.partial(self._chain_context, message)
         files = [Attachment(a.filename, a.url, a.size, a.content_type, PLATFORM)
                  for a in message.attachments]
-        got = await fetch_attachments(files, self.file_policy)
-        return got.as_dict() if got else None
+
+        async def send(channel_id: int, text: str) -> None:
+            await self.client.get_partial_messageable(channel_id).send(
+                text, allowed_mentions=NO_MENTIONS)
+
+        await self.delivery.ask(Question(
+            platform=PLATFORM, workspace=str(guild.id) if guild else "",
+            channel=str(channel.parent_id) if isinstance(channel, discord.Thread)
+            else str(channel.id),
+            thread=str(channel.id) if isinstance(channel, discord.Thread) else None,
+            user=str(message.author.id), text=strip_bot_mention(message.content, self._me()),
+            reply={"channel": str(channel.id), "mention": guild is not None},
+            context=context, files=files, file_policy=self.file_policy,
+            dedup_key=f"message:{message.id}", roles=role_ids(message.author),
+            help_command="/heavy",
+        ), MessageAsking(message, send))
 
     async def _dm_context(self, message: discord.Message) -> str | None:
         """The DM's earlier messages (heavy's answers included), bounded by `dm_context`."""
@@ -496,38 +426,25 @@ class DiscordAdapter:
     # -- Stop --------------------------------------------------------------------------------
 
     async def on_stop(self, interaction: discord.Interaction, job_id: str, requester: int) -> None:
-        user = interaction.user.id
+        user = str(interaction.user.id)
         # The custom id comes back from the client: only its job id is read. Who asked and
         # where come from the job's record (`requester` is what the button says, unused).
-        job = await self.services.runner.get_job(job_id)
-        if job is None:  # e.g. a card older than the job records kept
-            await interaction.response.send_message(
-                "This run has already finished.", ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        spec = job.spec
-        if not (spec.platform == PLATFORM and spec.workspace == str(interaction.guild_id or "")
-                and str(spec.reply.get("channel") or spec.channel) == str(interaction.channel_id)):
-            log.info("discord: %s pressed Stop for %s, not a run of channel %s", user, job_id,
-                     interaction.channel_id)
-            await interaction.response.send_message(
-                "This Stop button is not for a run in this channel: nothing was stopped.",
-                ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        # The same rule as a channel's settings: Manage Channels, or the operator's `admins`.
-        scope = Scope(PLATFORM, str(interaction.guild_id or "dm"), str(interaction.channel_id))
-        admin = await policy(interaction.permissions, self.config.admins).can_edit(str(user), scope)
-        if not may_stop(str(user), spec.user, admin):
-            await interaction.response.send_message(
-                "Only the person who asked, or someone who can manage this channel, can stop "
-                "this run.", ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
+
+        async def is_admin(job: Job) -> bool:
+            # The same rule as a channel's settings: Manage Channels, or the operator's `admins`.
+            scope = Scope(PLATFORM, str(interaction.guild_id or "dm"),
+                          str(interaction.channel_id))
+            return await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
         # Cancelling may wait on the database, and Discord fails a press not answered in 3 s.
-        cancelling = asyncio.ensure_future(self.delivery.stop(job_id, by=str(user)))
-        await asyncio.wait({cancelling}, timeout=STOP_ACK_WITHIN)
-        if not cancelling.done():
+        pressing = asyncio.ensure_future(self.delivery.press_stop(
+            job_id, user=user, workspace=str(interaction.guild_id or ""),
+            channel=str(interaction.channel_id), is_admin=is_admin))
+        await asyncio.wait({pressing}, timeout=STOP_ACK_WITHIN)
+        if not pressing.done():
             await interaction.response.defer(ephemeral=True, thinking=True)
-        stopped = await cancelling
-        text = "Stopping…" if stopped else "This run has already finished."
+        outcome, _ = await pressing
+        text = _STOP_SAYS[outcome]
         if interaction.response.is_done():
             await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
@@ -547,26 +464,23 @@ class DiscordAdapter:
         workspace = str(interaction.guild_id or "")
         scope = Scope(PLATFORM, workspace or "dm", settings_channel)
         admin = await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
-
-        async def refuse(sentence: str) -> None:
-            await interaction.followup.send(f"⚠️ {sentence}", ephemeral=True,
-                                            allowed_mentions=NO_MENTIONS)
-
+        asking = ButtonAsking(interaction,
+                              "Going deeper" if action == "deeper" else "Regenerating")
         try:
             job = await self.services.runner.get_job(job_id)
             spec = follow_up(job, action, platform=PLATFORM, workspace=workspace,
                              channel=settings_channel, user=user, is_admin=admin,
                              click_id=str(interaction.id))
         except RequestRejected as err:
-            await refuse(err.user_message)
+            await asking.refuse(err.user_message)
             return
-        spec.reply = {"channel": str(interaction.channel_id),
-                      "mention": interaction.guild_id is not None}
-        spec.roles = role_ids(interaction.user)
-        if await self.delivery.submit(spec, refuse) is not None:
-            word = "Going deeper" if action == "deeper" else "Regenerating"
-            await interaction.followup.send(f"{word}: the new answer comes below.",
-                                            ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await self.delivery.ask(Question(
+            platform=PLATFORM, workspace=workspace, channel=spec.channel, thread=spec.thread,
+            user=user, text=spec.question, context=spec.context, flags=spec.flags,
+            attachments=spec.attachments, dedup_key=spec.dedup_key,
+            reply={"channel": str(interaction.channel_id),
+                   "mention": interaction.guild_id is not None},
+            roles=role_ids(interaction.user)), asking)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

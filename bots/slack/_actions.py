@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 
-from heavy_engine.delivery import may_stop
 from heavy_engine.jobs import Job
 from heavy_engine.settings import Scope
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
 from ._cards import STOP_ACTION
-
-log = logging.getLogger("heavy.slack")
+from ._intake import PLATFORM
 
 
 def parse_stop_value(value: str) -> tuple[str, str] | None:
@@ -29,49 +27,31 @@ def parse_stop_value(value: str) -> tuple[str, str] | None:
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    @app.action(STOP_ACTION)
-    async def on_stop(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
-        await bot.track(bot.guarded(_stop(bot, body, action, channel, user, thread),
-                                    channel=channel, user=user, thread_ts=thread))
+    app.action(STOP_ACTION)(bot.acked(functools.partial(_stop, bot)))
 
 
 async def _stop(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
-                channel: str | None, user: str | None, thread: str | None) -> None:
+                context: AsyncBoltContext) -> None:
+    channel, user, team = context.channel_id, context.user_id, context.team_id or ""
+    message = body.get("message") or {}
+    thread = message.get("thread_ts") or message.get("ts")
     if not channel or not user:
         return
-    # Only the job id is read from the button: the value comes back from the client, so who
-    # asked and where are taken from the job's record.
     parsed = parse_stop_value(action.get("value") or "")
-    job = await bot.services.runner.get_job(parsed[0]) if parsed else None
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
-    if parsed and job is None:  # e.g. a card older than the job records kept
+
+    async def is_admin(job: Job) -> bool:  # a Web API call: only when the presser did not ask
+        return await bot.admins.can_edit(user, Scope(PLATFORM, job.spec.workspace,
+                                                     job.spec.channel))
+
+    # An unreadable value is "not for this channel", like a job of another channel.
+    outcome, job = await bot.delivery.press_stop(
+        parsed[0] if parsed else None, user=user, workspace=team, channel=channel,
+        is_admin=is_admin)
+    if outcome == "over":
         await bot.tell(channel, user, "This run has already finished.", thread_ts=thread)
-        return
-    if job is None or not _asked_here(job, team, channel):
-        log.info("slack: %s pressed Stop for %s, not a run of %s", user,
-                 parsed[0] if parsed else "an unreadable value", channel)
+    elif outcome == "not_here":
         await bot.tell(channel, user, "This Stop button is not for a run in this "
                                       "channel: nothing was stopped.", thread_ts=thread)
-        return
-    requester = job.spec.user
-    # The admin lookup is a Web API call: only made when the presser did not ask.
-    admin = user != requester and await bot.admins.can_edit(
-        user, Scope(PLATFORM, job.spec.workspace, job.spec.channel))
-    if not may_stop(user, requester, admin):
-        await bot.tell(channel, user, f"Only <@{requester}> or a workspace admin can stop "
+    elif outcome == "not_allowed" and job is not None:
+        await bot.tell(channel, user, f"Only <@{job.spec.user}> or a workspace admin can stop "
                                       "this run.", thread_ts=thread)
-        return
-    if not await bot.delivery.stop(job.id, by=user):
-        await bot.tell(channel, user, "This run has already finished.", thread_ts=thread)
-
-
-def _asked_here(job: Job, team: str, channel: str) -> bool:
-    """The job is a Slack run whose card lives in this workspace's `channel`."""
-    spec = job.spec
-    return (spec.platform == PLATFORM and spec.workspace in ("", team)
-            and str(spec.reply.get("channel") or spec.channel) == channel)

@@ -39,11 +39,12 @@ from . import (
     _verify,
 )
 from ._admin import SlackAdmins
-from ._bot import PLATFORM, SlackBot, reference
+from ._bot import SlackBot, reference
 from ._context import ThreadHistory
 from ._delivery import SlackSurface
 from ._env import SlackEnv
 from ._installs import DbInstallationStore, DbOAuthStateStore, DbThreadContextStore, TokenCipher
+from ._intake import PLATFORM
 from ._oauth import OAuthRoutes, oauth_settings
 from ._verify import signed
 from ._workspaces import (
@@ -100,7 +101,8 @@ class SlackAdapter:
         )
         self.surface = SlackSurface(self.client, interval=edit_interval,
                                     streaming=env.streaming, on_thread=self.bot.remember_thread)
-        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM)
+        self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM,
+                                      settings=services.settings)
         self.bot.delivery = self.delivery
         bolt_log = logging.getLogger("heavy.slack.bolt")
         bolt_log.addFilter(_NO_TOKEN_NOTICE)  # the same object is only added once

@@ -20,11 +20,14 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from heavy_engine.jobs import JobSpec
+from heavy_engine.attachments import slack_policy
+from heavy_engine.delivery import Question
+from heavy_engine.jobs import Job
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
 from ._incoming import slack_to_plain
 from ._installs import DbThreadContextStore
+from ._intake import InThread, slack_question, with_files
 from ._markdown import safe_mrkdwn
 from ._slackerr import api_error
 
@@ -130,45 +133,65 @@ async def _set_status(client: AsyncWebClient, channel: str, thread_ts: str, stat
         log.info("assistant.threads.setStatus failed: %s", api_error(err))
 
 
+class _Assistant(InThread):
+    """The split view: its thread shows a status while heavy works (set once the asker may
+    ask), and a refusal is a message in the thread, which only the asker sees anyway."""
+
+    def __init__(self, bot: SlackBot, question: Question, client: AsyncWebClient) -> None:
+        super().__init__(bot, question)
+        self.client = client
+
+    async def refuse(self, sentence: str) -> None:
+        assert self.thread_ts is not None
+        await _set_status(self.client, self.channel, self.thread_ts, "")
+        try:
+            await self.client.chat_postMessage(
+                channel=self.channel, thread_ts=self.thread_ts,
+                text=f":information_source: {safe_mrkdwn(sentence)}")
+        except SlackApiError as err:
+            log.warning("telling a refusal in the assistant thread failed: %s", api_error(err))
+
+    async def prepare(self, question: Question) -> Question | None:
+        assert self.thread_ts is not None
+        config = await self.bot.channel_config(question.workspace, question.channel)
+        await _set_status(self.client, self.channel, self.thread_ts,
+                          status_text(config.agents), LOADING)
+        return question  # the status is the progress: no ⏳ reaction here
+
+    async def asked(self, job: Job) -> None:
+        await super().asked(job)
+        channel, thread_ts = self.channel, str(self.thread_ts)
+        try:
+            await self.client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts,
+                                                         title=thread_title(job.spec.question))
+        except SlackApiError as err:
+            log.info("assistant.threads.setTitle failed: %s", api_error(err))
+        if job.position > 0 and job.status == "queued":
+            ahead = job.position - 1
+            await _set_status(self.client, channel, thread_ts,
+                              "Queued: this question is next…" if ahead <= 0 else
+                              f"Queued: {ahead} question{'s' * (ahead != 1)} ahead…")
+
+
 async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
                event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
     channel, thread_ts, user = event["channel"], event["thread_ts"], event["user"]
     team = str(body.get("team_id") or event.get("team") or context.team_id or "")
-    question = slack_to_plain(event.get("text") or "", context.bot_user_id)
-    if not question:
-        return
+    bot_user = context.bot_user_id or ""
     viewed = await store.find(channel_id=channel, thread_ts=thread_ts)
+
+    async def history() -> str | None:
+        return await bot.history.context(channel, thread_ts, before_ts=event["ts"],
+                                         bot_user_id=bot_user)
+
     # The settings (and per-channel limits) of the channel the user is looking at apply;
-    # the answer goes into this assistant thread (`reply`).
-    settings_channel = (viewed.get("channel_id") if viewed is not None else None) or channel
-    config = await bot.channel_config(team, settings_channel)
-    await _set_status(client, channel, thread_ts, status_text(config.agents), LOADING)
-    history = await bot.history.context(channel, thread_ts, before_ts=event["ts"],
-                                        bot_user_id=context.bot_user_id or "")
-    spec = JobSpec(
-        platform=PLATFORM, workspace=team, channel=settings_channel, user=user,
-        question=question, thread=thread_ts, context=history, dedup_key=body.get("event_id"),
-        reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
-               "trigger_ts": None, "asked_ts": event["ts"], "assistant": True},
-    )
-
-    async def refuse(sentence: str) -> None:
-        await _set_status(client, channel, thread_ts, "")
-        await client.chat_postMessage(channel=channel, thread_ts=thread_ts,
-                                      text=f":information_source: {safe_mrkdwn(sentence)}")
-
-    # The one submit path (the pipeline's): refusals are told, a queued job shows its note.
-    job = await bot.delivery.submit(spec, refuse)
-    if job is None:  # refused, or a retry of a question already asked
-        return
-    bot.remember_thread(channel, thread_ts)
-    try:
-        await client.assistant_threads_setTitle(channel_id=channel, thread_ts=thread_ts,
-                                                title=thread_title(question))
-    except SlackApiError as err:
-        log.info("assistant.threads.setTitle failed: %s", api_error(err))
-    if job.position > 0 and job.status == "queued":
-        ahead = job.position - 1
-        await _set_status(client, channel, thread_ts,
-                          "Queued: this question is next…" if ahead <= 0 else
-                          f"Queued: {ahead} question{'s' * (ahead != 1)} ahead…")
+    # the answer goes into this assistant thread (the reply target).
+    question = slack_question(
+        team=team, channel=channel, user=user, thread_ts=thread_ts, trigger_ts=None,
+        text=slack_to_plain(event.get("text") or "", bot_user), dedup_key=body.get("event_id"),
+        settings_channel=(viewed.get("channel_id") if viewed is not None else None) or channel,
+        context=history, reply={"asked_ts": event["ts"]})
+    token = context.bot_token or client.token
+    question = with_files(question, event,
+                          slack_policy(token, {"SLACK_API_URL": client.base_url}))
+    await bot.ask(question, _Assistant(bot, question, client))

@@ -7,28 +7,32 @@ import asyncio
 import logging
 import uuid
 from collections import OrderedDict
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import HeavyConfig
-from heavy_engine.delivery import ReplyPipeline
-from heavy_engine.jobs import JobSpec, Services, may_ask
+from heavy_engine.delivery import Question, ReplyPipeline
+from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import AdminPolicy
 
 from ._cards import failure_text
 from ._context import ThreadHistory
-from ._delivery import WORKING, react
-from ._markdown import safe_mrkdwn
+from ._intake import PLATFORM, InThread
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 
-PLATFORM = "slack"
 _ANSWERED_THREADS = 5000
+
+
+# What an acked listener runs: (body, payload, context) -> the work.
+Work = Callable[[dict[str, Any], dict[str, Any], AsyncBoltContext], Awaitable[None]]
 
 
 def reference() -> str:
@@ -72,6 +76,21 @@ class SlackBot:
         finally:
             self._inflight.discard(task)
 
+    def acked(self, work: Work) -> Callable[..., Awaitable[None]]:
+        """A Bolt listener for an action, a command or a shortcut: ack at once, then
+        `work(body, payload, context)` as a task `drain()` waits for, whose unexpected error
+        becomes one sentence for the user (channel and user from Bolt's context)."""
+
+        async def listener(ack: AsyncAck, body: dict[str, Any], payload: dict[str, Any],
+                           context: AsyncBoltContext) -> None:
+            await ack()
+            message = body.get("message") or {}
+            await self.track(self.guarded(
+                work(body, payload, context), channel=context.channel_id, user=context.user_id,
+                thread_ts=message.get("thread_ts") or message.get("ts")))
+
+        return listener
+
     async def drain(self) -> None:
         while self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
@@ -81,61 +100,13 @@ class SlackBot:
         config: HeavyConfig = resolved.config
         return config
 
-    async def duplicate(self, event_id: str | None) -> bool:
-        """True when this event already made a job (a Slack retry, also across restarts).
-
-        Only a shortcut before any work: the job's unique dedup key is what decides."""
-        if not event_id or not await self.services.runner.seen(PLATFORM, event_id):
-            return False
-        log.info("duplicate event %s ignored", event_id)
-        return True
-
-    async def ask(
-        self,
-        *,
-        team: str,
-        channel: str,
-        user: str,
-        question: str,
-        thread_ts: str,
-        trigger_ts: str | None,
-        dedup_key: str | None,
-        context: str | None = None,
-        extra: dict[str, Any] | None = None,
-        flags: dict[str, Any] | None = None,
-        attachments: dict[str, Any] | None = None,
-    ) -> bool:
-        """Submit a question; refusals go back to the user. True when a job was queued."""
-        # A streamed run shows its own progress at once: the ⏳ reaction is for the card.
-        streamed = getattr(self.delivery.surface, "streaming", False)
-        working = asyncio.ensure_future(
-            react(self.client, channel, None if streamed else trigger_ts, WORKING))
-        spec = JobSpec(
-            platform=PLATFORM, workspace=team, channel=channel, user=user, question=question,
-            thread=thread_ts, context=context, dedup_key=dedup_key, flags=dict(flags or {}),
-            attachments=attachments,
-            reply={"channel": channel, "thread_ts": thread_ts, "team": team, "user": user,
-                   "trigger_ts": trigger_ts, **(extra or {})},
-        )
-
-        async def refuse(sentence: str) -> None:
-            await working
-            await react(self.client, channel, trigger_ts, WORKING, remove=True)
-            await self.tell(channel, user, f":information_source: {safe_mrkdwn(sentence)}",
-                            thread_ts=thread_ts)
-
-        job = await self.delivery.submit(spec, refuse)
-        await working
-        if job is None:
-            return False
-        self.remember_thread(channel, thread_ts)
-        return True
-
-    async def refusal(self, team: str, channel: str, user: str) -> str | None:
-        """Why `user` may not ask here (the channel's allow/block lists), or None. Checked
-        before any download or public post; the runner checks again at submit."""
-        config = await self.channel_config(team, channel)
-        return may_ask(config, user, platform=PLATFORM)
+    async def ask(self, question: Question, asking: InThread | None = None) -> Job | None:
+        """The one way in (`heavy_engine.delivery.ask`); refusals go back to the user."""
+        asking = asking or InThread(self, question)
+        try:
+            return await self.delivery.ask(question, asking)
+        finally:
+            await asking.close()
 
     async def tell(self, channel: str, user: str, text: str, *,
                    thread_ts: str | None = None) -> None:

@@ -4,20 +4,22 @@ settings modal's submission. Each acks first; the rest runs after the 3-second w
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
-from heavy_engine.delivery import shorten
-from heavy_engine.help import help_text
+from heavy_engine.delivery import Question, shorten
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
 from . import _home
-from ._bot import PLATFORM, SlackBot, reference
+from ._bot import SlackBot, reference
 from ._cards import failure_text, shorten_safe
+from ._intake import PLATFORM, InThread, slack_question
 from ._markdown import safe_mrkdwn
 from ._modal import (
     CALLBACK_ID,
@@ -43,19 +45,10 @@ _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    @app.command(ASK_COMMAND)
-    async def on_ask(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await bot.track(bot.guarded(_ask(bot, command, respond),
-                                    channel=command.get("channel_id"),
-                                    user=command.get("user_id")))
-
-    @app.command(CONFIG_COMMAND)
-    async def on_config(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
-        await ack()
-        await bot.track(bot.guarded(_config(bot, command, respond),
-                                    channel=command.get("channel_id"),
-                                    user=command.get("user_id")))
+    app.command(ASK_COMMAND)(bot.acked(
+        lambda body, command, context: _ask(bot, command, _respond(context))))
+    app.command(CONFIG_COMMAND)(bot.acked(
+        lambda body, command, context: _config(bot, command, _respond(context))))
 
     @app.view(CALLBACK_ID)
     async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -74,43 +67,66 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
                                                 target.origin))
 
 
-async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
-    question = (command.get("text") or "").strip()
-    channel, user = command["channel_id"], command["user_id"]
-    if not question:
-        await respond(text="Ask a question after the command: `/heavy What changed in ...?`",
-                      response_type="ephemeral")
-        return
-    if question.lower() in ("help", "?"):
-        # Slack renders Markdown itself in a `markdown` block; `text` is the notification.
-        text = help_text(bot.services.config, command=ASK_COMMAND)
-        await respond(text=text, blocks=[{"type": "markdown", "text": text}],
-                      response_type="ephemeral")
-        return
-    # Refused before the public "asked:" message: only the asker learns it.
-    refusal = await bot.refusal(command.get("team_id") or "", channel, user)
-    if refusal is not None:
-        await respond(text=f":information_source: {safe_mrkdwn(refusal)}",
-                      response_type="ephemeral")
-        return
-    try:
-        root = await bot.client.chat_postMessage(
-            channel=channel, text=f"<@{user}> asked: {shorten_safe(question, 2900)}")
-    except SlackApiError as err:
-        if api_error(err) in _NOT_A_MEMBER:
-            log.info("/heavy could not post in %s: %s", channel, api_error(err))
-            await respond(text=_NOT_IN_CHANNEL, response_type="ephemeral")
+def _respond(context: AsyncBoltContext) -> AsyncRespond:
+    assert context.respond is not None  # commands always carry a response_url
+    return context.respond
+
+
+class _Command(InThread):
+    """`/heavy`: before its thread exists, only the asker hears back (`respond`, ephemeral);
+    the thread is a public "asked:" message posted once the checks passed."""
+
+    def __init__(self, bot: SlackBot, question: Question, respond: AsyncRespond) -> None:
+        super().__init__(bot, question)
+        self.respond = respond
+
+    async def refuse(self, sentence: str) -> None:
+        if self.thread_ts is not None:
+            await super().refuse(sentence)
             return
-        ref = reference()
-        log.warning("/heavy could not post in %s: %s (ref %s)", channel, api_error(err), ref)
-        await respond(text=failure_text("I could not start a thread for this; please try "
-                                        "again.", ref), response_type="ephemeral")
-        return
-    ts = str(root["ts"])
-    # A slash command is never retried by Slack, so the trigger id is only a safety net.
-    await bot.ask(team=command.get("team_id") or "", channel=channel, user=user,
-                  question=question, thread_ts=ts, trigger_ts=ts,
-                  dedup_key=f"cmd:{command.get('trigger_id') or ts}")
+        await self.respond(text=f":information_source: {safe_mrkdwn(sentence)}",
+                           response_type="ephemeral")
+
+    async def usage(self) -> None:
+        await self.respond(text="Ask a question after the command: `/heavy What changed in "
+                                "...?`", response_type="ephemeral")
+
+    async def help(self, text: str) -> None:
+        # Slack renders Markdown itself in a `markdown` block; `text` is the notification.
+        await self.respond(text=text, blocks=[{"type": "markdown", "text": text}],
+                           response_type="ephemeral")
+
+    async def prepare(self, question: Question) -> Question | None:
+        channel, user = self.channel, self.user
+        try:
+            root = await self.bot.client.chat_postMessage(
+                channel=channel, text=f"<@{user}> asked: {shorten_safe(question.text, 2900)}")
+        except SlackApiError as err:
+            if api_error(err) in _NOT_A_MEMBER:
+                log.info("/heavy could not post in %s: %s", channel, api_error(err))
+                await self.respond(text=_NOT_IN_CHANNEL, response_type="ephemeral")
+                return None
+            ref = reference()
+            log.warning("/heavy could not post in %s: %s (ref %s)", channel, api_error(err), ref)
+            await self.respond(text=failure_text("I could not start a thread for this; please "
+                                                 "try again.", ref), response_type="ephemeral")
+            return None
+        self.thread_ts = self.trigger_ts = ts = str(root["ts"])
+        question = replace(question, thread=ts, dedup_key=question.dedup_key or f"cmd:{ts}",
+                           reply={**question.reply, "thread_ts": ts, "trigger_ts": ts})
+        return await super().prepare(question)
+
+
+async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
+    channel, user = command["channel_id"], command["user_id"]
+    # The thread is the "asked:" message, posted once the checks passed (`_Command.prepare`).
+    question = replace(slack_question(
+        team=command.get("team_id") or "", channel=channel, user=user,
+        text=command.get("text") or "", thread_ts="", trigger_ts=None,
+        # A slash command is never retried by Slack, so the trigger id is only a safety net.
+        dedup_key=f"cmd:{command['trigger_id']}" if command.get("trigger_id") else None,
+        help_command=ASK_COMMAND), thread=None)
+    await bot.ask(question, _Command(bot, question, respond))
 
 
 def _parse_config_args(text: str) -> tuple[str, bool] | None:

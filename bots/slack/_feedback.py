@@ -13,14 +13,13 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.jobs import JobHistory
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
+from ._intake import PLATFORM
 from ._markdown import FEEDBACK_ACTION, parse_feedback
 from ._slackerr import api_error
 
@@ -33,16 +32,8 @@ THANKS = {"good": "Thanks! Glad it helped.",
 def register(app: AsyncApp, bot: SlackBot) -> None:
     history = JobHistory(bot.services.settings.db, bot.services.config)
 
-    @app.action(FEEDBACK_ACTION)
-    async def on_feedback(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                          context: AsyncBoltContext) -> None:
-        await ack()
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
-        await bot.track(bot.guarded(_rate(bot, history, body, action, context.client),
-                                    channel=channel, user=user, thread_ts=thread))
+    app.action(FEEDBACK_ACTION)(bot.acked(
+        lambda body, action, context: _rate(bot, history, body, action, context.client)))
 
 
 async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],

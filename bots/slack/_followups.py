@@ -8,43 +8,38 @@ question. Bolt routes presses by `action_id`, so buttons keep working after a re
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 
 from heavy_engine import RequestRejected
 from heavy_engine.conversations import Action, follow_up
 from heavy_engine.settings import Scope
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
 from ._cards import DEEPER_ACTION, REGENERATE_ACTION
+from ._intake import PLATFORM, slack_question
 
 _ACTIONS: dict[str, Action] = {REGENERATE_ACTION: "regenerate", DEEPER_ACTION: "deeper"}
 MAX_VALUE = 100  # job ids are short; anything longer is not ours
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
-    async def on_press(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
-        await ack()
-        channel = (body.get("channel") or {}).get("id")
-        user = (body.get("user") or {}).get("id")
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts")
-        await bot.track(bot.guarded(_press(bot, body, action, channel, user, thread),
-                                    channel=channel, user=user, thread_ts=thread))
-
     for action_id in _ACTIONS:
-        app.action(action_id)(on_press)
+        app.action(action_id)(bot.acked(functools.partial(_press, bot)))
 
 
 async def _press(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
-                 channel: str | None, user: str | None, thread: str | None) -> None:
+                 context: AsyncBoltContext) -> None:
+    channel, user, team = context.channel_id, context.user_id, context.team_id or ""
+    message = body.get("message") or {}
+    thread = message.get("thread_ts") or message.get("ts")
     kind = _ACTIONS.get(str(action.get("action_id")))
     job_id = str(action.get("value") or "")
     if kind is None or not channel or not user or not job_id or len(job_id) > MAX_VALUE:
         return
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
     job = await bot.services.runner.get_job(job_id)
     # The admin lookup is a Web API call: only made when the presser did not ask.
     asker = job.spec.user if job is not None else None
@@ -57,7 +52,7 @@ async def _press(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
         await bot.tell(channel, user, f":information_source: {err.user_message}",
                        thread_ts=thread)
         return
-    await bot.ask(team=team, channel=channel, user=user, question=spec.question,
-                  thread_ts=spec.thread or str(thread), trigger_ts=None,
-                  dedup_key=spec.dedup_key, context=spec.context, flags=spec.flags,
-                  attachments=spec.attachments)
+    await bot.ask(slack_question(
+        team=team, channel=channel, user=user, text=spec.question,
+        thread_ts=spec.thread or str(thread), trigger_ts=None, dedup_key=spec.dedup_key,
+        context=spec.context, flags=spec.flags, attachments=spec.attachments))

@@ -10,7 +10,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -19,7 +18,8 @@ from heavy_engine import HeavyConfig
 from heavy_engine.jobs import BudgetLeft, JobHistory, PastJob
 from heavy_engine.settings import Scope
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
+from ._intake import PLATFORM
 from ._markdown import safe_mrkdwn
 from ._modal import ModalTarget, config_modal
 from ._slackerr import api_error
@@ -154,12 +154,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             _publish(bot, history, team, user, channel, client=context.client),
             channel=None, user=None))
 
-    @app.action(EDIT_ACTION)
-    async def edit(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any],
-                   context: AsyncBoltContext) -> None:
-        await ack()
-        await bot.track(bot.guarded(_edit(bot, body, action, context.client),
-                                    channel=None, user=None))
+    app.action(EDIT_ACTION)(bot.acked(
+        lambda body, action, context: _edit(bot, body, action, context.client)))
 
 
 async def republish(bot: SlackBot, team: str, user: str, channel: str) -> None:

@@ -17,13 +17,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 
-from heavy_engine.attachments import Attachment, fetch_attachments, slack_policy
+from heavy_engine.attachments import slack_policy
 from heavy_engine.conversations import dm_context, recent_exchanges
 
-from ._bot import PLATFORM, SlackBot
+from ._bot import SlackBot
 from ._incoming import is_answerable, message_trigger, slack_to_plain, thread_root
-
-FILES_ONLY_QUESTION = "Read the attached file(s) and tell me what matters in them."
+from ._intake import PLATFORM, slack_question, with_files
 
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
@@ -62,42 +61,22 @@ def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
 
 async def _answer(bot: SlackBot, body: dict[str, Any], event: dict[str, Any],
                   context: AsyncBoltContext) -> None:
-    if await bot.duplicate(body.get("event_id")):
-        return
     bot_user = context.bot_user_id or ""
     team, channel, thread = _team(body, event), event["channel"], thread_root(event)
-    # Refused askers are told before any download or history read (the runner checks again).
-    refusal = await bot.refusal(team, channel, event["user"])
-    if refusal is not None:
-        await bot.tell(channel, event["user"], f":information_source: {refusal}",
-                       thread_ts=thread)
-        return
-    question = slack_to_plain(event.get("text") or "", bot_user)
-    if not question and event.get("files"):
-        question = FILES_ONLY_QUESTION
-    history = None
-    if event.get("thread_ts") and event["thread_ts"] != event["ts"]:
-        history = await bot.history.context(channel, thread, before_ts=event["ts"],
-                                            bot_user_id=bot_user)
-    elif event.get("channel_type") == "im":  # a new top-level DM: that DM's last exchanges
-        earlier = await recent_exchanges(bot.services.settings.db, PLATFORM, team, channel)
-        history = dm_context(earlier)
-    await bot.ask(
-        team=team, channel=channel, user=event["user"], question=question,
-        thread_ts=thread, trigger_ts=event["ts"], dedup_key=body.get("event_id"),
-        context=history, attachments=await _attachments(bot, event, context),
-    )
 
-
-async def _attachments(bot: SlackBot, event: dict[str, Any],
-                       context: AsyncBoltContext) -> dict[str, Any] | None:
-    """The message's files, downloaded and read; None when it has none."""
-    files = [Attachment(str(f.get("name") or f.get("title") or "file"),
-                        str(f.get("url_private_download") or f.get("url_private") or ""),
-                        f.get("size"), f.get("mimetype"), PLATFORM)
-             for f in event.get("files") or [] if isinstance(f, dict)]
-    if not files:
+    async def history() -> str | None:
+        if event.get("thread_ts") and event["thread_ts"] != event["ts"]:
+            return await bot.history.context(channel, thread, before_ts=event["ts"],
+                                             bot_user_id=bot_user)
+        if event.get("channel_type") == "im":  # a new top-level DM: that DM's last exchanges
+            earlier = await recent_exchanges(bot.services.settings.db, PLATFORM, team, channel)
+            return dm_context(earlier)
         return None
+
     token = context.bot_token or bot.client.token
-    got = await fetch_attachments(files, slack_policy(token, {"SLACK_API_URL": bot.client.base_url}))
-    return got.as_dict() if got else None
+    question = slack_question(
+        team=team, channel=channel, user=event["user"],
+        text=slack_to_plain(event.get("text") or "", bot_user), thread_ts=thread,
+        trigger_ts=event["ts"], dedup_key=body.get("event_id"), context=history)
+    await bot.ask(with_files(question, event,
+                             slack_policy(token, {"SLACK_API_URL": bot.client.base_url})))

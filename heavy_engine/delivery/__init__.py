@@ -10,20 +10,27 @@ from __future__ import annotations
 
 from ..providers import retry_after  # one Retry-After parser, LLM and chat APIs
 from ._follow import Follower, Pace
+from ._intake import FILES_ONLY_QUESTION, HELP_WORDS, Asking, ContextReader, Question
 from ._ledger import Ledger
 from ._once import Tag
-from ._pipeline import Part, ReplyPipeline, Surface, may_stop
+from ._pipeline import Part, ReplyPipeline, StopOutcome, Surface, may_stop
 from ._plan import AnswerLimits, AnswerPlan, plan_answer
 from ._text import clip, clip_start, failure_sentence, head, shorten, with_reference
 
 __all__ = [
+    "FILES_ONLY_QUESTION",
+    "HELP_WORDS",
     "AnswerLimits",
     "AnswerPlan",
+    "Asking",
+    "ContextReader",
     "Follower",
     "Ledger",
     "Pace",
     "Part",
+    "Question",
     "ReplyPipeline",
+    "StopOutcome",
     "Surface",
     "Tag",
     "clip",

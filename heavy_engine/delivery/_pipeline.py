@@ -16,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..core._engine import Run
 from ..core._errors import RequestRejected
@@ -27,7 +27,15 @@ from ._follow import Follower, Pace
 from ._ledger import Ledger
 from ._once import Tag
 
+if TYPE_CHECKING:
+    from ..settings import SettingsStore
+    from ._intake import Asking, Question
+
 log = logging.getLogger("heavy.delivery")
+
+# What a Stop press came to, for the platform to say: the run is stopping, it was over
+# already, the button is not for a run of this channel, or the presser may not stop it.
+StopOutcome = Literal["stopped", "over", "not_here", "not_allowed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +116,12 @@ class Surface(Protocol):
 class ReplyPipeline:
     """Implements the runner's `Delivery` for one platform."""
 
-    def __init__(self, runner: JobRunner, surface: Surface, *, name: str) -> None:
+    def __init__(self, runner: JobRunner, surface: Surface, *, name: str,
+                 settings: SettingsStore | None = None) -> None:
         self.runner = runner
         self.surface = surface
         self.name = name
+        self.settings = settings  # the early access check and the help of `ask`
         # Only this process's queued note and its delivery are serialised here; a job is
         # delivered by one process at a time (the runner's rule).
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # job id -> (lock, users)
@@ -135,6 +145,12 @@ class ReplyPipeline:
 
     # -- intake ------------------------------------------------------------------------------
 
+    async def ask(self, question: Question, asking: Asking) -> Job | None:
+        """The one way in for every chat entry point (see `_intake`)."""
+        from ._intake import ask
+
+        return await ask(self, question, asking)
+
     async def submit(self, spec: JobSpec,
                      refuse: Callable[[str], Awaitable[None]]) -> Job | None:
         """Submit; a refusal is told to the user through `refuse`; a queued job says its
@@ -157,6 +173,26 @@ class ReplyPipeline:
                 note = await self.surface.show_queued(job, ledger)
                 if note is not None and note != ledger.card:
                     await ledger.record(card=note)
+
+    async def press_stop(self, job_id: str | None, *, user: str, workspace: str, channel: str,
+                         is_admin: Callable[[Job], Awaitable[bool]]
+                         ) -> tuple[StopOutcome, Job | None]:
+        """A Stop button pressed by `user` in `channel`: the one rule for every platform.
+
+        Only the job id comes from the button (it comes back from the client): who asked and
+        where are read from the job's record. `is_admin(job)` is asked only when the presser
+        is not the asker (it may be a platform API call)."""
+        job = await self.runner.get_job(job_id) if job_id else None
+        if job_id and job is None:  # e.g. a card older than the job records kept
+            return "over", None
+        if job is None or not _asked_here(job, self.name, workspace, channel):
+            log.info("%s: %s pressed Stop for %s, not a run of %s", self.name, user,
+                     job_id or "an unreadable value", channel)
+            return "not_here", job
+        admin = user != job.spec.user and await is_admin(job)
+        if not may_stop(user, job.spec.user, admin):
+            return "not_allowed", job
+        return ("stopped" if await self.stop(job.id, by=user) else "over"), job
 
     async def stop(self, job_id: str, by: str) -> bool:
         """Cancel for `by` (who may stop is the adapter's rule: `may_stop`); a job stopped in
@@ -261,6 +297,13 @@ class ReplyPipeline:
             # Logged with the job id so the reference the user gets leads here.
             log.exception("posting the answer of job %s failed", job.id)
             await surface.say_failed(job, "I could not post the answer here.")
+
+
+def _asked_here(job: Job, platform: str, workspace: str, channel: str) -> bool:
+    """The job is a run of `platform` whose card lives in this workspace's `channel`."""
+    spec = job.spec
+    return (spec.platform == platform and spec.workspace in ("", workspace)
+            and str(spec.reply.get("channel") or spec.channel) == channel)
 
 
 def may_stop(user: str, requester: str, admin: bool) -> bool:
