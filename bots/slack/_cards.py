@@ -145,9 +145,18 @@ def stopped_in_queue_card() -> tuple[str, Blocks]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def started_card() -> tuple[str, Blocks]:
-    """A queued note once its run streams below it: it has nothing more to say."""
-    text = ":arrow_down: Started: the agents' progress and the answer are below."
+def streaming_card(*, job_id: str, requester: str) -> tuple[str, Blocks]:
+    """Beside a streamed answer, which takes buttons only when it stops: the run's Stop."""
+    text = ":hourglass_flowing_sand: Working: the agents' progress and the answer stream below."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}},
+                  _stop_actions(job_id, requester)]
+
+
+def streamed_card(status: str) -> tuple[str, Blocks]:
+    """The Stop message once its streamed run ended: no button, how it ended."""
+    text = {"ok": ":white_check_mark: Finished: the answer is below.",
+            "cancelled": ":octagonal_sign: Stopped: what the agents had is below."}.get(
+        status, ":x: Ended without an answer: the note below says why.")
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 

@@ -37,8 +37,9 @@ from ._cards import (
     partial_answer,
     progress_card,
     queued_card,
-    started_card,
     stopped_in_queue_card,
+    streamed_card,
+    streaming_card,
 )
 from ._markdown import Blocks, MarkdownPlan, feedback_block
 from ._markdown import sources_block as _sources_block
@@ -148,15 +149,16 @@ class SlackSurface:
                 on_started=lambda ts: ledger.record(answer=ts),
                 metadata=metadata(Tag.answer(job.id)))
         if live.stream is not None:
-            # The streamed message shows the agents as tasks: no card. A queued note says
-            # where the run went.
+            # The streamed message shows the agents as tasks, but takes buttons only when it
+            # stops: the card (or the queued note it becomes) is a small message with Stop,
+            # posted before the stream starts so it is there as soon as the agents are.
+            card = streaming_card(job_id=job.id, requester=job.spec.user)
+            try:
+                await self._post_or_edit(job, ledger, Tag.card(job.id), ledger.card, card)
+                live.card = card
+            except SlackApiError as err:  # the stream still runs; only Stop is missing
+                log.info("could not show the Stop of job %s: %s", job.id, api_error(err))
             live.stream.show(state)
-            if ledger.card is not None:
-                try:
-                    await self._update(reply["channel"], ledger.card, started_card())
-                except SlackApiError as err:
-                    log.info("could not update the queued note %s: %s", ledger.card,
-                             api_error(err))
             return
         await self._show_card(job, ledger, live, self._card(job, state))
 
@@ -227,6 +229,12 @@ class SlackSurface:
         live = self._live[job.id]
         if live.stream is not None and not live.stream.broken:
             live.stream.show(state)  # the tasks' final states; finish_live stops the stream
+            if ledger.card is not None and state.result is not None:
+                try:  # the Stop beside the stream says how the run ended
+                    await self._update(job.reply["channel"], ledger.card,
+                                       streamed_card(state.result.status))
+                except SlackApiError as err:
+                    log.info("could not end the Stop of job %s: %s", job.id, api_error(err))
             return
         if ledger.card is None:  # a stream Slack refused or closed early: its fallback card
             try:
@@ -305,7 +313,9 @@ class SlackSurface:
             if too_long:
                 await self._attach_under_stream(job, text)
         else:
-            sentence = f"\n\n:warning: {failure_sentence(result.error)} (ref `{job.id}`)"
+            sentence = ("\n\n:octagonal_sign: Stopped before the answer was finished."
+                        if result.status == "cancelled" else
+                        f"\n\n:warning: {failure_sentence(result.error)} (ref `{job.id}`)")
             if not await stream.finish(state.synthesis, footer_blocks=[], note=sentence):
                 return False
         return True

@@ -122,7 +122,10 @@ async def test_with_streaming_the_split_view_shows_the_agents_as_tasks(
     [stream] = slack.fake.streams.values()
     tasks = {c["id"] for c in stream["chunks"] if c["type"] == "task_update"}
     assert tasks == {"agent-1", "agent-2"} and stream["stopped"] and stream["text"]
-    assert not slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)  # no card
+    # No progress card: one small message with Stop beside the stream, ended without it.
+    [stop] = slack.fake.called("chat.postMessage", channel=DM, thread_ts=THREAD)
+    assert "heavy_stop" in str(stop.args["blocks"])
+    assert "Finished" in slack.fake.called("chat.update", ts=stop.ts)[-1].args["text"]
 
 
 async def test_a_failing_status_never_loses_the_answer(slack: Slack) -> None:

@@ -3,17 +3,21 @@ off), and the fallbacks when the stream is unavailable or expires."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bots.slack._stream import StreamedAnswer, open_fence, sendable, stream_safe
 from heavy_engine import Engine
-from heavy_engine.testing import FakeLLM, fake_config, text_reply, tool_call_reply
+from heavy_engine.testing import FakeLLM, fake_config, slow_reply, text_reply, tool_call_reply
 
 from .conftest import TOKEN, MakeSlack, Slack
 from .fake_slack import TEAM, FakeSlack
+from .test_delivery import stop_click
 from .test_mentions import MENTION_TS, mention
 from .test_sources import fetch_engine  # noqa: F401 (a fixture)
 
@@ -49,8 +53,12 @@ async def test_the_synthesis_streams_into_the_thread(
     assert [b["type"] for b in stream["blocks"]] == ["context", "actions", "context_actions"]
     assert "Go deeper" in str(stream["blocks"][1])  # the buttons close the stream too
     assert "2/2 agents" in str(stream["blocks"][0])
-    # No separate progress card and no ⏳ reaction: the stream shows the run.
-    assert not slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    # No progress card and no ⏳ reaction: the stream shows the run. Beside it, one small
+    # message holds Stop while the stream runs (a stream takes buttons only when it stops).
+    [stop] = slack.fake.called("chat.postMessage", thread_ts=MENTION_TS)
+    assert "heavy_stop" in str(stop.args["blocks"])
+    [ended] = slack.fake.called("chat.update", ts=stop.ts)
+    assert "Finished" in ended.args["text"] and "heavy_stop" not in str(ended.args["blocks"])
     assert not slack.fake.called("reactions.add", name="hourglass_flowing_sand")
     assert slack.fake.called("reactions.add", name="white_check_mark", timestamp=MENTION_TS)
 
@@ -253,3 +261,35 @@ def test_sendable_holds_back_the_last_word(growing: str, sent: str) -> None:
 
 ANSWER = ("## Streaming works\n\nThe answer arrives in pieces while it is written, "
           "then the footer.\n\n- one\n- two")
+
+
+async def test_stop_beside_a_running_stream_ends_the_run_within_two_seconds(
+    make_slack: MakeSlack, fake_llm: FakeLLM
+) -> None:
+    """Issue 27 §4: a streamed run has its Stop while it runs; the stream says it stopped."""
+    slack = await _streaming(make_slack, fake_llm)
+    fake_llm.enqueue(slow_reply(30), when="agent")  # the agents would take 30 s
+    fake_llm.enqueue(slow_reply(30), when="agent")
+    await slack.event(mention())
+    stop = await _wait_for(lambda: slack.fake.called("chat.postMessage", thread_ts=MENTION_TS))
+    [button] = [e for b in stop[0].args["blocks"] if b["type"] == "actions"
+                for e in b["elements"]]
+    await _wait_for(lambda: slack.fake.called("chat.startStream"))
+    pressed = asyncio.get_running_loop().time()
+    await slack.interaction(stop_click(button["value"], stop[0].ts or "", "U0ALICE"))
+    stopped = await _wait_for(lambda: [s for s in slack.fake.streams.values() if s["stopped"]])
+    assert asyncio.get_running_loop().time() - pressed < 2.0
+    assert "stopped" in stopped[0]["text"].lower()
+    await slack.settle()
+    [ended] = slack.fake.called("chat.update", ts=stop[0].ts)[-1:]
+    assert "Stopped" in ended.args["text"] and "heavy_stop" not in str(ended.args["blocks"])
+    assert slack.fake.called("reactions.add", name="octagonal_sign", timestamp=MENTION_TS)
+
+
+async def _wait_for(found: Callable[[], list[Any]], within: float = 60.0) -> list[Any]:
+    """Poll until `found()` is non-empty (generous: a loaded machine is slow, not hung)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not (got := found()):
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+    return got
