@@ -1,0 +1,77 @@
+"""The one way a back-end talks HTTP: bounded, no redirects, failures as `BackendFailed`.
+
+No SSRF guard on purpose, as for `web_search` before back-ends existed: the host is the
+operator's (`search.base_url` in config.yaml; a channel picks only among configured back-ends),
+and the model controls only the query, sent as a URL parameter or a JSON field, never the host
+or path. So a self-hosted SearXNG on an internal address works without `fetch_allow_hosts`.
+What a hostile or compromised API could still try is closed here: redirects are not followed
+(a 3xx is a failure, so no bounce to an internal address), bodies are capped, and result URLs
+go back to the model only as text; reading one goes through `fetch_url`, which checks it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from ._backend import BackendFailed
+
+MAX_RESPONSE_BYTES = 2_000_000
+USER_AGENT = "Mozilla/5.0 (compatible; heavy-bot/0.1)"
+
+
+def new_client(timeout: float) -> httpx.AsyncClient:
+    """One client per `web_search` call, shared by the back-ends it tries."""
+    return httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                             headers={"User-Agent": USER_AGENT})
+
+
+def _status_reason(status: int) -> str:
+    if status == 429:
+        return "rate limited, HTTP 429"
+    if status in (401, 403):
+        return f"refused the request, HTTP {status}: check its key and base_url"
+    if 300 <= status < 400:
+        return f"redirected, HTTP {status}: base_url should be the API's root"
+    return f"answered HTTP {status}"
+
+
+async def fetch(client: httpx.AsyncClient, request: httpx.Request) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a 2xx answer, at most `MAX_RESPONSE_BYTES`."""
+    try:
+        response = await client.send(request, stream=True)
+        try:
+            if not 200 <= response.status_code < 300:
+                raise BackendFailed(_status_reason(response.status_code), response.status_code)
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_RESPONSE_BYTES:
+                    raise BackendFailed("answered more than 2 MB")
+            return response.status_code, response.headers.get("content-type", ""), bytes(body)
+        finally:
+            await response.aclose()
+    # httpx's messages can quote the URL; the type name is enough and carries nothing secret
+    except httpx.TimeoutException:
+        raise BackendFailed("timed out") from None
+    except httpx.ConnectError:
+        raise BackendFailed("unreachable, no connection") from None
+    except httpx.HTTPError as err:
+        raise BackendFailed(f"failed: {type(err).__name__}") from None
+
+
+def json_answer(content_type: str, body: bytes) -> dict[str, Any]:
+    """The JSON object of an API answer; an HTML page instead (a bot check, a login or
+    captcha page in front of the API) is a failure like any other."""
+    text = body.lstrip()[:1].decode("latin-1")
+    if "html" in content_type or text == "<":
+        raise BackendFailed("answered a web page instead of JSON: a challenge page?")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BackendFailed("answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise BackendFailed("answered JSON that is not an object")
+    return data
