@@ -78,9 +78,9 @@ def hits(backend: str, query: str, n: int) -> list[dict[str, str]]:
 @dataclass
 class SearchFakes:
     urls: dict[str, str] = field(default_factory=dict)  # back-end -> base_url to configure
-    seen: list[Seen] = field(default_factory=list)
+    seen: list[Seen] = field(default_factory=list, repr=False)
     _loop: asyncio.AbstractEventLoop | None = None
-    _runners: list[web.AppRunner] = field(default_factory=list)
+    _runners: list[web.AppRunner] = field(default_factory=list, repr=False)
 
     def requests(self, backend: str, query_part: str = "") -> list[Seen]:
         """What `backend` received for queries containing `query_part`."""
