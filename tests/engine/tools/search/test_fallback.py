@@ -8,6 +8,10 @@ import time
 
 import pytest
 
+from heavy_engine import validate_config
+from heavy_engine.cli import hide_secrets
+from heavy_engine.observability import redact
+
 from .conftest import search_config, web_search
 from .fakes import BRAVE_KEY, HANG_S, TAVILY_KEY, SearchFakes
 
@@ -100,3 +104,10 @@ async def test_keys_never_reach_logs_errors_or_the_model(
         assert secret not in logged
         assert all(secret not in t for t in texts)
     assert any("HTTP Request: GET" in r.getMessage() for r in caplog.records)  # httpx did log
+
+
+def test_serve_hides_a_search_key_named_in_config() -> None:
+    # `api_key_env` may name any variable: `heavy serve` adds its value to the redaction list.
+    config = validate_config({"search": {"backend": "brave", "api_key_env": "TEAM_BRAVE"}})
+    hide_secrets(config, {"TEAM_BRAVE": "team-brave-0a9f8e7d6c"})
+    assert redact("upstream echoed team-brave-0a9f8e7d6c") == "upstream echoed [REDACTED]"
