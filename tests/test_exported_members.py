@@ -87,6 +87,7 @@ PUBLIC = {
         "MAX_RESPONSE_BYTES", "BackendFailed", "SearchAnswer", "SearchBackend",
         "SearchBackendConfig", "SearchConfig", "SearchResult", "build_backend", "fetch",
         "json_answer", "new_client", "one_line", "pick_results", "search_in_order",
+        "tls_context",
     ],
 }
 

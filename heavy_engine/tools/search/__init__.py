@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...core._search_config import SearchBackendConfig, SearchConfig
 from ._backend import BackendFailed, SearchBackend, SearchResult, one_line, pick_results
 from ._chain import SearchAnswer, build_backend, search_in_order
-from ._http import MAX_RESPONSE_BYTES, fetch, json_answer, new_client
+from ._http import MAX_RESPONSE_BYTES, fetch, json_answer, new_client, tls_context
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
@@ -27,4 +27,5 @@ __all__ = [
     "one_line",
     "pick_results",
     "search_in_order",
+    "tls_context",
 ]

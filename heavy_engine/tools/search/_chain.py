@@ -17,7 +17,7 @@ from ...core._search_config import SearchBackendConfig
 from ...plugins import PluginRegistry
 from .._base import ToolFailed
 from ._backend import BackendFailed, SearchBackend, SearchResult
-from ._http import new_client
+from ._http import new_client, tls_context
 
 log = logging.getLogger("heavy.tools.search")
 
@@ -55,7 +55,7 @@ async def search_in_order(
 ) -> SearchAnswer:
     """The first answer of `chain`; `ToolFailed` listing every failure when none answers."""
     failed: list[tuple[str, str]] = []
-    async with new_client(timeout) as client:
+    async with new_client(timeout, await tls_context()) as client:
         for i, entry in enumerate(chain):
             try:
                 async with asyncio.timeout(timeout):
