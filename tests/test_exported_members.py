@@ -84,7 +84,7 @@ PUBLIC = {
         "result_url", "system_resolver",
     ],
     "heavy_engine.tools.search": [
-        "MAX_RESPONSE_BYTES", "BackendFailed", "SearchAnswer", "SearchBackend",
+        "MAX_RESPONSE_BYTES", "BackendFailed", "Cooldowns", "SearchAnswer", "SearchBackend",
         "SearchBackendConfig", "SearchConfig", "SearchResult", "build_backend", "fetch",
         "json_answer", "new_client", "one_line", "pick_results", "search_in_order",
         "tls_context",

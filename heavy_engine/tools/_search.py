@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from ..plugins import PluginRegistry, registry
 from ._base import Tool, ToolContext
-from .search import SearchResult, search_in_order
+from .search import Cooldowns, SearchResult, search_in_order
 
 
 def format_results(
@@ -50,12 +50,15 @@ class WebSearch(Tool):
     Params = _Params
 
     def __init__(
-        self, *, plugins: PluginRegistry | None = None, env: Mapping[str, str] | None = None
+        self, *, plugins: PluginRegistry | None = None, env: Mapping[str, str] | None = None,
+        cooldowns: Cooldowns | None = None,
     ) -> None:
         """`plugins` and `env` default to the process-wide registry and `os.environ`, read at
-        each call (a key rotated in the environment is used at once)."""
+        each call (a key rotated in the environment is used at once); `cooldowns` remembers
+        which back-ends throttled us (one per tool, so one per engine)."""
         self._plugins = plugins
         self._env = env
+        self._cooldowns = cooldowns if cooldowns is not None else Cooldowns()
 
     async def run(self, params: _Params, ctx: ToolContext) -> str:
         limit = min(params.max_results or ctx.settings.web_search_max_results,
@@ -63,6 +66,7 @@ class WebSearch(Tool):
         answer = await search_in_order(
             ctx.search.chain(), params.query, limit, timeout=ctx.search.timeout,
             plugins=self._plugins if self._plugins is not None else registry(),
-            env=self._env if self._env is not None else os.environ, request_id=ctx.request_id)
+            env=self._env if self._env is not None else os.environ, request_id=ctx.request_id,
+            cooldowns=self._cooldowns)
         return format_results(params.query, answer.results, answer.backend, answer.failed)
 

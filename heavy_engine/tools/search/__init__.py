@@ -10,11 +10,13 @@ from __future__ import annotations
 from ...core._search_config import SearchBackendConfig, SearchConfig
 from ._backend import BackendFailed, SearchBackend, SearchResult, one_line, pick_results
 from ._chain import SearchAnswer, build_backend, search_in_order
+from ._cooldown import Cooldowns
 from ._http import MAX_RESPONSE_BYTES, fetch, json_answer, new_client, tls_context
 
 __all__ = [
     "MAX_RESPONSE_BYTES",
     "BackendFailed",
+    "Cooldowns",
     "SearchAnswer",
     "SearchBackend",
     "SearchBackendConfig",

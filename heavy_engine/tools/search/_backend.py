@@ -33,11 +33,14 @@ class SearchResult:
 
 class BackendFailed(Exception):
     """The back-end did not answer usefully; the message says why, for a log and the model.
-    `status` is the HTTP status when one was answered."""
+    `status` is the HTTP status when one was answered; `rest_s`, set when it throttled us (429,
+    a bot-check page), how long to leave it alone."""
 
-    def __init__(self, reason: str, status: int | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, *,
+                 rest_s: float | None = None) -> None:
         super().__init__(reason)
         self.status = status
+        self.rest_s = rest_s
 
 
 class SearchBackend(ABC):

@@ -4,6 +4,7 @@ A back-end that fails (throttled, 5xx, a challenge page, a timeout, no key, a br
 costs one warning and the next one is asked; the answer names the back-end that answered and
 those that failed before it, so the model (and whoever reads the run) knows where results came
 from. Each back-end gets `timeout` seconds in all, so a slow drip cannot eat the tool's time.
+One that throttled us rests a while (`_cooldown.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ...core._search_config import SearchBackendConfig
 from ...plugins import PluginRegistry
 from .._base import ToolFailed
 from ._backend import BackendFailed, SearchBackend, SearchResult
+from ._cooldown import Cooldowns
 from ._http import new_client, tls_context
 
 log = logging.getLogger("heavy.tools.search")
@@ -52,17 +54,25 @@ async def search_in_order(
     plugins: PluginRegistry,
     env: Mapping[str, str],
     request_id: str = "",
+    cooldowns: Cooldowns | None = None,
 ) -> SearchAnswer:
-    """The first answer of `chain`; `ToolFailed` listing every failure when none answers."""
+    """The first answer of `chain`; `ToolFailed` listing every failure when none answers.
+    Back-ends resting in `cooldowns` are skipped (they were warned about when they began)."""
     failed: list[tuple[str, str]] = []
     async with new_client(timeout, await tls_context()) as client:
         for i, entry in enumerate(chain):
+            if cooldowns is not None and (left := cooldowns.left(entry)):
+                failed.append((entry.backend, f"throttled earlier, resting {left:.0f} s more"))
+                continue
             try:
                 async with asyncio.timeout(timeout):
                     backend = build_backend(plugins, entry, env)
                     results = await backend.search(client, query, limit)
             except BackendFailed as err:
                 why = str(err)
+                if err.rest_s is not None and cooldowns is not None:
+                    cooldowns.rest(entry, err.rest_s)
+                    why += f"; resting {err.rest_s:.0f} s"
             except TimeoutError:
                 why = f"timed out after {timeout:g} s"
             except Exception as err:  # a buggy plugin; its message might quote its key

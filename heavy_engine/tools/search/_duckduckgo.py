@@ -15,7 +15,7 @@ import httpx
 from ...core._search_config import SearchBackendConfig
 from .._html import BoundedParser, ParseStopped
 from ._backend import BackendFailed, SearchBackend, SearchResult
-from ._http import fetch
+from ._http import THROTTLE_REST_S, fetch
 
 DDG_HTML_URL = "https://html.duckduckgo.com/html/"
 # A results page parses in ~10 ms; the parse runs on the event loop, so a pathological page
@@ -112,7 +112,8 @@ class DuckDuckGo(SearchBackend):
         status, content_type, body = await fetch(client, request)
         page = body.decode(_charset(content_type), errors="replace")
         if status == 202 or any(marker in page for marker in _CHALLENGE):
-            raise BackendFailed(f"throttled: answered a bot-check page, HTTP {status}")
+            raise BackendFailed(f"throttled: answered a bot-check page, HTTP {status}",
+                                rest_s=THROTTLE_REST_S)
         return parse_results(page, limit)
 
 

@@ -21,6 +21,10 @@ import httpx
 from ._backend import BackendFailed
 
 MAX_RESPONSE_BYTES = 2_000_000
+# How long a back-end that throttled us is left alone when it does not say (Retry-After), and
+# the most we honour: asking again at once only prolongs a block.
+THROTTLE_REST_S = 30.0
+MAX_REST_S = 600.0
 USER_AGENT = "Mozilla/5.0 (compatible; heavy-bot/0.1)"
 
 
@@ -43,6 +47,18 @@ def new_client(timeout: float, tls: ssl.SSLContext | bool = True) -> httpx.Async
                              headers={"User-Agent": USER_AGENT})
 
 
+def retry_after(value: str | None) -> float:
+    """Seconds to rest from a Retry-After header (delta seconds; an HTTP date or garbage: the
+    default), within 1 s and `MAX_REST_S`."""
+    try:
+        seconds = float(value) if value is not None else THROTTLE_REST_S
+    except ValueError:
+        seconds = THROTTLE_REST_S
+    if seconds != seconds:  # NaN
+        seconds = THROTTLE_REST_S
+    return min(max(seconds, 1.0), MAX_REST_S)
+
+
 def _status_reason(status: int) -> str:
     if status == 429:
         return "rate limited, HTTP 429"
@@ -59,7 +75,10 @@ async def fetch(client: httpx.AsyncClient, request: httpx.Request) -> tuple[int,
         response = await client.send(request, stream=True)
         try:
             if not 200 <= response.status_code < 300:
-                raise BackendFailed(_status_reason(response.status_code), response.status_code)
+                rest = (retry_after(response.headers.get("retry-after"))
+                        if response.status_code == 429 else None)
+                raise BackendFailed(_status_reason(response.status_code), response.status_code,
+                                    rest_s=rest)
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
@@ -82,7 +101,8 @@ def json_answer(content_type: str, body: bytes) -> dict[str, Any]:
     captcha page in front of the API) is a failure like any other."""
     text = body.lstrip()[:1].decode("latin-1")
     if "html" in content_type or text == "<":
-        raise BackendFailed("answered a web page instead of JSON: a challenge page?")
+        raise BackendFailed("answered a web page instead of JSON: a challenge page?",
+                            rest_s=THROTTLE_REST_S)
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):

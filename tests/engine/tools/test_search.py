@@ -71,7 +71,7 @@ async def test_rate_limiting_is_reported(scratch: Path, server: LocalServer) -> 
     server.routes["/html/"] = _rate_limited
     text = await search(scratch, server.url("/html/"), query="x")
     assert text == ("error: web search failed: duckduckgo: throttled: answered a bot-check page, "
-                    "HTTP 202")
+                    "HTTP 202; resting 30 s")
 
 
 def test_parse_drops_ads_and_unwraps_links() -> None:

@@ -45,11 +45,14 @@ def search_config(fakes: SearchFakes, *backends: str, **more: Any) -> SearchConf
 
 async def web_search(
     config: SearchConfig, query: str, max_results: int | None = None, tool_timeout: float = 20,
+    tool: WebSearch | None = None,
 ) -> str:
-    """The text `web_search` gives the model (results, or `error: ...`)."""
+    """The text `web_search` gives the model (results, or `error: ...`); a fresh tool each
+    call unless one is given (a tool remembers which back-ends throttled it)."""
     ctx = ToolContext("req-search", None, ToolSettings(web_search_max_results=3), search=config)
     args: dict[str, Any] = {"query": query}
     if max_results is not None:
         args["max_results"] = max_results
-    result = await execute_tool(WebSearch(), "web_search", json.dumps(args), ctx, tool_timeout)
+    result = await execute_tool(tool or WebSearch(), "web_search", json.dumps(args), ctx,
+                                tool_timeout)
     return result.text

@@ -40,6 +40,7 @@ from aiohttp import web
 BRAVE_KEY = "BSA-fake-brave-key-7f3a91c2"
 TAVILY_KEY = "tvly-dev-fake-tavily-key-4e8b20d6"
 HANG_S = 5.0  # longer than any per-back-end timeout a test sets
+RETRY_AFTER_S = 7  # what a 429 asks
 BACKENDS = ("searxng", "brave", "tavily", "duckduckgo")
 _MARK = re.compile(r"\[(\w+):(\w+)\]")
 CHALLENGE_PAGE = (b"<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>"
@@ -140,7 +141,8 @@ class SearchFakes:
                 await asyncio.sleep(HANG_S)
             if mode in ("429", "500", "503"):
                 response: web.StreamResponse = web.json_response(
-                    {"error": f"fake {mode}"}, status=int(mode))
+                    {"error": f"fake {mode}"}, status=int(mode),
+                    headers={"Retry-After": str(RETRY_AFTER_S)} if mode == "429" else None)
             elif mode == "challenge":
                 response = _challenge(backend)
             else:

@@ -92,7 +92,7 @@ async def test_the_channel_pick_is_asked_first_and_the_rest_stay_as_fallback(
     # the picked one failing: the operator's others still answer
     text = await web_search(picked.config.search, "pick down [duckduckgo:429]")
     assert text.startswith("Results for 'pick down [duckduckgo:429]' from searxng:\n"
-                           "(duckduckgo failed: rate limited, HTTP 429)")
+                           "(duckduckgo failed: rate limited, HTTP 429; resting 7 s)")
     # no pick: the operator's order
     text = await web_search(layer(base, {}, {}, {}).config.search, "operator order")
     assert text.startswith("Results for 'operator order' from searxng:")

@@ -45,7 +45,7 @@ async def test_the_answering_backends_results_become_sources(
     assert result.status == "ok", result.error
     [searched] = tool_texts(fake_llm)  # mark_task_complete ends the loop: no reply to it
     assert searched.startswith("Results for 'kelp forests [brave:429]' from searxng:\n"
-                               "(brave failed: rate limited, HTTP 429)\n\n"
+                               "(brave failed: rate limited, HTTP 429; resting 7 s)\n\n"
                                "1. searxng result 1\n   " + used)
     # a listed result the agent used is a source, with the title the back-end gave it
     assert [s.as_dict() for s in result.sources] == [{"url": used, "title": "searxng result 1"}]

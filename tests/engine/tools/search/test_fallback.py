@@ -11,23 +11,26 @@ import pytest
 from heavy_engine import validate_config
 from heavy_engine.cli import hide_secrets
 from heavy_engine.observability import redact
+from heavy_engine.tools import WebSearch
+from heavy_engine.tools.search import Cooldowns
+from heavy_engine.tools.search._http import retry_after
 
 from .conftest import search_config, web_search
-from .fakes import BRAVE_KEY, HANG_S, TAVILY_KEY, SearchFakes
+from .fakes import BRAVE_KEY, HANG_S, RETRY_AFTER_S, TAVILY_KEY, SearchFakes
 
 LOGGER = "heavy.tools.search"
 
 
 @pytest.mark.parametrize(("first", "mode", "why"), [
-    ("searxng", "429", "rate limited, HTTP 429"),
+    ("searxng", "429", "rate limited, HTTP 429; resting 7 s"),
     ("searxng", "500", "answered HTTP 500"),
     ("brave", "503", "answered HTTP 503"),
     # a bot-check page in front of a JSON API, answered 200 as text/html
-    ("searxng", "challenge", "answered a web page instead of JSON: a challenge page?"),
-    ("brave", "challenge", "answered a web page instead of JSON: a challenge page?"),
-    ("tavily", "challenge", "answered a web page instead of JSON: a challenge page?"),
+    ("searxng", "challenge", "answered a web page instead of JSON: a challenge page?; resting 30 s"),
+    ("brave", "challenge", "answered a web page instead of JSON: a challenge page?; resting 30 s"),
+    ("tavily", "challenge", "answered a web page instead of JSON: a challenge page?; resting 30 s"),
     # DuckDuckGo's own: HTTP 202 and its anomaly form
-    ("duckduckgo", "challenge", "throttled: answered a bot-check page, HTTP 202"),
+    ("duckduckgo", "challenge", "throttled: answered a bot-check page, HTTP 202; resting 30 s"),
     ("tavily", "hang", "timed out after 0.5 s"),
     # an instance whose upstream engines are all blocked answers 200 and nothing
     ("searxng", "broken", "no engine answered: google: CAPTCHA, bing: timeout"),
@@ -59,9 +62,9 @@ async def test_the_chain_goes_on_until_one_answers(
         text = await web_search(config, query)
     assert text.splitlines()[:4] == [
         f"Results for {query!r} from duckduckgo:",
-        "(searxng failed: rate limited, HTTP 429)",
+        "(searxng failed: rate limited, HTTP 429; resting 7 s)",
         "(brave failed: answered HTTP 500)",
-        "(tavily failed: answered a web page instead of JSON: a challenge page?)",
+        "(tavily failed: answered a web page instead of JSON: a challenge page?; resting 30 s)",
     ]
     assert len([r for r in caplog.records if r.name == LOGGER]) == 3
 
@@ -72,7 +75,7 @@ async def test_when_every_backend_fails_the_model_is_told_why(
     query = "all down [searxng:503] [duckduckgo:challenge]"
     text = await web_search(search_config(fakes, "searxng", "duckduckgo"), query)
     assert text == ("error: web search failed: searxng: answered HTTP 503; "
-                    "duckduckgo: throttled: answered a bot-check page, HTTP 202")
+                    "duckduckgo: throttled: answered a bot-check page, HTTP 202; resting 30 s")
 
 
 async def test_no_results_is_an_answer_not_a_failure(
@@ -111,3 +114,52 @@ def test_serve_hides_a_search_key_named_in_config() -> None:
     config = validate_config({"search": {"backend": "brave", "api_key_env": "TEAM_BRAVE"}})
     hide_secrets(config, {"TEAM_BRAVE": "team-brave-0a9f8e7d6c"})
     assert redact("upstream echoed team-brave-0a9f8e7d6c") == "upstream echoed [REDACTED]"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_a_throttled_backend_rests_then_is_asked_again(
+    fakes: SearchFakes, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = Clock()
+    tool = WebSearch(cooldowns=Cooldowns(clock))
+    config = search_config(fakes, "searxng", "duckduckgo")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        await web_search(config, "rest first [searxng:429]", tool=tool)
+        clock.now += 2
+        text = await web_search(config, "rest second", tool=tool)
+    assert text.splitlines()[:2] == [
+        "Results for 'rest second' from duckduckgo:",
+        f"(searxng failed: throttled earlier, resting {RETRY_AFTER_S - 2} s more)"]
+    assert fakes.requests("searxng", "rest second") == []  # left alone, as it asked
+    assert len([r for r in caplog.records if r.name == LOGGER]) == 1  # when it began resting
+    clock.now += RETRY_AFTER_S
+    text = await web_search(config, "rest over", tool=tool)
+    assert text.startswith("Results for 'rest over' from searxng:\n\n1.")
+
+
+async def test_when_everything_rests_the_call_fails_at_once(fakes: SearchFakes) -> None:
+    tool = WebSearch(cooldowns=Cooldowns(Clock()))
+    config = search_config(fakes, "duckduckgo")
+    await web_search(config, "bot check [duckduckgo:challenge]", tool=tool)
+    text = await web_search(config, "still resting", tool=tool)
+    assert text == ("error: web search failed: duckduckgo: throttled earlier, resting 30 s more")
+    assert fakes.requests("duckduckgo", "still resting") == []
+
+
+@pytest.mark.parametrize(("header", "rest"), [
+    ("120", 120.0),  # delta seconds, as asked
+    (None, 30.0),  # no header: THROTTLE_REST_S
+    ("Wed, 21 Oct 2026 07:28:00 GMT", 30.0),  # an HTTP date: the default, no clock parsing
+    ("0", 1.0),  # at least a second
+    ("99999", 600.0),  # at most MAX_REST_S
+    ("nan", 30.0),
+])
+def test_retry_after(header: str | None, rest: float) -> None:
+    assert retry_after(header) == rest
