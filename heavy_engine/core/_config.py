@@ -396,13 +396,14 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
-_SECRET_WORDS = ("key", "token", "secret", "password")
+_SECRET_WORDS = frozenset({"key", "token", "secret", "password", "env"})
 
 
 def _may_be_secret(loc: tuple[int | str, ...]) -> bool:
-    """A value under a key like `api_key` or `*_env` may be a pasted secret: never echo it."""
+    """A value under a key like `api_key`, `token` or `*_env` may be a pasted secret: never
+    echo it (`budget.tokens` is a count, not a secret)."""
     last = str(loc[-1]).lower() if loc else ""
-    return last.endswith("_env") or any(word in last for word in _SECRET_WORDS)
+    return not _SECRET_WORDS.isdisjoint(re.split(r"[_\W]+", last))
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:

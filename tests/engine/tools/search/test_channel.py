@@ -52,6 +52,12 @@ def test_a_pasted_key_is_refused_without_being_echoed(search: dict[str, Any]) ->
     assert "0123456789abcdef" not in str(err.value)
 
 
+
+def test_counts_named_like_secrets_are_still_echoed() -> None:
+    with pytest.raises(ConfigError, match=r"^budget\.tokens: .* \(got 0\)$"):
+        validate_config({"budget": {"tokens": 0}})
+
+
 def test_the_issue_example_validates() -> None:
     config = validate_config({"search": {
         "backend": "searxng", "base_url": "http://searx.internal:8080",
