@@ -3,9 +3,15 @@ the results the agent used become the run's sources, exactly as DuckDuckGo's did
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+import yaml
+
 from heavy_engine import Engine, HeavyConfig, HeavyRequest, RunResult, ToolFinished
+from heavy_engine.cli import main
 from heavy_engine.settings import layer
 from heavy_engine.testing import FakeLLM, fake_config, tool_call_reply
 
@@ -71,3 +77,16 @@ async def test_a_channels_pick_reaches_the_tool(
     assert tool_texts(fake_llm)[0].startswith("Results for 'estuaries' from tavily:")
     assert [s.url for s in result.sources] == [used]
     assert fakes.requests("searxng", "estuaries") == []
+
+
+def test_heavy_ask_searches_with_the_configured_backend(
+    fakes: SearchFakes, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No key: `heavy ask` runs the simulated model, which searches its topic once; the
+    # working directory is the test's own (tests/conftest.py), so ./config.yaml is this one.
+    Path("config.yaml").write_text(yaml.safe_dump({
+        "tools": ["web_search"], "search": entry(fakes, "searxng")}))
+    assert main(["ask", "--agents", "1", "--json", "How do tidal bores form?"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "ok"
+    [seen] = [s for s in fakes.requests("searxng") if "tidal bores" in s.query["q"].lower()]
+    assert seen.query["format"] == "json"
