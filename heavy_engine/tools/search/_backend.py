@@ -37,10 +37,11 @@ class BackendFailed(Exception):
     a bot-check page), how long to leave it alone."""
 
     def __init__(self, reason: str, status: int | None = None, *,
-                 rest_s: float | None = None) -> None:
+                 rest_s: float | None = None, body: bytes = b"") -> None:
         super().__init__(reason)
         self.status = status
         self.rest_s = rest_s
+        self.body = body  # the start of an error answer, for the back-end to read; never shown
 
 
 class SearchBackend(ABC):

@@ -21,6 +21,7 @@ import httpx
 from ._backend import BackendFailed
 
 MAX_RESPONSE_BYTES = 2_000_000
+ERROR_BODY_BYTES = 4096
 # How long a back-end that throttled us is left alone when it does not say (Retry-After), and
 # the most we honour: asking again at once only prolongs a block.
 THROTTLE_REST_S = 30.0
@@ -78,7 +79,7 @@ async def fetch(client: httpx.AsyncClient, request: httpx.Request) -> tuple[int,
                 rest = (retry_after(response.headers.get("retry-after"))
                         if response.status_code == 429 else None)
                 raise BackendFailed(_status_reason(response.status_code), response.status_code,
-                                    rest_s=rest)
+                                    rest_s=rest, body=await _start_of(response))
             body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
@@ -94,6 +95,19 @@ async def fetch(client: httpx.AsyncClient, request: httpx.Request) -> tuple[int,
         raise BackendFailed("unreachable, no connection") from None
     except httpx.HTTPError as err:
         raise BackendFailed(f"failed: {type(err).__name__}") from None
+
+
+async def _start_of(response: httpx.Response, limit: int = ERROR_BODY_BYTES) -> bytes:
+    """The first bytes of an error answer (an API's error code), without reading the rest."""
+    head = bytearray()
+    try:
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) >= limit:
+                break
+    except httpx.HTTPError:
+        pass  # the status already says what failed
+    return bytes(head[:limit])
 
 
 def json_answer(content_type: str, body: bytes) -> dict[str, Any]:

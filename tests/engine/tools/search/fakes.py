@@ -10,7 +10,7 @@ What each fake checks, and the document it follows:
   `url`/`title`/`content` plus the other fields SearXNG sends.
 - brave (api-dashboard.search.brave.com, web search): `GET /res/v1/web/search`; header
   `X-Subscription-Token` equal to the key (missing or wrong: 422 `SUBSCRIPTION_TOKEN_INVALID`,
-  as Brave answers); `q` 1-400 characters and `count` 1-20 (else 422 `VALIDATION`). Answer:
+  as Brave answers); `q` 1-400 characters and at most 50 words, `count` 1-20 (else 422 `VALIDATION`). Answer:
   `web.results[]` of `url`/`title`/`description` (with Brave's <strong> marks).
 - tavily (docs.tavily.com/api-reference): `POST /search`; `Authorization: Bearer <key>`
   (missing or wrong: 401); a JSON body with a non-empty `query` and `max_results` 0-20 (else
@@ -180,7 +180,8 @@ class SearchFakes:
             return _brave_error(422, "SUBSCRIPTION_TOKEN_INVALID",
                                 "The provided subscription token is invalid.")
         q, count = seen.query.get("q", ""), seen.query.get("count", "20")
-        if not 1 <= len(q) <= 400 or not count.isdigit() or not 1 <= int(count) <= 20:
+        if (not 1 <= len(q) <= 400 or len(q.split()) > 50 or not count.isdigit()
+                or not 1 <= int(count) <= 20):
             return _brave_error(422, "VALIDATION", "Unable to validate request parameter(s)")
         if mode == "empty":  # Brave leaves out the `web` section when nothing is found
             return web.json_response({"type": "search", "query": {"original": q}})

@@ -76,9 +76,18 @@ async def test_duckduckgo_html_page(fakes: SearchFakes) -> None:
     assert (seen.method, seen.path, seen.body) == ("POST", "/html/", b"q=salt+marsh")
 
 
+async def test_brave_gets_a_query_within_its_limits(fakes: SearchFakes, keys: dict[str, str]) -> None:
+    # The model may send 500 characters; Brave refuses more than 400 or 50 words (422).
+    query = "estuary " + "word " * 98
+    text = await web_search(search_config(fakes, "brave"), query)
+    assert text.startswith(f"Results for {query!r} from brave:")
+    [seen] = fakes.requests("brave", "estuary word")
+    assert seen.status == 200 and len(seen.query["q"].split()) == 50
+
+
 @pytest.mark.parametrize(("backend", "variable", "status", "reason"), [
     # Brave answers a wrong token with 422 SUBSCRIPTION_TOKEN_INVALID
-    ("brave", "BRAVE_API_KEY", 422, "answered HTTP 422"),
+    ("brave", "BRAVE_API_KEY", 422, "refused the key, HTTP 422 SUBSCRIPTION_TOKEN_INVALID"),
     # Tavily answers 401 Unauthorized
     ("tavily", "TAVILY_API_KEY", 401, "refused the request, HTTP 401: check its key and base_url"),
 ])
