@@ -171,7 +171,8 @@ class SearchFakes:
                          "template": "default.html", "engines": ["wikipedia"],
                          "positions": [1], "score": 1.0, "category": "general"} for h in found],
             "answers": [], "corrections": [], "infoboxes": [], "suggestions": [],
-            "unresponsive_engines": [["google", "CAPTCHA"], ["bing", "timeout"]]
+            # (engine, error type, suspended) triples, as SearXNG serialises them
+            "unresponsive_engines": [["google", "CAPTCHA", True], ["bing", "timeout", False]]
             if mode == "broken" else [],
         })
 
