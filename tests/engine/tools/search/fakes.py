@@ -20,7 +20,7 @@ What each fake checks, and the document it follows:
   page in DuckDuckGo's markup, or its 202 bot-check page.
 
 A failure is asked for in the query: `[searxng:429]` makes the searxng fake answer 429 to it
-(`500`, `503`, `challenge` (a bot-check HTML page), `hang`, `empty`, and for searxng `broken`
+(`500`, `503`, `challenge` (a bot-check HTML page), `hang`, `empty`, `redirect`, and for searxng `broken`
 (its engines down) and `nojson` (json not in its search.formats) work too), so
 concurrent tests never change a shared fake's behaviour.
 """
@@ -145,6 +145,9 @@ class SearchFakes:
                     headers={"Retry-After": str(RETRY_AFTER_S)} if mode == "429" else None)
             elif mode == "challenge":
                 response = _challenge(backend)
+            elif mode == "redirect":  # somewhere a client that follows would go: recorded
+                response = web.Response(status=302, headers={
+                    "Location": f"{self.urls[backend]}/search?q=followed-redirect&format=json"})
             else:
                 response = await handler(seen, query, mode)
             seen.status = response.status

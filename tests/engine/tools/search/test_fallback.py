@@ -53,6 +53,14 @@ async def test_a_failing_backend_falls_through_with_one_warning(
     assert len(fakes.requests(first, query)) == len(fakes.requests(second, query)) == 1
 
 
+async def test_a_redirect_is_not_followed(fakes: SearchFakes) -> None:
+    # An API answering 3xx could bounce the request to an internal address: it is a failure.
+    text = await web_search(search_config(fakes, "searxng"), "bounce [searxng:redirect]")
+    assert text == ("error: web search failed: searxng: redirected, HTTP 302: base_url should "
+                    "be the API's root")
+    assert fakes.requests("searxng", "followed-redirect") == []
+
+
 async def test_the_chain_goes_on_until_one_answers(
     fakes: SearchFakes, keys: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
