@@ -21,6 +21,7 @@ MAX_FALLBACK = 8
 
 
 class _Strict(BaseModel):
+    # as `_config._Strict` (that module imports this one): unknown keys and coercions refused
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
