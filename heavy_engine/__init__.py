@@ -39,6 +39,7 @@ from .core._events import (
     ToolFinished,
 )
 from .core._gc import tune_gc
+from .core._search_config import SearchConfig
 from .core._sources import Source
 from .core._types import ChatRequest, Completion, ToolCall, Usage
 
@@ -67,6 +68,7 @@ __all__ = [
     "RequestRejected",
     "Run",
     "RunResult",
+    "SearchConfig",
     "Source",
     "SynthesisDelta",
     "SynthesisStarted",

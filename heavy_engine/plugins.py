@@ -1,12 +1,14 @@
-"""One plugin registry for LLM providers, agent tools and chat adapters.
+"""One plugin registry for LLM providers, agent tools, chat adapters and search back-ends.
 
 Convention: a distribution publishes an entry point in the group `heavy.<kind>` (`heavy.providers`,
-`heavy.tools`, `heavy.adapters`). The entry point's name is what it provides (a provider `type:`,
-a tool name, an adapter name) and its value is `module:attr`, the factory:
+`heavy.tools`, `heavy.adapters`, `heavy.search`). The entry point's name is what it provides (a
+provider `type:`, a tool name, an adapter name, a `search.backend` name) and its value is
+`module:attr`, the factory:
 
 - providers: `(name, ProviderConfig, env) -> Provider` (a class with that constructor will do);
 - tools: a `Tool` subclass (built without arguments), a `Tool` instance or a factory of one;
-- adapters: `(Services) -> Adapter | None` (None when its credentials are not set).
+- adapters: `(Services) -> Adapter | None` (None when its credentials are not set);
+- search: `(SearchBackendConfig, env) -> SearchBackend` (see `heavy_engine.tools.search`).
 
 heavy's own providers and tools are listed in `BUILTINS` in that same form and go through the
 same code, first (as simonw/llm's `DEFAULT_PLUGINS` do); a plugin cannot replace a built-in.
@@ -27,8 +29,8 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal
 
-Kind = Literal["providers", "tools", "adapters"]
-KINDS: tuple[Kind, ...] = ("providers", "tools", "adapters")
+Kind = Literal["providers", "tools", "adapters", "search"]
+KINDS: tuple[Kind, ...] = ("providers", "tools", "adapters", "search")
 
 log = logging.getLogger("heavy.plugins")
 
@@ -48,6 +50,12 @@ BUILTINS: Mapping[Kind, Mapping[str, str]] = {
         "mark_task_complete": "heavy_engine.tools._complete:MarkTaskComplete",
     },
     "adapters": {},  # the Slack and Discord adapters are entry points of the `heavy` package
+    "search": {  # back-ends of `web_search`; duckduckgo needs no key and is the default
+        "duckduckgo": "heavy_engine.tools.search._duckduckgo:DuckDuckGo",
+        "searxng": "heavy_engine.tools.search._searxng:SearXNG",
+        "brave": "heavy_engine.tools.search._brave:Brave",
+        "tavily": "heavy_engine.tools.search._tavily:Tavily",
+    },
 }
 
 

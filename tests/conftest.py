@@ -18,6 +18,7 @@ _SCRUB = (
     "DISCORD_TOKEN", "DISCORD_API_URL", "DISCORD_GATEWAY_URL", "PORT",
     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
     "NO_PROXY", "no_proxy", "ANTHROPIC_API_KEY", "HEAVY_ROLE",
+    "BRAVE_API_KEY", "TAVILY_API_KEY",  # web_search back-ends
 )
 
 

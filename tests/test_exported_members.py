@@ -17,7 +17,7 @@ PUBLIC = {
         "Accepted", "AgentFinished", "AgentOverride", "AgentRevised", "AgentStarted", "AgentSummary",
         "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
         "HeavyError", "HeavyRequest", "MAX_AGENTS", "NotesCompared", "Prompts", "ProviderConfig", "ProviderError",
-        "QuestionsReady", "RequestRejected", "Run", "RunResult", "Source", "SynthesisDelta",
+        "QuestionsReady", "RequestRejected", "Run", "RunResult", "SearchConfig", "Source", "SynthesisDelta",
         "SynthesisStarted", "Timeouts", "ToolCall", "ToolCalled", "ToolFinished", "ToolSettings",
         "Usage", "apply_env", "fallback_questions", "load_config", "normalise_questions",
         "parse_questions", "simulated_fallback", "tune_gc", "use_simulated", "validate_config",
@@ -83,6 +83,12 @@ PUBLIC = {
         "ToolResult", "WebSearch", "WriteFile", "builtin_tools", "default_registry", "evaluate",
         "execute_tool", "forbidden_reason", "html_to_text", "parse_ip", "parse_results",
         "result_url", "system_resolver",
+    ],
+    "heavy_engine.tools.search": [
+        "MAX_RESPONSE_BYTES", "BackendFailed", "Cooldowns", "SearchAnswer", "SearchBackend",
+        "SearchBackendConfig", "SearchConfig", "SearchResult", "build_backend", "fetch",
+        "json_answer", "new_client", "one_line", "pick_results", "search_in_order",
+        "tls_context",
     ],
 }
 

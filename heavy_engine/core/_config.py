@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .. import plugins
 from ._errors import ConfigError
+from ._search_config import SearchConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 SIMULATED_PROVIDER = "simulated"
@@ -302,6 +303,8 @@ class HeavyConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     prompts: Prompts = Field(default_factory=Prompts)
     tool_settings: ToolSettings = Field(default_factory=ToolSettings)
+    # `web_search`'s back-ends: `backend`, then `fallback` in order (see _search_config.py).
+    search: SearchConfig = Field(default_factory=SearchConfig)
     allowed_models: list[str] = Field(default_factory=list)
     # Tools channel admins may enable (empty: no more than the operator's own `tools`).
     allowed_tools: list[str] = Field(default_factory=list)
@@ -393,6 +396,16 @@ def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+_SECRET_WORDS = frozenset({"key", "token", "secret", "password", "env"})
+
+
+def _may_be_secret(loc: tuple[int | str, ...]) -> bool:
+    """A value under a key like `api_key`, `token` or `*_env` may be a pasted secret: never
+    echo it (`budget.tokens` is a count, not a secret)."""
+    last = str(loc[-1]).lower() if loc else ""
+    return not _SECRET_WORDS.isdisjoint(re.split(r"[_\W]+", last))
+
+
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:
     """One line per problem: `key.path: rule (got value)`."""
     lines = []
@@ -400,7 +413,8 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        shown = "" if isinstance(got, dict | list) or got is None or _may_be_secret(
+            e["loc"]) else f" (got {got!r})"
         lines.append(f"{prefix}{path}: {msg}{shown}")
     return "\n".join(lines)
 

@@ -217,7 +217,7 @@ class Engine:
                             llm_call_timeout=cfg.timeouts.llm_call,
                             max_tokens=cfg.budget.tokens, max_cost_usd=cfg.budget.cost_usd)
         tool_ctx = ToolContext(req.id, None, cfg.tool_settings, budget.deadline,
-                               scratch_root=self.scratch_root)
+                               scratch_root=self.scratch_root, search=cfg.search)
         result.notes.extend(attachment_notes(cfg, req.attachments))
         # `agents: auto` is decided by the decomposition: 0 until QuestionsReady says.
         run.emit(Accepted(request_id=req.id, question=req.question, agents=cfg.agent_count))

@@ -17,7 +17,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from ..tools import Tool, ToolContext, ToolFailed, ToolRegistry
-from ..tools._search import SearchResult, format_results
+from ..tools._search import format_results
+from ..tools.search import SearchResult
 
 CORPUS_HOST = "https://corpus.heavy.invalid/"
 _WORD = re.compile(r"[a-z0-9]+(?:[.,'-][a-z0-9]+)*")

@@ -33,7 +33,7 @@ _PATTERNS: list[tuple[tuple[str, ...], re.Pattern[str]]] = [
 SECRET_ENV = (
     "HEAVY_API_TOKEN", "OPENROUTER_API_KEY", "HEAVY_LLM_API_KEY", "ANTHROPIC_API_KEY",
     "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_SECRET",
-    "DISCORD_TOKEN", "HEAVY_DATABASE_URL",
+    "DISCORD_TOKEN", "HEAVY_DATABASE_URL", "BRAVE_API_KEY", "TAVILY_API_KEY",
 )
 _exact: list[str] = []  # longest first: one that contains another must not be cut in two
 

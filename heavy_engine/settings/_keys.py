@@ -24,6 +24,8 @@ PATHS: dict[str, tuple[str, ...]] = {
     "max_iterations": ("max_iterations",),
     "timeout": ("timeouts", "request"),
     "tools": ("tools",),
+    # a back-end among those config.yaml's `search:` lists, tried first; never a URL or key
+    "search": ("search", "prefer"),
     "thread_policy": ("thread_policy",),
     "rounds": ("rounds",),
     "max_agents": ("max_agents",),
@@ -38,7 +40,7 @@ PATHS: dict[str, tuple[str, ...]] = {
 }
 AGENT_FIELDS = ("model", "system_prompt", "role")
 # Settings where an empty value or "none" means "unset" (inherit / unlimited / off).
-_NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum"})
+_NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum", "search"})
 # Who may ask: stored per level and checked level by level (see `HeavyConfig.access`).
 ACCESS_KEYS = ("allow_users", "block_users", "allow_roles")
 _LIST_KEYS = ("tools", "roles", *ACCESS_KEYS)

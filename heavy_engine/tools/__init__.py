@@ -19,7 +19,8 @@ from ._fetch import FetchUrl
 from ._files import ListFiles, ReadFile, WriteFile
 from ._html import TOO_SLOW_NOTE, html_to_text
 from ._netguard import Resolver, forbidden_reason, parse_ip, system_resolver
-from ._search import WebSearch, parse_results, result_url
+from ._search import WebSearch
+from .search._duckduckgo import parse_results, result_url
 
 
 def builtin_tools() -> list[Tool]:

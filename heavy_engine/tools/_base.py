@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from ..core._config import ToolSettings
+from ..core._search_config import SearchConfig
 from ..plugins import PluginRegistry
 from ._scratch import remove_tree
 
@@ -46,7 +47,8 @@ class ToolContext:
     and creating and deleting a directory costs more than the rest of a run's bookkeeping.
     """
 
-    __slots__ = ("_made", "_scratch", "deadline", "extra", "request_id", "scratch_root", "settings")
+    __slots__ = ("_made", "_scratch", "deadline", "extra", "request_id", "scratch_root", "search",
+                 "settings")
 
     def __init__(
         self,
@@ -57,6 +59,7 @@ class ToolContext:
         extra: dict[str, Any] | None = None,
         *,
         scratch_root: Path | None = None,
+        search: SearchConfig | None = None,  # the back-ends `web_search` asks, in order
     ) -> None:
         self.request_id = request_id
         self._scratch = scratch_dir
@@ -65,6 +68,7 @@ class ToolContext:
         self.settings = settings if settings is not None else ToolSettings()
         self.deadline = deadline
         self.extra = extra if extra is not None else {}
+        self.search = search if search is not None else SearchConfig()
 
     @property
     def scratch_dir(self) -> Path:

@@ -52,7 +52,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 def test_groups_and_builtins() -> None:
-    assert [group(k) for k in KINDS] == ["heavy.providers", "heavy.tools", "heavy.adapters"]
+    assert [group(k) for k in KINDS] == ["heavy.providers", "heavy.tools", "heavy.adapters",
+                                         "heavy.search"]
+    assert sorted(BUILTINS["search"]) == ["brave", "duckduckgo", "searxng", "tavily"]
     assert sorted(BUILTINS["providers"]) == ["claude_cli", "openai", "simulated"]
     assert provider_types() == registry().names("providers")
     # the package's own adapters are plugins like any other, from its entry points

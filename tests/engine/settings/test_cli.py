@@ -43,8 +43,8 @@ def test_set_show_unset_history_round_trip(capsys: pytest.CaptureFixture[str]) -
     assert shown["source"] == {
         "model": "workspace", "orchestrator_model": "default", "agents": "channel",
         "system_prompt": "default", "temperature": "default", "max_iterations": "default",
-        "timeout": "workspace", "tools": "channel", "thread_policy": "default",
-        "agent.2.system_prompt": "channel", "rounds": "default", "max_agents": "default",
+        "timeout": "workspace", "tools": "channel", "search": "default",
+        "thread_policy": "default", "agent.2.system_prompt": "channel", "rounds": "default", "max_agents": "default",
         "roles": "default", "budget_tokens": "default", "budget_cost_usd": "default",
         "quorum": "default", "grace_s": "default",
         "allow_users": "default", "block_users": "default", "allow_roles": "default",

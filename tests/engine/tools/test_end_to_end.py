@@ -31,7 +31,7 @@ def registry(server: LocalServer) -> ToolRegistry:
             reg.register(tool)
     resolver = FakeResolver({"internal.example": ["10.0.0.7"], "public.example": ["127.0.0.1"]})
     reg.register(FetchUrl(resolver=resolver))
-    reg.register(WebSearch(base_url=server.url("/html/")))
+    reg.register(WebSearch())  # pointed at the server by the config's `search:` (see `ask`)
     return reg
 
 
@@ -45,7 +45,8 @@ def tool_results(fake: FakeLLM) -> list[str]:
 async def ask(
     fake: FakeLLM, server: LocalServer, root: Path, **overrides: Any
 ) -> tuple[RunResult, list[Any]]:
-    config = fake_config(fake.base_url, agents=1, timeouts={"request": 20, "tool": 5}, **overrides)
+    config = fake_config(fake.base_url, agents=1, timeouts={"request": 20, "tool": 5},
+                         search={"base_url": server.url("/html/")}, **overrides)
     async with Engine(config, tools=registry(server), scratch_root=root) as engine:
         run = engine.start(HeavyRequest("Please look around the server.", config))
         result = await run

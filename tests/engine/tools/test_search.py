@@ -1,4 +1,6 @@
-"""`web_search` against a local fake DuckDuckGo HTML endpoint, and without any network."""
+"""`web_search` with the `duckduckgo` back-end against a local fake HTML endpoint, and without
+any network. The other back-ends, the fallback order and the fakes of their APIs: tests/engine/
+tools/search/."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ import socket
 import time
 from pathlib import Path
 
-from heavy_engine.tools import WebSearch, execute_tool, parse_results, result_url
+from heavy_engine import SearchConfig, ToolSettings
+from heavy_engine.tools import ToolContext, WebSearch, execute_tool, parse_results, result_url
 
-from .conftest import LocalServer, Request, make_ctx, response
+from .conftest import LocalServer, Request, response
 
 
-async def search(scratch: Path, tool: WebSearch, **args: object) -> str:
-    ctx = make_ctx(scratch, web_search_max_results=3)
-    res = await execute_tool(tool, "web_search", json.dumps(args), ctx, timeout=5)
+async def search(scratch: Path, endpoint: str, **args: object) -> str:
+    ctx = ToolContext("req-test", scratch, ToolSettings(web_search_max_results=3),
+                      search=SearchConfig(backend="duckduckgo", base_url=endpoint))
+    res = await execute_tool(WebSearch(), "web_search", json.dumps(args), ctx, timeout=5)
     return res.text
 
 
@@ -30,9 +34,9 @@ async def _rate_limited(req: Request, w: asyncio.StreamWriter) -> None:
 
 async def test_results_have_title_url_and_snippet(scratch: Path, server: LocalServer) -> None:
     server.routes["/html/"] = _ddg
-    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="python asyncio")
+    text = await search(scratch, server.url("/html/"), query="python asyncio")
     assert text.splitlines() == [
-        "Results for 'python asyncio':",
+        "Results for 'python asyncio' from duckduckgo:",
         "",
         "1. asyncio — Asynchronous I/O",
         "   https://docs.python.org/3/library/asyncio.html",
@@ -50,23 +54,24 @@ async def test_results_have_title_url_and_snippet(scratch: Path, server: LocalSe
 
 async def test_max_results_cannot_exceed_the_setting(scratch: Path, server: LocalServer) -> None:
     server.routes["/html/"] = _ddg
-    tool = WebSearch(base_url=server.url("/html/"))
-    assert (await search(scratch, tool, query="x", max_results=1)).count("\n   https://") == 1
-    assert (await search(scratch, tool, query="x", max_results=20)).count("\n   https://") == 3
+    endpoint = server.url("/html/")
+    assert (await search(scratch, endpoint, query="x", max_results=1)).count("\n   https://") == 1
+    assert (await search(scratch, endpoint, query="x", max_results=20)).count("\n   https://") == 3
 
 
 async def test_no_network_is_a_clear_error(scratch: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    text = await search(scratch, WebSearch(base_url=f"http://127.0.0.1:{port}/html/"), query="x")
-    assert text == "error: web search is unavailable (no network connection)"
+    text = await search(scratch, f"http://127.0.0.1:{port}/html/", query="x")
+    assert text == "error: web search failed: duckduckgo: unreachable, no connection"
 
 
 async def test_rate_limiting_is_reported(scratch: Path, server: LocalServer) -> None:
     server.routes["/html/"] = _rate_limited
-    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="x")
-    assert text == "error: web search failed: DuckDuckGo answered HTTP 202 (rate limited; try again later)"
+    text = await search(scratch, server.url("/html/"), query="x")
+    assert text == ("error: web search failed: duckduckgo: throttled: answered a bot-check page, "
+                    "HTTP 202; resting 30 s")
 
 
 def test_parse_drops_ads_and_unwraps_links() -> None:
@@ -88,9 +93,10 @@ async def test_a_results_page_that_is_slow_to_parse_is_an_error(
 ) -> None:
     server.routes["/html/"] = _pathological
     start = time.monotonic()
-    text = await search(scratch, WebSearch(base_url=server.url("/html/")), query="x")
+    text = await search(scratch, server.url("/html/"), query="x")
     assert time.monotonic() - start < 3  # the parse runs on the event loop: it must stop early
-    assert text == "error: web search failed: the results page took too long to read"
+    assert text == ("error: web search failed: duckduckgo: sent a results page that took too "
+                    "long to read")
 
 
 def test_no_results() -> None:
