@@ -323,7 +323,7 @@ class Engine:
             index=index,
             question=question,
             provider=self.provider(cfg, provider_name),
-            model=(over.model if over else None) or cfg.model,
+            model=cfg.model_on(provider_name, (over.model if over else None) or cfg.model),
             system_prompt=system,
             temperature=temperature,
             tools=self.tools.select(tool_names),
@@ -339,7 +339,8 @@ class Engine:
         summaries = [AgentSummary(index=s.index, question=s.question, model=s.model,
                                   role=cfg.role_of(s.index)) for s in specs]
         result.agents = summaries  # visible to the caller even if the deadline cuts us short
-        result.models = sorted({s.model for s in specs} | {cfg.effective_orchestrator_model})
+        result.models = sorted({s.model for s in specs}
+                               | {cfg.model_on(cfg.provider, cfg.effective_orchestrator_model)})
         crew = _Crew(budget)
         quorum, grace = cfg.synthesis.quorum, cfg.synthesis.grace_s
 

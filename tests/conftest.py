@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from heavy_engine.testing import FakeLLM
+from heavy_engine.tools import ToolFailed
+from heavy_engine.tools._search import DDG_HTML_URL, WebSearch
 
 from .pg import Cluster, start_cluster
 
@@ -29,6 +31,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
     monkeypatch.chdir(tmp_path)
     # The simulated model answers at once unless a test asks for its pace.
     monkeypatch.setenv("HEAVY_SIMULATED_PACE", "0")
+    # The simulated model searches the web for its sub-questions: tests never reach the real
+    # DuckDuckGo (search tests point `WebSearch(base_url=...)` at a local server instead).
+    real_page = WebSearch._search_page
+
+    async def offline_page(self: WebSearch, query: str) -> str:
+        if self.base_url == DDG_HTML_URL:
+            raise ToolFailed("web search is unavailable (no network connection)")
+        return await real_page(self, query)
+
+    monkeypatch.setattr(WebSearch, "_search_page", offline_page)
 
 
 @pytest.fixture
