@@ -20,7 +20,13 @@ from typing import Any
 
 from ._agent import AgentSpec, BudgetReached, CallBudget, call_model, run_agent
 from ._config import HeavyConfig
-from ._decompose import bound_questions, fallback_questions, normalise_questions, parse_questions
+from ._decompose import (
+    bound_questions,
+    fallback_questions,
+    normalise_questions,
+    parse_questions,
+    usable_questions,
+)
 from ._errors import HeavyError, ProviderError, RequestRejected
 from ._events import (
     Accepted,
@@ -255,7 +261,8 @@ class Engine:
         orchestrator = self.provider(cfg)
         synth_usage = Usage()  # the orchestrator's own calls, accounted whatever happens
         try:
-            questions, fallback = await self._decompose(req, orchestrator, budget, synth_usage)
+            questions, fallback = await self._decompose(req, orchestrator, budget, synth_usage,
+                                                        result.notes)
             result.questions = questions
             run.emit(QuestionsReady(questions=tuple(questions), fallback=fallback))
             await self._run_agents(run, result, budget, tool_ctx)
@@ -269,7 +276,8 @@ class Engine:
             result.simulated = budget.simulated
 
     async def _decompose(
-        self, req: HeavyRequest, provider: Provider, budget: CallBudget, usage: Usage
+        self, req: HeavyRequest, provider: Provider, budget: CallBudget, usage: Usage,
+        notes: list[str],
     ) -> tuple[list[str], bool]:
         cfg = req.config
         if cfg.agents == 1:
@@ -301,7 +309,12 @@ class Engine:
             if cfg.auto_agents:
                 return [req.question], True
             return fallback_questions(req.question, cfg.agent_count), True
-        found = parse_questions(completion.content)
+        found, dropped = usable_questions(parse_questions(completion.content))
+        if dropped:  # a weak model's work, for the user to judge
+            shown = ", ".join(repr(q[:40]) for q in dropped[:3])
+            notes.append(f"{len(dropped)} of the model's {len(found) + len(dropped)} "
+                         f"sub-questions were not usable questions ({shown}: not a question "
+                         "in words, or a repeat) and were dropped.")
         if cfg.auto_agents:
             return bound_questions(found, req.question, cfg.max_agents)
         return normalise_questions(found, req.question, cfg.agent_count)

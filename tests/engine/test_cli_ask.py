@@ -133,7 +133,7 @@ async def test_every_command_logs_through_the_redacting_formatter(tmp_path: Path
 async def test_rounds_and_agents_auto_flags(
     llm_env: FakeLLM, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    llm_env.enqueue(json.dumps({"questions": ["a?", "b?", "c?"]}), when="decompose")
+    llm_env.enqueue(json.dumps({"questions": ["What is A?", "What is B?", "What is C?"]}), when="decompose")
     assert await heavy("ask", "--json", "--agents", "auto", "--rounds", "2", "q") == 0
     out = json.loads(capsys.readouterr().out)
     # 3 agents chosen by the decomposition; compare notes adds one call each (no tools here)
