@@ -79,6 +79,49 @@ def _text(content: Any) -> str:
     return "" if content is None else str(content)
 
 
+_THINK, _THOUGHT = "<think>", "</think>"
+
+
+def strip_reasoning(text: str) -> str:
+    """The answer without a leading `<think>...</think>` block, which reasoning models served
+    without a reasoning parser (llama.cpp, vLLM, Ollama) put in `content`. An unclosed block
+    (the reply was cut off while thinking) is all reasoning: nothing is left."""
+    start = len(text) - len(text.lstrip())
+    if not text.startswith(_THINK, start):
+        return text
+    end = text.find(_THOUGHT, start)
+    return "" if end < 0 else text[end + len(_THOUGHT):].lstrip()
+
+
+class _Reasoning:
+    """`strip_reasoning` for a stream: holds text back while it is (or may become) a leading
+    `<think>` block, then lets everything after `</think>` through."""
+
+    __slots__ = ("held", "state")
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.state = "start"  # start -> thinking -> answer, or start -> answer
+
+    def visible(self, text: str) -> str:
+        if self.state == "answer":
+            return text
+        self.held += text
+        if self.state == "start":
+            head = self.held.lstrip()
+            if len(head) < len(_THINK) and _THINK.startswith(head):
+                return ""  # nothing yet, or the tag may still be arriving
+            if not head.startswith(_THINK):
+                self.state, out, self.held = "answer", self.held, ""
+                return out
+            self.state = "thinking"
+        end = self.held.find(_THOUGHT)
+        if end < 0:
+            return ""
+        self.state, out, self.held = "answer", self.held[end + len(_THOUGHT):].lstrip(), ""
+        return out
+
+
 def _arguments(value: Any) -> str:
     if isinstance(value, str):
         return value or "{}"
@@ -139,7 +182,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
         raise BadReply("the reply has no choices") from None
     try:
         return Completion(
-            content=_text(message.get("content")),
+            content=strip_reasoning(_text(message.get("content"))),
             tool_calls=parse_tool_calls(message.get("tool_calls")),
             usage=parse_usage(data.get("usage")),
             model=str(data.get("model") or model),
@@ -152,7 +195,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
 class StreamState:
     """Accumulates one streamed reply: text, tool calls reassembled by `index`, usage."""
 
-    __slots__ = ("calls", "done", "finish_reason", "model", "parts", "usage")
+    __slots__ = ("calls", "done", "finish_reason", "model", "parts", "reasoning", "usage")
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -161,6 +204,7 @@ class StreamState:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False  # saw `data: [DONE]`
+        self.reasoning = _Reasoning()
 
     def feed(self, payload: str | bytes) -> str | None:
         """Take one `data:` payload; returns the text delta it carried, if any."""
@@ -195,7 +239,7 @@ class StreamState:
                 slot[1] += fn["name"]
             if fn.get("arguments"):
                 slot.append(_arguments(fn["arguments"]))
-        text = _text(delta.get("content"))
+        text = self.reasoning.visible(_text(delta.get("content")))
         if text:
             self.parts.append(text)
             return text
@@ -206,6 +250,8 @@ class StreamState:
             ToolCall(id=slot[0] or f"call_{i}", name=slot[1], arguments="".join(slot[2:]) or "{}")
             for i, slot in sorted(self.calls.items())
         ]
+        if self.reasoning.state == "start" and self.reasoning.held:  # a short "<" answer
+            self.parts.append(self.reasoning.held)
         return Completion(content="".join(self.parts), tool_calls=calls,
                           usage=self.usage if self.usage is not None else Usage(calls=1),
                           model=self.model,

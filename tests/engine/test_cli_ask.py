@@ -33,7 +33,8 @@ async def test_json_output_against_any_openai_compatible_server(
     assert set(out) >= {"answer", "questions", "agents", "llm_calls", "elapsed_s", "usage"}
     assert out["llm_calls"] == len(llm_env.calls()) and len(out["questions"]) == 4
     assert {a["status"] for a in out["agents"]} == {"ok"}
-    assert set(out["agents"][0]) == {"question", "model", "status", "iterations", "elapsed_s"}
+    assert set(out["agents"][0]) == {"question", "model", "status", "iterations", "elapsed_s",
+                                     "error", "answer"}
     assert out["usage"]["prompt_tokens"] > 0 and out["usage"]["cost_usd"] > 0
     assert all(c.body["model"] == "fake/model" for c in llm_env.calls())
 
