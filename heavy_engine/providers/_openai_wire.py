@@ -32,17 +32,28 @@ def _clean(message: Message) -> Message:
     return message
 
 
-def encode_body(request: ChatRequest, *, stream: bool, openrouter: bool) -> bytes:
-    """The JSON body, serialised once. No `tools` key without tools, never `tools: []`."""
+def optional_fields(request: ChatRequest) -> frozenset[str]:
+    """The request fields some servers refuse (see `refused_field`) that this request uses."""
+    fields = {"tools"} if request.tools else set()
+    if request.json_mode:
+        fields.add("response_format")
+    return frozenset(fields)
+
+
+def encode_body(
+    request: ChatRequest, *, stream: bool, openrouter: bool, omit: frozenset[str] = frozenset()
+) -> bytes:
+    """The JSON body, serialised once. No `tools` key without tools, never `tools: []`;
+    nothing named in `omit` (fields the server refused: `tools`, `response_format`)."""
     body: dict[str, Any] = {
         "model": request.model,
         "messages": [_clean(m) for m in request.messages],
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
-    if request.tools:
+    if request.tools and "tools" not in omit:
         body["tools"] = request.tools
-    if request.json_mode:
+    if request.json_mode and "response_format" not in omit:
         body["response_format"] = _JSON_MODE
     if stream:
         body["stream"] = True
@@ -273,6 +284,35 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# How servers word a refusal of an optional field (the bodies are in the fake's `REFUSALS`):
+# vLLM without tool parsing: '"auto" tool choice requires --enable-auto-tool-choice ...';
+# Ollama: '<model> does not support tools'; LM Studio: "'response_format.type' must be
+# 'json_schema'"; OpenAI: "'response_format' of type 'json_object' is not supported ...".
+_REFUSAL_WORDS = {"response_format": ("response_format", "json_object", "json mode"),
+                  "tools": ("tool",)}
+
+
+def refused_field(raw: bytes, sent: frozenset[str]) -> str | None:
+    """Which of the optional fields `sent` a 400 error body refuses (`tools` also stands for
+    `tool_choice`), else None: the request is bad for another reason."""
+    text = raw[:4000].decode(errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            text = f"{err.get('param') or ''} {err.get('message') or ''}"
+        elif isinstance(err, str):
+            text = err
+    text = text.lower()
+    for name in ("response_format", "tools"):
+        if name in sent and any(word in text for word in _REFUSAL_WORDS[name]):
+            return name
+    return None
 
 
 def provider_message(raw: bytes, secrets: tuple[str, ...] = ()) -> str:

@@ -7,7 +7,8 @@ Markdown. Every request is recorded with monotonic start/finish times (the clock
 so tests can count calls and check that nothing started after a deadline.
 
 The handler stays lean on purpose: the benchmark drives ~3000 requests/s through one process.
-Run it standalone with `python -m heavy_engine.testing.fake_llm --port 8089 --latency 0.2`.
+Run it standalone with `python -m heavy_engine.testing.fake_llm --port 8089 --latency 0.2`
+(add `--refuse vllm-tools` to have it refuse `tools` the way vLLM without tool parsing does).
 """
 
 from __future__ import annotations
@@ -38,6 +39,25 @@ _ASPECTS = ("Key facts", "Main trade-offs", "Risks and failure modes", "Practica
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _JSON = "application/json"
 _COMPLETE = "mark_task_complete"
+
+# Real 400 bodies of servers that do not take a request field (as their users reported them),
+# by name: (field, body). `{model}` is the request's model. `tools` covers `tool_choice`, which
+# vLLM refuses as "auto" whenever tools are sent without it.
+REFUSALS: dict[str, tuple[str, dict[str, Any]]] = {
+    "vllm-tools": ("tools", {  # vLLM started without --enable-auto-tool-choice
+        "object": "error", "type": "BadRequestError", "param": None, "code": 400,
+        "message": '"auto" tool choice requires --enable-auto-tool-choice and '
+                   "--tool-call-parser to be set"}),
+    "ollama-tools": ("tools", {  # an Ollama model whose template has no tool support
+        "error": {"message": "{model} does not support tools", "type": "api_error",
+                  "param": None, "code": None}}),
+    "lmstudio-json": ("response_format", {  # LM Studio takes json_schema only
+        "error": "'response_format.type' must be 'json_schema'"}),
+    "openai-json": ("response_format", {  # an OpenAI model without JSON mode
+        "error": {"message": "Invalid parameter: 'response_format' of type 'json_object' is "
+                             "not supported with this model.",
+                  "type": "invalid_request_error", "param": "response_format", "code": None}}),
+}
 
 
 @dataclass(slots=True)
@@ -151,7 +171,9 @@ class FakeLLM:
         api_key: str | None = None,
         models: Iterable[str] = ("fake/model", "fake/orchestrator"),
         known_models_only: bool = False,
+        refuse: Iterable[str] = (),
     ) -> None:
+        """`refuse`: names from `REFUSALS`; a request with that field gets the server's 400."""
         self.latency = latency
         self.host = host
         self.port = port
@@ -159,6 +181,10 @@ class FakeLLM:
         self.api_key = api_key  # when set, other bearer tokens get a 401
         self.models = list(models)
         self.known_models_only = known_models_only  # unknown model -> 404, like OpenRouter
+        unknown = set(refuse) - set(REFUSALS)
+        if unknown:
+            raise ValueError(f"refuse: unknown {sorted(unknown)}; known: {sorted(REFUSALS)}")
+        self.refuse = [REFUSALS[name] for name in refuse]
         self.requests: list[RecordedRequest] = []
         self.served = 0
         self._queue: deque[Reply] = deque()
@@ -239,6 +265,15 @@ class FakeLLM:
         """Scripted replies not used yet."""
         return len(self._queue) + sum(len(q) for q in self._targeted.values())
 
+    def _refusal(self, body: dict[str, Any]) -> web.Response | None:
+        for field_name, error in self.refuse:
+            sent = ("tools" in body or "tool_choice" in body) if field_name == "tools" else (
+                field_name in body)
+            if sent:
+                raw = json.dumps(error).replace("{model}", str(body.get("model")))
+                return web.Response(status=400, body=raw, content_type=_JSON)
+        return None
+
     # -- handlers ----------------------------------------------------------------------------
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -281,6 +316,8 @@ class FakeLLM:
             return _error(401, "No auth credentials found")
         if self.known_models_only and body.get("model") not in self.models:
             return _error(404, f"No endpoints found for {body.get('model')}.")
+        if refused := self._refusal(body):
+            return refused
         reply = self._next_reply(purpose)
         if reply is None or reply.kind == "brain":
             reply = brain(body, purpose, reply.delay if reply else 0.0)
@@ -460,7 +497,13 @@ async def _drop(
 # -- standalone --------------------------------------------------------------------------------
 
 
-async def _serve(host: str, port: int, latency: float) -> None:
+async def _serve(host: str, port: int, latency: float, refuse: list[str]) -> None:
+    if refuse:  # refusals are a FakeLLM feature: the aiohttp server, not the lean one
+        async with FakeLLM(latency, host=host, port=port, record=False, refuse=refuse) as fake:
+            print(f"fake LLM listening on {fake.base_url} (latency {latency:g} s, refusing "
+                  f"{', '.join(refuse)})", flush=True)
+            await asyncio.Event().wait()  # until Ctrl-C
+        return
     from ._standalone import bound_port, serve  # the lean server: see its docstring
 
     server = await serve(host, port, latency)
@@ -476,6 +519,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per reply")
+    parser.add_argument("--refuse", action="append", default=[], choices=sorted(REFUSALS),
+                        help="answer requests with this field the way that server does (400)")
     args = parser.parse_args(argv)
     try:
         import uvloop  # a dependency wherever it builds (not on Windows)
@@ -484,7 +529,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         run = uvloop.run
     try:
-        run(_serve(args.host, args.port, args.latency))
+        run(_serve(args.host, args.port, args.latency, args.refuse))
     except KeyboardInterrupt:
         pass
 
