@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._agent import AgentSpec, BudgetReached, CallBudget, call_model, run_agent
+from ._agent import (
+    AgentSpec,
+    BudgetReached,
+    CallBudget,
+    call_model,
+    opening_messages,
+    run_agent,
+)
 from ._config import HeavyConfig
 from ._decompose import (
     bound_questions,
@@ -322,14 +329,13 @@ class Engine:
     def _agent_spec(self, cfg: HeavyConfig, index: int, question: str) -> AgentSpec:
         over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None
         provider_name = (over.provider if over else None) or cfg.provider
+        # The system prompt is the run's, the same for every agent (a shared cached prefix);
+        # a role and an override's prompt are the agent's own, sent after it.
         system = cfg.prompts.agent
-        role = cfg.role_of(index)
-        if role:
-            system = f"{system}\n\n{cfg.roles[role]}"
         if cfg.system_prompt:
             system = f"{system}\n\n{cfg.system_prompt}"
-        if over and over.system_prompt:
-            system = f"{system}\n\n{over.system_prompt}"
+        role = cfg.role_of(index)
+        own = (cfg.roles[role] if role else None, over.system_prompt if over else None)
         temperature = over.temperature if over and over.temperature is not None else cfg.temperature
         tool_names = over.tools if over and over.tools is not None else cfg.tools
         return AgentSpec(
@@ -342,6 +348,7 @@ class Engine:
             tools=self.tools.select(tool_names),
             max_iterations=cfg.max_iterations,
             tool_timeout=cfg.timeouts.tool,
+            instructions=tuple(text for text in own if text),
         )
 
     async def _run_agents(
@@ -418,13 +425,10 @@ class Engine:
             spec = self._agent_spec(cfg, summary.index, summary.question)
             others = "\n\n".join(f"## Agent {o.index + 1}: {o.question}\n\n{o.answer}"
                                   for o in ok if o is not summary)
-            user = summary.question if not req.context else (
-                f"{req.context}\n\nYour sub-question: {summary.question}")
             request = ChatRequest(
                 model=spec.model,
                 messages=[
-                    {"role": "system", "content": spec.system_prompt},
-                    {"role": "user", "content": user},
+                    *opening_messages(spec, req.context),
                     {"role": "assistant", "content": summary.answer},
                     {"role": "user", "content":
                         f"{cfg.prompts.compare_notes}\n\n# Other agents' findings\n\n{others}"},

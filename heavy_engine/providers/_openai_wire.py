@@ -69,14 +69,17 @@ def encode_body(
 
 
 def parse_usage(raw: Any) -> Usage:
-    """Real token counts and the provider's cost (OpenRouter `cost`), never estimates."""
+    """Real token counts and the provider's cost (OpenRouter `cost`), never estimates; the
+    prompt tokens served from the provider's cache (`prompt_tokens_details.cached_tokens`)."""
     if not isinstance(raw, dict):
         return Usage(calls=1)
+    details = raw.get("prompt_tokens_details")
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
         cost_usd=float(raw.get("cost") or 0.0),
         calls=1,
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
     )
 
 

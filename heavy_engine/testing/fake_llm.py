@@ -172,8 +172,11 @@ class FakeLLM:
         models: Iterable[str] = ("fake/model", "fake/orchestrator"),
         known_models_only: bool = False,
         refuse: Iterable[str] = (),
+        cache_prompts: bool = False,
     ) -> None:
-        """`refuse`: names from `REFUSALS`; a request with that field gets the server's 400."""
+        """`refuse`: names from `REFUSALS`; a request with that field gets the server's 400.
+        `cache_prompts`: report `prompt_tokens_details.cached_tokens` as a provider with
+        prefix caching does: the longest prefix a request shares with an earlier one."""
         self.latency = latency
         self.host = host
         self.port = port
@@ -185,6 +188,8 @@ class FakeLLM:
         if unknown:
             raise ValueError(f"refuse: unknown {sorted(unknown)}; known: {sorted(REFUSALS)}")
         self.refuse = [REFUSALS[name] for name in refuse]
+        self.cache_prompts = cache_prompts
+        self._prompts: dict[str, deque[str]] = {}  # per model: the latest prompts, serialised
         self.requests: list[RecordedRequest] = []
         self.served = 0
         self._queue: deque[Reply] = deque()
@@ -265,6 +270,16 @@ class FakeLLM:
         """Scripted replies not used yet."""
         return len(self._queue) + sum(len(q) for q in self._targeted.values())
 
+    def _cached(self, model: str, body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+        """`usage` with the cached part of the prompt: the longest prefix of the serialised
+        messages shared with one of the model's last 64 prompts, at 4 characters a token."""
+        prompt = json.dumps(body.get("messages") or [], ensure_ascii=False)
+        seen = self._prompts.setdefault(model, deque(maxlen=64))
+        shared = max((shared_prefix(prompt, earlier) for earlier in seen), default=0)
+        seen.append(prompt)
+        cached = min(shared // 4, usage["prompt_tokens"])
+        return {**usage, "prompt_tokens_details": {"cached_tokens": cached}}
+
     def _refusal(self, body: dict[str, Any]) -> web.Response | None:
         for field_name, error in self.refuse:
             sent = ("tools" in body or "tool_choice" in body) if field_name == "tools" else (
@@ -340,9 +355,17 @@ class FakeLLM:
         model = str(body.get("model") or "fake/model")
         calls = [(f"call_{next(self._ids)}", n, a) for n, a in reply.tool_calls]
         usage = reply.usage or _usage(body, reply)
+        if self.cache_prompts and reply.usage is None:
+            usage = self._cached(model, body, usage)
         if stream:
             return await _sse(request, _stream_chunks(model, reply.content, calls, usage))
         return web.Response(body=_completion(model, reply.content, calls, usage), content_type=_JSON)
+
+
+def shared_prefix(a: str, b: str) -> int:
+    """How many leading characters `a` and `b` have in common."""
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
+                min(len(a), len(b)))
 
 
 # -- the brain ---------------------------------------------------------------------------------

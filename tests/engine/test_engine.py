@@ -300,7 +300,9 @@ async def test_per_agent_overrides(engine: Engine, fake_llm: FakeLLM) -> None:
     assert models == ["fake/model", "fake/other"]
     assert fake_llm.calls("decompose")[0].body["model"] == "fake/orchestrator"
     sceptic = [c for c in fake_llm.calls("agent") if c.body["model"] == "fake/other"]
-    assert all("You are a sceptic." in c.body["messages"][0]["content"] for c in sceptic)
+    # the agent's own instructions follow the shared prefix, in its first user message
+    assert all("You are a sceptic." in c.body["messages"][1]["content"] for c in sceptic)
+    assert all("You are a sceptic." not in c.body["messages"][0]["content"] for c in sceptic)
 
 
 async def test_synthesis_failure_falls_back_to_findings(engine: Engine, fake_llm: FakeLLM) -> None:

@@ -383,11 +383,12 @@ async def test_roles_layer_per_agent(engine: Engine, fake_llm: FakeLLM) -> None:
                                   "agent_overrides": [{}, {"role": "quantitative_analyst"}]})
     result, _ = await ask(engine, config)
     assert [a.role for a in result.agents] == ["sceptic", "quantitative_analyst", None, None]
-    systems = {json.loads(json.dumps(c.body))["messages"][0]["content"]
-               for c in fake_llm.calls("agent")}
-    assert any("Your role: sceptic" in s for s in systems)
-    assert any("Your role: quantitative analyst" in s for s in systems)
-    assert not any("Your role: contrarian" in s for s in systems)  # agent 2's own role wins
+    # A role is the agent's own: sent after the shared system prompt, with its sub-question.
+    owns = {json.dumps(c.body["messages"][1]["content"]) for c in fake_llm.calls("agent")
+            if c.body}
+    assert any("Your role: sceptic" in s for s in owns)
+    assert any("Your role: quantitative analyst" in s for s in owns)
+    assert not any("Your role: contrarian" in s for s in owns)  # agent 2's own role wins
 
 
 @pytest.mark.parametrize(
