@@ -151,7 +151,7 @@ def footer(result: RunResult) -> str:
         f"{tokens:,} tokens" + (f" ({cached:,} cached)" if cached else ""),
         f"${result.usage.cost_usd:.4f}",
     ]
-    if result.simulated:
+    if result.simulated and "simulated" not in result.models:  # said once is enough
         parts.append("simulated")
     return " · ".join(parts)
 
