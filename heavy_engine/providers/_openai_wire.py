@@ -289,7 +289,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-# How servers word a refusal of an optional field (the bodies are in the fake's `REFUSALS`):
+# How servers word a refusal of an optional field (the fake's `testing._quirks.REFUSALS`):
 # vLLM without tool parsing: '"auto" tool choice requires --enable-auto-tool-choice ...';
 # Ollama: '<model> does not support tools'; LM Studio: "'response_format.type' must be
 # 'json_schema'"; OpenAI: "'response_format' of type 'json_object' is not supported ...".

@@ -28,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from ..providers import last_user_text, text_of, topic_of
+from ._quirks import REFUSALS, refusal, with_cached_tokens
 
 ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang", "drop"]
 Purpose = Literal["decompose", "agent", "synthesis"]
@@ -40,24 +41,6 @@ _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"
 _JSON = "application/json"
 _COMPLETE = "mark_task_complete"
 
-# Real 400 bodies of servers that do not take a request field (as their users reported them),
-# by name: (field, body). `{model}` is the request's model. `tools` covers `tool_choice`, which
-# vLLM refuses as "auto" whenever tools are sent without it.
-REFUSALS: dict[str, tuple[str, dict[str, Any]]] = {
-    "vllm-tools": ("tools", {  # vLLM started without --enable-auto-tool-choice
-        "object": "error", "type": "BadRequestError", "param": None, "code": 400,
-        "message": '"auto" tool choice requires --enable-auto-tool-choice and '
-                   "--tool-call-parser to be set"}),
-    "ollama-tools": ("tools", {  # an Ollama model whose template has no tool support
-        "error": {"message": "{model} does not support tools", "type": "api_error",
-                  "param": None, "code": None}}),
-    "lmstudio-json": ("response_format", {  # LM Studio takes json_schema only
-        "error": "'response_format.type' must be 'json_schema'"}),
-    "openai-json": ("response_format", {  # an OpenAI model without JSON mode
-        "error": {"message": "Invalid parameter: 'response_format' of type 'json_object' is "
-                             "not supported with this model.",
-                  "type": "invalid_request_error", "param": "response_format", "code": None}}),
-}
 
 
 @dataclass(slots=True)
@@ -270,25 +253,6 @@ class FakeLLM:
         """Scripted replies not used yet."""
         return len(self._queue) + sum(len(q) for q in self._targeted.values())
 
-    def _cached(self, model: str, body: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
-        """`usage` with the cached part of the prompt: the longest prefix of the serialised
-        messages shared with one of the model's last 64 prompts, at 4 characters a token."""
-        prompt = json.dumps(body.get("messages") or [], ensure_ascii=False)
-        seen = self._prompts.setdefault(model, deque(maxlen=64))
-        shared = max((shared_prefix(prompt, earlier) for earlier in seen), default=0)
-        seen.append(prompt)
-        cached = min(shared // 4, usage["prompt_tokens"])
-        return {**usage, "prompt_tokens_details": {"cached_tokens": cached}}
-
-    def _refusal(self, body: dict[str, Any]) -> web.Response | None:
-        for field_name, error in self.refuse:
-            sent = ("tools" in body or "tool_choice" in body) if field_name == "tools" else (
-                field_name in body)
-            if sent:
-                raw = json.dumps(error).replace("{model}", str(body.get("model")))
-                return web.Response(status=400, body=raw, content_type=_JSON)
-        return None
-
     # -- handlers ----------------------------------------------------------------------------
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -331,8 +295,8 @@ class FakeLLM:
             return _error(401, "No auth credentials found")
         if self.known_models_only and body.get("model") not in self.models:
             return _error(404, f"No endpoints found for {body.get('model')}.")
-        if refused := self._refusal(body):
-            return refused
+        if refused := refusal(body, self.refuse):
+            return web.Response(status=400, body=refused, content_type=_JSON)
         reply = self._next_reply(purpose)
         if reply is None or reply.kind == "brain":
             reply = brain(body, purpose, reply.delay if reply else 0.0)
@@ -356,16 +320,11 @@ class FakeLLM:
         calls = [(f"call_{next(self._ids)}", n, a) for n, a in reply.tool_calls]
         usage = reply.usage or _usage(body, reply)
         if self.cache_prompts and reply.usage is None:
-            usage = self._cached(model, body, usage)
+            seen = self._prompts.setdefault(model, deque(maxlen=64))
+            usage = with_cached_tokens(usage, body, seen)
         if stream:
             return await _sse(request, _stream_chunks(model, reply.content, calls, usage))
         return web.Response(body=_completion(model, reply.content, calls, usage), content_type=_JSON)
-
-
-def shared_prefix(a: str, b: str) -> int:
-    """How many leading characters `a` and `b` have in common."""
-    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-                min(len(a), len(b)))
 
 
 # -- the brain ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from heavy_engine import Engine, HeavyRequest
 from heavy_engine.attachments import Attachments, Document, Image
 from heavy_engine.cli import main
 from heavy_engine.testing import FakeLLM, RecordedRequest, fake_config
-from heavy_engine.testing.fake_llm import shared_prefix
+from heavy_engine.testing._quirks import shared_prefix
 from heavy_engine.text import footer
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(16)

@@ -17,7 +17,7 @@ from heavy_engine import ChatRequest, Engine, HeavyRequest
 from heavy_engine.providers import OpenAIProvider
 from heavy_engine.providers._openai_wire import refused_field
 from heavy_engine.testing import FakeLLM, error_reply, fake_config, fake_provider_config
-from heavy_engine.testing.fake_llm import REFUSALS
+from heavy_engine.testing._quirks import REFUSALS
 
 TOOLS = [{"type": "function", "function": {"name": "calculate", "parameters": {"type": "object"}}}]
 BOTH = frozenset({"tools", "response_format"})
