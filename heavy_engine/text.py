@@ -139,17 +139,19 @@ def transcript(
 
 
 def footer(result: RunResult) -> str:
-    """One line for under an answer: models, agents, time, tokens, cost."""
+    """One line for under an answer: models, agents, time, tokens (and how many of the prompt
+    tokens came from the provider's cache, when any did), cost."""
     ok = sum(a.status == "ok" for a in result.agents)
     tokens = result.usage.prompt_tokens + result.usage.completion_tokens
+    cached = result.usage.cached_tokens
     parts = [
         ", ".join(result.models) or "no model",
         f"{ok}/{len(result.agents)} agents",
         f"{result.elapsed_s:.1f}s",
-        f"{tokens:,} tokens",
+        f"{tokens:,} tokens" + (f" ({cached:,} cached)" if cached else ""),
         f"${result.usage.cost_usd:.4f}",
     ]
-    if result.simulated:
+    if result.simulated and "simulated" not in result.models:  # said once is enough
         parts.append("simulated")
     return " · ".join(parts)
 

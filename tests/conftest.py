@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 
 from heavy_engine.testing import FakeLLM
+from heavy_engine.tools.search._backend import BackendFailed
+from heavy_engine.tools.search._duckduckgo import DDG_HTML_URL, DuckDuckGo
 
 from .pg import Cluster, start_cluster
 
@@ -30,6 +33,16 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
     monkeypatch.chdir(tmp_path)
     # The simulated model answers at once unless a test asks for its pace.
     monkeypatch.setenv("HEAVY_SIMULATED_PACE", "0")
+    # The simulated model searches the web for its sub-questions: tests never reach the real
+    # DuckDuckGo (search tests point the back-end's `base_url` at a local fake instead).
+    real_search = DuckDuckGo.search
+
+    async def offline_search(self: DuckDuckGo, client: Any, query: str, limit: int) -> Any:
+        if self.endpoint == DDG_HTML_URL:
+            raise BackendFailed("unavailable: no network connection in the tests")
+        return await real_search(self, client, query, limit)
+
+    monkeypatch.setattr(DuckDuckGo, "search", offline_search)
 
 
 @pytest.fixture

@@ -39,9 +39,9 @@ PUBLIC = {
         "retry_after", "shorten", "with_reference",
     ],
     "heavy_engine.eval": [
-        "Corpus", "CorpusFetch", "CorpusSearch", "Document", "EvalQuestion", "Setup",
-        "SetupReport", "corpus_tools", "default_setups", "exact_match", "load_questions",
-        "normalise", "normalised_match", "run_eval", "shipped", "source_hits",
+        "PLUMBING_NOTE", "Corpus", "CorpusFetch", "CorpusSearch", "Document", "EvalQuestion",
+        "Setup", "SetupReport", "corpus_tools", "default_setups", "exact_match", "load_questions",
+        "normalise", "normalised_match", "question_line", "run_eval", "shipped", "source_hits",
     ],
     "heavy_engine.observability": [
         "CONTENT_TYPE", "MASK", "JsonFormatter", "MetricSet", "Metrics", "RedactingFormatter",

@@ -144,9 +144,11 @@ def _json_result(result: RunResult) -> dict[str, Any]:
     return {
         "answer": data["answer"],
         "questions": data["questions"],
+        # Each agent's own finding, so a user can see (and judge) what every agent found.
         "agents": [
-            {k: a[k] for k in ("question", "model", "status", "iterations", "elapsed_s")}
-            for a in data["agents"]
+            {**{k: a[k] for k in ("question", "model", "status", "iterations", "elapsed_s",
+                                  "error")}, "answer": agent.answer}
+            for a, agent in zip(data["agents"], result.agents, strict=True)
         ],
         "llm_calls": data["llm_calls"],
         "elapsed_s": data["elapsed_s"],

@@ -104,11 +104,33 @@ class AgentSpec:
     question: str
     provider: Provider
     model: str
-    system_prompt: str
+    system_prompt: str  # the same for every agent of the run (see `opening_messages`)
     temperature: float | None
     tools: list[Tool]
     max_iterations: int
     tool_timeout: float
+    instructions: tuple[str, ...] = ()  # this agent's own: its role, its override's prompt
+
+
+def opening_messages(
+    spec: AgentSpec, context: str | None, images: Sequence[dict[str, Any]] = ()
+) -> list[Message]:
+    """The system prompt and first user message of an agent, ordered for prompt caching.
+
+    Every agent of a run shares the system prompt, the context (earlier conversation and
+    attached files) and the images; they come first, byte for byte the same, so providers that
+    cache prompt prefixes (OpenAI, DeepSeek, vLLM, llama.cpp) reuse them. What is the agent's
+    own (its role, its instructions, its sub-question) comes last, after everything shared.
+    """
+    own = "\n\n".join([*spec.instructions, f"Your sub-question: {spec.question}"])
+    if not context and not spec.instructions and not images:
+        own = spec.question  # nothing shared but the system prompt: the question alone
+    shared = [{"type": "text", "text": context}] if context else []
+    if images:  # image parts (attachments) only for models that accept them
+        user: str | list[dict[str, Any]] = [*shared, *images, {"type": "text", "text": own}]
+    else:
+        user = f"{context}\n\n{own}" if context else own
+    return [{"role": "system", "content": spec.system_prompt}, {"role": "user", "content": user}]
 
 
 def _preview(arguments: str, limit: int = 120) -> str:
@@ -139,12 +161,7 @@ async def run_agent(
     start = time.monotonic()
     by_name = {t.name: t for t in spec.tools}
     specs = [t.spec() for t in spec.tools] or None
-    user = spec.question if not context else f"{context}\n\nYour sub-question: {spec.question}"
-    messages: list[Message] = [
-        {"role": "system", "content": spec.system_prompt},
-        # Image parts (attachments) only for models that accept them; text otherwise.
-        {"role": "user", "content": [{"type": "text", "text": user}, *images] if images else user},
-    ]
+    messages = opening_messages(spec, context, images)
     try:
         for iteration in range(1, spec.max_iterations + 1):
             summary.iterations = iteration

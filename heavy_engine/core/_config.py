@@ -24,6 +24,7 @@ from ._search_config import SearchConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 SIMULATED_PROVIDER = "simulated"
+SIMULATED_MODEL = "simulated"  # what runs on the simulated provider, whatever `model` says
 SIMULATED_PACE = 0.4  # seconds a call of the no-key fallback, like a small hosted model
 MAX_AGENTS = 16  # the one limit on agents per question (settings, API, chat commands)
 
@@ -381,6 +382,11 @@ class HeavyConfig(_Strict):
     def effective_orchestrator_model(self) -> str:
         return self.orchestrator_model or self.model
 
+    def model_on(self, provider: str, model: str) -> str:
+        """The model that really answers on `provider`: `simulated` on the simulated provider
+        (a footer must not name a model that never ran), else `model`."""
+        return SIMULATED_MODEL if self.providers[provider].type == "simulated" else model
+
     def with_overrides(self, overrides: Mapping[str, Any]) -> HeavyConfig:
         """A validated copy with `overrides` merged in (nested dicts merge, lists replace)."""
         return validate_config(_deep_merge(self.model_dump(mode="python"), overrides))
@@ -499,8 +505,11 @@ def use_simulated(config: HeavyConfig) -> HeavyConfig:
         update={
             "providers": providers,
             "provider": SIMULATED_PROVIDER,
+            "model": SIMULATED_MODEL,
+            "orchestrator_model": None,
             "agent_overrides": [
-                o.model_copy(update={"provider": None}) for o in config.agent_overrides
+                o.model_copy(update={"provider": None, "model": None})
+                for o in config.agent_overrides
             ],
         }
     )

@@ -62,35 +62,62 @@ def fallback_questions(question: str, n: int) -> list[str]:
 
 
 _PUNCTUATION = re.compile(r"\W+")
+_LETTERS = re.compile(r"[^\W\d_]+")
+# Scripts written without spaces: each character counts as a word.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
-def _unique(found: list[str]) -> list[str]:
-    """The sub-questions in order, without repeats (ignoring case and punctuation)."""
+def _words(text: str) -> int:
+    return sum(max(1, len(_CJK.findall(run))) for run in _LETTERS.findall(text))
+
+
+def is_question(text: str) -> bool:
+    """A question in words: three words or more, or two ending in a question mark.
+
+    Weak models answer the decomposition with section numbers (`"1.1"`) or bare keywords
+    (`"PostgreSQL"`); an agent given one of those researches nothing in particular.
+    """
+    words = _words(text)
+    return words >= 3 or (words >= 2 and text.rstrip().endswith(("?", "？")))
+
+
+def _key(question: str) -> str:
+    return _PUNCTUATION.sub(" ", question.lower()).strip()
+
+
+def usable_questions(found: list[str]) -> tuple[list[str], list[str]]:
+    """The sub-questions worth an agent, in order, and the ones dropped: not a question in
+    words (see `is_question`), or a repeat of an earlier one ignoring case and punctuation."""
     seen: set[str] = set()
-    unique = []
+    kept, dropped = [], []
     for q in found:
-        key = _PUNCTUATION.sub(" ", q.lower()).strip()
-        if key and key not in seen:
-            seen.add(key)
-            unique.append(q)
-    return unique
+        key = _key(q)
+        if key in seen or not is_question(q):
+            dropped.append(q)
+            continue
+        seen.add(key)
+        kept.append(q)
+    return kept, dropped
 
 
 def normalise_questions(found: list[str], question: str, n: int) -> tuple[list[str], bool]:
-    """De-duplicate, trim to N and pad from the fallback; True when padding was needed."""
-    unique = _unique(found)
+    """Drop unusable sub-questions, trim to N and pad with the question itself from distinct
+    angles (`fallback_questions`); True when padding was needed."""
+    unique, _ = usable_questions(found)
     padded = len(unique) < n
-    for extra in fallback_questions(question, n):
+    seen = {_key(q) for q in unique}
+    for extra in fallback_questions(question, n + len(unique)):
         if len(unique) >= n:
             break
-        unique.append(extra)
+        if _key(extra) not in seen:
+            unique.append(extra)
     return unique[:n], padded
 
 
 def bound_questions(found: list[str], question: str, most: int) -> tuple[list[str], bool]:
-    """`agents: auto`: the model's sub-questions de-duplicated and cut to `most`, never padded.
+    """`agents: auto`: the usable sub-questions cut to `most`, never padded.
 
     None usable: the question itself, as one agent's (True: the fallback was used).
     """
-    kept = _unique(found)
+    kept, _ = usable_questions(found)
     return (kept[:most], False) if kept else ([question], True)

@@ -27,9 +27,22 @@ from ..attachments import (
 )
 from ..providers import Provider, ProviderPool
 from ..tools import ToolContext, ToolRegistry, default_registry
-from ._agent import AgentSpec, BudgetReached, CallBudget, call_model, run_agent
+from ._agent import (
+    AgentSpec,
+    BudgetReached,
+    CallBudget,
+    call_model,
+    opening_messages,
+    run_agent,
+)
 from ._config import HeavyConfig
-from ._decompose import bound_questions, fallback_questions, normalise_questions, parse_questions
+from ._decompose import (
+    bound_questions,
+    fallback_questions,
+    normalise_questions,
+    parse_questions,
+    usable_questions,
+)
 from ._errors import HeavyError, ProviderError, RequestRejected
 from ._events import (
     Accepted,
@@ -255,7 +268,8 @@ class Engine:
         orchestrator = self.provider(cfg)
         synth_usage = Usage()  # the orchestrator's own calls, accounted whatever happens
         try:
-            questions, fallback = await self._decompose(req, orchestrator, budget, synth_usage)
+            questions, fallback = await self._decompose(req, orchestrator, budget, synth_usage,
+                                                        result.notes)
             result.questions = questions
             run.emit(QuestionsReady(questions=tuple(questions), fallback=fallback))
             await self._run_agents(run, result, budget, tool_ctx)
@@ -269,7 +283,8 @@ class Engine:
             result.simulated = budget.simulated
 
     async def _decompose(
-        self, req: HeavyRequest, provider: Provider, budget: CallBudget, usage: Usage
+        self, req: HeavyRequest, provider: Provider, budget: CallBudget, usage: Usage,
+        notes: list[str],
     ) -> tuple[list[str], bool]:
         cfg = req.config
         if cfg.agents == 1:
@@ -301,7 +316,12 @@ class Engine:
             if cfg.auto_agents:
                 return [req.question], True
             return fallback_questions(req.question, cfg.agent_count), True
-        found = parse_questions(completion.content)
+        found, dropped = usable_questions(parse_questions(completion.content))
+        if dropped:  # a weak model's work, for the user to judge
+            shown = ", ".join(repr(q[:40]) for q in dropped[:3])
+            notes.append(f"{len(dropped)} of the model's {len(found) + len(dropped)} "
+                         f"sub-questions were not usable questions ({shown}: not a question "
+                         "in words, or a repeat) and were dropped.")
         if cfg.auto_agents:
             return bound_questions(found, req.question, cfg.max_agents)
         return normalise_questions(found, req.question, cfg.agent_count)
@@ -309,26 +329,26 @@ class Engine:
     def _agent_spec(self, cfg: HeavyConfig, index: int, question: str) -> AgentSpec:
         over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None
         provider_name = (over.provider if over else None) or cfg.provider
+        # The system prompt is the run's, the same for every agent (a shared cached prefix);
+        # a role and an override's prompt are the agent's own, sent after it.
         system = cfg.prompts.agent
-        role = cfg.role_of(index)
-        if role:
-            system = f"{system}\n\n{cfg.roles[role]}"
         if cfg.system_prompt:
             system = f"{system}\n\n{cfg.system_prompt}"
-        if over and over.system_prompt:
-            system = f"{system}\n\n{over.system_prompt}"
+        role = cfg.role_of(index)
+        own = (cfg.roles[role] if role else None, over.system_prompt if over else None)
         temperature = over.temperature if over and over.temperature is not None else cfg.temperature
         tool_names = over.tools if over and over.tools is not None else cfg.tools
         return AgentSpec(
             index=index,
             question=question,
             provider=self.provider(cfg, provider_name),
-            model=(over.model if over else None) or cfg.model,
+            model=cfg.model_on(provider_name, (over.model if over else None) or cfg.model),
             system_prompt=system,
             temperature=temperature,
             tools=self.tools.select(tool_names),
             max_iterations=cfg.max_iterations,
             tool_timeout=cfg.timeouts.tool,
+            instructions=tuple(text for text in own if text),
         )
 
     async def _run_agents(
@@ -339,7 +359,8 @@ class Engine:
         summaries = [AgentSummary(index=s.index, question=s.question, model=s.model,
                                   role=cfg.role_of(s.index)) for s in specs]
         result.agents = summaries  # visible to the caller even if the deadline cuts us short
-        result.models = sorted({s.model for s in specs} | {cfg.effective_orchestrator_model})
+        result.models = sorted({s.model for s in specs}
+                               | {cfg.model_on(cfg.provider, cfg.effective_orchestrator_model)})
         crew = _Crew(budget)
         quorum, grace = cfg.synthesis.quorum, cfg.synthesis.grace_s
 
@@ -404,13 +425,10 @@ class Engine:
             spec = self._agent_spec(cfg, summary.index, summary.question)
             others = "\n\n".join(f"## Agent {o.index + 1}: {o.question}\n\n{o.answer}"
                                   for o in ok if o is not summary)
-            user = summary.question if not req.context else (
-                f"{req.context}\n\nYour sub-question: {summary.question}")
             request = ChatRequest(
                 model=spec.model,
                 messages=[
-                    {"role": "system", "content": spec.system_prompt},
-                    {"role": "user", "content": user},
+                    *opening_messages(spec, req.context),
                     {"role": "assistant", "content": summary.answer},
                     {"role": "user", "content":
                         f"{cfg.prompts.compare_notes}\n\n# Other agents' findings\n\n{others}"},

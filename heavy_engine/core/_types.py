@@ -15,18 +15,25 @@ Purpose = Literal["decompose", "agent", "synthesis"]
 
 @dataclass(slots=True)
 class Usage:
-    """Real token counts and cost as reported by providers, summed over calls."""
+    """Real token counts and cost as reported by providers, summed over calls.
+
+    `cached_tokens` are the part of `prompt_tokens` the provider served from its prompt cache
+    (`usage.prompt_tokens_details.cached_tokens`), billed at a discount that `cost_usd` already
+    reflects when the provider reports cost.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
     calls: int = 0
+    cached_tokens: int = 0
 
     def add(self, other: Usage) -> None:
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
         self.cost_usd += other.cost_usd
         self.calls += other.calls
+        self.cached_tokens += other.cached_tokens
 
     @property
     def total_tokens(self) -> int:
@@ -36,6 +43,7 @@ class Usage:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
+            "cached_tokens": self.cached_tokens,
             "cost_usd": round(self.cost_usd, 6),
         }
 

@@ -2,17 +2,20 @@
 
 from ._corpus import Corpus, CorpusFetch, CorpusSearch, Document, corpus_tools
 from ._run import (
+    PLUMBING_NOTE,
     EvalQuestion,
     Setup,
     SetupReport,
     default_setups,
     load_questions,
+    question_line,
     run_eval,
     shipped,
 )
 from ._score import exact_match, normalise, normalised_match, source_hits
 
 __all__ = [
+    "PLUMBING_NOTE",
     "Corpus",
     "CorpusFetch",
     "CorpusSearch",
@@ -26,6 +29,7 @@ __all__ = [
     "load_questions",
     "normalise",
     "normalised_match",
+    "question_line",
     "run_eval",
     "shipped",
     "source_hits",

@@ -52,6 +52,7 @@ class SetupReport:
     cost_usd: float = 0.0
     seconds: float = 0.0  # summed over questions
     wall_s: float = 0.0  # the set-up as a whole
+    simulated: bool = False  # the simulated model answered: the figures measure the plumbing
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -69,8 +70,26 @@ class SetupReport:
             "source_precision": self.source_precision, "llm_calls": self.llm_calls,
             "tokens": self.tokens, "cost_usd": round(self.cost_usd, 6),
             "seconds_per_question": self.seconds / self.questions if self.questions else 0.0,
-            "wall_s": self.wall_s, "rows": self.rows,
+            "wall_s": self.wall_s, "simulated": self.simulated, "rows": self.rows,
         }
+
+
+PLUMBING_NOTE = ("simulated model: these figures measure heavy's plumbing (decomposition, tools, "
+                 "synthesis, scoring), not a model's quality")
+
+
+def is_correct(q: EvalQuestion, result: RunResult) -> bool:
+    """The scoring rule: the run answered and the answer holds one of the accepted answers."""
+    return result.status == "ok" and normalised_match(result.answer, q.answers)
+
+
+def question_line(setup: Setup, done: int, total: int, q: EvalQuestion,
+                  result: RunResult) -> str:
+    """One line per finished question, for output that is not a terminal (no live bar there)."""
+    verdict = ("correct" if is_correct(q, result) else
+               "wrong" if result.status == "ok" else result.status)
+    return (f"[{setup.name}] {done}/{total} {q.id} {verdict} · {result.elapsed_s:.1f}s · "
+            f"{result.llm_calls} LLM calls")
 
 
 def default_setups(agents: int) -> list[Setup]:
@@ -120,8 +139,10 @@ async def run_eval(
     tools: ToolRegistry | None = None,
     concurrency: int = 4,
     on_done: Callable[[Setup, EvalQuestion, RunResult], None] | None = None,
+    on_setup: Callable[[Setup], None] | None = None,
 ) -> list[SetupReport]:
-    """Every question under every set-up, `concurrency` questions at a time."""
+    """Every question under every set-up, `concurrency` questions at a time; `on_setup` runs
+    as a set-up starts, `on_done` as each of its questions ends (after it is scored)."""
     registry = tools if tools is not None else default_registry()
     if corpus is not None:
         registry = corpus_tools(corpus, registry)
@@ -138,6 +159,8 @@ async def run_eval(
                 on_done(setup, q, result)
 
         for setup in setups:
+            if on_setup is not None:
+                on_setup(setup)
             cfg = config.with_overrides(setup.overrides)
             report = SetupReport(setup)
             started = time.monotonic()
@@ -151,7 +174,7 @@ async def run_eval(
 def _score_into(report: SetupReport, q: EvalQuestion, result: RunResult,
                 corpus: Corpus | None) -> None:
     ok = result.status == "ok"
-    correct = ok and normalised_match(result.answer, q.answers)
+    correct = is_correct(q, result)
     exact = ok and exact_match(result.answer, q.answers)
     gold = [corpus.url_of(g) if corpus else g for g in q.gold]
     hits, listed = source_hits([s.url for s in result.sources], gold) if gold else (0, 0)
@@ -165,6 +188,7 @@ def _score_into(report: SetupReport, q: EvalQuestion, result: RunResult,
     report.tokens += result.usage.total_tokens
     report.cost_usd += result.usage.cost_usd
     report.seconds += result.elapsed_s
+    report.simulated = report.simulated or result.simulated
     report.rows.append({"id": q.id, "status": result.status, "correct": correct,
                         "exact": exact, "source_hits": hits, "sources": listed,
                         "llm_calls": result.llm_calls})

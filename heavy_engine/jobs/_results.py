@@ -21,7 +21,8 @@ def _usage(data: dict[str, Any] | None) -> Usage:
     data = data or {}
     return Usage(prompt_tokens=int(data.get("prompt_tokens", 0)),
                  completion_tokens=int(data.get("completion_tokens", 0)),
-                 cost_usd=float(data.get("cost_usd", 0.0)))
+                 cost_usd=float(data.get("cost_usd", 0.0)),
+                 cached_tokens=int(data.get("cached_tokens", 0)))  # absent before it was kept
 
 
 def job_request(job: Job) -> HeavyRequest:

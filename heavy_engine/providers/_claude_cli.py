@@ -89,7 +89,8 @@ def _usage(result: dict[str, Any]) -> Usage:
     prompt = sum(int(u.get(k) or 0) for k in (
         "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
     return Usage(prompt_tokens=prompt, completion_tokens=int(u.get("output_tokens") or 0),
-                 cost_usd=float(result.get("total_cost_usd") or 0.0), calls=1)
+                 cost_usd=float(result.get("total_cost_usd") or 0.0), calls=1,
+                 cached_tokens=int(u.get("cache_read_input_tokens") or 0))
 
 
 class _Parser:

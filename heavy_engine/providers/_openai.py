@@ -6,7 +6,10 @@ Invariants:
 - retries live here only (the client never retries): 408, 409, 429, 5xx, timeouts, connection
   errors and unreadable bodies, capped exponential backoff with full jitter, `Retry-After`
   honoured, all planned within the call's `request.timeout` (a wait that would pass it fails
-  at once); every other 4xx is final (a bad request stays bad however often it is sent);
+  at once); every other 4xx is final (a bad request stays bad however often it is sent),
+  except a 400/422 that refuses an optional field (`tools`, `response_format`: vLLM without
+  tool parsing, Ollama models without tool support): the call goes once more without it, and
+  that model is not sent the field again in this process (one warning);
 - the caller enforces `request.timeout` (the `Provider` contract): no timer of our own, which
   was a second one per call (uvloop timers cost ~3% of the CPU at 1,000 concurrent questions);
 - the key comes from the environment variable the config names and never appears in a message.
@@ -37,8 +40,10 @@ from ._openai_wire import (
     BadReply,
     StreamState,
     encode_body,
+    optional_fields,
     parse_completion,
     provider_message,
+    refused_field,
     retry_after,
 )
 
@@ -46,6 +51,9 @@ log = logging.getLogger("heavy.providers.openai")
 
 _TRANSIENT_4XX = frozenset({408, 409, 429})  # what the OpenAI SDK retries too, with 5xx
 _CONNECT_TIMEOUT = 10.0  # a TCP/TLS handshake that takes longer is worth another try
+_FIELD_TEXT = {"tools": "tools (tool calling)",
+               "response_format": "response_format json_object (JSON mode)"}
+_REFUSABLE = frozenset({400, 422})  # a bad request: a field the server does not take
 _NETWORK_TEXT = {
     "ClientConnectorError": "cannot connect to the server",
     "ServerDisconnectedError": "the server closed the connection",
@@ -58,6 +66,14 @@ _NETWORK_TEXT = {
 def _final(status: int | None) -> bool:
     """An error status that another try would only repeat."""
     return status is not None and 400 <= status < 500 and status not in _TRANSIENT_4XX
+
+
+class _Refused(Exception):
+    """The server refused an optional field (`tools`, `response_format`): send it no more."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field = field
 
 
 class _Retry(Exception):
@@ -124,6 +140,8 @@ class OpenAIProvider:
                 self._headers["Proxy-Authorization"] = auth.encode()
         self._slots = asyncio.Semaphore(config.max_concurrency)
         self._session: aiohttp.ClientSession | None = None
+        # Fields each model's server refused with a 400, for the life of the process.
+        self._refused: dict[str, frozenset[str]] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         # Built on first use: aiohttp wants a running loop, and the pool may build us outside one.
@@ -149,20 +167,24 @@ class OpenAIProvider:
         """One call, whole answer, retried as the config allows within `request.timeout`
         (which the caller enforces: see `Provider`)."""
         deadline = asyncio.get_running_loop().time() + request.timeout
-        body = encode_body(request, stream=False, openrouter=self.openrouter)
+        body, sent = self._body(request, stream=False)
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self._slots:
-                    return await self._attempt(body, request)
+                    return await self._attempt(body, request, sent)
+            except _Refused as refused:
+                self._refuse(request.model, refused)
+                body, sent = self._body(request, stream=False)
+                attempt -= 1  # the same call without the field: not a retry of a failure
             except _Retry as retry:
                 await self._backoff(retry, attempt, deadline, request)
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[str | Completion, None]:
         """Text deltas, then one `Completion`. Retries happen only before the first delta."""
         deadline = asyncio.get_running_loop().time() + request.timeout
-        body = encode_body(request, stream=True, openrouter=self.openrouter)
+        body, sent = self._body(request, stream=True)
         attempt = 0
         while True:
             attempt += 1
@@ -172,7 +194,7 @@ class OpenAIProvider:
                 async with self._slots:
                     response = await self._post(body)
                     try:
-                        await self._check_status(response, request)
+                        await self._check_status(response, request, sent)
                         buffer = b""
                         while True:
                             chunk = await response.content.readany()
@@ -186,6 +208,11 @@ class OpenAIProvider:
                                     yield text
                     finally:
                         response.release()
+            except _Refused as refused:
+                self._refuse(request.model, refused)
+                body, sent = self._body(request, stream=True)
+                attempt -= 1
+                continue
             except BadReply as err:
                 if started:
                     raise ProviderError(self._label(f"the stream broke: {err}")) from None
@@ -204,6 +231,26 @@ class OpenAIProvider:
                     return
             await self._backoff(retry, attempt, deadline, request)
 
+    # -- fields a server refuses -------------------------------------------------------------
+
+    def _body(self, request: ChatRequest, *, stream: bool) -> tuple[bytes, frozenset[str]]:
+        """The body without the fields this model's server refused, and the optional fields
+        it still carries."""
+        omit = self._refused.get(request.model, frozenset())
+        body = encode_body(request, stream=stream, openrouter=self.openrouter, omit=omit)
+        return body, optional_fields(request) - omit
+
+    def _refuse(self, model: str, refused: _Refused) -> None:
+        """Remember a refused field for `model` and say so once: the run goes on without it."""
+        known = self._refused.get(model, frozenset())
+        if refused.field in known:
+            return
+        self._refused[model] = known | {refused.field}
+        without = ("its agents answer without tools" if refused.field == "tools" else
+                   "the decomposition asks for JSON in words only")
+        log.warning("LLM provider %r: the server refused %s for model %r (%s); %s from now on",
+                    self.name, _FIELD_TEXT[refused.field], model, refused, without)
+
     # -- one attempt -------------------------------------------------------------------------
 
     async def _post(self, body: bytes) -> aiohttp.ClientResponse:
@@ -214,10 +261,12 @@ class OpenAIProvider:
         except aiohttp.ClientError as err:
             raise _network(err) from None
 
-    async def _attempt(self, body: bytes, request: ChatRequest) -> Completion:
+    async def _attempt(
+        self, body: bytes, request: ChatRequest, sent: frozenset[str]
+    ) -> Completion:
         response = await self._post(body)
         try:
-            await self._check_status(response, request)
+            await self._check_status(response, request, sent)
             raw = await response.read()
         except aiohttp.ClientError as err:
             raise _network(err) from None
@@ -238,7 +287,9 @@ class OpenAIProvider:
             return None
         return state.feed(payload)
 
-    async def _check_status(self, response: aiohttp.ClientResponse, request: ChatRequest) -> None:
+    async def _check_status(
+        self, response: aiohttp.ClientResponse, request: ChatRequest, sent: frozenset[str]
+    ) -> None:
         status = response.status
         if status < 400:
             return
@@ -246,6 +297,8 @@ class OpenAIProvider:
             raw = await response.read()
         except aiohttp.ClientError:
             raw = b""
+        if status in _REFUSABLE and sent and (field := refused_field(raw, sent)):
+            raise _Refused(field, f"{status}: {provider_message(raw, self._secrets)}")
         if _final(status):
             self._fail(status, raw, request)
         wait = retry_after(response.headers.get("Retry-After"))

@@ -32,17 +32,28 @@ def _clean(message: Message) -> Message:
     return message
 
 
-def encode_body(request: ChatRequest, *, stream: bool, openrouter: bool) -> bytes:
-    """The JSON body, serialised once. No `tools` key without tools, never `tools: []`."""
+def optional_fields(request: ChatRequest) -> frozenset[str]:
+    """The request fields some servers refuse (see `refused_field`) that this request uses."""
+    fields = {"tools"} if request.tools else set()
+    if request.json_mode:
+        fields.add("response_format")
+    return frozenset(fields)
+
+
+def encode_body(
+    request: ChatRequest, *, stream: bool, openrouter: bool, omit: frozenset[str] = frozenset()
+) -> bytes:
+    """The JSON body, serialised once. No `tools` key without tools, never `tools: []`;
+    nothing named in `omit` (fields the server refused: `tools`, `response_format`)."""
     body: dict[str, Any] = {
         "model": request.model,
         "messages": [_clean(m) for m in request.messages],
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
-    if request.tools:
+    if request.tools and "tools" not in omit:
         body["tools"] = request.tools
-    if request.json_mode:
+    if request.json_mode and "response_format" not in omit:
         body["response_format"] = _JSON_MODE
     if stream:
         body["stream"] = True
@@ -58,14 +69,17 @@ def encode_body(request: ChatRequest, *, stream: bool, openrouter: bool) -> byte
 
 
 def parse_usage(raw: Any) -> Usage:
-    """Real token counts and the provider's cost (OpenRouter `cost`), never estimates."""
+    """Real token counts and the provider's cost (OpenRouter `cost`), never estimates; the
+    prompt tokens served from the provider's cache (`prompt_tokens_details.cached_tokens`)."""
     if not isinstance(raw, dict):
         return Usage(calls=1)
+    details = raw.get("prompt_tokens_details")
     return Usage(
         prompt_tokens=int(raw.get("prompt_tokens") or 0),
         completion_tokens=int(raw.get("completion_tokens") or 0),
         cost_usd=float(raw.get("cost") or 0.0),
         calls=1,
+        cached_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
     )
 
 
@@ -77,6 +91,49 @@ def _text(content: Any) -> str:
         texts = (p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text")
         return "".join(t for t in texts if isinstance(t, str))
     return "" if content is None else str(content)
+
+
+_THINK, _THOUGHT = "<think>", "</think>"
+
+
+def strip_reasoning(text: str) -> str:
+    """The answer without a leading `<think>...</think>` block, which reasoning models served
+    without a reasoning parser (llama.cpp, vLLM, Ollama) put in `content`. An unclosed block
+    (the reply was cut off while thinking) is all reasoning: nothing is left."""
+    start = len(text) - len(text.lstrip())
+    if not text.startswith(_THINK, start):
+        return text
+    end = text.find(_THOUGHT, start)
+    return "" if end < 0 else text[end + len(_THOUGHT):].lstrip()
+
+
+class _Reasoning:
+    """`strip_reasoning` for a stream: holds text back while it is (or may become) a leading
+    `<think>` block, then lets everything after `</think>` through."""
+
+    __slots__ = ("held", "state")
+
+    def __init__(self) -> None:
+        self.held = ""
+        self.state = "start"  # start -> thinking -> answer, or start -> answer
+
+    def visible(self, text: str) -> str:
+        if self.state == "answer":
+            return text
+        self.held += text
+        if self.state == "start":
+            head = self.held.lstrip()
+            if len(head) < len(_THINK) and _THINK.startswith(head):
+                return ""  # nothing yet, or the tag may still be arriving
+            if not head.startswith(_THINK):
+                self.state, out, self.held = "answer", self.held, ""
+                return out
+            self.state = "thinking"
+        end = self.held.find(_THOUGHT)
+        if end < 0:
+            return ""
+        self.state, out, self.held = "answer", self.held[end + len(_THOUGHT):].lstrip(), ""
+        return out
 
 
 def _arguments(value: Any) -> str:
@@ -139,7 +196,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
         raise BadReply("the reply has no choices") from None
     try:
         return Completion(
-            content=_text(message.get("content")),
+            content=strip_reasoning(_text(message.get("content"))),
             tool_calls=parse_tool_calls(message.get("tool_calls")),
             usage=parse_usage(data.get("usage")),
             model=str(data.get("model") or model),
@@ -152,7 +209,7 @@ def parse_completion(raw: bytes, model: str) -> Completion:
 class StreamState:
     """Accumulates one streamed reply: text, tool calls reassembled by `index`, usage."""
 
-    __slots__ = ("calls", "done", "finish_reason", "model", "parts", "usage")
+    __slots__ = ("calls", "done", "finish_reason", "model", "parts", "reasoning", "usage")
 
     def __init__(self, model: str) -> None:
         self.model = model
@@ -161,6 +218,7 @@ class StreamState:
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
         self.done = False  # saw `data: [DONE]`
+        self.reasoning = _Reasoning()
 
     def feed(self, payload: str | bytes) -> str | None:
         """Take one `data:` payload; returns the text delta it carried, if any."""
@@ -195,7 +253,7 @@ class StreamState:
                 slot[1] += fn["name"]
             if fn.get("arguments"):
                 slot.append(_arguments(fn["arguments"]))
-        text = _text(delta.get("content"))
+        text = self.reasoning.visible(_text(delta.get("content")))
         if text:
             self.parts.append(text)
             return text
@@ -206,6 +264,8 @@ class StreamState:
             ToolCall(id=slot[0] or f"call_{i}", name=slot[1], arguments="".join(slot[2:]) or "{}")
             for i, slot in sorted(self.calls.items())
         ]
+        if self.reasoning.state == "start" and self.reasoning.held:  # a short "<" answer
+            self.parts.append(self.reasoning.held)
         return Completion(content="".join(self.parts), tool_calls=calls,
                           usage=self.usage if self.usage is not None else Usage(calls=1),
                           model=self.model,
@@ -227,6 +287,35 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+# How servers word a refusal of an optional field (the fake's `testing._quirks.REFUSALS`):
+# vLLM without tool parsing: '"auto" tool choice requires --enable-auto-tool-choice ...';
+# Ollama: '<model> does not support tools'; LM Studio: "'response_format.type' must be
+# 'json_schema'"; OpenAI: "'response_format' of type 'json_object' is not supported ...".
+_REFUSAL_WORDS = {"response_format": ("response_format", "json_object", "json mode"),
+                  "tools": ("tool",)}
+
+
+def refused_field(raw: bytes, sent: frozenset[str]) -> str | None:
+    """Which of the optional fields `sent` a 400 error body refuses (`tools` also stands for
+    `tool_choice`), else None: the request is bad for another reason."""
+    text = raw[:4000].decode(errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            text = f"{err.get('param') or ''} {err.get('message') or ''}"
+        elif isinstance(err, str):
+            text = err
+    text = text.lower()
+    for name in ("response_format", "tools"):
+        if name in sent and any(word in text for word in _REFUSAL_WORDS[name]):
+            return name
+    return None
 
 
 def provider_message(raw: bytes, secrets: tuple[str, ...] = ()) -> str:

@@ -1,7 +1,8 @@
 """`simulated`: a deterministic offline model that drives the whole pipeline.
 
-It returns valid sub-question JSON, makes one real `calculate` tool call per agent when that
-tool is offered, and streams a synthesis. Every answer is marked as simulated, so nobody mistakes
+It returns valid sub-question JSON, has each agent use the tools a sensible model would for its
+sub-question (`calculate` for arithmetic in it, else `web_search` for its key words and
+`fetch_url` for one result), and streams a synthesis. It reports its model as `simulated`. Every answer is marked as simulated, so nobody mistakes
 it for a real model's output.
 
 It can pace itself like a real model (`pace` seconds a call on average, varying per prompt, and
@@ -18,7 +19,7 @@ import re
 import zlib
 from collections.abc import AsyncGenerator, Mapping
 
-from ..core._config import ProviderConfig
+from ..core._config import SIMULATED_MODEL, ProviderConfig
 from ..core._errors import ConfigError
 from ..core._types import ChatRequest, Completion, Message, ToolCall, Usage
 
@@ -106,7 +107,7 @@ class SimulatedProvider:
 
     def _done(self, text: str, calls: list[ToolCall] | None = None) -> Completion:
         return Completion(content=text, tool_calls=calls or [], usage=Usage(calls=1),
-                          model="simulated", finish_reason="stop", simulated=True)
+                          model=SIMULATED_MODEL, finish_reason="stop", simulated=True)
 
     def _decompose(self, request: ChatRequest) -> Completion:
         system = str(request.messages[0].get("content", ""))
@@ -121,14 +122,8 @@ class SimulatedProvider:
         topic = topic_of(last_user_text(request.messages))
         last = request.messages[-1]
         offered = {t["function"]["name"] for t in request.tools or ()}
-        if last["role"] != "tool" and "calculate" in offered:
-            words = len(topic.split())
-            expr = f"{words} * 17 + sqrt(144)"
-            call = ToolCall(id=f"sim-{words}", name="calculate",
-                            arguments=json.dumps({"expression": expr}))
+        if offered and (call := _next_call(request.messages, offered, topic)):
             return self._done("", [call])
-        if offered and (research := _research_call(request.messages, offered, topic)):
-            return self._done("", [research])
         revising = [text_of(m) for m in request.messages if m["role"] == "assistant" and text_of(m)]
         if not offered and last["role"] == "user" and revising:  # rounds: 2, compare notes
             return self._done(f"{revising[-1]} (Kept after comparing notes.)")
@@ -137,7 +132,8 @@ class SimulatedProvider:
             head, _, body = text_of(last).partition("\n\n")
             tool_note = f" According to {head.splitlines()[0][5:]}: {' '.join(body.split())[:400]}"
         elif last["role"] == "tool":
-            tool_note = f" A check with the calculate tool returned `{last.get('content')}`."
+            result = " ".join(text_of(last).split())[:200]
+            tool_note = f" The {_tool_name(request.messages, last)} tool returned `{result}`."
         text = (f"[simulated] On *{topic}*: a real model would research this angle here."
                 f"{tool_note}")
         return self._done(text)
@@ -152,20 +148,76 @@ class SimulatedProvider:
         return (f"{BANNER}## Answer to: {question}\n\n"
                 f"The agents looked at these angles:\n\n{lines}\n\n"
                 + (f"What they read:\n\n{points}\n" if points else "") +
-                "Each agent ran a real tool call through the engine; the text is placeholder.")
+                "Tool calls, if any, ran for real through the engine; the text is placeholder.")
 
 
-def _research_call(messages: list[Message], offered: set[str], topic: str) -> ToolCall | None:
-    """Search once for the topic, then read the first result (when those tools are offered)."""
+# Arithmetic as people write it in a question: numbers (or square roots) joined by operators.
+_NUMBER = r"(?:sqrt\(\s*\d+(?:\.\d+)?\s*\)|\d+(?:\.\d+)?)"
+_OPERATOR = r"(?:\*\*|[-+*/^×÷]|plus|minus|times|multiplied by|divided by)"
+_ARITHMETIC = re.compile(rf"{_NUMBER}(?:\s*{_OPERATOR}\s*{_NUMBER})+", re.I)
+_IN_SYNTAX = {"^": "**", "×": "*", "÷": "/", "plus": "+", "minus": "-", "times": "*",
+              "multiplied by": "*", "divided by": "/"}
+_SPELLED = re.compile(r"\^|×|÷|\b(?:plus|minus|times|multiplied by|divided by)\b", re.I)
+_KEY_WORD = re.compile(r"[A-Za-z0-9][\w+#.'-]*")
+_STOP_WORDS = frozenset("""a an and are as at be best by can could do does for from how i if in is
+it its me my of on or our should than that the their there this to us was we what when where which
+who why will with would you your use""".split())
+_PART = re.compile(r"\(part (\d+)\)")
+
+
+def arithmetic_in(text: str) -> str | None:
+    """The first arithmetic expression in `text`, in the calculate tool's syntax, else None.
+
+    A bare range such as `1990-2000` is not arithmetic: a model would not calculate it.
+    """
+    for match in _ARITHMETIC.finditer(text):
+        found = match.group(0)
+        if re.fullmatch(r"\d+-\d+", found):
+            continue
+        return " ".join(_SPELLED.sub(lambda m: f" {_IN_SYNTAX[m.group(0).lower()]} ",
+                                     found).split())
+    return None
+
+
+def key_words(text: str, most: int = 8) -> str:
+    """A search query from a sub-question: its words without filler, in order, at most `most`."""
+    words = (w.rstrip(".'-") for w in _KEY_WORD.findall(_PART.sub(" ", text)))
+    kept = dict.fromkeys(w for w in words if w and w.lower() not in _STOP_WORDS)
+    return " ".join(list(kept)[:most]) or " ".join(text.split()[:most])
+
+
+def _next_call(messages: list[Message], offered: set[str], topic: str) -> ToolCall | None:
+    """The call a sensible model would make next for this sub-question, or None to answer.
+
+    First turn: `calculate` when the sub-question holds arithmetic, else `web_search` for its
+    key words. After a search: read one result with `fetch_url` (agents of one run read
+    different results). After that: answer.
+    """
     results = [text_of(m) for m in messages if m.get("role") == "tool"]
-    if not results and "web_search" in offered:
-        return ToolCall(id="sim-search", name="web_search", arguments=json.dumps({"query": topic}))
-    urls = re.findall(r"^ {3}(https?://\S+)$", results[-1], re.M) if results else []
+    if not results:
+        expression = arithmetic_in(topic)
+        if expression is not None and "calculate" in offered:
+            return ToolCall(id="sim-calculate", name="calculate",
+                            arguments=json.dumps({"expression": expression}))
+        if "web_search" in offered:
+            return ToolCall(id="sim-search", name="web_search",
+                            arguments=json.dumps({"query": key_words(topic)}))
+        return None
+    urls = re.findall(r"^ {3}(https?://\S+)$", results[-1], re.M)
     if urls and "fetch_url" in offered and len(results) == 1:
-        part = re.search(r"\(part (\d+)\)", topic)  # agents of one run read different results
+        part = _PART.search(topic)
         url = urls[(int(part[1]) - 1) % len(urls) if part else 0]
         return ToolCall(id="sim-fetch", name="fetch_url", arguments=json.dumps({"url": url}))
     return None
+
+
+def _tool_name(messages: list[Message], result: Message) -> str:
+    """Which tool produced `result` (from the assistant turn that called it)."""
+    for m in messages:
+        for call in m.get("tool_calls") or ():
+            if call.get("id") == result.get("tool_call_id"):
+                return str(call.get("function", {}).get("name") or "tool")
+    return "tool"
 
 
 def _factory(name: str, config: ProviderConfig, env: Mapping[str, str]) -> SimulatedProvider:

@@ -7,7 +7,8 @@ Markdown. Every request is recorded with monotonic start/finish times (the clock
 so tests can count calls and check that nothing started after a deadline.
 
 The handler stays lean on purpose: the benchmark drives ~3000 requests/s through one process.
-Run it standalone with `python -m heavy_engine.testing.fake_llm --port 8089 --latency 0.2`.
+Run it standalone with `python -m heavy_engine.testing.fake_llm --port 8089 --latency 0.2`
+(add `--refuse vllm-tools` to have it refuse `tools` the way vLLM without tool parsing does).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import orjson
 from aiohttp import web
 
 from ..providers import last_user_text, text_of, topic_of
+from ._quirks import REFUSALS, refusal, with_cached_tokens
 
 ReplyKind = Literal["brain", "text", "tool_calls", "error", "garbage", "hang", "drop"]
 Purpose = Literal["decompose", "agent", "synthesis"]
@@ -38,6 +40,7 @@ _ASPECTS = ("Key facts", "Main trade-offs", "Risks and failure modes", "Practica
 _SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 _JSON = "application/json"
 _COMPLETE = "mark_task_complete"
+
 
 
 @dataclass(slots=True)
@@ -151,7 +154,12 @@ class FakeLLM:
         api_key: str | None = None,
         models: Iterable[str] = ("fake/model", "fake/orchestrator"),
         known_models_only: bool = False,
+        refuse: Iterable[str] = (),
+        cache_prompts: bool = False,
     ) -> None:
+        """`refuse`: names from `REFUSALS`; a request with that field gets the server's 400.
+        `cache_prompts`: report `prompt_tokens_details.cached_tokens` as a provider with
+        prefix caching does: the longest prefix a request shares with an earlier one."""
         self.latency = latency
         self.host = host
         self.port = port
@@ -159,6 +167,12 @@ class FakeLLM:
         self.api_key = api_key  # when set, other bearer tokens get a 401
         self.models = list(models)
         self.known_models_only = known_models_only  # unknown model -> 404, like OpenRouter
+        unknown = set(refuse) - set(REFUSALS)
+        if unknown:
+            raise ValueError(f"refuse: unknown {sorted(unknown)}; known: {sorted(REFUSALS)}")
+        self.refuse = [REFUSALS[name] for name in refuse]
+        self.cache_prompts = cache_prompts
+        self._prompts: dict[str, deque[str]] = {}  # per model: the latest prompts, serialised
         self.requests: list[RecordedRequest] = []
         self.served = 0
         self._queue: deque[Reply] = deque()
@@ -281,6 +295,8 @@ class FakeLLM:
             return _error(401, "No auth credentials found")
         if self.known_models_only and body.get("model") not in self.models:
             return _error(404, f"No endpoints found for {body.get('model')}.")
+        if refused := refusal(body, self.refuse):
+            return web.Response(status=400, body=refused, content_type=_JSON)
         reply = self._next_reply(purpose)
         if reply is None or reply.kind == "brain":
             reply = brain(body, purpose, reply.delay if reply else 0.0)
@@ -303,6 +319,9 @@ class FakeLLM:
         model = str(body.get("model") or "fake/model")
         calls = [(f"call_{next(self._ids)}", n, a) for n, a in reply.tool_calls]
         usage = reply.usage or _usage(body, reply)
+        if self.cache_prompts and reply.usage is None:
+            seen = self._prompts.setdefault(model, deque(maxlen=64))
+            usage = with_cached_tokens(usage, body, seen)
         if stream:
             return await _sse(request, _stream_chunks(model, reply.content, calls, usage))
         return web.Response(body=_completion(model, reply.content, calls, usage), content_type=_JSON)
@@ -460,7 +479,13 @@ async def _drop(
 # -- standalone --------------------------------------------------------------------------------
 
 
-async def _serve(host: str, port: int, latency: float) -> None:
+async def _serve(host: str, port: int, latency: float, refuse: list[str]) -> None:
+    if refuse:  # refusals are a FakeLLM feature: the aiohttp server, not the lean one
+        async with FakeLLM(latency, host=host, port=port, record=False, refuse=refuse) as fake:
+            print(f"fake LLM listening on {fake.base_url} (latency {latency:g} s, refusing "
+                  f"{', '.join(refuse)})", flush=True)
+            await asyncio.Event().wait()  # until Ctrl-C
+        return
     from ._standalone import bound_port, serve  # the lean server: see its docstring
 
     server = await serve(host, port, latency)
@@ -476,6 +501,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
     parser.add_argument("--latency", type=float, default=0.2, help="seconds per reply")
+    parser.add_argument("--refuse", action="append", default=[], choices=sorted(REFUSALS),
+                        help="answer requests with this field the way that server does (400)")
     args = parser.parse_args(argv)
     try:
         import uvloop  # a dependency wherever it builds (not on Windows)
@@ -484,7 +511,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         run = uvloop.run
     try:
-        run(_serve(args.host, args.port, args.latency))
+        run(_serve(args.host, args.port, args.latency, args.refuse))
     except KeyboardInterrupt:
         pass
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -99,14 +100,42 @@ def test_heavy_eval_prints_a_table_and_json(
 ) -> None:
     assert main(["eval", "--limit", "2", "--agents", "2"]) == 0
     out = capsys.readouterr()
-    assert "simulated model answers" in out.err
+    assert "simulated model answers; this run measures heavy's plumbing, not a model" in out.err
     for word in ("accuracy", "source precision", "LLM calls", "tokens", "cost", "2 agents"):
         assert word in out.out
+    assert "measure heavy's plumbing" in out.out  # under the table, not only in a warning
+    # Not a terminal: one line per question and set-up as each ends, no live bar.
+    lines = [line for line in out.err.splitlines() if line.startswith("[")]
+    assert len(lines) == 2 * 3
+    assert re.fullmatch(r"\[2 agents, rounds=2\] 2/2 q0[12] correct · \d+\.\ds · 10 LLM calls",
+                        lines[-1]), lines[-1]
     assert main(["eval", "--limit", "2", "--agents", "2", "--json"]) == 0
     reports = json.loads(capsys.readouterr().out)
+    assert all(r["simulated"] for r in reports)
     # per question: 3 calls; 1 + 2 agents x 3 + 1 = 8; plus 2 compare-notes calls = 10
     assert [r["llm_calls"] for r in reports] == [2 * 3, 2 * 8, 2 * 10]
     assert reports[0]["accuracy"] == 1.0
+
+
+def test_heavy_eval_help_says_what_eval_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--help"])
+    assert exit_.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "1 agent; N agents; N agents with rounds=2" in text
+    assert "measures heavy's plumbing (decomposition, tools, synthesis, scoring), not a model" in text
+
+
+async def test_each_set_up_is_announced_before_its_questions_end() -> None:
+    questions, corpus = shipped()
+    config = use_simulated(HeavyConfig(tools=["web_search", "fetch_url"]))
+    seen: list[str] = []
+    await run_eval(config, questions[:2], default_setups(2), corpus=corpus,
+                   on_setup=lambda s: seen.append(f"start {s.name}"),
+                   on_done=lambda s, q, r: seen.append(s.name))
+    assert seen == ["start 1 agent", "1 agent", "1 agent", "start 2 agents", "2 agents",
+                    "2 agents", "start 2 agents, rounds=2", "2 agents, rounds=2",
+                    "2 agents, rounds=2"]
 
 
 def test_heavy_eval_with_a_users_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -94,6 +94,24 @@ def test_footer_names_models_agents_time_tokens_cost() -> None:
     assert footer(result) == "m1, m2 · 1/2 agents · 12.3s · 1,234 tokens · $0.0123"
 
 
+@pytest.mark.parametrize(("models", "simulated", "cached", "expected"), [
+    (["m1"], False, 0, "m1 · 0/0 agents · 0.0s · 1,234 tokens · $0.0000"),  # a plain run
+    (["m1"], False, 800, "m1 · 0/0 agents · 0.0s · 1,234 tokens (800 cached) · $0.0000"),
+    # some prompt tokens came from the provider's cache
+    (["simulated"], True, 0, "simulated · 0/0 agents · 0.0s · 1,234 tokens · $0.0000"),
+    # the simulated model named once, as the model
+    (["m1"], True, 0, "m1 · 0/0 agents · 0.0s · 1,234 tokens · $0.0000 · simulated"),
+    # a plugin's answer marked simulated under another name: still said
+])
+def test_footer_says_cached_tokens_and_simulated_once(
+    models: list[str], simulated: bool, cached: int, expected: str
+) -> None:
+    result = RunResult(request_id="r1", question="q", models=models, simulated=simulated,
+                       usage=Usage(prompt_tokens=1000, completion_tokens=234,
+                                   cached_tokens=cached))
+    assert footer(result) == expected
+
+
 @pytest.mark.parametrize(
     ("turns", "kwargs", "expected"),
     [

@@ -331,14 +331,18 @@ def test_stored_results_round_trip() -> None:
             "agents": [{"index": 0, "role": "sceptic", "revised": True,
                         "question": "q", "model": "m", "status": "ok",
                         "iterations": 2, "elapsed_s": 1.5, "error": None,
-                        "usage": {"prompt_tokens": 3, "completion_tokens": 4, "cost_usd": 0.5}}],
+                        "usage": {"prompt_tokens": 3, "completion_tokens": 4,
+                                  "cached_tokens": 2, "cost_usd": 0.5}}],
             "llm_calls": 3, "elapsed_s": 2.0, "usage": {"prompt_tokens": 5,
                                                           "completion_tokens": 6,
+                                                          "cached_tokens": 2,
                                                           "cost_usd": 0.75},
             "models": ["m"], "simulated": False, "error": None, "notes": ["n"],
             "sources": [{"url": "https://a.example/x", "title": "X"}],
             "unverified": ["https://made.up/"], "stopped_by": "token budget (10 tokens)"}
     assert result_from_dict(data, "Q").as_dict() == data
+    del data["usage"]["cached_tokens"]  # a result stored before cached tokens were kept
+    assert result_from_dict(data, "Q").usage.cached_tokens == 0
 
 
 async def test_runs_concurrently_up_to_the_limit(make_runner: MakeRunner, fake: FakeLLM) -> None:

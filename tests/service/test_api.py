@@ -42,6 +42,18 @@ async def test_ask_then_read_the_job(make_client: MakeClient) -> None:
     assert job["sources"] == []  # no tool here returned a URL
 
 
+async def test_the_job_view_reports_cached_prompt_tokens(
+    make_client: MakeClient, fake: FakeLLM
+) -> None:
+    fake.cache_prompts = True  # agents share their prompt's prefix: the second one hits it
+    client, _ = await make_client()
+    resp = await client.post("/api/ask", json={"question": "Why is the sky blue?"})
+    job = await _wait_done(client, (await resp.json())["id"])
+    usage = job["usage"]
+    assert job["status"] == "done" and 0 < usage["cached_tokens"] <= usage["prompt_tokens"]
+    assert sum(a["usage"]["cached_tokens"] for a in job["agents"]) <= usage["cached_tokens"]
+
+
 async def test_healthz_is_ready_only_after_start(make_client: MakeClient) -> None:
     client, runner = await make_client()
     assert (await client.get("/healthz")).status == 200

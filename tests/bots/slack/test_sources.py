@@ -33,7 +33,7 @@ async def test_the_answer_ends_with_its_sources_as_links(
 ) -> None:
     config = fake_config(fake_llm.base_url, agents=2, tools=["fetch_url"])
     slack = await make_slack(config, engine=fetch_engine)
-    fake_llm.enqueue(json.dumps({"questions": ["read it", "think"]}), when="decompose")
+    fake_llm.enqueue(json.dumps({"questions": ["What does the doc say?", "What follows from it?"]}), when="decompose")
     fake_llm.enqueue(tool_call_reply(("fetch_url", {"url": "https://a.example/doc"})),
                      text_reply("It is 42."), text_reply("Also 42."), when="agent")
     fake_llm.enqueue(text_reply("The answer is 42, see https://a.example/doc."),

@@ -33,7 +33,8 @@ async def test_json_output_against_any_openai_compatible_server(
     assert set(out) >= {"answer", "questions", "agents", "llm_calls", "elapsed_s", "usage"}
     assert out["llm_calls"] == len(llm_env.calls()) and len(out["questions"]) == 4
     assert {a["status"] for a in out["agents"]} == {"ok"}
-    assert set(out["agents"][0]) == {"question", "model", "status", "iterations", "elapsed_s"}
+    assert set(out["agents"][0]) == {"question", "model", "status", "iterations", "elapsed_s",
+                                     "error", "answer"}
     assert out["usage"]["prompt_tokens"] > 0 and out["usage"]["cost_usd"] > 0
     assert all(c.body["model"] == "fake/model" for c in llm_env.calls())
 
@@ -133,7 +134,7 @@ async def test_every_command_logs_through_the_redacting_formatter(tmp_path: Path
 async def test_rounds_and_agents_auto_flags(
     llm_env: FakeLLM, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    llm_env.enqueue(json.dumps({"questions": ["a?", "b?", "c?"]}), when="decompose")
+    llm_env.enqueue(json.dumps({"questions": ["What is A?", "What is B?", "What is C?"]}), when="decompose")
     assert await heavy("ask", "--json", "--agents", "auto", "--rounds", "2", "q") == 0
     out = json.loads(capsys.readouterr().out)
     # 3 agents chosen by the decomposition; compare notes adds one call each (no tools here)

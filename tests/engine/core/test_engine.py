@@ -128,7 +128,8 @@ async def test_decomposition_asks_for_json_and_agents_get_sub_questions(
     "reply",
     [
         "I can't produce JSON today.",  # prose
-        '{"questions": ["same", "same", "SAME!"]}',  # duplicates only
+        '{"questions": ["Is it the same?", "is it the same", "IS IT THE SAME?!"]}',  # repeats
+        '{"questions": ["1.1", "2.0", "3.0", "4.0"]}',  # section numbers, not questions
         '{"questions": ',  # truncated JSON
     ],
 )
@@ -140,6 +141,23 @@ async def test_malformed_decomposition_falls_back(
     ready = next(e for e in events if isinstance(e, QuestionsReady))
     assert ready.fallback and len(ready.questions) == 4 == len(set(ready.questions))
     assert result.status == "ok" and len(fake_llm.calls()) == 10
+
+
+async def test_unusable_sub_questions_are_dropped_and_replaced_by_angles(
+    engine: Engine, fake_llm: FakeLLM
+) -> None:
+    # What a small model served by llama.cpp answered: a keyword, a section number, two real ones.
+    reply = {"questions": ["PostgreSQL", "1.1", "How does PostgreSQL scale writes?",
+                           "How does MySQL scale writes?"]}
+    fake_llm.enqueue(text_reply(json.dumps(reply)), when="decompose")
+    result, events = await ask(engine, fake_llm)
+    ready = next(e for e in events if isinstance(e, QuestionsReady))
+    assert ready.fallback and len(ready.questions) == 4
+    assert ready.questions[:2] == ("How does PostgreSQL scale writes?",
+                                   "How does MySQL scale writes?")
+    assert all("Which database?" in angle for angle in ready.questions[2:])  # new angles
+    assert any("2 of the model's 4 sub-questions were not usable questions ('PostgreSQL', '1.1'"
+               in note for note in result.notes)
 
 
 async def test_one_agent_skips_decomposition_and_synthesis(
@@ -282,7 +300,9 @@ async def test_per_agent_overrides(engine: Engine, fake_llm: FakeLLM) -> None:
     assert models == ["fake/model", "fake/other"]
     assert fake_llm.calls("decompose")[0].body["model"] == "fake/orchestrator"
     sceptic = [c for c in fake_llm.calls("agent") if c.body["model"] == "fake/other"]
-    assert all("You are a sceptic." in c.body["messages"][0]["content"] for c in sceptic)
+    # the agent's own instructions follow the shared prefix, in its first user message
+    assert all("You are a sceptic." in c.body["messages"][1]["content"] for c in sceptic)
+    assert all("You are a sceptic." not in c.body["messages"][0]["content"] for c in sceptic)
 
 
 async def test_synthesis_failure_falls_back_to_findings(engine: Engine, fake_llm: FakeLLM) -> None:

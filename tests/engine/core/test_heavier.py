@@ -157,7 +157,7 @@ async def test_rounds_2_keeps_the_first_finding_when_a_revision_fails(
 ) -> None:
     from heavy_engine.testing import error_reply
 
-    questions = json.dumps({"questions": ["a?", "b?"]})
+    questions = json.dumps({"questions": ["What is A?", "What is B?"]})
     fake_llm.enqueue(questions, when="decompose")
     fake_llm.enqueue(text_reply("first A"), text_reply("first B"),
                      error_reply(400, "no"), text_reply("revised"), when="agent")
@@ -174,7 +174,8 @@ async def test_rounds_2_keeps_the_first_finding_when_a_revision_fails(
 async def test_sources_are_what_tools_returned_and_agents_used(
     engine: Engine, fake_llm: FakeLLM
 ) -> None:
-    fake_llm.enqueue(json.dumps({"questions": ["read it", "search it"]}), when="decompose")
+    fake_llm.enqueue(json.dumps({"questions": ["What does the doc say?",
+                                               "What does a search find?"]}), when="decompose")
     fake_llm.enqueue(
         tool_call_reply(("fetch_url", {"url": "https://a.example/doc"})),
         tool_call_reply(("web_search", {"query": "x"})),
@@ -207,9 +208,9 @@ async def test_sources_are_what_tools_returned_and_agents_used(
 @pytest.mark.parametrize(
     ("reply", "max_agents", "agents"),
     [
-        (["a", "b", "c"], 8, 3),  # as many as the model returned
-        (["q1"], 8, 1),  # one is enough for a fact: still decomposed and synthesised
-        ([f"q{i}" for i in range(12)], 5, 5),  # cut to max_agents
+        (["What is A?", "What is B?", "What is C?"], 8, 3),  # as many as the model returned
+        (["What is A?"], 8, 1),  # one is enough for a fact: still decomposed and synthesised
+        ([f"What is q{i}?" for i in range(12)], 5, 5),  # cut to max_agents
     ],
 )
 async def test_agents_auto_runs_what_the_decomposition_returned(
@@ -299,7 +300,8 @@ def scripted_engine(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Callable
 async def test_budget_stops_new_calls_cancels_running_ones_and_joins_findings(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    provider = scripted_engine(["fast 1", "fast 2", "slow 3", "slow 4"],
+    provider = scripted_engine(["fast question 1?", "fast question 2?", "slow question 3?",
+                                "slow question 4?"],
                                decompose=10, slow=5, fast=50)
     config = config_for(fake_llm, tools=["slow"], budget={"tokens": 100})
     started = time.monotonic()
@@ -318,18 +320,19 @@ async def test_budget_stops_new_calls_cancels_running_ones_and_joins_findings(
 async def test_budget_reached_mid_call_cancels_the_calls_in_flight(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    provider = scripted_engine(["big 1", "hang 2", "hang 3"], decompose=1, big=500)
+    provider = scripted_engine(["big question 1?", "hang question 2?", "hang question 3?"],
+                               decompose=1, big=500)
     result, _ = await ask(engine, config_for(fake_llm, tools=[], budget={"tokens": 200}))
     assert sorted(provider.cancelled) == ["hang", "hang"]
     assert result.llm_calls == 4 and [a.status for a in result.agents] == [
         "ok", "cancelled", "cancelled"]
-    assert result.answer.startswith("## Agent 1: big 1\n\nfinding of big")
+    assert result.answer.startswith("## Agent 1: big question 1?\n\nfinding of big")
 
 
 async def test_synthesis_runs_when_its_call_fits_the_budget(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    provider = scripted_engine(["fast 1", "fast 2"], fast=10)
+    provider = scripted_engine(["fast question 1?", "fast question 2?"], fast=10)
     result, _ = await ask(engine, config_for(fake_llm, tools=[], budget={"tokens": 5000}))
     assert provider.started.count("synthesis") == 1 and result.llm_calls == 4
     assert result.answer == "synthesised answer" and result.stopped_by is None
@@ -338,7 +341,7 @@ async def test_synthesis_runs_when_its_call_fits_the_budget(
 async def test_budget_reached_before_any_agent_finished_fails_clearly(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    scripted_engine(["fast 1", "fast 2"], decompose=50)
+    scripted_engine(["fast question 1?", "fast question 2?"], decompose=50)
     result, _ = await ask(engine, config_for(fake_llm, tools=[], budget={"tokens": 10}))
     assert result.status == "failed" and result.llm_calls == 1
     assert "token budget (10 tokens) was reached before any agent finished" in (result.error or "")
@@ -350,7 +353,7 @@ async def test_budget_reached_before_any_agent_finished_fails_clearly(
 async def test_quorum_cuts_off_the_rest_after_the_grace_period(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    provider = scripted_engine(["fast 1", "hang 2", "fast 3", "hang 4"])
+    provider = scripted_engine(["fast question 1?", "hang question 2?", "fast question 3?", "hang question 4?"])
     config = config_for(fake_llm, tools=[], synthesis={"quorum": 2, "grace_s": 0.2})
     started = time.monotonic()
     result, _ = await ask(engine, config)
@@ -365,7 +368,7 @@ async def test_quorum_cuts_off_the_rest_after_the_grace_period(
 async def test_quorum_waits_for_agents_that_finish_within_the_grace(
     engine: Engine, fake_llm: FakeLLM, scripted_engine: Callable[..., Scripted]
 ) -> None:
-    scripted_engine(["agent 1", "fast 2", "fast 3"])
+    scripted_engine(["agent question 1?", "fast question 2?", "fast question 3?"])
     config = config_for(fake_llm, tools=[], synthesis={"quorum": 1, "grace_s": 5})
     result, _ = await ask(engine, config)
     assert [a.status for a in result.agents] == ["ok", "ok", "ok"]
@@ -380,11 +383,12 @@ async def test_roles_layer_per_agent(engine: Engine, fake_llm: FakeLLM) -> None:
                                   "agent_overrides": [{}, {"role": "quantitative_analyst"}]})
     result, _ = await ask(engine, config)
     assert [a.role for a in result.agents] == ["sceptic", "quantitative_analyst", None, None]
-    systems = {json.loads(json.dumps(c.body))["messages"][0]["content"]
-               for c in fake_llm.calls("agent")}
-    assert any("Your role: sceptic" in s for s in systems)
-    assert any("Your role: quantitative analyst" in s for s in systems)
-    assert not any("Your role: contrarian" in s for s in systems)  # agent 2's own role wins
+    # A role is the agent's own: sent after the shared system prompt, with its sub-question.
+    owns = {json.dumps(c.body["messages"][1]["content"]) for c in fake_llm.calls("agent")
+            if c.body}
+    assert any("Your role: sceptic" in s for s in owns)
+    assert any("Your role: quantitative analyst" in s for s in owns)
+    assert not any("Your role: contrarian" in s for s in owns)  # agent 2's own role wins
 
 
 @pytest.mark.parametrize(

@@ -126,8 +126,8 @@ def test_heavy_ask_runs_calculate_with_the_simulated_model(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # No key is set (the autouse fixture scrubs them), so `heavy ask` uses the simulated model,
-    # which calls `calculate` with "<words in the question> * 17 + sqrt(144)".
-    assert main(["ask", "--agents", "1", "--json", "three word question"]) == 0
+    # which calls `calculate` with the arithmetic it finds in the question.
+    assert main(["ask", "--agents", "1", "--json", "What is 12*17+sqrt(144)?"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["status"] == "ok"
-    assert "A check with the calculate tool returned `63`." in out["answer"]
+    assert "The calculate tool returned `216`." in out["answer"]
