@@ -4,17 +4,15 @@ a new target saved with the ledger."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from bots.discord._reply import DiscordReply
-from bots.discord._stop import STOP_PATTERN
 from heavy_engine.testing import text_reply
 
 from .conftest import Stack
-from .helpers import INTERACTION_CALLBACK, card_edits, message_posts, slash_heavy, stop_button_id
+from .helpers import INTERACTION_CALLBACK, message_posts, slash_heavy
 
 
 @pytest.mark.parametrize(("row", "expected"), [
@@ -70,10 +68,7 @@ async def test_a_slash_commands_response_becomes_the_card_and_its_thread_is_save
     await stack.fake.wait_call("POST", INTERACTION_CALLBACK.format(payload["id"]))
     card = stack.fake.original(payload["token"])
     await stack.finish(card)
-    live = next(c for c in card_edits(stack.fake, card) if c.body.get("components"))
-    match = re.fullmatch(STOP_PATTERN, stop_button_id(live))
-    assert match is not None
-    job = await stack.runner.get_job(match["job"])
+    job = await stack.runner.store.find("discord", f"interaction:{payload['id']}")
     assert job is not None  # as the database holds it now
     target = DiscordReply.from_reply(job.reply)
     assert target.response == job.reply["card"] == card  # addressing, adopted by the ledger
