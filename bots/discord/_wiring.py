@@ -37,7 +37,6 @@ from heavy_engine.settings import Scope
 from heavy_engine.text import transcript
 
 from ._commands import build_tree
-from ._delivery import ChannelPacer, DiscordSurface
 from ._followups import answer_views, follow_up_button
 from ._guard import MALFORMED, guard_parsers
 from ._intake import ButtonAsking, MessageAsking, SlashAsking
@@ -45,6 +44,7 @@ from ._render import NO_MENTIONS, strip_bot_mention
 from ._reply import DiscordReply
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
+from ._surface import ChannelPacer, DiscordSurface
 
 log = logging.getLogger("heavy.discord")
 
