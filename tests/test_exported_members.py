@@ -79,6 +79,7 @@ PUBLIC = {
     ],
     "heavy_engine.jobs": [
         "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
+        "Exchange", "answered",
         "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec", "JobStatus",
         "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
     ],
