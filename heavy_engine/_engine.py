@@ -294,8 +294,9 @@ class Engine:
         except Exception as err:  # any provider, ours or a plugin: fall back, don't fail
             if isinstance(err, TimeoutError) and budget.expired:
                 raise  # the whole request is out of time, not just this call
-            if isinstance(err, ProviderError) and err.status in _FATAL_STATUSES:
-                raise  # an unknown model or a refused key: every agent would fail the same way
+            if isinstance(err, ProviderError) and (err.status in _FATAL_STATUSES
+                                                   or err.unreachable):
+                raise  # an unknown model, a refused key, no server: every agent would too
             log.warning("decomposition failed (%s); using fallback sub-questions",
                         err if isinstance(err, ProviderError) else repr(err))
             if cfg.auto_agents:
