@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import plugins
-from ._errors import ConfigError
+from ._errors import ConfigError, RequestRejected
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
 SIMULATED_PROVIDER = "simulated"
@@ -403,6 +403,18 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
         lines.append(f"{prefix}{path}: {msg}{shown}")
     return "\n".join(lines)
+
+
+def validate_question(question: str, config: HeavyConfig) -> str:
+    """The question stripped, or `RequestRejected` saying why it cannot be asked."""
+    q = question.strip()
+    if not q:
+        raise RequestRejected("The question is empty: ask something after the command.")
+    if len(q) > config.max_question_chars:
+        raise RequestRejected(
+            f"The question is {len(q)} characters long; the limit is {config.max_question_chars}."
+        )
+    return q
 
 
 def validate_config(data: Mapping[str, Any]) -> HeavyConfig:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ._agent import AgentSpec, BudgetReached, CallBudget, call_model, run_agent
-from ._config import HeavyConfig
+from ._config import HeavyConfig, validate_question
 from ._decompose import bound_questions, fallback_questions, normalise_questions, parse_questions
 from ._errors import HeavyError, ProviderError, RequestRejected
 from ._events import (
@@ -64,18 +64,6 @@ class HeavyRequest:
     context: str | None = None  # earlier conversation, already formatted as text
     requester: str | None = None
     attachments: Attachments | None = None  # the question's files: text, images, notes
-
-
-def validate_question(question: str, config: HeavyConfig) -> str:
-    """The question stripped, or `RequestRejected` saying why it cannot be asked."""
-    q = question.strip()
-    if not q:
-        raise RequestRejected("The question is empty: ask something after the command.")
-    if len(q) > config.max_question_chars:
-        raise RequestRejected(
-            f"The question is {len(q)} characters long; the limit is {config.max_question_chars}."
-        )
-    return q
 
 
 class Run:

@@ -16,14 +16,13 @@ from rich.table import Table
 
 from .. import ConfigError, HeavyConfig, simulated_fallback, use_simulated
 from ..eval import Corpus, Setup, SetupReport, default_setups, load_questions, run_eval, shipped
-from ._common import load_or_exit
+from ._common import COMMANDS, load_or_exit
 
 CORPUS_TOOLS = ["web_search", "fetch_url", "mark_task_complete"]
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("eval", parents=[parent],
-                       help="score 1 agent vs N agents (vs rounds=2) on a question set")
+    p = sub.add_parser("eval", parents=[parent], help=COMMANDS["eval"])
     p.add_argument("--questions", type=Path, metavar="FILE",
                    help="JSONL of {question, answers, gold} (default: the shipped set)")
     p.add_argument("--corpus", type=Path, metavar="FILE",
