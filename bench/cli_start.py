@@ -34,10 +34,21 @@ def _env() -> dict[str, str]:
     return {**env, "TERM": env.get("TERM", "xterm-256color"), "COLUMNS": "120", "LINES": "40"}
 
 
+CPU: list[float] = []  # user + system seconds of each `exit_time` child
+
+
 def exit_time(*args: str) -> float:
+    """Wall seconds to the child's exit; its CPU seconds go to `CPU` (a figure a machine busy
+    with other work changes much less than the wall time)."""
     start = time.perf_counter()
-    subprocess.run([str(HEAVY), *args], env=_env(), stdout=subprocess.DEVNULL, check=True)
-    return time.perf_counter() - start
+    proc = subprocess.Popen([str(HEAVY), *args], env=_env(), stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"heavy {' '.join(args)} exited with {proc.returncode}")
+    CPU.append(usage.ru_utime + usage.ru_stime)
+    return wall
 
 
 def first_frame(folder: Path) -> float:
@@ -83,8 +94,10 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="heavy-cli-start-"))
     try:
         exit_time("--version")  # warm the file cache once
-        print(_line("heavy --version", [exit_time("--version") for _ in range(args.runs)]))
-        print(_line("heavy --help", [exit_time("--help") for _ in range(args.runs)]))
+        for flag in ("--version", "--help"):
+            CPU.clear()
+            print(_line(f"heavy {flag}", [exit_time(flag) for _ in range(args.runs)]))
+            print(f"{'':<22} CPU (user + system) median {statistics.median(CPU):.3f} s")
         print(_line("heavy ask, first frame", [first_frame(folder) for _ in range(args.runs)]))
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     finally:

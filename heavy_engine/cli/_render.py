@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
-from rich.markdown import Markdown
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
@@ -130,6 +129,8 @@ class LiveView:
             self.print_result(self.state.result)
 
     def print_result(self, result: RunResult) -> None:
+        from rich.markdown import Markdown  # not before the first frame: markdown-it is slow
+
         if result.answer:
             self.out.print(Markdown(result.answer))
         for note in result.notes:
