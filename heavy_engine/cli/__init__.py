@@ -73,9 +73,12 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = _command(argv)
-    args = build_parser(full=[command] if command else []).parse_args(argv)
-    _log_to_stderr(verbose=getattr(args, "verbose", False))
-    code: int = args.handler(args)
+    try:
+        args = build_parser(full=[command] if command else []).parse_args(argv)
+        _log_to_stderr(verbose=getattr(args, "verbose", False))
+        code: int = args.handler(args)
+    except KeyboardInterrupt:  # Ctrl-C while a command loads: exit 130, no traceback
+        return 130
     return code
 
 
