@@ -96,7 +96,7 @@ PUBLIC = {
     "heavy_engine.testing": [
         "FAKE_PROVIDER", "FakeLLM", "MockProvider", "RecordedRequest", "Reply", "classify",
         "drop_reply", "error_reply", "fake_config", "fake_provider_config", "garbage_reply",
-        "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
+        "hang_reply", "held_reply", "slow_reply", "text_reply", "tool_call_reply",
     ],
     "heavy_engine.tools": [
         "COMPLETE_TOOL", "TOO_SLOW_NOTE", "Calculate", "FetchUrl", "ListFiles", "MarkTaskComplete",

@@ -38,7 +38,7 @@ from ..service import (
 )
 from . import _loop
 from ._ask import CHAT_CREDENTIALS
-from ._common import load_or_exit
+from ._common import COMMANDS, load_or_exit
 
 log = logging.getLogger("heavy.serve")
 DEFAULT_PORT = 3000
@@ -47,8 +47,7 @@ DEFAULT_GRACE = 25.0  # below Kubernetes' default 30 s termination grace period
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[parent],
-                       help="run the service: HTTP API, Slack, Discord and the job runner")
+    p = sub.add_parser("serve", parents=[parent], help=COMMANDS["serve"])
     p.add_argument("--port", type=int, help=f"port (default: $PORT, else {DEFAULT_PORT})")
     p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 127.0.0.1; "
                                   "0.0.0.0 for every interface)")

@@ -74,7 +74,7 @@ async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
     await adapter.start()
     await runner.start()
     try:
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
         yield Stack(fake, llm, adapter, runner, settings, config)
     finally:
         await runner.shutdown(5)

@@ -58,7 +58,7 @@ async def process(
         adapter = DiscordAdapter(services, options, guild_ready_timeout=0.05)
         await adapter.start()
         await runner.start()
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
         started.append((adapter, runner))
         return adapter, runner
 
