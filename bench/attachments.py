@@ -7,6 +7,8 @@ has a fresh "service" process read each one with `fetch_attachments`, after one 
 - loop lag: the longest the event loop was late on a 5 ms tick while the file was read, and
   the same over 2 s of idling before it (the machine's noise: a busy machine delays any
   process's wake-ups, whatever it runs);
+- loop busy: the most CPU the loop's thread spent between two ticks, i.e. the longest stretch
+  of work that held the loop (unlike the lag, not inflated by other processes' load);
 - service CPU: CPU seconds the service process itself spent while the file was read;
 - RSS growth: the service process's peak resident memory minus before (sampled every 2 ms by a
   thread, which runs even when the loop is blocked);
@@ -175,17 +177,18 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    lag = [0.0]
+    lag, busy = [0.0], [0.0]
 
     async def ticks() -> None:
         while True:
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.thread_time()
             await asyncio.sleep(0.005)
             lag[0] = max(lag[0], time.monotonic() - started - 0.005)
+            busy[0] = max(busy[0], time.thread_time() - cpu)
 
     ticker = asyncio.create_task(ticks())
     await asyncio.sleep(2.0)
-    idle_lag, lag[0] = lag[0], 0.0
+    idle_lag, lag[0], busy[0] = lag[0], 0.0, 0.0
     started, cpu_before = time.monotonic(), os.times()
     got = await fetch_attachments([att], policy)
     took, cpu_during = time.monotonic() - started, os.times()
@@ -199,7 +202,7 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
     cpu1, kids1 = os.times(), _children_cpu()
     note = got.notes[0] if got.notes else (
         f"read {len(got.documents[0].text):,} characters" if got.documents else "?")
-    return {"lag_ms": lag[0] * 1000, "idle_lag_ms": idle_lag * 1000,
+    return {"lag_ms": lag[0] * 1000, "idle_lag_ms": idle_lag * 1000, "busy_ms": busy[0] * 1000,
             "service_cpu_s": (cpu_during.user + cpu_during.system)
             - (cpu_before.user + cpu_before.system), "rss_mb": max(0, peak[0] - rss0) / 1e6, "took_s": took,
             "note": note,
@@ -235,7 +238,8 @@ async def _serve() -> tuple[Any, str]:
 
 async def main(only: list[str]) -> None:
     runner, base = await _serve()
-    print(f"{'file':18} {'size':>8} {'lag max':>8} {'(idle)':>7} {'svc CPU':>8} {'RSS +':>7} "
+    print(f"{'file':18} {'size':>8} {'lag max':>8} {'(idle)':>7} {'busy':>6} {'svc CPU':>8} "
+          f"{'RSS +':>7} "
           f"{'time':>7} {'CPU after':>9} {'threads':>7}  note")
     try:
         for name in only:
@@ -250,7 +254,8 @@ async def main(only: list[str]) -> None:
                 continue
             size = len(build(name))
             print(f"{name:18} {size / 1000:>6.0f}KB {r['lag_ms']:>6.0f}ms "
-                  f"{r['idle_lag_ms']:>5.0f}ms {r['service_cpu_s']:>7.2f}s {r['rss_mb']:>5.0f}MB "
+                  f"{r['idle_lag_ms']:>5.0f}ms {r['busy_ms']:>4.0f}ms "
+                  f"{r['service_cpu_s']:>7.2f}s {r['rss_mb']:>5.0f}MB "
                   f"{r['took_s']:>6.2f}s {r['after_cpu_s'] + r['children_cpu_s']:>8.2f}s "
                   f"{r['threads']:>7}  {r['note'][:80]}")
     finally:
