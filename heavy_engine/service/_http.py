@@ -64,7 +64,11 @@ def build_app(
             return web.json_response({"status": "the database cannot be written"}, status=503,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
         queued, running = runner.counts()
-        return web.json_response({"status": "ok", "queued": queued, "running": running})
+        body: dict[str, Any] = {"status": "ok", "queued": queued, "running": running}
+        if metrics.adapters:  # informative: a chat platform being down is not the service's
+            body["adapters"] = {name: {"state": state, "detail": detail}
+                                for name, (state, detail) in sorted(metrics.adapters.items())}
+        return web.json_response(body)
 
     async def metrics_page(request: web.Request) -> web.Response:
         return web.Response(body=metrics.render().encode(),
