@@ -4,10 +4,12 @@ With no `HEAVY_API_TOKEN` the API trusts loopback clients, and a browser on this
 any page it shows could post to `http://127.0.0.1:3000/api/ask`, or rebind its own name to
 127.0.0.1 and read the answers. Three rules, for every route (also routes added later):
 
-1. `Host` must be one of this server's names (421 otherwise): the loopback names with the port
-   the request arrived on, the IP address it arrived on (a Kubernetes probe, a LAN client), the
-   host of `HEAVY_PUBLIC_URL`, or a name in `HEAVY_ALLOWED_HOSTS`. A rebound name is none of
-   these, so nothing is read through it.
+1. `Host` must be one of this server's names (421 otherwise): a loopback name, the IP address
+   the request arrived on (a Kubernetes probe, a LAN client), the host of `HEAVY_PUBLIC_URL`, or
+   a name in `HEAVY_ALLOWED_HOSTS`. A rebound name is none of these, so nothing is read through
+   it. The port is not compared for loopback names and the local address: a browser sends the
+   port of the URL it was given, which a Docker or SSH port mapping changes (`localhost:3001`
+   reaching a replica on 3000), and rebinding needs a name the attacker controls, never these.
 2. A state-changing request (POST, PUT, PATCH, DELETE) is refused (403) when its `Origin` is not
    this server, or `Sec-Fetch-Site` says `cross-site`.
 3. Its body must be `application/json` (415): an HTML form or a `no-cors` fetch cannot send that
@@ -87,19 +89,29 @@ class AllowedHosts:
 
     def allows(self, host: str, local: tuple[str, int] | None) -> bool:
         """Whether `host` (a `Host` header value) names this server; `local` is the
-        (address, port) the connection arrived on."""
+        (address, port) the connection arrived on (None: only configured names count)."""
         found = _split_host(host)
         if found is None:
             return False
-        name, port = found
-        if (name, None) in self.names or (name, port) in self.names:
+        if self.configured(host):
             return True
-        if local is None:
-            return False
-        address, local_port = local
-        if (port or 80) != local_port:
-            return False
-        return name in _LOOPBACK_NAMES or _same_address(name, address)
+        name = found[0]
+        if name in _LOOPBACK_NAMES or _is_loopback(name):
+            return True
+        return local is not None and _same_address(name, local[0])
+
+
+    def configured(self, host: str) -> bool:
+        """Whether `host` is a name the operator configured (not merely a local one)."""
+        found = _split_host(host)
+        return found is not None and ((found[0], None) in self.names or found in self.names)
+
+
+def _is_loopback(name: str) -> bool:
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _same_address(name: str, address: str) -> bool:
@@ -130,7 +142,9 @@ def _cross_site(request: web.Request, hosts: AllowedHosts) -> str | None:
     parts = urlsplit(origin)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return f"Requests from origin {origin[:80]!r} may not change anything here."
-    if parts.netloc.lower() == request.host.lower() or hosts.allows(parts.netloc, None):
+    # This very origin (scheme aside: TLS may end at a proxy), or a configured public name; a
+    # page from another local port is another application's, so loopback is not enough here.
+    if parts.netloc.lower() == request.host.lower() or hosts.configured(parts.netloc):
         return None
     return f"Requests from another site ({origin[:80]}) may not change anything here."
 

@@ -55,13 +55,14 @@ def _port(client: Client) -> int:
     # What a DNS-rebinding page sends: its own name, now pointing at 127.0.0.1.
     ({"Host": "attacker.example"}, 421, "not one of this server's names"),
     ({"Host": "attacker.example:{port}"}, 421, "HEAVY_ALLOWED_HOSTS"),
-    # A loopback name, but another port: some other server's name.
-    ({"Host": "localhost:1"}, 421, "not one of"),
+    ({"Host": "localhost.attacker.example"}, 421, "not one of"),
+    ({"Host": "10.1.2.3:{port}"}, 421, "not one of"),  # an address, but not this one
     ({"Host": ""}, 421, "not one of"),
     # A page on another origin posting a form or a no-cors fetch.
     ({"Origin": "http://attacker.example"}, 403, "another site"),
     ({"Origin": "null"}, 403, "origin 'null'"),
     ({"Origin": "http://localhost:{port}"}, 403, "another site"),  # Host is 127.0.0.1
+    ({"Origin": "http://127.0.0.1:1"}, 403, "another site"),  # another local server's page
     ({"Sec-Fetch-Site": "cross-site"}, 403, "cross-site"),
     # The body types a cross-origin form or no-cors fetch can send.
     ({"Content-Type": "text/plain"}, 415, "application/json"),
@@ -98,7 +99,9 @@ async def test_this_servers_names_are_served(make: Make) -> None:
     client, runner = await make({"HEAVY_ALLOWED_HOSTS": "heavy.internal:8080, other.example",
                                  "HEAVY_PUBLIC_URL": "https://heavy.example.com/"})
     port = _port(client)
-    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "heavy.internal:8080",
+    # localhost:8080: a Docker port mapping in front of this server's port.
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", "localhost:8080", "[::1]:3001",
+                 "127.0.0.2", "heavy.internal:8080",
                  "other.example", "other.example:443", "HEAVY.example.com"):
         assert (await client.get("/api/jobs", headers={"Host": host})).status == 200, host
     assert (await client.get("/api/jobs", headers={"Host": "heavy.internal:9"})).status == 421
