@@ -5,16 +5,17 @@ has a fresh "service" process read each one with `fetch_attachments`, after one 
 (a service that has been up a while). For each file it prints:
 
 - loop lag: the longest the event loop was late on a 5 ms tick while the file was read, and
-  the same over 2 s of idling before it (the machine's noise: a busy machine delays any
-  process's wake-ups, whatever it runs);
+  the same over as long again of idling after it (the machine's noise: a busy machine delays
+  any process's wake-ups, whatever it runs);
 - loop busy: the most CPU the loop's thread spent between two ticks, i.e. the longest stretch
   of work that held the loop (unlike the lag, not inflated by other processes' load);
 - service CPU: CPU seconds the service process itself spent while the file was read;
 - RSS growth: the service process's peak resident memory minus before (sampled every 2 ms by a
   thread, which runs even when the loop is blocked);
 - time: from asking to the answer (a document or a skipped note), and the note;
-- left running: CPU seconds the service and its child processes spent in the 2 s after the
-  answer (a thread or process still parsing shows here), and the service's thread count.
+- left running: CPU seconds the service and the child processes it had before the file spent
+  in that idle span (a thread or process still parsing shows here; a fresh worker started in
+  place of a killed one is not leftover work), and the service's thread count.
 
 Targets: lag < 50 ms, RSS growth < 50 MB, skipped within its deadline, nothing left running.
 
@@ -145,18 +146,26 @@ def _rss() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
-def _children_cpu() -> float:
-    """CPU seconds of this process's live children (their /proc stat), summed."""
-    total = 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path("/proc/self/task").iterdir():
-        for pid in (task / "children").read_text().split():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / tick
-            except (OSError, IndexError):
-                pass
+def _children() -> set[str]:
+    return {pid for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()}
+
+
+def _cpu_of(pids: set[str]) -> float:
+    """CPU seconds of those of `pids` still alive (their /proc stat), summed."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError):
+            pass
     return total
+
+
+def _cpu() -> float:
+    now = os.times()
+    return now.user + now.system
 
 
 async def _read_one(base: str, name: str) -> dict[str, Any]:
@@ -187,26 +196,27 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
             busy[0] = max(busy[0], time.thread_time() - cpu)
 
     ticker = asyncio.create_task(ticks())
-    await asyncio.sleep(2.0)
-    idle_lag, lag[0], busy[0] = lag[0], 0.0, 0.0
-    started, cpu_before = time.monotonic(), os.times()
+    await asyncio.sleep(0.1)
+    lag[0] = busy[0] = 0.0
+    children = _children()  # the pool's workers so far (a replacement started later is not
+    started, cpu_before = time.monotonic(), _cpu()  # leftover work: its start-up is excluded)
     got = await fetch_attachments([att], policy)
-    took, cpu_during = time.monotonic() - started, os.times()
-    await asyncio.sleep(0.05)
-    ticker.cancel()
+    took, service_cpu = time.monotonic() - started, _cpu() - cpu_before
     sampling = False
     sampler.join()
-    # Anything still working after the answer: CPU in the next 2 s, here and in children.
-    cpu0, kids0 = os.times(), _children_cpu()
-    await asyncio.sleep(2.0)
-    cpu1, kids1 = os.times(), _children_cpu()
+    read_lag, read_busy = lag[0], busy[0]
+    # Then as long again idle (at least 2 s): the machine's own lag over the same span, and
+    # anything still working after the answer (CPU here and in the workers that were there).
+    lag[0] = 0.0
+    cpu0, kids0 = _cpu(), _cpu_of(children)
+    await asyncio.sleep(max(2.0, took))
+    cpu1, kids1 = _cpu(), _cpu_of(children)
+    ticker.cancel()
     note = got.notes[0] if got.notes else (
         f"read {len(got.documents[0].text):,} characters" if got.documents else "?")
-    return {"lag_ms": lag[0] * 1000, "idle_lag_ms": idle_lag * 1000, "busy_ms": busy[0] * 1000,
-            "service_cpu_s": (cpu_during.user + cpu_during.system)
-            - (cpu_before.user + cpu_before.system), "rss_mb": max(0, peak[0] - rss0) / 1e6, "took_s": took,
-            "note": note,
-            "after_cpu_s": (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system),
+    return {"lag_ms": read_lag * 1000, "idle_lag_ms": lag[0] * 1000, "busy_ms": read_busy * 1000,
+            "service_cpu_s": service_cpu, "rss_mb": max(0, peak[0] - rss0) / 1e6,
+            "took_s": took, "note": note, "after_cpu_s": cpu1 - cpu0,
             "children_cpu_s": kids1 - kids0, "threads": threading.active_count()}
 
 

@@ -5,7 +5,7 @@ the service: the GIL stalled the event loop, and the thread could not be stopped
 deadline. Here each file goes to a child process (`_worker`) that limits its own address space
 (`RLIMIT_AS`) and, per file, its CPU time (`RLIMIT_CPU`); the service waits without blocking
 (the pipes are non-blocking, watched by the event loop) and kills the child at the deadline.
-A killed or crashed worker is reaped at once and a fresh one takes its place on the next file.
+A killed or crashed worker is reaped at once and a fresh one is started in its place.
 
 The pool belongs to the process, not to an event loop: a worker waiting for work has no file
 descriptor registered anywhere, so tests with one loop each share it safely.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -25,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ._worker import _LEN
+
+log = logging.getLogger("heavy.attachments")
 
 WORKERS = 2  # files are read one at a time per worker; more wait their turn
 MEMORY_BYTES = 768 * 1024 * 1024  # address space of one worker (Python + pypdf + one file)
@@ -168,7 +171,21 @@ class ExtractPool:
                 self.live -= 1
                 self.replaced += 1
                 await asyncio.shield(worker.kill())
+                self._replace()
             self._wake()
+
+    def _replace(self) -> None:
+        """A fresh worker at once: it loads pypdf while the service goes on, so the next file
+        does not wait for a start-up."""
+        if self.live >= self.size:
+            return
+        try:
+            fresh = _Worker(self.memory)
+        except OSError:  # out of processes or memory: the next file tries again
+            log.warning("could not start a file reader; the next file will try again")
+            return
+        self.live += 1
+        self.idle.append(fresh)
 
     async def _take(self) -> _Worker:
         while not self.idle and self.live >= self.size:

@@ -55,10 +55,11 @@ async def test_a_slow_pdf_is_killed_at_the_deadline_and_replaced(pool: ExtractPo
         await pool.run("pdf", slow, seconds=0.5, max_pages=1)
     assert asyncio.get_running_loop().time() - started < 3
     assert first.proc.returncode == -signal.SIGKILL  # reaped: nothing left running
-    assert pool.replaced == 1 and pool.idle == [] and pool.live == 0
-    # The next file gets a fresh worker.
+    assert pool.replaced == 1 and pool.live == 1
+    (fresh,) = pool.idle  # started at once in its place
+    assert fresh is not first and fresh.proc.returncode is None
     assert await pool.run("text", b"next", seconds=30) == {"text": "next"}
-    assert pool.idle[0] is not first
+    assert pool.idle == [fresh]
 
 
 async def test_a_file_past_the_memory_limit_is_named() -> None:
@@ -92,4 +93,5 @@ async def test_a_cancelled_caller_leaves_no_worker_running(pool: ExtractPool) ->
         if worker.proc.returncode is not None:
             break
         await asyncio.sleep(0.01)
-    assert worker.proc.returncode == -signal.SIGKILL and pool.live == 0
+    assert worker.proc.returncode == -signal.SIGKILL
+    assert pool.live == 1 and pool.idle[0] is not worker  # replaced
