@@ -5,7 +5,7 @@ has a fresh "service" process read each one with `fetch_attachments`, after one 
 (a service that has been up a while). For each file it prints:
 
 - loop lag: the longest the event loop was late on a 5 ms tick while the file was read, and
-  the same over as long again of idling after it (the machine's noise: a busy machine delays
+  the same over as long again of idling afterwards (the machine's noise: a busy machine delays
   any process's wake-ups, whatever it runs);
 - loop busy: the most CPU the loop's thread spent between two ticks, i.e. the longest stretch
   of work that held the loop (unlike the lag, not inflated by other processes' load);
@@ -14,8 +14,8 @@ has a fresh "service" process read each one with `fetch_attachments`, after one 
   thread, which runs even when the loop is blocked);
 - time: from asking to the answer (a document or a skipped note), and the note;
 - left running: CPU seconds the service and the child processes it had before the file spent
-  in that idle span (a thread or process still parsing shows here; a fresh worker started in
-  place of a killed one is not leftover work), and the service's thread count.
+  in the 2 s after the answer (a thread or process still parsing shows here; a fresh worker
+  started in place of a killed one is not leftover work), and the service's thread count.
 
 Targets: lag < 50 ms, RSS growth < 50 MB, skipped within its deadline, nothing left running.
 
@@ -205,12 +205,16 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
     sampling = False
     sampler.join()
     read_lag, read_busy = lag[0], busy[0]
-    # Then as long again idle (at least 2 s): the machine's own lag over the same span, and
-    # anything still working after the answer (CPU here and in the workers that were there).
-    lag[0] = 0.0
+    ticker.cancel()
+    # Anything still working after the answer: CPU here and in the workers that were there
+    # before, over 2 s with nothing else running (the ticks would count themselves).
     cpu0, kids0 = _cpu(), _cpu_of(children)
-    await asyncio.sleep(max(2.0, took))
+    await asyncio.sleep(2.0)
     cpu1, kids1 = _cpu(), _cpu_of(children)
+    # Then the machine's own lag, idle, over as long as the read took (at least 2 s).
+    lag[0] = 0.0
+    ticker = asyncio.create_task(ticks())
+    await asyncio.sleep(max(2.0, took))
     ticker.cancel()
     note = got.notes[0] if got.notes else (
         f"read {len(got.documents[0].text):,} characters" if got.documents else "?")
