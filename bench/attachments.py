@@ -202,9 +202,7 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
     started, cpu_before = time.monotonic(), _cpu()  # leftover work: its start-up is excluded)
     got = await fetch_attachments([att], policy)
     took, service_cpu = time.monotonic() - started, _cpu() - cpu_before
-    sampling = False
-    sampler.join()
-    read_lag, read_busy = lag[0], busy[0]
+    read_lag, read_busy, read_peak = lag[0], busy[0], peak[0]
     ticker.cancel()
     # Anything still working after the answer: CPU here and in the workers that were there
     # before, over 2 s with nothing else running (the ticks would count themselves).
@@ -214,12 +212,14 @@ async def _read_one(base: str, name: str) -> dict[str, Any]:
     # Then the machine's own lag, idle, over as long as the read took (at least 2 s).
     lag[0] = 0.0
     ticker = asyncio.create_task(ticks())
-    await asyncio.sleep(max(2.0, took))
+    await asyncio.sleep(max(2.0, took))  # the RSS sampler runs on, as it did during the read
     ticker.cancel()
+    sampling = False
+    sampler.join()
     note = got.notes[0] if got.notes else (
         f"read {len(got.documents[0].text):,} characters" if got.documents else "?")
     return {"lag_ms": read_lag * 1000, "idle_lag_ms": lag[0] * 1000, "busy_ms": read_busy * 1000,
-            "service_cpu_s": service_cpu, "rss_mb": max(0, peak[0] - rss0) / 1e6,
+            "service_cpu_s": service_cpu, "rss_mb": max(0, read_peak - rss0) / 1e6,
             "took_s": took, "note": note, "after_cpu_s": cpu1 - cpu0,
             "children_cpu_s": kids1 - kids0, "threads": threading.active_count()}
 
