@@ -84,8 +84,8 @@ PUBLIC = {
         "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
     ],
     "heavy_engine.service": [
-        "Api", "READY", "ROLES", "Role", "build_app", "build_runner", "connection_options",
-        "listen", "load_adapters",
+        "AllowedHosts", "Api", "READY", "ROLES", "Role", "build_app", "build_runner",
+        "connection_options", "listen", "load_adapters", "signed_webhook",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

@@ -29,6 +29,7 @@ from ..observability import Metrics, configure_logging
 from ..service import (
     READY,
     ROLES,
+    AllowedHosts,
     Role,
     build_app,
     build_runner,
@@ -166,6 +167,10 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     metrics = Metrics()
+    allowed = AllowedHosts.from_env(env)  # a typo stops start-up, before the database opens
+    if host not in ("127.0.0.1", "::1", "localhost") and not allowed.names:
+        log.info("HTTP answers to loopback names and this machine's addresses only; set "
+                 "HEAVY_ALLOWED_HOSTS (or HEAVY_PUBLIC_URL) to the name clients use")
     # Alembic's INFO lines ("Context impl SQLiteImpl", ...) are noise here: one line says it all.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = await Database.open()
@@ -184,7 +189,8 @@ async def serve(
             adapters = load_adapters(services)
             intake = role != "worker"
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
-                            extra_routes=[r for a in adapters if intake for r in a.routes()])
+                            extra_routes=[r for a in adapters if intake for r in a.routes()],
+                            allowed_hosts=allowed)
             idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
                                  shutdown_timeout=2.0, keepalive_timeout=idle_timeout)

@@ -7,11 +7,13 @@ from ._adapters import load_adapters
 from ._api import Api
 from ._http import READY, build_app
 from ._listen import connection_options, listen
+from ._request_guard import AllowedHosts, signed_webhook
 from ._roles import ROLES, Role, build_runner
 
 __all__ = [
     "READY",
     "ROLES",
+    "AllowedHosts",
     "Api",
     "Role",
     "build_app",
@@ -19,4 +21,5 @@ __all__ = [
     "connection_options",
     "listen",
     "load_adapters",
+    "signed_webhook",
 ]
