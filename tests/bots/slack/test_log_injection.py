@@ -9,11 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from bots.slack._oauth import REDIRECT_PATH
+from bots.slack.native._oauth import REDIRECT_PATH
 from heavy_engine.observability import configure_logging
 
 from .conftest import Slack
-from .test_workspaces import multi
+from .native.test_workspaces import multi
 
 __all__ = ["multi"]  # the OAuth-enabled app, a fixture
 
