@@ -23,7 +23,8 @@ from ._contract import (
     Services,
 )
 from ._history import BudgetLeft, JobHistory, PastJob
-from ._runner import DurableRunner
+from ._local import DurableRunner
+from ._runner import Runner
 from ._store import JobStore
 from ._views import job_view
 
@@ -44,6 +45,7 @@ __all__ = [
     "JobStore",
     "PastJob",
     "RejectReason",
+    "Runner",
     "Services",
     "job_view",
     "may_ask",
