@@ -175,8 +175,12 @@ class LocalBackend:
         return None
 
     async def events(self, job: Job, after: int) -> AsyncIterator[FollowItem]:
-        """The live run's events after `after`, to its `Done`; for a job over (its run gone),
-        its stored result's `Done` when none was sent yet."""
+        """A running job's live run, its events after `after` to its `Done`. Of a job over,
+        only its result is kept: its `Done`, to a follower who has seen no event."""
+        if job.status in FINAL_STATUSES:
+            if after == 0 and job.result is not None:
+                yield None, "done", Done(result=job.result).as_dict()
+            return
         run = self.lifecycle.runs.get(job.id)
         if run is not None:
             number = 0
@@ -184,8 +188,6 @@ class LocalBackend:
                 number += 1
                 if number > after:
                     yield number, event.type, event.as_dict()
-        elif after == 0 and job.result is not None and job.status in FINAL_STATUSES:
-            yield None, "done", Done(result=job.result).as_dict()
 
     # -- starting and stopping ---------------------------------------------------------------
 
