@@ -209,13 +209,15 @@ class Intake:
                                              channel=r.channel, user=r.requester, question=""),
                        config=job.config)
 
-        columns = (JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
-                   JobRow.requester)
-        running = [as_job(r) for r in (await session.execute(
-            select(*columns).where(JobRow.status == "running"))).all()]
-        queue = [as_job(r) for r in (await session.execute(
-            select(*columns).where(JobRow.status == "queued")
-            .order_by(JobRow.created_at))).all()]
+        # One statement, one snapshot: read apart, a job a worker admitted between the two
+        # reads was in neither (queued for the first, running for the second), and the job
+        # placed here was told it starts at once behind it.
+        rows = (await session.execute(
+            select(JobRow.id, JobRow.platform, JobRow.workspace, JobRow.channel,
+                   JobRow.requester, JobRow.status)
+            .where(JobRow.status.in_(("running", "queued"))).order_by(JobRow.created_at))).all()
+        running = [as_job(r) for r in rows if r.status == "running"]
+        queue = [as_job(r) for r in rows if r.status == "queued"]
         chosen = startable([*queue, job], running, self.config.limits.max_concurrent_jobs)
         if any(j is job for j in chosen):
             return None, 0
