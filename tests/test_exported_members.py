@@ -80,8 +80,9 @@ PUBLIC = {
     "heavy_engine.jobs": [
         "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
         "Exchange", "answered",
-        "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec", "JobStatus",
-        "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
+        "FINAL_STATUSES", "FollowItem", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec",
+        "JobStatus", "JobStore", "PastJob", "RejectReason", "Runner", "Services", "job_view",
+        "may_ask",
     ],
     "heavy_engine.service": [
         "AllowedHosts", "Api", "READY", "ROLES", "Role", "build_app", "build_runner",

@@ -6,21 +6,18 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from sqlalchemy.exc import OperationalError
 
-from ..jobs._runner import DurableRunner
+from ..jobs import JobRunner
 from ..observability import CONTENT_TYPE, Metrics, redact
 from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S, WriteHealth
 from ._page import page_routes
 from ._request_guard import AllowedHosts, add_nosniff, request_guard
-
-if TYPE_CHECKING:
-    from ..jobs._distributed import DistributedRunner
 
 log = logging.getLogger("heavy.http")
 
@@ -36,7 +33,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    runner: DurableRunner | DistributedRunner,
+    runner: JobRunner,
     metrics: Metrics,
     *,
     api_token: str | None,
