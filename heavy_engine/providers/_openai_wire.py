@@ -40,6 +40,8 @@ def encode_body(request: ChatRequest, *, stream: bool, openrouter: bool) -> byte
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
     if request.tools:
         body["tools"] = request.tools
     if request.json_mode:
