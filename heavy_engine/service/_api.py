@@ -69,13 +69,14 @@ class Api:
         refusal = caller_refusal(request, self.token)
         return None if refusal is None else _refused(refusal)
 
-    async def submit(self, request: web.Request, spec: JobSpec) -> Job | Refusal:
-        """Submit `spec` for this request (its `Idempotency-Key` honoured) and list the job
-        in `GET /api/jobs`: how every HTTP surface asks (the API, OpenAI, MCP)."""
-        key = idempotency_key(request, self.token, spec.user)
-        if isinstance(key, Refusal):
-            return key
-        spec.dedup_key = key
+    async def submit(self, request: web.Request | None, spec: JobSpec) -> Job | Refusal:
+        """Submit `spec` for `request` (its `Idempotency-Key` honoured) and list the job in
+        `GET /api/jobs`: how every HTTP surface asks (the API, OpenAI, MCP: no request)."""
+        if request is not None:
+            key = idempotency_key(request, self.token, spec.user)
+            if isinstance(key, Refusal):
+                return key
+            spec.dedup_key = key
         job = await submit_job(self.runner, spec)
         if isinstance(job, Job):
             if job.id in self.recent:

@@ -1,0 +1,91 @@
+"""`heavy mcp`: heavy as an MCP server over stdio, for Claude Desktop, Claude Code or Cursor.
+
+The same configuration and database as `heavy ask` and `heavy serve` (`--config`,
+`HEAVY_DATABASE_URL`); every question is a durable job, so `heavy_job` finds it later. stdout
+belongs to the protocol: logs go to stderr only. The process ends when the client closes the
+pipe; questions still running then are cancelled (nobody is left to read their answers).
+
+On SQLite, one process runs the jobs of a database: do not point `heavy mcp` at the database
+of a running `heavy serve` (use its `/mcp` instead), or it would take over that server's
+unfinished jobs when it starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from .. import ConfigError, Engine, HeavyConfig
+from ._ask import prepare
+from ._common import load_or_exit
+
+log = logging.getLogger("heavy.mcp")
+SHUTDOWN_GRACE_S = 5.0  # after EOF: jobs get this long to record their cancellation
+
+
+def register(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("mcp", parents=[parent],
+                       help="serve heavy to an MCP client over stdio (Claude, Cursor, ...)")
+    p.set_defaults(handler=run, agents=None, rounds=None, model=None, scope=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_or_exit(args)
+    try:
+        config, warning = prepare(args, config)
+    except ConfigError as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    if warning:
+        log.warning("%s", warning)
+    try:
+        return asyncio.run(serve_stdio(config))
+    except ConfigError as err:
+        print(f"heavy: {err}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as err:
+        print(f"heavy: the database could not be opened: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def serve_stdio(config: HeavyConfig) -> int:
+    """Serve MCP on stdin/stdout until the client closes them."""
+    from ..db import Database
+    from ..jobs._contract import JobSpec
+    from ..observability import Metrics
+    from ..service import build_runner
+    from ..service._intake import submit_job
+    from ..service._mcp_tools import build_mcp_server
+    from ..settings import SettingsStore
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    db = await Database.open()
+    try:
+        if (problem := await db.outdated()) is not None:
+            raise ConfigError(problem)
+        async with Engine(config, env=os.environ) as engine:
+            settings = SettingsStore(db, config)
+            runner = build_runner("all", db, engine, settings.resolve_job, config, Metrics(),
+                                  os.environ)
+
+            async def submit(spec: JobSpec) -> Any:
+                return await submit_job(runner, spec)
+
+            server = build_mcp_server(runner, submit)
+            await runner.start()
+            log.info("heavy mcp ready on stdio (database %s)", db.url)
+            try:
+                await server.run_stdio_async()
+            finally:
+                await runner.shutdown(SHUTDOWN_GRACE_S)
+    finally:
+        await db.close()
+    return 0
