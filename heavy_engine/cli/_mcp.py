@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import ConfigError, Engine, HeavyConfig
+from ..observability import configure_logging
 from ._ask import prepare
 from ._common import load_or_exit
 
@@ -42,6 +43,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
+    verbose = getattr(args, "verbose", False)
+    # stderr only: stdout carries the protocol.
+    configure_logging(os.environ.get("HEAVY_LOG_FORMAT", "text"),
+                      logging.DEBUG if verbose else logging.INFO, stream=sys.stderr)
+    if not verbose:  # the SDK logs every request at INFO
+        logging.getLogger("mcp").setLevel(logging.WARNING)
     if warning:
         log.warning("%s", warning)
     try:

@@ -17,12 +17,10 @@ import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
-from mcp.server.transport_security import TransportSecuritySettings
 
 from ._api import MAX_BODY_BYTES, Api
 from ._asgi import serve_asgi
 from ._intake import caller_refusal
-from ._mcp_tools import build_mcp_server
 
 log = logging.getLogger("heavy.mcp")
 MCP_PATH = "/mcp"
@@ -30,6 +28,12 @@ MCP_PATH = "/mcp"
 
 def mount_mcp(app: web.Application, api: Api) -> None:
     """Serve MCP at `/mcp` on `app`, asking through `api` (its limits and job list)."""
+    # Imported here: the SDK (with Starlette) takes seconds to import, which every other
+    # `heavy` command (`--help`, `ask`) would pay.
+    from mcp.server.transport_security import TransportSecuritySettings
+
+    from ._mcp_tools import build_mcp_server
+
     server = build_mcp_server(api.runner, lambda spec: api.submit(None, spec))
     asgi = server.streamable_http_app(
         streamable_http_path=MCP_PATH, max_request_body_size=MAX_BODY_BYTES,

@@ -4,6 +4,7 @@ clients. Tests use their own `user` so the per-user limits of one never hold up 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from heavy_engine import Engine
 from heavy_engine.db import Database
-from heavy_engine.jobs import DurableRunner, JobStore
+from heavy_engine.jobs import DurableRunner, Job, JobStore
 from heavy_engine.observability import Metrics
 from heavy_engine.service import READY, build_app
 from heavy_engine.settings import SettingsStore
@@ -58,3 +59,14 @@ async def live(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Live]:
             await runner.shutdown(0)
             await engine.aclose()
             await db.close()
+
+
+async def job_reaches(runner: DurableRunner, job_id: str, status: str, within: float = 10) -> Job:
+    """The job once its status is `status` (TimeoutError after `within` seconds)."""
+    async with asyncio.timeout(within):
+        while True:
+            changed = runner.changed()
+            job = await runner.get_job(job_id)
+            if job is not None and job.status == status:
+                return job
+            await changed.wait()

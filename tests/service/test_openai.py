@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from heavy_engine.testing import hang_reply
-from tests.service.live import Live
+from tests.service.live import Live, job_reaches
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -27,13 +26,6 @@ async def client(live: Live) -> AsyncIterator[openai.AsyncOpenAI]:
 def _job_id(completion_id: str) -> str:
     assert completion_id.startswith("chatcmpl-")
     return completion_id.removeprefix("chatcmpl-")
-
-
-async def _status(live: Live, job_id: str, want: str, within: float = 10) -> str:
-    async with asyncio.timeout(within):
-        while (job := await live.runner.get_job(job_id)) is None or job.status != want:
-            await asyncio.sleep(0.02)
-    return job.status
 
 
 async def test_models_lists_heavy_and_the_presets(client: openai.AsyncOpenAI) -> None:
@@ -121,9 +113,8 @@ async def test_a_streaming_client_that_disconnects_cancels_its_job(
         if started == 2:
             break
     await stream.close()  # the client goes away mid-research
-    assert await _status(live, _job_id(chunk.id), "cancelled") == "cancelled"
-    job = await live.runner.get_job(_job_id(chunk.id))
-    assert job is not None and job.stopped_by == "leaver"
+    job = await job_reaches(live.runner, _job_id(chunk.id), "cancelled")
+    assert job.stopped_by == "leaver"
     await live.fake.wait_for(lambda f: f.pending == 0)
 
 
