@@ -26,7 +26,7 @@ def narrate(kind: str, data: dict[str, Any]) -> str | None:
         return None
     if kind == "questions_ready":
         questions = [str(q) for q in data.get("questions", [])]
-        listed = "; ".join(f"{i}. {first_line(q, 160)}" for i, q in enumerate(questions, 1))
+        listed = "; ".join(f"{i}. {first_line(q, 80)}" for i, q in enumerate(questions, 1))
         return f"Planned {len(questions)} sub-question{'s' * (len(questions) != 1)}: {listed}"
     if kind == "agent_started":
         return f"{_agent(data)} started: {first_line(str(data.get('question', '')), 160)}"
