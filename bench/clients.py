@@ -31,13 +31,13 @@ from mcp.client.streamable_http import streamable_http_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from heavy_engine import Engine  # noqa: E402
-from heavy_engine.db import Database  # noqa: E402
-from heavy_engine.jobs import DurableRunner, JobStore  # noqa: E402
-from heavy_engine.observability import Metrics  # noqa: E402
-from heavy_engine.service import READY, build_app  # noqa: E402
-from heavy_engine.settings import SettingsStore  # noqa: E402
-from heavy_engine.testing import FakeLLM, fake_config  # noqa: E402
+from heavy_engine import Engine
+from heavy_engine.db import Database
+from heavy_engine.jobs import DurableRunner, JobStore
+from heavy_engine.observability import Metrics
+from heavy_engine.service import READY, build_app
+from heavy_engine.settings import SettingsStore
+from heavy_engine.testing import FakeLLM, fake_config
 
 TOKEN = "bench-token-0123456789abcdef"
 QUESTION = "Compare the trade-offs of SQLite and PostgreSQL for a small team's chat bot."

@@ -47,5 +47,6 @@ def narrate(kind: str, data: dict[str, Any]) -> str | None:
         return f"{_agent(data)} {'revised its finding' if data.get('ok') else 'kept its finding'}"
     if kind == "synthesis_started":
         survivors = int(data.get("survivors") or 0)
-        return f"Writing the answer from {survivors} agent{'s' * (survivors != 1)}' findings"
+        whose = "1 agent's" if survivors == 1 else f"{survivors} agents'"
+        return f"Writing the answer from {whose} findings"
     return None

@@ -100,7 +100,7 @@ def parse_chat(body: Any) -> ChatAsk:
         raise BadRequest("model is required: use `heavy` (see GET /v1/models).", "model")
     flags = model_flags(model)
     if flags is None:
-        raise BadRequest(f"The model `{model[:100]}` does not exist; the models are "
+        raise BadRequest(f"model: `{model[:100]}` does not exist; the models are "
                          f"{', '.join(listed_models())} (heavy-N for N agents, 1 to "
                          f"{MAX_AGENTS}).", "model", code="model_not_found", status=404)
     question, context, instructions = _messages(body.get("messages"))
