@@ -1,9 +1,13 @@
-"""One aiohttp request served by an ASGI application (the `mcp` SDK's streamable HTTP transport
-is ASGI only). Written here rather than taken from aiohttp-asgi: its `receive` returns empty
-bodies forever once the request is read, where ASGI servers block until the client leaves and
-then say `http.disconnect`; sse-starlette (which the SDK streams with) loops on `receive` to
-notice a client that went away, so that adapter would spin, and a cancelled client would never
-be noticed. This bridge answers `http.disconnect` when the connection closes.
+"""One aiohttp request served by an ASGI application: the `mcp` SDK's streamable HTTP transport
+is ASGI only (Starlette), and `/mcp` must be on `heavy serve`'s own port, behind its auth and
+middleware, so a second server (uvicorn on another port) is out.
+
+Written here rather than taken from aiohttp-asgi (the one adapter on PyPI): its `receive`
+returns empty bodies forever once the request is read, where ASGI servers block until the
+client leaves and then say `http.disconnect`. sse-starlette, which the SDK streams with, loops
+on `receive` to notice a client that went away, so with that adapter it would spin, and a
+client that went away would never be noticed. This bridge answers `http.disconnect` when the
+connection closes (checked every 0.2 s: aiohttp does not cancel handlers when clients leave).
 """
 
 from __future__ import annotations
