@@ -32,7 +32,10 @@ SHUTDOWN_GRACE_S = 5.0  # after EOF: jobs get this long to record their cancella
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("mcp", parents=[parent],
-                       help="serve heavy to an MCP client over stdio (Claude, Cursor, ...)")
+                       help="serve heavy to an MCP client over stdio (Claude, Cursor, ...)",
+                       description="Serve the tools heavy_ask and heavy_job over stdio, with "
+                                   "the configuration and database of `heavy ask`. Claude "
+                                   "Code: claude mcp add heavy -- \"$PWD/.venv/bin/heavy\" mcp")
     p.set_defaults(handler=run, agents=None, rounds=None, model=None, scope=None)
 
 
