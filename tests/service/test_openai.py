@@ -10,7 +10,7 @@ import openai
 import pytest
 import pytest_asyncio
 
-from heavy_engine.testing import hang_reply
+from heavy_engine.testing import error_reply, hang_reply
 from tests.service.live import Live, job_reaches
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -172,3 +172,22 @@ async def test_the_same_idempotency_key_is_the_same_job(
     again = await client.chat.completions.create(**ask)
     assert first.id == again.id
     assert first.choices[0].message.content == again.choices[0].message.content
+
+
+async def test_a_failed_run_is_not_asked_again_by_the_sdk(live: Live) -> None:
+    live.fake.requests.clear()
+    live.fake.enqueue(error_reply(401, "bad key"), error_reply(401, "bad key"),
+                      when="decompose")  # the provider refuses: the run fails at once
+    ask: dict[str, Any] = {"model": "heavy", "user": "unlucky",
+                           "messages": [{"role": "user", "content": "Doomed?"}]}
+    async with openai.AsyncOpenAI(base_url=f"{live.url}/v1", api_key=live.token,
+                                  max_retries=2) as retrying:
+        with pytest.raises(openai.APIStatusError) as caught:
+            await retrying.chat.completions.create(**ask)
+        assert caught.value.status_code == 502 and caught.value.code == "failed"
+        assert len(live.fake.calls("decompose")) == 1  # x-should-retry: false
+        # Streaming: the failure arrives as an error event, which the SDK raises.
+        stream = await retrying.chat.completions.create(stream=True, **ask)
+        with pytest.raises(openai.APIError, match="401"):
+            async for _ in stream:
+                pass
