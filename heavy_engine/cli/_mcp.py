@@ -5,9 +5,10 @@ The same configuration and database as `heavy ask` and `heavy serve` (`--config`
 belongs to the protocol: logs go to stderr only. The process ends when the client closes the
 pipe; questions still running then are cancelled (nobody is left to read their answers).
 
-On SQLite, one process runs the jobs of a database: do not point `heavy mcp` at the database
-of a running `heavy serve` (use its `/mcp` instead), or it would take over that server's
-unfinished jobs when it starts.
+On SQLite one process runs the jobs of a database, and a starting runner takes over the jobs
+left unfinished there: `heavy mcp` refuses to start on a database holding unfinished jobs of
+`heavy serve` (a Slack answer resumed here would never be posted); use the service's `/mcp`.
+On PostgreSQL it only enqueues (role `web`): the service's workers run its questions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ._common import load_or_exit
 
 log = logging.getLogger("heavy.mcp")
 SHUTDOWN_GRACE_S = 5.0  # after EOF: jobs get this long to record their cancellation
+CHANNEL = "mcp"  # the jobs asked here (platform "api"): what a restart may resume
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
@@ -68,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def serve_stdio(config: HeavyConfig) -> int:
     """Serve MCP on stdin/stdout until the client closes them."""
-    from ..db import Database
-    from ..jobs._contract import JobSpec
+    from ..db import Database, is_postgres
+    from ..jobs import JobSpec, JobStore
     from ..observability import Metrics
     from ..service import build_runner
     from ..service._intake import submit_job
@@ -81,15 +83,18 @@ async def serve_stdio(config: HeavyConfig) -> int:
     try:
         if (problem := await db.outdated()) is not None:
             raise ConfigError(problem)
+        shared = is_postgres(db.url)
+        if not shared and (problem := _not_ours(await JobStore(db, config).unfinished())):
+            raise ConfigError(problem)
         async with Engine(config, env=os.environ) as engine:
             settings = SettingsStore(db, config)
-            runner = build_runner("all", db, engine, settings.resolve_job, config, Metrics(),
-                                  os.environ)
+            runner = build_runner("web" if shared else "all", db, engine, settings.resolve_job,
+                                  config, Metrics(), os.environ)
 
             async def submit(spec: JobSpec) -> Any:
                 return await submit_job(runner, spec)
 
-            server = build_mcp_server(runner, submit)
+            server = build_mcp_server(runner, submit, channel=CHANNEL)
             await runner.start()
             log.info("heavy mcp ready on stdio (database %s)", db.url)
             try:
@@ -99,3 +104,15 @@ async def serve_stdio(config: HeavyConfig) -> int:
     finally:
         await db.close()
     return 0
+
+
+def _not_ours(unfinished: list[Any]) -> str | None:
+    """Why this SQLite database is not ours to run: unfinished jobs of `heavy serve`."""
+    theirs = [j for j in unfinished if (j.spec.platform, j.spec.channel) != ("api", CHANNEL)]
+    if not theirs:
+        return None
+    where = ", ".join(sorted({j.spec.platform for j in theirs}))
+    return (f"this database holds {len(theirs)} unfinished job(s) of `heavy serve` ({where}); "
+            "heavy mcp would take them over without their front ends. Point your MCP client at "
+            "the running service's /mcp, or start `heavy serve` to finish them, or give heavy "
+            "mcp a database of its own (HEAVY_DATABASE_URL).")

@@ -82,8 +82,9 @@ class HeavyJob(BaseModel):
 
 
 def build_mcp_server(runner: DurableRunner | DistributedRunner, submit: Submit,
-                     *, user: str = "mcp") -> MCPServer:
-    """The MCP server; `submit` is the surface's own (the HTTP API's, or the runner's)."""
+                     *, user: str = "mcp", channel: str = "api") -> MCPServer:
+    """The MCP server; `submit` is the surface's own (the HTTP API's, or the runner's).
+    Its jobs are the API's (platform `api`), asked by `user` in `channel`."""
     server: MCPServer = MCPServer("heavy", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(annotations=ToolAnnotations(title="Ask heavy", read_only_hint=True,
@@ -107,7 +108,7 @@ def build_mcp_server(runner: DurableRunner | DistributedRunner, submit: Submit,
             flags["agents"] = agents
         if rounds is not None:
             flags["rounds"] = rounds
-        job = await submit(JobSpec(platform="api", workspace="", channel="api", user=user,
+        job = await submit(JobSpec(platform="api", workspace="", channel=channel, user=user,
                                    question=question, flags=flags))
         if isinstance(job, Refusal):
             raise ToolError(job.message)

@@ -12,7 +12,9 @@ import pytest_asyncio
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from heavy_engine.testing import FakeLLM, hang_reply
+from heavy_engine.db import Database, utcnow
+from heavy_engine.jobs import Job, JobSpec, JobStore
+from heavy_engine.testing import FakeLLM, fake_config, hang_reply
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CONFIG = "agents: 2\ntools: [calculate]\ntimeouts: {request: 60}\n"
@@ -99,6 +101,33 @@ async def test_eof_ends_heavy_mcp_cleanly(fake: FakeLLM, home: Path) -> None:
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     assert out == b""  # stdout belongs to the protocol: no log line ever goes there
+
+
+async def test_heavy_mcp_leaves_a_running_services_jobs_alone(
+    fake: FakeLLM, tmp_path: Path
+) -> None:
+    # A Slack question `heavy serve` is running in this SQLite database: taking it over here
+    # would run it with no Slack front end to post the answer.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'serve.db'}"
+    db = await Database.open(url, migrate=True)
+    config = fake_config(fake.base_url)
+    job = Job(id="slackjob0000001", status="running", config=config, created_at=utcnow(),
+              spec=JobSpec(platform="slack", workspace="T1", channel="C1", user="U1",
+                           question="Still running?"))
+    assert await JobStore(db, config).insert(job)
+    await db.close()
+    params = _params(fake, tmp_path)
+    process = await asyncio.create_subprocess_exec(
+        params.command, *params.args, cwd=tmp_path,
+        env={**_base_env(), **(params.env or {}), "HEAVY_DATABASE_URL": url},
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 2 and out == b""
+    assert "1 unfinished job(s) of `heavy serve` (slack)" in err.decode()
+    async with await Database.open(url) as reopened:
+        left = await JobStore(reopened, config).get(job.id)
+    assert left is not None and left.status == "running"  # untouched
 
 
 def _base_env() -> dict[str, str]:
