@@ -2,38 +2,36 @@
 
 Every route needs `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured the API
 answers only clients on the loopback interface (a laptop's `curl`), and refuses others,
-including anything relayed by a reverse proxy (it connects from loopback for anyone).
+including anything relayed by a reverse proxy (it connects from loopback for anyone); see
+`_intake`, which the OpenAI-compatible endpoint and MCP over HTTP share.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import hmac
-import ipaddress
 import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from ..core._config import MAX_AGENTS
-from ..core._errors import RequestRejected
-from ..jobs import FINAL_STATUSES, JobRejected, JobRunner, JobSpec, job_view
+from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view
 from ..jobs._finish import storable
 from ..jobs._views import list_view
+from ._intake import (
+    Refusal,
+    caller_refusal,
+    idempotency_key,
+    submit_job,
+    with_heartbeats,
+)
 
 log = logging.getLogger("heavy.http")
 
-T = TypeVar("T")
-
-HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
-MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 _ASK_FIELDS = {"question", "agents", "rounds", "user"}
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
@@ -42,24 +40,10 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
-# Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
-# this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
-_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-
-def _is_local(request: web.Request) -> bool:
-    if any(name in request.headers for name in _PROXY_HEADERS):
-        return False
-    return _is_loopback(request.remote)
-
-
-def _is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+def _refused(refusal: Refusal) -> web.Response:
+    extra = {"reason": refusal.reason} if refusal.reason else {}
+    return web.json_response({"error": refusal.message, **extra}, status=refusal.status,
+                             headers=refusal.headers)
 
 
 class Api:
@@ -77,18 +61,23 @@ class Api:
         ]
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if self.token is None:
-            if _is_local(request):
-                return None
-            return _error(403, "The API answers only local clients until HEAVY_API_TOKEN is "
-                               "set on the server.")
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-                given.strip().encode(), self.token.encode()):
-            return None
-        return web.json_response({"error": "Missing or wrong bearer token."}, status=401,
-                                 headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
+        refusal = caller_refusal(request, self.token)
+        return None if refusal is None else _refused(refusal)
+
+    async def submit(self, request: web.Request | None, spec: JobSpec) -> Job | Refusal:
+        """Submit `spec` for `request` (its `Idempotency-Key` honoured) and list the job in
+        `GET /api/jobs`: how every HTTP surface asks (the API, OpenAI, MCP: no request)."""
+        if request is not None:
+            key = idempotency_key(request, self.token, spec.user)
+            if isinstance(key, Refusal):
+                return key
+            spec.dedup_key = key
+        job = await submit_job(self.runner, spec)
+        if isinstance(job, Job):
+            if job.id in self.recent:
+                self.recent.remove(job.id)
+            self.recent.append(job.id)
+        return job
 
     async def ask(self, request: web.Request) -> web.Response:
         if (refused := self._refusal(request)) is not None:
@@ -104,31 +93,9 @@ class Api:
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
-            return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
-                               "characters.")
-        if key is not None:
-            spec.dedup_key = self._scoped_key(request, spec.user, key)
-        try:
-            job = await self.runner.submit(spec)
-        except JobRejected as err:
-            status = 503 if err.reason == "shutting_down" else 429
-            return _error(status, str(err), reason=err.reason)
-        except RequestRejected as err:
-            return _error(400, str(err))
-        if job is None:  # a retried request with the same Idempotency-Key
-            assert spec.dedup_key is not None
-            existing = await self.runner.store.find("api", spec.dedup_key)
-            if existing is None:
-                return _error(409, "This Idempotency-Key was already used.")
-            if not _same_request(existing.spec, spec):
-                return _error(422, "This Idempotency-Key was already used for a different "
-                                   "request; use a new key for a new question.")
-            job = existing
-        if job.id in self.recent:
-            self.recent.remove(job.id)
-        self.recent.append(job.id)
+        job = await self.submit(request, spec)
+        if isinstance(job, Refusal):
+            return _refused(job)
         return web.json_response(
             {"id": job.id, "status": job.status,
              "position": job.position if job.status == "queued" else None,
@@ -144,13 +111,6 @@ class Api:
             if job is not None:
                 jobs.append(list_view(job))
         return web.json_response({"jobs": jobs})
-    def _scoped_key(self, request: web.Request, user: str, key: str) -> str:
-        """The stored deduplication key: the caller's key, scoped to the caller (the bearer
-        token, or the local machine when none is set) and the `user` asked for. Hashed, so no
-        token is stored and the width stays fixed."""
-        caller = request.headers.get("Authorization", "") if self.token else "local"
-        blob = "\0".join((caller, user, key)).encode("utf-8", "surrogatepass")
-        return "api1:" + hashlib.sha256(blob).hexdigest()
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
         if (refused := self._refusal(request)) is not None:
@@ -184,7 +144,7 @@ class Api:
         sse = _Sse(resp)
         try:
             follow = self.runner.follow(job_id, _last_event_id(request))
-            async for seq, kind, data in _with_heartbeats(follow, sse):
+            async for seq, kind, data in with_heartbeats(follow, sse.comment):
                 await sse.send(kind, data, seq=seq)
         except ConnectionResetError:
             pass
@@ -224,42 +184,6 @@ def _last_event_id(request: web.Request) -> int:
     """The SSE `Last-Event-ID` a reconnecting client sends (0 when absent or not a number)."""
     value = request.headers.get("Last-Event-ID", "").strip()
     return int(value) if value.isdigit() else 0
-
-
-async def _with_heartbeats(events: AsyncIterator[T], sse: _Sse) -> AsyncIterator[T]:
-    """`events`, with keep-alive comments written while none comes (proxies close idle
-    streams). The events are read by a separate task: timing out a generator would end it."""
-    queue: asyncio.Queue[T | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in events:
-                queue.put_nowait(event)
-        finally:
-            queue.put_nowait(None)
-
-    task = asyncio.get_running_loop().create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except TimeoutError:
-                await sse.comment()
-                continue
-            if item is None:
-                return
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _same_request(stored: JobSpec, asked: JobSpec) -> bool:
-    """Whether a retried request asks what the stored one asked (the question is compared as
-    the runner stores it, stripped)."""
-    return (stored.question.strip() == asked.question.strip() and stored.flags == asked.flags
-            and stored.user == asked.user)
 
 
 def _json_body(raw: bytes) -> Any:
