@@ -12,13 +12,13 @@ from collections.abc import Sequence
 from importlib import metadata
 
 from ..observability import RedactingFormatter
-from . import _ask, _config_cmd, _db, _eval, _serve, _worker
+from . import _ask, _config_cmd, _db, _eval, _serve, _tools, _worker
 from ._common import common_parent as _common_parent
 from ._common import hide_secrets
 
 __all__ = ["build_parser", "hide_secrets", "main"]
 
-_COMMANDS = [_ask, _serve, _worker, _config_cmd, _db, _eval]
+_COMMANDS = [_ask, _serve, _worker, _config_cmd, _db, _eval, _tools]
 
 
 def build_parser() -> argparse.ArgumentParser:

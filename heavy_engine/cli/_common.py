@@ -33,7 +33,8 @@ def load_or_exit(args: argparse.Namespace) -> HeavyConfig:
 
 
 def hide_secrets(config: HeavyConfig, env: Mapping[str, str]) -> None:
-    """Redact, from every log line, the well-known secret variables and each provider's key
-    (`api_key_env` may name any variable)."""
+    """Redact, from every log line, the well-known secret variables, each provider's key
+    (`api_key_env` may name any variable) and the MCP servers' `env` and `headers_env`."""
     add_env_secrets(env)
     add_env_secrets(env, [p.api_key_env for p in config.providers.values() if p.api_key_env])
+    add_env_secrets(env, [n for s in config.mcp_servers.values() for n in s.secret_names()])
