@@ -57,9 +57,15 @@ def build_app(
             return web.json_response({"status": "the database cannot be written"}, status=503,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
         queued, running = runner.counts()
-        return web.json_response({"status": "ok", "queued": queued, "running": running})
+        body: dict[str, Any] = {"status": "ok", "queued": queued, "running": running}
+        if servers := runner.engine.mcp_status():  # details: a down server fails no probe
+            body["mcp"] = {s.name: s.as_dict() for s in servers}
+        return web.json_response(body)
 
     async def metrics_page(request: web.Request) -> web.Response:
+        for server in runner.engine.mcp_status():
+            if server.state in ("up", "down"):
+                metrics.mcp_up.set(1 if server.state == "up" else 0, server=server.name)
         return web.Response(body=metrics.render().encode(),
                             headers={"Content-Type": CONTENT_TYPE})
 

@@ -50,9 +50,9 @@ def to_output(result: CallToolResult) -> ToolOutput:
                     fetched.append(Source(res.uri))
             elif isinstance(res, BlobResourceContents):
                 parts.append(f"[resource {res.uri}: {res.mime_type or 'binary'}, "
-                             f"{len(res.blob) * 3 // 4:,} bytes, not shown]")
+                             f"{_decoded_size(res.blob):,} bytes, not shown]")
         elif isinstance(block, ImageContent):
-            size = f"{len(block.data) * 3 // 4:,} bytes"
+            size = f"{_decoded_size(block.data):,} bytes"
             if len(images) >= MAX_IMAGES or len(block.data) > MAX_IMAGE_CHARS:
                 parts.append(f"[image: {block.mime_type}, {size}, too large or too many: not shown]")
                 continue
@@ -69,3 +69,7 @@ def to_output(result: CallToolResult) -> ToolOutput:
 
 def _is_page(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def _decoded_size(b64: str) -> int:
+    return len(b64) * 3 // 4 - b64[-2:].count("=")

@@ -16,6 +16,7 @@ import time
 from typing import Literal
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, Field
 
@@ -81,7 +82,7 @@ async def slow(seconds: float) -> str:
 @app.tool()
 def fail() -> str:
     """Always fails (an error result, not a protocol error)."""
-    raise ValueError("the ticket system said no")
+    raise ToolError("the ticket system said no")
 
 
 @app.tool()
