@@ -16,7 +16,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Literal, TextIO, cast
 
@@ -86,6 +86,7 @@ class McpServer:
         self._stop = asyncio.Event()  # we are closing
         self._closing = False
         self._warned = False  # one warning per outage, not one per retry
+        self._http_error: int | None = None  # the last HTTP error status (the SDK hides it)
 
     def status(self) -> ServerStatus:
         return ServerStatus(self.name, self.config.transport, self.state, self.reason,
@@ -191,7 +192,9 @@ class McpServer:
                                  errlog)
                     return
                 except Exception as err:  # the SDK's and the transport's many ways to fail
-                    self._failed(_describe(err), errlog)
+                    status, self._http_error = self._http_error, None
+                    self._failed(f"HTTP {status} from the server" if status else _describe(err),
+                                 errlog)
                     return
                 self._client, self.listing, self.generation = client, listing, self.generation + 1
                 self.state, self.reason, self.detail, self._warned = "up", None, None, False
@@ -252,8 +255,12 @@ class McpServer:
             return Client(stdio_client(params, errlog=cast(TextIO, errlog)), cache=None,
                           client_info=_CLIENT_INFO)
         assert self.config.url is not None
-        return Client(_http_transport(self.config.url, self._secrets(self.config.headers_env)),
+        headers = self._secrets(self.config.headers_env)
+        return Client(_http_transport(self.config.url, headers, self._saw_status),
                       cache=None, client_info=_CLIENT_INFO)
+
+    def _saw_status(self, status: int) -> None:
+        self._http_error = status if status >= 400 else None
 
     def _secrets(self, names: Mapping[str, str]) -> dict[str, str]:
         """{their name: value of our variable}; `_NotConfigured` names a missing variable."""
@@ -271,17 +278,23 @@ class _NotConfigured(Exception):
     pass
 
 
-def _http_transport(url: str, headers: dict[str, str]) -> Transport:
-    return cast(Transport, _http_streams(url, headers))
+def _http_transport(url: str, headers: dict[str, str],
+                    on_status: Callable[[int], None]) -> Transport:
+    return cast(Transport, _http_streams(url, headers, on_status))
 
 
 @contextlib.asynccontextmanager
-async def _http_streams(url: str, headers: dict[str, str]) -> AsyncIterator[Any]:
+async def _http_streams(url: str, headers: dict[str, str],
+                        on_status: Callable[[int], None]) -> AsyncIterator[Any]:
     """Streamable HTTP with our headers; one HTTP client for the whole session."""
     import httpx2  # the SDK's HTTP client
 
+    async def seen(response: httpx2.Response) -> None:
+        on_status(response.status_code)
+
     timeout = httpx2.Timeout(30.0, read=300.0)
-    async with (httpx2.AsyncClient(headers=headers, timeout=timeout) as http,
+    async with (httpx2.AsyncClient(headers=headers, timeout=timeout,
+                                   event_hooks={"response": [seen]}) as http,
                 streamable_http_client(url, http_client=http,
                                        max_sse_event_size=MAX_SSE_EVENT_BYTES) as streams):
         yield streams
