@@ -18,6 +18,12 @@ HTTP_TOKEN = "docs-token-7f3a9c"  # what the HTTP server demands, as `Bearer ...
 STARTED_WITHIN_S = 60.0  # generous: the machine may be busy, and the SDK is a large import
 
 
+def time_server(**fields: Any) -> dict[str, Any]:
+    """A `mcp_servers` entry for the third-party `mcp-server-time` (from the dev extra)."""
+    return {"command": [sys.executable, "-m", "mcp_server_time", "--local-timezone", "UTC"],
+            **fields}
+
+
 def stdio(mode: str = "stdio", **fields: Any) -> dict[str, Any]:
     """A `mcp_servers` entry running the tests' server in `mode` (stdio, exit, hang)."""
     return {"command": [sys.executable, str(SERVER), mode], **fields}
