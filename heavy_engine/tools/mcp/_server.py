@@ -2,9 +2,10 @@
 
 Invariants: the SDK's `Client` is entered and left in the supervisor task only (its anyio task
 group demands it); runs call tools on the shared session from their own tasks. The server is
-started on first need; while it is up a ping every `PING_INTERVAL_S` notices a server that died
-quietly; after a failed start or a death the supervisor waits (1 s, doubling to 60 s; reset by a
-session that lasted a minute) and starts it again. Nothing here raises into a run: `ready()`
+started on first need; the end of its stream (a stdio server's process exited) or a call that
+finds the connection closed marks it down at once (the 2026 protocol has no ping); after a
+failed start or a death the supervisor waits (1 s, doubling to 60 s; reset by a session that
+lasted a minute) and starts it again. Nothing here raises into a run: `ready()`
 says whether the tools can be used, `call()` raises only `ToolFailed`.
 """
 
@@ -20,6 +21,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any, Literal, TextIO, cast
 
+import anyio
+from anyio.abc import ObjectReceiveStream
 from mcp import Client
 from mcp.client import Transport
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -37,8 +40,6 @@ State = Literal["idle", "starting", "up", "down", "stopped"]
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 60.0
 STABLE_S = 60.0  # a session that lasted this long resets the back-off
-PING_INTERVAL_S = 15.0
-PING_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 8.0  # the SDK closes stdin, waits 2 s, SIGTERM, 2 s, SIGKILL
 MAX_TOOLS = 256
 MAX_PAGES = 20
@@ -200,7 +201,7 @@ class McpServer:
                 self.state, self.reason, self.detail, self._warned = "up", None, None, False
                 self._resolve()
                 log.info("MCP server %s is up (%d tools)", self.name, len(listing))
-                await self._watch(client)
+                await self._wake.wait()  # the stream ended, a call found it closed, or closing
                 self._client = None
                 if not self._closing:
                     self.state = "down"
@@ -228,36 +229,29 @@ class McpServer:
         log.log(level, "MCP server %s %s: %s%s", self.name, what, reason,
                 f" (stderr: {self.detail})" if self.detail else "")
 
-    async def _watch(self, client: Client) -> None:
-        while not self._closing:
-            try:
-                await asyncio.wait_for(self._wake.wait(), PING_INTERVAL_S)
-                return  # a caller saw the connection close (reason set), or we are closing
-            except TimeoutError:
-                pass
-            try:
-                async with asyncio.timeout(PING_TIMEOUT_S):
-                    await client.send_ping()
-            except Exception as err:
-                if self._closing:
-                    return
-                self.state = "down"
-                self.reason = ("stopped answering" if isinstance(err, TimeoutError)
-                               else _describe(err))
-                return
-
     def _client_for(self, errlog: IO[bytes]) -> Client:
         if self.config.command is not None:
             params = StdioServerParameters(command=self.config.command[0],
                                            args=self.config.command[1:],
                                            env=self._secrets(self.config.env), cwd=self.config.cwd)
             # A binary file is what the subprocess gets as stderr; the SDK only passes it on.
-            return Client(stdio_client(params, errlog=cast(TextIO, errlog)), cache=None,
-                          client_info=_CLIENT_INFO)
+            transport = stdio_client(params, errlog=cast(TextIO, errlog))
+            return Client(self._watched(transport), cache=None, client_info=_CLIENT_INFO)
         assert self.config.url is not None
         headers = self._secrets(self.config.headers_env)
-        return Client(_http_transport(self.config.url, headers, self._saw_status),
-                      cache=None, client_info=_CLIENT_INFO)
+        http = _http_transport(self.config.url, headers, self._saw_status)
+        return Client(self._watched(http), cache=None, client_info=_CLIENT_INFO)
+
+    def _watched(self, transport: Transport) -> Transport:
+        @contextlib.asynccontextmanager
+        async def streams() -> AsyncIterator[Any]:
+            async with transport as (read, write):
+                yield _EndWatch(read, self._ended), write
+
+        return cast(Transport, streams())
+
+    def _ended(self) -> None:
+        self._lost("the server exited or closed the connection")
 
     def _saw_status(self, status: int) -> None:
         self._http_error = status if status >= 400 else None
@@ -276,6 +270,28 @@ class McpServer:
 
 class _NotConfigured(Exception):
     pass
+
+
+class _EndWatch(ObjectReceiveStream[Any]):
+    """A transport's read stream that tells us when it ends: for stdio, the process exited."""
+
+    def __init__(self, inner: Any, on_end: Callable[[], None]) -> None:
+        self._inner = inner
+        self._on_end = on_end
+
+    @property
+    def last_context(self) -> Any:  # the SDK reads it from its HTTP streams, when present
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> Any:
+        try:
+            return await self._inner.receive()
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            self._on_end()
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 def _http_transport(url: str, headers: dict[str, str],

@@ -7,12 +7,20 @@ when that variable is set); `exit` quits at once with an error on stderr; `hang`
 
 from __future__ import annotations
 
+import sys
+import time
+
+# Before the SDK's import: these two must fail (or hang) at once, as a broken server does.
+if sys.argv[1:2] == ["exit"]:
+    print("tickets-mcp: cannot reach the ticket database", file=sys.stderr)
+    sys.exit(3)
+if sys.argv[1:2] == ["hang"]:
+    time.sleep(3600)  # reads nothing, answers nothing
+
 import asyncio
 import base64
 import hashlib
 import os
-import sys
-import time
 from typing import Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -100,11 +108,6 @@ def token_digest() -> str:
 
 def main() -> None:
     mode = sys.argv[1]
-    if mode == "exit":
-        print("tickets-mcp: cannot reach the ticket database", file=sys.stderr)
-        sys.exit(3)
-    if mode == "hang":
-        time.sleep(3600)  # reads nothing, answers nothing
     if mode == "stdio":
         app.run()
     elif mode == "http":
