@@ -1,11 +1,14 @@
 """MCP survival figures: a server that exits at once, one that hangs at start, a call that hangs,
-and a 5 MB result; for each, the time to give up (or to answer), the worst event-loop lag while
-it happened, and the memory (RSS) it took at its peak and kept after. Then the tools `heavy
-tools` lists for the third-party `mcp-server-time`.
+and a 5 MB result; for each, the time until the run can go on (the server given up, or the
+answer in), the worst event-loop lag while it happened (an idle wait of the same length is the
+machine's own baseline), and memory: Python allocations at the peak and still held after
+(tracemalloc, in a second pass so that it slows no timing) and the RSS growth. Then the tools
+`heavy tools` lists for the third-party `mcp-server-time`.
 
 Each case runs `--repeat` times in one process after a warm-up (the SDK imported, one server
 started and stopped), so imports are not counted as growth. The servers are the tests' own
-(`tests/engine/tools/mcp/server.py`, written with the SDK) over stdio.
+(`tests/engine/tools/mcp/server.py`, written with the SDK) over stdio. Stopping a server (for
+a hung one: close stdin, 2 s, SIGTERM) happens after the run went on and is shown apart.
 
     python bench/mcp_survival.py [--repeat 3] [--start-timeout 5] [--call-timeout 2]
 """
@@ -19,6 +22,7 @@ import json
 import statistics
 import sys
 import time
+import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -68,16 +72,33 @@ def entry(mode: str, **fields: Any) -> dict[str, Any]:
     return {"command": [sys.executable, str(SERVER), mode], **fields}
 
 
-async def measure(case: Callable[[], Awaitable[str]]) -> dict[str, Any]:
+Case = Callable[[], Awaitable[tuple[str, float, float]]]  # -> (outcome, give-up s, close s)
+
+
+async def measure(case: Case) -> dict[str, Any]:
     gc.collect()
     before = rss_mb()
-    started = time.monotonic()
     async with Watch() as watch:
-        outcome = await case()
-    elapsed = time.monotonic() - started
+        outcome, elapsed, closing = await case()
     gc.collect()
-    return {"s": elapsed, "lag_ms": watch.lag * 1000, "peak_mb": watch.peak - before,
-            "kept_mb": rss_mb() - before, "outcome": outcome}
+    return {"s": elapsed, "close_s": closing, "lag_ms": watch.lag * 1000,
+            "rss_mb": rss_mb() - before, "outcome": outcome}
+
+
+async def allocations(case: Case) -> tuple[float, float]:
+    """(peak, kept) MB of Python allocations while `case` ran."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        await case()
+        peak = tracemalloc.get_traced_memory()[1]
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return (peak - base) / 1e6, (kept - base) / 1e6
 
 
 async def run(repeat: int, start_timeout: float, call_timeout: float) -> None:
@@ -89,52 +110,61 @@ async def run(repeat: int, start_timeout: float, call_timeout: float) -> None:
     def pool(servers: dict[str, Any]) -> McpPool:
         return McpPool(validate_config({"mcp_servers": servers}).mcp_servers, {})
 
-    async def start_failure() -> str:
-        p = pool({"gone": entry("exit")})
-        try:
-            selection = await p.select(["mcp__gone"])
-            return selection.down.get("gone", "up?!").split(";")[0]
-        finally:
-            await p.aclose()
+    async def give_up(name: str, server: dict[str, Any]) -> tuple[str, float, float]:
+        p = pool({name: server})
+        started = time.monotonic()
+        selection = await p.select([f"mcp__{name}"])
+        elapsed = time.monotonic() - started
+        await p.aclose()
+        outcome = selection.down.get(name, "up?!").split(";")[0]
+        return outcome, elapsed, time.monotonic() - started - elapsed
 
-    async def start_hang() -> str:
-        p = pool({"hang": entry("hang", start_timeout=start_timeout)})
-        try:
-            selection = await p.select(["mcp__hang"])
-            return selection.down.get("hang", "up?!").split(";")[0]
-        finally:
-            await p.aclose()  # not timed as giving up: a run has gone on by then
+    async def start_failure() -> tuple[str, float, float]:
+        return await give_up("gone", entry("exit"))
+
+    async def start_hang() -> tuple[str, float, float]:
+        return await give_up("hang", entry("hang", start_timeout=start_timeout))
 
     shared = pool({"t": entry("stdio", timeout=call_timeout), "big": entry("stdio")})
     ctx = ToolContext("bench", settings=ToolSettings())
     warm = await shared.select(["mcp__t", "mcp__big"])
     tools = {t.name: t for t in warm.tools_for(["mcp__t", "mcp__big"])}
 
-    async def call(name: str, args: dict[str, Any], timeout: float) -> str:
-        res = await execute_tool(tools[name], name, json.dumps(args), ctx, timeout)
-        return f"ok={res.ok} {len(res.text):,} chars: {res.text[-48:]!r}"
+    async def call(name: str, args: dict[str, Any], limit: float) -> tuple[str, float, float]:
+        started = time.monotonic()
+        res = await execute_tool(tools[name], name, json.dumps(args), ctx, limit)
+        return (f"ok={res.ok} {len(res.text):,} chars: {res.text[-44:]!r}",
+                time.monotonic() - started, 0.0)
 
-    async def call_hang() -> str:
+    async def call_hang() -> tuple[str, float, float]:
         return await call("mcp__t__slow", {"seconds": 3600}, call_timeout)
 
-    async def result_5mb() -> str:
+    async def result_5mb() -> tuple[str, float, float]:
         return await call("mcp__big__big", {"megabytes": 5}, 120)
 
+    async def idle() -> tuple[str, float, float]:
+        await asyncio.sleep(call_timeout)
+        return "nothing", call_timeout, 0.0
+
     await start_failure()  # warm-up: the failure path's imports
-    cases = {"start failure (exits at once)": start_failure,
+    await result_5mb()
+    cases = {f"baseline: idle {call_timeout:g} s": idle,
+             "start failure (exits at once)": start_failure,
              f"start hangs (start_timeout {start_timeout:g} s)": start_hang,
              f"call hangs (timeout {call_timeout:g} s)": call_hang,
-             "5 MB result": result_5mb}
-    print(f"{'case':40} {'give up/answer s':>16} {'loop lag ms':>12} {'peak MB':>8} "
-          f"{'kept MB':>8}  outcome")
+             "5 MB result (cut to 8,000 chars)": result_5mb}
+    print(f"{'case':34} {'go on s':>7} {'stop s':>6} {'lag ms (max)':>13} {'alloc peak':>10} "
+          f"{'kept':>6} {'RSS +':>6}  outcome")
     try:
         for label, case in cases.items():
             runs = [await measure(case) for _ in range(repeat)]
             med = {k: statistics.median(r[k] for r in runs) for k in
-                   ("s", "lag_ms", "peak_mb", "kept_mb")}
+                   ("s", "close_s", "lag_ms", "rss_mb")}
             worst = max(r["lag_ms"] for r in runs)
-            print(f"{label:40} {med['s']:16.2f} {med['lag_ms']:7.1f} (max {worst:.0f})"
-                  f"{med['peak_mb']:7.1f} {med['kept_mb']:8.1f}  {runs[-1]['outcome']}")
+            peak, kept = max([await allocations(case) for _ in range(repeat)])
+            print(f"{label:34} {med['s']:7.2f} {med['close_s']:6.2f} {med['lag_ms']:6.0f} "
+                  f"({worst:4.0f}) {peak:7.1f} MB {kept:6.2f} {med['rss_mb']:6.1f}  "
+                  f"{runs[-1]['outcome']}")
         still = await shared.select(["mcp__t"])
         print(f"after all cases the shared server is {shared.servers['t'].state}, "
               f"restarts {shared.servers['t'].restarts}; tools offered: "

@@ -19,20 +19,18 @@ SERVERS: dict[str, Any] = {
 
 
 def test_the_readme_example_loads(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(
-        "mcp_servers:\n"
-        "  tickets:\n"
-        "    command: [tickets-mcp, --readonly]\n"
-        "    env: {TICKETS_TOKEN: TICKETS_TOKEN}\n"
-        "    timeout: 30\n"
-        "  docs:\n"
-        "    url: https://mcp.internal.example/mcp\n"
-        "    headers_env: {Authorization: DOCS_MCP_AUTH}\n"
-        "tools: [calculate, mcp__tickets, mcp__docs__search]\n")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Tools from MCP servers", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "config.yaml").write_text(example)
     config = load_config(tmp_path / "config.yaml", env={})
-    assert config.mcp_servers["tickets"].transport == "stdio"
+    assert config.mcp_servers["git"].transport == "stdio"
+    assert config.mcp_servers["tickets"].secret_names() == ["TICKETS_TOKEN"]
     assert config.mcp_servers["docs"].secret_names() == ["DOCS_MCP_AUTH"]
-    assert config.tools == ["calculate", "mcp__tickets", "mcp__docs__search"]
+    assert "mcp__git__git_log" in config.tools and "mcp__docs" in config.tools
+    # the channel example is allowed
+    check_value(config, "tools", "calculate,mcp__git__git_diff,mcp__tickets__get_ticket", [
+        "calculate"])
 
 
 @pytest.mark.parametrize(("data", "message"), [
