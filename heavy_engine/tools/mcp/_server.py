@@ -94,13 +94,16 @@ class McpServer:
                             self.detail, tuple(t.name for t in self.listing), self.restarts)
 
     async def ready(self) -> bool:
-        """Whether the tools can be used now: starts the server on first need and waits for a
-        start in progress (at most its `start_timeout`); never waits out a back-off."""
+        """Whether the tools can be used now: starts the server on first need and waits for
+        that start (at most its `start_timeout`); during an outage (after a failed start or a
+        death) it waits neither for the back-off nor for a retry in progress."""
         if self._closing:
             return False
         if self._task is None:
             self._begin_attempt()
             self._task = asyncio.create_task(self._supervise(), name=f"mcp-{self.name}")
+        if self._warned:  # in an outage: a retry in progress is not waited for by every run
+            return self.state == "up"
         if self._attempt is not None and self.state in ("idle", "starting"):
             # Bounded here, not by the start: a server that hangs is then still being stopped.
             await asyncio.wait({self._attempt}, timeout=self.config.start_timeout)
