@@ -90,7 +90,9 @@ class McpServer:
         self._http_error: int | None = None  # the last HTTP error status (the SDK hides it)
 
     def status(self) -> ServerStatus:
-        return ServerStatus(self.name, self.config.transport, self.state, self.reason,
+        # A retry during an outage is still down for runs (`ready`), so for everyone.
+        state: State = "down" if self.state == "starting" and self._warned else self.state
+        return ServerStatus(self.name, self.config.transport, state, self.reason,
                             self.detail, tuple(t.name for t in self.listing), self.restarts)
 
     async def ready(self) -> bool:

@@ -6,6 +6,8 @@ The third-party server is the real `mcp-server-time` from the dev extra, run ove
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,11 @@ def test_without_mcp_servers_the_built_ins_are_listed(
     assert main(["tools", "--json", "--config", config]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["servers"] == {} and "calculate" in {r["name"] for r in out["tools"]}
+
+
+def test_the_sdk_is_imported_only_when_servers_are_configured() -> None:
+    code = ("import sys; import heavy_engine.cli, heavy_engine.runtime; "
+            "from heavy_engine import Engine, HeavyConfig; "
+            "assert Engine(HeavyConfig()).mcp_status() == []; print('mcp' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
