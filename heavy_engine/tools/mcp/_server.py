@@ -137,6 +137,8 @@ class McpServer:
         self._stop.set()
         task, self._task = self._task, None
         if task is not None:
+            if self.state != "up":  # a start in progress or a back-off: nothing to finish
+                task.cancel()  # (the SDK still stops a started process, shielded and bounded)
             done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT_S)
             if not done:
                 task.cancel()
