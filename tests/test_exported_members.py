@@ -101,10 +101,14 @@ PUBLIC = {
     ],
     "heavy_engine.tools": [
         "COMPLETE_TOOL", "TOO_SLOW_NOTE", "Calculate", "FetchUrl", "ListFiles", "MarkTaskComplete",
-        "ReadFile", "Resolver", "Tool", "ToolContext", "ToolFailed", "ToolRefused", "ToolRegistry",
-        "ToolResult", "WebSearch", "WriteFile", "builtin_tools", "default_registry", "evaluate",
+        "ReadFile", "Resolver", "Tool", "ToolContext", "ToolFailed", "ToolOutput", "ToolRefused",
+        "ToolRegistry", "ToolResult", "WebSearch", "WriteFile", "builtin_tools", "default_registry", "evaluate",
         "execute_tool", "forbidden_reason", "html_to_text", "parse_ip", "parse_results",
         "result_url", "system_resolver",
+    ],
+    "heavy_engine.tools.mcp": [
+        "McpPool", "McpSelection", "McpServer", "McpTool", "ServerStatus", "make_tool",
+        "simplify_schema", "to_output", "tool_name",
     ],
     "heavy_engine.tools.search": [
         "MAX_RESPONSE_BYTES", "BackendFailed", "Cooldowns", "SearchAnswer", "SearchBackend",

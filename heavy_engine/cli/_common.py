@@ -21,6 +21,7 @@ COMMANDS = {
     "db": "database migrations",
     "eval": "score 1 agent vs N agents (vs rounds=2) on a question set",
     "mcp": "serve heavy to an MCP client over stdio (Claude, Cursor, ...)",
+    "tools": "list the tools agents can use (built-in and MCP) and server states",
 }
 
 
@@ -48,10 +49,12 @@ def load_or_exit(args: argparse.Namespace) -> HeavyConfig:
 
 
 def hide_secrets(config: HeavyConfig, env: Mapping[str, str]) -> None:
-    """Redact, from every log line, the well-known secret variables and each provider's and
-    search back-end's key (`api_key_env` may name any variable)."""
+    """Redact, from every log line, the well-known secret variables, each provider's and
+    search back-end's key (`api_key_env` may name any variable) and the MCP servers' `env` and
+    `headers_env`."""
     from ..observability import add_env_secrets
 
     add_env_secrets(env)
     add_env_secrets(env, [p.api_key_env for p in config.providers.values() if p.api_key_env])
     add_env_secrets(env, [e.api_key_env for e in config.search.entries() if e.api_key_env])
+    add_env_secrets(env, [n for s in config.mcp_servers.values() for n in s.secret_names()])

@@ -110,6 +110,7 @@ class AgentSpec:
     max_iterations: int
     tool_timeout: float
     instructions: tuple[str, ...] = ()  # this agent's own: its role, its override's prompt
+    vision: bool = False  # the model takes images: tools' images are shown to it
 
 
 def opening_messages(
@@ -192,11 +193,17 @@ async def run_agent(
                     _run_tool(spec.index, call, by_name, tool_ctx, spec.tool_timeout, emit,
                               summary))
                     for call in run]
-            messages.extend(task.result() for task in calls)
+            messages.extend(task.result()[0] for task in calls)
             # Every call id needs an answer, or the next request is malformed.
             messages.extend({"role": "tool", "tool_call_id": call.id, "content": (
                 f"error: too many tool calls in one turn (at most {cap}); this one was not run"
             )} for call in skipped)
+            # A tool message carries text only: images follow as a user turn, for vision models.
+            images = [part for task in calls for part in task.result()[1]]
+            if images and spec.vision:
+                messages.append({"role": "user", "content": [
+                    {"type": "text", "text": "The images the tools returned, in order:"},
+                    *images]})
         summary.status = "ok" if summary.answer else "failed"
         if not summary.answer:
             summary.error = "the model returned an empty answer"
@@ -212,13 +219,20 @@ async def _run_tool(
     tool_timeout: float,
     emit: Callable[[Event], None],
     summary: AgentSummary,
-) -> Message:
+) -> tuple[Message, Sequence[dict[str, Any]]]:
+    """The tool message for `call`, and the images the tool returned."""
     emit(ToolCalled(index=index, tool=call.name, arguments=_preview(call.arguments)))
-    res = await execute_tool(tools.get(call.name), call.name, call.arguments, ctx, tool_timeout)
+    tool = tools.get(call.name)
+    timeout = tool.call_timeout if tool is not None and tool.call_timeout else tool_timeout
+    res = await execute_tool(tool, call.name, call.arguments, ctx, timeout)
     if res.ok and call.name == "fetch_url" and (page := fetched_source(call.arguments, res.text)):
         summary.fetched.append(page)
     elif res.ok and call.name == "web_search":
         summary.searched.extend(search_results(res.text))
+    elif res.extra is not None:  # pages a tool read are sources; pages it found, once cited
+        summary.fetched.extend(res.extra.fetched)
+        summary.searched.extend(res.extra.found)
     emit(ToolFinished(index=index, tool=call.name, ok=res.ok, elapsed_s=round(res.elapsed_s, 3),
                       summary=_preview(res.text, 100)))
-    return {"role": "tool", "tool_call_id": call.id, "content": res.text}
+    images = res.extra.images if res.extra is not None else ()
+    return {"role": "tool", "tool_call_id": call.id, "content": res.text}, images

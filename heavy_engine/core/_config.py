@@ -18,10 +18,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .. import plugins
 from ._errors import ConfigError, RequestRejected
+from ._mcp_config import McpServerConfig, check_server_names, unknown_mcp_names
 from ._search_config import SearchConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -303,6 +312,9 @@ class HeavyConfig(_Strict):
     system_prompt: str | None = Field(default=None, max_length=8000)
     temperature: float = Field(default=0.7, ge=0, le=2)
     max_iterations: int = Field(default=8, ge=1, le=50)
+    # MCP servers whose tools agents may use (`mcp__<server>` in `tools`); operator only.
+    # Declared before `tools`: their validators read it.
+    mcp_servers: dict[str, McpServerConfig] = Field(default_factory=dict)
     tools: list[str] = Field(
         default_factory=lambda: [
             "calculate", "web_search", "fetch_url", "read_file", "write_file", "list_files",
@@ -351,6 +363,20 @@ class HeavyConfig(_Strict):
             raise ValueError("tool names must be unique")
         return v
 
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_names(cls, v: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        check_server_names(v)
+        return v
+
+    @field_validator("tools", "allowed_tools")
+    @classmethod
+    def _mcp_tools_known(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        servers = info.data.get("mcp_servers")
+        if servers is not None:  # else mcp_servers itself was refused, and said so
+            _check_mcp_names(v, servers)
+        return v
+
     @model_validator(mode="after")
     def _providers_exist(self) -> HeavyConfig:
         if self.provider not in self.providers:
@@ -361,6 +387,11 @@ class HeavyConfig(_Strict):
         for i, o in enumerate(self.agent_overrides):
             if o.provider is not None and o.provider not in self.providers:
                 raise ValueError(f"agent_overrides.{i}.provider {o.provider!r} is not defined")
+        for i, o in enumerate(self.agent_overrides):
+            try:
+                _check_mcp_names(o.tools or [], self.mcp_servers)
+            except ValueError as err:
+                raise ValueError(f"agent_overrides.{i}.tools: {err}") from None
         roles = [*self.agent_roles, *(o.role for o in self.agent_overrides if o.role)]
         if unknown := [r for r in roles if r not in self.roles]:
             raise ValueError(f"unknown role {unknown[0]!r} (roles: {', '.join(self.roles)})")
@@ -399,6 +430,13 @@ class HeavyConfig(_Strict):
     def with_overrides(self, overrides: Mapping[str, Any]) -> HeavyConfig:
         """A validated copy with `overrides` merged in (nested dicts merge, lists replace)."""
         return validate_config(_deep_merge(self.model_dump(mode="python"), overrides))
+
+
+def _check_mcp_names(names: list[str], servers: Mapping[str, McpServerConfig]) -> None:
+    if unknown := unknown_mcp_names(names, servers):
+        raise ValueError(
+            f"{unknown[0]!r} names no server under mcp_servers (mcp__<server> or "
+            f"mcp__<server>__<tool>; configured: {', '.join(sorted(servers)) or 'none'})")
 
 
 def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..attachments import (
     Attachments,
+    accepts_images,
     attachment_notes,
     image_parts_for,
     prompt_context,
@@ -61,6 +62,9 @@ from ._events import (
 )
 from ._sources import check_citations, sources_section, used_sources
 from ._types import ChatRequest, Completion, Usage
+
+if TYPE_CHECKING:
+    from ..tools.mcp import McpPool, McpSelection, ServerStatus
 
 log = logging.getLogger("heavy.engine")
 # Provider refusals that no retry and no other prompt can fix: they end the run at once.
@@ -156,14 +160,32 @@ class Engine:
         tools: ToolRegistry | None = None,
         scratch_root: Path | None = None,
         providers: Mapping[str, Provider] | None = None,
+        mcp: McpPool | None = None,
     ) -> None:
         """`providers` hands in provider instances by name (the test seam, like httpx's
-        `transport=`); the others are built from the config's plugins and closed with us."""
+        `transport=`); the others are built from the config's plugins and closed with us.
+        `mcp` hands in the MCP servers (default: the config's `mcp_servers`, started on first
+        need and stopped with us)."""
         self.config = config
-        self.providers = ProviderPool(os.environ if env is None else env, instances=providers)
+        self.env = os.environ if env is None else env
+        self.providers = ProviderPool(self.env, instances=providers)
         self.tools = tools if tools is not None else default_registry()
         self.scratch_root = scratch_root
         self._runs: dict[str, Run] = {}
+        self._mcp = mcp
+
+    @property
+    def mcp(self) -> McpPool:
+        """The process's MCP servers (built on first use: the SDK is a large import)."""
+        if self._mcp is None:
+            from ..tools.mcp import McpPool
+
+            self._mcp = McpPool(self.config.mcp_servers, self.env)
+        return self._mcp
+
+    def mcp_status(self) -> list[ServerStatus]:
+        """Each configured MCP server's state (idle until a run first needs it)."""
+        return self.mcp.status() if self.config.mcp_servers or self._mcp else []
 
     async def __aenter__(self) -> Engine:
         return self
@@ -178,6 +200,8 @@ class Engine:
             *(r._task for r in self._runs.values() if r._task), return_exceptions=True
         )
         await self.providers.aclose()
+        if self._mcp is not None:  # after the runs: a draining run may still call a tool
+            await self._mcp.aclose()
 
     def provider(self, config: HeavyConfig, name: str | None = None) -> Provider:
         name = name or config.provider
@@ -320,7 +344,12 @@ class Engine:
             return bound_questions(found, req.question, cfg.max_agents)
         return normalise_questions(found, req.question, cfg.agent_count)
 
-    def _agent_spec(self, cfg: HeavyConfig, index: int, question: str) -> AgentSpec:
+    def _tool_names(self, cfg: HeavyConfig, index: int) -> list[str]:
+        over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None
+        return over.tools if over and over.tools is not None else cfg.tools
+
+    def _agent_spec(self, cfg: HeavyConfig, index: int, question: str,
+                    mcp: McpSelection | None = None) -> AgentSpec:
         over = cfg.agent_overrides[index] if index < len(cfg.agent_overrides) else None
         provider_name = (over.provider if over else None) or cfg.provider
         # The system prompt is the run's, the same for every agent (a shared cached prefix);
@@ -335,25 +364,36 @@ class Engine:
                   if cfg.agents == 1 and cfg.synthesis.instructions else None)
         own = (cfg.roles[role] if role else None, over.system_prompt if over else None, single)
         temperature = over.temperature if over and over.temperature is not None else cfg.temperature
-        tool_names = over.tools if over and over.tools is not None else cfg.tools
+        tool_names = self._tool_names(cfg, index)
+        tools = self.tools.select(tool_names)
+        if mcp is not None:
+            tools += mcp.tools_for(tool_names)
+            if notes := mcp.notes_for(tool_names):  # a server that is down: one line each
+                system = "\n\n".join([system, *notes])
+        model = cfg.model_on(provider_name, (over.model if over else None) or cfg.model)
         return AgentSpec(
             index=index,
             question=question,
             provider=self.provider(cfg, provider_name),
-            model=cfg.model_on(provider_name, (over.model if over else None) or cfg.model),
+            model=model,
             system_prompt=system,
             temperature=temperature,
-            tools=self.tools.select(tool_names),
+            tools=tools,
             max_iterations=cfg.max_iterations,
             tool_timeout=cfg.timeouts.tool,
             instructions=tuple(text for text in own if text),
+            vision=accepts_images(cfg, model),
         )
 
     async def _run_agents(
         self, run: Run, result: RunResult, budget: CallBudget, tool_ctx: ToolContext
     ) -> None:
         cfg = run.request.config
-        specs = [self._agent_spec(cfg, i, q) for i, q in enumerate(result.questions)]
+        mcp: McpSelection | None = None
+        if cfg.mcp_servers:  # the servers the agents name are started (or waited for) once
+            names = {n for i in range(len(result.questions)) for n in self._tool_names(cfg, i)}
+            mcp = await self.mcp.select(names)
+        specs = [self._agent_spec(cfg, i, q, mcp) for i, q in enumerate(result.questions)]
         summaries = [AgentSummary(index=s.index, question=s.question, model=s.model,
                                   role=cfg.role_of(s.index)) for s in specs]
         result.agents = summaries  # visible to the caller even if the deadline cuts us short

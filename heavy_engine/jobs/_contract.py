@@ -117,6 +117,11 @@ class JobRunner(Protocol):
     @property
     def metrics(self) -> Metrics: ...
 
+    @property
+    def engine(self) -> Engine:
+        """The engine the runner starts runs on (`/healthz` reports its MCP servers)."""
+        ...
+
     def register_delivery(self, platform: str, delivery: Delivery) -> None: ...
 
     async def submit(self, spec: JobSpec) -> Job | None:

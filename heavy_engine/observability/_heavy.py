@@ -37,6 +37,9 @@ class Metrics:
         self.job_duration = r.histogram(
             "heavy_job_duration_seconds", "Run time of finished jobs.", ["platform"],
             JOB_BUCKETS)
+        self.mcp_up = r.gauge(
+            "heavy_mcp_server_up", "MCP server state: 1 up, 0 down (absent until first needed).",
+            ["server"])
         self.queue_wait = r.histogram(
             "heavy_job_queue_wait_seconds", "Time from submission to start.", ["platform"],
             JOB_BUCKETS)

@@ -67,9 +67,14 @@ def build_app(
         if metrics.adapters:  # informative: a chat platform being down is not the service's
             body["adapters"] = {name: {"state": state, "detail": detail}
                                 for name, (state, detail) in sorted(metrics.adapters.items())}
+        if servers := runner.engine.mcp_status():  # details: a down server fails no probe
+            body["mcp"] = {s.name: s.as_dict() for s in servers}
         return web.json_response(body)
 
     async def metrics_page(request: web.Request) -> web.Response:
+        for server in runner.engine.mcp_status():
+            if server.state in ("up", "down"):
+                metrics.mcp_up.set(1 if server.state == "up" else 0, server=server.name)
         return web.Response(body=metrics.render().encode(),
                             headers={"Content-Type": CONTENT_TYPE})
 

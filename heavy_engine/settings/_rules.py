@@ -8,6 +8,8 @@ from typing import Any
 
 from ..core._config import HeavyConfig
 from ..core._errors import ConfigError
+from ..core._mcp_config import PREFIX as MCP_PREFIX
+from ..core._mcp_config import permits
 from ._errors import SettingsRefused
 from ._keys import (
     ACCESS_KEYS,
@@ -39,11 +41,14 @@ def check_value(
         raise SettingsRefused(
             key, f"{value!r} is not allowed; allowed models: {', '.join(base.allowed_models)}")
     if key == "tools" and known_tools is not None:
-        unknown = [name for name in value if name not in known_tools]
+        # MCP names were checked against `mcp_servers` by the config's own rules above.
+        unknown = [n for n in value if n not in known_tools and not n.startswith(MCP_PREFIX)]
         if unknown:
             raise SettingsRefused(key, f"unknown tool {', '.join(map(repr, unknown))}; known: "
                                        f"{', '.join(sorted(known_tools)) or 'none'}")
-    if key == "tools" and (barred := [t for t in value if t not in base.choosable_tools]):
+    barred = [] if key != "tools" else [
+        t for t in value if not permits(base.choosable_tools, t, base.mcp_servers)]
+    if barred:
         raise SettingsRefused(key, f"{', '.join(map(repr, barred))} not allowed here; allowed "
                                    f"tools: {', '.join(base.choosable_tools) or 'none'}")
     return key, value

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..core._config import HeavyConfig
 from ..core._errors import RequestRejected
+from ..core._mcp_config import PREFIX as MCP_PREFIX
 from ..db import ChannelSettings, Database, SettingsAudit, utcnow
 from ._errors import SettingsConflict, SettingsRefused
 from ._keys import normalize_key
@@ -54,7 +55,8 @@ class SettingsStore:
     @property
     def choosable_tools(self) -> list[str]:
         """The tools a channel may pick (for pickers in chat): allowed and installed."""
-        return [t for t in self.config.choosable_tools if t in self.known_tools]
+        return [t for t in self.config.choosable_tools
+                if t in self.known_tools or t.startswith(MCP_PREFIX)]
 
     async def resolve(
         self, platform: str, workspace: str, channel: str | None = None,

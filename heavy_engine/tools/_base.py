@@ -1,7 +1,8 @@
 """The tool interface, the registry, and the one function that runs a tool call safely.
 
 A tool declares `name`, `description` and a pydantic `Params` model (its JSON schema is what the
-model sees) and implements `async run(params, ctx) -> str`. Raise `ToolRefused` for a policy
+model sees) and implements `async run(params, ctx) -> str` (or a `ToolOutput`, for a tool that
+also returns images or URLs). Raise `ToolRefused` for a policy
 refusal and `ToolFailed` for an ordinary failure: both become a tool result the model can read.
 Nothing a tool does can crash the agent loop.
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core._config import ToolSettings
 from ..core._search_config import SearchConfig
+from ..core._sources import Source
 from ..plugins import PluginRegistry
 from ._scratch import remove_tree
 
@@ -93,13 +95,26 @@ class ToolContext:
             await asyncio.to_thread(remove_tree, path)
 
 
+@dataclass(slots=True, frozen=True)
+class ToolOutput:
+    """What a tool returns besides its text: images (OpenAI `image_url` parts, shown only to
+    vision models), pages it read (`fetched`: sources) and pages it found (`found`: sources
+    once the answer cites them, like search results)."""
+
+    text: str
+    images: tuple[dict[str, Any], ...] = ()
+    fetched: tuple[Source, ...] = ()
+    found: tuple[Source, ...] = ()
+
+
 class Tool(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
+    call_timeout: ClassVar[float | None] = None  # seconds per call; None: the run's tool timeout
 
     @abstractmethod
-    async def run(self, params: Any, ctx: ToolContext) -> str:
+    async def run(self, params: Any, ctx: ToolContext) -> str | ToolOutput:
         """Do the work; return text for the model."""
 
     def spec(self) -> dict[str, Any]:
@@ -123,6 +138,7 @@ class ToolResult:
     text: str
     ok: bool
     elapsed_s: float
+    extra: ToolOutput | None = None  # images and sources, when the tool returned any
 
 
 def _truncate(text: str, limit: int) -> str:
@@ -142,9 +158,9 @@ async def execute_tool(
     (except for cancellation, which must propagate)."""
     start = time.monotonic()
 
-    def result(text: str, ok: bool) -> ToolResult:
+    def result(text: str, ok: bool, extra: ToolOutput | None = None) -> ToolResult:
         return ToolResult(
-            _truncate(text, ctx.settings.max_output_chars), ok, time.monotonic() - start
+            _truncate(text, ctx.settings.max_output_chars), ok, time.monotonic() - start, extra
         )
 
     if tool is None:
@@ -165,7 +181,7 @@ async def execute_tool(
         return result(f"error: {name} was not run: the request's time is up", False)
     try:
         async with asyncio.timeout(timeout):
-            text = await tool.run(params, ctx)
+            out = await tool.run(params, ctx)
     except ToolRefused as err:
         return result(f"refused: {err}", False)
     except ToolFailed as err:
@@ -175,7 +191,9 @@ async def execute_tool(
     except Exception as err:  # a buggy tool must not take the agent down
         log.exception("tool %s crashed (request %s)", name, ctx.request_id)
         return result(f"error: {name} failed ({type(err).__name__})", False)
-    return result(text if isinstance(text, str) else str(text), True)
+    if isinstance(out, ToolOutput):
+        return result(out.text, True, out)
+    return result(out if isinstance(out, str) else str(out), True)
 
 
 def _short(err: Exception) -> str:
