@@ -8,7 +8,7 @@ import pytest
 from heavy_engine.testing import FakeLLM, fake_config
 
 from ..engine.tools.mcp.conftest import stdio
-from .conftest import MakeClient
+from tests.jobs.conftest import MakeClient
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)

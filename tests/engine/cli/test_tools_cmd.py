@@ -76,7 +76,7 @@ def test_without_mcp_servers_the_built_ins_are_listed(
 
 
 def test_the_sdk_is_imported_only_when_servers_are_configured() -> None:
-    code = ("import sys; import heavy_engine.cli, heavy_engine.runtime; "
+    code = ("import sys; import heavy_engine.cli, heavy_engine.jobs, heavy_engine.service; "
             "from heavy_engine import Engine, HeavyConfig; "
             "assert Engine(HeavyConfig()).mcp_status() == []; print('mcp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

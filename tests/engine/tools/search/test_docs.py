@@ -16,7 +16,8 @@ DEPLOY = REPO / "deploy"
 def _section(title: str) -> str:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     start = text.index(f"### {title}\n")
-    return text[start:text.index("\n## ", start)]
+    ends = [i for i in (text.find("\n## ", start), text.find("\n### ", start + 1)) if i > 0]
+    return text[start:min(ends)]
 
 
 def test_the_readme_search_config_validates() -> None:
