@@ -63,8 +63,8 @@ PUBLIC = {
         "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
     ],
     "heavy_engine.service": [
-        "Api", "READY", "ROLES", "Role", "build_app", "build_runner", "connection_options",
-        "listen", "load_adapters",
+        "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app", "build_runner",
+        "connection_options", "listen", "load_adapters", "load_named_tokens",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

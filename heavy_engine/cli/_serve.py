@@ -29,12 +29,14 @@ from ..observability import Metrics, configure_logging
 from ..service import (
     READY,
     ROLES,
+    NamedTokens,
     Role,
     build_app,
     build_runner,
     connection_options,
     listen,
     load_adapters,
+    load_named_tokens,
 )
 from . import _loop
 from ._ask import CHAT_CREDENTIALS
@@ -118,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def _api_access(token: str | None, named: NamedTokens | None) -> str:
+    """How the API lets callers in, for the start-up line (names, never tokens)."""
+    if named is not None:
+        return f"{len(named)} named token(s){' and HEAVY_API_TOKEN' if token else ''}"
+    return "token required" if token else "loopback only"
+
+
 def bind_error(host: str, port: int, err: OSError) -> str:
     """One line for a port that cannot be bound, naming the way out."""
     if err.errno == errno.EADDRINUSE:
@@ -154,6 +163,8 @@ async def serve(
     """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
 
+    # A bad tokens file stops start-up (ConfigError: the file, the line and the rule).
+    api_tokens = await asyncio.to_thread(load_named_tokens, env.get("HEAVY_API_TOKENS_FILE"))
     stop, force = asyncio.Event(), asyncio.Event()
 
     def on_signal() -> None:
@@ -185,6 +196,7 @@ async def serve(
             adapters = load_adapters(services)
             intake = role != "worker"
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
+                            api_tokens=api_tokens,
                             extra_routes=[r for a in adapters if intake for r in a.routes()])
             idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
@@ -209,7 +221,7 @@ async def serve(
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
                          "resumed; API %s)", bound,
                          ", ".join(a.name for a in adapters) or "none", db.url, recovered,
-                         "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
+                         _api_access(env.get("HEAVY_API_TOKEN"), api_tokens))
                 log.info("open %s/ in a browser to ask a question and watch the agents",
                          page_address(host, [s.getsockname() for s in listener.sockets]))
                 await stop.wait()

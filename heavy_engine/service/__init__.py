@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ._adapters import load_adapters
 from ._api import Api
+from ._callers import NamedTokens, load_named_tokens
 from ._http import READY, build_app
 from ._listen import connection_options, listen
 from ._roles import ROLES, Role, build_runner
@@ -13,10 +14,12 @@ __all__ = [
     "READY",
     "ROLES",
     "Api",
+    "NamedTokens",
     "Role",
     "build_app",
     "build_runner",
     "connection_options",
     "listen",
     "load_adapters",
+    "load_named_tokens",
 ]

@@ -1,8 +1,10 @@
 """The HTTP API for scripts and other front ends: ask, follow (JSON or SSE) and cancel jobs.
 
-Every route needs `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured the API
-answers only clients on the loopback interface (a laptop's `curl`), and refuses others,
-including anything relayed by a reverse proxy (it connects from loopback for anyone).
+Every route needs `Authorization: Bearer <token>`: `$HEAVY_API_TOKEN`, or a named token of
+`$HEAVY_API_TOKENS_FILE`, whose name is then the caller (see `_callers`). With no token
+configured the API answers only clients on the loopback interface (a laptop's `curl`), and
+refuses others, including anything relayed by a reverse proxy (it connects from loopback for
+anyone).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from aiohttp import web
 from ..core._config import MAX_AGENTS
 from ..core._errors import RequestRejected
 from ..core._events import Done
-from ..jobs._contract import FINAL_STATUSES, JobRejected, JobSpec
+from ..jobs._contract import FINAL_STATUSES, Job, JobRejected, JobSpec
 from ..jobs._finish import storable
 from ..jobs._runner import DurableRunner
 from ..jobs._views import job_view, list_view, status_view
+from ._callers import LOCAL, Caller, NamedTokens
 
 log = logging.getLogger("heavy.http")
 
@@ -68,10 +71,13 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 class Api:
-    def __init__(self, runner: DurableRunner | DistributedRunner, token: str | None) -> None:
+    def __init__(self, runner: DurableRunner | DistributedRunner, token: str | None,
+                 named: NamedTokens | None = None) -> None:
         self.runner = runner
         self.token = token or None
-        self.recent: deque[str] = deque(maxlen=RECENT_JOBS)  # ids asked here, newest last
+        self.named = named if named else None
+        # Ids asked here, newest last: all of them (None), and per named token.
+        self.recent: dict[str | None, deque[str]] = {None: deque(maxlen=RECENT_JOBS)}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -82,22 +88,43 @@ class Api:
         ]
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        if self.token is None:
+        caller = self.caller(request)
+        return caller if isinstance(caller, web.Response) else None
+
+    def caller(self, request: web.Request) -> Caller | web.Response:
+        """Who calls (a named token, the single token, a loopback client), or the refusal."""
+        if self.token is None and self.named is None:
             if _is_local(request):
-                return None
+                return LOCAL
             return _error(403, "The API answers only local clients until HEAVY_API_TOKEN is "
                                "set on the server.")
         header = request.headers.get("Authorization", "")
         scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-                given.strip().encode(), self.token.encode()):
-            return None
+        if scheme.lower() == "bearer":
+            given = given.strip()
+            name = self.named.identify(given) if self.named is not None else None
+            if name is not None:
+                return Caller(name, f"token:{name}")
+            if self.token is not None and hmac.compare_digest(
+                    given.encode("utf-8", "surrogatepass"), self.token.encode()):
+                return Caller(None, header)
         return web.json_response({"error": "Missing or wrong bearer token."}, status=401,
                                  headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
 
+    async def _own_job(self, request: web.Request) -> tuple[Caller, Job] | web.Response:
+        """The caller and the job of the path's id; 404 for another named caller's job."""
+        caller = self.caller(request)
+        if isinstance(caller, web.Response):
+            return caller
+        job = await self.runner.get_job(request.match_info["id"])
+        if job is None or not caller.owns(job):
+            return _error(404, "No job with this id.")
+        return caller, job
+
     async def ask(self, request: web.Request) -> web.Response:
-        if (refused := self._refusal(request)) is not None:
-            return refused
+        caller = self.caller(request)
+        if isinstance(caller, web.Response):
+            return caller
         try:
             body = _json_body(await request.read())
         except web.HTTPRequestEntityTooLarge:
@@ -105,7 +132,7 @@ class Api:
                                "bytes.")
         except ValueError as err:
             return _error(400, str(err))
-        spec_or_error = _parse_ask(body)
+        spec_or_error = _parse_ask(body, caller)
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
@@ -114,7 +141,7 @@ class Api:
             return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
                                "characters.")
         if key is not None:
-            spec.dedup_key = self._scoped_key(request, spec.user, key)
+            spec.dedup_key = _scoped_key(caller, spec.user, key)
         try:
             job = await self.runner.submit(spec)
         except JobRejected as err:
@@ -131,52 +158,52 @@ class Api:
                 return _error(422, "This Idempotency-Key was already used for a different "
                                    "request; use a new key for a new question.")
             job = existing
-        if job.id in self.recent:
-            self.recent.remove(job.id)
-        self.recent.append(job.id)
+        self._remember(caller, job.id)
         return web.json_response(
             {"id": job.id, "status": job.status,
              "position": job.position if job.status == "queued" else None,
              "url": f"/api/jobs/{job.id}"}, status=202)
 
+    def _remember(self, caller: Caller, job_id: str) -> None:
+        lists = [self.recent[None]]
+        if caller.name is not None:
+            lists.append(self.recent.setdefault(caller.name, deque(maxlen=RECENT_JOBS)))
+        for recent in lists:
+            if job_id in recent:
+                recent.remove(job_id)
+            recent.append(job_id)
+
     async def list_jobs(self, request: web.Request) -> web.Response:
-        """The jobs asked through this server's API since it started, newest first."""
-        if (refused := self._refusal(request)) is not None:
-            return refused
+        """The jobs asked through this server's API since it started, newest first (a named
+        token's own only)."""
+        caller = self.caller(request)
+        if isinstance(caller, web.Response):
+            return caller
         jobs = []
-        for job_id in reversed(self.recent):
+        for job_id in reversed(self.recent.get(caller.name, ())):
             job = await self.runner.get_job(job_id)
             if job is not None:
                 jobs.append(list_view(job))
         return web.json_response({"jobs": jobs})
-    def _scoped_key(self, request: web.Request, user: str, key: str) -> str:
-        """The stored deduplication key: the caller's key, scoped to the caller (the bearer
-        token, or the local machine when none is set) and the `user` asked for. Hashed, so no
-        token is stored and the width stays fixed."""
-        caller = request.headers.get("Authorization", "") if self.token else "local"
-        blob = "\0".join((caller, user, key)).encode("utf-8", "surrogatepass")
-        return "api1:" + hashlib.sha256(blob).hexdigest()
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
-        if (refused := self._refusal(request)) is not None:
-            return refused
-        job = await self.runner.get_job(request.match_info["id"])
-        if job is None:
-            return _error(404, "No job with this id.")
+        found = await self._own_job(request)
+        if isinstance(found, web.Response):
+            return found
+        _, job = found
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._stream(request, job.id)
         return web.json_response(storable(job_view(job)))  # the same text as stored
 
     async def cancel(self, request: web.Request) -> web.Response:
-        if (refused := self._refusal(request)) is not None:
-            return refused
-        job_id = request.match_info["id"]
-        job = await self.runner.get_job(job_id)
-        if job is None:
-            return _error(404, "No job with this id.")
+        found = await self._own_job(request)
+        if isinstance(found, web.Response):
+            return found
+        caller, job = found
+        job_id = job.id
         if job.status in FINAL_STATUSES:
             return _error(409, f"The job is already {job.status}.", job_status=job.status)
-        if not await self.runner.cancel(job_id):
+        if not await self.runner.cancel(job_id, by=caller.name):
             return _error(409, "The job could not be cancelled (it is finishing).")
         return web.json_response({"id": job_id, "cancelled": True})
 
@@ -306,6 +333,14 @@ async def _with_heartbeats(events: AsyncIterator[T], sse: _Sse) -> AsyncIterator
             await task
 
 
+def _scoped_key(caller: Caller, user: str, key: str) -> str:
+    """The stored deduplication key: the caller's key, scoped to the caller (the named token,
+    the bearer header, or the local machine when no token is set) and the job's `user`. Hashed,
+    so no token is stored and the width stays fixed."""
+    blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
+    return "api1:" + hashlib.sha256(blob).hexdigest()
+
+
 def _same_request(stored: JobSpec, asked: JobSpec) -> bool:
     """Whether a retried request asks what the stored one asked (the question is compared as
     the runner stores it, stripped)."""
@@ -335,8 +370,9 @@ def _not_unicode(value: str) -> bool:
     return False
 
 
-def _parse_ask(body: Any) -> JobSpec | str:
-    """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong."""
+def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
+    """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong; the job's user is
+    the caller's name for a named token."""
     if not isinstance(body, dict):
         return 'The body must be a JSON object: {"question": "...", "agents": N}.'
     unknown = sorted(set(body) - _ASK_FIELDS)
@@ -361,10 +397,16 @@ def _parse_ask(body: Any) -> JobSpec | str:
         if isinstance(rounds, bool) or rounds not in (1, 2):
             return "rounds must be 1 or 2 (2: the agents compare notes before the synthesis)."
         flags["rounds"] = rounds
-    user = body.get("user", "api")
-    if not isinstance(user, str) or not user.strip() or len(user) > 200:
-        return "user must be a non-empty string of at most 200 characters."
-    if _not_unicode(user):
-        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
-    return JobSpec(platform="api", workspace="", channel="api", user=user.strip(),
+    user = body.get("user")
+    if user is not None:
+        if not isinstance(user, str) or not user.strip() or len(user) > 200:
+            return "user must be a non-empty string of at most 200 characters."
+        if _not_unicode(user):
+            return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
+        user = user.strip()
+    try:
+        user = caller.user(user)
+    except ValueError as err:
+        return str(err)
+    return JobSpec(platform="api", workspace="", channel="api", user=user,
                    question=question, flags=flags)

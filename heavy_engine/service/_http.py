@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..jobs._runner import DurableRunner
 from ..observability import CONTENT_TYPE, Metrics, redact
 from ._api import MAX_BODY_BYTES, Api
+from ._callers import NamedTokens
 from ._health import RETRY_AFTER_S, WriteHealth
 from ._page import page_routes
 
@@ -39,9 +40,11 @@ def build_app(
     metrics: Metrics,
     *,
     api_token: str | None,
+    api_tokens: NamedTokens | None = None,
     extra_routes: Iterable[Any] = (),
 ) -> web.Application:
-    """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started)."""
+    """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started).
+    `api_token`: `HEAVY_API_TOKEN`; `api_tokens`: the named ones (`HEAVY_API_TOKENS_FILE`)."""
     # Outermost first: the metrics see the status the error middleware chose.
     app = web.Application(client_max_size=MAX_BODY_BYTES,
                           middlewares=[_measure(metrics), _errors()])
@@ -65,7 +68,7 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    app.router.add_routes(Api(runner, api_token).routes())
+    app.router.add_routes(Api(runner, api_token, api_tokens).routes())
     app.router.add_routes(page_routes())  # the web page at /
     app.router.add_routes(list(extra_routes))
     return app
