@@ -33,8 +33,9 @@ PUBLIC = {
         "revisions", "upgrade_queue_schema", "upgrade_sql", "utcnow"
     ],
     "heavy_engine.delivery": [
-        "AnswerLimits", "AnswerPlan", "Asking", "ContextReader", "FILES_ONLY_QUESTION", "Follower",
-        "HELP_WORDS", "Ledger", "Pace", "Part", "Question", "ReplyPipeline", "StopOutcome",
+        "AnswerLimits", "AnswerPlan", "Asking", "Capabilities", "ContextReader",
+        "FILES_ONLY_QUESTION", "Follower", "HELP_WORDS", "Ledger", "LedgerState", "Pace", "Part",
+        "Question", "ReplyPipeline", "ReplyTarget", "StopOutcome",
         "Surface", "Tag", "clip", "clip_start", "failure_sentence", "head", "may_stop", "plan_answer",
         "retry_after", "shorten", "with_reference",
     ],

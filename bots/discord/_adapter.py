@@ -42,6 +42,7 @@ from ._followups import answer_views, follow_up_button
 from ._guard import MALFORMED, guard_parsers
 from ._intake import ButtonAsking, MessageAsking, SlashAsking
 from ._render import NO_MENTIONS, strip_bot_mention
+from ._reply import DiscordReply
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
 
@@ -296,9 +297,9 @@ class DiscordAdapter:
             platform=PLATFORM, workspace=str(interaction.guild_id or ""),
             channel=settings_channel, thread=thread, user=str(interaction.user.id),
             text=question, context=context, flags=flags, help_command="/heavy",
-            reply={"channel": str(interaction.channel_id),
-                   "make_thread": isinstance(channel, discord.TextChannel),
-                   "mention": interaction.guild_id is not None},  # ping when done, but in DMs
+            reply=DiscordReply(str(interaction.channel_id),
+                               make_thread=isinstance(channel, discord.TextChannel),
+                               mention=interaction.guild_id is not None),  # not in DMs
             dedup_key=f"interaction:{interaction.id}", roles=role_ids(interaction.user),
         ), SlashAsking(interaction))
 
@@ -355,7 +356,7 @@ class DiscordAdapter:
             else str(channel.id),
             thread=str(channel.id) if isinstance(channel, discord.Thread) else None,
             user=str(message.author.id), text=strip_bot_mention(message.content, self._me()),
-            reply={"channel": str(channel.id), "mention": guild is not None},
+            reply=DiscordReply(str(channel.id), mention=guild is not None),
             context=context, files=files, file_policy=self.file_policy,
             dedup_key=f"message:{message.id}", roles=role_ids(message.author),
             help_command="/heavy",
@@ -478,8 +479,8 @@ class DiscordAdapter:
             platform=PLATFORM, workspace=workspace, channel=spec.channel, thread=spec.thread,
             user=user, text=spec.question, context=spec.context, flags=spec.flags,
             attachments=spec.attachments, dedup_key=spec.dedup_key,
-            reply={"channel": str(interaction.channel_id),
-                   "mention": interaction.guild_id is not None},
+            reply=DiscordReply(str(interaction.channel_id),
+                               mention=interaction.guild_id is not None),
             roles=role_ids(interaction.user)), asking)
 
     async def _on_command_error(

@@ -2,14 +2,11 @@
 is sent; the pipeline decides when (`heavy_engine.delivery`). Each post's `Tag` is its nonce, so
 a job retried after its worker died mid-post gets the first message back instead of a second.
 
-`job.reply` holds, besides the pipeline's ledger (`card`, `parts`, `answered`):
-
-- `channel`: where the card is; `thread`: where the answer goes when not `channel`;
-  `make_thread`: create it from the card; `reference`: a message to reply to
-- `mention`: ping the requester with the answer
-- `application_id`, `interaction_token`, `interaction_at`: a slash command's webhook. While the
-  token is fresh (15 minutes), the card is edited through it; after that, or when Discord
-  refuses it, the bot token does the work. Any process can do both from the record.
+Where to answer is the job's `DiscordReply` (read from `job.reply`); what was posted is the
+pipeline's `Ledger`. A slash command's deferred response is adopted as the ledger's card. While
+its interaction token is fresh (15 minutes), the card is edited through the interaction's
+webhook; after that, or when Discord refuses it, the bot token does the work. Any process can
+do both from the record.
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from typing import Any, Literal
 import discord
 
 from heavy_engine import RunResult
-from heavy_engine.delivery import Ledger, Pace, Part, Tag
+from heavy_engine.delivery import Ledger, Pace, Part, Surface, Tag
 from heavy_engine.jobs import Job
 from heavy_engine.progress import ProgressState
 from heavy_engine.text import answer_body, footer, source_links
@@ -41,6 +38,7 @@ from ._render import (
     sources_embed,
     thread_name,
 )
+from ._reply import DiscordReply
 from ._stop import STOP_PATTERN
 
 log = logging.getLogger("heavy.discord")
@@ -74,7 +72,7 @@ class ChannelPacer:
             self._next[channel_id] = self._clock() + self.interval
 
 
-class DiscordSurface:
+class DiscordSurface(Surface):
     interval = 0.0  # the channel pacer paces
 
     def __init__(self, client: discord.Client, pacer: ChannelPacer, stop_view: StopView, *,
@@ -93,10 +91,10 @@ class DiscordSurface:
         self.online = asyncio.Event()
 
     def pace(self, job: Job) -> Pace:
-        channel = int(job.reply["channel"])
+        channel = int(DiscordReply.from_reply(job.reply).channel)
         return lambda: self.pacer.turn(channel)
 
-    async def posted(self, job: Job) -> dict[Tag, str]:
+    async def posted(self, job: Job, ledger: Ledger) -> dict[Tag, str]:
         """What an earlier attempt posted without recording it. Each post's nonce makes Discord
         return the first message instead of a second, but only for a few minutes, and message
         history never shows nonces: a retry after a longer outage finds its posts among the
@@ -104,11 +102,12 @@ class DiscordSurface:
         parts and the failure note by their text, the same again from the result stored before
         the first of them was posted (nothing is posted before it is)."""
         found: dict[Tag, str] = {}
-        reply, me = job.reply, self.client.user
+        target, me = DiscordReply.from_reply(job.reply), self.client.user
         if me is None:
             return found
-        if reply.get("card") is None:
-            async for message in self._history(int(reply["channel"]), reply.get("reference")):
+        card = ledger.card or target.response
+        if card is None:
+            async for message in self._history(int(target.channel), target.reference):
                 if message.author.id == me.id and _stops(message, job.id):
                     found[Tag.card(job.id)] = str(message.id)
                     break
@@ -116,9 +115,8 @@ class DiscordSurface:
             return found
         wanted = self._texts(job, job.result)
         if wanted:
-            target = int(reply.get("thread") or reply["channel"])
-            after = reply.get("card") or found.get(Tag.card(job.id)) or reply.get("reference")
-            async for message in self._history(target, after):
+            after = card or found.get(Tag.card(job.id)) or target.reference
+            async for message in self._history(target.answer_channel, after):
                 tag = wanted.get(message.content.strip()) if message.author.id == me.id else None
                 if tag is not None and tag not in found:
                     found[tag] = str(message.id)
@@ -145,59 +143,62 @@ class DiscordSurface:
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         await asyncio.wait_for(self.online.wait(), ONLINE_WAIT)
-        reply = job.reply
+        target = DiscordReply.from_reply(job.reply)
+        if ledger.card is None and target.response is not None:
+            await ledger.record(card=target.response)  # a slash command's response is the card
         if ledger.card is None:
-            channel = self.client.get_partial_messageable(int(reply["channel"]))
+            channel = self.client.get_partial_messageable(int(target.channel))
             extra: dict[str, Any] = {}
-            if (reference := _reference(reply)) is not None:
+            if (reference := _reference(target)) is not None:
                 extra["reference"] = reference
             message = await channel.send(embed=progress_embed(state, time.monotonic()),
                                          view=self.stop_view(job.id, int(job.spec.user)),
                                          allowed_mentions=NO_MENTIONS,
                                          nonce=nonce(Tag.card(job.id)), **extra)
             await ledger.record(card=str(message.id))
-        await self._ensure_thread(job, ledger)
+        await self._ensure_thread(job, ledger, target)
 
-    async def _ensure_thread(self, job: Job, ledger: Ledger) -> None:
+    async def _ensure_thread(self, job: Job, ledger: Ledger, target: DiscordReply) -> None:
         """A slash command's answer goes to a thread started from the card, when possible."""
-        reply = job.reply
-        if not reply.pop("make_thread", False) or reply.get("thread"):
+        card = ledger.card
+        if not target.make_thread or target.thread or card is None:
             return
+        thread: str | None
         try:
             # A partial message knows no guild; thread creation needs the cached channel.
-            channel_id = int(reply["channel"])
+            channel_id = int(target.channel)
             channel = self.client.get_channel(channel_id) or await self.client.fetch_channel(
                 channel_id)
             if not isinstance(channel, discord.TextChannel):
                 raise TypeError(f"cannot start a thread in {type(channel).__name__}")
-            card = channel.get_partial_message(int(reply["card"]))
-            thread = await card.create_thread(name=thread_name(job.spec.question),
-                                              auto_archive_duration=ARCHIVE_MINUTES)
+            made = await channel.get_partial_message(int(card)).create_thread(
+                name=thread_name(job.spec.question), auto_archive_duration=ARCHIVE_MINUTES)
         except discord.HTTPException as err:
             if err.code == THREAD_EXISTS:  # made before a restart: a message's thread has its id
-                reply["thread"] = reply["card"]
+                thread = card
             else:  # forum posts, missing permissions...: answer in the channel instead
                 log.info("no thread for job %s (%s); answering in the channel", job.id, err)
-                reply["reference"] = reply["card"]
+                thread = None
         except TypeError as err:
             log.info("no thread for job %s (%s); answering in the channel", job.id, err)
-            reply["reference"] = reply["card"]
+            thread = None
         else:
-            reply["thread"] = str(thread.id)
-        await ledger.record()
+            thread = str(made.id)
+        await ledger.retarget(target.threaded(thread, card))
 
     async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
-        await self._edit_card(job, embed=progress_embed(state, time.monotonic()), live=True)
+        await self._edit_card(job, ledger, embed=progress_embed(state, time.monotonic()),
+                              live=True)
         return None
 
     async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         result = state.result
         assert result is not None
-        reply = job.reply
+        thread = DiscordReply.from_reply(job.reply).thread
         if result.status != "ok":
             log.warning("job %s ended %s: %s", job.id, result.status, result.error)
-        if reply.get("thread") and result.answer:
-            note = f"Answer in <#{reply['thread']}>."
+        if thread and result.answer:
+            note = f"Answer in <#{thread}>."
         elif result.answer:
             note = "Answer below."
         else:
@@ -206,17 +207,20 @@ class DiscordSurface:
             note = f"Stopped by <@{job.stopped_by}>. {note}".strip()
         elif result.status not in ("ok", "cancelled"):
             note = f"{failure_text(result.error, job.id, status=result.status)} {note}".strip()
-        await self._edit_card(job, embed=progress_embed(state, time.monotonic(), note=note),
+        await self._edit_card(job, ledger,
+                              embed=progress_embed(state, time.monotonic(), note=note),
                               live=False)
 
     async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
         text = queued_text(job.position)
-        if ledger.card is not None:  # a slash command's deferred response
-            await self._edit_card(job, content=text, embed=None, live=False)
-            return ledger.card
-        channel = self.client.get_partial_messageable(int(job.reply["channel"]))
+        target = DiscordReply.from_reply(job.reply)
+        card = ledger.card or target.response
+        if card is not None:  # a slash command's deferred response: the note, then the card
+            await self._edit_card(job, ledger, content=text, embed=None, live=False)
+            return card
+        channel = self.client.get_partial_messageable(int(target.channel))
         extra: dict[str, Any] = {}
-        if (reference := _reference(job.reply)) is not None:
+        if (reference := _reference(target)) is not None:
             extra["reference"] = reference  # where the card would have gone: it becomes it
         # The card's nonce: a delivery posting the card while the note is unrecorded gets it.
         message = await channel.send(text, allowed_mentions=NO_MENTIONS,
@@ -224,21 +228,17 @@ class DiscordSurface:
         return str(message.id)
 
     async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
-        if ledger.card is not None:
+        if (ledger.card or DiscordReply.from_reply(job.reply).response) is not None:
             text = f"⏹️ Stopped before it started by <@{job.stopped_by}>." if job.stopped_by \
                 else "⏹️ Stopped before it started."
-            await self._edit_card(job, content=text, embed=None, live=False)
+            await self._edit_card(job, ledger, content=text, embed=None, live=False)
 
-    # -- the answer --------------------------------------------------------------------------
-
-    async def finish_live(self, job: Job, ledger: Ledger, result: RunResult,
-                          state: ProgressState) -> bool:
-        return False  # the card shows the synthesis as it grows; the answer comes after
+    # -- the answer: after the card, which shows the synthesis as it grows -------------------
 
     def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
         if not result.answer:
             return None
-        prefix = f"<@{job.spec.user}>" if job.reply.get("mention") else ""
+        prefix = f"<@{job.spec.user}>" if DiscordReply.from_reply(job.reply).mention else ""
         # Sources go in an embed field under the answer, not as a list in its text.
         embed = sources_embed(source_links(result))
         if embed is not None:
@@ -250,7 +250,7 @@ class DiscordSurface:
                 for i, text in enumerate(plan.messages)]
 
     async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
-        mention = bool(job.reply.get("mention")) and part.index == 0
+        mention = DiscordReply.from_reply(job.reply).mention and part.index == 0
         file = None
         if part.file is not None:
             name, content = part.file
@@ -269,7 +269,7 @@ class DiscordSurface:
         text = self._failure(job, result)
         if text is not None:
             await self._post(job, text, Tag.failure(job.id),
-                             mention=bool(job.reply.get("mention")))
+                             mention=DiscordReply.from_reply(job.reply).mention)
 
     @staticmethod
     def _failure(job: Job, result: RunResult) -> str | None:
@@ -277,7 +277,8 @@ class DiscordSurface:
         if result.status == "cancelled":
             return None
         text = failure_text(result.error, job.id, status=result.status)
-        return f"<@{job.spec.user}> {text}" if job.reply.get("mention") else text
+        return f"<@{job.spec.user}> {text}" if DiscordReply.from_reply(job.reply).mention \
+            else text
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         try:
@@ -285,29 +286,26 @@ class DiscordSurface:
         except Exception:
             log.exception("could not report the failure of job %s", job.id)
 
-    async def closed(self, job: Job, result: RunResult | None) -> None:
-        return None
-
     async def release(self, job: Job) -> None:
         self._sources.pop(job.id, None)
 
     # -- sending -----------------------------------------------------------------------------
 
-    def _webhook(self, job: Job) -> discord.Webhook | None:
+    def _webhook(self, target: DiscordReply) -> discord.Webhook | None:
         """The slash command's webhook while its token is fresh, else None."""
-        reply = job.reply
-        token, app = reply.get("interaction_token"), reply.get("application_id")
+        token, app = target.interaction_token, target.application_id
         if not token or not app:
             return None
-        if self._clock() - float(reply.get("interaction_at", 0)) > TOKEN_TTL:
+        if self._clock() - target.interaction_at > TOKEN_TTL:
             return None
-        return discord.Webhook.partial(int(app), str(token), client=self.client)
+        return discord.Webhook.partial(int(app), token, client=self.client)
 
-    async def _edit_card(self, job: Job, *, embed: discord.Embed | None, live: bool,
-                         content: str | None = None) -> None:
-        reply = job.reply
+    async def _edit_card(self, job: Job, ledger: Ledger, *, embed: discord.Embed | None,
+                         live: bool, content: str | None = None) -> None:
+        """Edit the card (the ledger's, else the slash command's response still unrecorded)."""
+        target = DiscordReply.from_reply(job.reply)
         view = self.stop_view(job.id, int(job.spec.user)) if live else None
-        webhook = self._webhook(job)
+        webhook = self._webhook(target)
         if webhook is not None:
             try:
                 # "@original" works in the message route: the response needs no stored id.
@@ -319,9 +317,13 @@ class DiscordSurface:
                 # Expired early (401 Invalid Webhook Token) or gone: the bot token from now on.
                 if err.status not in (401, 403, 404):
                     raise
-                reply.pop("interaction_token", None)
-        card = self.client.get_partial_messageable(int(reply["channel"])).get_partial_message(
-            int(reply["card"]))
+                target = target.without_webhook()
+                await ledger.retarget(target)
+        card_id = ledger.card or target.response
+        if card_id is None:
+            raise LookupError(f"job {job.id} has no card to edit")
+        card = self.client.get_partial_messageable(int(target.channel)).get_partial_message(
+            int(card_id))
         await card.edit(content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
     async def _post(self, job: Job, content: str, tag: Tag | None, *, mention: bool,
@@ -330,11 +332,10 @@ class DiscordSurface:
                     embed: discord.Embed | None = None) -> None:
         """Send with the bot token (runs outlive interaction tokens), the webhook as fallback.
         With `tag`, a repeat of this post (a retried job) returns the first message."""
-        reply = job.reply
-        target = int(reply.get("thread") or reply["channel"])
+        target = DiscordReply.from_reply(job.reply)
         mentions = answer_mentions(int(job.spec.user)) if mention else NO_MENTIONS
         extra: dict[str, Any] = {}
-        ref = _reference(reply) if reference and not reply.get("thread") else None
+        ref = _reference(target) if reference and not target.thread else None
         if ref is not None:
             extra["reference"] = ref
         if file is not None:
@@ -344,12 +345,12 @@ class DiscordSurface:
         if embed is not None:
             extra["embed"] = embed
         try:
-            await self.client.get_partial_messageable(target).send(
+            await self.client.get_partial_messageable(target.answer_channel).send(
                 content, allowed_mentions=mentions,
                 nonce=nonce(tag) if tag is not None else None, **extra)  # type: ignore[arg-type]  # None: no nonce
         except discord.Forbidden:
             # E.g. a user-installed app: not a member of the channel, but the interaction is.
-            webhook = self._webhook(job)
+            webhook = self._webhook(target)
             if webhook is None:
                 raise
             extra.pop("reference", None)  # and no nonce: webhooks take none
@@ -375,12 +376,11 @@ def _stops(message: discord.Message, job_id: str) -> bool:
     return False
 
 
-def _reference(reply: dict[str, Any]) -> discord.MessageReference | None:
-    ref = reply.get("reference")
-    if not ref:
+def _reference(target: DiscordReply) -> discord.MessageReference | None:
+    if not target.reference:
         return None
-    return discord.MessageReference(message_id=int(ref), channel_id=int(reply["channel"]),
-                                    fail_if_not_exists=False)
+    return discord.MessageReference(message_id=int(target.reference),
+                                    channel_id=int(target.channel), fail_if_not_exists=False)
 
 
 def _footer(result: RunResult) -> str:

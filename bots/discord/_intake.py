@@ -20,6 +20,7 @@ from heavy_engine.delivery import Asking, Question
 from heavy_engine.jobs import Job
 
 from ._render import CONTENT_LIMIT, NO_MENTIONS, USAGE_HINT, thread_name
+from ._reply import DiscordReply
 
 log = logging.getLogger("heavy.discord")
 
@@ -65,13 +66,11 @@ class SlashAsking(Asking):
     async def prepare(self, question: Question) -> Question | None:
         interaction = self.interaction
         card = self.card if self.card is not None else (await interaction.original_response()).id
-        reply: dict[str, Any] = {
-            **question.reply, "card": str(card),
-            # Edits go through the interaction's webhook while its token lives (any process
-            # can, from these), then with the bot token.
-            "application_id": str(interaction.application_id),
-            "interaction_token": interaction.token, "interaction_at": time.time(),
-        }
+        # The deferred response becomes the card. Edits go through the interaction's webhook
+        # while its token lives (any process can, from these), then with the bot token.
+        reply = replace(DiscordReply.of(question), response=str(card),
+                        application_id=str(interaction.application_id),
+                        interaction_token=interaction.token, interaction_at=time.time())
         return replace(question, reply=reply)
 
 
@@ -103,23 +102,25 @@ class MessageAsking(Asking):
     async def prepare(self, question: Question) -> Question | None:
         message = self.message
         channel = message.channel
-        reply = dict(question.reply)
+        reply = DiscordReply.of(question)
         thread = question.thread
         if isinstance(channel, discord.Thread) or message.guild is None:
-            reply["reference"] = str(message.id)  # its thread or its DM: answer right there
+            # its thread or its DM: answer right there
+            reply = replace(reply, reference=str(message.id))
         else:  # a channel: start a thread from the question and work there
             try:
                 created = await message.create_thread(name=thread_name(question.text),
                                                       auto_archive_duration=1440)
-                reply["channel"] = thread = str(created.id)
+                thread = str(created.id)
+                reply = replace(reply, channel=thread)
             except discord.HTTPException as err:
                 if err.code == THREAD_ALREADY_CREATED:
                     log.info("message %s is being answered by another session", message.id)
                     return None
                 log.info("no thread for message %s (%s); answering in the channel",
                          message.id, err)
-                reply["reference"] = str(message.id)
-        self.answer_in = int(reply["channel"])
+                reply = replace(reply, reference=str(message.id))
+        self.answer_in = int(reply.channel)
         return replace(question, reply=reply, thread=thread)
 
 

@@ -103,7 +103,7 @@ class SlackAdapter:
                                     streaming=env.streaming, on_thread=self.bot.remember_thread)
         self.delivery = ReplyPipeline(services.runner, self.surface, name=PLATFORM,
                                       settings=services.settings)
-        self.bot.delivery = self.delivery
+        self.bot.delivery, self.bot.surface = self.delivery, self.surface
         bolt_log = logging.getLogger("heavy.slack.bolt")
         bolt_log.addFilter(_NO_TOKEN_NOTICE)  # the same object is only added once
         # Several workspaces: installations in the database, each answered with its token.

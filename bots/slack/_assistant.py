@@ -190,7 +190,7 @@ async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
         team=team, channel=channel, user=user, thread_ts=thread_ts, trigger_ts=None,
         text=slack_to_plain(event.get("text") or "", bot_user), dedup_key=body.get("event_id"),
         settings_channel=(viewed.get("channel_id") if viewed is not None else None) or channel,
-        context=history, reply={"asked_ts": event["ts"]})
+        context=history, asked_ts=event["ts"])
     token = context.bot_token or client.token
     question = with_files(question, event,
                           slack_policy(token, {"SLACK_API_URL": client.base_url}))

@@ -23,6 +23,7 @@ from heavy_engine.settings import AdminPolicy
 
 from ._cards import failure_text
 from ._context import ThreadHistory
+from ._delivery import SlackSurface
 from ._intake import PLATFORM, InThread
 from ._slackerr import api_error
 
@@ -51,6 +52,7 @@ class SlackBot:
     answered: OrderedDict[tuple[str, str], None] = field(default_factory=OrderedDict)
     _inflight: set[asyncio.Task[Any]] = field(default_factory=set)
     delivery: ReplyPipeline = field(init=False)  # set by the adapter, which builds both
+    surface: SlackSurface = field(init=False)  # the delivery's surface (streaming or not)
 
     def remember_thread(self, channel: str, thread_ts: str) -> None:
         self.answered[(channel, thread_ts)] = None

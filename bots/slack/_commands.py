@@ -30,6 +30,7 @@ from ._modal import (
     show_text,
     submitted_values,
 )
+from ._reply import SlackReply
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -113,7 +114,7 @@ class _Command(InThread):
             return None
         self.thread_ts = self.trigger_ts = ts = str(root["ts"])
         question = replace(question, thread=ts, dedup_key=question.dedup_key or f"cmd:{ts}",
-                           reply={**question.reply, "thread_ts": ts, "trigger_ts": ts})
+                           reply=replace(SlackReply.of(question), thread_ts=ts, trigger_ts=ts))
         return await super().prepare(question)
 
 

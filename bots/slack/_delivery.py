@@ -2,9 +2,8 @@
 written (streamed, or an edited message), the final answer and reactions. The pipeline decides
 when (`heavy_engine.delivery`); this module renders and sends.
 
-`job.reply` holds, besides the pipeline's ledger (`card`, `answer`, `parts`, `answered`), where
-to answer: `channel`, `thread_ts`, `team`, `user` and `trigger_ts` (the asking message, which
-carries the reactions; in an assistant thread there is none, and `asked_ts` is the question).
+Where to answer is the job's `SlackReply` (channel, thread, the asking message that carries the
+reactions...), read from `job.reply`; what was posted is the pipeline's `Ledger`.
 Every message posted for the job carries its `Tag` as metadata (`_tags`), which a resumed job
 looks for before posting; a streamed answer gets its tag when the stream stops.
 """
@@ -23,7 +22,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine import RunResult
-from heavy_engine.delivery import Ledger, Pace, Part, Tag, failure_sentence
+from heavy_engine.delivery import Ledger, Part, Surface, Tag, failure_sentence
 from heavy_engine.jobs import Job
 from heavy_engine.progress import ProgressState
 from heavy_engine.text import answer_body, footer, run_notes, source_links
@@ -43,6 +42,7 @@ from ._cards import (
 )
 from ._markdown import Blocks, MarkdownPlan, feedback_block
 from ._markdown import sources_block as _sources_block
+from ._reply import SlackReply
 from ._slackerr import api_error, retry_after
 from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
 from ._tags import attachment_name, metadata, tagged
@@ -84,7 +84,7 @@ class _Live:
     attached: bool = False  # an earlier attempt attached the full answer (`posted`)
 
 
-class SlackSurface:
+class SlackSurface(Surface):
     def __init__(self, client: AsyncWebClient, *, interval: float = 1.0,
                  streaming: bool = False,
                  on_thread: Callable[[str, str], None] | None = None) -> None:
@@ -96,27 +96,24 @@ class SlackSurface:
         self._live: dict[str, _Live] = {}
         self._bot_ids: dict[str, str] = {}  # workspace -> this app's bot id there (auth.test)
 
-    def pace(self, job: Job) -> Pace | None:
-        return None
-
-    async def posted(self, job: Job) -> dict[Tag, str]:
+    async def posted(self, job: Job, ledger: Ledger) -> dict[Tag, str]:
         """Slack has no idempotency key: read the thread for the job's tagged messages, and,
         when answers stream, for a stream an earlier attempt started but never recorded
         (`_tags`). That stream, or the recorded one, is stopped: the answer edits it. A file
         the job attached already is not attached again."""
-        reply = job.reply
-        asked = reply.get("trigger_ts") or reply.get("asked_ts")
-        orphan = self.streaming and not reply.get("answer") and asked
+        target = SlackReply.from_reply(job.reply)
+        asked = target.asked
+        orphan = self.streaming and not ledger.answer and asked
         found = await tagged(
-            self.client, reply["channel"], reply["thread_ts"], job.id, job.created_at,
+            self.client, target.channel, target.thread_ts, job.id, job.created_at,
             stream_after=str(asked) if orphan else None,
             bot_id=await self._bot_id(job.spec.workspace) if orphan else None)
         if found.attached:
             self._live.setdefault(job.id, _Live()).attached = True
-        live = found.tags.get(Tag.answer(job.id)) or reply.get("answer")
+        live = found.tags.get(Tag.answer(job.id)) or ledger.answer
         if live and self.streaming:
             try:
-                await self.client.chat_stopStream(channel=reply["channel"], ts=str(live),
+                await self.client.chat_stopStream(channel=target.channel, ts=str(live),
                                                   metadata=metadata(Tag.answer(job.id)))
             except SlackApiError as err:  # not a stream, or one Slack already closed
                 log.debug("stopping the stream %s of job %s: %s", live, job.id,
@@ -138,14 +135,14 @@ class SlackSurface:
     # -- the card ----------------------------------------------------------------------------
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         if self._on_thread is not None:
-            self._on_thread(reply["channel"], reply["thread_ts"])
+            self._on_thread(target.channel, target.thread_ts)
         live = self._live.setdefault(job.id, _Live())  # `posted` may have begun it
         if self.streaming and ledger.answer is None:
             live.stream = StreamedAnswer(
-                self.client, reply["channel"], thread_ts=reply["thread_ts"],
-                team=reply.get("team", ""), user=job.spec.user, interval=self.interval,
+                self.client, target.channel, thread_ts=target.thread_ts,
+                team=target.team, user=job.spec.user, interval=self.interval,
                 on_started=lambda ts: ledger.record(answer=ts),
                 metadata=metadata(Tag.answer(job.id)))
         if live.stream is not None:
@@ -173,14 +170,14 @@ class SlackSurface:
     async def _post_or_edit(self, job: Job, ledger: Ledger, tag: Tag, ts: str | None,
                             payload: Payload) -> None:
         """Edit the ledger's message `tag.key` (at `ts`), or post it and record where it went."""
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         if ts is None:
             resp = await self.client.chat_postMessage(
-                channel=reply["channel"], thread_ts=reply["thread_ts"], text=payload[0],
+                channel=target.channel, thread_ts=target.thread_ts, text=payload[0],
                 blocks=payload[1], metadata=metadata(tag))
-            await ledger.record(**{tag.key: str(resp["ts"])})
+            await ledger.record_message(tag, str(resp["ts"]))
         else:
-            await self._update(reply["channel"], ts, payload)
+            await self._update(target.channel, ts, payload)
 
     async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
         live = self._live[job.id]
@@ -231,7 +228,7 @@ class SlackSurface:
             live.stream.show(state)  # the tasks' final states; finish_live stops the stream
             if ledger.card is not None and state.result is not None:
                 try:  # the Stop beside the stream says how the run ended
-                    await self._update(job.reply["channel"], ledger.card,
+                    await self._update(SlackReply.from_reply(job.reply).channel, ledger.card,
                                        streamed_card(state.result.status))
                 except SlackApiError as err:
                     log.info("could not end the Stop of job %s: %s", job.id, api_error(err))
@@ -252,7 +249,8 @@ class SlackSurface:
             return
         for _ in range(_FINAL_TRIES):
             try:
-                await self._update(job.reply["channel"], ledger.card, card)
+                await self._update(SlackReply.from_reply(job.reply).channel, ledger.card,
+                                   card)
                 return
             except SlackApiError as err:
                 delay = retry_after(err)
@@ -261,11 +259,11 @@ class SlackSurface:
                 await asyncio.sleep(max(delay, self.interval))
 
     async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         text, blocks = queued_card(job.position, job_id=job.id, requester=job.spec.user)
         try:
             resp = await self.client.chat_postMessage(
-                channel=reply["channel"], thread_ts=reply["thread_ts"], text=text,
+                channel=target.channel, thread_ts=target.thread_ts, text=text,
                 blocks=blocks, metadata=metadata(Tag.card(job.id)))  # the note becomes the card
         except SlackApiError as err:
             log.warning("could not show the queue position: %s", api_error(err))
@@ -273,16 +271,15 @@ class SlackSurface:
         return str(resp["ts"])
 
     async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         if ledger.card is not None:
             try:
-                await self._update(reply["channel"], ledger.card, stopped_in_queue_card())
+                await self._update(target.channel, ledger.card, stopped_in_queue_card())
             except SlackApiError as err:  # e.g. the note was deleted: the reactions still change
                 log.info("could not update the queued note %s: %s", ledger.card,
                          api_error(err))
-        await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
-                    remove=True)
-        await react(self.client, reply["channel"], reply.get("trigger_ts"), STOPPED)
+        await react(self.client, target.channel, target.trigger_ts, WORKING, remove=True)
+        await react(self.client, target.channel, target.trigger_ts, STOPPED)
 
     # -- the answer --------------------------------------------------------------------------
 
@@ -326,7 +323,8 @@ class SlackSurface:
         if live is not None and live.attached:
             return
         try:
-            await attach(self.client, job.reply["channel"], job.reply["thread_ts"], markdown,
+            target = SlackReply.from_reply(job.reply)
+            await attach(self.client, target.channel, target.thread_ts, markdown,
                          attachment_name(job.id))
         except SlackApiError as err:
             log.error("attaching the answer of job %s failed: %s", job.id, api_error(err))
@@ -350,33 +348,33 @@ class SlackSurface:
         return parts
 
     async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         live = self._live.get(job.id)
         if part.text is not None and live is not None and live.plan is not None:
             if part.index == 0 and ledger.answer is not None:
                 await self._answer_turn(job)
-            await send_message(self.client, reply["channel"], reply["thread_ts"],
+            await send_message(self.client, target.channel, target.thread_ts,
                                live.plan.messages[part.index],
                                ledger.answer if part.index == 0 else None,
                                metadata=metadata(Tag.part(job.id, part.index)))
         if part.file is not None and not (live is not None and live.attached):
-            await attach(self.client, reply["channel"], reply["thread_ts"], part.file[1],
+            await attach(self.client, target.channel, target.thread_ts, part.file[1],
                          part.file[0])
 
     async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
                            state: ProgressState) -> None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         if ledger.answer is not None:
             await self._answer_turn(job)
-        await send_message(self.client, reply["channel"], reply["thread_ts"],
+        await send_message(self.client, target.channel, target.thread_ts,
                            failed_answer(state.synthesis, failure_text(result.error, job.id)),
                            ledger.answer, metadata=metadata(Tag.failure(job.id)))
 
     async def say_failed(self, job: Job, sentence: str) -> None:
-        reply = job.reply
+        target = SlackReply.from_reply(job.reply)
         try:
-            await self.client.chat_postMessage(channel=reply["channel"],
-                                               thread_ts=reply["thread_ts"],
+            await self.client.chat_postMessage(channel=target.channel,
+                                               thread_ts=target.thread_ts,
                                                text=failure_text(sentence, job.id))
         except SlackApiError:
             log.exception("could not report the failure of job %s", job.id)
@@ -387,11 +385,10 @@ class SlackSurface:
             await live.stream.cancel()
 
     async def closed(self, job: Job, result: RunResult | None) -> None:
-        reply = job.reply
-        await react(self.client, reply["channel"], reply.get("trigger_ts"), WORKING,
-                    remove=True)
+        target = SlackReply.from_reply(job.reply)
+        await react(self.client, target.channel, target.trigger_ts, WORKING, remove=True)
         final = _FAILED if result is None else _FINAL_REACTION.get(result.status, _FAILED)
-        await react(self.client, reply["channel"], reply.get("trigger_ts"), final)
+        await react(self.client, target.channel, target.trigger_ts, final)
 
     # -- helpers -----------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from heavy_engine.jobs import JobHistory
 from ._bot import SlackBot
 from ._intake import PLATFORM
 from ._markdown import FEEDBACK_ACTION, parse_feedback
+from ._reply import SlackReply
 from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
@@ -49,7 +50,7 @@ async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],
     value, job_id = parsed
     job = await bot.services.runner.get_job(job_id)
     if (job is None or job.spec.platform != PLATFORM or job.spec.workspace != team
-            or job.reply.get("channel") != channel):
+            or SlackReply.from_reply(job.reply).channel != channel):
         log.info("slack: feedback from %s for job %s not from the job's channel: ignored",
                  user, job_id)
         return

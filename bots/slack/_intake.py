@@ -14,6 +14,7 @@ from heavy_engine.jobs import Job
 
 from ._delivery import WORKING, react
 from ._markdown import safe_mrkdwn
+from ._reply import SlackReply
 
 if TYPE_CHECKING:
     from ._bot import SlackBot
@@ -23,11 +24,11 @@ PLATFORM = "slack"
 
 def slack_question(*, team: str, channel: str, user: str, text: str, thread_ts: str,
                    trigger_ts: str | None, dedup_key: str | None,
-                   settings_channel: str | None = None, **fields: Any) -> Question:
+                   settings_channel: str | None = None, asked_ts: str | None = None,
+                   **fields: Any) -> Question:
     """A Slack question answered in `thread_ts` of `channel` (the reply target)."""
-    reply: dict[str, Any] = {"channel": channel, "thread_ts": thread_ts, "team": team,
-                             "user": user, "trigger_ts": trigger_ts}
-    reply.update(fields.pop("reply", {}))
+    reply = SlackReply(channel=channel, thread_ts=thread_ts, team=team, user=user,
+                       trigger_ts=trigger_ts, asked_ts=asked_ts)
     return Question(platform=PLATFORM, workspace=team, channel=settings_channel or channel,
                     user=user, text=text, reply=reply, thread=thread_ts, dedup_key=dedup_key,
                     **fields)
@@ -46,11 +47,12 @@ class InThread(Asking):
     triggering message while the job waits for its card."""
 
     def __init__(self, bot: SlackBot, question: Question) -> None:
+        target = SlackReply.of(question)
         self.bot = bot
-        self.channel = str(question.reply["channel"])
+        self.channel = target.channel
         self.user = question.user
         self.thread_ts: str | None = question.thread
-        self.trigger_ts: str | None = question.reply.get("trigger_ts")
+        self.trigger_ts: str | None = target.trigger_ts
         self._working: asyncio.Future[None] | None = None
 
     async def refuse(self, sentence: str) -> None:
@@ -62,7 +64,7 @@ class InThread(Asking):
 
     async def prepare(self, question: Question) -> Question | None:
         # A streamed run shows its own progress at once: the ⏳ reaction is for the card.
-        streamed = getattr(self.bot.delivery.surface, "streaming", False)
+        streamed = self.bot.surface.streaming
         self._working = asyncio.ensure_future(react(
             self.bot.client, self.channel, None if streamed else self.trigger_ts, WORKING))
         return question

@@ -31,6 +31,7 @@ from heavy_engine import Done, Run
 from heavy_engine.jobs import Delivery, Job
 
 from ._installs import DbInstallationStore
+from ._reply import SlackReply
 
 log = logging.getLogger("heavy.slack")
 
@@ -109,8 +110,9 @@ class WorkspaceDelivery:
         self.store = store
 
     async def deliver(self, job: Job, run: Run) -> None:
-        team = str(job.reply.get("team") or job.spec.workspace or "")
-        enterprise = job.reply.get("enterprise") or None
+        target = SlackReply.from_reply(job.reply)
+        team = target.team or job.spec.workspace or ""
+        enterprise = target.enterprise
         bot = await self.store.async_find_bot(enterprise_id=enterprise, team_id=team or None)
         if bot is None:
             # Uninstalled while the job waited: nothing can be posted there. Following the run

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..attachments import Attachment, HostPolicy, fetch_attachments
 from ..help import help_text
 from ..jobs import Job, JobSpec, may_ask
+from ._ledger import ReplyTarget, addressing
 
 if TYPE_CHECKING:
     from ._pipeline import ReplyPipeline
@@ -51,7 +52,7 @@ class Question:
     channel: str  # the settings scope: the channel whose settings apply
     user: str
     text: str
-    reply: Mapping[str, Any]  # where to answer (the platform's reply target)
+    reply: ReplyTarget  # where to answer (the platform's typed reply target)
     thread: str | None = None
     dedup_key: str | None = None
     flags: Mapping[str, Any] = field(default_factory=dict)
@@ -128,7 +129,7 @@ async def ask(pipeline: ReplyPipeline, question: Question, asking: Asking) -> Jo
     spec = JobSpec(
         platform=prepared.platform, workspace=prepared.workspace, channel=prepared.channel,
         user=prepared.user, question=prepared.text, thread=prepared.thread, context=context,
-        flags=dict(prepared.flags), reply=dict(prepared.reply), dedup_key=prepared.dedup_key,
+        flags=dict(prepared.flags), reply=addressing(prepared.reply), dedup_key=prepared.dedup_key,
         roles=list(prepared.roles), attachments=attachments)
     job = await pipeline.submit(spec, asking.refuse)
     if job is not None:

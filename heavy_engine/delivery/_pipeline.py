@@ -4,9 +4,10 @@ The steps are the same everywhere: post a progress card (or reuse the queued not
 run at the platform's pace, write the final card, post the answer in parts that resume after a
 restart, mark the job answered. Every message it posts carries its `Tag`, and a resumed job
 first adopts what a killed attempt posted but never recorded, so nothing is posted twice.
-Each platform supplies a `Surface`: render-and-send calls, nothing else. Everything the
-pipeline needs is in the job record (`job.reply`, `job.stopped_by`, `job.attempts`), so any
-process holding the record can deliver the job.
+Each platform supplies a `Surface`: render-and-send calls (a small core every platform writes,
+plus optional `Capabilities` with defaults), nothing else. Everything the pipeline needs is in
+the job record (`job.reply`, `job.stopped_by`, `job.attempts`), so any process holding the
+record can deliver the job.
 """
 
 from __future__ import annotations
@@ -49,21 +50,52 @@ class Part:
     footer: str | None = None  # for platforms that show it apart from the text
 
 
-class Surface(Protocol):
-    """What a platform supplies: how to render and send; the pipeline decides when."""
-
-    interval: float  # seconds between two progress updates
-    tick: float  # redraw at least this often, so elapsed times move
+class Capabilities(Protocol):
+    """What a platform may add to the core of its `Surface`. Each default says the platform
+    has no such thing, so a surface that subclasses `Surface` overrides only what applies."""
 
     def pace(self, job: Job) -> Pace | None:
         """An extra gate before each progress update (None: the interval is enough)."""
-        ...
+        return None
 
-    async def posted(self, job: Job) -> Mapping[Tag, str]:
+    async def posted(self, job: Job, ledger: Ledger) -> Mapping[Tag, str]:
         """The messages (tag -> id) an earlier attempt of `job` posted here. Asked only when
         the job is resumed; empty when the platform's posts are idempotent already (each post
         carries its tag as an idempotency key)."""
-        ...
+        return {}
+
+    async def finish_live(self, job: Job, ledger: Ledger, result: RunResult,
+                          state: ProgressState) -> bool:
+        """End a live answer in place (a stream); True when nothing more needs posting."""
+        return False
+
+    async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
+        """Say the job waits at `job.position`; the id of the message that says it (None:
+        nothing is shown)."""
+        return None
+
+    async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
+        """A queued job was stopped: no run will ever edit its note."""
+        return None
+
+    async def closed(self, job: Job, result: RunResult | None) -> None:
+        """The job is over here (reactions...); `result` None when the delivery crashed."""
+        return None
+
+    async def release(self, job: Job) -> None:
+        """Drop what this process holds for the job (workers, caches), whatever happened."""
+        return None
+
+
+class Surface(Capabilities, Protocol):
+    """What a platform supplies: how to render and send; the pipeline decides when.
+
+    The members below are the core every platform implements; the `Capabilities` it inherits
+    have defaults. A platform's surface subclasses `Surface` (so mypy refuses one that misses a
+    core member) and overrides the capabilities it has."""
+
+    interval: float  # seconds between two progress updates
+    tick: float  # redraw at least this often, so elapsed times move
 
     async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
         """Post the progress card unless `ledger.card` exists; record it; set up the rest
@@ -75,11 +107,6 @@ class Surface(Protocol):
         ...
 
     async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None: ...
-
-    async def finish_live(self, job: Job, ledger: Ledger, result: RunResult,
-                          state: ProgressState) -> bool:
-        """End a live answer in place (a stream); True when nothing more needs posting."""
-        ...
 
     def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
         """The answer's parts, or None when the run has no answer to post."""
@@ -94,22 +121,6 @@ class Surface(Protocol):
 
     async def say_failed(self, job: Job, sentence: str) -> None:
         """One sentence with the job id as reference; must not raise."""
-        ...
-
-    async def closed(self, job: Job, result: RunResult | None) -> None:
-        """The job is over here (reactions...); `result` None when the delivery crashed."""
-        ...
-
-    async def release(self, job: Job) -> None:
-        """Drop what this process holds for the job (workers, caches), whatever happened."""
-        ...
-
-    async def show_queued(self, job: Job, ledger: Ledger) -> str | None:
-        """Say the job waits at `job.position`; the id of the message that says it."""
-        ...
-
-    async def stopped_in_queue(self, job: Job, ledger: Ledger) -> None:
-        """A queued job was stopped: no run will ever edit its note."""
         ...
 
 
@@ -236,12 +247,12 @@ class ReplyPipeline:
         state = ProgressState(question=job.spec.question)
         follower = Follower(run, state, interval=surface.interval, tick=surface.tick,
                             pace=surface.pace(job))
-        found = await self._posted(job)
+        found = await self._posted(job, ledger)
         with self._hold(job.id) as lock:
             async with lock:  # a queued note on its way becomes the card
                 for tag in (Tag.card(job.id), Tag.answer(job.id)):
-                    if job.reply.get(tag.key) is None and tag in found:
-                        await ledger.record(**{tag.key: found[tag]})
+                    if ledger.message(tag) is None and tag in found:
+                        await ledger.record_message(tag, found[tag])
                 await surface.open(job, ledger, state)
         follower.sent()
         async with contextlib.aclosing(follower.turns()) as turns:
@@ -265,12 +276,12 @@ class ReplyPipeline:
         await ledger.record(answered=True)
         await surface.closed(job, result)
 
-    async def _posted(self, job: Job) -> Mapping[Tag, str]:
+    async def _posted(self, job: Job, ledger: Ledger) -> Mapping[Tag, str]:
         """What a killed attempt posted without recording it: adopted, never posted again."""
         if job.attempts <= 1:
             return {}  # a first attempt has nothing to find
         try:
-            return await self.surface.posted(job)
+            return await self.surface.posted(job, ledger)
         except Exception as err:  # post as before: a duplicate at worst, never no answer
             log.warning("looking for the earlier posts of job %s failed: %s", job.id, err)
             return {}

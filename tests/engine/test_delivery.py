@@ -1,5 +1,6 @@
 """The reply pipeline without a platform: the plan, the follower's pace, the ledger's resume,
-the queued note becoming the card, and the Stop rule."""
+the queued note becoming the card, the Stop rule, the ledger's keys beside a platform's reply
+target, and a surface with only the core."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from heavy_engine.delivery import (
     AnswerLimits,
     Follower,
     Ledger,
+    LedgerState,
     Part,
     ReplyPipeline,
+    Surface,
     failure_sentence,
     may_stop,
     plan_answer,
@@ -255,3 +258,92 @@ async def test_the_queued_note_becomes_the_card_and_a_stop_there_ends_it() -> No
     assert surface.sent == ["queued 2"] and job.reply["card"] == "m1"
     assert await pipeline.stop(job.id, by="U2")
     assert surface.sent[-1] == "stopped in queue" and job.stopped_by == "U2"
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ({}, LedgerState()),  # nothing recorded yet
+    ({"channel": "C1", "thread": "t1", "mention": True}, LedgerState()),  # addressing only
+    ({"channel": "C1", "card": 17, "parts": "2"}, LedgerState(card="17", parts=2)),  # loose types
+    ({"card": "m1", "answer": "m2", "parts": 3, "answered": True},
+     LedgerState("m1", "m2", 3, answered=True)),  # everything recorded
+])
+def test_the_ledger_reads_only_its_own_keys(reply: dict[str, Any],
+                                            expected: LedgerState) -> None:
+    assert Ledger(_job(reply), Runner(_job()).save_reply).state == expected
+
+
+@dataclass(frozen=True)
+class Target:
+    """A platform's reply target, as plain keys."""
+
+    values: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+async def test_a_new_target_replaces_the_addressing_and_keeps_the_ledger() -> None:
+    job = _job({"channel": "C1", "make_thread": True, "card": "m1", "parts": 1})
+    runner = Runner(job)
+    await Ledger(job, runner.save_reply).retarget(Target({"channel": "C1", "thread": "t1"}))
+    assert job.reply == {"channel": "C1", "thread": "t1", "card": "m1", "parts": 1}
+    assert runner.saved == [job.reply]  # saved at once
+
+
+async def test_a_target_may_not_write_the_ledgers_keys() -> None:
+    job = _job({"channel": "C1"})
+    runner = Runner(job)
+    with pytest.raises(ValueError, match=r"ledger's keys \['card'\]"):
+        await Ledger(job, runner.save_reply).retarget(Target({"channel": "C1", "card": "m9"}))
+    assert job.reply == {"channel": "C1"} and runner.saved == []
+
+
+class CoreOnly(Surface):
+    """A platform with only the core: every capability is the default."""
+
+    interval = 0.0
+    tick = 5.0
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def open(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
+        if ledger.card is None:
+            await ledger.record(card="c1")
+
+    async def progress(self, job: Job, ledger: Ledger, state: ProgressState) -> float | None:
+        return None
+
+    async def final_card(self, job: Job, ledger: Ledger, state: ProgressState) -> None:
+        self.sent.append("final card")
+
+    def answer_parts(self, job: Job, result: RunResult) -> list[Part] | None:
+        return [Part(0, result.answer, last=True)] if result.answer else None
+
+    async def send_part(self, job: Job, ledger: Ledger, part: Part) -> None:
+        self.sent.append(part.text or "")
+
+    async def send_failure(self, job: Job, ledger: Ledger, result: RunResult,
+                           state: ProgressState) -> None:
+        self.sent.append("failed")
+
+    async def say_failed(self, job: Job, sentence: str) -> None:
+        self.sent.append(sentence)
+
+
+async def test_a_surface_with_only_the_core_queues_and_delivers() -> None:
+    job = _job()
+    job.attempts = 2  # resumed: the pipeline asks what was posted before (nothing, here)
+    surface, runner = CoreOnly(), Runner(job)
+    pipeline = ReplyPipeline(runner, surface, name="test")  # type: ignore[arg-type]
+
+    async def refuse(sentence: str) -> None:
+        raise AssertionError(sentence)
+
+    assert await pipeline.submit(job.spec, refuse) is job and job.position == 2
+    assert job.reply == {}  # no queued note to show, so none recorded
+    run = _run()
+    run.emit(Done(result=_result()))
+    await pipeline.deliver(job, run)
+    assert surface.sent == ["final card", "The answer."]
+    assert job.reply == {"card": "c1", "parts": 1, "answered": True}
