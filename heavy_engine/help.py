@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from .attachments import AttachmentLimits, size_text
 from .conversations import MAX_CHARS, MAX_MESSAGES
-from .core._config import HeavyConfig
-
-MAX_AGENTS = 16
+from .core._config import MAX_AGENTS, HeavyConfig
 
 
 def help_text(config: HeavyConfig, *, limits: AttachmentLimits | None = None,
@@ -72,3 +70,5 @@ def _budgets(config: HeavyConfig) -> str:
     if limits.daily_cost_per_workspace is not None:
         parts.append(f"${limits.daily_cost_per_workspace:,.2f} per workspace")
     return ", ".join(parts)
+
+__all__ = ["help_text"]

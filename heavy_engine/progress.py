@@ -123,3 +123,5 @@ class ProgressState:
         return {"starting": "Starting", "decomposing": "Planning sub-questions",
                 "researching": "Researching", "synthesising": "Writing the answer",
                 "done": "Done"}.get(self.phase, self.phase)
+
+__all__ = ["AgentProgress", "ProgressState"]

@@ -182,3 +182,5 @@ def sources_text(result: RunResult, limit: int = 10) -> str:
 def run_notes(result: RunResult) -> list[str]:
     """Short notes to show under an answer: agents lost, quorum cut-offs, a budget stop."""
     return list(dict.fromkeys(result.notes))
+
+__all__ = ["answer_body", "footer", "run_notes", "source_links", "sources_text", "split_markdown", "transcript"]

@@ -13,6 +13,25 @@ import types
 import pytest
 
 PUBLIC = {
+    "bots.discord": ["DiscordAdapter", "DiscordOptions", "create_adapter", "intents"],
+    "bots.slack": ["EVENTS_PATH", "SlackAdapter", "SlackEnv", "create_adapter", "slack_env"],
+    "heavy_engine.attachments": [
+        "Attachment", "AttachmentLimits", "Attachments", "DISCORD_CDN_HOSTS", "Document",
+        "HostPolicy", "Image", "SLACK_FILE_HOSTS", "accepts_images", "attachment_notes",
+        "discord_policy", "fetch_attachments", "image_parts_for", "kind_of", "prompt_context",
+        "run_models", "size_text", "slack_policy", "unseen_image_notes", "with_images",
+    ],
+    "heavy_engine.conversations": [
+        "ACTIONS", "Action", "CHAIN_HEADER", "ChatMessage", "DM_HEADER", "MAX_CHARS",
+        "MAX_EXCHANGES", "MAX_MESSAGES", "MAX_MESSAGE_CHARS", "conversation_context",
+        "dm_context", "follow_up", "recent_exchanges", "reply_chain_context",
+    ],
+    "heavy_engine.help": ["help_text"],
+    "heavy_engine.progress": ["AgentProgress", "ProgressState"],
+    "heavy_engine.text": [
+        "answer_body", "footer", "run_notes", "source_links", "sources_text", "split_markdown",
+        "transcript",
+    ],
     "heavy_engine": [
         "Accepted", "AgentFinished", "AgentOverride", "AgentRevised", "AgentStarted", "AgentSummary",
         "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
@@ -60,6 +79,7 @@ PUBLIC = {
     ],
     "heavy_engine.jobs": [
         "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
+        "Exchange", "answered",
         "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec", "JobStatus",
         "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
     ],

@@ -14,6 +14,6 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import discord  # noqa: F401
 
-from ._adapter import DiscordAdapter, DiscordOptions, create_adapter, intents
+from ._wiring import DiscordAdapter, DiscordOptions, create_adapter, intents
 
 __all__ = ["DiscordAdapter", "DiscordOptions", "create_adapter", "intents"]

@@ -10,8 +10,8 @@ import logging
 
 from heavy_engine.jobs import Services
 
-from ._adapter import EVENTS_PATH, SlackAdapter
 from ._env import SlackEnv, slack_env
+from ._wiring import EVENTS_PATH, SlackAdapter
 
 log = logging.getLogger("heavy.slack")
 

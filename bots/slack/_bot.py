@@ -21,11 +21,11 @@ from heavy_engine.delivery import Question, ReplyPipeline
 from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import AdminPolicy
 
-from ._cards import failure_text
 from ._context import ThreadHistory
-from ._delivery import SlackSurface
 from ._intake import PLATFORM, InThread
+from ._render import failure_text
 from ._slackerr import api_error
+from ._surface import SlackSurface
 
 log = logging.getLogger("heavy.slack")
 

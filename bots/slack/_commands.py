@@ -16,9 +16,7 @@ from slack_sdk.errors import SlackApiError
 from heavy_engine.delivery import Question, shorten
 from heavy_engine.settings import Scope, SettingsConflict, SettingsRefused
 
-from . import _home
 from ._bot import SlackBot, reference
-from ._cards import failure_text, shorten_safe
 from ._intake import PLATFORM, InThread, slack_question
 from ._markdown import safe_mrkdwn
 from ._modal import (
@@ -30,8 +28,10 @@ from ._modal import (
     show_text,
     submitted_values,
 )
+from ._render import failure_text, shorten_safe
 from ._reply import SlackReply
 from ._slackerr import api_error
+from .native import _home
 
 log = logging.getLogger("heavy.slack")
 

@@ -19,8 +19,8 @@ from heavy_engine.conversations import Action, follow_up
 from heavy_engine.settings import Scope
 
 from ._bot import SlackBot
-from ._cards import DEEPER_ACTION, REGENERATE_ACTION
 from ._intake import PLATFORM, slack_question
+from ._render import DEEPER_ACTION, REGENERATE_ACTION
 
 _ACTIONS: dict[str, Action] = {REGENERATE_ACTION: "regenerate", DEEPER_ACTION: "deeper"}
 MAX_VALUE = 100  # job ids are short; anything longer is not ours

@@ -12,9 +12,9 @@ from heavy_engine.attachments import Attachment, HostPolicy
 from heavy_engine.delivery import Asking, Question
 from heavy_engine.jobs import Job
 
-from ._delivery import WORKING, react
 from ._markdown import safe_mrkdwn
 from ._reply import SlackReply
+from ._surface import WORKING, react
 
 if TYPE_CHECKING:
     from ._bot import SlackBot

@@ -7,10 +7,8 @@ keeps its last exchanges without a single API call. Read only; the runner writes
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from ..db import Database
-from ..db._job_tables import JobRow
+from ..jobs import answered
 from ._context import ChatMessage
 
 MAX_EXCHANGES = 10  # question + answer pairs: 20 messages, the context's bound
@@ -22,18 +20,10 @@ async def recent_exchanges(
 ) -> list[ChatMessage]:
     """The last `limit` answered questions in a channel (or one thread of it), oldest first,
     each as the user's question then heavy's answer."""
-    query = select(JobRow.question, JobRow.answer, JobRow.created_at, JobRow.finished_at).where(
-        JobRow.platform == platform, JobRow.workspace == workspace, JobRow.channel == channel,
-        JobRow.status == "done", JobRow.answer.is_not(None))
-    if thread is not None:
-        query = query.where(JobRow.thread == thread)
-    query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(max(limit, 0))
-    async with db.session() as session:
-        rows = (await session.execute(query)).all()
     out: list[ChatMessage] = []
-    for question, answer, created, finished in reversed(rows):
-        asked = created.timestamp()
-        answered = max(finished.timestamp() if finished else asked, asked + 1e-6)
-        out.append(ChatMessage(question, f"{asked:.6f}"))
-        out.append(ChatMessage(answer or "", f"{answered:.6f}", is_bot=True))
+    for past in await answered(db, platform, workspace, channel, thread=thread, limit=limit):
+        asked = past.asked_at.timestamp()
+        done = past.answered_at.timestamp() if past.answered_at else asked
+        out.append(ChatMessage(past.question, f"{asked:.6f}"))
+        out.append(ChatMessage(past.answer, f"{max(done, asked + 1e-6):.6f}", is_bot=True))
     return out

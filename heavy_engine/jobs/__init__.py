@@ -22,7 +22,7 @@ from ._contract import (
     RejectReason,
     Services,
 )
-from ._history import BudgetLeft, JobHistory, PastJob
+from ._history import BudgetLeft, Exchange, JobHistory, PastJob, answered
 from ._runner import DurableRunner
 from ._store import JobStore
 from ._views import job_view
@@ -35,6 +35,7 @@ __all__ = [
     "ConfigResolver",
     "Delivery",
     "DurableRunner",
+    "Exchange",
     "Job",
     "JobHistory",
     "JobRejected",
@@ -45,6 +46,7 @@ __all__ = [
     "PastJob",
     "RejectReason",
     "Services",
+    "answered",
     "job_view",
     "may_ask",
 ]

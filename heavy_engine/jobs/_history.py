@@ -1,5 +1,6 @@
 """Read-only views of the job history for front ends: a user's recent questions and what is
-left of today's budget. (App Home in Slack; anything else that shows "your questions".)"""
+left of today's budget (App Home in Slack; anything else that shows "your questions"), and a
+conversation's answered questions (`answered`: its memory, read by `conversations`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,30 @@ class BudgetLeft:
     scope: str  # "workspace" | "channel"
     tokens: int | None
     cost_usd: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """An answered question: what was asked, the answer, and when each was written."""
+
+    question: str
+    answer: str
+    asked_at: datetime
+    answered_at: datetime | None
+
+
+async def answered(db: Database, platform: str, workspace: str, channel: str, *,
+                   thread: str | None = None, limit: int = 10) -> list[Exchange]:
+    """The last `limit` answered questions in a channel (or one thread of it), oldest first."""
+    query = select(JobRow.question, JobRow.answer, JobRow.created_at, JobRow.finished_at).where(
+        JobRow.platform == platform, JobRow.workspace == workspace, JobRow.channel == channel,
+        JobRow.status == "done", JobRow.answer.is_not(None))
+    if thread is not None:
+        query = query.where(JobRow.thread == thread)
+    query = query.order_by(JobRow.created_at.desc(), JobRow.id.desc()).limit(max(limit, 0))
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    return [Exchange(q, a or "", created, finished) for q, a, created, finished in reversed(rows)]
 
 
 class JobHistory:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bots.discord._delivery import DiscordSurface
 from bots.discord._render import FIELD_VALUE_LIMIT, sources_embed
+from bots.discord._surface import DiscordSurface
 from heavy_engine import RunResult
 from heavy_engine.core._sources import Source, sources_section
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bots.discord import _adapter
+from bots.discord import _wiring
 
 from .conftest import Stack
 from .helpers import (
@@ -77,7 +77,7 @@ async def test_a_slow_cancel_still_answers_the_press_in_time(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Discord fails a press not answered within 3 s; cancelling may wait on the database.
-    monkeypatch.setattr(_adapter, "STOP_ACK_WITHIN", 0.1)
+    monkeypatch.setattr(_wiring, "STOP_ACK_WITHIN", 0.1)
     cancel = stack.runner.cancel
 
     async def slow_cancel(job_id: str, *, by: str | None = None) -> bool:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bots.slack import create_adapter, slack_env
-from bots.slack._actions import parse_stop_value
 from bots.slack._answer import plan_answer
-from bots.slack._cards import (
+from bots.slack._context import format_thread
+from bots.slack._render import (
     failed_answer,
     failure_text,
     partial_answer,
@@ -19,7 +19,7 @@ from bots.slack._cards import (
     queued_card,
     shorten_safe,
 )
-from bots.slack._context import format_thread
+from bots.slack._stop import parse_stop_value
 from heavy_engine import (
     AgentFinished,
     AgentStarted,

@@ -10,7 +10,7 @@ from heavy_engine.jobs import JobHistory
 
 from .conftest import MakeSlack, Slack
 from .fake_slack import BOT_USER, TEAM
-from .test_home import _home, _texts
+from .native.test_home import _home, _texts
 from .test_mentions import MENTION_TS, mention
 
 

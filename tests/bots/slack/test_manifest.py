@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from bots.slack._assistant import suggested_prompts
 from bots.slack._commands import ASK_COMMAND, CONFIG_COMMAND
-from bots.slack._oauth import BOT_SCOPES, REDIRECT_PATH
 from bots.slack._shortcut import CALLBACK_ID as SHORTCUT_ID
+from bots.slack.native._assistant import suggested_prompts
+from bots.slack.native._oauth import BOT_SCOPES, REDIRECT_PATH
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "deploy" / "slack-manifest.yaml"

@@ -82,7 +82,7 @@ async def test_a_deeply_nested_stop_value_is_a_polite_no(slack: Slack) -> None:
 
 async def test_home_edit_for_another_workspace_opens_nothing(slack: Slack) -> None:
     # An admin here forges the Edit button's value to read another workspace's settings.
-    from .test_home import edit_click
+    from .native.test_home import edit_click
 
     slack.fake.users["U0ADMIN"] = {"is_admin": True}
     for value in (json.dumps({"t": "T0OTHER", "o": "D0ADMIN"}), "[" * 50_000):

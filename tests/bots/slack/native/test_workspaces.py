@@ -13,14 +13,14 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
 
-from bots.slack._installs import SlackInstall, TokenCipher
-from bots.slack._oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
+from bots.slack.native._installs import SlackInstall, TokenCipher
+from bots.slack.native._oauth import BOT_SCOPES, INSTALL_PATH, REDIRECT_PATH
 
-from .conftest import MakeSlack, Slack
-from .fake_slack import BOT_USER, TEAM
-from .test_feedback import feedback_click
+from ..conftest import MakeSlack, Slack
+from ..fake_slack import BOT_USER, TEAM
+from ..test_feedback import feedback_click
+from ..test_mentions import MENTION_TS, mention
 from .test_home import home_opened
-from .test_mentions import MENTION_TS, mention
 
 CLIENT = ("1111.2222", "client-secret-never-real")
 SECOND = "T0SECOND"

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack._stream import StreamedAnswer, open_fence, sendable, stream_safe
+from bots.slack.native._stream import StreamedAnswer, open_fence, sendable, stream_safe
 from heavy_engine import Engine
 from heavy_engine.testing import FakeLLM, fake_config, slow_reply, text_reply, tool_call_reply
 
-from .conftest import TOKEN, MakeSlack, Slack
-from .fake_slack import TEAM, FakeSlack
-from .test_delivery import stop_click
-from .test_mentions import MENTION_TS, mention
-from .test_sources import fetch_engine  # noqa: F401 (a fixture)
+from ..conftest import TOKEN, MakeSlack, Slack
+from ..fake_slack import TEAM, FakeSlack
+from ..test_delivery import stop_click
+from ..test_mentions import MENTION_TS, mention
+from ..test_sources import fetch_engine  # noqa: F401 (a fixture)
 
 WJ = "\u2060"
 

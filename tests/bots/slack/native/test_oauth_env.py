@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.slack import slack_env
-from bots.slack._oauth import authorize_url
+from bots.slack.native._oauth import authorize_url
 
 KEY = "x" * 43 + "="
 OAUTH = {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "shh-never-real",

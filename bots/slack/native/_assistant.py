@@ -24,12 +24,12 @@ from heavy_engine.attachments import slack_policy
 from heavy_engine.delivery import Question
 from heavy_engine.jobs import Job
 
-from ._bot import SlackBot
-from ._incoming import slack_to_plain
+from .._bot import SlackBot
+from .._incoming import slack_to_plain
+from .._intake import InThread, slack_question, with_files
+from .._markdown import safe_mrkdwn
+from .._slackerr import api_error
 from ._installs import DbThreadContextStore
-from ._intake import InThread, slack_question, with_files
-from ._markdown import safe_mrkdwn
-from ._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 

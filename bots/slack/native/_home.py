@@ -18,11 +18,11 @@ from heavy_engine import HeavyConfig
 from heavy_engine.jobs import BudgetLeft, JobHistory, PastJob
 from heavy_engine.settings import Scope
 
-from ._bot import SlackBot
-from ._intake import PLATFORM
-from ._markdown import safe_mrkdwn
-from ._modal import ModalTarget, config_modal
-from ._slackerr import api_error
+from .._bot import SlackBot
+from .._intake import PLATFORM
+from .._markdown import safe_mrkdwn
+from .._modal import ModalTarget, config_modal
+from .._slackerr import api_error
 
 log = logging.getLogger("heavy.slack")
 

@@ -16,7 +16,7 @@ from slack_sdk.models.messages.chunk import PlanUpdateChunk, TaskUpdateChunk
 
 from heavy_engine.progress import AgentProgress, ProgressState
 
-from ._markdown import neutralise
+from .._markdown import neutralise
 
 TITLE_CHARS = 150
 DETAIL_CHARS = 200

@@ -27,27 +27,23 @@ from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.jobs import Services
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
-from . import (
-    _actions,
-    _assistant,
-    _commands,
-    _feedback,
-    _followups,
-    _home,
-    _shortcut,
-    _triggers,
-    _verify,
-)
+from . import _commands, _feedback, _followups, _shortcut, _stop, _triggers, _verify
 from ._admin import SlackAdmins
 from ._bot import SlackBot, reference
 from ._context import ThreadHistory
-from ._delivery import SlackSurface
 from ._env import SlackEnv
-from ._installs import DbInstallationStore, DbOAuthStateStore, DbThreadContextStore, TokenCipher
 from ._intake import PLATFORM
-from ._oauth import OAuthRoutes, oauth_settings
+from ._surface import SlackSurface
 from ._verify import signed
-from ._workspaces import (
+from .native import _assistant, _home
+from .native._installs import (
+    DbInstallationStore,
+    DbOAuthStateStore,
+    DbThreadContextStore,
+    TokenCipher,
+)
+from .native._oauth import OAuthRoutes, oauth_settings
+from .native._workspaces import (
     WorkspaceClient,
     WorkspaceDelivery,
     bind_request_token,
@@ -131,7 +127,7 @@ class SlackAdapter:
         _assistant.register(self.app, self.bot, self.assistant_threads)
         _triggers.register(self.app, self.bot)
         _commands.register(self.app, self.bot)
-        _actions.register(self.app, self.bot)
+        _stop.register(self.app, self.bot)
         _followups.register(self.app, self.bot)  # Regenerate / Go deeper
         _home.register(self.app, self.bot)
         _shortcut.register(self.app, self.bot)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bots.slack._assistant import (
+from bots.slack.native._assistant import (
     GREETING,
     LOADING,
     status_text,
@@ -15,9 +15,9 @@ from bots.slack._assistant import (
 )
 from heavy_engine.settings import Scope
 
-from .conftest import MakeSlack, Slack, simulated_config
-from .fake_slack import BOT_USER, TEAM
-from .test_mentions import mention
+from ..conftest import MakeSlack, Slack, simulated_config
+from ..fake_slack import BOT_USER, TEAM
+from ..test_mentions import mention
 
 DM = "D0ALICE"
 THREAD = "1700000500.000100"

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from bots.slack._home import EDIT_ACTION, budget_text, job_line
 from bots.slack._modal import CALLBACK_ID
+from bots.slack.native._home import EDIT_ACTION, budget_text, job_line
 from heavy_engine.jobs import BudgetLeft, PastJob
 
-from .conftest import MakeSlack, Slack, simulated_config
-from .fake_slack import BOT_USER, TEAM
-from .test_commands import modal_submission
-from .test_mentions import mention
+from ..conftest import MakeSlack, Slack, simulated_config
+from ..fake_slack import BOT_USER, TEAM
+from ..test_commands import modal_submission
+from ..test_mentions import mention
 
 
 def _texts(view: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""A run's agents as Slack task chunks (bots/slack/_tasks.py). Pure functions."""
+"""A run's agents as Slack task chunks (bots/slack/native/_tasks.py). Pure functions."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bots.slack._tasks import changed_chunks, sources_task, task_chunk, task_chunks, urls_in
+from bots.slack.native._tasks import changed_chunks, sources_task, task_chunk, task_chunks, urls_in
 from heavy_engine.progress import AgentProgress, ProgressState
 
-from .fake_slack import FakeSlack
+from ..fake_slack import FakeSlack
 
 WJ = "\u2060"
 

@@ -28,7 +28,9 @@ from heavy_engine.progress import ProgressState
 from heavy_engine.text import answer_body, footer, run_notes, source_links
 
 from ._answer import attach, plan_answer, send_message
-from ._cards import (
+from ._markdown import Blocks, MarkdownPlan, feedback_block
+from ._markdown import sources_block as _sources_block
+from ._render import (
     answer_actions,
     failed_answer,
     failure_text,
@@ -40,13 +42,11 @@ from ._cards import (
     streamed_card,
     streaming_card,
 )
-from ._markdown import Blocks, MarkdownPlan, feedback_block
-from ._markdown import sources_block as _sources_block
 from ._reply import SlackReply
 from ._slackerr import api_error, retry_after
-from ._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
 from ._tags import attachment_name, metadata, tagged
-from ._tasks import sources_task
+from .native._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
+from .native._tasks import sources_task
 
 log = logging.getLogger("heavy.slack")
 

@@ -26,18 +26,14 @@ from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.attachments import Attachment, discord_policy
 from heavy_engine.conversations import (
     Action,
-    ChatMessage,
-    dm_context,
     follow_up,
-    reply_chain_context,
 )
 from heavy_engine.delivery import ContextReader, Question, ReplyPipeline, StopOutcome, shorten
 from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import Scope
-from heavy_engine.text import transcript
 
 from ._commands import build_tree
-from ._delivery import ChannelPacer, DiscordSurface
+from ._context import DiscordHistory
 from ._followups import answer_views, follow_up_button
 from ._guard import MALFORMED, guard_parsers
 from ._intake import ButtonAsking, MessageAsking, SlashAsking
@@ -45,12 +41,10 @@ from ._render import NO_MENTIONS, strip_bot_mention
 from ._reply import DiscordReply
 from ._settings import PLATFORM, ConfigCommands, policy
 from ._stop import stop_button, stop_views
+from ._surface import ChannelPacer, DiscordSurface
 
 log = logging.getLogger("heavy.discord")
 
-HISTORY_LIMIT = 25
-DM_HISTORY_LIMIT = 40  # messages read from a DM; `dm_context` keeps the last 20 / 6,000 chars
-CHAIN_LIMIT = 10  # replied-to messages followed up a reply chain
 # Errors a malformed or out-of-date command causes before any of our code runs.
 _NOT_OURS = (CommandNotFound, CommandSignatureMismatch, TransformerError)
 STOP_ACK_WITHIN = 2.0  # seconds a Stop press waits for the cancel before deferring
@@ -190,6 +184,7 @@ class DiscordAdapter:
                      **shards)
         self.client: discord.Client = client
         self.tree = build_tree(self.client, services.config, self, ConfigCommands(services))
+        self.history = DiscordHistory(self.client, self._me)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
         self.stop_button = stop_button(self.on_stop)
         self.follow_up_button = follow_up_button(self.on_follow_up)
@@ -292,7 +287,7 @@ class DiscordAdapter:
         if isinstance(channel, discord.Thread):
             settings_channel, thread = str(channel.parent_id), str(channel.id)
             if channel.owner_id == self._me():
-                context = functools.partial(self._thread_context, channel, before=None)
+                context = functools.partial(self.history.thread, channel, before=None)
         await self.delivery.ask(Question(
             platform=PLATFORM, workspace=str(interaction.guild_id or ""),
             channel=settings_channel, thread=thread, user=str(interaction.user.id),
@@ -338,11 +333,11 @@ class DiscordAdapter:
         guild = message.guild
         context: ContextReader
         if isinstance(channel, discord.Thread):  # work in the thread it came from
-            context = functools.partial(self._thread_context, channel, before=message)
+            context = functools.partial(self.history.thread, channel, before=message)
         elif guild is None:  # a DM: answer right there, with the DM so far as context
-            context = functools.partial(self._dm_context, message)
+            context = functools.partial(self.history.dm, message)
         else:  # a channel: the reply chain to one of heavy's answers, if it is one
-            context = functools.partial(self._chain_context, message)
+            context = functools.partial(self.history.chain, message)
         files = [Attachment(a.filename, a.url, a.size, a.content_type, PLATFORM)
                  for a in message.attachments]
 
@@ -362,67 +357,12 @@ class DiscordAdapter:
             help_command="/heavy",
         ), MessageAsking(message, send))
 
-    async def _dm_context(self, message: discord.Message) -> str | None:
-        """The DM's earlier messages (heavy's answers included), bounded by `dm_context`."""
-        me = self._me()
-        try:
-            earlier = [m async for m in message.channel.history(limit=DM_HISTORY_LIMIT,
-                                                                 before=message)]
-        except discord.HTTPException as err:
-            log.info("could not read DM %s for context: %s", message.channel.id, err)
-            return None
-        return dm_context([_chat(m, me) for m in earlier], before=str(message.id))
-
-    async def _chain_context(self, message: discord.Message) -> str | None:
-        """When `message` replies to one of heavy's answers: that reply chain, else None."""
-        me = self._me()
-        chain: list[discord.Message] = []
-        ref = message.reference
-        try:
-            while ref is not None and ref.message_id is not None and len(chain) < CHAIN_LIMIT:
-                found = ref.resolved if isinstance(ref.resolved, discord.Message) else None
-                if found is None:
-                    channel = self.client.get_partial_messageable(ref.channel_id)
-                    found = await channel.fetch_message(ref.message_id)
-                chain.append(found)
-                ref = found.reference
-        except discord.HTTPException as err:
-            log.info("could not follow the reply chain of %s: %s", message.id, err)
-        if not chain or chain[0].author.id != me:
-            return None  # not a reply to heavy: the replied-to message is not ours to read
-        return reply_chain_context([_chat(m, me) for m in chain])
-
     async def _thread_policy(self, guild: discord.Guild | None, thread: discord.Thread) -> str:
         if guild is None:
             return "follow"
         resolved = await self.services.settings.resolve(PLATFORM, str(guild.id),
                                                         str(thread.parent_id))
         return resolved.config.thread_policy
-
-    async def _thread_context(
-        self, thread: discord.Thread, before: discord.Message | None
-    ) -> str | None:
-        me = self._me()
-        turns: list[tuple[str, str]] = []
-        try:
-            history = [m async for m in thread.history(limit=HISTORY_LIMIT, before=before)]
-            starter = await self._starter(thread)
-        except discord.HTTPException as err:
-            log.info("could not read thread %s for context: %s", thread.id, err)
-            return None
-        for m in ([starter] if starter else []) + list(reversed(history)):
-            speaker = "heavy" if m.author.id == me else m.author.display_name
-            text = m.content or (m.embeds[0].description or "" if m.embeds else "")
-            turns.append((speaker, strip_bot_mention(text, me)))
-        return transcript(turns, source="Discord thread")
-
-    async def _starter(self, thread: discord.Thread) -> discord.Message | None:
-        """The message a thread was started from (same id), when it still exists."""
-        try:
-            parent = self.client.get_partial_messageable(thread.parent_id)
-            return await parent.fetch_message(thread.id)
-        except discord.NotFound:
-            return None
 
     # -- Stop --------------------------------------------------------------------------------
 
@@ -509,14 +449,6 @@ def role_ids(who: discord.User | discord.Member) -> list[str]:
     if not isinstance(who, discord.Member):
         return []
     return [str(role.id) for role in who.roles if not role.is_default()]
-
-
-def _chat(message: discord.Message, me: int) -> ChatMessage:
-    """A Discord message as a neutral `ChatMessage`: heavy's footers and mentions left out.
-    Only the text counts: heavy's progress cards are embeds with no content, and drop out."""
-    lines = [line for line in message.content.splitlines() if not line.startswith("-# ")]
-    return ChatMessage(strip_bot_mention("\n".join(lines), me), str(message.id),
-                       is_bot=message.author.id == me, author=message.author.display_name)
 
 
 def create_adapter(services: Services) -> DiscordAdapter | None:

@@ -13,8 +13,8 @@ from heavy_engine.jobs import Job
 from heavy_engine.settings import Scope
 
 from ._bot import SlackBot
-from ._cards import STOP_ACTION
 from ._intake import PLATFORM
+from ._render import STOP_ACTION
 
 
 def parse_stop_value(value: str) -> tuple[str, str] | None:

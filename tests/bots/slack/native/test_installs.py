@@ -7,7 +7,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store import Installation
 
-from bots.slack._installs import (
+from bots.slack.native._installs import (
     DbInstallationStore,
     DbOAuthStateStore,
     DbThreadContextStore,

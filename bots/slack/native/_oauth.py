@@ -21,7 +21,7 @@ from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.response import BoltResponse
 
-from ._env import SlackEnv
+from .._env import SlackEnv
 from ._installs import STATE_TTL_S, DbInstallationStore, DbOAuthStateStore
 
 log = logging.getLogger("heavy.slack")

@@ -30,8 +30,8 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from heavy_engine import Done, Run
 from heavy_engine.jobs import Delivery, Job
 
+from .._reply import SlackReply
 from ._installs import DbInstallationStore
-from ._reply import SlackReply
 
 log = logging.getLogger("heavy.slack")
 

@@ -24,8 +24,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.progress import ProgressState
 
-from ._markdown import neutralise
-from ._slackerr import api_error
+from .._markdown import neutralise
+from .._slackerr import api_error
 from ._tasks import changed_chunks, task_chunks, urls_in
 
 log = logging.getLogger("heavy.slack")
