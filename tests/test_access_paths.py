@@ -44,8 +44,8 @@ from tests.bots.discord.test_conversations import _buttons as d_buttons
 from tests.bots.discord.test_conversations import _press as d_press
 from tests.bots.discord.test_mentions import DM_CHANNEL, said
 from tests.bots.slack.conftest import TOKEN, MakeSlack, Slack, fake_slack, make_slack
-from tests.bots.slack.test_assistant import DM as ASSISTANT_DM
-from tests.bots.slack.test_assistant import user_message
+from tests.bots.slack.native.test_assistant import DM as ASSISTANT_DM
+from tests.bots.slack.native.test_assistant import user_message
 from tests.bots.slack.test_commands import heavy_command
 from tests.bots.slack.test_conversations import _answers as s_answers
 from tests.bots.slack.test_conversations import _buttons as s_buttons
@@ -148,12 +148,13 @@ async def test_slack(make_slack: MakeSlack, fake_llm: FakeLLM, path: WayIn, case
     assert any(refusal_for(case) in text for text in said), said
     assert len(fake_llm.calls()) == calls  # no model call
     assert not slack.fake.called("chat.startStream")
-    if case == "blocked":  # refused before anything public, any status or download
-        assert not [c for c in slack.fake.called("chat.postMessage")
-                    if not str(c.args.get("channel")).startswith("D")]
-        assert not [c for c in slack.fake.called("assistant.threads.setStatus")
-                    if c.args.get("status")]
-        assert not slack.fake.called("reactions.add")
+    # Refused before anything public, any status or download (the budget too: ask() checks it
+    # early, the runner again at submit).
+    assert not [c for c in slack.fake.called("chat.postMessage")
+                if not str(c.args.get("channel")).startswith("D")]
+    assert not [c for c in slack.fake.called("assistant.threads.setStatus")
+                if c.args.get("status")]
+    assert not slack.fake.called("reactions.add")
 
 
 async def test_slack_split_view_reads_files_like_a_mention_and_refuses_before_its_status(
@@ -269,8 +270,8 @@ async def test_discord(discord_stack: Stack, path: WayIn, case: str) -> None:
             await stack.drain()
             await asyncio.sleep(0.05)  # a late listener would show up now
             assert len(stack.llm.calls()) == calls  # no model call
-            if case == "blocked":  # no thread opened for a refused asker
-                assert not stack.fake.find("POST", r"/channels/\d+/messages/\d+/threads")
+            # No thread opened for a refused asker (blocked or over the budget).
+            assert not stack.fake.find("POST", r"/channels/\d+/messages/\d+/threads")
         finally:
             stack.settings.config = stack.config
 
