@@ -7,6 +7,10 @@ RSS. With rounds=2 (the agents compare notes: 14 calls, critical path 5 calls = 
 the same for `--rounds2` concurrencies. Each scenario runs in a fresh process (so peak RSS is its own); the fake server runs in
 another process (so its CPU is not counted as the engine's).
 
+The fake LLM does the same work for every call, so its own CPU per call (the machine gauge, as
+bench/replicas.py prints it) says how fast this shared machine ran; the engine's CPU per call is
+printed as a ratio to it, so figures compare across days (target: at most 2x the gauge).
+
     python bench/engine.py [--latency 0.2] [--scenarios 1,100,1000] [--rounds2 1,100,1000]
 """
 
@@ -27,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AGENTS = 4
 CRITICAL_CALLS = {1: 4, 2: 5}  # decompose -> tool call -> answer (-> compare notes) -> synthesis
 TARGETS = {1: 1.03, 100: 1.5, 1000: 5.0}
+CPU_TARGET = 2.0  # engine CPU per LLM call, in machine gauges (issue 28)
 
 
 def _raise_fd_limit() -> None:
@@ -40,8 +45,25 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds of a live process's threads, to the nanosecond (/proc/<pid>/task/*/schedstat;
+    /proc/<pid>/stat counts 10 ms ticks, too coarse for the fake LLM's ~0.1 s in a run)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that ended meanwhile
+    return total / 1e9
+
+
+def gauge_mark(ratio: float, target: float) -> str:
+    """The verdict column: empty when `ratio` (CPU per call in gauges) is within `target`."""
+    return "" if ratio <= target else "MISSED"
+
+
 async def _scenario(
-    base_url: str, concurrency: int, latency: float, rounds: int
+    base_url: str, concurrency: int, latency: float, rounds: int, fake_pid: int
 ) -> dict[str, float]:
     from heavy_engine import Engine, HeavyRequest, tune_gc
     from heavy_engine.testing import fake_config
@@ -60,11 +82,13 @@ async def _scenario(
             raise SystemExit(f"warm-up failed: {warm.error}")
         tune_gc()  # as `heavy serve` does once started
         cpu0, t0 = time.process_time(), time.perf_counter()
+        fake0 = cpu_seconds(fake_pid)
         results = await asyncio.gather(
             *(engine.run(HeavyRequest(f"Question number {i}: which database?", config))
               for i in range(concurrency))
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        fake_cpu = cpu_seconds(fake_pid) - fake0
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise SystemExit(f"{len(failed)} requests failed, e.g.: {failed[0].error}")
@@ -77,6 +101,8 @@ async def _scenario(
         "llm_calls": calls,
         "calls_per_request": calls / concurrency,
         "cpu_ms_per_call": cpu * 1000 / calls,
+        "gauge_us": fake_cpu * 1e6 / calls,  # the fake LLM's own CPU per call
+        "x_gauge": cpu / max(fake_cpu, 1e-9),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -84,7 +110,8 @@ async def _scenario(
 def _child(args: argparse.Namespace) -> None:
     from heavy_engine.cli._loop import run  # the event loop `heavy serve` runs on (uvloop)
 
-    stats = run(_scenario(args.base_url, args.child, args.latency, args.rounds), os.environ)
+    stats = run(_scenario(args.base_url, args.child, args.latency, args.rounds, args.fake_pid),
+                os.environ)
     print(json.dumps(stats))
 
 
@@ -108,6 +135,7 @@ def main() -> None:
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--fake-pid", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _raise_fd_limit()
     if args.child:
@@ -127,7 +155,8 @@ def main() -> None:
         for n, rounds in plan:
             out = subprocess.run(
                 [sys.executable, __file__, "--child", str(n), "--latency", str(args.latency),
-                 "--rounds", str(rounds), "--base-url", f"http://127.0.0.1:{port}/v1"],
+                 "--rounds", str(rounds), "--base-url", f"http://127.0.0.1:{port}/v1",
+                 "--fake-pid", str(server.pid)],
                 capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             )
             if out.returncode != 0:
@@ -141,12 +170,16 @@ def main() -> None:
           f"{args.latency * 1000:.0f} ms/call, critical path {crit[1]:.2f} s "
           f"(rounds=2: {crit[2]:.2f} s), {os.cpu_count()} cores")
     print(f"{'rounds':>6} {'concurrent':>10} {'wall s':>8} {'x crit':>7} {'target':>7} "
-          f"{'LLM calls':>10} {'calls/req':>9} {'CPU ms/call':>11} {'peak RSS MB':>11}")
+          f"{'LLM calls':>10} {'calls/req':>9} {'CPU ms/call':>11} {'gauge µs':>8} "
+          f"{'x gauge':>7} {'target':>6} {'':>6} {'peak RSS MB':>11}")
     for r in rows:
         target = TARGETS.get(int(r["concurrency"]))
         print(f"{r['rounds']:>6} {r['concurrency']:>10} {r['wall_s']:>8.2f} {r['ratio']:>7.2f} "
               f"{(f'{target:.2f}' if target else '-'):>7} {r['llm_calls']:>10} "
-              f"{r['calls_per_request']:>9.1f} {r['cpu_ms_per_call']:>11.3f} {r['peak_rss_mb']:>11.1f}")
+              f"{r['calls_per_request']:>9.1f} {r['cpu_ms_per_call']:>11.3f} "
+              f"{r['gauge_us']:>8.0f} {r['x_gauge']:>7.2f} {f'<={CPU_TARGET:g}':>6} "
+              f"{gauge_mark(r['x_gauge'], CPU_TARGET):>6} {r['peak_rss_mb']:>11.1f}")
+    print("gauge: the fake LLM's own CPU per call; x gauge: the engine's CPU per call in gauges")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -50,6 +51,15 @@ async def fake_llm() -> AsyncIterator[FakeLLM]:
     """A started fake OpenAI-compatible server; `fake_config(fake_llm.base_url)` points at it."""
     async with FakeLLM() as fake:
         yield fake
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A local port nobody listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
 
 
 @pytest.fixture(scope="session")

@@ -88,7 +88,7 @@ class Cluster:
                 stdout=server_log, stderr=subprocess.STDOUT, **self._run_as)
         self._wait_ready()
 
-    def _wait_ready(self, within: float = 30.0) -> None:
+    def _wait_ready(self, within: float = 60.0) -> None:
         import psycopg
 
         deadline = time.monotonic() + within

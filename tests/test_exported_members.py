@@ -80,12 +80,14 @@ PUBLIC = {
     "heavy_engine.jobs": [
         "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
         "Exchange", "answered",
-        "FINAL_STATUSES", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec", "JobStatus",
-        "JobStore", "PastJob", "RejectReason", "Services", "job_view", "may_ask",
+        "FINAL_STATUSES", "FollowItem", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec",
+        "JobStatus", "JobStore", "PastJob", "RejectReason", "Runner", "Services", "job_view",
+        "may_ask",
     ],
     "heavy_engine.service": [
-        "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app", "build_runner",
-        "connection_options", "listen", "load_adapters", "load_named_tokens",
+        "AllowedHosts", "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app",
+        "build_runner", "connection_options", "listen", "load_adapters", "load_named_tokens",
+        "signed_webhook",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",
@@ -96,7 +98,7 @@ PUBLIC = {
     "heavy_engine.testing": [
         "FAKE_PROVIDER", "FakeLLM", "MockProvider", "RecordedRequest", "Reply", "classify",
         "drop_reply", "error_reply", "fake_config", "fake_provider_config", "garbage_reply",
-        "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
+        "hang_reply", "held_reply", "slow_reply", "text_reply", "tool_call_reply",
     ],
     "heavy_engine.tools": [
         "COMPLETE_TOOL", "TOO_SLOW_NOTE", "Calculate", "FetchUrl", "ListFiles", "MarkTaskComplete",

@@ -40,6 +40,7 @@ from ._intake import ButtonAsking, MessageAsking, SlashAsking
 from ._render import NO_MENTIONS, strip_bot_mention
 from ._reply import DiscordReply
 from ._settings import PLATFORM, ConfigCommands, policy
+from ._startup import connect, silence_voice
 from ._stop import stop_button, stop_views
 from ._surface import ChannelPacer, DiscordSurface
 
@@ -150,6 +151,13 @@ class _HeavyClientMixin:
 
     async def on_ready(self) -> None:
         self._adapter.ready.set()
+        self._adapter.report("connected", "")
+
+    async def on_resumed(self) -> None:
+        self._adapter.report("connected", "")
+
+    async def on_disconnect(self) -> None:
+        self._adapter.report("retrying", "the gateway connection dropped; reconnecting")
 
     async def on_message(self, message: discord.Message) -> None:
         await self._adapter.on_message(message)
@@ -173,6 +181,7 @@ class DiscordAdapter:
         self.services = services
         self.options = options
         self.ready = asyncio.Event()
+        silence_voice()
         cls = HeavyShardedClient if options.sharded else HeavyClient
         shards: dict[str, Any] = {}
         if options.shard_count is not None:  # this replica's share of the shards
@@ -221,12 +230,12 @@ class DiscordAdapter:
         self._task = asyncio.create_task(self._login(), name="discord-login")
 
     async def _login(self) -> None:
-        try:
-            await self.client.login(self.options.token)  # calls setup(): REST works after it
-        except discord.LoginFailure:
-            log.error("Discord refused DISCORD_TOKEN; Discord deliveries are off")
-        except Exception:
-            log.exception("Discord login failed; Discord deliveries are off")
+        # Login calls setup(): REST works after it.
+        await connect(self.client, self.options.token, self.report, gateway=False)
+
+    def report(self, state: str, detail: str) -> None:
+        """The connection's state, for /healthz and /metrics."""
+        self.services.metrics.set_adapter_state(self.name, state, detail)
 
     async def stop(self) -> None:
         self.surface.online.clear()
@@ -245,16 +254,7 @@ class DiscordAdapter:
             discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(self.options.gateway_url)
 
     async def _run(self) -> None:
-        try:
-            await self.client.login(self.options.token)
-            await self.client.connect(reconnect=True)
-        except discord.LoginFailure:
-            log.error("Discord refused DISCORD_TOKEN; the Discord adapter is off")
-        except discord.PrivilegedIntentsRequired:
-            log.error("enable the Message Content intent for the bot in the Discord developer "
-                      "portal (Bot > Privileged Gateway Intents); the Discord adapter is off")
-        except Exception:
-            log.exception("the Discord connection ended")
+        await connect(self.client, self.options.token, self.report, gateway=True)
 
     async def setup(self) -> None:
         """After login, before the gateway: Stop buttons survive restarts; commands sync."""

@@ -25,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.delivery import ReplyPipeline
 from heavy_engine.jobs import Services
+from heavy_engine.service import signed_webhook
 from heavy_engine.settings import AnyOf, ConfigAdmins
 
 from . import _commands, _feedback, _followups, _shortcut, _stop, _triggers, _verify
@@ -139,7 +140,8 @@ class SlackAdapter:
 
     def routes(self) -> list[web.RouteDef]:
         oauth = self.app.oauth_flow
-        return [web.post(EVENTS_PATH, self.handle),
+        # Signed: Slack's servers post form-encoded commands; the signature is the check.
+        return [signed_webhook("POST", EVENTS_PATH, self.handle, "slack-events"),
                 *(OAuthRoutes(oauth).routes() if oauth is not None else [])]
 
     async def handle(self, request: web.Request) -> web.Response:

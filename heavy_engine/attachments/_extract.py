@@ -1,18 +1,19 @@
 """What kind of file an attachment is, and its text: pure functions, no I/O.
 
-PDF parsing runs in a worker thread (see `_fetch`); everything here is synchronous.
+Reading a file's text runs in a worker process (`_pool`, `_worker`), killed at the deadline;
+everything here is synchronous.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import time
 import warnings
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from ._types import Attachment
+if TYPE_CHECKING:  # the worker process loads this file alone, without the engine
+    from ._types import Attachment
 
 Kind = Literal["text", "pdf", "image"]
 
@@ -75,10 +76,9 @@ class PdfUnreadable(Exception):
     """The bytes are not a PDF pypdf can read; the message is the reason for the note."""
 
 
-def pdf_text(data: bytes, max_pages: int, deadline: float | None = None) -> tuple[str, int]:
-    """(text layer of the first `max_pages` pages, page count). Raises `PdfUnreadable`, also
-    once `deadline` (`time.monotonic()`) passes between pages: the thread stops working when
-    its caller stops waiting."""
+def pdf_text(data: bytes, max_pages: int) -> tuple[str, int]:
+    """(text layer of the first `max_pages` pages, page count). Raises `PdfUnreadable`, or
+    MemoryError (the worker's address-space limit, named by the worker)."""
     from pypdf import PdfReader  # imported when a PDF arrives, not at engine start
 
     if not data.lstrip()[:5].startswith(b"%PDF-"):
@@ -99,10 +99,8 @@ def pdf_text(data: bytes, max_pages: int, deadline: float | None = None) -> tupl
             count = len(pages)
             texts = []
             for i in range(min(count, max_pages)):
-                if deadline is not None and time.monotonic() > deadline:
-                    raise PdfUnreadable("took too long to read")
                 texts.append((pages[i].extract_text() or "").strip())
-    except PdfUnreadable:
+    except (PdfUnreadable, MemoryError):
         raise
     except Exception as err:  # pypdf raises many types for damaged files
         raise PdfUnreadable("could not be parsed") from err

@@ -12,12 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# Breaks: C0/C1 controls, line and paragraph separators (become a space).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Invisible: zero-width characters, the BOM, bidi embeddings, overrides and isolates (dropped:
+# "report\u202egnp.exe" would show as "reportexe.png").
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u202a-\u202e\u2066-\u2069]+")
 
 
 def clean_name(name: str, limit: int = 100) -> str:
-    """A file name safe to show and to label context with: no control characters, bounded."""
-    text = _CONTROL.sub(" ", name or "").strip() or "unnamed file"
+    """A file name safe to show and to label context with: no control, bidi or invisible
+    characters, bounded."""
+    text = _CONTROL.sub(" ", _INVISIBLE.sub("", name or "")).strip() or "unnamed file"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

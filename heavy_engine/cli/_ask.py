@@ -1,4 +1,9 @@
-"""`heavy ask`: one question from the terminal, with a live per-agent view."""
+"""`heavy ask`: one question from the terminal, with a live per-agent view.
+
+The view is up before the engine is imported (the engine, aiohttp and the tools are most of
+the start-up): the config is read and the question checked first, so a usage error or a
+warning is printed before any frame, then the first frame shows while the rest loads.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,13 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from ._common import COMMANDS, load_or_exit
 
-from .. import (
-    MAX_AGENTS,
-    ConfigError,
-    Engine,
-    HeavyConfig,
-    HeavyRequest,
-    RequestRejected,
-    RunResult,
-    simulated_fallback,
-    use_simulated,
-)
-from .. import db as heavy_db
-from ..settings import SettingsStore
-from ._common import load_or_exit
-from ._render import LiveView
+if TYPE_CHECKING:
+    from .. import HeavyConfig, RunResult
+    from ._render import LiveView
 
 CHAT_CREDENTIALS = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "DISCORD_TOKEN")
 EXIT_CODES = """exit codes:
@@ -36,7 +29,9 @@ EXIT_CODES = """exit codes:
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("ask", parents=[parent], help="ask one question from the terminal",
+    from .. import MAX_AGENTS
+
+    p = sub.add_parser("ask", parents=[parent], help=COMMANDS["ask"],
                        epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question", nargs="+", help="the question")
     p.add_argument("--agents", type=_agents, help=f"number of agents (1-{MAX_AGENTS}), or auto")
@@ -73,6 +68,10 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _stored_settings(config: HeavyConfig, scope: str, flags: dict[str, Any]) -> HeavyConfig:
     """The channel's effective settings from the database (migrated first when SQLite)."""
+    from .. import ConfigError
+    from .. import db as heavy_db
+    from ..settings import SettingsStore
+
     platform, _, rest = scope.partition(":")
     workspace, _, channel = rest.partition(":")
     if not platform or not workspace:
@@ -88,6 +87,8 @@ async def _stored_settings(config: HeavyConfig, scope: str, flags: dict[str, Any
 
 def prepare(args: argparse.Namespace, config: HeavyConfig) -> tuple[HeavyConfig, str | None]:
     """Apply stored settings and flags; fall back to the simulated model when no key is set."""
+    from .. import simulated_fallback, use_simulated
+
     flags = _flags(args)
     if args.scope:
         config = asyncio.run(_stored_settings(config, args.scope, flags))
@@ -103,39 +104,55 @@ def prepare(args: argparse.Namespace, config: HeavyConfig) -> tuple[HeavyConfig,
 
 
 def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # at any moment, start-up included: no traceback
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .. import ConfigError, RequestRejected, validate_question
+
     config = load_or_exit(args)
     try:
+        question = validate_question(" ".join(args.question), config)
         config, warning = prepare(args, config)
-    except ConfigError as err:
+    except (ConfigError, RequestRejected) as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
     except (SQLAlchemyError, ImportError, OSError) as err:
         print(f"heavy: the settings database could not be read: {err}", file=sys.stderr)
         return 2
-    question = " ".join(args.question)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     try:
-        result = asyncio.run(_ask(config, question, as_json=args.json))
+        if args.json:
+            result = asyncio.run(_ask(config, question, None))
+        else:
+            from ._render import LiveView
+
+            view = LiveView("")
+            with view.showing():  # the first frame, while the engine loads
+                result = asyncio.run(_ask(config, question, view))
     except RequestRejected as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     if args.json:
         print(json.dumps(_json_result(result), ensure_ascii=False))
-    elif result.status != "ok":
-        print(f"heavy: {result.error}", file=sys.stderr)
-    return 0 if result.status == "ok" else 1
+    return 0 if result.status == "ok" else 1  # the view has said why
 
 
-async def _ask(config: HeavyConfig, question: str, *, as_json: bool) -> RunResult:
+async def _ask(config: HeavyConfig, question: str, view: LiveView | None) -> RunResult:
+    from .. import Engine, HeavyRequest
+
     async with Engine(config) as engine:
         run = engine.start(HeavyRequest(question, config))
-        if as_json:
+        if view is None:
             return await run
-        view = LiveView(run.id)
-        await view.follow(run.stream())
+        view.run_id = run.id
+        await view.consume(run.stream())
         return await run
 
 

@@ -15,11 +15,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import ConfigError, HeavyConfig
 from .. import db as heavy_db
 from ..settings import KEY_HELP, Scope, SettingsConflict, SettingsStore, parse_assignments
-from ._common import load_or_exit
+from ._common import COMMANDS, load_or_exit
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("config", parents=[parent], help="per-workspace and per-channel settings",
+    p = sub.add_parser("config", parents=[parent], help=COMMANDS["config"],
                        description=f"Keys: {KEY_HELP}. Agents count from 1 (agent.2.model).")
     actions = p.add_subparsers(dest="config_action", required=True, metavar="ACTION")
     scope = _scope_options()

@@ -11,6 +11,7 @@ from alembic.util import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import db
+from ._common import COMMANDS
 
 try:
     from psycopg import Error as PsycopgError
@@ -19,7 +20,7 @@ except ImportError:  # the embedded default (SQLite) needs no psycopg
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("db", parents=[parent], help="database migrations")
+    p = sub.add_parser("db", parents=[parent], help=COMMANDS["db"])
     actions = p.add_subparsers(dest="db_action", required=True, metavar="ACTION")
     up = actions.add_parser("upgrade", parents=[parent, _url_option()],
                             help="migrate to the newest schema (or --revision)")

@@ -26,7 +26,7 @@ from ..eval import (
     run_eval,
     shipped,
 )
-from ._common import load_or_exit
+from ._common import COMMANDS, load_or_exit
 
 CORPUS_TOOLS = ["web_search", "fetch_url", "mark_task_complete"]
 DESCRIPTION = """\
@@ -40,8 +40,7 @@ measures heavy's plumbing (decomposition, tools, synthesis, scoring), not a mode
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("eval", parents=[parent],
-                       help="score 1 agent vs N agents (vs rounds=2) on a question set",
+    p = sub.add_parser("eval", parents=[parent], help=COMMANDS["eval"],
                        description=DESCRIPTION,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--questions", type=Path, metavar="FILE",

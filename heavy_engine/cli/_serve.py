@@ -29,6 +29,7 @@ from ..observability import Metrics, configure_logging
 from ..service import (
     READY,
     ROLES,
+    AllowedHosts,
     NamedTokens,
     Role,
     build_app,
@@ -40,7 +41,7 @@ from ..service import (
 )
 from . import _loop
 from ._ask import CHAT_CREDENTIALS
-from ._common import load_or_exit
+from ._common import COMMANDS, load_or_exit
 
 log = logging.getLogger("heavy.serve")
 DEFAULT_PORT = 3000
@@ -49,8 +50,7 @@ DEFAULT_GRACE = 25.0  # below Kubernetes' default 30 s termination grace period
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("serve", parents=[parent],
-                       help="run the service: HTTP API, Slack, Discord and the job runner")
+    p = sub.add_parser("serve", parents=[parent], help=COMMANDS["serve"])
     p.add_argument("--port", type=int, help=f"port (default: $PORT, else {DEFAULT_PORT})")
     p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 127.0.0.1; "
                                   "0.0.0.0 for every interface)")
@@ -178,6 +178,10 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
     metrics = Metrics()
+    allowed = AllowedHosts.from_env(env)  # a typo stops start-up, before the database opens
+    if host not in ("127.0.0.1", "::1", "localhost") and not allowed.names:
+        log.info("HTTP answers to loopback names and this machine's addresses only; set "
+                 "HEAVY_ALLOWED_HOSTS (or HEAVY_PUBLIC_URL) to the name clients use")
     # Alembic's INFO lines ("Context impl SQLiteImpl", ...) are noise here: one line says it all.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     db = await Database.open()
@@ -197,7 +201,8 @@ async def serve(
             intake = role != "worker"
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
                             api_tokens=api_tokens,
-                            extra_routes=[r for a in adapters if intake for r in a.routes()])
+                            extra_routes=[r for a in adapters if intake for r in a.routes()],
+                            allowed_hosts=allowed)
             idle_timeout, max_connections = connection_options(env)
             http = web.AppRunner(app, handle_signals=False, access_log=None,
                                  shutdown_timeout=2.0, keepalive_timeout=idle_timeout)

@@ -10,11 +10,11 @@ import argparse
 from typing import Any
 
 from . import _serve
+from ._common import COMMANDS
 
 
 def register(sub: Any, parent: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("worker", parents=[parent],
-                       help="run queued jobs (PostgreSQL deployments; no chat front ends)")
+    p = sub.add_parser("worker", parents=[parent], help=COMMANDS["worker"])
     p.add_argument("--port", type=int,
                    help=f"health and metrics port (default: $PORT, else {_serve.DEFAULT_PORT})")
     p.add_argument("--host", help="interface (default: $HEAVY_HOST, else 0.0.0.0)")

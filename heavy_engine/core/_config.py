@@ -6,11 +6,13 @@ holds its key (`api_key_env`); the key is read from the environment when the pro
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import ipaddress
 import json
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .. import plugins
-from ._errors import ConfigError
+from ._errors import ConfigError, RequestRejected
 from ._search_config import SearchConfig
 
 DEFAULT_CONFIG_PATH = Path("config.yaml")
@@ -413,7 +415,8 @@ def _may_be_secret(loc: tuple[int | str, ...]) -> bool:
 
 
 def format_validation_error(err: ValidationError, prefix: str = "") -> str:
-    """One line per problem: `key.path: rule (got value)`."""
+    """One line per problem: `key.path: rule (got value)`; a misspelled key gets the nearest
+    real one (`agnets: ... did you mean agents?`)."""
     lines = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -421,8 +424,50 @@ def format_validation_error(err: ValidationError, prefix: str = "") -> str:
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or got is None or _may_be_secret(
             e["loc"]) else f" (got {got!r})"
-        lines.append(f"{prefix}{path}: {msg}{shown}")
+        hint = ""
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            near = difflib.get_close_matches(str(e["loc"][-1]), _keys_at(e["loc"][:-1]), n=1)
+            hint = f"; did you mean {near[0]}?" if near else ""
+        lines.append(f"{prefix}{path}: {msg}{shown}{hint}")
     return "\n".join(lines)
+
+
+def _keys_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys `HeavyConfig` accepts at `loc` (through nested models, their dicts and lists)."""
+    model: Any = HeavyConfig
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(str(part))
+        if field is None:  # a dict key or a list index: the model is the container's value
+            continue
+        model = _model_in(field.annotation)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The pydantic model inside `X`, `X | None`, `dict[str, X]` or `list[X]`, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def validate_question(question: str, config: HeavyConfig) -> str:
+    """The question stripped, or `RequestRejected` saying why it cannot be asked."""
+    q = question.strip()
+    if not q:
+        raise RequestRejected("The question is empty: ask something after the command.")
+    if len(q) > config.max_question_chars:
+        raise RequestRejected(
+            f"The question is {len(q)} characters long; the limit is {config.max_question_chars}."
+        )
+    return q
 
 
 def validate_config(data: Mapping[str, Any]) -> HeavyConfig:
@@ -469,7 +514,8 @@ def load_config(
     data: Any = {}
     if source.exists():
         try:
-            data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+            with source.open(encoding="utf-8") as stream:  # a stream: errors name the file
+                data = yaml.safe_load(stream) or {}
         except yaml.YAMLError as err:
             raise ConfigError(f"{source}: not valid YAML: {err}") from None
         if not isinstance(data, dict):

@@ -35,7 +35,7 @@ from ._agent import (
     opening_messages,
     run_agent,
 )
-from ._config import HeavyConfig
+from ._config import HeavyConfig, validate_question
 from ._decompose import (
     bound_questions,
     fallback_questions,
@@ -77,18 +77,6 @@ class HeavyRequest:
     context: str | None = None  # earlier conversation, already formatted as text
     requester: str | None = None
     attachments: Attachments | None = None  # the question's files: text, images, notes
-
-
-def validate_question(question: str, config: HeavyConfig) -> str:
-    """The question stripped, or `RequestRejected` saying why it cannot be asked."""
-    q = question.strip()
-    if not q:
-        raise RequestRejected("The question is empty: ask something after the command.")
-    if len(q) > config.max_question_chars:
-        raise RequestRejected(
-            f"The question is {len(q)} characters long; the limit is {config.max_question_chars}."
-        )
-    return q
 
 
 class Run:
@@ -309,8 +297,9 @@ class Engine:
         except Exception as err:  # any provider, ours or a plugin: fall back, don't fail
             if isinstance(err, TimeoutError) and budget.expired:
                 raise  # the whole request is out of time, not just this call
-            if isinstance(err, ProviderError) and err.status in _FATAL_STATUSES:
-                raise  # an unknown model or a refused key: every agent would fail the same way
+            if isinstance(err, ProviderError) and (err.status in _FATAL_STATUSES
+                                                   or err.unreachable):
+                raise  # an unknown model, a refused key, no server: every agent would too
             log.warning("decomposition failed (%s); using fallback sub-questions",
                         err if isinstance(err, ProviderError) else repr(err))
             if cfg.auto_agents:

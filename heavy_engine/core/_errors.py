@@ -20,10 +20,14 @@ class ConfigError(HeavyError):
 class ProviderError(HeavyError):
     """An LLM call failed after the retries it deserved."""
 
-    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, retryable: bool = False,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
+        # The server is not there (connection refused, unknown host): like a refused key, every
+        # other call of the run would fail the same way, so the run stops.
+        self.unreachable = unreachable
 
     @property
     def user_message(self) -> str:  # type: ignore[override]

@@ -14,6 +14,7 @@ from ._contract import (
     AdapterFactory,
     ConfigResolver,
     Delivery,
+    FollowItem,
     Job,
     JobRejected,
     JobRunner,
@@ -23,7 +24,8 @@ from ._contract import (
     Services,
 )
 from ._history import BudgetLeft, Exchange, JobHistory, PastJob, answered
-from ._runner import DurableRunner
+from ._local import DurableRunner
+from ._runner import Runner
 from ._store import JobStore
 from ._views import job_view
 
@@ -36,6 +38,7 @@ __all__ = [
     "Delivery",
     "DurableRunner",
     "Exchange",
+    "FollowItem",
     "Job",
     "JobHistory",
     "JobRejected",
@@ -45,6 +48,7 @@ __all__ = [
     "JobStore",
     "PastJob",
     "RejectReason",
+    "Runner",
     "Services",
     "answered",
     "job_view",

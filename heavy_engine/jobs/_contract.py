@@ -20,7 +20,8 @@ Rules the durable runner keeps, which front ends can rely on:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -33,6 +34,7 @@ from ..observability import Metrics
 
 if TYPE_CHECKING:
     from ..settings import SettingsStore
+    from ._store import JobStore
 
 JobStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
 
@@ -41,6 +43,7 @@ JOB_STATUS: dict[str, JobStatus] = {
     "ok": "done", "cancelled": "cancelled", "failed": "failed", "timeout": "failed"}
 FINAL_STATUSES: frozenset[str] = frozenset({"done", "failed", "cancelled"})
 RejectReason = Literal["busy", "user_queue", "budget", "shutting_down", "not_allowed"]
+CANCELLED = "The request was cancelled."  # a cancelled job's error, whoever stopped it
 
 
 class JobRejected(RequestRejected):
@@ -97,7 +100,23 @@ class Delivery(Protocol):
         ...
 
 
+FollowItem = tuple[int | None, str, dict[str, Any]]
+"""What `JobRunner.follow` yields: (the event's number, or None for a `status` item, its type,
+its data)."""
+
+
 class JobRunner(Protocol):
+    """Everything front ends and the service use of a runner (`jobs.Runner` implements it, on
+    the local or the distributed backend): no caller needs to know which one runs."""
+
+    @property
+    def store(self) -> JobStore:
+        """The jobs table (the API reads a job back by its idempotency key)."""
+        ...
+
+    @property
+    def metrics(self) -> Metrics: ...
+
     def register_delivery(self, platform: str, delivery: Delivery) -> None: ...
 
     async def submit(self, spec: JobSpec) -> Job | None:
@@ -114,9 +133,18 @@ class JobRunner(Protocol):
         is unknown or already over."""
         ...
 
-    def get_run(self, job_id: str) -> Run | None: ...
+    def get_run(self, job_id: str) -> Run | None:
+        """The live run of a job running in this process, if any."""
+        ...
 
-    async def get_job(self, job_id: str) -> Job | None: ...
+    async def get_job(self, job_id: str) -> Job | None:
+        """The job as it is now (a queued one with its `position`), or None when unknown."""
+        ...
+
+    def follow(self, job_id: str, after: int = 0) -> AsyncIterator[FollowItem]:
+        """The job's events numbered after `after` (SSE `Last-Event-ID`), then live ones, and a
+        `status` item (number None) whenever its status changes; the final status last."""
+        ...
 
     async def save_reply(self, job: Job) -> None: ...
 
@@ -128,6 +156,33 @@ class JobRunner(Protocol):
     async def answered_in(self, platform: str, workspace: str, channel: str, thread: str) -> bool:
         """True when a job was asked in that thread before (durably, across restarts), so a
         front end's "follow the threads I answered in" policy survives a restart."""
+        ...
+
+    @property
+    def accepting(self) -> bool:
+        """False once intake stopped (a graceful stop): `/healthz` then reports not ready."""
+        ...
+
+    def counts(self) -> tuple[int, int]:
+        """(queued, running): this process's on SQLite, every replica's on PostgreSQL."""
+        ...
+
+    async def start(self) -> int:
+        """Take back what a previous process left unfinished and start running jobs; returns
+        how many jobs were picked up again (0 when the queue does that by itself)."""
+        ...
+
+    def stop_intake(self) -> None:
+        """Refuse new jobs from now on (the first step of a graceful stop)."""
+        ...
+
+    async def shutdown(self, grace: float, force: asyncio.Event | None = None) -> None:
+        """Stop intake; running jobs get `grace` seconds (or until `force` is set), then are
+        interrupted and run again later (next start, or another worker)."""
+        ...
+
+    async def drain(self) -> None:
+        """Until nothing is queued or running (tests and benchmarks)."""
         ...
 
 

@@ -15,7 +15,7 @@ in a recursive query, where each call sees the jobs the earlier ones took; then 
 admission (`heavy_admit_job`, migration 0010) of every job taken. Only free slots are filled, so
 no job is taken (and counted as running) that the worker could not start at once. The runner's
 task picks up its job's admission (`admission`); a job still held when its worker stops goes
-back to the queue (the runner's `_give_back`), as if never taken.
+back to the queue (`Workers.give_back`, `_pg_worker`), as if never taken.
 
 Ending jobs. A job's last update of its `jobs` row (status, outcome, last events) took one round
 trip, then procrastinate's finish another. The runner hands that update over (`end_with`) and
@@ -72,7 +72,7 @@ ORDER BY n
 _FINISH = ("WITH {ctes}, notified AS (SELECT pg_notify(%(channel_)s, id) FROM changed) "
            "SELECT procrastinate_finish_job_v1(%(finish_id_)s, %(finish_status_)s, "
            "%(finish_delete_)s), (SELECT count(*) FROM notified)")
-# The same update on its own (the runner's `_set`).
+# The same update on its own (`RowWriter.set`, `_pg_rows`).
 UPDATE = "WITH {ctes} SELECT pg_notify(%(channel_)s, id) FROM changed"
 _Statement = tuple[str, dict[str, Any]]
 

@@ -1,11 +1,23 @@
-"""Logs, metrics and secret redaction for the heavy service."""
+"""Logs, metrics and secret redaction for the heavy service.
+
+The metrics (prometheus_client) load on first use: the CLI redacts its log lines without them
+(`heavy ask` draws its first frame sooner).
+"""
 
 from __future__ import annotations
 
-from ._heavy import Metrics
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._logging import JsonFormatter, RedactingFormatter, configure_logging, job_id_var
-from ._metrics import CONTENT_TYPE, MetricSet, Series
 from ._redact import MASK, add_env_secrets, add_secret, redact
+
+if TYPE_CHECKING:
+    from ._heavy import Metrics
+    from ._metrics import CONTENT_TYPE, MetricSet, Series
+
+_LAZY = {"Metrics": "_heavy", "CONTENT_TYPE": "_metrics", "MetricSet": "_metrics",
+         "Series": "_metrics"}
 
 __all__ = [
     "CONTENT_TYPE",
@@ -21,3 +33,12 @@ __all__ = [
     "job_id_var",
     "redact",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

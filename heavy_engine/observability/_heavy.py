@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..core._events import RunResult
 from ._metrics import JOB_BUCKETS, MetricSet
 
+ADAPTER_STATES = ("connecting", "connected", "retrying", "off")
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -38,6 +40,17 @@ class Metrics:
         self.queue_wait = r.histogram(
             "heavy_job_queue_wait_seconds", "Time from submission to start.", ["platform"],
             JOB_BUCKETS)
+        self.adapter_state = r.gauge(
+            "heavy_adapter_state", "A chat adapter's connection state: 1 on the current one.",
+            ["adapter", "state"])
+        self.adapters: dict[str, tuple[str, str]] = {}  # name -> (state, detail), for /healthz
+
+    def set_adapter_state(self, adapter: str, state: str, detail: str = "") -> None:
+        """What an adapter's connection is doing (one of ADAPTER_STATES), and why."""
+        assert state in ADAPTER_STATES, state
+        self.adapters[adapter] = (state, detail)
+        for each in ADAPTER_STATES:
+            self.adapter_state.set(1.0 if each == state else 0.0, adapter=adapter, state=each)
 
     def set_active(self, queued: int, running: int) -> None:
         self.jobs.set(queued, status="queued")

@@ -1,5 +1,10 @@
 """Logging setup: plain or JSON lines, secrets redacted, the current job id on every record.
 
+One record is one line. Values logged come from users (an OAuth `error=` parameter, a file
+name, a question): a newline in one could forge a whole `... ERROR ...` line. The text formatter
+escapes control characters in the message once, here, instead of at every call site; JSON lines
+are escaped by JSON itself. Tracebacks keep their lines.
+
 The job id travels in a context variable, so engine and provider logs made on behalf of a job
 carry it without being passed it: asyncio tasks copy the context they are created in.
 """
@@ -9,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -27,8 +33,25 @@ class _JobIdFilter(logging.Filter):
         return True
 
 
+# C0 and C1 controls (newlines, carriage returns, terminal escapes), DEL, and the Unicode line
+# and paragraph separators some log viewers break lines at.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def escape_controls(text: str) -> str:
+    """`a\\nb` for a newline, `\\x1b` or `\\u2028` for the others: visible, on one line."""
+    return _CONTROLS.sub(lambda m: _NAMED.get(m.group(), m.group().encode(
+        "unicode_escape").decode("ascii")), text)
+
+
 class RedactingFormatter(logging.Formatter):
-    """`key=value` text lines (the job id when there is one), redacted after formatting."""
+    """`key=value` text lines (the job id when there is one), control characters escaped,
+    redacted after formatting."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_controls(record.message)
+        return super().formatMessage(record)
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)

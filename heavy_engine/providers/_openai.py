@@ -10,6 +10,11 @@ Invariants:
   except a 400/422 that refuses an optional field (`tools`, `response_format`: vLLM without
   tool parsing, Ollama models without tool support): the call goes once more without it, and
   that model is not sent the field again in this process (one warning);
+- a server that is not there (connection refused, a host name that does not resolve) gets one
+  retry, then the error is `unreachable` and the engine stops the run: waiting 4 backoffs per
+  call for a mistyped `HEAVY_LLM_BASE_URL` only delays the message that says so;
+- messages name the server the user configured: OpenRouter by the provider's name, any other
+  server by its address (`HEAVY_LLM_BASE_URL` keeps the default provider's name);
 - the caller enforces `request.timeout` (the `Provider` contract): no timer of our own, which
   was a second one per call (uvloop timers cost ~3% of the CPU at 1,000 concurrent questions);
 - the key comes from the environment variable the config names and never appears in a message.
@@ -79,10 +84,12 @@ class _Refused(Exception):
 class _Retry(Exception):
     """One attempt failed in a way worth another try."""
 
-    def __init__(self, reason: str, status: int | None = None, wait: float | None = None) -> None:
+    def __init__(self, reason: str, status: int | None = None, wait: float | None = None,
+                 *, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.status = status
         self.wait = wait
+        self.unreachable = unreachable  # refused or unresolvable: one retry, then the run stops
 
 
 def proxy_for(url: URL) -> URL | None:
@@ -106,8 +113,17 @@ def proxy_for(url: URL) -> URL | None:
 
 
 def _network(err: aiohttp.ClientError) -> _Retry:
+    """The failure in words, with the address; never an exception class's name."""
+    if isinstance(err, aiohttp.ClientConnectorDNSError):
+        return _Retry(f"could not resolve host {err.host}", unreachable=True)
+    if isinstance(err, aiohttp.ClientConnectorError):
+        address = f"{err.host}:{err.port}"
+        if isinstance(err.os_error, ConnectionRefusedError):
+            return _Retry(f"connection refused at {address}", unreachable=True)
+        why = err.os_error.strerror or _NETWORK_TEXT["ClientConnectorError"]
+        return _Retry(f"cannot connect to {address} ({why})")
     name = type(err).__name__
-    return _Retry(_NETWORK_TEXT.get(name, name))
+    return _Retry(_NETWORK_TEXT.get(name, "the connection failed"))
 
 
 class OpenAIProvider:
@@ -122,6 +138,8 @@ class OpenAIProvider:
         self._shown_url = str(self._url.with_user(None).with_query(None))  # for errors: no secrets
         host = self._url.host or ""
         self.openrouter = host == "openrouter.ai" or host.endswith(".openrouter.ai")
+        self._who = (f"LLM provider {name!r}" if self.openrouter
+                     else f"LLM server {URL(base).with_user(None).with_query(None)}")
         self._key = config.api_key(env)
         self._secrets = (self._key,) if self._key else ()
         self._headers = {"Content-Type": "application/json", **config.headers}
@@ -313,7 +331,7 @@ class OpenAIProvider:
     # -- errors and backoff ------------------------------------------------------------------
 
     def _label(self, text: str) -> str:
-        return f"LLM provider {self.name!r}: {text}"
+        return f"{self._who}: {text}"
 
     def _fail(self, status: int, raw: bytes, request: ChatRequest | None) -> NoReturn:
         detail = provider_message(raw, self._secrets)
@@ -340,6 +358,9 @@ class OpenAIProvider:
         self, retry: _Retry, attempt: int, deadline: float, request: ChatRequest
     ) -> None:
         cfg = self.config
+        if retry.unreachable and attempt > min(1, cfg.max_retries):
+            raise ProviderError(self._label(f"{retry} (tried {attempt} times)"),
+                                retryable=False, unreachable=True)
         if attempt > cfg.max_retries:
             raise ProviderError(
                 self._label(f"gave up after {attempt} attempts at {self._shown_url}: {retry}"),

@@ -8,11 +8,13 @@ from ._api import Api
 from ._callers import NamedTokens, load_named_tokens
 from ._http import READY, build_app
 from ._listen import connection_options, listen
+from ._request_guard import AllowedHosts, signed_webhook
 from ._roles import ROLES, Role, build_runner
 
 __all__ = [
     "READY",
     "ROLES",
+    "AllowedHosts",
     "Api",
     "NamedTokens",
     "Role",
@@ -22,4 +24,5 @@ __all__ = [
     "listen",
     "load_adapters",
     "load_named_tokens",
+    "signed_webhook",
 ]

@@ -19,23 +19,18 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from ..core._config import MAX_AGENTS
 from ..core._errors import RequestRejected
-from ..core._events import Done
-from ..jobs._contract import FINAL_STATUSES, Job, JobRejected, JobSpec
+from ..jobs import FINAL_STATUSES, Job, JobRejected, JobRunner, JobSpec, job_view
 from ..jobs._finish import storable
-from ..jobs._runner import DurableRunner
-from ..jobs._views import job_view, list_view, status_view
+from ..jobs._views import list_view
 from ._callers import LOCAL, Caller, NamedTokens
 
 log = logging.getLogger("heavy.http")
-
-if TYPE_CHECKING:
-    from ..jobs._distributed import DistributedRunner
 
 T = TypeVar("T")
 
@@ -71,7 +66,7 @@ def _is_loopback(remote: str | None) -> bool:
 
 
 class Api:
-    def __init__(self, runner: DurableRunner | DistributedRunner, token: str | None,
+    def __init__(self, runner: JobRunner, token: str | None,
                  named: NamedTokens | None = None) -> None:
         self.runner = runner
         self.token = token or None
@@ -215,13 +210,9 @@ class Api:
         await resp.prepare(request)
         sse = _Sse(resp)
         try:
-            follow = getattr(self.runner, "follow", None)
-            if follow is not None:  # the distributed runner: events replayed from the database
-                after = _last_event_id(request)
-                async for seq, kind, data in _with_heartbeats(follow(job_id, after), sse):
-                    await sse.send(kind, data, seq=seq)
-            else:
-                await self._follow(sse, job_id)
+            follow = self.runner.follow(job_id, _last_event_id(request))
+            async for seq, kind, data in _with_heartbeats(follow, sse):
+                await sse.send(kind, data, seq=seq)
         except ConnectionResetError:
             pass
         except Exception:
@@ -235,38 +226,6 @@ class Api:
                                                   "ask for the job again.",
                                          "reference": reference})
         return resp
-
-    async def _follow(self, sse: _Sse, job_id: str) -> None:
-        last: dict[str, Any] | None = None
-        while True:
-            changed = self.runner.changed()
-            job = await self.runner.get_job(job_id)
-            if job is None:
-                return
-            state = status_view(job)
-            if state != last:
-                await sse.send("status", state)
-                last = state
-            if job.status in FINAL_STATUSES:
-                if job.result is not None:
-                    await sse.send("done", Done(result=job.result).as_dict())
-                return
-            run = self.runner.get_run(job_id)
-            if run is not None and job.status == "running":
-                async for event in _with_heartbeats(run.stream(), sse):
-                    await sse.send(event.type, event.as_dict())
-                # The job's own status is recorded once the front end has finished.
-                while True:
-                    changed = self.runner.changed()
-                    current = await self.runner.get_job(job_id)
-                    if current is None or current.status != "running":
-                        break
-                    await _wait(changed, sse)
-                final = await self.runner.get_job(job_id)
-                if final is not None:
-                    await sse.send("status", status_view(final))
-                return
-            await _wait(changed, sse)
 
 
 class _Sse:
@@ -286,16 +245,6 @@ class _Sse:
 
     async def comment(self) -> None:
         await self.resp.write(b": keep-alive\n\n")
-
-
-async def _wait(changed: asyncio.Event, sse: _Sse) -> None:
-    """Until `changed` is set; a keep-alive comment every HEARTBEAT_S meanwhile."""
-    while True:
-        try:
-            await asyncio.wait_for(changed.wait(), HEARTBEAT_S)
-            return
-        except TimeoutError:
-            await sse.comment()
 
 
 def _last_event_id(request: web.Request) -> int:

@@ -6,21 +6,19 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from sqlalchemy.exc import OperationalError
 
-from ..jobs._runner import DurableRunner
+from ..jobs import JobRunner
 from ..observability import CONTENT_TYPE, Metrics, redact
 from ._api import MAX_BODY_BYTES, Api
 from ._callers import NamedTokens
 from ._health import RETRY_AFTER_S, WriteHealth
 from ._page import page_routes
-
-if TYPE_CHECKING:
-    from ..jobs._distributed import DistributedRunner
+from ._request_guard import AllowedHosts, add_nosniff, request_guard
 
 log = logging.getLogger("heavy.http")
 
@@ -36,18 +34,24 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    runner: DurableRunner | DistributedRunner,
+    runner: JobRunner,
     metrics: Metrics,
     *,
     api_token: str | None,
     api_tokens: NamedTokens | None = None,
     extra_routes: Iterable[Any] = (),
+    allowed_hosts: AllowedHosts | None = None,
 ) -> web.Application:
     """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started).
-    `api_token`: `HEAVY_API_TOKEN`; `api_tokens`: the named ones (`HEAVY_API_TOKENS_FILE`)."""
-    # Outermost first: the metrics see the status the error middleware chose.
-    app = web.Application(client_max_size=MAX_BODY_BYTES,
-                          middlewares=[_measure(metrics), _errors()])
+    `api_token`: `HEAVY_API_TOKEN`; `api_tokens`: the named ones (`HEAVY_API_TOKENS_FILE`);
+    `allowed_hosts`: names besides loopback and the local address (see `_request_guard`)."""
+    # Outermost first: the metrics see the status the guard and the error middleware chose;
+    # the guard stands before every route, also the adapters'.
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[_measure(metrics), request_guard(allowed_hosts or AllowedHosts()),
+                     _errors()])
+    app.on_response_prepare.append(add_nosniff)
     app[READY] = Readiness()
     engine = runner.store.db.engine
     health = WriteHealth.watch(engine)
@@ -60,7 +64,11 @@ def build_app(
             return web.json_response({"status": "the database cannot be written"}, status=503,
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
         queued, running = runner.counts()
-        return web.json_response({"status": "ok", "queued": queued, "running": running})
+        body: dict[str, Any] = {"status": "ok", "queued": queued, "running": running}
+        if metrics.adapters:  # informative: a chat platform being down is not the service's
+            body["adapters"] = {name: {"state": state, "detail": detail}
+                                for name, (state, detail) in sorted(metrics.adapters.items())}
+        return web.json_response(body)
 
     async def metrics_page(request: web.Request) -> web.Response:
         return web.Response(body=metrics.render().encode(),

@@ -1,26 +1,22 @@
 """Which runner a process uses: the database URL and the role decide.
 
-SQLite (the embedded default): the in-process `DurableRunner`, role `all` only.
-PostgreSQL: the procrastinate-based `DistributedRunner`; role `web` only enqueues, `worker`
-only runs jobs, `all` (the default) does both.
+SQLite (the embedded default): the local backend (`DurableRunner`), role `all` only.
+PostgreSQL: the procrastinate-based distributed backend (`DistributedRunner`); role `web` only
+enqueues, `worker` only runs jobs, `all` (the default) does both. Either way callers see a
+`JobRunner`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..core._config import HeavyConfig
 from ..core._engine import Engine
 from ..core._errors import ConfigError
 from ..db import Database, is_postgres
-from ..jobs._contract import ConfigResolver
-from ..jobs._runner import DurableRunner
-from ..jobs._store import JobStore
+from ..jobs import ConfigResolver, DurableRunner, JobRunner, JobStore
 from ..observability import Metrics
-
-if TYPE_CHECKING:
-    from ..jobs._distributed import DistributedRunner
 
 Role = Literal["all", "web", "worker"]
 ROLES: tuple[Role, ...] = ("all", "web", "worker")
@@ -42,7 +38,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
 def build_runner(
     role: Role, db: Database, engine: Engine, resolve: ConfigResolver, config: HeavyConfig,
     metrics: Metrics, env: Mapping[str, str],
-) -> DurableRunner | DistributedRunner:
+) -> JobRunner:
     store = JobStore(db, config)
     url = db.engine.url.render_as_string(hide_password=False)
     if not is_postgres(url):

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         error_reply,
         garbage_reply,
         hang_reply,
+        held_reply,
         slow_reply,
         text_reply,
         tool_call_reply,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 FAKE_PROVIDER = "fake"
 _FAKE_LLM_NAMES = frozenset({
     "FakeLLM", "RecordedRequest", "Reply", "classify", "drop_reply", "error_reply", "garbage_reply",
-    "hang_reply", "slow_reply", "text_reply", "tool_call_reply",
+    "hang_reply", "held_reply", "slow_reply", "text_reply", "tool_call_reply",
 })
 
 
@@ -76,6 +77,7 @@ __all__ = [
     "fake_provider_config",
     "garbage_reply",
     "hang_reply",
+    "held_reply",
     "slow_reply",
     "text_reply",
     "tool_call_reply",

@@ -55,6 +55,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # extra seconds on top of the server's latency
     usage: dict[str, Any] | None = None  # replaces the computed usage when set
+    until: asyncio.Event | None = None  # answered only once this is set (see `held_reply`)
 
 
 def text_reply(content: str, *, delay: float = 0.0, usage: dict[str, Any] | None = None) -> Reply:
@@ -104,6 +105,12 @@ def hang_reply() -> Reply:
 def slow_reply(seconds: float) -> Reply:
     """The brain's normal answer, `seconds` later than usual."""
     return Reply("brain", delay=seconds)
+
+
+def held_reply(until: asyncio.Event) -> Reply:
+    """The brain's normal answer once `until` is set: the test, not a delay, decides when the
+    call ends (a call that must still be running at some step, however slow the machine)."""
+    return Reply("brain", until=until)
 
 
 @dataclass(slots=True)
@@ -286,6 +293,15 @@ class FakeLLM:
             return self._targeted[purpose].popleft()
         return self._queue.popleft() if self._queue else None
 
+    async def _held(self, until: asyncio.Event) -> None:
+        """Until the test sets `until`, or the server stops."""
+        waits = [asyncio.ensure_future(until.wait()), asyncio.ensure_future(self._closing.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+
     async def _answer(
         self, request: web.Request, body: dict[str, Any] | None, purpose: Purpose | None
     ) -> web.StreamResponse:
@@ -298,6 +314,8 @@ class FakeLLM:
         if refused := refusal(body, self.refuse):
             return web.Response(status=400, body=refused, content_type=_JSON)
         reply = self._next_reply(purpose)
+        if reply is not None and reply.until is not None:
+            await self._held(reply.until)
         if reply is None or reply.kind == "brain":
             reply = brain(body, purpose, reply.delay if reply else 0.0)
         wait = self.latency + reply.delay

@@ -119,14 +119,14 @@ async def test_a_worker_posts_no_answer_before_its_result_is_stored(
     worker = await replica()
     delivery = StoredFirstDelivery(worker)
     worker.register_delivery("slack", delivery)
-    set_ = worker._set
+    set_ = worker.backend.rows.set
 
     async def slow_set(job_id: str, tail: Any = None, **values: Any) -> None:
         if "result" in values:
             await asyncio.sleep(0.2)  # a busy database: the platform would have been first
         await set_(job_id, tail, **values)
 
-    monkeypatch.setattr(worker, "_set", slow_set)
+    monkeypatch.setattr(worker.backend.rows, "set", slow_set)
     job = await worker.submit(spec())
     assert job is not None
     assert await _final(worker, job.id) == "done"
@@ -247,7 +247,7 @@ async def test_a_burst_is_recorded_in_a_few_transactions_with_exact_limits(
     results = await asyncio.gather(
         *(web.submit(spec(f"q{i}", user=f"U{i % 3}", dedup_key=f"E{i % 40}")) for i in range(60)),
         return_exceptions=True)
-    assert web._intake.batches <= 6  # group commit: 60 submissions, a few transactions
+    assert web.backend.intake.batches <= 6  # group commit: 60 submissions, a few transactions
     duplicates = [r for r in results if r is None]
     assert len(duplicates) == 20  # the second submission of each of 40 events is dropped
     accepted = [r for r in results if r is not None and not isinstance(r, BaseException)]
@@ -271,14 +271,14 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
     reached, release = asyncio.Event(), asyncio.Event()
     # The final write goes with procrastinate's finish, once the run is over and its events
     # are published (`QueueManager.end_with`).
-    finish = worker._manager.finish_job_by_id_async
+    finish = worker.backend.manager.finish_job_by_id_async
 
     async def held(job_id: int, status: Any, delete_job: bool) -> None:
         reached.set()
         await release.wait()
         await finish(job_id, status, delete_job)
 
-    monkeypatch.setattr(worker._manager, "finish_job_by_id_async", held)
+    monkeypatch.setattr(worker.backend.manager, "finish_job_by_id_async", held)
     job = await web.submit(spec())
     assert job is not None
     # followed from the other replica, so its events are written as they come
@@ -314,7 +314,7 @@ async def test_a_job_nobody_follows_stores_its_events_with_its_outcome(
     job = await web.submit(spec())
     assert job is not None
     assert await _final(web, job.id) == "done"
-    assert worker._events.batches == 0
+    assert worker.backend.publisher.events.batches == 0
     async with pg_db.session() as session:
         rows = list(await session.execute(select(JobEventRow.seq, JobEventRow.type).where(
             JobEventRow.job_id == job.id).order_by(JobEventRow.seq)))
@@ -430,7 +430,7 @@ async def test_pooled_connections_the_server_closed_are_replaced(
     web, worker = await replica(work=False), await replica()
 
     async def pooled(runner: DistributedRunner) -> set[int]:
-        pool = runner.app.connector.pool  # type: ignore[attr-defined]
+        pool = runner.backend.app.connector.pool  # type: ignore[attr-defined]
         pids = set()
         for _ in range(3 * pool.get_stats()["pool_size"]):  # checkouts cycle through the pool
             async with pool.connection() as conn:
@@ -439,7 +439,7 @@ async def test_pooled_connections_the_server_closed_are_replaced(
 
     killed = await pooled(web) | await pooled(worker)
     await _terminate(pg_url, killed)
-    row = await web._direct.one("SELECT pg_backend_pid()", {})
+    row = await web.backend.direct.one("SELECT pg_backend_pid()", {})
     assert row is not None and row[0] not in killed
     job = await web.submit(spec())  # deferred on web's pool, fetched and run on worker's
     assert job is not None
@@ -450,7 +450,7 @@ async def test_admission_is_one_statement_and_keeps_its_outcomes(
         replica: MakeReplica, slow_fake: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker admits a job with one statement (`heavy_admit_job`, migration 0010) that also
     returns the job: no read through SQLAlchemy first, and the same outcomes as before."""
-    from heavy_engine.jobs._distributed import _Again
+    from heavy_engine.jobs._pg_worker import _Again
 
     web = await replica(work=False, limits={"per_user": 1})
     first, second, third = [await web.submit(spec(q, user=u)) for q, u in (
@@ -466,27 +466,27 @@ async def test_admission_is_one_statement_and_keeps_its_outcomes(
     monkeypatch.setattr(web.store, "get", no_read)
     statements: list[str] = []
     for name in ("one", "row"):
-        real = getattr(web._direct, name)
+        real = getattr(web.backend.direct, name)
 
         async def counted(query: str, params: Any, real: Any = real) -> Any:
             statements.append(query)
             return await real(query, params)
 
-        monkeypatch.setattr(web._direct, name, counted)
+        monkeypatch.setattr(web.backend.direct, name, counted)
 
-    admitted = await web._admit(first.id)
+    admitted = await web.backend.workers.admit(first.id)
     assert admitted is not None
     assert (admitted.status, admitted.attempts, admitted.position) == ("running", 1, 0)
     assert admitted.started_at is not None and admitted.started_at.utcoffset() is not None
     assert (admitted.spec, admitted.config) == (first.spec, first.config)
     with pytest.raises(_Again):  # U1 already runs one
-        await web._admit(second.id)
-    again = await web._admit(first.id)  # a retry after a crash keeps its place, counted
+        await web.backend.workers.admit(second.id)
+    again = await web.backend.workers.admit(first.id)  # a retry after a crash keeps its place, counted
     assert again is not None and again.attempts == 2
-    assert (await web._admit(third.id)) is not None  # another user has room
+    assert (await web.backend.workers.admit(third.id)) is not None  # another user has room
     assert await web.cancel(second.id, by="U1")  # still queued: cancelled at once
-    assert await web._admit(second.id) is None  # over
-    assert await web._admit("no-such-job") is None
+    assert await web.backend.workers.admit(second.id) is None  # over
+    assert await web.backend.workers.admit("no-such-job") is None
     assert len(statements) == 6  # one round trip each
 
 
@@ -495,13 +495,13 @@ async def test_jobs_are_fetched_as_many_as_free_slots_and_admitted_in_one_statem
     """One statement takes up to the worker's free slots and admits each job taken (`_manager`):
     the worker is handed the others without a round trip, each job finds its admission, the
     limits still hold, and jobs held for a worker that stopped go back as they were."""
-    from heavy_engine.jobs._distributed import _Again
+    from heavy_engine.jobs._pg_worker import _Again
 
     web = await replica(work=False, limits={"per_user": 1})
     jobs = [await web.submit(spec(f"q{i}", user=u)) for i, u in
             enumerate(("U1", "U1", "U2", "U3", "U4", "U5", "U6"))]
     ids = [job.id for job in jobs if job is not None]
-    manager = web._manager
+    manager = web.backend.manager
     monkeypatch.setattr(manager, "_free_slots", lambda worker_id: 4)
     statements = 0
     real_connection = manager.connector.pool.connection
@@ -518,17 +518,17 @@ async def test_jobs_are_fetched_as_many_as_free_slots_and_admitted_in_one_statem
     assert statements == 1  # four jobs, one round trip
     assert [job.task_kwargs["job_id"] for job in taken if job is not None] == ids[:4]
     monkeypatch.setattr(web.store, "get", None)  # admission reads nothing more
-    first = await web._admit(ids[0])
+    first = await web.backend.workers.admit(ids[0])
     assert first is not None and (first.status, first.attempts) == ("running", 1)
     with pytest.raises(_Again):  # U1 already runs one: taken, but not admitted
-        await web._admit(ids[1])
-    assert (await web._admit(ids[2])) is not None and statements == 1
+        await web.backend.workers.admit(ids[1])
+    assert (await web.backend.workers.admit(ids[2])) is not None and statements == 1
     # The next statement takes what is left (three), for a worker that then stops.
     held = await manager.fetch_job(["heavy"], worker_id)
     assert held is not None and statements == 2
     assert await web.cancel(ids[6], by="U6")  # admitted: its worker is asked to abort it
-    await web._give_back()  # none of web's fetch loops is live: it held ids[5] and ids[6]
-    async with web.db.session() as session:
+    await web.backend.workers.give_back()  # none of web's fetch loops is live: it held ids[5] and ids[6]
+    async with web.backend.db.session() as session:
         back = await session.get(JobRow, ids[5])
         cancelled = await session.get(JobRow, ids[6])
     assert back is not None and (back.status, back.attempts, back.started_at) == (
@@ -548,7 +548,7 @@ async def test_a_jobs_end_is_written_with_its_finish_and_ends_together_share_a_r
     jobs = [await web.submit(spec(f"q{i}", user=f"U{i}")) for i in range(8)]
     for job in jobs:
         assert job is not None and await _final(web, job.id) == "done"
-    manager = worker._manager
+    manager = worker.backend.manager
     queue = {job.task_kwargs["job_id"]: job.status
              for job in await manager.list_jobs_async(queue="heavy")}
     assert set(queue.values()) == {"succeeded"} and not manager._endings
@@ -569,7 +569,7 @@ async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
     (which is an hour away here)."""
     web = await replica(work=False)
     worker = await replica(fetchers=4, poll_s=3600)
-    manager = worker.app.job_manager
+    manager = worker.backend.app.job_manager
     fetch = manager.fetch_job
     fetched_by: list[int] = []
 
@@ -593,7 +593,7 @@ async def test_a_fetch_loop_that_fails_is_started_again(
     """procrastinate ends a worker at the first error of a fetch (a dropped connection): the
     replica starts another in its place instead of taking no more jobs."""
     worker = await replica(fetchers=1)
-    manager = worker.app.job_manager
+    manager = worker.backend.app.job_manager
     real_fetch = manager.fetch_job
     failures = [1]
 
@@ -604,12 +604,12 @@ async def test_a_fetch_loop_that_fails_is_started_again(
         return await real_fetch(*args, **kwargs)
 
     monkeypatch.setattr(manager, "fetch_job", flaky_fetch)
-    first = worker._fetch_workers[0]
+    first = worker.backend.workers.fetch_workers[0]
     job = await worker.submit(spec())
     assert job is not None
     assert await _final(worker, job.id) == "done"
-    assert failures == [0] and worker._fetch_workers[0] is not first
-    assert worker._workers[0][0] is worker._fetch_workers[0]  # what shutdown stops
+    assert failures == [0] and worker.backend.workers.fetch_workers[0] is not first
+    assert worker.backend.workers.loops[0][0] is worker.backend.workers.fetch_workers[0]  # what shutdown stops
 
 
 async def test_a_connection_lost_while_admitting_retries_the_job(
@@ -619,8 +619,8 @@ async def test_a_connection_lost_while_admitting_retries_the_job(
     its fetch as a rule (where a lost connection fails the fetch: the test above); this one
     admits itself, as a job fetched by another path would."""
     web, worker = await replica(work=False), await replica()
-    real_row = worker._direct.row
-    monkeypatch.setattr(worker._manager, "admission", lambda job_id: (False, None))
+    real_row = worker.backend.direct.row
+    monkeypatch.setattr(worker.backend.manager, "admission", lambda job_id: (False, None))
     failures = [1]
 
     async def flaky_row(query: str, params: Any) -> Any:
@@ -629,7 +629,7 @@ async def test_a_connection_lost_while_admitting_retries_the_job(
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         return await real_row(query, params)
 
-    monkeypatch.setattr(worker._direct, "row", flaky_row)
+    monkeypatch.setattr(worker.backend.direct, "row", flaky_row)
     job = await web.submit(spec())
     assert job is not None
     assert await _final(web, job.id) == "done"

@@ -125,7 +125,7 @@ async def test_concurrent_submissions_share_commits_and_keep_the_limits_exact(
     assert sorted(j.position for j in accepted) == [0, 0, 1, 2, 3, 4, 5]
     waiting = Counter(j.spec.user for j in accepted if j.position)
     assert max(waiting.values()) == 1  # one waiting question per user, exactly
-    assert runner._rows.batches <= 3  # 20 submissions, a few commits
+    assert runner.backend._rows.batches <= 3  # 20 submissions, a few commits
     assert runner.counts() == (5, 2)
 
 
@@ -439,7 +439,7 @@ async def test_a_submission_half_done_across_the_read_is_queued_once(
     async def save_then_finish_the_submission(job: Job) -> None:
         await save(job)
         if half_done:
-            runner._queue.append(half_done.pop())  # what `submit` does after its insert
+            runner.backend._queue.append(half_done.pop())  # what `submit` does after its insert
 
     runner.store.unfinished = unfinished_after_an_insert  # type: ignore[method-assign]
     runner.store.save = save_then_finish_the_submission  # type: ignore[method-assign]

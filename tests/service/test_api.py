@@ -283,8 +283,10 @@ async def test_sse_of_a_finished_job_replays_its_status_and_result(
     created = await (await client.post("/api/ask", json={"question": "Quick"})).json()
     await _wait_done(client, created["id"])
     events = await _sse_events(client, created["id"])
-    assert [e for e, _ in events] == ["status", "done"]
-    assert events[1][1]["result"]["request_id"] == created["id"]
+    # One order on both backends: the stored events, then the final status (issue 28; it was
+    # ["status", "done"] on SQLite, while PostgreSQL replayed its events first)
+    assert [e for e, _ in events] == ["done", "status"]
+    assert events[0][1]["result"]["request_id"] == created["id"]
 
 
 async def test_sse_of_a_queued_job_reports_its_position_then_follows_it(

@@ -16,12 +16,13 @@ import psycopg
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.testing import FakeLLM, slow_reply
+from heavy_engine.testing import FakeLLM, held_reply
 
-from .test_serve import REPO, Server, _request, _until_final, servers  # noqa: F401
+from .test_serve import REPO, START_WITHIN, Server, _request, _until_final, servers  # noqa: F401
 
 pytest.importorskip("procrastinate")
-CONFIG = "agents: 2\ntimeouts: {request: 30}\n"
+# A request may wait for a replica's start-up (a minute on a loaded machine) before it ends.
+CONFIG = "agents: 2\ntimeouts: {request: 120}\n"
 
 
 def _env(tmp: Path, url: str, fake: FakeLLM) -> dict[str, str]:
@@ -63,19 +64,26 @@ async def test_kill_9_of_a_worker_loses_nothing_and_answers_once(
         tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
     assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
     async with FakeLLM(latency=0.3) as fake:
+        # Agents' answers wait until the worker is dead: killed mid-run however slow the
+        # machine (each answers at once afterwards; more than enough are queued).
+        agents = asyncio.Event()
+        fake.enqueue(*[held_reply(agents)] * 20, when="agent")
         env = _env(tmp_path, pg_url, fake)
         web = Server(tmp_path, env, "--role", "web")
         doomed = Server(tmp_path, env, "--role", "worker")
         servers.extend([web, doomed])
         await asyncio.gather(web.start(), doomed.start())  # start-up is mostly imports
         jobs = await _ask(web.url, 4)
-        await fake.wait_for(lambda f: len(f.calls("agent")) >= 2, within=15)
+        # Every job started on the doomed worker (a decomposition each), agents at work.
+        await fake.wait_for(lambda f: len(f.calls("decompose")) == len(jobs)
+                            and len(f.calls("agent")) >= 2, within=START_WITHIN)
         doomed.kill(signal.SIGKILL)
         assert await doomed.wait() == -signal.SIGKILL
         assert fake.calls("synthesis") == []  # killed mid-run, before any answer
+        agents.set()
         survivor = await Server(tmp_path, env, "--role", "worker").start()
         servers.append(survivor)
-        finals = [await _until_final(web.url, job_id, within=40) for job_id in jobs]
+        finals = [await _until_final(web.url, job_id, within=90) for job_id in jobs]
         followed = await _sse(f"{web.url}/api/jobs/{jobs[0]}")
         resumed = await _sse(f"{web.url}/api/jobs/{jobs[0]}", last_id=2)
         survivor.kill(signal.SIGTERM)
@@ -101,17 +109,20 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
         tmp_path: Path, pg_url: str, servers: list[Server]) -> None:  # noqa: F811
     assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", pg_url]) == 0
     async with FakeLLM(latency=0.8) as fake:
-        # The old pod's answers take long enough to still be running when it is stopped,
-        # however long the next pod takes to start on a busy machine, and its drain outlasts
-        # HEAVY_WORKER_STALLED_AFTER (3 s): its jobs must not be taken as stalled meanwhile.
-        fake.enqueue(*[slow_reply(4)] * 3, when="synthesis")
+        # The old pod's answers are held until the test has looked at its drain: they were
+        # 4 s late, and on a loaded machine the next pod took longer than that to start, so
+        # the old one had finished everything, exited at SIGTERM at once, and the looks met
+        # "connection refused". Its drain still outlasts HEAVY_WORKER_STALLED_AFTER (3 s):
+        # its jobs must not be taken as stalled meanwhile.
+        answers = asyncio.Event()
+        fake.enqueue(*[held_reply(answers)] * 3, when="synthesis")
         env = _env(tmp_path, pg_url, fake)
-        old = await Server(tmp_path, env, "--grace", "20").start()
+        old = await Server(tmp_path, env, "--grace", "90").start()
         servers.append(old)
         jobs = await _ask(old.url, 3)
         # The old pod is running work before the next one starts (a pod with nothing running
         # would drain and exit at once, and there would be no draining state to look at).
-        await fake.wait_for(lambda f: len(f.calls("agent")) >= 1, within=15)
+        await fake.wait_for(lambda f: len(f.calls("agent")) >= 1, within=START_WITHIN)
         new = await Server(tmp_path, env).start()  # the rolling update's next pod
         servers.append(new)
         assert (await _request("GET", f"{old.url}/healthz"))[0] == 200
@@ -123,8 +134,10 @@ async def test_a_draining_replica_is_not_ready_and_a_rolling_restart_loses_nothi
                                      json={"question": "Question 3?", "user": "u3"})
         assert status == 202
         jobs.append(job["id"])
-        assert await old.wait(within=25) == 0
-        finals = [await _until_final(new.url, job_id, within=30) for job_id in jobs]
+        await asyncio.sleep(4)  # past HEAVY_WORKER_STALLED_AFTER, still draining
+        answers.set()
+        assert await old.wait(within=90) == 0
+        finals = [await _until_final(new.url, job_id, within=90) for job_id in jobs]
         new.kill(signal.SIGTERM)
         assert await new.wait() == 0
 

@@ -16,12 +16,12 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from heavy_engine.cli import main
-from heavy_engine.testing import FakeLLM
+from heavy_engine.testing import FakeLLM, held_reply
 from tests.bots.slack.fake_slack import FakeSlack
 from tests.bots.slack.test_mentions import mention
 
 from .test_replicas import _env
-from .test_serve import Server, servers  # noqa: F401
+from .test_serve import START_WITHIN, Server, servers  # noqa: F401
 
 pytest.importorskip("procrastinate")
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -45,6 +45,10 @@ async def test_kill_9_of_a_worker_answers_every_slack_mention_once(
     fake_slack = await FakeSlack().start()
     try:
         async with FakeLLM(latency=0.3) as fake:
+            # Agents' answers wait until the worker is dead: killed mid-run however slow the
+            # machine (each answers at once afterwards; more than enough are queued).
+            agents = asyncio.Event()
+            fake.enqueue(*[held_reply(agents)] * 20, when="agent")
             env = {**_env(tmp_path, pg_url, fake), "SLACK_BOT_TOKEN": "xoxb-0000-test-never-real",
                    "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake_slack.api_url,
                    "SLACK_STREAMING": "0"}
@@ -59,17 +63,19 @@ async def test_kill_9_of_a_worker_answers_every_slack_mention_once(
                     text=f"<@U0BOT> Question {i}: SQLite or PostgreSQL?")) == 200
             # Every card is on Slack, then the worker dies mid-run, before any answer.
             await fake_slack.wait_for(lambda: all(
-                fake_slack.called("chat.postMessage", thread_ts=ts) for ts in stamps), within=15)
-            await fake.wait_for(lambda f: len(f.calls("agent")) >= 2, within=15)
+                fake_slack.called("chat.postMessage", thread_ts=ts) for ts in stamps),
+                within=START_WITHIN)
+            await fake.wait_for(lambda f: len(f.calls("agent")) >= 2, within=START_WITHIN)
             # Recorded in the ledger or not yet: the survivor finds each card by its tag.
             doomed.kill(signal.SIGKILL)
             assert await doomed.wait() == -signal.SIGKILL
             assert fake.calls("synthesis") == []
             assert not fake_slack.called("reactions.add", name="white_check_mark")
+            agents.set()
             survivor = await Server(tmp_path, env, "--role", "worker").start()
             servers.append(survivor)
             await fake_slack.wait_for(lambda: len(fake_slack.called(
-                "reactions.add", name="white_check_mark")) >= MENTIONS, within=40)
+                "reactions.add", name="white_check_mark")) >= MENTIONS, within=90)
             await asyncio.sleep(0.5)  # nothing more arrives after the last answer
             survivor.kill(signal.SIGTERM)
             web.kill(signal.SIGTERM)

@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from heavy_engine.cli import main
-from heavy_engine.testing import FakeLLM
+from heavy_engine.testing import FakeLLM, held_reply
 from tests.bots.slack.fake_slack import FakeSlack
 from tests.bots.slack.test_mentions import mention
 from tests.bots.slack.test_socket_mode import envelope
 
 from .test_replicas import _env
-from .test_serve import Server, servers  # noqa: F401
+from .test_serve import START_WITHIN, Server, servers  # noqa: F401
 
 pytest.importorskip("procrastinate")
 REPLICAS = 3
@@ -42,13 +42,20 @@ async def test_socket_mode_on_three_replicas_answers_every_mention_once(
     bots = [f"xoxb-0000-replica-{n}" for n in range(REPLICAS)]
     try:
         async with FakeLLM(latency=0.3) as fake:
+            # Agents' answers wait until the victim is dead: no question is answered before
+            # the kill however slow the machine (each answers at once afterwards).
+            agents = asyncio.Event()
+            fake.enqueue(*[held_reply(agents)] * 40, when="agent")
+            # 8 s before a silent worker's jobs move: the frozen replica below (a few
+            # seconds on a loaded machine) keeps its own.
             base = {**_env(tmp_path, pg_url, fake), "SLACK_API_URL": slack.api_url,
-                    "SLACK_STREAMING": "0"}
+                    "SLACK_STREAMING": "0", "HEAVY_WORKER_STALLED_AFTER": "8"}
             replicas = [Server(tmp_path, {**base, "SLACK_APP_TOKEN": f"xapp-1-replica-{n}",
                                           "SLACK_BOT_TOKEN": bots[n]}) for n in range(REPLICAS)]
             servers.extend(replicas)  # each is killed at the end, whichever failed to start
             await asyncio.gather(*(r.start() for r in replicas))
-            await slack.wait_for(lambda: len(slack.open_connections()) == REPLICAS, within=10)
+            await slack.wait_for(lambda: len(slack.open_connections()) == REPLICAS,
+                                 within=START_WITHIN)
             # One channel and one asker per mention: no limit makes any of them wait.
             stamps = [f"17000002{i:02d}.000100" for i in range(MENTIONS)]
             events = [mention(f"<@U0BOT> Question {i}: SQLite or PostgreSQL?",
@@ -62,9 +69,9 @@ async def test_socket_mode_on_three_replicas_answers_every_mention_once(
             first, second = await slack.push_twice(envelope("env-twice", events[-2]))
             assert first != second
             await slack.wait_for(lambda: all(sorted(c.acked) == sorted(c.received)
-                                             for c in slack.connections), within=10)
+                                             for c in slack.connections), within=30)
             await slack.wait_for(lambda: all(
-                slack.called("chat.postMessage", thread_ts=ts) for ts in stamps[:-1]), within=15)
+                slack.called("chat.postMessage", thread_ts=ts) for ts in stamps[:-1]), within=60)
             # The replica that posted the last card has just started that job, and waits for
             # Slack's answer to that post: kill it now.
             last_card = slack.called("chat.postMessage")[-1]
@@ -73,17 +80,19 @@ async def test_socket_mode_on_three_replicas_answers_every_mention_once(
             assert await replicas[victim].wait() == -signal.SIGKILL
             del slack.linger["chat.postMessage"]
             assert fake.calls("synthesis") == []  # killed mid-run, before any answer
-            # Frozen for about a second: well under HEAVY_WORKER_STALLED_AFTER, so its own jobs
+            agents.set()
+            # Frozen for a second or two: well under HEAVY_WORKER_STALLED_AFTER, so its own jobs
             # stay its own; only the envelope it could not ack goes elsewhere.
             frozen = next(n for n in range(REPLICAS) if n != victim)
             [frozen_conn] = [c for c in slack.connections
                              if c.token == f"xapp-1-replica-{frozen}"]
             replicas[frozen].kill(signal.SIGSTOP)
             await slack.push(envelope("env-frozen", events[-1]), to=frozen_conn.number)
-            await slack.wait_for(lambda: slack.called("socket.ack", envelope_id="env-frozen-retry1"))
+            await slack.wait_for(lambda: slack.called("socket.ack", envelope_id="env-frozen-retry1"),
+                                 within=30)
             replicas[frozen].kill(signal.SIGCONT)
             await slack.wait_for(lambda: len(slack.called(
-                "reactions.add", name="white_check_mark")) >= MENTIONS, within=30)
+                "reactions.add", name="white_check_mark")) >= MENTIONS, within=90)
             await asyncio.sleep(0.5)  # nothing more arrives after the last answer
             for survivor in (r for n, r in enumerate(replicas) if n != victim):
                 survivor.kill(signal.SIGTERM)

@@ -42,7 +42,7 @@ async def test_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
             "sys.exit(main())", "serve", "--port", str(port),
             cwd=tmp_path, env=_env(tmp_path, HEAVY_LOG_FORMAT="text"),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
-        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)  # start-up, then the refusal
     text = err.decode()
     assert proc.returncode == 2, text
     errors = [line for line in text.splitlines() if "ERROR" in line]

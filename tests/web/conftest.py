@@ -71,7 +71,7 @@ class ServeProcess:
         self.url = ""
         ready = threading.Event()
         threading.Thread(target=self._read, args=(ready,), daemon=True).start()
-        if not ready.wait(30) or not self.url:
+        if not ready.wait(60) or not self.url:  # start-up: generous on a loaded machine
             self.stop()
             raise AssertionError("heavy serve did not start:\n" + "\n".join(self.lines))
 

@@ -24,7 +24,7 @@ from slack_bolt.context.assistant.thread_context_store.async_store import (
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from sqlalchemy import JSON, Boolean, Index, String, Text, delete, select
+from sqlalchemy import JSON, Boolean, Index, String, Text, delete, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from heavy_engine.db import Base, Database, UTCDateTime, utcnow
@@ -32,6 +32,10 @@ from heavy_engine.db import Base, Database, UTCDateTime, utcnow
 log = logging.getLogger("heavy.slack")
 
 STATE_TTL_S = 600  # an install link works for ten minutes
+# Outstanding install links; past it the oldest go first. Installs are rare: a flood of
+# /slack/install (each writes a row) costs at most this many rows, and a person whose link was
+# pushed out just starts again.
+MAX_STATES = 200
 THREAD_CONTEXT_DAYS = 30  # assistant threads older than this forget the channel they were in
 
 
@@ -183,9 +187,11 @@ class DbInstallationStore(AsyncInstallationStore):
 class DbOAuthStateStore(AsyncOAuthStateStore):
     """One-time OAuth states with an expiry, so a forged or replayed callback is refused."""
 
-    def __init__(self, db: Database, *, ttl_s: float = STATE_TTL_S) -> None:
+    def __init__(self, db: Database, *, ttl_s: float = STATE_TTL_S,
+                 max_states: int = MAX_STATES) -> None:
         self.db = db
         self.ttl = timedelta(seconds=ttl_s)
+        self.max_states = max_states
 
     @property
     def logger(self) -> Logger:
@@ -196,6 +202,12 @@ class DbOAuthStateStore(AsyncOAuthStateStore):
         now = utcnow()
         async with self.db.session() as session, session.begin():
             await session.execute(delete(SlackOAuthState).where(SlackOAuthState.expires_at < now))
+            held = await session.scalar(select(func.count()).select_from(SlackOAuthState)) or 0
+            if held >= self.max_states:
+                oldest = await session.scalars(select(SlackOAuthState.state).order_by(
+                    SlackOAuthState.expires_at).limit(held - self.max_states + 1))
+                await session.execute(delete(SlackOAuthState).where(
+                    SlackOAuthState.state.in_(list(oldest))))
             session.add(SlackOAuthState(state=state, expires_at=now + self.ttl))
         return state
 

@@ -77,7 +77,7 @@ async def open_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
     await adapter.start()
     await runner.start()
     try:
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
         yield Stack(fake, llm, adapter, runner, settings, config)
     finally:
         await runner.shutdown(5)

@@ -99,7 +99,7 @@ async def test_a_sharded_client_from_the_environment(stack: Stack) -> None:
     identified = len(fake.identifies)
     await adapter.start()
     try:
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
     finally:
         await adapter.stop()
     assert fake.find("GET", r"/users/@me") and fake.find("GET", r"/gateway/bot")

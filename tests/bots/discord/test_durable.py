@@ -58,7 +58,7 @@ async def process(
         adapter = DiscordAdapter(services, options, guild_ready_timeout=0.05)
         await adapter.start()
         await runner.start()
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
         started.append((adapter, runner))
         return adapter, runner
 
@@ -85,7 +85,7 @@ async def test_a_resumed_job_edits_the_same_card_and_answers_once(
         card = fake.original(payload["token"])
         # The thread id reaches the database before the process dies.
         await fake.wait_for(lambda: any(j.reply.get("thread")
-                                        for j in runner._running.values()))
+                                        for j in runner.backend._running.values()))
         await runner.shutdown(0)  # the process dies mid-run
         await adapter.stop()
         assert not message_posts(fake, card)  # no answer yet

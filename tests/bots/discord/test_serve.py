@@ -35,7 +35,7 @@ async def served(tmp_path: Path) -> AsyncIterator[FakeDiscord]:
     proc = await asyncio.create_subprocess_exec(str(HEAVY), "serve", env=env, stdout=log,
                                                 stderr=asyncio.subprocess.STDOUT)
     try:
-        await fake.wait_for(lambda: fake.identifies, within=30)
+        await fake.wait_for(lambda: fake.identifies, within=60)  # heavy serve started
         yield fake
     finally:
         proc.send_signal(signal.SIGTERM)

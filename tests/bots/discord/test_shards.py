@@ -57,7 +57,7 @@ async def test_a_replica_identifies_only_its_shards(stack: Stack) -> None:
     identified = len(fake.identifies)
     await adapter.start()
     try:
-        await asyncio.wait_for(adapter.ready.wait(), timeout=15)
+        await asyncio.wait_for(adapter.ready.wait(), timeout=60)  # start-up: generous
     finally:
         await adapter.stop()
     assert [i["shard"] for i in fake.identifies[identified:]] == [[2, 4]]

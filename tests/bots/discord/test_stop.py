@@ -48,7 +48,7 @@ async def test_stop_by_someone_else_is_refused(stack: Stack) -> None:
     assert "Only the person who asked" in ack.body["data"]["content"]
     assert ack.body["data"]["flags"] == 64
     await asyncio.sleep(0.2)
-    assert stack.runner._runs, "the run goes on"
+    assert stack.runner.lifecycle.runs, "the run goes on"
     # Clean up: the requester stops it.
     press = button_press(fake, card, custom_id, ALICE)
     await fake.interact(press)

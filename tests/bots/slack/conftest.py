@@ -66,7 +66,7 @@ class Slack:
         quiet = 0
         while quiet < 3:
             await asyncio.sleep(0.01)
-            busy = bool(self.adapter.bot._inflight or self.runner._tasks)
+            busy = bool(self.adapter.bot._inflight or self.runner.backend._tasks)
             await self.adapter.bot.drain()
             await self.runner.drain()
             quiet = 0 if busy else quiet + 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from bots.slack.native._oauth import BOT_SCOPES, REDIRECT_PATH
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = ROOT / "deploy" / "slack-manifest.yaml"
+SOCKET_MODE_MANIFEST = ROOT / "deploy" / "slack-manifest-socket-mode.yaml"
 SOURCE = ROOT / "bots" / "slack"
 
 # The bot scopes each Web API method needs (Slack's method reference pages).
@@ -107,3 +109,19 @@ def test_split_view_shortcut_home_and_install(manifest: dict[str, Any]) -> None:
         ("message", SHORTCUT_ID)]
     [redirect] = manifest["oauth_config"]["redirect_urls"]
     assert redirect.endswith(REDIRECT_PATH)
+
+
+def test_the_socket_mode_manifest_is_the_same_app_with_no_address(manifest: dict[str, Any]) -> None:
+    # Pasted as it is: no URL to replace, no redirect to a host the user does not have.
+    text = SOCKET_MODE_MANIFEST.read_text(encoding="utf-8")
+    assert "heavy.example.com" not in text and "url" not in text.replace("url_private", "")
+    socket_mode = yaml.safe_load(text)
+    # Everything else is the HTTP manifest's: scopes, events, commands, shortcut, split view.
+    http = copy.deepcopy(manifest)
+    settings = http["settings"]
+    del settings["event_subscriptions"]["request_url"], settings["interactivity"]["request_url"]
+    del http["oauth_config"]["redirect_urls"]
+    for command in http["features"]["slash_commands"]:
+        del command["url"]
+    settings["socket_mode_enabled"] = True
+    assert socket_mode == http

@@ -24,7 +24,7 @@ async def test_a_job_resumed_after_a_restart_edits_the_same_card_and_answers_onc
     # The card's ts reaches the database (a crash before that point is unavoidable and would
     # post a second card, never a second answer).
     await first.fake.wait_for(lambda: any(
-        j.reply.get("card") for j in first.runner._running.values()))
+        j.reply.get("card") for j in first.runner.backend._running.values()))
     await first.runner.shutdown(0)  # the process dies mid-run
     assert not first.fake.called("reactions.add", name="white_check_mark")
 

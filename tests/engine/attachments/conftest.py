@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -21,6 +23,16 @@ FILES: dict[str, tuple[bytes, str]] = {
     "photo.png": (PNG, "image/png"),
     "fake.png": (b"GIF? no, just text", "image/png"),
     "binary.txt": (b"\x00\x01\x02binary" * 10, "text/plain"),
+    "empty.txt": (b"", "text/plain"),
+}
+# Bodies sent with a Content-Encoding: small bombs (20 MB of zeros) and an honest file.
+BOMB = gzip.compress(bytes(20_000_000), 9)
+ENCODED: dict[str, tuple[bytes, str]] = {
+    "bomb.txt": (BOMB, "gzip"),
+    "bomb2.txt": (gzip.compress(BOMB, 9), "gzip, gzip"),
+    "zipped.txt": (gzip.compress(b"Compressed notes: ship on Friday.\n" * 3), "gzip"),
+    "deflated.txt": (zlib.compress(b"Deflated notes.\n"), "deflate"),
+    "packed.txt": (b"whatever", "br"),
 }
 
 
@@ -71,6 +83,10 @@ async def files(other: FileServer) -> AsyncIterator[FileServer]:
         if name in FILES:
             body, ctype = FILES[name]
             return web.Response(body=body, headers={"Content-Type": ctype})
+        if name in ENCODED:
+            body, encoding = ENCODED[name]
+            return web.Response(body=body, headers={"Content-Type": "text/plain",
+                                                    "Content-Encoding": encoding})
         if name == "big.csv":  # no Content-Length: the cap must hold while reading
             response = web.StreamResponse(headers={"Content-Type": "text/csv"})
             response.enable_chunked_encoding()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from pypdf import PdfReader, PdfWriter
@@ -73,12 +72,6 @@ def test_a_pdf_encrypted_without_a_user_password_is_read() -> None:
 def test_only_the_first_pages_are_read() -> None:
     text, pages = pdf_text(make_pdf("one", "two", "three"), 2)
     assert (text, pages) == ("one\n\ntwo", 3)
-
-
-def test_a_pdf_past_its_deadline_stops_being_read() -> None:
-    # The caller has stopped waiting: the parsing thread stops too, between pages.
-    with pytest.raises(PdfUnreadable, match="took too long"):
-        pdf_text(make_pdf("one", "two"), 10, deadline=time.monotonic() - 1)
 
 
 @pytest.mark.parametrize("data", [b"not a pdf", b"%PDF-1.7\n%%EOF", b""])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 
 import pytest
 
@@ -183,16 +182,3 @@ async def test_round_trip_through_storage(files: FileServer) -> None:
     again = Attachments.from_dict(got.as_dict())
     assert again == got
     assert not Attachments() and Attachments.from_dict(None) == Attachments()
-
-
-async def test_a_pdf_that_is_slow_to_parse_is_named(
-        files: FileServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow(data: bytes, pages: int, deadline: float | None = None) -> tuple[str, int]:
-        time.sleep(0.6)
-        return "late", 1
-
-    monkeypatch.setattr("heavy_engine.attachments._fetch.pdf_text", slow)
-    got = await fetch_attachments([att(files, "report.pdf"), att(files, "notes.txt")],
-                                  slack(files), AttachmentLimits(timeout=0.2))
-    assert got.notes == ["skipped report.pdf: PDF took more than 0.2 s to read"]
-    assert [d.name for d in got.documents] == ["notes.txt"]

@@ -125,7 +125,7 @@ async def test_every_command_logs_through_the_redacting_formatter(tmp_path: Path
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", script, cwd=tmp_path, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)  # a child start-up
     assert proc.returncode == 0, err.decode()
     assert b"leak? [REDACTED]" in err  # a provider key under any variable name is masked
     assert key.encode() not in err + out

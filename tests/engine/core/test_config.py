@@ -27,8 +27,17 @@ def write(tmp_path: Path, text: str) -> Path:
         ("agents: many", "agents: Input should be a valid integer"),
         # nested keys are named with their full path
         ("timeouts:\n  request: -1", "timeouts.request: Input should be greater than 0"),
-        # unknown keys are refused, not ignored
-        ("modle: x", "modle: Extra inputs are not permitted"),
+        # unknown keys are refused, not ignored; a near miss gets the real key
+        ("modle: x", "modle: Extra inputs are not permitted (got 'x'); did you mean model?"),
+        ("agnets: 3", "agnets: Extra inputs are not permitted (got 3); did you mean agents?"),
+        # ... at any depth: a nested model, a provider under its own name, a list item
+        ("timeouts:\n  reqest: 3", "timeouts.reqest: Extra inputs are not permitted (got 3); "
+         "did you mean request?"),
+        ("providers:\n  local:\n    type: openai\n    base_url: http://x\n    max_retrys: 3",
+         "providers.local.max_retrys: Extra inputs are not permitted (got 3); did you mean "
+         "max_retries?"),
+        ("agent_overrides:\n  - {modle: x}", "agent_overrides.0.modle: Extra inputs are not "
+         "permitted (got 'x'); did you mean model?"),
         # the default provider must be defined
         ("provider: nope", "provider 'nope' is not defined under providers"),
         # an openai provider needs a base URL
@@ -39,14 +48,16 @@ def write(tmp_path: Path, text: str) -> Path:
         ("tools: [calculate, calculate]", "tools: tool names must be unique"),
         # the top level must be a mapping
         ("- a\n- b", "the top level must be a mapping"),
-        # broken YAML is reported as such
+        # broken YAML is reported as such, at the file's line, not "<unicode string>"
         ("agents: [1", "not valid YAML"),
+        ("agents: 3\n  tools: [x", 'in "{path}", line 2, column 8'),
     ],
 )
 def test_invalid_config_names_key_and_rule(tmp_path: Path, yaml_text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as err:
-        load_config(write(tmp_path, yaml_text), env={})
-    assert expected in str(err.value)
+        path = write(tmp_path, yaml_text)
+        load_config(path, env={})
+    assert expected.format(path=path) in str(err.value)
     assert str(tmp_path) in str(err.value)  # and which file
 
 
@@ -117,3 +128,9 @@ def test_provider_type_must_be_registered(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, "providers:\n  x:\n    type: gpt5-magic\n"), env={})
     assert "providers.x.type: unknown provider type 'gpt5-magic' (known: claude_cli, openai" in str(err.value)
+
+
+def test_an_unknown_key_far_from_every_real_one_gets_no_guess(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "zzzz: 1"), env={})
+    assert str(err.value).endswith("zzzz: Extra inputs are not permitted (got 1)")

@@ -60,3 +60,23 @@ async def test_progress_events_carry_findings(fake_llm: FakeLLM, tmp_path: Any) 
     assert tools and all(e.summary for e in tools)
     finished = [e for e in events if isinstance(e, AgentFinished)]
     assert all(e.summary and "\n" not in e.summary and len(e.summary) <= 120 for e in finished)
+
+
+@pytest.mark.parametrize(("base_url", "says"), [
+    # nothing listens: Ollama not started, a wrong port
+    ("http://127.0.0.1:{port}/v1", "connection refused at 127.0.0.1:{port} (tried 2 times)"),
+    # a typo in the host name (.invalid never resolves)
+    ("http://ollama.invalid:11434/v1", "could not resolve host ollama.invalid (tried 2 times)"),
+])
+async def test_no_server_at_the_address_stops_the_run_after_one_retry(
+    tmp_path: Any, unused_port: int, base_url: str, says: str
+) -> None:
+    config = fake_config(base_url.format(port=unused_port), providers={"fake": {"max_retries": 4}},
+                         timeouts={"request": 60})
+    async with Engine(config, scratch_root=tmp_path) as engine:
+        run = engine.start(HeavyRequest("Which database?", config))
+        events = [e async for e in run.stream()]
+        result = await run
+    assert result.status == "failed" and (result.error or "").endswith(says.format(port=unused_port))
+    assert "Error" not in (result.error or "")  # no exception class names
+    assert not any(isinstance(e, AgentStarted) for e in events)  # no agent retried it again

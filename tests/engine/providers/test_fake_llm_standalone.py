@@ -94,7 +94,7 @@ async def test_models_and_the_process_entry_point(base: str, tmp_path: Path) -> 
         stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     try:
-        line = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()  # start-up
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
         async with httpx.AsyncClient() as client:
             r = await client.post(f"{url}/chat/completions", json={

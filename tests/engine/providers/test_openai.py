@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -50,15 +49,6 @@ from heavy_engine.testing import (
 
 KEY = "sk-or-v1-supersecretvalue1234567890"
 CALC = {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object"}}}
-
-
-@pytest.fixture
-def unused_port() -> int:
-    """A local port nobody listens on (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def ask(text: str = "hello", **kw: Any) -> ChatRequest:
@@ -325,16 +315,49 @@ async def test_retry_after_beyond_the_call_timeout_fails_fast(make: Any, fake_ll
     assert time.monotonic() - start < 5 and len(fake_llm.calls()) == 1  # not the 120 s asked
 
 
-async def test_connection_errors_are_retried_then_reported(unused_port: int) -> None:
-    cfg = fake_provider_config(f"http://127.0.0.1:{unused_port}/v1", max_retries=2)
-    p = OpenAIProvider("m", cfg, {})
+async def test_a_refused_connection_is_retried_once_then_named_with_its_address(
+        unused_port: int) -> None:
+    cfg = fake_provider_config(f"http://127.0.0.1:{unused_port}/v1", max_retries=3)
+    p = OpenAIProvider("openrouter", cfg, {})  # HEAVY_LLM_BASE_URL keeps the default's name
     try:
-        # The message names the address tried: a dead HEAVY_LLM_BASE_URL is then obvious.
-        url = f"http://127.0.0.1:{unused_port}/v1/chat/completions"
-        with pytest.raises(ProviderError, match=f"gave up after 3 attempts at {url}: cannot con"):
+        with pytest.raises(ProviderError) as info:
             await p.complete(ask())
     finally:
         await p.aclose()
+    # The server the user configured, by its address; the address tried; no class names.
+    assert str(info.value) == (f"LLM server http://127.0.0.1:{unused_port}/v1: connection "
+                               f"refused at 127.0.0.1:{unused_port} (tried 2 times)")
+    assert info.value.unreachable and not info.value.retryable  # the engine stops the run
+
+
+async def test_an_unknown_host_is_retried_once_then_named() -> None:
+    # .invalid never resolves (RFC 6761), with or without a network.
+    p = OpenAIProvider("local", fake_provider_config("http://no-such-host.invalid:8080/v1"), {})
+    try:
+        with pytest.raises(ProviderError) as info:
+            await p.complete(ask())
+    finally:
+        await p.aclose()
+    assert str(info.value) == ("LLM server http://no-such-host.invalid:8080/v1: could not "
+                               "resolve host no-such-host.invalid (tried 2 times)")
+    assert info.value.unreachable
+
+
+async def test_errors_name_the_server_the_user_configured(fake_llm: FakeLLM) -> None:
+    # HEAVY_LLM_BASE_URL at another server keeps the default provider's name, "openrouter":
+    # the message names the address instead (without credentials).
+    fake_llm.enqueue(error_reply(404, "no such model"))
+    url = URL(fake_llm.base_url).with_user("user").with_password("pw")
+    p = OpenAIProvider("openrouter", fake_provider_config(str(url)), {})
+    try:
+        with pytest.raises(ProviderError) as info:
+            await p.complete(ask())
+    finally:
+        await p.aclose()
+    assert str(info.value).startswith(f"LLM server {fake_llm.base_url}: unknown model")
+    # OpenRouter itself is named as config.yaml names it.
+    p = OpenAIProvider("openrouter", fake_provider_config("https://openrouter.ai/api/v1"), {})
+    assert p._label("x") == "LLM provider 'openrouter': x"
 
 
 async def test_server_going_away_then_coming_back(make: Any, fake_llm: FakeLLM) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 from pathlib import Path
 
 from heavy_engine.core._engine import Engine, HeavyRequest
@@ -94,11 +95,13 @@ def test_cleanup_removes_a_deep_tree(tmp_path: Path) -> None:
 
 
 async def _probe(stop: asyncio.Event, worst: list[float]) -> None:
-    loop = asyncio.get_running_loop()
+    """The longest stretch of the loop thread's own CPU time between two 2 ms ticks: work that
+    blocked the loop. CPU time, not wall time: a machine busy with other processes delays a
+    tick without anything blocking the loop (the suite must pass beside a CPU hog)."""
     while not stop.is_set():
-        before = loop.time()
+        before = time.thread_time()
         await asyncio.sleep(0.002)
-        worst[0] = max(worst[0], loop.time() - before - 0.002)
+        worst[0] = max(worst[0], time.thread_time() - before)
 
 
 async def test_a_hostile_turn_never_stalls_the_loop(fake_llm: FakeLLM, tmp_path: Path) -> None:

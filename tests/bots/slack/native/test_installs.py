@@ -6,11 +6,13 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 from slack_sdk.oauth.installation_store import Installation
+from sqlalchemy import func, select
 
 from bots.slack.native._installs import (
     DbInstallationStore,
     DbOAuthStateStore,
     DbThreadContextStore,
+    SlackOAuthState,
     TokenCipher,
 )
 from heavy_engine.db import Database
@@ -58,6 +60,22 @@ async def test_states_are_single_use_and_expire(tmp_path: Path) -> None:
         assert await states.async_consume("never-issued") is False
         expired = DbOAuthStateStore(db, ttl_s=-1)
         assert await expired.async_consume(await expired.async_issue()) is False
+
+
+async def test_outstanding_states_are_capped_oldest_first(tmp_path: Path) -> None:
+    """A flood of /slack/install cannot grow the table: past the cap the oldest links go."""
+    async with await _db(tmp_path) as db:
+        states = DbOAuthStateStore(db, max_states=5)
+        issued = [await states.async_issue() for _ in range(12)]
+        async with db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(SlackOAuthState)) == 5
+        assert await states.async_consume(issued[0]) is False  # pushed out
+        assert await states.async_consume(issued[-1]) is True  # the newest still works
+        # Expired ones are pruned whatever the cap.
+        await DbOAuthStateStore(db, ttl_s=-1).async_issue()
+        await states.async_issue()
+        async with db.session() as session:
+            assert await session.scalar(select(func.count()).select_from(SlackOAuthState)) == 5
 
 
 async def test_thread_context_is_saved_replaced_and_found(tmp_path: Path) -> None:
