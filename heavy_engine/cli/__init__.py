@@ -23,7 +23,7 @@ from ._common import common_parent as _common_parent
 __all__ = ["build_parser", "hide_secrets", "main"]
 
 _MODULES = {"ask": "_ask", "serve": "_serve", "worker": "_worker", "config": "_config_cmd",
-            "db": "_db", "eval": "_eval"}
+            "db": "_db", "eval": "_eval", "mcp": "_mcp"}
 _TAKES_VALUE = ("--config",)  # options before the command that take the next word
 
 

@@ -20,6 +20,7 @@ COMMANDS = {
     "config": "per-workspace and per-channel settings",
     "db": "database migrations",
     "eval": "score 1 agent vs N agents (vs rounds=2) on a question set",
+    "mcp": "serve heavy to an MCP client over stdio (Claude, Cursor, ...)",
 }
 
 

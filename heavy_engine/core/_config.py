@@ -179,10 +179,17 @@ class Budget(_Strict):
 
 
 class Synthesis(_Strict):
-    """`quorum` K: once K agents finished, the others get `grace_s` more, then are cut off."""
+    """`quorum` K: once K agents finished, the others get `grace_s` more, then are cut off.
+
+    `instructions`, `temperature` and `max_tokens` shape the answer's writing (an OpenAI
+    client's system message, `temperature` and `max_tokens` land here); with one agent there
+    is no synthesis call and the instructions go to that agent instead."""
 
     quorum: int | None = Field(default=None, ge=1, le=MAX_AGENTS)
     grace_s: float = Field(default=10.0, ge=0, le=3600)
+    instructions: str | None = Field(default=None, max_length=8000)
+    temperature: float | None = Field(default=None, ge=0, le=2)  # None: the run's temperature
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
 _HOST_PATTERN = re.compile(r"^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)*[a-z0-9_-]{1,63}\.?$", re.I)

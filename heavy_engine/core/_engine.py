@@ -79,6 +79,11 @@ class HeavyRequest:
     attachments: Attachments | None = None  # the question's files: text, images, notes
 
 
+def _instructions(text: str) -> str:
+    """The asker's own instructions for the answer (an OpenAI client's system message)."""
+    return f"The person asking gave these instructions for the answer:\n{text.strip()}"
+
+
 class Run:
     """A running (or finished) request: its id, its events so far, and its result."""
 
@@ -324,7 +329,11 @@ class Engine:
         if cfg.system_prompt:
             system = f"{system}\n\n{cfg.system_prompt}"
         role = cfg.role_of(index)
-        own = (cfg.roles[role] if role else None, over.system_prompt if over else None)
+        # One agent's answer is the answer: the asker's instructions go to it, after the
+        # shared prefix like every agent's own instructions.
+        single = (_instructions(cfg.synthesis.instructions)
+                  if cfg.agents == 1 and cfg.synthesis.instructions else None)
+        own = (cfg.roles[role] if role else None, over.system_prompt if over else None, single)
         temperature = over.temperature if over and over.temperature is not None else cfg.temperature
         tool_names = over.tools if over and over.tools is not None else cfg.tools
         return AgentSpec(
@@ -499,6 +508,8 @@ class Engine:
         system = cfg.prompts.synthesis
         if cfg.rounds == 2:
             system = f"{system}\n\n{cfg.prompts.weigh_evidence}"
+        if cfg.synthesis.instructions:
+            system = f"{system}\n\n{_instructions(cfg.synthesis.instructions)}"
         if budget.max_tokens is not None or budget.max_cost_usd is not None:
             # The synthesis call must fit in what is left; else the findings are joined as-is.
             expected = max((a.usage.completion_tokens for a in ok), default=0)
@@ -514,7 +525,9 @@ class Engine:
             messages=[{"role": "system", "content": system},
                       {"role": "user", "content": with_images(user, image_parts_for(
                           cfg, cfg.effective_orchestrator_model, req.attachments))}],
-            temperature=cfg.temperature,
+            temperature=(cfg.synthesis.temperature if cfg.synthesis.temperature is not None
+                         else cfg.temperature),
+            max_tokens=cfg.synthesis.max_tokens,
             purpose="synthesis",
         )
         parts: list[str] = []

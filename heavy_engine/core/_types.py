@@ -70,6 +70,7 @@ class ChatRequest:
     messages: list[Message]
     tools: list[dict[str, Any]] | None = None
     temperature: float | None = None
+    max_tokens: int | None = None  # the answer's length cap (None: the model's own)
     json_mode: bool = False
     timeout: float = 60.0
     purpose: Purpose = "agent"

@@ -51,6 +51,8 @@ def encode_body(
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        body["max_tokens"] = request.max_tokens
     if request.tools and "tools" not in omit:
         body["tools"] = request.tools
     if request.json_mode and "response_format" not in omit:

@@ -1,42 +1,40 @@
 """The HTTP API for scripts and other front ends: ask, follow (JSON or SSE) and cancel jobs.
 
 Every route needs `Authorization: Bearer <token>`: `$HEAVY_API_TOKEN`, or a named token of
-`$HEAVY_API_TOKENS_FILE`, whose name is then the caller (see `_callers`). With no token
-configured the API answers only clients on the loopback interface (a laptop's `curl`), and
-refuses others, including anything relayed by a reverse proxy (it connects from loopback for
-anyone).
+`$HEAVY_API_TOKENS_FILE`, whose name is then the caller: its jobs' user, and the only jobs it
+sees (`_callers`). With no token configured the API answers only clients on the loopback
+interface (a laptop's `curl`), and refuses others, including anything relayed by a reverse
+proxy (it connects from loopback for anyone); see `_intake`, which the OpenAI-compatible
+endpoint and MCP over HTTP share.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import hashlib
-import hmac
-import ipaddress
 import json
 import logging
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from ..core._config import MAX_AGENTS
-from ..core._errors import RequestRejected
-from ..jobs import FINAL_STATUSES, Job, JobRejected, JobRunner, JobSpec, job_view
+from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view
 from ..jobs._finish import storable
 from ..jobs._views import list_view
 from ._callers import LOCAL, Caller, NamedTokens
+from ._intake import (
+    Refusal,
+    idempotency_key,
+    identify,
+    submit_job,
+    with_heartbeats,
+)
 
 log = logging.getLogger("heavy.http")
 
-T = TypeVar("T")
-
-HEARTBEAT_S = 15.0
 MAX_BODY_BYTES = 1024 * 1024
-MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 _ASK_FIELDS = {"question", "agents", "rounds", "user"}
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
@@ -45,24 +43,10 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
     return web.json_response({"error": message, **extra}, status=status)
 
 
-# Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
-# this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
-_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-
-def _is_local(request: web.Request) -> bool:
-    if any(name in request.headers for name in _PROXY_HEADERS):
-        return False
-    return _is_loopback(request.remote)
-
-
-def _is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
+def _refused(refusal: Refusal) -> web.Response:
+    extra = {"reason": refusal.reason} if refusal.reason else {}
+    return web.json_response({"error": refusal.message, **extra}, status=refusal.status,
+                             headers=refusal.headers)
 
 
 class Api:
@@ -84,42 +68,49 @@ class Api:
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         caller = self.caller(request)
-        return caller if isinstance(caller, web.Response) else None
+        return _refused(caller) if isinstance(caller, Refusal) else None
 
-    def caller(self, request: web.Request) -> Caller | web.Response:
-        """Who calls (a named token, the single token, a loopback client), or the refusal."""
-        if self.token is None and self.named is None:
-            if _is_local(request):
-                return LOCAL
-            return _error(403, "The API answers only local clients until HEAVY_API_TOKEN is "
-                               "set on the server.")
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() == "bearer":
-            given = given.strip()
-            name = self.named.identify(given) if self.named is not None else None
-            if name is not None:
-                return Caller(name, f"token:{name}")
-            if self.token is not None and hmac.compare_digest(
-                    given.encode("utf-8", "surrogatepass"), self.token.encode()):
-                return Caller(None, header)
-        return web.json_response({"error": "Missing or wrong bearer token."}, status=401,
-                                 headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
+    def caller(self, request: web.Request) -> Caller | Refusal:
+        """Who calls (a named token, the single token, a loopback client), or the refusal:
+        every HTTP surface (the API, OpenAI, MCP) asks this first."""
+        return identify(request, self.token, self.named)
 
-    async def _own_job(self, request: web.Request) -> tuple[Caller, Job] | web.Response:
-        """The caller and the job of the path's id; 404 for another named caller's job."""
+    async def submit(self, request: web.Request | None, spec: JobSpec,
+                     caller: Caller = LOCAL) -> Job | Refusal:
+        """Submit `spec` for `caller` and `request` (its `Idempotency-Key` honoured) and list
+        the job in `GET /api/jobs`: how every HTTP surface asks (MCP over stdio: no request).
+        `spec.user` is already the caller's (`Caller.user`)."""
+        if request is not None:
+            key = idempotency_key(request, caller, spec.user)
+            if isinstance(key, Refusal):
+                return key
+            spec.dedup_key = key
+        job = await submit_job(self.runner, spec)
+        if isinstance(job, Job):
+            lists = [self.recent[None]]
+            if caller.name is not None:
+                lists.append(self.recent.setdefault(caller.name, deque(maxlen=RECENT_JOBS)))
+            for recent in lists:
+                if job.id in recent:
+                    recent.remove(job.id)
+                recent.append(job.id)
+        return job
+
+    async def own_job(self, request: web.Request, job_id: str) -> tuple[Caller, Job] | Refusal:
+        """The caller and its job `job_id`; 404 for an unknown id and for another named
+        caller's job (so an id says nothing about whether it exists)."""
         caller = self.caller(request)
-        if isinstance(caller, web.Response):
+        if isinstance(caller, Refusal):
             return caller
-        job = await self.runner.get_job(request.match_info["id"])
+        job = await self.runner.get_job(job_id)
         if job is None or not caller.owns(job):
-            return _error(404, "No job with this id.")
+            return Refusal(404, "No job with this id.")
         return caller, job
 
     async def ask(self, request: web.Request) -> web.Response:
         caller = self.caller(request)
-        if isinstance(caller, web.Response):
-            return caller
+        if isinstance(caller, Refusal):
+            return _refused(caller)
         try:
             body = _json_body(await request.read())
         except web.HTTPRequestEntityTooLarge:
@@ -131,49 +122,20 @@ class Api:
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
-        key = request.headers.get("Idempotency-Key") or None
-        if key is not None and len(key) > MAX_IDEMPOTENCY_KEY:
-            return _error(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
-                               "characters.")
-        if key is not None:
-            spec.dedup_key = _scoped_key(caller, spec.user, key)
-        try:
-            job = await self.runner.submit(spec)
-        except JobRejected as err:
-            status = 503 if err.reason == "shutting_down" else 429
-            return _error(status, str(err), reason=err.reason)
-        except RequestRejected as err:
-            return _error(400, str(err))
-        if job is None:  # a retried request with the same Idempotency-Key
-            assert spec.dedup_key is not None
-            existing = await self.runner.store.find("api", spec.dedup_key)
-            if existing is None:
-                return _error(409, "This Idempotency-Key was already used.")
-            if not _same_request(existing.spec, spec):
-                return _error(422, "This Idempotency-Key was already used for a different "
-                                   "request; use a new key for a new question.")
-            job = existing
-        self._remember(caller, job.id)
+        job = await self.submit(request, spec, caller)
+        if isinstance(job, Refusal):
+            return _refused(job)
         return web.json_response(
             {"id": job.id, "status": job.status,
              "position": job.position if job.status == "queued" else None,
              "url": f"/api/jobs/{job.id}"}, status=202)
 
-    def _remember(self, caller: Caller, job_id: str) -> None:
-        lists = [self.recent[None]]
-        if caller.name is not None:
-            lists.append(self.recent.setdefault(caller.name, deque(maxlen=RECENT_JOBS)))
-        for recent in lists:
-            if job_id in recent:
-                recent.remove(job_id)
-            recent.append(job_id)
-
     async def list_jobs(self, request: web.Request) -> web.Response:
         """The jobs asked through this server's API since it started, newest first (a named
         token's own only)."""
         caller = self.caller(request)
-        if isinstance(caller, web.Response):
-            return caller
+        if isinstance(caller, Refusal):
+            return _refused(caller)
         jobs = []
         for job_id in reversed(self.recent.get(caller.name, ())):
             job = await self.runner.get_job(job_id)
@@ -182,18 +144,18 @@ class Api:
         return web.json_response({"jobs": jobs})
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
-        found = await self._own_job(request)
-        if isinstance(found, web.Response):
-            return found
+        found = await self.own_job(request, request.match_info["id"])
+        if isinstance(found, Refusal):
+            return _refused(found)
         _, job = found
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._stream(request, job.id)
         return web.json_response(storable(job_view(job)))  # the same text as stored
 
     async def cancel(self, request: web.Request) -> web.Response:
-        found = await self._own_job(request)
-        if isinstance(found, web.Response):
-            return found
+        found = await self.own_job(request, request.match_info["id"])
+        if isinstance(found, Refusal):
+            return _refused(found)
         caller, job = found
         job_id = job.id
         if job.status in FINAL_STATUSES:
@@ -211,7 +173,7 @@ class Api:
         sse = _Sse(resp)
         try:
             follow = self.runner.follow(job_id, _last_event_id(request))
-            async for seq, kind, data in _with_heartbeats(follow, sse):
+            async for seq, kind, data in with_heartbeats(follow, sse.comment):
                 await sse.send(kind, data, seq=seq)
         except ConnectionResetError:
             pass
@@ -251,50 +213,6 @@ def _last_event_id(request: web.Request) -> int:
     """The SSE `Last-Event-ID` a reconnecting client sends (0 when absent or not a number)."""
     value = request.headers.get("Last-Event-ID", "").strip()
     return int(value) if value.isdigit() else 0
-
-
-async def _with_heartbeats(events: AsyncIterator[T], sse: _Sse) -> AsyncIterator[T]:
-    """`events`, with keep-alive comments written while none comes (proxies close idle
-    streams). The events are read by a separate task: timing out a generator would end it."""
-    queue: asyncio.Queue[T | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in events:
-                queue.put_nowait(event)
-        finally:
-            queue.put_nowait(None)
-
-    task = asyncio.get_running_loop().create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), HEARTBEAT_S)
-            except TimeoutError:
-                await sse.comment()
-                continue
-            if item is None:
-                return
-            yield item
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-def _scoped_key(caller: Caller, user: str, key: str) -> str:
-    """The stored deduplication key: the caller's key, scoped to the caller (the named token,
-    the bearer header, or the local machine when no token is set) and the job's `user`. Hashed,
-    so no token is stored and the width stays fixed."""
-    blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
-    return "api1:" + hashlib.sha256(blob).hexdigest()
-
-
-def _same_request(stored: JobSpec, asked: JobSpec) -> bool:
-    """Whether a retried request asks what the stored one asked (the question is compared as
-    the runner stores it, stripped)."""
-    return (stored.question.strip() == asked.question.strip() and stored.flags == asked.flags
-            and stored.user == asked.user)
 
 
 def _json_body(raw: bytes) -> Any:

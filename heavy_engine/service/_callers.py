@@ -54,6 +54,9 @@ class Caller:
 
 
 LOCAL = Caller(None, "local")
+# Where `/mcp` hands the caller to the MCP SDK's tools: the ASGI scope's `state`, which only
+# the server writes (see `_mcp_http`, `_mcp_tools.caller_of`).
+ASGI_CALLER = "heavy_caller"
 
 
 class NamedTokens:

@@ -17,6 +17,8 @@ from ..observability import CONTENT_TYPE, Metrics, redact
 from ._api import MAX_BODY_BYTES, Api
 from ._callers import NamedTokens
 from ._health import RETRY_AFTER_S, WriteHealth
+from ._mcp_http import mount_mcp
+from ._openai_routes import OpenAiRoutes
 from ._page import page_routes
 from ._request_guard import AllowedHosts, add_nosniff, request_guard
 
@@ -76,7 +78,10 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    app.router.add_routes(Api(runner, api_token, api_tokens).routes())
+    api = Api(runner, api_token, api_tokens)
+    app.router.add_routes(api.routes())
+    app.router.add_routes(OpenAiRoutes(api).routes())  # /v1/models, /v1/chat/completions
+    mount_mcp(app, api)  # /mcp
     app.router.add_routes(page_routes())  # the web page at /
     app.router.add_routes(list(extra_routes))
     return app

@@ -34,13 +34,17 @@ PATHS: dict[str, tuple[str, ...]] = {
     "budget_cost_usd": ("budget", "cost_usd"),
     "quorum": ("synthesis", "quorum"),
     "grace_s": ("synthesis", "grace_s"),
+    "instructions": ("synthesis", "instructions"),
+    "synthesis_temperature": ("synthesis", "temperature"),
+    "synthesis_max_tokens": ("synthesis", "max_tokens"),
     "allow_users": ("access", "allow_users"),
     "block_users": ("access", "block_users"),
     "allow_roles": ("access", "allow_roles"),
 }
 AGENT_FIELDS = ("model", "system_prompt", "role")
 # Settings where an empty value or "none" means "unset" (inherit / unlimited / off).
-_NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum", "search"})
+_NULLABLE = frozenset({"budget_tokens", "budget_cost_usd", "quorum", "search", "instructions",
+                       "synthesis_temperature", "synthesis_max_tokens"})
 # Who may ask: stored per level and checked level by level (see `HeavyConfig.access`).
 ACCESS_KEYS = ("allow_users", "block_users", "allow_roles")
 _LIST_KEYS = ("tools", "roles", *ACCESS_KEYS)
@@ -49,8 +53,9 @@ _AGENT_KEY = re.compile(r"agent\.(\d+)\.(\w+)")
 # Keys whose values are numbers: text for them is parsed here, strictly (no bools, no hex,
 # no nan or inf, a bounded number of digits), and pydantic (strict) checks the rest.
 _INT_KEYS = frozenset({"agents", "max_iterations", "rounds", "max_agents", "budget_tokens",
-                        "quorum"})
-_FLOAT_KEYS = frozenset({"temperature", "timeout", "budget_cost_usd", "grace_s"})
+                        "quorum", "synthesis_max_tokens"})
+_FLOAT_KEYS = frozenset({"temperature", "timeout", "budget_cost_usd", "grace_s",
+                         "synthesis_temperature"})
 _INT_TEXT = re.compile(r"[+-]?\d{1,9}")
 _FLOAT_TEXT = re.compile(r"[+-]?(\d{1,9}(\.\d{0,9})?|\.\d{1,9})([eE][+-]?\d{1,3})?")
 KEY_HELP = ", ".join([*PATHS, *(f"agent.N.{f}" for f in AGENT_FIELDS)])

@@ -459,3 +459,23 @@ async def test_any_provider_failure_in_orchestration_falls_back(tmp_path: Any) -
     assert ready.fallback and result.status == "ok"
     assert "## Agent 1" in result.answer  # the findings, since synthesis failed
     assert any("synthesis step failed" in n for n in result.notes)
+
+
+async def test_synthesis_settings_shape_the_answer_only(engine: Engine, fake_llm: FakeLLM) -> None:
+    synthesis = {"instructions": "Answer in French.", "temperature": 0.1, "max_tokens": 200}
+    result, _ = await ask(engine, fake_llm, agents=2, synthesis=synthesis)
+    assert result.status == "ok", result.error
+    body = fake_llm.calls("synthesis")[0].body or {}
+    assert (body["temperature"], body["max_tokens"]) == (0.1, 200)
+    assert body["messages"][0]["content"].endswith(
+        "The person asking gave these instructions for the answer:\nAnswer in French.")
+    for call in fake_llm.calls("agent") + fake_llm.calls("decompose"):
+        assert "max_tokens" not in (call.body or {})
+        assert "French" not in str((call.body or {})["messages"][0])
+    # With one agent its answer is the answer: the instructions go to it instead.
+    fake_llm.requests.clear()
+    await ask(engine, fake_llm, agents=1, synthesis=synthesis)
+    assert not fake_llm.calls("synthesis")
+    # (after the prefix all agents share, with the agent's own instructions: models29)
+    assert all("Answer in French." in str((c.body or {})["messages"])
+               for c in fake_llm.calls("agent"))

@@ -46,7 +46,8 @@ def test_set_show_unset_history_round_trip(capsys: pytest.CaptureFixture[str]) -
         "timeout": "workspace", "tools": "channel", "search": "default",
         "thread_policy": "default", "agent.2.system_prompt": "channel", "rounds": "default", "max_agents": "default",
         "roles": "default", "budget_tokens": "default", "budget_cost_usd": "default",
-        "quorum": "default", "grace_s": "default",
+        "quorum": "default", "grace_s": "default", "instructions": "default",
+        "synthesis_temperature": "default", "synthesis_max_tokens": "default",
         "allow_users": "default", "block_users": "default", "allow_roles": "default",
     }
 

@@ -1,0 +1,166 @@
+"""What every HTTP surface of the service shares (heavy's API, the OpenAI-compatible endpoint,
+MCP over HTTP): who may call, submitting a job with its limits and `Idempotency-Key`, and
+following a job's events. Each surface renders a refusal in its own shape.
+
+Who may call: `Authorization: Bearer $HEAVY_API_TOKEN`, or a named token of
+`$HEAVY_API_TOKENS_FILE` whose name is then the caller (`_callers`). With no token configured
+only clients on the loopback interface are answered, and nothing relayed by a reverse proxy
+(it connects from loopback for anyone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import ipaddress
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from ..core._errors import RequestRejected
+from ..jobs import JobRunner
+from ..jobs._contract import Job, JobRejected, JobSpec
+from ._callers import LOCAL, Caller, NamedTokens
+
+T = TypeVar("T")
+HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
+MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
+# Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
+# this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+# (number, type, data): a job's events as the API's SSE sends them; the number is None for
+# `status` items of the distributed runner (they are not stored events).
+Followed = tuple[int | None, str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request is not served: the HTTP status, one sentence, and the limit's reason."""
+
+    status: int
+    message: str
+    reason: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def is_local(request: web.Request) -> bool:
+    if any(name in request.headers for name in _PROXY_HEADERS):
+        return False
+    return is_loopback(request.remote)
+
+
+def is_loopback(remote: str | None) -> bool:
+    if not remote:
+        return False
+    try:
+        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def identify(request: web.Request, token: str | None,
+             named: NamedTokens | None = None) -> Caller | Refusal:
+    """Who calls: a named token (`HEAVY_API_TOKENS_FILE`), the single `HEAVY_API_TOKEN`, or a
+    loopback client when neither is set; else why not."""
+    if token is None and named is None:
+        if is_local(request):
+            return LOCAL
+        return Refusal(403, "The API answers only local clients until HEAVY_API_TOKEN is set "
+                            "on the server.")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() == "bearer":
+        given = given.strip()
+        name = named.identify(given) if named is not None else None
+        if name is not None:
+            return Caller(name, f"token:{name}")
+        if token is not None and hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                     token.encode()):
+            return Caller(None, header)
+    return Refusal(401, "Missing or wrong bearer token.",
+                   headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
+
+
+def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Refusal | None:
+    """The stored deduplication key for the request's `Idempotency-Key` (None without one):
+    the caller's key scoped to the caller (the named token, the bearer header, or the local
+    machine when no token is set) and the job's `user`. Hashed, so no token is stored and the
+    width stays fixed."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is None:
+        return None
+    if len(key) > MAX_IDEMPOTENCY_KEY:
+        return Refusal(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
+                            "characters.")
+    blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
+    return "api1:" + hashlib.sha256(blob).hexdigest()
+
+
+async def submit_job(runner: JobRunner, spec: JobSpec) -> Job | Refusal:
+    """Submit `spec` under the runner's limits; a retried `spec.dedup_key` gets its first job
+    back (409/422 when that cannot be, e.g. the same key for another question)."""
+    try:
+        job = await runner.submit(spec)
+    except JobRejected as err:
+        return Refusal(503 if err.reason == "shutting_down" else 429, str(err), err.reason)
+    except RequestRejected as err:
+        return Refusal(400, str(err))
+    if job is not None:
+        return job
+    assert spec.dedup_key is not None  # None only for a duplicate key
+    existing = await runner.store.find(spec.platform, spec.dedup_key)
+    if existing is None:
+        return Refusal(409, "This Idempotency-Key was already used.")
+    if not same_request(existing.spec, spec):
+        return Refusal(422, "This Idempotency-Key was already used for a different request; "
+                            "use a new key for a new question.")
+    return existing
+
+
+def same_request(stored: JobSpec, asked: JobSpec) -> bool:
+    """Whether a retried request asks what the stored one asked (the question is compared as
+    the runner stores it, stripped)."""
+    return (stored.question.strip() == asked.question.strip() and stored.flags == asked.flags
+            and stored.user == asked.user and stored.channel == asked.channel)
+
+
+async def wait_final(runner: JobRunner, job_id: str) -> Job | None:
+    """The job once it is over (its result stored), following its events meanwhile."""
+    async for _ in runner.follow(job_id):
+        pass
+    return await runner.get_job(job_id)
+
+
+async def with_heartbeats(events: AsyncIterator[T], beat: Callable[[], Awaitable[None]],
+                          every: float = HEARTBEAT_S) -> AsyncIterator[T]:
+    """`events`, calling `beat` (a keep-alive write) while none comes for `every` seconds. The
+    events are read by a separate task: timing out a generator would end it."""
+    queue: asyncio.Queue[T | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for event in events:
+                queue.put_nowait(event)
+        finally:
+            queue.put_nowait(None)
+
+    task = asyncio.get_running_loop().create_task(pump())
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), every)
+            except TimeoutError:
+                await beat()
+                continue
+            if item is None:
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

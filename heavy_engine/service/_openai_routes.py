@@ -1,0 +1,231 @@
+"""The OpenAI-compatible endpoint: `GET /v1/models` and `POST /v1/chat/completions`.
+
+Each completion is a durable job asked through the API's own submit (`Api.submit`: the same
+limits, budgets, `Idempotency-Key`, and a line in `GET /api/jobs`). Streaming sends the
+agents' progress as `delta.reasoning_content` lines and the synthesis as `delta.content` as it
+is written; a streaming client that goes away cancels its job. Errors use OpenAI's shape
+`{"error": {"message", "type", "param", "code"}}`; a failed run answers 502 with
+`x-should-retry: false`, so the SDKs do not ask the agents all over again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.exc import OperationalError
+
+from ..jobs._contract import Job
+from ..jobs._finish import storable
+from ..jobs._limits import start_of_day
+from ._api import MAX_BODY_BYTES, Api
+from ._health import RETRY_AFTER_S
+from ._intake import Refusal, wait_final, with_heartbeats
+from ._narrate import narrate
+from ._openai_request import BadRequest, ChatAsk, listed_models, parse_chat
+
+log = logging.getLogger("heavy.openai")
+CREATED = 1_700_000_000  # a fixed `created` for the model list (the presets have no date)
+DISCONNECT_POLL_S = 0.2  # how often a stream checks that its client is still there
+BUSY_RETRY_AFTER_S = 30  # the queue is full: a job or two will have finished by then
+_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                403: "permission_error", 404: "invalid_request_error",
+                409: "invalid_request_error", 413: "invalid_request_error",
+                422: "invalid_request_error", 429: "rate_limit_error"}
+_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no"}  # nginx: do not buffer the stream
+
+
+def openai_error(status: int, message: str, *, param: str | None = None,
+                 code: str | None = None, headers: dict[str, str] | None = None) -> web.Response:
+    kind = _ERROR_TYPES.get(status, "server_error")
+    return web.json_response(
+        {"error": {"message": message, "type": kind, "param": param, "code": code}},
+        status=status, headers=headers)
+
+
+def _refused(refusal: Refusal) -> web.Response:
+    headers = dict(refusal.headers)
+    if refusal.status == 429:
+        headers["Retry-After"] = str(_retry_after(refusal.reason))
+    elif refusal.status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    code = refusal.reason or ("invalid_api_key" if refusal.status == 401 else None)
+    return openai_error(refusal.status, refusal.message, code=code, headers=headers)
+
+
+def _retry_after(reason: str | None, now: datetime | None = None) -> int:
+    """Seconds until a refused request may succeed: the budgets reset at 00:00 UTC."""
+    if reason != "budget":
+        return BUSY_RETRY_AFTER_S
+    now = now or datetime.now(UTC)
+    return max(int((start_of_day(now) + timedelta(days=1) - now).total_seconds()), 1)
+
+
+def _usage(result: dict[str, Any]) -> dict[str, int]:
+    usage = result.get("usage") or {}
+    prompt, completion = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+class OpenAiRoutes:
+    def __init__(self, api: Api) -> None:
+        self.api = api
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/v1/models", self.models),
+                web.post("/v1/chat/completions", self.chat)]
+
+    async def models(self, request: web.Request) -> web.Response:
+        if isinstance(refusal := self.api.caller(request), Refusal):
+            return _refused(refusal)
+        return web.json_response({"object": "list", "data": [
+            {"id": name, "object": "model", "created": CREATED, "owned_by": "heavy"}
+            for name in listed_models()]})
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        caller = self.api.caller(request)
+        if isinstance(caller, Refusal):
+            return _refused(caller)
+        try:
+            ask = parse_chat(await _json(request))
+            spec = ask.spec(caller)  # a named token asks as its name
+        except BadRequest as err:
+            return openai_error(err.status, err.message, param=err.param, code=err.code)
+        try:
+            job = await self.api.submit(request, spec, caller)
+            if isinstance(job, Refusal):
+                return _refused(job)
+            if ask.stream:
+                return await _Stream(self.api, request, job, ask).run()
+            return await self._complete(job, ask)
+        except OperationalError as err:
+            log.warning("chat completion: the database is unavailable: %s", err.orig)
+            return openai_error(503, "The database is busy or full; please try again shortly.",
+                                headers={"Retry-After": str(RETRY_AFTER_S)})
+
+    async def _complete(self, job: Job, ask: ChatAsk) -> web.Response:
+        final = await wait_final(self.api.runner, job.id)
+        result = final.result.as_dict() if final is not None and final.result else None
+        if final is None or final.status != "done" or result is None:
+            message = (final.error if final else None) or "The run ended without an answer."
+            return openai_error(502, message, code=final.status if final else "failed",
+                                headers={"x-should-retry": "false", "X-Heavy-Job": job.id})
+        body = {
+            "id": f"chatcmpl-{job.id}", "object": "chat.completion",
+            "created": int(time.time()), "model": ask.model,
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": result["answer"]}}],
+            "usage": _usage(result),
+            # Beyond OpenAI's shape, ignored by its clients: where to look the job up.
+            "heavy": {"job": job.id, "sources": result["sources"], "notes": result["notes"]},
+        }
+        return web.json_response(storable(body), headers={"X-Heavy-Job": job.id})
+
+
+class _Stream:
+    """One streamed completion: `chat.completion.chunk` events, then `data: [DONE]`."""
+
+    def __init__(self, api: Api, request: web.Request, job: Job, ask: ChatAsk) -> None:
+        self.api, self.request, self.job, self.ask = api, request, job, ask
+        self.created = int(time.time())
+        self.resp = web.StreamResponse(headers={**_SSE_HEADERS, "X-Heavy-Job": job.id})
+
+    async def run(self) -> web.StreamResponse:
+        await self.resp.prepare(self.request)
+        relay = asyncio.ensure_future(self._relay())
+        gone = asyncio.ensure_future(_client_gone(self.request))
+        try:
+            await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            # A server run with handler_cancellation cancels the handler when the client
+            # leaves; shielded, so the job is cancelled all the same.
+            await asyncio.shield(self._client_left())
+            raise
+        finally:
+            gone.cancel()
+            if not relay.done():
+                relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(relay, gone, return_exceptions=True)
+        if relay.cancelled() or isinstance(relay.exception(), ConnectionError):
+            await self._client_left()
+        elif (err := relay.exception()) is not None:
+            log.error("the stream of job %s failed", self.job.id, exc_info=err)
+        return self.resp
+
+    async def _client_left(self) -> None:
+        """Nobody will read this answer: stop spending on it."""
+        if await self.api.runner.cancel(self.job.id, by=self.job.spec.user):
+            log.info("job %s cancelled: its streaming client disconnected", self.job.id)
+
+    async def _relay(self) -> None:
+        await self._chunk({"role": "assistant", "content": ""})
+        result: dict[str, Any] | None = None
+        events = self.api.runner.follow(self.job.id)
+        async for _, kind, data in with_heartbeats(events, self._comment):
+            if kind == "synthesis_delta":
+                await self._chunk({"content": data.get("text", "")})
+            elif kind == "done":
+                result = data.get("result")
+            elif (line := narrate(kind, data)) is not None:
+                await self._chunk({"reasoning_content": line + "\n"})
+        final = await self.api.runner.get_job(self.job.id)
+        if result is None or final is None or final.status != "done":
+            message = (final.error if final else None) or (result or {}).get("error") or \
+                "The run ended without an answer."
+            await self._data({"error": {"message": message, "type": "server_error",
+                                        "param": None,
+                                        "code": final.status if final else "failed"}})
+        else:
+            await self._chunk({}, finish="stop")
+            if self.ask.include_usage:
+                await self._data(self._envelope([], usage=_usage(result)))
+        await self.resp.write(b"data: [DONE]\n\n")
+        await self.resp.write_eof()
+
+    def _envelope(self, choices: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+        return {"id": f"chatcmpl-{self.job.id}", "object": "chat.completion.chunk",
+                "created": self.created, "model": self.ask.model, "choices": choices, **extra}
+
+    async def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> None:
+        await self._data(self._envelope([{"index": 0, "delta": delta, "logprobs": None,
+                                          "finish_reason": finish}]))
+
+    async def _data(self, payload: dict[str, Any]) -> None:
+        text = json.dumps(storable(payload), ensure_ascii=False)
+        await self.resp.write(f"data: {text}\n\n".encode())
+
+    async def _comment(self) -> None:
+        await self.resp.write(b": keep-alive\n\n")
+
+
+async def _client_gone(request: web.Request,
+                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    """Return once the client's connection is closed. aiohttp does not cancel handlers when a
+    client leaves, and a quiet stream (agents researching) writes nothing that would fail."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await sleep(DISCONNECT_POLL_S)
+
+
+async def _json(request: web.Request) -> Any:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise BadRequest(f"The request is too large; the limit is {MAX_BODY_BYTES:,} bytes.",
+                         None) from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, RecursionError, ValueError) as err:
+        raise BadRequest(f"The body must be JSON ({str(err)[:100]}).", None) from None
