@@ -3,7 +3,8 @@ user the operator blocked (`block_users`) and by one over the daily per-user tok
 Each gets a refusal and costs 0 model calls (the fake LLM's recorded requests).
 
 Every row runs the real adapter (Bolt over signed HTTP, discord.py over a fake gateway, the
-aiohttp API) against the fake LLM. The restriction is the operator's config (config.yaml), the
+aiohttp service with the `openai` and `mcp` clients) against the fake LLM; over HTTP the asker
+is a named token (`HEAVY_API_TOKENS_FILE`), `api:ci`. The restriction is the operator's config (config.yaml), the
 one level every path shares, DMs included (a workspace's settings do not reach a DM). A row on
 an answer's button first gets that answer unrestricted, then the operator's config changes (as
 after an edit and a restart; `SettingsStore.config` is what every resolve reads) and the asker
@@ -23,8 +24,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+import httpx2
+import openai
 import pytest
 import pytest_asyncio
+from mcp import Client as McpClient
+from mcp.client.streamable_http import streamable_http_client
 
 from heavy_engine import HeavyConfig
 from heavy_engine.core._events import RunResult
@@ -294,15 +300,47 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     await database.close()
 
 
+async def _ask_api(url: str) -> str:
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{url}/api/ask", json={"question": "Why is the sky blue?"},
+                               headers={"Authorization": f"Bearer {API_TOKEN}"})
+        body = await resp.json()
+    assert resp.status == 429
+    return f"{body['reason']}: {body['error']}"
+
+
+async def _ask_openai(url: str) -> str:
+    async with openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=API_TOKEN, max_retries=0,
+                                  timeout=60) as client:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await client.chat.completions.create(
+                model="heavy", messages=[{"role": "user", "content": "Why is the sky blue?"}])
+    return str(refused.value.code) + ": " + str(refused.value.message)
+
+
+async def _ask_mcp(url: str) -> str:
+    headers = {"Authorization": f"Bearer {API_TOKEN}"}
+    async with (httpx2.AsyncClient(headers=headers, timeout=60) as http,
+                McpClient(streamable_http_client(f"{url}/mcp", http_client=http)) as client):
+        result = await client.call_tool("heavy_ask", {"question": "Why is the sky blue?"})
+    assert result.is_error
+    return " ".join(getattr(part, "text", "") for part in result.content)
+
+
+HTTP: dict[str, Callable[[str], Awaitable[str]]] = {
+    "API": _ask_api, "OpenAI-compatible": _ask_openai, "MCP": _ask_mcp}
+
+
 @pytest.mark.parametrize("case", CASES)
-async def test_http_api(make_client: MakeClient, named: NamedTokens, config: HeavyConfig,
-                        fake: FakeLLM, case: str) -> None:
+@pytest.mark.parametrize("way", list(HTTP))
+async def test_http(make_client: MakeClient, named: NamedTokens, config: HeavyConfig,
+                    fake: FakeLLM, way: str, case: str) -> None:
+    """The named token `ci` is the user: `api:ci` in block_users, or over its budget."""
     client, runner = await make_client(named=named, base=restricted(config, case, "api:ci"))
     await spend(runner, "api", "ci")
-    resp = await client.post("/api/ask", json={"question": "Why is the sky blue?"},
-                             headers={"Authorization": f"Bearer {API_TOKEN}"})
-    body = await resp.json()
-    assert resp.status == 429 and refusal_for(case) in body["error"]
-    assert body["reason"] == ("not_allowed" if case == "blocked" else "budget")
+    said = await HTTP[way](str(client.make_url("")).rstrip("/"))
+    assert refusal_for(case) in said
+    if way != "MCP":  # the reason, where the surface carries one
+        assert ("not_allowed" if case == "blocked" else "budget") in said
     await asyncio.wait_for(runner.drain(), 5)
     assert fake.requests == []  # no model call

@@ -3,9 +3,15 @@ name as the principal of its jobs (user, limits, block list, `/api/jobs` scoping
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 
+import httpx2
+import openai
 import pytest
+from mcp import Client as McpClient
+from mcp.client.streamable_http import streamable_http_client
 
 from heavy_engine import ConfigError, HeavyConfig
 from heavy_engine.cli import main
@@ -155,3 +161,44 @@ async def test_idempotency_keys_are_per_name(
     other = await client.post("/api/ask", json={"question": "Why?"}, headers={**_auth(BOB), **key})
     ids = [(await r.json())["id"] for r in (first, again, other)]
     assert ids[0] == ids[1] != ids[2]
+
+
+async def test_the_openai_endpoint_asks_as_the_name(
+    make_client: MakeClient, named: NamedTokens
+) -> None:
+    client, runner = await make_client(named=named)
+    url = str(client.make_url("/v1"))
+    async with openai.AsyncOpenAI(base_url=url, api_key=ANN, max_retries=0, timeout=60) as ann:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await ann.chat.completions.create(model="heavy", user="bob", messages=[
+                {"role": "user", "content": "Why?"}])
+        assert "this token asks as 'ann'" in str(refused.value.message)
+        done = await ann.chat.completions.create(model="heavy", messages=[
+            {"role": "user", "content": "Why?"}])
+    job = await runner.get_job(done.id.removeprefix("chatcmpl-"))
+    assert job is not None and job.spec.user == "ann"
+
+
+@contextlib.asynccontextmanager
+async def _mcp(url: str, token: str) -> AsyncIterator[McpClient]:
+    async with (httpx2.AsyncClient(headers=_auth(token), timeout=60) as http,
+                McpClient(streamable_http_client(url, http_client=http)) as client):
+        yield client
+
+
+async def test_mcp_asks_as_the_name_and_shows_only_its_jobs(
+    make_client: MakeClient, named: NamedTokens
+) -> None:
+    client, runner = await make_client(named=named)
+    url = str(client.make_url("/mcp"))
+
+    async with _mcp(url, ANN) as ann:
+        answered = await ann.call_tool("heavy_ask", {"question": "Why?"})
+        assert not answered.is_error
+        job_id = answered.structured_content["job"]  # type: ignore[index]
+        assert not (await ann.call_tool("heavy_job", {"id": job_id})).is_error
+    job = await runner.get_job(job_id)
+    assert job is not None and job.spec.user == "ann"
+    async with _mcp(url, BOB) as bob:
+        other = await bob.call_tool("heavy_job", {"id": job_id})
+        assert other.is_error and "No job" in str(other.content)
