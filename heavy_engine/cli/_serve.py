@@ -97,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port, grace = _options(args, env)
         config, warning = choose_model(config, env)
+        # A bad tokens file stops start-up here: the file, the line and the rule.
+        api_tokens = load_named_tokens(env.get("HEAVY_API_TOKENS_FILE"))
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
@@ -113,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         role = getattr(args, "role", None) or env.get("HEAVY_ROLE") or "all"
         if role not in ROLES:
             raise ConfigError(f"HEAVY_ROLE must be one of {', '.join(ROLES)} (got {role!r})")
-        return _loop.run(serve(config, host=host, port=port, grace=grace, env=env, role=role),
+        return _loop.run(serve(config, host=host, port=port, grace=grace, env=env, role=role,
+                               api_tokens=api_tokens),
                          env)
     except ConfigError as err:
         log.error("%s", err)
@@ -158,13 +161,12 @@ def _describe(db: Database) -> str:
 
 async def serve(
     config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str],
-    role: Role = "all",
+    role: Role = "all", api_tokens: NamedTokens | None = None,
 ) -> int:
-    """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
+    """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start.
+    `api_tokens`: the named API tokens (`HEAVY_API_TOKENS_FILE`), read by `run`."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
 
-    # A bad tokens file stops start-up (ConfigError: the file, the line and the rule).
-    api_tokens = await asyncio.to_thread(load_named_tokens, env.get("HEAVY_API_TOKENS_FILE"))
     stop, force = asyncio.Event(), asyncio.Event()
 
     def on_signal() -> None:
