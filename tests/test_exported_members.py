@@ -85,8 +85,9 @@ PUBLIC = {
         "may_ask",
     ],
     "heavy_engine.service": [
-        "AllowedHosts", "Api", "READY", "ROLES", "Role", "build_app", "build_runner",
-        "connection_options", "listen", "load_adapters", "signed_webhook",
+        "AllowedHosts", "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app",
+        "build_runner", "connection_options", "listen", "load_adapters", "load_named_tokens",
+        "signed_webhook",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",

@@ -90,8 +90,8 @@ async def serve_stdio(config: HeavyConfig) -> int:
             runner = build_runner("web" if shared else "all", db, engine, settings.resolve_job,
                                   config, Metrics(), os.environ)
 
-            async def submit(spec: JobSpec) -> Any:
-                return await submit_job(runner, spec)
+            async def submit(spec: JobSpec, caller: object) -> Any:
+                return await submit_job(runner, spec)  # stdio: the local user, no token
 
             server = build_mcp_server(runner, submit, channel=CHANNEL)
             await runner.start()

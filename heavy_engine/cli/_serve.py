@@ -30,12 +30,14 @@ from ..service import (
     READY,
     ROLES,
     AllowedHosts,
+    NamedTokens,
     Role,
     build_app,
     build_runner,
     connection_options,
     listen,
     load_adapters,
+    load_named_tokens,
 )
 from . import _loop
 from ._ask import CHAT_CREDENTIALS
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         host, port, grace = _options(args, env)
         config, warning = choose_model(config, env)
+        # A bad tokens file stops start-up here: the file, the line and the rule.
+        api_tokens = load_named_tokens(env.get("HEAVY_API_TOKENS_FILE"))
     except ConfigError as err:
         print(f"heavy: {err}", file=sys.stderr)
         return 2
@@ -111,11 +115,19 @@ def run(args: argparse.Namespace) -> int:
         role = getattr(args, "role", None) or env.get("HEAVY_ROLE") or "all"
         if role not in ROLES:
             raise ConfigError(f"HEAVY_ROLE must be one of {', '.join(ROLES)} (got {role!r})")
-        return _loop.run(serve(config, host=host, port=port, grace=grace, env=env, role=role),
+        return _loop.run(serve(config, host=host, port=port, grace=grace, env=env, role=role,
+                               api_tokens=api_tokens),
                          env)
     except ConfigError as err:
         log.error("%s", err)
         return 2
+
+
+def _api_access(token: str | None, named: NamedTokens | None) -> str:
+    """How the API lets callers in, for the start-up line (names, never tokens)."""
+    if named is not None:
+        return f"{len(named)} named token(s){' and HEAVY_API_TOKEN' if token else ''}"
+    return "token required" if token else "loopback only"
 
 
 def bind_error(host: str, port: int, err: OSError) -> str:
@@ -149,9 +161,10 @@ def _describe(db: Database) -> str:
 
 async def serve(
     config: HeavyConfig, *, host: str, port: int, grace: float, env: Mapping[str, str],
-    role: Role = "all",
+    role: Role = "all", api_tokens: NamedTokens | None = None,
 ) -> int:
-    """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start."""
+    """Run until SIGTERM or SIGINT; 0 after a clean stop, 1 when an adapter failed to start.
+    `api_tokens`: the named API tokens (`HEAVY_API_TOKENS_FILE`), read by `run`."""
     from ..settings import SettingsStore  # imported here: `heavy --help` needs no database code
 
     stop, force = asyncio.Event(), asyncio.Event()
@@ -189,6 +202,7 @@ async def serve(
             adapters = load_adapters(services)
             intake = role != "worker"
             app = build_app(runner, metrics, api_token=env.get("HEAVY_API_TOKEN"),
+                            api_tokens=api_tokens,
                             extra_routes=[r for a in adapters if intake for r in a.routes()],
                             allowed_hosts=allowed)
             idle_timeout, max_connections = connection_options(env)
@@ -214,7 +228,7 @@ async def serve(
                 log.info("heavy serving on %s (adapters: %s; database: %s; %d unfinished jobs "
                          "resumed; API %s)", bound,
                          ", ".join(a.name for a in adapters) or "none", db.url, recovered,
-                         "token required" if env.get("HEAVY_API_TOKEN") else "loopback only")
+                         _api_access(env.get("HEAVY_API_TOKEN"), api_tokens))
                 log.info("open %s/ in a browser to ask a question and watch the agents",
                          page_address(host, [s.getsockname() for s in listener.sockets]))
                 await stop.wait()

@@ -8,8 +8,9 @@ before a job exists). `ask` then does the same steps, in the same order, for all
 1. help words get the help; an empty question gets the usage hint (no I/O yet);
 2. `acknowledge` (a platform's "I am on it": a defer, a reaction) before anything slow;
 3. a retried event (its `dedup_key` already made a job) is dropped;
-4. who may ask (the channel's allow and block lists) is checked before any download, history
-   read or public post, so a refused asker costs nothing and learns why in private;
+4. who may ask (the channel's allow and block lists) and the daily budgets are checked before
+   any download, history read, status or public post, so a refused asker costs nothing and
+   learns why in private;
 5. `prepare`: the platform's last step before the job (a thread, an "asked:" message, a status);
 6. the context is read, the files downloaded and read;
 7. the one `JobSpec` is built and submitted; a refusal is said, a queue position shown;
@@ -26,11 +27,14 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..attachments import Attachment, HostPolicy, fetch_attachments
+from ..db import Database, utcnow
 from ..help import help_text
-from ..jobs import Job, JobSpec, may_ask
+from ..jobs import Job, JobSpec, JobStore, may_ask
+from ..jobs._limits import has_budget, over_budget
 from ._ledger import ReplyTarget, addressing
 
 if TYPE_CHECKING:
+    from ..core._config import HeavyConfig
     from ._pipeline import ReplyPipeline
 
 log = logging.getLogger("heavy.delivery")
@@ -112,7 +116,8 @@ async def ask(pipeline: ReplyPipeline, question: Question, asking: Asking) -> Jo
         resolved = await settings.resolve(question.platform, question.workspace,
                                           question.channel)
         refusal = may_ask(resolved.config, question.user, question.roles,
-                          platform=question.platform)
+                          platform=question.platform) or await _over_budget(
+            settings.db, resolved.config, question)
         if refusal is not None:
             await asking.refuse(refusal)
             return None
@@ -135,3 +140,15 @@ async def ask(pipeline: ReplyPipeline, question: Question, asking: Asking) -> Jo
     if job is not None:
         await asking.asked(job)
     return job
+
+
+async def _over_budget(db: Database, config: HeavyConfig, question: Question) -> str | None:
+    """Why the asker may not ask today (a daily budget is spent), from the stored usage; the
+    runner checks again at submit, with the job's own clock."""
+    if not has_budget(config.limits):
+        return None
+    probe = Job(id="", config=config, spec=JobSpec(
+        platform=question.platform, workspace=question.workspace, channel=question.channel,
+        user=question.user, question=""))
+    refused = await over_budget(JobStore(db, config), probe, utcnow())
+    return None if refused is None else refused.user_message

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ._adapters import load_adapters
 from ._api import Api
+from ._callers import NamedTokens, load_named_tokens
 from ._http import READY, build_app
 from ._listen import connection_options, listen
 from ._request_guard import AllowedHosts, signed_webhook
@@ -15,11 +16,13 @@ __all__ = [
     "ROLES",
     "AllowedHosts",
     "Api",
+    "NamedTokens",
     "Role",
     "build_app",
     "build_runner",
     "connection_options",
     "listen",
     "load_adapters",
+    "load_named_tokens",
     "signed_webhook",
 ]

@@ -1,9 +1,11 @@
 """The HTTP API for scripts and other front ends: ask, follow (JSON or SSE) and cancel jobs.
 
-Every route needs `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured the API
-answers only clients on the loopback interface (a laptop's `curl`), and refuses others,
-including anything relayed by a reverse proxy (it connects from loopback for anyone); see
-`_intake`, which the OpenAI-compatible endpoint and MCP over HTTP share.
+Every route needs `Authorization: Bearer <token>`: `$HEAVY_API_TOKEN`, or a named token of
+`$HEAVY_API_TOKENS_FILE`, whose name is then the caller: its jobs' user, and the only jobs it
+sees (`_callers`). With no token configured the API answers only clients on the loopback
+interface (a laptop's `curl`), and refuses others, including anything relayed by a reverse
+proxy (it connects from loopback for anyone); see `_intake`, which the OpenAI-compatible
+endpoint and MCP over HTTP share.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from ..core._config import MAX_AGENTS
 from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view
 from ..jobs._finish import storable
 from ..jobs._views import list_view
+from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
     Refusal,
-    caller_refusal,
     idempotency_key,
+    identify,
     submit_job,
     with_heartbeats,
 )
@@ -47,10 +50,13 @@ def _refused(refusal: Refusal) -> web.Response:
 
 
 class Api:
-    def __init__(self, runner: JobRunner, token: str | None) -> None:
+    def __init__(self, runner: JobRunner, token: str | None,
+                 named: NamedTokens | None = None) -> None:
         self.runner = runner
         self.token = token or None
-        self.recent: deque[str] = deque(maxlen=RECENT_JOBS)  # ids asked here, newest last
+        self.named = named if named else None
+        # Ids asked here, newest last: all of them (None), and per named token.
+        self.recent: dict[str | None, deque[str]] = {None: deque(maxlen=RECENT_JOBS)}
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -61,27 +67,50 @@ class Api:
         ]
 
     def _refusal(self, request: web.Request) -> web.Response | None:
-        refusal = caller_refusal(request, self.token)
-        return None if refusal is None else _refused(refusal)
+        caller = self.caller(request)
+        return _refused(caller) if isinstance(caller, Refusal) else None
 
-    async def submit(self, request: web.Request | None, spec: JobSpec) -> Job | Refusal:
-        """Submit `spec` for `request` (its `Idempotency-Key` honoured) and list the job in
-        `GET /api/jobs`: how every HTTP surface asks (the API, OpenAI, MCP: no request)."""
+    def caller(self, request: web.Request) -> Caller | Refusal:
+        """Who calls (a named token, the single token, a loopback client), or the refusal:
+        every HTTP surface (the API, OpenAI, MCP) asks this first."""
+        return identify(request, self.token, self.named)
+
+    async def submit(self, request: web.Request | None, spec: JobSpec,
+                     caller: Caller = LOCAL) -> Job | Refusal:
+        """Submit `spec` for `caller` and `request` (its `Idempotency-Key` honoured) and list
+        the job in `GET /api/jobs`: how every HTTP surface asks (MCP over stdio: no request).
+        `spec.user` is already the caller's (`Caller.user`)."""
         if request is not None:
-            key = idempotency_key(request, self.token, spec.user)
+            key = idempotency_key(request, caller, spec.user)
             if isinstance(key, Refusal):
                 return key
             spec.dedup_key = key
         job = await submit_job(self.runner, spec)
         if isinstance(job, Job):
-            if job.id in self.recent:
-                self.recent.remove(job.id)
-            self.recent.append(job.id)
+            lists = [self.recent[None]]
+            if caller.name is not None:
+                lists.append(self.recent.setdefault(caller.name, deque(maxlen=RECENT_JOBS)))
+            for recent in lists:
+                if job.id in recent:
+                    recent.remove(job.id)
+                recent.append(job.id)
         return job
 
+    async def own_job(self, request: web.Request, job_id: str) -> tuple[Caller, Job] | Refusal:
+        """The caller and its job `job_id`; 404 for an unknown id and for another named
+        caller's job (so an id says nothing about whether it exists)."""
+        caller = self.caller(request)
+        if isinstance(caller, Refusal):
+            return caller
+        job = await self.runner.get_job(job_id)
+        if job is None or not caller.owns(job):
+            return Refusal(404, "No job with this id.")
+        return caller, job
+
     async def ask(self, request: web.Request) -> web.Response:
-        if (refused := self._refusal(request)) is not None:
-            return refused
+        caller = self.caller(request)
+        if isinstance(caller, Refusal):
+            return _refused(caller)
         try:
             body = _json_body(await request.read())
         except web.HTTPRequestEntityTooLarge:
@@ -89,11 +118,11 @@ class Api:
                                "bytes.")
         except ValueError as err:
             return _error(400, str(err))
-        spec_or_error = _parse_ask(body)
+        spec_or_error = _parse_ask(body, caller)
         if isinstance(spec_or_error, str):
             return _error(400, spec_or_error)
         spec = spec_or_error
-        job = await self.submit(request, spec)
+        job = await self.submit(request, spec, caller)
         if isinstance(job, Refusal):
             return _refused(job)
         return web.json_response(
@@ -102,36 +131,36 @@ class Api:
              "url": f"/api/jobs/{job.id}"}, status=202)
 
     async def list_jobs(self, request: web.Request) -> web.Response:
-        """The jobs asked through this server's API since it started, newest first."""
-        if (refused := self._refusal(request)) is not None:
-            return refused
+        """The jobs asked through this server's API since it started, newest first (a named
+        token's own only)."""
+        caller = self.caller(request)
+        if isinstance(caller, Refusal):
+            return _refused(caller)
         jobs = []
-        for job_id in reversed(self.recent):
+        for job_id in reversed(self.recent.get(caller.name, ())):
             job = await self.runner.get_job(job_id)
             if job is not None:
                 jobs.append(list_view(job))
         return web.json_response({"jobs": jobs})
 
     async def get_job(self, request: web.Request) -> web.StreamResponse:
-        if (refused := self._refusal(request)) is not None:
-            return refused
-        job = await self.runner.get_job(request.match_info["id"])
-        if job is None:
-            return _error(404, "No job with this id.")
+        found = await self.own_job(request, request.match_info["id"])
+        if isinstance(found, Refusal):
+            return _refused(found)
+        _, job = found
         if "text/event-stream" in request.headers.get("Accept", ""):
             return await self._stream(request, job.id)
         return web.json_response(storable(job_view(job)))  # the same text as stored
 
     async def cancel(self, request: web.Request) -> web.Response:
-        if (refused := self._refusal(request)) is not None:
-            return refused
-        job_id = request.match_info["id"]
-        job = await self.runner.get_job(job_id)
-        if job is None:
-            return _error(404, "No job with this id.")
+        found = await self.own_job(request, request.match_info["id"])
+        if isinstance(found, Refusal):
+            return _refused(found)
+        caller, job = found
+        job_id = job.id
         if job.status in FINAL_STATUSES:
             return _error(409, f"The job is already {job.status}.", job_status=job.status)
-        if not await self.runner.cancel(job_id):
+        if not await self.runner.cancel(job_id, by=caller.name):
             return _error(409, "The job could not be cancelled (it is finishing).")
         return web.json_response({"id": job_id, "cancelled": True})
 
@@ -208,8 +237,9 @@ def _not_unicode(value: str) -> bool:
     return False
 
 
-def _parse_ask(body: Any) -> JobSpec | str:
-    """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong."""
+def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
+    """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong; the job's user is
+    the caller's name for a named token."""
     if not isinstance(body, dict):
         return 'The body must be a JSON object: {"question": "...", "agents": N}.'
     unknown = sorted(set(body) - _ASK_FIELDS)
@@ -234,10 +264,16 @@ def _parse_ask(body: Any) -> JobSpec | str:
         if isinstance(rounds, bool) or rounds not in (1, 2):
             return "rounds must be 1 or 2 (2: the agents compare notes before the synthesis)."
         flags["rounds"] = rounds
-    user = body.get("user", "api")
-    if not isinstance(user, str) or not user.strip() or len(user) > 200:
-        return "user must be a non-empty string of at most 200 characters."
-    if _not_unicode(user):
-        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
-    return JobSpec(platform="api", workspace="", channel="api", user=user.strip(),
+    user = body.get("user")
+    if user is not None:
+        if not isinstance(user, str) or not user.strip() or len(user) > 200:
+            return "user must be a non-empty string of at most 200 characters."
+        if _not_unicode(user):
+            return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
+        user = user.strip()
+    try:
+        user = caller.user(user)
+    except ValueError as err:
+        return str(err)
+    return JobSpec(platform="api", workspace="", channel="api", user=user,
                    question=question, flags=flags)

@@ -24,9 +24,11 @@ AsgiApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]],
 DISCONNECT_POLL_S = 0.2
 
 
-async def serve_asgi(app: AsgiApp, request: web.Request) -> web.StreamResponse:
+async def serve_asgi(app: AsgiApp, request: web.Request,
+                     state: dict[str, Any] | None = None) -> web.StreamResponse:
     """Run `app` for `request` (the whole body read first: the app's client_max_size bounds
-    it) and stream what it sends back."""
+    it) and stream what it sends back. `state`: the scope's `state` (the server's own data
+    for the app, e.g. who calls; Starlette's `request.state`)."""
     body = await request.read()
     sent_body = False
     response: web.StreamResponse | None = None
@@ -67,7 +69,7 @@ async def serve_asgi(app: AsgiApp, request: web.Request) -> web.StreamResponse:
         "path": request.path, "raw_path": request.raw_path.split("?", 1)[0].encode(),
         "query_string": request.query_string.encode(),
         "headers": [(k.lower(), v) for k, v in request.raw_headers],
-        "client": (request.remote or "", 0), "server": (host, port), "state": {},
+        "client": (request.remote or "", 0), "server": (host, port), "state": dict(state or {}),
     }
     await app(scope, receive, send)
     if response is None:  # the app sent nothing: not a valid ASGI exchange

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from ..jobs import JobRunner
 from ..observability import CONTENT_TYPE, Metrics, redact
 from ._api import MAX_BODY_BYTES, Api
+from ._callers import NamedTokens
 from ._health import RETRY_AFTER_S, WriteHealth
 from ._mcp_http import mount_mcp
 from ._openai_routes import OpenAiRoutes
@@ -39,10 +40,12 @@ def build_app(
     metrics: Metrics,
     *,
     api_token: str | None,
+    api_tokens: NamedTokens | None = None,
     extra_routes: Iterable[Any] = (),
     allowed_hosts: AllowedHosts | None = None,
 ) -> web.Application:
     """The whole HTTP surface. `app[READY].ready` gates `/healthz` (False until started).
+    `api_token`: `HEAVY_API_TOKEN`; `api_tokens`: the named ones (`HEAVY_API_TOKENS_FILE`);
     `allowed_hosts`: names besides loopback and the local address (see `_request_guard`)."""
     # Outermost first: the metrics see the status the guard and the error middleware chose;
     # the guard stands before every route, also the adapters'.
@@ -80,7 +83,7 @@ def build_app(
 
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
-    api = Api(runner, api_token)
+    api = Api(runner, api_token, api_tokens)
     app.router.add_routes(api.routes())
     app.router.add_routes(OpenAiRoutes(api).routes())  # /v1/models, /v1/chat/completions
     mount_mcp(app, api)  # /mcp

@@ -2,9 +2,10 @@
 MCP over HTTP): who may call, submitting a job with its limits and `Idempotency-Key`, and
 following a job's events. Each surface renders a refusal in its own shape.
 
-Who may call: `Authorization: Bearer $HEAVY_API_TOKEN`. With no token configured only clients
-on the loopback interface are answered, and nothing relayed by a reverse proxy (it connects
-from loopback for anyone).
+Who may call: `Authorization: Bearer $HEAVY_API_TOKEN`, or a named token of
+`$HEAVY_API_TOKENS_FILE` whose name is then the caller (`_callers`). With no token configured
+only clients on the loopback interface are answered, and nothing relayed by a reverse proxy
+(it connects from loopback for anyone).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from aiohttp import web
 from ..core._errors import RequestRejected
 from ..jobs import JobRunner
 from ..jobs._contract import Job, JobRejected, JobSpec
+from ._callers import LOCAL, Caller, NamedTokens
 
 T = TypeVar("T")
 HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
@@ -61,32 +63,41 @@ def is_loopback(remote: str | None) -> bool:
         return False
 
 
-def caller_refusal(request: web.Request, token: str | None) -> Refusal | None:
-    """None when the caller may use the API (the bearer token, or loopback without one)."""
-    if token is None:
+def identify(request: web.Request, token: str | None,
+             named: NamedTokens | None = None) -> Caller | Refusal:
+    """Who calls: a named token (`HEAVY_API_TOKENS_FILE`), the single `HEAVY_API_TOKEN`, or a
+    loopback client when neither is set; else why not."""
+    if token is None and named is None:
         if is_local(request):
-            return None
+            return LOCAL
         return Refusal(403, "The API answers only local clients until HEAVY_API_TOKEN is set "
                             "on the server.")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
-        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() == "bearer":
+        given = given.strip()
+        name = named.identify(given) if named is not None else None
+        if name is not None:
+            return Caller(name, f"token:{name}")
+        if token is not None and hmac.compare_digest(given.encode("utf-8", "surrogatepass"),
+                                                     token.encode()):
+            return Caller(None, header)
     return Refusal(401, "Missing or wrong bearer token.",
                    headers={"WWW-Authenticate": 'Bearer realm="heavy"'})
 
 
-def idempotency_key(request: web.Request, token: str | None, user: str) -> str | Refusal | None:
+def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Refusal | None:
     """The stored deduplication key for the request's `Idempotency-Key` (None without one):
-    the caller's key scoped to the caller (the bearer token, or the local machine when none is
-    set) and the `user` asked for. Hashed, so no token is stored and the width stays fixed."""
+    the caller's key scoped to the caller (the named token, the bearer header, or the local
+    machine when no token is set) and the job's `user`. Hashed, so no token is stored and the
+    width stays fixed."""
     key = request.headers.get("Idempotency-Key") or None
     if key is None:
         return None
     if len(key) > MAX_IDEMPOTENCY_KEY:
         return Refusal(400, f"The Idempotency-Key is longer than {MAX_IDEMPOTENCY_KEY} "
                             "characters.")
-    caller = request.headers.get("Authorization", "") if token else "local"
-    blob = "\0".join((caller, user, key)).encode("utf-8", "surrogatepass")
+    blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
     return "api1:" + hashlib.sha256(blob).hexdigest()
 
 

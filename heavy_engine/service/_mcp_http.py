@@ -21,7 +21,8 @@ from aiohttp import web
 
 from ._api import MAX_BODY_BYTES, Api
 from ._asgi import AsgiApp, serve_asgi
-from ._intake import caller_refusal
+from ._callers import ASGI_CALLER
+from ._intake import Refusal
 
 log = logging.getLogger("heavy.mcp")
 MCP_PATH = "/mcp"
@@ -36,10 +37,12 @@ class _McpEndpoint:
         self._task: asyncio.Task[None] | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if (refusal := caller_refusal(request, self.api.token)) is not None:
-            return web.json_response({"error": refusal.message}, status=refusal.status,
-                                     headers=refusal.headers)
-        return await serve_asgi(await self._started(), request)
+        caller = self.api.caller(request)
+        if isinstance(caller, Refusal):
+            return web.json_response({"error": caller.message}, status=caller.status,
+                                     headers=caller.headers)
+        # Each request says who calls (a session may outlive a token's change of hands).
+        return await serve_asgi(await self._started(), request, {ASGI_CALLER: caller})
 
     async def _started(self) -> AsgiApp:
         async with self._starting:
@@ -52,7 +55,8 @@ class _McpEndpoint:
 
         from ._mcp_tools import build_mcp_server
 
-        server = build_mcp_server(self.api.runner, lambda spec: self.api.submit(None, spec))
+        server = build_mcp_server(self.api.runner,
+                                  lambda spec, caller: self.api.submit(None, spec, caller))
         app: Any = server.streamable_http_app(
             streamable_http_path=MCP_PATH, max_request_body_size=MAX_BODY_BYTES,
             transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))

@@ -18,16 +18,18 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
+from starlette.requests import Request
 
 from ..core._config import MAX_AGENTS
 from ..jobs import JobRunner
 from ..jobs._contract import Job, JobSpec
 from ..jobs._finish import storable
+from ._callers import ASGI_CALLER, LOCAL, Caller
 from ._intake import Refusal
 from ._narrate import MILESTONES, narrate
 
 log = logging.getLogger("heavy.mcp")
-Submit = Callable[[JobSpec], Awaitable["Job | Refusal"]]
+Submit = Callable[[JobSpec, Caller], Awaitable["Job | Refusal"]]
 INSTRUCTIONS = ("heavy answers a question with several research agents and one synthesis. "
                 "Call heavy_ask for questions that need research; a run takes a minute or "
                 "more. heavy_job looks a run up again by its id.")
@@ -81,7 +83,8 @@ class HeavyJob(BaseModel):
 def build_mcp_server(runner: JobRunner, submit: Submit,
                      *, user: str = "mcp", channel: str = "api") -> MCPServer:
     """The MCP server; `submit` is the surface's own (the HTTP API's, or the runner's).
-    Its jobs are the API's (platform `api`), asked by `user` in `channel`."""
+    Its jobs are the API's (platform `api`) in `channel`, asked by the caller's name (a named
+    token over HTTP), else by `user`."""
     server: MCPServer = MCPServer("heavy", instructions=INSTRUCTIONS, log_level="WARNING")
 
     @server.tool(annotations=ToolAnnotations(title="Ask heavy", read_only_hint=True,
@@ -105,8 +108,10 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
             flags["agents"] = agents
         if rounds is not None:
             flags["rounds"] = rounds
-        job = await submit(JobSpec(platform="api", workspace="", channel=channel, user=user,
-                                   question=question, flags=flags))
+        caller = caller_of(ctx)
+        who = caller.name or user
+        job = await submit(JobSpec(platform="api", workspace="", channel=channel, user=who,
+                                   question=question, flags=flags), caller)
         if isinstance(job, Refusal):
             raise ToolError(job.message)
         try:
@@ -115,7 +120,7 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
             # Cancelled (the client's notifications/cancelled, or it went away): nobody waits
             # for this answer. Shielded: the cancelled scope would cancel the call itself.
             with anyio.CancelScope(shield=True):
-                if await runner.cancel(job.id, by=user):
+                if await runner.cancel(job.id, by=who):
                     log.info("job %s cancelled by its MCP client", job.id)
             raise
         final = await runner.get_job(job.id)
@@ -134,10 +139,11 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
     async def heavy_job(
         id: Annotated[str, Field(min_length=1, max_length=64,
                                  description="The job id heavy_ask returned.")],
+        ctx: Context,
     ) -> Annotated[CallToolResult, HeavyJob]:
         """A heavy job's status, and its answer once it is done."""
         job = await runner.get_job(id)
-        if job is None:
+        if job is None or not caller_of(ctx).owns(job):  # a named token sees only its own
             raise ToolError(f"No job with the id {id!r}.")
         r = job.result.as_dict() if job.result is not None else None
         state = HeavyJob(job=job.id, status=job.status,
@@ -151,6 +157,17 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
                               structured_content=storable(state.model_dump(mode="json")))
 
     return server
+
+
+def caller_of(ctx: Context) -> Caller:
+    """Who makes this tool call: over HTTP, the caller `/mcp` identified for the request that
+    carried it (in the ASGI scope's state); over stdio, the local user."""
+    request = ctx.request_context.request  # the Starlette request; None over stdio
+    if isinstance(request, Request):
+        caller = request.scope.get("state", {}).get(ASGI_CALLER)
+        if isinstance(caller, Caller):
+            return caller
+    return LOCAL
 
 
 async def _report(runner: JobRunner, job_id: str, ctx: Context) -> None:

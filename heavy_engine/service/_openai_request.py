@@ -17,6 +17,7 @@ from typing import Any
 from ..conversations import ChatMessage, dm_context
 from ..core._config import MAX_AGENTS
 from ..jobs._contract import JobSpec
+from ._callers import LOCAL, Caller
 
 DEFAULT_MODEL = "heavy"
 LISTED_AGENT_COUNTS = (1, 2, 4, 8, 16)  # `heavy-N` ids GET /v1/models lists (any N works)
@@ -52,11 +53,16 @@ class ChatAsk:
     flags: dict[str, Any] = field(default_factory=dict)
     stream: bool = False
     include_usage: bool = False
-    user: str = "api"
+    user: str | None = None  # as sent: the caller decides who asks (`Caller.user`)
 
-    def spec(self) -> JobSpec:
-        """The job: asked like `POST /api/ask` (same platform and channel, so same limits)."""
-        return JobSpec(platform="api", workspace="", channel="api", user=self.user,
+    def spec(self, caller: Caller = LOCAL) -> JobSpec:
+        """The job: asked like `POST /api/ask` (same platform and channel, so same limits), as
+        the caller's user; BadRequest when `user` is not a named token's own name."""
+        try:
+            user = caller.user(self.user)
+        except ValueError as err:
+            raise BadRequest(str(err), "user") from None
+        return JobSpec(platform="api", workspace="", channel="api", user=user,
                        question=self.question, context=self.context, flags=dict(self.flags))
 
 
@@ -132,7 +138,7 @@ def parse_chat(body: Any) -> ChatAsk:
         raise BadRequest("user must be a non-empty string of at most 200 characters.", "user")
     return ChatAsk(model=model, question=question, context=context, flags=flags,
                    stream=bool(stream), include_usage=bool((options or {}).get("include_usage")),
-                   user=user.strip() if user else "api")
+                   user=user.strip() if user else None)
 
 
 def _messages(messages: Any) -> tuple[str, str | None, str | None]:

@@ -27,7 +27,7 @@ from ..jobs._finish import storable
 from ..jobs._limits import start_of_day
 from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S
-from ._intake import Refusal, caller_refusal, wait_final, with_heartbeats
+from ._intake import Refusal, wait_final, with_heartbeats
 from ._narrate import narrate
 from ._openai_request import BadRequest, ChatAsk, listed_models, parse_chat
 
@@ -85,21 +85,23 @@ class OpenAiRoutes:
                 web.post("/v1/chat/completions", self.chat)]
 
     async def models(self, request: web.Request) -> web.Response:
-        if (refusal := caller_refusal(request, self.api.token)) is not None:
+        if isinstance(refusal := self.api.caller(request), Refusal):
             return _refused(refusal)
         return web.json_response({"object": "list", "data": [
             {"id": name, "object": "model", "created": CREATED, "owned_by": "heavy"}
             for name in listed_models()]})
 
     async def chat(self, request: web.Request) -> web.StreamResponse:
-        if (refusal := caller_refusal(request, self.api.token)) is not None:
-            return _refused(refusal)
+        caller = self.api.caller(request)
+        if isinstance(caller, Refusal):
+            return _refused(caller)
         try:
             ask = parse_chat(await _json(request))
+            spec = ask.spec(caller)  # a named token asks as its name
         except BadRequest as err:
             return openai_error(err.status, err.message, param=err.param, code=err.code)
         try:
-            job = await self.api.submit(request, ask.spec())
+            job = await self.api.submit(request, spec, caller)
             if isinstance(job, Refusal):
                 return _refused(job)
             if ask.stream:

@@ -15,7 +15,7 @@ from heavy_engine import Engine, HeavyConfig, Run
 from heavy_engine.db import Database
 from heavy_engine.jobs import DurableRunner, Job, JobSpec, JobStore
 from heavy_engine.observability import Metrics
-from heavy_engine.service import READY, build_app
+from heavy_engine.service import READY, NamedTokens, build_app
 from heavy_engine.testing import FakeLLM, fake_config
 
 MakeRunner = Callable[..., Awaitable[DurableRunner]]
@@ -112,9 +112,10 @@ MakeClient = Callable[..., Awaitable[tuple[Client, DurableRunner]]]
 async def make_client(make_runner: MakeRunner) -> AsyncIterator[MakeClient]:
     clients: list[Client] = []
 
-    async def make(token: str | None = None, **runner_kwargs: Any) -> tuple[Client, DurableRunner]:
+    async def make(token: str | None = None, named: NamedTokens | None = None,
+                   **runner_kwargs: Any) -> tuple[Client, DurableRunner]:
         runner = await make_runner(**runner_kwargs)
-        app = build_app(runner, runner.metrics, api_token=token)
+        app = build_app(runner, runner.metrics, api_token=token, api_tokens=named)
         app[READY].ready = True
         client: Client = TestClient(TestServer(app, host="127.0.0.1"))
         await client.start_server()

@@ -7,6 +7,7 @@ loop); each test gets `stack` reset: recorded calls cleared, no run left over, s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +56,10 @@ def stack_config(base_url: str) -> HeavyConfig:
                        timeouts={"request": 30, "agent": 20, "llm_call": 10, "tool": 5})
 
 
-@pytest_asyncio.fixture(scope="package", loop_scope="package")
-async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def open_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    """A logged-in stack; its own package or module shares it (one at a time: discord.py's
+    REST base and gateway are process-wide)."""
     base, gateway = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     fake = await FakeDiscord().start()
     llm = await FakeLLM().start()
@@ -87,13 +90,26 @@ async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
 
 
-@pytest_asyncio.fixture(loop_scope="package")
-async def stack(shared_stack: Stack) -> AsyncIterator[Stack]:
-    shared_stack.llm.reset()
-    shared_stack.fake.calls.clear()
-    yield shared_stack
-    await shared_stack.drain()
-    assert_safe_mentions(shared_stack.fake)  # every test: no message may ping everyone or roles
-    too_big = [c for c in shared_stack.fake.calls if c.status == 400
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
+async def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    async with open_stack(tmp_path_factory) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def reset_stack(shared: Stack) -> AsyncIterator[Stack]:
+    """One test's turn on a shared stack: records cleared before, its limits checked after."""
+    shared.llm.reset()
+    shared.fake.calls.clear()
+    yield shared
+    await shared.drain()
+    assert_safe_mentions(shared.fake)  # every test: no message may ping everyone or roles
+    too_big = [c for c in shared.fake.calls if c.status == 400
                and str(c.response.get("message")).startswith("Invalid Form Body: ")]
     assert not too_big, too_big  # nor break Discord's size limits
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def stack(shared_stack: Stack) -> AsyncIterator[Stack]:
+    async with reset_stack(shared_stack) as turn:
+        yield turn
