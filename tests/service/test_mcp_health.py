@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from heavy_engine.testing import FakeLLM, fake_config
+from tests.jobs.conftest import MakeClient
 
 from ..engine.tools.mcp.conftest import stdio
-from tests.jobs.conftest import MakeClient
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
