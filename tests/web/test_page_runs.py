@@ -93,13 +93,24 @@ async def test_at_390_px_nothing_overflows(phone: Any, server: ServeProcess,
     # The token form, as a server with HEAVY_API_TOKEN shows it, fits too.
     await phone.evaluate("document.getElementById('token-form').hidden = false")
     assert await phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    # The widest the page ever was while an agent ran, recorded as it happened: on a loaded
+    # machine a paced simulated run can end between two polls from here.
+    await phone.evaluate("""() => {
+        window.running = {seen: 0, widest: 0};
+        new MutationObserver(() => {
+            if (!document.querySelector('#agents-table tbody tr.running')) return;
+            window.running.seen += 1;
+            window.running.widest = Math.max(window.running.widest,
+                                             document.documentElement.scrollWidth);
+        }).observe(document.body, {subtree: true, childList: true, attributes: true,
+                                   characterData: true});
+    }""")
     # A long unbroken word (a URL) in the question: it reaches every sub-question and the answer.
     await _ask(phone, "Is https://example.org/a/long/path/without/any/spaces/to/break/on/at/all "
                       "a good home for our team's internal documentation and tools?", 6)
-    await expect(phone.locator(f"{ROWS}.running").first).to_be_visible(timeout=15_000)
-    await expect(phone.locator(f"{ROWS} .finding").first).not_to_be_empty(timeout=15_000)
-    await _fits(phone, tmp_path / "running.png")
-    await expect(phone.locator("#footer")).to_contain_text("6/6 agents", timeout=30_000)
+    await expect(phone.locator("#footer")).to_contain_text("6/6 agents", timeout=60_000)
+    running = await phone.evaluate("window.running")
+    assert running["seen"] and running["widest"] <= PHONE["width"], running
     await _fits(phone, tmp_path / "done.png")
 
 
