@@ -82,7 +82,7 @@ PUBLIC = {
         "Exchange", "answered",
         "FINAL_STATUSES", "FollowItem", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec",
         "JobStatus", "JobStore", "PastJob", "RejectReason", "Runner", "Services", "job_view",
-        "may_ask",
+        "may_ask", "spent_today",
     ],
     "heavy_engine.service": [
         "AllowedHosts", "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app",

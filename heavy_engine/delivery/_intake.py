@@ -27,14 +27,12 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..attachments import Attachment, HostPolicy, fetch_attachments
-from ..db import Database, utcnow
+from ..db import utcnow
 from ..help import help_text
-from ..jobs import Job, JobSpec, JobStore, may_ask
-from ..jobs._limits import has_budget, over_budget
+from ..jobs import Job, JobSpec, may_ask, spent_today
 from ._ledger import ReplyTarget, addressing
 
 if TYPE_CHECKING:
-    from ..core._config import HeavyConfig
     from ._pipeline import ReplyPipeline
 
 log = logging.getLogger("heavy.delivery")
@@ -116,8 +114,12 @@ async def ask(pipeline: ReplyPipeline, question: Question, asking: Asking) -> Jo
         resolved = await settings.resolve(question.platform, question.workspace,
                                           question.channel)
         refusal = may_ask(resolved.config, question.user, question.roles,
-                          platform=question.platform) or await _over_budget(
-            settings.db, resolved.config, question)
+                          platform=question.platform)
+        if refusal is None:
+            spent = await spent_today(runner.store, resolved.config.limits, utcnow(),
+                                      question.platform, question.workspace, question.channel,
+                                      question.user)
+            refusal = spent.user_message if spent is not None else None
         if refusal is not None:
             await asking.refuse(refusal)
             return None
@@ -140,15 +142,3 @@ async def ask(pipeline: ReplyPipeline, question: Question, asking: Asking) -> Jo
     if job is not None:
         await asking.asked(job)
     return job
-
-
-async def _over_budget(db: Database, config: HeavyConfig, question: Question) -> str | None:
-    """Why the asker may not ask today (a daily budget is spent), from the stored usage; the
-    runner checks again at submit, with the job's own clock."""
-    if not has_budget(config.limits):
-        return None
-    probe = Job(id="", config=config, spec=JobSpec(
-        platform=question.platform, workspace=question.workspace, channel=question.channel,
-        user=question.user, question=""))
-    refused = await over_budget(JobStore(db, config), probe, utcnow())
-    return None if refused is None else refused.user_message

@@ -24,6 +24,7 @@ from ._contract import (
     Services,
 )
 from ._history import BudgetLeft, Exchange, JobHistory, PastJob, answered
+from ._limits import spent_today
 from ._local import DurableRunner
 from ._runner import Runner
 from ._store import JobStore
@@ -53,4 +54,5 @@ __all__ = [
     "answered",
     "job_view",
     "may_ask",
+    "spent_today",
 ]

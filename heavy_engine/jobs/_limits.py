@@ -159,14 +159,22 @@ class _Usage(Protocol):
 async def over_budget(store: _Usage, job: Job, now: datetime) -> JobRejected | None:
     """The budget refusal for `job` at `now` from today's stored usage, if any (both runners:
     at submission, and again when the job starts)."""
-    limits, spec = job.config.limits, job.spec
+    spec = job.spec
+    return await spent_today(store, job.config.limits, now, spec.platform, spec.workspace,
+                             spec.channel, spec.user)
+
+
+async def spent_today(store: _Usage, limits: Limits, now: datetime, platform: str,
+                      workspace: str, channel: str, user: str) -> JobRejected | None:
+    """The refusal when a daily budget of this user, channel or workspace is spent (no job
+    needed: the chat intake asks before any download or post; the runner again at submit)."""
     if not has_budget(limits):
         return None
     since = start_of_day(now)
     return budget_refusal(
         limits,
-        await store.usage_since(since, spec.platform, spec.workspace, spec.channel),
-        await store.usage_since(since, spec.platform, spec.workspace),
+        await store.usage_since(since, platform, workspace, channel),
+        await store.usage_since(since, platform, workspace),
         user=0 if limits.daily_tokens_per_user is None else
-        await store.user_tokens_since(since, spec.platform, spec.user),
+        await store.user_tokens_since(since, platform, user),
     )

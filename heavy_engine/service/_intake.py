@@ -17,7 +17,7 @@ import hmac
 import ipaddress
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 
@@ -35,7 +35,6 @@ _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
 
 # (number, type, data): a job's events as the API's SSE sends them; the number is None for
 # `status` items of the distributed runner (they are not stored events).
-Followed = tuple[int | None, str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -387,9 +387,10 @@ def _kill_children(command: list[str]) -> int:
             continue  # gone meanwhile, or not readable
         if ppid != me or not argv:
             continue
-        words = [a.decode(errors="replace") for a in argv]
-        if words[-len(command[1:]) or len(words):] == command[1:] and any(
-                Path(w).name == Path(command[0]).name for w in words[:2]):
+        words, args = [a.decode(errors="replace") for a in argv], command[1:]
+        # `command` itself, or an interpreter running it (a console script: python <path>)
+        runs_it = any(Path(w).name == Path(command[0]).name for w in words[:2])
+        if runs_it and (not args or words[-len(args):] == args):
             with contextlib.suppress(OSError):
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed += 1
