@@ -193,15 +193,16 @@ class Lifecycle:
         error = result.error
         if not await _delivered(job, delivery) and status == "done":
             status, error = "failed", UNDELIVERED
-        await self._end(job, status, error, steps, with_result=unstored)
+        # Counted before the final write, so whoever sees the job finished sees it counted.
         self.metrics.job_duration.observe(time.monotonic() - started,
                                           platform=job.spec.platform)
+        await self._end(job, status, error, steps, with_result=unstored)
 
     async def _end(self, job: Job, status: JobStatus, error: str | None, steps: Steps, *,
                    with_result: bool) -> None:
         job.status, job.error, job.finished_at = status, error, self.clock()
-        await steps.end(job, with_result=with_result)
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
+        await steps.end(job, with_result=with_result)
         log.info("job %s %s", job.id, status)
 
 
