@@ -9,7 +9,10 @@ another process (so its CPU is not counted as the engine's).
 
 The fake LLM does the same work for every call, so its own CPU per call (the machine gauge, as
 bench/replicas.py prints it) says how fast this shared machine ran; the engine's CPU per call is
-printed as a ratio to it, so figures compare across days (target: at most 2x the gauge).
+printed as a ratio to it, so figures compare across days (target: at most 2x the gauge). The
+`floor` column is aiohttp's client alone making the same waves of calls with nothing of the
+engine (`_http_floor`), in gauges of its own run: the engine cannot cost less than that while
+its calls go through aiohttp.
 
     python bench/engine.py [--latency 0.2] [--scenarios 1,100,1000] [--rounds2 1,100,1000]
 """
@@ -89,6 +92,7 @@ async def _scenario(
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         fake_cpu = cpu_seconds(fake_pid) - fake0
+        floor = await _http_floor(base_url, concurrency, rounds, fake_pid)
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise SystemExit(f"{len(failed)} requests failed, e.g.: {failed[0].error}")
@@ -104,7 +108,46 @@ async def _scenario(
         "gauge_us": fake_cpu * 1e6 / calls,  # the fake LLM's own CPU per call
         "x_gauge": cpu / max(fake_cpu, 1e-9),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **floor,
     }
+
+
+async def _http_floor(base_url: str, concurrency: int, rounds: int,
+                      fake_pid: int) -> dict[str, float]:
+    """The HTTP client alone: the same waves of calls as `concurrency` questions make
+    (decompose, the agents' calls, synthesis), each one POST of a prepared agent body and a
+    read of the reply through an aiohttp session built as the provider builds its own (fresh,
+    so its connections are opened as the engine's were). Nothing of the engine runs: what it
+    costs per call, in gauges, is the least the engine can cost while its calls go through
+    aiohttp."""
+    import aiohttp
+    import orjson
+
+    from heavy_engine.providers._connect import DirectConnector
+
+    url = f"{base_url}/chat/completions"
+    body = orjson.dumps({
+        "model": "fake/model", "max_tokens": 1000,
+        "messages": [{"role": "system", "content": "You are one agent of several. " * 8},
+                     {"role": "user", "content": "Question number 7: which database? " * 4}]})
+    waves = [concurrency, *[concurrency * AGENTS] * (CRITICAL_CALLS[rounds] - 2), concurrency]
+    session = aiohttp.ClientSession(
+        connector=DirectConnector(limit=8192, limit_per_host=8192, keepalive_timeout=30),
+        headers={"Content-Type": "application/json", "Authorization": "Bearer floor"},
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=10), trust_env=False)
+
+    async def call() -> None:
+        async with session.post(url, data=body) as response:
+            orjson.loads(await response.read())
+
+    try:
+        cpu0, fake0 = time.process_time(), cpu_seconds(fake_pid)
+        for n in waves:
+            await asyncio.gather(*(call() for _ in range(n)))
+        cpu, fake_cpu = time.process_time() - cpu0, cpu_seconds(fake_pid) - fake0
+    finally:
+        await session.close()
+    return {"floor_us": cpu * 1e6 / sum(waves), "floor_x_gauge": cpu / max(fake_cpu, 1e-9)}
 
 
 def _child(args: argparse.Namespace) -> None:
@@ -171,15 +214,17 @@ def main() -> None:
           f"(rounds=2: {crit[2]:.2f} s), {os.cpu_count()} cores")
     print(f"{'rounds':>6} {'concurrent':>10} {'wall s':>8} {'x crit':>7} {'target':>7} "
           f"{'LLM calls':>10} {'calls/req':>9} {'CPU ms/call':>11} {'gauge µs':>8} "
-          f"{'x gauge':>7} {'target':>6} {'':>6} {'peak RSS MB':>11}")
+          f"{'x gauge':>7} {'target':>6} {'':>6} {'floor':>6} {'peak RSS MB':>11}")
     for r in rows:
         target = TARGETS.get(int(r["concurrency"]))
         print(f"{r['rounds']:>6} {r['concurrency']:>10} {r['wall_s']:>8.2f} {r['ratio']:>7.2f} "
               f"{(f'{target:.2f}' if target else '-'):>7} {r['llm_calls']:>10} "
               f"{r['calls_per_request']:>9.1f} {r['cpu_ms_per_call']:>11.3f} "
               f"{r['gauge_us']:>8.0f} {r['x_gauge']:>7.2f} {f'<={CPU_TARGET:g}':>6} "
-              f"{gauge_mark(r['x_gauge'], CPU_TARGET):>6} {r['peak_rss_mb']:>11.1f}")
-    print("gauge: the fake LLM's own CPU per call; x gauge: the engine's CPU per call in gauges")
+              f"{gauge_mark(r['x_gauge'], CPU_TARGET):>6} {r['floor_x_gauge']:>6.2f} "
+              f"{r['peak_rss_mb']:>11.1f}")
+    print("gauge: the fake LLM's own CPU per call; x gauge: the engine's CPU per call in gauges;\n"
+          "floor: aiohttp's client alone making the same waves of calls (no engine), in gauges")
 
 
 if __name__ == "__main__":
