@@ -42,6 +42,18 @@ PUBLIC = {
         "parse_questions", "simulated_fallback", "tune_gc", "use_simulated", "validate_config",
         "validate_question",
     ],
+    "heavy_engine.core": [
+        "Accepted", "AgentFinished", "AgentOverride", "AgentRevised", "AgentStarted", "AgentSummary",
+        "ChatRequest", "Completion", "ConfigError", "Done", "Engine", "Event", "HeavyConfig",
+        "HeavyError", "HeavyRequest", "Limits", "MAX_AGENTS", "McpServerConfig", "Message",
+        "NotesCompared", "PREFIX", "Prompts", "ProviderConfig", "ProviderError", "QuestionsReady",
+        "RequestRejected", "Run", "RunResult", "SIMULATED_MODEL", "SearchBackendConfig",
+        "SearchConfig", "Source", "SynthesisDelta", "SynthesisStarted", "Timeouts", "ToolCall",
+        "ToolCalled", "ToolFinished", "ToolSettings", "Usage", "apply_env", "fallback_questions",
+        "first_line", "load_config", "normalise_questions", "parse_questions", "permits",
+        "simulated_fallback", "sources_section", "split_name", "tune_gc", "url_key",
+        "use_simulated", "validate_config", "validate_question",
+    ],
     "heavy_engine.cli": [
         "build_parser", "hide_secrets", "main",
     ],
