@@ -15,6 +15,12 @@ import pytest
 PUBLIC = {
     "bots.discord": ["DiscordAdapter", "DiscordOptions", "create_adapter", "intents"],
     "bots.slack": ["EVENTS_PATH", "SlackAdapter", "SlackEnv", "create_adapter", "slack_env"],
+    "bots.slack.native": [
+        "STREAM_MAX_CHARS", "TRANSIENT", "DbInstallationStore", "DbOAuthStateStore",
+        "DbThreadContextStore", "OAuthRoutes", "StreamedAnswer", "TokenCipher", "WorkspaceClient",
+        "WorkspaceDelivery", "bind_request_token", "ignore_unknown_workspaces", "oauth_settings",
+        "register_assistant", "register_home", "republish_home", "sources_task",
+    ],
     "heavy_engine.attachments": [
         "Attachment", "AttachmentLimits", "Attachments", "DISCORD_CDN_HOSTS", "Document",
         "HostPolicy", "Image", "SLACK_FILE_HOSTS", "accepts_images", "attachment_notes",
@@ -58,7 +64,8 @@ PUBLIC = {
         "build_parser", "hide_secrets", "main",
     ],
     "heavy_engine.db": [
-        "Base", "ChannelSettings", "DEFAULT_URL", "Database", "JobRow", "MIGRATIONS_DIR", "SettingsAudit",
+        "Base", "ChannelSettings", "DEFAULT_URL", "Database", "JobEventRow", "JobRow", "JobTaskRow",
+        "MIGRATIONS_DIR", "SettingsAudit",
         "URL_ENV", "UTCDateTime", "create_engine", "database_url", "dump_json", "head_revision",
         "install_queue_schema", "is_postgres", "is_sqlite", "libpq_url", "normalize_url",
         "revisions", "upgrade_queue_schema", "upgrade_sql", "utcnow"
@@ -77,7 +84,8 @@ PUBLIC = {
     ],
     "heavy_engine.observability": [
         "CONTENT_TYPE", "MASK", "JsonFormatter", "MetricSet", "Metrics", "RedactingFormatter",
-        "Series", "add_env_secrets", "add_secret", "configure_logging", "job_id_var", "redact",
+        "SECRET_ENV", "Series", "add_env_secrets", "add_secret", "configure_logging", "job_id_var",
+        "redact",
     ],
     "heavy_engine.plugins": [
         "BUILTINS", "KINDS", "Kind", "Plugin", "PluginError", "PluginRegistry", "group",
@@ -90,16 +98,16 @@ PUBLIC = {
         "render_prompt", "retry_after", "text_of", "topic_of",
     ],
     "heavy_engine.jobs": [
-        "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery", "DurableRunner",
-        "Exchange", "answered",
+        "Adapter", "AdapterFactory", "BudgetLeft", "ConfigResolver", "Delivery",
+        "DistributedRunner", "DurableRunner", "Exchange", "answered",
         "FINAL_STATUSES", "FollowItem", "Job", "JobHistory", "JobRejected", "JobRunner", "JobSpec",
         "JobStatus", "JobStore", "PastJob", "RejectReason", "Runner", "Services", "job_view",
-        "may_ask", "spent_today",
+        "list_view", "may_ask", "spent_today", "start_of_day", "storable",
     ],
     "heavy_engine.service": [
         "AllowedHosts", "Api", "NamedTokens", "READY", "ROLES", "Role", "build_app",
-        "build_runner", "connection_options", "listen", "load_adapters", "load_named_tokens",
-        "signed_webhook",
+        "build_mcp_server", "build_runner", "connection_options", "listen", "load_adapters",
+        "load_named_tokens", "signed_webhook", "submit_job",
     ],
     "heavy_engine.settings": [
         "KEY_HELP", "AdminPolicy", "AnyOf", "AuditEntry", "ConfigAdmins", "JobLike", "Resolved",
@@ -116,7 +124,8 @@ PUBLIC = {
         "COMPLETE_TOOL", "TOO_SLOW_NOTE", "Calculate", "FetchUrl", "ListFiles", "MarkTaskComplete",
         "ReadFile", "Resolver", "Tool", "ToolContext", "ToolFailed", "ToolOutput", "ToolRefused",
         "ToolRegistry", "ToolResult", "WebSearch", "WriteFile", "builtin_tools", "default_registry", "evaluate",
-        "execute_tool", "forbidden_reason", "html_to_text", "parse_ip", "parse_results",
+        "execute_tool", "forbidden_reason", "format_results", "html_to_text", "parse_ip",
+        "parse_results",
         "result_url", "system_resolver",
     ],
     "heavy_engine.tools.mcp": [
@@ -126,8 +135,8 @@ PUBLIC = {
     "heavy_engine.tools.search": [
         "MAX_RESPONSE_BYTES", "BackendFailed", "Cooldowns", "SearchAnswer", "SearchBackend",
         "SearchBackendConfig", "SearchConfig", "SearchResult", "build_backend", "fetch",
-        "json_answer", "new_client", "one_line", "pick_results", "search_in_order",
-        "tls_context",
+        "json_answer", "new_client", "one_line", "parse_results", "pick_results", "result_url",
+        "search_in_order", "tls_context",
     ],
 }
 
