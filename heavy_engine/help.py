@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .attachments import AttachmentLimits, size_text
 from .conversations import MAX_CHARS, MAX_MESSAGES
-from .core._config import MAX_AGENTS, HeavyConfig
+from .core import MAX_AGENTS, HeavyConfig
 
 
 def help_text(config: HeavyConfig, *, limits: AttachmentLimits | None = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .core._events import (
+from .core import (
     Accepted,
     AgentFinished,
     AgentRevised,

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .core._events import RunResult
-from .core._sources import sources_section
+from .core import RunResult, sources_section
 
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
 _MIN_LIMIT = 40

@@ -31,7 +31,7 @@ from ._modal import (
 from ._render import failure_text, shorten_safe
 from ._reply import SlackReply
 from ._slackerr import api_error
-from .native import _home
+from .native import republish_home
 
 log = logging.getLogger("heavy.slack")
 
@@ -64,8 +64,8 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             await bot.track(bot.tell(*confirmation))
             target = ModalTarget.load(view.get("private_metadata") or "{}")
             if target is not None and not target.channel:  # App Home shows the workspace default: show the new one
-                await bot.track(_home.republish(bot, target.team, confirmation[1],
-                                                target.origin))
+                await bot.track(republish_home(bot, target.team, confirmation[1],
+                                               target.origin))
 
 
 def _respond(context: AsyncBoltContext) -> AsyncRespond:

@@ -45,8 +45,7 @@ from ._render import (
 from ._reply import SlackReply
 from ._slackerr import api_error, retry_after
 from ._tags import attachment_name, metadata, tagged
-from .native._stream import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer
-from .native._tasks import sources_task
+from .native import STREAM_MAX_CHARS, TRANSIENT, StreamedAnswer, sources_task
 
 log = logging.getLogger("heavy.slack")
 

@@ -36,19 +36,19 @@ from ._env import SlackEnv
 from ._intake import PLATFORM
 from ._surface import SlackSurface
 from ._verify import signed
-from .native import _assistant, _home
-from .native._installs import (
+from .native import (
     DbInstallationStore,
     DbOAuthStateStore,
     DbThreadContextStore,
+    OAuthRoutes,
     TokenCipher,
-)
-from .native._oauth import OAuthRoutes, oauth_settings
-from .native._workspaces import (
     WorkspaceClient,
     WorkspaceDelivery,
     bind_request_token,
     ignore_unknown_workspaces,
+    oauth_settings,
+    register_assistant,
+    register_home,
 )
 
 log = logging.getLogger("heavy.slack")
@@ -125,12 +125,12 @@ class SlackAdapter:
         if self.installs is not None:
             self.app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
         self.assistant_threads = DbThreadContextStore(db)  # the channel each thread looks at
-        _assistant.register(self.app, self.bot, self.assistant_threads)
+        register_assistant(self.app, self.bot, self.assistant_threads)
         _triggers.register(self.app, self.bot)
         _commands.register(self.app, self.bot)
         _stop.register(self.app, self.bot)
         _followups.register(self.app, self.bot)  # Regenerate / Go deeper
-        _home.register(self.app, self.bot)
+        register_home(self.app, self.bot)
         _shortcut.register(self.app, self.bot)
         _feedback.register(self.app, self.bot)
         self._socket: Any = None

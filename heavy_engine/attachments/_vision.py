@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Any
 
-from ..core._config import HeavyConfig
+from ..core import HeavyConfig
 from ._types import Attachments
 
 

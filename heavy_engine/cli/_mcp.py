@@ -72,9 +72,7 @@ async def serve_stdio(config: HeavyConfig) -> int:
     from ..db import Database, is_postgres
     from ..jobs import JobSpec, JobStore
     from ..observability import Metrics
-    from ..service import build_runner
-    from ..service._intake import submit_job
-    from ..service._mcp_tools import build_mcp_server
+    from ..service import build_mcp_server, build_runner, submit_job
     from ..settings import SettingsStore
 
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -50,7 +50,7 @@ async def collect(
     config: HeavyConfig, env: Mapping[str, str]
 ) -> tuple[list[ToolRow], dict[str, dict[str, Any]]]:
     """The rows of the listing, and each MCP server's status (as in /healthz, with detail)."""
-    from ..core._mcp_config import PREFIX, permits
+    from ..core import PREFIX, permits
     from ..plugins import registry
     from ..tools import default_registry
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..core._errors import RequestRejected
-from ..jobs._contract import Job, JobSpec
+from ..core import RequestRejected
+from ..jobs import Job, JobSpec
 
 Action = Literal["regenerate", "deeper"]
 ACTIONS: tuple[Action, ...] = ("regenerate", "deeper")

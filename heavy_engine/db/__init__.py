@@ -12,6 +12,7 @@ from ._database import DEFAULT_URL, URL_ENV, Database, create_engine, database_u
 from ._job_tables import JobRow
 from ._json import dumps as dump_json
 from ._migrate import MIGRATIONS_DIR, head_revision, revisions, upgrade_sql
+from ._queue_tables import JobEventRow, JobTaskRow
 from ._tables import ChannelSettings, SettingsAudit
 from ._urls import is_postgres, libpq_url, normalize_url
 
@@ -39,7 +40,9 @@ __all__ = [
     "Base",
     "ChannelSettings",
     "Database",
+    "JobEventRow",
     "JobRow",
+    "JobTaskRow",
     "SettingsAudit",
     "UTCDateTime",
     "create_engine",

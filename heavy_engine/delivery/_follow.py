@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 
-from ..core._engine import Run
-from ..core._events import Done
+from ..core import Done, Run
 from ..progress import ProgressState
 
 Pace = Callable[[], Awaitable[None]]

@@ -19,9 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from ..core._engine import Run
-from ..core._errors import RequestRejected
-from ..core._events import RunResult
+from ..core import RequestRejected, Run, RunResult
 from ..jobs import Job, JobRunner, JobSpec
 from ..progress import ProgressState
 from ._follow import Follower, Pace

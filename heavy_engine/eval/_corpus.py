@@ -16,8 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from ..tools import Tool, ToolContext, ToolFailed, ToolRegistry
-from ..tools._search import format_results
+from ..tools import Tool, ToolContext, ToolFailed, ToolRegistry, format_results
 from ..tools.search import SearchResult
 
 CORPUS_HOST = "https://corpus.heavy.invalid/"

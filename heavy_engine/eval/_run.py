@@ -16,9 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..core._config import HeavyConfig
-from ..core._engine import Engine, HeavyRequest
-from ..core._events import RunResult
+from ..core import Engine, HeavyConfig, HeavyRequest, RunResult
 from ..tools import ToolRegistry, default_registry
 from ._corpus import Corpus, corpus_tools
 from ._score import exact_match, normalised_match, source_hits

@@ -7,6 +7,9 @@ shares the work between replicas on PostgreSQL through procrastinate.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._access import may_ask
 from ._contract import (
     FINAL_STATUSES,
@@ -23,12 +26,20 @@ from ._contract import (
     RejectReason,
     Services,
 )
+from ._finish import storable
 from ._history import BudgetLeft, Exchange, JobHistory, PastJob, answered
-from ._limits import spent_today
+from ._limits import spent_today, start_of_day
 from ._local import DurableRunner
 from ._runner import Runner
 from ._store import JobStore
-from ._views import job_view
+from ._views import job_view, list_view
+
+if TYPE_CHECKING:
+    from ._distributed import DistributedRunner
+
+# The PostgreSQL backend loads on first use (PEP 562): procrastinate and psycopg come with the
+# `postgres` extra, absent from an embedded (SQLite) install.
+_LAZY = {"DistributedRunner": "_distributed"}
 
 __all__ = [
     "FINAL_STATUSES",
@@ -37,6 +48,7 @@ __all__ = [
     "BudgetLeft",
     "ConfigResolver",
     "Delivery",
+    "DistributedRunner",
     "DurableRunner",
     "Exchange",
     "FollowItem",
@@ -53,6 +65,18 @@ __all__ = [
     "Services",
     "answered",
     "job_view",
+    "list_view",
     "may_ask",
     "spent_today",
+    "start_of_day",
+    "storable",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from ..core._config import HeavyConfig
+from ..core import HeavyConfig
 from ._contract import Job, JobRejected
 
 BLOCKED = "You can't ask heavy here: an admin has blocked you."

@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from ..core._config import HeavyConfig
-from ..core._engine import Engine, Run
-from ..core._errors import RequestRejected
-from ..core._events import RunResult
+from ..core import Engine, HeavyConfig, RequestRejected, Run, RunResult
 from ..observability import Metrics
 
 if TYPE_CHECKING:

@@ -22,11 +22,8 @@ from procrastinate import App, PsycopgConnector
 from procrastinate import jobs as pjobs
 from sqlalchemy import func, select, update
 
-from ..core._config import HeavyConfig
-from ..core._engine import Engine
-from ..db import libpq_url, utcnow
-from ..db._job_tables import JobRow
-from ..db._queue_tables import JobTaskRow
+from ..core import Engine, HeavyConfig
+from ..db import JobRow, JobTaskRow, libpq_url, utcnow
 from ..observability import Metrics
 from ._backend import Admission
 from ._contract import CANCELLED, FINAL_STATUSES, ConfigResolver, FollowItem, Job, JobRejected

@@ -19,9 +19,8 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select, text
 
-from ..core._events import Event
-from ..db import Database, dump_json, libpq_url, utcnow
-from ..db._queue_tables import JobEventRow
+from ..core import Event
+from ..db import Database, JobEventRow, dump_json, libpq_url, utcnow
 from ._batch import GroupCommit
 from ._direct import Direct
 

@@ -9,9 +9,8 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from ..core._config import HeavyConfig, Limits
-from ..db import Database, utcnow
-from ..db._job_tables import JobRow
+from ..core import HeavyConfig, Limits
+from ..db import Database, JobRow, utcnow
 from ._limits import start_of_day
 from ._store import JobStore
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from ..db import Database
-from ..db._job_tables import JobRow
+from ..db import Database, JobRow
 from ._batch import GroupCommit
 from ._contract import Job
 from ._store import job_row, job_values

@@ -28,8 +28,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
-from ..core._engine import Engine, Run
-from ..core._events import RunResult
+from ..core import Engine, Run, RunResult
 from ..observability import Metrics, redact
 from ._contract import JOB_STATUS, Delivery, Job, JobStatus
 from ._limits import over_budget

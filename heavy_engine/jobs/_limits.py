@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ..core._config import Limits
+from ..core import Limits
 from ._contract import Job, JobRejected, JobSpec
 
 Key = tuple[str, str, str]

@@ -19,9 +19,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from ..core._config import HeavyConfig
-from ..core._engine import Engine, Run
-from ..core._events import Done
+from ..core import Done, Engine, HeavyConfig, Run
 from ..db import utcnow
 from ..observability import Metrics, job_id_var
 from ._backend import Admission

@@ -19,9 +19,8 @@ from sqlalchemy import select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..core._config import HeavyConfig
-from ..db import Database
-from ..db._job_tables import JobRow
+from ..core import HeavyConfig
+from ..db import Database, JobRow
 from ._backend import Admission
 from ._batch import GroupCommit
 from ._contract import Job, JobRejected, JobSpec

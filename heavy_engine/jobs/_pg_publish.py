@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 import time
 
-from ..core._engine import Run
-from ..core._events import Event
+from ..core import Event, Run
 from ..db import Database
 from ._contract import Job
 from ._direct import Direct

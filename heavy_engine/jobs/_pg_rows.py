@@ -11,9 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from ..core._events import Event
-from ..db import dump_json
-from ..db._job_tables import JobRow
+from ..core import Event
+from ..db import JobRow, dump_json
 from ._direct import Direct, json
 from ._events_log import CHANNEL
 from ._manager import UPDATE

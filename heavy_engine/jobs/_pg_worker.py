@@ -27,9 +27,8 @@ from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import AbortReason
 from procrastinate.worker import Worker
 
-from ..core._config import HeavyConfig
-from ..core._engine import Run
-from ..db._job_tables import JobRow
+from ..core import HeavyConfig, Run
+from ..db import JobRow
 from ..observability import job_id_var
 from ._contract import CANCELLED, FINAL_STATUSES, Job
 from ._direct import Direct

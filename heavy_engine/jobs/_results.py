@@ -10,10 +10,7 @@ import asyncio
 from typing import Any
 
 from ..attachments import Attachments
-from ..core._engine import HeavyRequest, Run
-from ..core._events import Accepted, AgentSummary, Done, RunResult
-from ..core._sources import Source
-from ..core._types import Usage
+from ..core import Accepted, AgentSummary, Done, HeavyRequest, Run, RunResult, Source, Usage
 from ._contract import Job
 
 

@@ -16,8 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from ..core._config import HeavyConfig
-from ..core._engine import Run
+from ..core import HeavyConfig, Run
 from ._access import access_refusal
 from ._backend import Backend
 from ._contract import FINAL_STATUSES, ConfigResolver, Delivery, FollowItem, Job, JobSpec

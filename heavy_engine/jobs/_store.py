@@ -10,10 +10,8 @@ import orjson
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core._config import HeavyConfig, validate_config
-from ..core._errors import ConfigError
-from ..db import Database
-from ..db._job_tables import JobRow
+from ..core import ConfigError, HeavyConfig, validate_config
+from ..db import Database, JobRow
 from ._batch import GroupCommit
 from ._contract import Job, JobSpec
 from ._finish import storable

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from ..core._config import validate_question
+from ..core import validate_question
 from ..observability import Metrics
 from ._contract import ConfigResolver, Job, JobRejected, JobSpec
 from ._store import JobStore

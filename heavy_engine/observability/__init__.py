@@ -10,7 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._logging import JsonFormatter, RedactingFormatter, configure_logging, job_id_var
-from ._redact import MASK, add_env_secrets, add_secret, redact
+from ._redact import MASK, SECRET_ENV, add_env_secrets, add_secret, redact
 
 if TYPE_CHECKING:
     from ._heavy import Metrics
@@ -22,6 +22,7 @@ _LAZY = {"Metrics": "_heavy", "CONTENT_TYPE": "_metrics", "MetricSet": "_metrics
 __all__ = [
     "CONTENT_TYPE",
     "MASK",
+    "SECRET_ENV",
     "JsonFormatter",
     "MetricSet",
     "Metrics",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core._events import RunResult
+from ..core import RunResult
 from ._metrics import JOB_BUCKETS, MetricSet
 
 ADAPTER_STATES = ("connecting", "connected", "retrying", "off")

@@ -13,9 +13,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Protocol, runtime_checkable
 
 from .. import plugins
-from ..core._config import ProviderConfig
-from ..core._errors import ConfigError
-from ..core._types import ChatRequest, Completion
+from ..core import ChatRequest, Completion, ConfigError, ProviderConfig
 
 
 @runtime_checkable

@@ -25,10 +25,8 @@ import tempfile
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-from ..core._config import ProviderConfig
-from ..core._errors import ProviderError
-from ..core._types import ChatRequest, Completion, Message, Usage
-from ..observability._redact import SECRET_ENV
+from ..core import ChatRequest, Completion, Message, ProviderConfig, ProviderError, Usage
+from ..observability import SECRET_ENV
 from ._openai_wire import provider_message
 
 log = logging.getLogger("heavy.providers.claude_cli")

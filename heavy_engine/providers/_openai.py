@@ -37,9 +37,7 @@ from typing import NoReturn
 import aiohttp
 from yarl import URL
 
-from ..core._config import ProviderConfig
-from ..core._errors import ProviderError
-from ..core._types import ChatRequest, Completion
+from ..core import ChatRequest, Completion, ProviderConfig, ProviderError
 from ._connect import DirectConnector
 from ._openai_wire import (
     BadReply,

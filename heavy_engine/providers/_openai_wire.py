@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ..core._types import ChatRequest, Completion, Message, ToolCall, Usage
-from ..observability._redact import MASK, redact
+from ..core import ChatRequest, Completion, Message, ToolCall, Usage
+from ..observability import MASK, redact
 
 _JSON_MODE = {"type": "json_object"}
 _STREAM_OPTIONS = {"include_usage": True}

@@ -19,9 +19,16 @@ import re
 import zlib
 from collections.abc import AsyncGenerator, Mapping
 
-from ..core._config import SIMULATED_MODEL, ProviderConfig
-from ..core._errors import ConfigError
-from ..core._types import ChatRequest, Completion, Message, ToolCall, Usage
+from ..core import (
+    SIMULATED_MODEL,
+    ChatRequest,
+    Completion,
+    ConfigError,
+    Message,
+    ProviderConfig,
+    ToolCall,
+    Usage,
+)
 
 PACE_ENV = "HEAVY_SIMULATED_PACE"
 

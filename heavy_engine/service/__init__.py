@@ -3,13 +3,23 @@ listening socket, which runner a process uses (its role), and hosting the chat a
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._adapters import load_adapters
 from ._api import Api
 from ._callers import NamedTokens, load_named_tokens
 from ._http import READY, build_app
+from ._intake import submit_job
 from ._listen import connection_options, listen
 from ._request_guard import AllowedHosts, signed_webhook
 from ._roles import ROLES, Role, build_runner
+
+if TYPE_CHECKING:
+    from ._mcp_tools import build_mcp_server
+
+# The MCP server loads on first use (PEP 562): the `mcp` SDK is a large import.
+_LAZY = {"build_mcp_server": "_mcp_tools"}
 
 __all__ = [
     "READY",
@@ -19,10 +29,21 @@ __all__ = [
     "NamedTokens",
     "Role",
     "build_app",
+    "build_mcp_server",
     "build_runner",
     "connection_options",
     "listen",
     "load_adapters",
     "load_named_tokens",
     "signed_webhook",
+    "submit_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from ..core._errors import ConfigError
-from ..jobs._contract import Adapter, AdapterFactory, Services
+from ..core import ConfigError
+from ..jobs import Adapter, AdapterFactory, Services
 from ..plugins import PluginError, PluginRegistry, registry
 
 log = logging.getLogger("heavy.serve")

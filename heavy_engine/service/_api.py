@@ -19,10 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core._config import MAX_AGENTS
-from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view
-from ..jobs._finish import storable
-from ..jobs._views import list_view
+from ..core import MAX_AGENTS
+from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view, list_view, storable
 from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
     Refusal,

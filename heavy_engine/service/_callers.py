@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core._errors import ConfigError
-from ..jobs._contract import Job
+from ..core import ConfigError
+from ..jobs import Job
 from ..observability import add_secret
 
 TOKENS_FILE_ENV = "HEAVY_API_TOKENS_FILE"

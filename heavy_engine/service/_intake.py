@@ -21,9 +21,8 @@ from typing import TypeVar
 
 from aiohttp import web
 
-from ..core._errors import RequestRejected
-from ..jobs import JobRunner
-from ..jobs._contract import Job, JobRejected, JobSpec
+from ..core import RequestRejected
+from ..jobs import Job, JobRejected, JobRunner, JobSpec
 from ._callers import LOCAL, Caller, NamedTokens
 
 T = TypeVar("T")

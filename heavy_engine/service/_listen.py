@@ -16,7 +16,7 @@ from typing import cast
 
 from aiohttp import web
 
-from ..core._errors import ConfigError
+from ..core import ConfigError
 
 DEFAULT_IDLE_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000

@@ -20,10 +20,8 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field
 from starlette.requests import Request
 
-from ..core._config import MAX_AGENTS
-from ..jobs import JobRunner
-from ..jobs._contract import Job, JobSpec
-from ..jobs._finish import storable
+from ..core import MAX_AGENTS
+from ..jobs import Job, JobRunner, JobSpec, storable
 from ._callers import ASGI_CALLER, LOCAL, Caller
 from ._intake import Refusal
 from ._narrate import MILESTONES, narrate

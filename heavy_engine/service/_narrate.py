@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core._events import first_line
+from ..core import first_line
 
 # The events an MCP client is told about: one per phase and per agent started/finished.
 MILESTONES = frozenset({"questions_ready", "agent_started", "agent_finished", "notes_compared",

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..conversations import ChatMessage, dm_context
-from ..core._config import MAX_AGENTS
-from ..jobs._contract import JobSpec
+from ..core import MAX_AGENTS
+from ..jobs import JobSpec
 from ._callers import LOCAL, Caller
 
 DEFAULT_MODEL = "heavy"

@@ -22,9 +22,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from ..jobs._contract import Job
-from ..jobs._finish import storable
-from ..jobs._limits import start_of_day
+from ..jobs import Job, start_of_day, storable
 from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S
 from ._intake import Refusal, wait_final, with_heartbeats

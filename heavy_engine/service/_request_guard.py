@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from ..core._errors import ConfigError
+from ..core import ConfigError
 
 log = logging.getLogger("heavy.http")
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
-from ..core._config import HeavyConfig
-from ..core._engine import Engine
-from ..core._errors import ConfigError
+from ..core import ConfigError, Engine, HeavyConfig
 from ..db import Database, is_postgres
 from ..jobs import ConfigResolver, DurableRunner, JobRunner, JobStore
 from ..observability import Metrics
@@ -48,7 +46,7 @@ def build_runner(
                               "process")
         return DurableRunner(engine, store, resolve, config, metrics=metrics)
     try:
-        from ..jobs._distributed import DistributedRunner
+        from ..jobs import DistributedRunner
     except ImportError as err:
         raise ConfigError(f"PostgreSQL needs the `postgres` extra (pip install "
                           f"'heavy[postgres]'): {err.name} is missing") from None

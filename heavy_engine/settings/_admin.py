@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ..core._config import HeavyConfig
+from ..core import HeavyConfig
 from ._errors import SettingsForbidden
 from ._types import Scope
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..core._errors import ConfigError, HeavyError
+from ..core import ConfigError, HeavyError
 
 
 class SettingsRefused(ConfigError):

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..core._config import MAX_AGENTS, HeavyConfig
+from ..core import MAX_AGENTS, HeavyConfig
 from ._errors import SettingsRefused
 
 # Key -> path of attributes in HeavyConfig.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..core._config import HeavyConfig
+from ..core import HeavyConfig
 from ._errors import SettingsRefused
 from ._keys import ACCESS_KEYS, to_overrides
 from ._rules import check_values, keep_valid

@@ -6,10 +6,8 @@ import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from ..core._config import HeavyConfig
-from ..core._errors import ConfigError
-from ..core._mcp_config import PREFIX as MCP_PREFIX
-from ..core._mcp_config import permits
+from ..core import PREFIX as MCP_PREFIX
+from ..core import ConfigError, HeavyConfig, permits
 from ._errors import SettingsRefused
 from ._keys import (
     ACCESS_KEYS,

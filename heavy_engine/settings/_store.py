@@ -10,9 +10,8 @@ from typing import Any, Protocol
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..core._config import HeavyConfig
-from ..core._errors import RequestRejected
-from ..core._mcp_config import PREFIX as MCP_PREFIX
+from ..core import PREFIX as MCP_PREFIX
+from ..core import HeavyConfig, RequestRejected
 from ..db import ChannelSettings, Database, SettingsAudit, utcnow
 from ._errors import SettingsConflict, SettingsRefused
 from ._keys import normalize_key

@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from ..core._config import HeavyConfig
+from ..core import HeavyConfig
 from ._keys import effective_values
 
 # Any adapter's name (`slack`, `discord`, a plugin's): it fits the database's 16 characters.

@@ -20,8 +20,8 @@ from ._fetch import FetchUrl
 from ._files import ListFiles, ReadFile, WriteFile
 from ._html import TOO_SLOW_NOTE, html_to_text
 from ._netguard import Resolver, forbidden_reason, parse_ip, system_resolver
-from ._search import WebSearch
-from .search._duckduckgo import parse_results, result_url
+from ._search import WebSearch, format_results
+from .search import parse_results, result_url
 
 
 def builtin_tools() -> list[Tool]:
@@ -61,6 +61,7 @@ __all__ = [
     "evaluate",
     "execute_tool",
     "forbidden_reason",
+    "format_results",
     "html_to_text",
     "parse_ip",
     "parse_results",

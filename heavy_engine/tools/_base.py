@@ -22,9 +22,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..core._config import ToolSettings
-from ..core._search_config import SearchConfig
-from ..core._sources import Source
+from ..core import SearchConfig, Source, ToolSettings
 from ..plugins import PluginRegistry
 from ._scratch import remove_tree
 

@@ -21,7 +21,7 @@ from mcp.types import (
     TextResourceContents,
 )
 
-from ...core._sources import Source
+from ...core import Source
 from .._base import ToolOutput
 
 MAX_IMAGES = 4

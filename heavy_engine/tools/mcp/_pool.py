@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ...core._mcp_config import PREFIX, McpServerConfig, split_name
+from ...core import PREFIX, McpServerConfig, split_name
 from .._base import Tool
 from ._server import McpServer, ServerStatus
 from ._tool import make_tool

@@ -33,7 +33,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CONNECTION_CLOSED, CallToolResult, Implementation
 from mcp.types import Tool as McpToolInfo
 
-from ...core._mcp_config import McpServerConfig
+from ...core import McpServerConfig
 from ...observability import add_secret, redact
 from .._base import ToolFailed
 

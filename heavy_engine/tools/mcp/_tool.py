@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from mcp.types import Tool as McpToolInfo
 from pydantic import BaseModel, ConfigDict
 
-from ...core._mcp_config import PREFIX
+from ...core import PREFIX
 from .._base import Tool, ToolContext, ToolFailed, ToolOutput
 from ._content import to_output
 from ._schema import simplify_schema

@@ -7,10 +7,11 @@ config.yaml then uses it, with the same fallback and the same result format as t
 
 from __future__ import annotations
 
-from ...core._search_config import SearchBackendConfig, SearchConfig
+from ...core import SearchBackendConfig, SearchConfig
 from ._backend import BackendFailed, SearchBackend, SearchResult, one_line, pick_results
 from ._chain import SearchAnswer, build_backend, search_in_order
 from ._cooldown import Cooldowns
+from ._duckduckgo import parse_results, result_url
 from ._http import MAX_RESPONSE_BYTES, fetch, json_answer, new_client, tls_context
 
 __all__ = [
@@ -27,7 +28,9 @@ __all__ = [
     "json_answer",
     "new_client",
     "one_line",
+    "parse_results",
     "pick_results",
+    "result_url",
     "search_in_order",
     "tls_context",
 ]

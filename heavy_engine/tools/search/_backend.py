@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ...core._search_config import SearchBackendConfig
+from ...core import SearchBackendConfig
 
 SNIPPET_CHARS = 400  # a snippet is a teaser; fetch_url reads the page
 _TAG = re.compile(r"<[^>]{0,200}>")

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ...core._search_config import SearchBackendConfig
+from ...core import SearchBackendConfig
 from ...plugins import PluginRegistry
 from .._base import ToolFailed
 from ._backend import BackendFailed, SearchBackend, SearchResult

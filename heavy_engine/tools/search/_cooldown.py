@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ...core._search_config import SearchBackendConfig
+from ...core import SearchBackendConfig
 
 
 class Cooldowns:

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from ...core._search_config import SearchBackendConfig
+from ...core import SearchBackendConfig
 from .._html import BoundedParser, ParseStopped
 from ._backend import BackendFailed, SearchBackend, SearchResult
 from ._http import THROTTLE_REST_S, fetch
