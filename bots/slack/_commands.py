@@ -47,15 +47,16 @@ _NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
 
 def register(app: AsyncApp, bot: SlackBot) -> None:
     app.command(ASK_COMMAND)(bot.acked(
-        lambda body, command, context: _ask(bot, command, _respond(context))))
+        lambda body, command, context: _ask(bot, command, context)))
     app.command(CONFIG_COMMAND)(bot.acked(
-        lambda body, command, context: _config(bot, command, _respond(context))))
+        lambda body, command, context: _config(bot, command, context)))
 
     @app.view(CALLBACK_ID)
-    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def on_submit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any],
+                        context: AsyncBoltContext) -> None:
         # The modal only closes on our ack, so the save happens first: a refused value is
         # shown under its field instead of being lost. The confirmation waits for the ack.
-        errors, confirmation = await _save(bot, body, view)
+        errors, confirmation = await _save(bot, view, context)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
@@ -118,16 +119,16 @@ class _Command(InThread):
         return await super().prepare(question)
 
 
-async def _ask(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
-    channel, user = command["channel_id"], command["user_id"]
+async def _ask(bot: SlackBot, command: dict[str, Any], context: AsyncBoltContext) -> None:
+    channel, user = context.channel_id or "", context.user_id or ""
     # The thread is the "asked:" message, posted once the checks passed (`_Command.prepare`).
     question = replace(slack_question(
-        team=command.get("team_id") or "", channel=channel, user=user,
+        team=context.team_id or "", channel=channel, user=user,
         text=command.get("text") or "", thread_ts="", trigger_ts=None,
         # A slash command is never retried by Slack, so the trigger id is only a safety net.
         dedup_key=f"cmd:{command['trigger_id']}" if command.get("trigger_id") else None,
         help_command=ASK_COMMAND), thread=None)
-    await bot.ask(question, _Command(bot, question, respond))
+    await bot.ask(question, _Command(bot, question, _respond(context)))
 
 
 def _parse_config_args(text: str) -> tuple[str, bool] | None:
@@ -142,13 +143,14 @@ def _parse_config_args(text: str) -> tuple[str, bool] | None:
     return None
 
 
-async def _config(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond) -> None:
+async def _config(bot: SlackBot, command: dict[str, Any], context: AsyncBoltContext) -> None:
+    respond = _respond(context)
     parsed = _parse_config_args(command.get("text") or "")
     if parsed is None or parsed[0] == "help":
         await respond(text=CONFIG_USAGE, response_type="ephemeral")
         return
     verb, workspace = parsed
-    team, channel, user = command["team_id"], command["channel_id"], command["user_id"]
+    team, channel, user = context.team_id or "", context.channel_id or "", context.user_id or ""
     scope = Scope(PLATFORM, team, "" if workspace else channel)
     where = "the workspace default" if workspace else f"<#{channel}>"
     settings = bot.services.settings
@@ -176,14 +178,13 @@ async def _config(bot: SlackBot, command: dict[str, Any], respond: AsyncRespond)
     await bot.client.views_open(trigger_id=command["trigger_id"], view=view)
 
 
-async def _save(bot: SlackBot, body: dict[str, Any], view: dict[str, Any]
+async def _save(bot: SlackBot, view: dict[str, Any], context: AsyncBoltContext
                 ) -> tuple[dict[str, str], tuple[str, str, str] | None]:
     """Store the modal's changes: (field errors when something was refused, else the
     (channel, user, text) of the confirmation to send once the modal is closed)."""
-    user = (body.get("user") or {}).get("id") or ""
+    user = context.user_id or ""
     target = ModalTarget.load(view.get("private_metadata"))
-    team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-    if target is None or target.team != team:  # forged, or made for another workspace
+    if target is None or target.team != context.team_id:  # forged, or made for another workspace
         log.info("slack: a settings modal with unreadable metadata from %s refused", user)
         return {"model": "This form is out of date: close it and run /heavy-config again."}, None
     scope = Scope(PLATFORM, target.team, target.channel)

@@ -13,8 +13,8 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from heavy_engine.jobs import JobHistory
 
@@ -34,16 +34,14 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
     history = JobHistory(bot.services.settings.db, bot.services.config)
 
     app.action(FEEDBACK_ACTION)(bot.acked(
-        lambda body, action, context: _rate(bot, history, body, action, context.client)))
+        lambda body, action, context: _rate(bot, history, body, action, context)))
 
 
 async def _rate(bot: SlackBot, history: JobHistory, body: dict[str, Any],
-                action: dict[str, Any], client: AsyncWebClient) -> None:
+                action: dict[str, Any], context: AsyncBoltContext) -> None:
     parsed = parse_feedback(str(action.get("value") or ""))
-    channel = str((body.get("channel") or {}).get("id") or "")
-    user = str((body.get("user") or {}).get("id") or "")
-    team = str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")
-               or "")
+    channel, user = context.channel_id or "", context.user_id or ""
+    team, client = context.team_id or "", context.client
     if parsed is None or not channel or not user:
         log.info("slack: feedback with an unreadable value ignored")
         return

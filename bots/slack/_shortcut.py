@@ -65,9 +65,7 @@ async def _ask(bot: SlackBot, body: dict[str, Any], context: AsyncBoltContext) -
     respond = context.respond
     assert respond is not None  # a message shortcut always carries a response_url
     message = body.get("message") or {}
-    channel = (body.get("channel") or {}).get("id") or ""
-    user = (body.get("user") or {}).get("id") or ""
-    team = (body.get("team") or {}).get("id") or context.team_id or ""
+    channel, user, team = context.channel_id or "", context.user_id or "", context.team_id or ""
     if not channel or not user or not message.get("ts"):
         return
     bot_user = context.bot_user_id or ""

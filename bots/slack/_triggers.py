@@ -45,9 +45,9 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
         if trigger == "follow":
             thread = str(event["thread_ts"])
             by_bot = event.get("parent_user_id") == context.bot_user_id
-            if not (by_bot or await bot.answered_in(_team(body, event), event["channel"], thread)):
+            if not (by_bot or await bot.answered_in(context.team_id or "", event["channel"], thread)):
                 return
-            config = await bot.channel_config(_team(body, event), event["channel"])
+            config = await bot.channel_config(context.team_id or "", event["channel"])
             if config.thread_policy != "follow":
                 return
         await bot.track(bot.guarded(
@@ -55,14 +55,11 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             user=event.get("user"), thread_ts=thread_root(event)))
 
 
-def _team(body: dict[str, Any], event: dict[str, Any]) -> str:
-    return str(body.get("team_id") or event.get("team") or "")
-
-
 async def _answer(bot: SlackBot, body: dict[str, Any], event: dict[str, Any],
                   context: AsyncBoltContext) -> None:
     bot_user = context.bot_user_id or ""
-    team, channel, thread = _team(body, event), event["channel"], thread_root(event)
+    # Bolt's context: the installation's workspace (a shared channel's event names the sender's)
+    team, channel, thread = context.team_id or "", event["channel"], thread_root(event)
 
     async def history() -> str | None:
         if event.get("thread_ts") and event["thread_ts"] != event["ts"]:

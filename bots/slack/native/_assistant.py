@@ -176,7 +176,7 @@ class _Assistant(InThread):
 async def _ask(bot: SlackBot, store: DbThreadContextStore, body: dict[str, Any],
                event: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
     channel, thread_ts, user = event["channel"], event["thread_ts"], event["user"]
-    team = str(body.get("team_id") or event.get("team") or context.team_id or "")
+    team = context.team_id or ""
     bot_user = context.bot_user_id or ""
     viewed = await store.find(channel_id=channel, thread_ts=thread_ts)
 

@@ -147,7 +147,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
                      context: AsyncBoltContext) -> None:
         if event.get("tab") != "home":
             return
-        team = str(body.get("team_id") or context.team_id or "")
+        team = context.team_id or ""
         user, channel = event["user"], str(event.get("channel") or "")
         # Bolt's per-request client carries the token of the workspace the event came from.
         await bot.track(bot.guarded(
@@ -155,7 +155,7 @@ def register(app: AsyncApp, bot: SlackBot) -> None:
             channel=None, user=None))
 
     app.action(EDIT_ACTION)(bot.acked(
-        lambda body, action, context: _edit(bot, body, action, context.client)))
+        lambda body, action, context: _edit(bot, body, action, context)))
 
 
 async def republish(bot: SlackBot, team: str, user: str, channel: str) -> None:
@@ -180,13 +180,13 @@ async def _publish(bot: SlackBot, history: JobHistory, team: str, user: str,
 
 
 async def _edit(bot: SlackBot, body: dict[str, Any], action: dict[str, Any],
-                client: AsyncWebClient | None = None) -> None:
-    user = (body.get("user") or {}).get("id") or ""
+                context: AsyncBoltContext) -> None:
+    user, client = context.user_id or "", context.client
     parsed = _parse_edit_value(action.get("value") or "")
     if parsed is None:
         return
     team = parsed["team"]
-    if team != ((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id")):
+    if team != context.team_id:
         log.info("slack: %s pressed Edit for another workspace's settings", user)
         return  # the value is client-side: it may only name the presser's workspace
     scope = Scope(PLATFORM, team, "")

@@ -42,6 +42,20 @@ async def test_mention_is_answered_in_its_thread_with_progress_and_footer(slack:
     assert all(c.args.get("thread_ts") for c in fake.called("chat.postMessage"))
 
 
+async def test_a_slack_connect_mention_counts_in_the_installing_workspace(slack: Slack) -> None:
+    # In a channel shared with another organisation, the envelope's team_id is the sender's
+    # workspace; Bolt's context.team_id is the installation's (authorizations[0]), whose
+    # settings, limits and history the question belongs to.
+    payload = mention(event_id="Ev0SHARED01")
+    payload.update(team_id="T0OTHER", is_ext_shared_channel=True)
+    payload["event"]["team"] = "T0OTHER"
+    await slack.event(payload)
+    await slack.settle()
+    assert len(_posts(slack, MENTION_TS)) == 2  # the card and the answer
+    assert await slack.runner.answered_in("slack", TEAM, "C0GENERAL", MENTION_TS)
+    assert not await slack.runner.answered_in("slack", "T0OTHER", "C0GENERAL", MENTION_TS)
+
+
 async def test_progress_appears_at_once(slack: Slack) -> None:
     started = time.monotonic()
     await slack.event(mention())
