@@ -81,7 +81,12 @@ class SlackBot:
     def acked(self, work: Work) -> Callable[..., Awaitable[None]]:
         """A Bolt listener for an action, a command or a shortcut: ack at once, then
         `work(body, payload, context)` as a task `drain()` waits for, whose unexpected error
-        becomes one sentence for the user (channel and user from Bolt's context)."""
+        becomes one sentence for the user (channel and user from Bolt's context).
+
+        A wrapper, not Bolt middleware: a listener middleware's `next()` only marks the chain
+        to go on (bolt-python's `AsyncListener.run_async_middleware`), and the listener runs
+        after the middleware has returned, so middleware could ack but never await, track or
+        guard the listener's work."""
 
         async def listener(ack: AsyncAck, body: dict[str, Any], payload: dict[str, Any],
                            context: AsyncBoltContext) -> None:
