@@ -6,9 +6,9 @@ The metrics (prometheus_client) load on first use: the CLI redacts its log lines
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import exports as _exports
 from ._logging import JsonFormatter, RedactingFormatter, configure_logging, job_id_var
 from ._redact import MASK, SECRET_ENV, add_env_secrets, add_secret, redact
 
@@ -36,10 +36,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _exports(__name__, _LAZY)

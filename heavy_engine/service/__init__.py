@@ -3,9 +3,9 @@ listening socket, which runner a process uses (its role), and hosting the chat a
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..lazy import exports as _exports
 from ._adapters import load_adapters
 from ._api import Api
 from ._callers import NamedTokens, load_named_tokens
@@ -40,10 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = _exports(__name__, _LAZY)

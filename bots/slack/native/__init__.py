@@ -5,8 +5,9 @@ settings, context) live beside this folder under the same names as in `bots/disc
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from heavy_engine.lazy import exports as _exports
 
 if TYPE_CHECKING:
     from ._assistant import register as register_assistant
@@ -25,25 +26,25 @@ if TYPE_CHECKING:
 
 # Names are imported on first use (PEP 562): these modules import `bots.slack`'s own (`_bot`,
 # `_intake`, ...), which import `_surface`, which imports the stream from here; loading them all
-# at once would import `_bot` while it is half-initialised. Each value is (module, its name).
+# at once would import `_bot` while it is half-initialised. Each value is module:name.
 _LAZY = {
-    "register_assistant": ("_assistant", "register"),
-    "register_home": ("_home", "register"),
-    "republish_home": ("_home", "republish"),
-    "DbInstallationStore": ("_installs", "DbInstallationStore"),
-    "DbOAuthStateStore": ("_installs", "DbOAuthStateStore"),
-    "DbThreadContextStore": ("_installs", "DbThreadContextStore"),
-    "TokenCipher": ("_installs", "TokenCipher"),
-    "OAuthRoutes": ("_oauth", "OAuthRoutes"),
-    "oauth_settings": ("_oauth", "oauth_settings"),
-    "STREAM_MAX_CHARS": ("_stream", "STREAM_MAX_CHARS"),
-    "TRANSIENT": ("_stream", "TRANSIENT"),
-    "StreamedAnswer": ("_stream", "StreamedAnswer"),
-    "sources_task": ("_tasks", "sources_task"),
-    "WorkspaceClient": ("_workspaces", "WorkspaceClient"),
-    "WorkspaceDelivery": ("_workspaces", "WorkspaceDelivery"),
-    "bind_request_token": ("_workspaces", "bind_request_token"),
-    "ignore_unknown_workspaces": ("_workspaces", "ignore_unknown_workspaces"),
+    "register_assistant": "_assistant:register",
+    "register_home": "_home:register",
+    "republish_home": "_home:republish",
+    "DbInstallationStore": "_installs:DbInstallationStore",
+    "DbOAuthStateStore": "_installs:DbOAuthStateStore",
+    "DbThreadContextStore": "_installs:DbThreadContextStore",
+    "TokenCipher": "_installs:TokenCipher",
+    "OAuthRoutes": "_oauth:OAuthRoutes",
+    "oauth_settings": "_oauth:oauth_settings",
+    "STREAM_MAX_CHARS": "_stream:STREAM_MAX_CHARS",
+    "TRANSIENT": "_stream:TRANSIENT",
+    "StreamedAnswer": "_stream:StreamedAnswer",
+    "sources_task": "_tasks:sources_task",
+    "WorkspaceClient": "_workspaces:WorkspaceClient",
+    "WorkspaceDelivery": "_workspaces:WorkspaceDelivery",
+    "bind_request_token": "_workspaces:bind_request_token",
+    "ignore_unknown_workspaces": "_workspaces:ignore_unknown_workspaces",
 }
 
 __all__ = [
@@ -67,10 +68,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, attribute = _LAZY[name]
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
-    globals()[name] = value  # once: later lookups do not come back here
-    return value
+__getattr__, __dir__ = _exports(__name__, _LAZY)
