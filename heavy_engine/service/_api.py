@@ -24,6 +24,7 @@ from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view, list_view,
 from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
     Refusal,
+    api_spec,
     idempotency_key,
     identify,
     submit_job,
@@ -273,5 +274,4 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
         user = caller.user(user)
     except ValueError as err:
         return str(err)
-    return JobSpec(platform="api", workspace="", channel="api", user=user,
-                   question=question, flags=flags)
+    return api_spec(question, user, flags=flags)

@@ -15,9 +15,9 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -97,6 +97,14 @@ def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Re
                             "characters.")
     blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
     return "api1:" + hashlib.sha256(blob).hexdigest()
+
+
+def api_spec(question: str, user: str, *, channel: str = "api", context: str | None = None,
+             flags: Mapping[str, Any] | None = None) -> JobSpec:
+    """The job every HTTP surface asks for (heavy's API, the OpenAI-compatible endpoint, MCP):
+    platform `api` with no workspace, so one set of limits and budgets covers them all."""
+    return JobSpec(platform="api", workspace="", channel=channel, user=user, question=question,
+                   context=context, flags=dict(flags or {}))
 
 
 async def submit_job(runner: JobRunner, spec: JobSpec) -> Job | Refusal:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from ..core import MAX_AGENTS
 from ..jobs import Job, JobRunner, JobSpec, storable
 from ._callers import ASGI_CALLER, LOCAL, Caller
-from ._intake import Refusal
+from ._intake import Refusal, api_spec
 from ._narrate import MILESTONES, narrate
 
 log = logging.getLogger("heavy.mcp")
@@ -108,8 +108,7 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
             flags["rounds"] = rounds
         caller = caller_of(ctx)
         who = caller.name or user
-        job = await submit(JobSpec(platform="api", workspace="", channel=channel, user=who,
-                                   question=question, flags=flags), caller)
+        job = await submit(api_spec(question, who, channel=channel, flags=flags), caller)
         if isinstance(job, Refusal):
             raise ToolError(job.message)
         try:

@@ -18,6 +18,7 @@ from ..conversations import ChatMessage, dm_context
 from ..core import MAX_AGENTS
 from ..jobs import JobSpec
 from ._callers import LOCAL, Caller
+from ._intake import api_spec
 
 DEFAULT_MODEL = "heavy"
 LISTED_AGENT_COUNTS = (1, 2, 4, 8, 16)  # `heavy-N` ids GET /v1/models lists (any N works)
@@ -62,8 +63,7 @@ class ChatAsk:
             user = caller.user(self.user)
         except ValueError as err:
             raise BadRequest(str(err), "user") from None
-        return JobSpec(platform="api", workspace="", channel="api", user=user,
-                       question=self.question, context=self.context, flags=dict(self.flags))
+        return api_spec(self.question, user, context=self.context, flags=self.flags)
 
 
 def listed_models() -> list[str]:
