@@ -123,7 +123,7 @@ async def _http_floor(base_url: str, concurrency: int, rounds: int,
     import aiohttp
     import orjson
 
-    from heavy_engine.providers._connect import DirectConnector
+    from heavy_engine.providers import DirectConnector
 
     url = f"{base_url}/chat/completions"
     body = orjson.dumps({
@@ -151,7 +151,7 @@ async def _http_floor(base_url: str, concurrency: int, rounds: int,
 
 
 def _child(args: argparse.Namespace) -> None:
-    from heavy_engine.cli._loop import run  # the event loop `heavy serve` runs on (uvloop)
+    from heavy_engine.cli import run_loop as run  # the event loop `heavy serve` runs on (uvloop)
 
     stats = run(_scenario(args.base_url, args.child, args.latency, args.rounds, args.fake_pid),
                 os.environ)

@@ -103,7 +103,8 @@ async def allocations(case: Case) -> tuple[float, float]:
 
 async def run(repeat: int, start_timeout: float, call_timeout: float) -> None:
     from heavy_engine import ToolSettings, validate_config
-    from heavy_engine.cli._tools import collect, render
+    from heavy_engine.cli import collect_tools as collect
+    from heavy_engine.cli import render_tools as render
     from heavy_engine.tools import ToolContext, execute_tool
     from heavy_engine.tools.mcp import McpPool
 

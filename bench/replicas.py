@@ -81,7 +81,7 @@ async def _until_done(db: Any, ids: set[str], t0: float) -> tuple[int, float, di
     start, and how long they ran. `db` was opened before the clock started."""
     from sqlalchemy import func, select
 
-    from heavy_engine.db._job_tables import JobRow
+    from heavy_engine.db import JobRow
 
     while True:
         async with db.session() as session:
@@ -141,7 +141,7 @@ async def _kill_one(db: Any, procs: list[subprocess.Popen[bytes]], questions: in
     victim's jobs are done tests nothing."""
     from sqlalchemy import func, select
 
-    from heavy_engine.db._job_tables import JobRow
+    from heavy_engine.db import JobRow
 
     while True:
         async with db.session() as session:

@@ -64,7 +64,7 @@ PUBLIC = {
         "use_simulated", "validate_config", "validate_question",
     ],
     "heavy_engine.cli": [
-        "build_parser", "hide_secrets", "main",
+        "build_parser", "collect_tools", "hide_secrets", "main", "render_tools", "run_loop",
     ],
     "heavy_engine.db": [
         "Base", "ChannelSettings", "DEFAULT_URL", "Database", "JobEventRow", "JobRow", "JobTaskRow",
@@ -95,7 +95,7 @@ PUBLIC = {
         "registry",
     ],
     "heavy_engine.providers": [
-        "BadReply", "ClaudeCLIProvider", "OpenAIProvider", "Provider", "ProviderFactory",
+        "BadReply", "ClaudeCLIProvider", "DirectConnector", "OpenAIProvider", "Provider", "ProviderFactory",
         "ProviderPool", "SimulatedProvider", "StreamState", "cli_model", "encode_body",
         "last_user_text", "parse_completion", "provider_message", "provider_types", "proxy_for",
         "render_prompt", "retry_after", "text_of", "topic_of",

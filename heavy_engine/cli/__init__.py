@@ -16,11 +16,24 @@ import sys
 from collections.abc import Collection, Sequence
 from importlib import metadata
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+from ..lazy import exports as _exports
 from ._common import COMMANDS, hide_secrets
 from ._common import common_parent as _common_parent
 
-__all__ = ["build_parser", "hide_secrets", "main"]
+if TYPE_CHECKING:
+    from ._loop import run as run_loop
+    from ._tools import collect as collect_tools
+    from ._tools import render as render_tools
+
+__all__ = ["build_parser", "collect_tools", "hide_secrets", "main", "render_tools", "run_loop"]
+
+# For scripts (the benchmarks): the event loop `heavy serve` runs on, and what `heavy tools`
+# lists. Loaded on first use, so `heavy --version` stays as light as it is.
+__getattr__, __dir__ = _exports(__name__, {"run_loop": "_loop:run",
+                                           "collect_tools": "_tools:collect",
+                                           "render_tools": "_tools:render"})
 
 _MODULES = {"ask": "_ask", "serve": "_serve", "worker": "_worker", "config": "_config_cmd",
             "db": "_db", "eval": "_eval", "mcp": "_mcp",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ._base import Provider, ProviderFactory, ProviderPool, provider_types
 from ._claude_cli import ClaudeCLIProvider, cli_model, render_prompt
+from ._connect import DirectConnector
 from ._openai import OpenAIProvider, proxy_for
 
 # The OpenAI wire format, for plugin providers that speak it too.
@@ -20,6 +21,7 @@ from ._simulated import SimulatedProvider, last_user_text, text_of, topic_of
 __all__ = [
     "BadReply",
     "ClaudeCLIProvider",
+    "DirectConnector",
     "OpenAIProvider",
     "Provider",
     "ProviderFactory",
