@@ -24,10 +24,7 @@ from discord.app_commands import CommandNotFound, CommandSignatureMismatch, Tran
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.attachments import Attachment, discord_policy
-from heavy_engine.conversations import (
-    Action,
-    follow_up,
-)
+from heavy_engine.conversations import Action
 from heavy_engine.delivery import ContextReader, Question, ReplyPipeline, StopOutcome, shorten
 from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import Scope
@@ -404,24 +401,23 @@ class DiscordAdapter:
             else str(interaction.channel_id)
         workspace = str(interaction.guild_id or "")
         scope = Scope(PLATFORM, workspace or "dm", settings_channel)
-        admin = await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
+        async def is_admin(job: Job) -> bool:
+            return await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
         asking = ButtonAsking(interaction,
                               "Going deeper" if action == "deeper" else "Regenerating")
         try:
-            job = await self.services.runner.get_job(job_id)
-            spec = follow_up(job, action, platform=PLATFORM, workspace=workspace,
-                             channel=settings_channel, user=user, is_admin=admin,
-                             click_id=str(interaction.id))
+            question = await self.delivery.press_follow_up(
+                job_id, action, user=user, workspace=workspace, channel=settings_channel,
+                click_id=str(interaction.id), is_admin=is_admin,
+                reply=DiscordReply(str(interaction.channel_id),
+                                   mention=interaction.guild_id is not None),
+                roles=role_ids(interaction.user))
         except RequestRejected as err:
             await asking.refuse(err.user_message)
             return
-        await self.delivery.ask(Question(
-            platform=PLATFORM, workspace=workspace, channel=spec.channel, thread=spec.thread,
-            user=user, text=spec.question, context=spec.context, flags=spec.flags,
-            attachments=spec.attachments, dedup_key=spec.dedup_key,
-            reply=DiscordReply(str(interaction.channel_id),
-                               mention=interaction.guild_id is not None),
-            roles=role_ids(interaction.user)), asking)
+        await self.delivery.ask(question, asking)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError
