@@ -1,6 +1,6 @@
 """The Discord adapter: gateway connection, `/heavy`, @-mentions, Stop and `/heavy-config`.
 
-It only translates: interactions and messages become `JobSpec`s, submitted through the engine's
+It only translates: interactions and messages become `Question`s, asked through the engine's
 reply pipeline, whose `DiscordSurface` turns the run's events back into Discord messages. Order of checks for a
 message: ignore bots (including itself), then decide whether it is addressed to the bot
 (DM, mention, or a reply in its own thread when the channel follows threads).
