@@ -24,13 +24,12 @@ from ..core import RequestRejected, Run, RunResult
 from ..jobs import Job, JobRunner, JobSpec
 from ..progress import ProgressState
 from ._follow import Follower, Pace
-from ._intake import Question
+from ._intake import Asking, Question, ask
 from ._ledger import Ledger, ReplyTarget
 from ._once import Tag
 
 if TYPE_CHECKING:
     from ..settings import SettingsStore
-    from ._intake import Asking
 
 log = logging.getLogger("heavy.delivery")
 
@@ -158,8 +157,6 @@ class ReplyPipeline:
 
     async def ask(self, question: Question, asking: Asking) -> Job | None:
         """The one way in for every chat entry point (see `_intake`)."""
-        from ._intake import ask
-
         return await ask(self, question, asking)
 
     async def submit(self, spec: JobSpec,
