@@ -120,7 +120,7 @@ class ProgressState:
         if self.phase == "comparing":
             left = sum(a.revising for a in self.agents.values())
             return f"Comparing notes ({left} agent{'s' * (left != 1)} revising)"
-        return {"starting": "Starting", "decomposing": "Planning sub-questions",
+        return {"starting": "Starting", "decomposing": "Planning the sub-questions",
                 "researching": "Researching", "synthesising": "Writing the answer",
                 "done": "Done"}.get(self.phase, self.phase)
 

@@ -14,6 +14,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", "'audioop' is deprecated", DeprecationWarning)
     import discord  # noqa: F401
 
-from ._wiring import DiscordAdapter, DiscordOptions, create_adapter, intents
+from ._env import DiscordOptions
+from ._wiring import DiscordAdapter, create_adapter, intents
 
 __all__ = ["DiscordAdapter", "DiscordOptions", "create_adapter", "intents"]

@@ -91,9 +91,10 @@ def _phase_title(state: ProgressState) -> tuple[str, str]:
         "starting": "⏳ Starting…",
         "decomposing": "🧭 Planning sub-questions…",
         "researching": f"🔎 Researching · {done}/{total} agents done",
+        "comparing": f"🔁 {state.phase_label}…",
         "synthesising": "✍️ Writing the answer…",
     }
-    return titles.get(state.phase, state.phase), "working"
+    return titles.get(state.phase, state.phase_label), "working"
 
 
 def _agent_field(agent: AgentProgress, now: float, room: int) -> tuple[str, str]:

@@ -1,6 +1,6 @@
 """The Discord adapter: gateway connection, `/heavy`, @-mentions, Stop and `/heavy-config`.
 
-It only translates: interactions and messages become `JobSpec`s, submitted through the engine's
+It only translates: interactions and messages become `Question`s, asked through the engine's
 reply pipeline, whose `DiscordSurface` turns the run's events back into Discord messages. Order of checks for a
 message: ignore bots (including itself), then decide whether it is addressed to the bot
 (DM, mention, or a reply in its own thread when the channel follows threads).
@@ -12,10 +12,7 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import discord
@@ -24,16 +21,14 @@ from discord.app_commands import CommandNotFound, CommandSignatureMismatch, Tran
 
 from heavy_engine import HeavyConfig, RequestRejected
 from heavy_engine.attachments import Attachment, discord_policy
-from heavy_engine.conversations import (
-    Action,
-    follow_up,
-)
+from heavy_engine.conversations import Action
 from heavy_engine.delivery import ContextReader, Question, ReplyPipeline, StopOutcome, shorten
 from heavy_engine.jobs import Job, Services
 from heavy_engine.settings import Scope
 
 from ._commands import build_tree
 from ._context import DiscordHistory
+from ._env import DiscordOptions
 from ._followups import answer_views, follow_up_button
 from ._guard import MALFORMED, guard_parsers
 from ._intake import ButtonAsking, MessageAsking, SlashAsking
@@ -56,76 +51,6 @@ _STOP_SAYS: dict[StopOutcome, str] = {
     "not_allowed": "Only the person who asked, or someone who can manage this channel, can "
                    "stop this run.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class DiscordOptions:
-    """From the environment: `DISCORD_*` variables (the token never leaves this object)."""
-
-    token: str = field(repr=False)  # never in a log line or a traceback
-    api_url: str | None = None  # DISCORD_API_URL: REST base, e.g. a proxy or a test fake
-    gateway_url: str | None = None  # DISCORD_GATEWAY_URL: gateway websocket
-    dev_guild: int | None = None  # DISCORD_GUILD_ID: also sync commands there, instantly
-    sharded: bool = False  # DISCORD_SHARDED=1: AutoShardedClient, for large installs
-    edit_interval: float = 1.2  # DISCORD_EDIT_INTERVAL: seconds between edits per channel
-    # DISCORD_SHARD_COUNT / DISCORD_SHARD_IDS ("0,1" or "0-3"): this replica's shards of all
-    shard_count: int | None = None
-    shard_ids: tuple[int, ...] | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> DiscordOptions | None:
-        token = (env.get("DISCORD_TOKEN") or "").strip()
-        if not token:
-            return None
-        guild = (env.get("DISCORD_GUILD_ID") or "").strip()
-        raw_interval = (env.get("DISCORD_EDIT_INTERVAL") or "1.2").strip()
-        try:
-            interval = float(raw_interval)
-        except ValueError:
-            interval = math.nan
-        if not 0 < interval < math.inf:  # also refuses nan
-            raise ValueError(f"DISCORD_EDIT_INTERVAL must be a number of seconds above 0 "
-                             f"(got {raw_interval!r})")
-        count, ids = _shards(env)
-        return cls(
-            token=token,
-            api_url=(env.get("DISCORD_API_URL") or "").rstrip("/") or None,
-            gateway_url=env.get("DISCORD_GATEWAY_URL") or None,
-            dev_guild=int(guild) if guild.isdigit() else None,
-            sharded=(env.get("DISCORD_SHARDED") or "").lower() in ("1", "true", "yes")
-            or count is not None,
-            edit_interval=interval,
-            shard_count=count,
-            shard_ids=ids,
-        )
-
-
-def _shards(env: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
-    """DISCORD_SHARD_COUNT and DISCORD_SHARD_IDS, checked: ids need the count, each below it."""
-    raw_count = (env.get("DISCORD_SHARD_COUNT") or "").strip()
-    raw_ids = (env.get("DISCORD_SHARD_IDS") or "").replace(" ", "")
-    if not raw_count:
-        if raw_ids:
-            raise ValueError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total number of "
-                             "shards across every replica)")
-        return None, None
-    if not raw_count.isdigit() or not 1 <= int(raw_count) <= 10_000:
-        raise ValueError(f"DISCORD_SHARD_COUNT must be a whole number from 1 to 10000 "
-                         f"(got {raw_count!r})")
-    count = int(raw_count)
-    if not raw_ids:
-        return count, None  # every shard in this process
-    ids: list[int] = []
-    for part in raw_ids.split(","):
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise ValueError(f"DISCORD_SHARD_IDS must be shard numbers like 0,1 or 0-3 "
-                             f"(got {raw_ids!r})")
-        ids += range(int(low), int(high or low) + 1)
-    if not ids or max(ids) >= count or len(set(ids)) != len(ids):
-        raise ValueError(f"DISCORD_SHARD_IDS must name distinct shards below "
-                         f"DISCORD_SHARD_COUNT={count} (got {raw_ids!r})")
-    return count, tuple(ids)
 
 
 def intents() -> discord.Intents:
@@ -404,24 +329,23 @@ class DiscordAdapter:
             else str(interaction.channel_id)
         workspace = str(interaction.guild_id or "")
         scope = Scope(PLATFORM, workspace or "dm", settings_channel)
-        admin = await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
+        async def is_admin(job: Job) -> bool:
+            return await policy(interaction.permissions, self.config.admins).can_edit(user, scope)
+
         asking = ButtonAsking(interaction,
                               "Going deeper" if action == "deeper" else "Regenerating")
         try:
-            job = await self.services.runner.get_job(job_id)
-            spec = follow_up(job, action, platform=PLATFORM, workspace=workspace,
-                             channel=settings_channel, user=user, is_admin=admin,
-                             click_id=str(interaction.id))
+            question = await self.delivery.press_follow_up(
+                job_id, action, user=user, workspace=workspace, channel=settings_channel,
+                click_id=str(interaction.id), is_admin=is_admin,
+                reply=DiscordReply(str(interaction.channel_id),
+                                   mention=interaction.guild_id is not None),
+                roles=role_ids(interaction.user))
         except RequestRejected as err:
             await asking.refuse(err.user_message)
             return
-        await self.delivery.ask(Question(
-            platform=PLATFORM, workspace=workspace, channel=spec.channel, thread=spec.thread,
-            user=user, text=spec.question, context=spec.context, flags=spec.flags,
-            attachments=spec.attachments, dedup_key=spec.dedup_key,
-            reply=DiscordReply(str(interaction.channel_id),
-                               mention=interaction.guild_id is not None),
-            roles=role_ids(interaction.user)), asking)
+        await self.delivery.ask(question, asking)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: discord.app_commands.AppCommandError

@@ -1,6 +1,6 @@
 """heavy's Slack front end: Bolt (AsyncApp) over HTTP (`POST /slack/events`) or Socket Mode.
 
-It only translates: Slack events and commands become `JobSpec`s for the job runner, and a run's
+It only translates: Slack events and commands become `Question`s for the reply pipeline, and a run's
 events become a progress card, a streamed answer and a footer in the asker's thread.
 """
 

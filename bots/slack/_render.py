@@ -21,13 +21,6 @@ SECTION_LIMIT = 3000  # characters in one section block's text
 QUESTION_CHARS = 110  # a sub-question on the card; the full text is in the answer
 _AGENTS_PER_SECTION = 6  # keeps each section far below SECTION_LIMIT
 
-_PHASES = {
-    "starting": "Starting",
-    "decomposing": "Planning the sub-questions",
-    "researching": "Researching",
-    "synthesising": "Writing the answer",
-    "done": "Done",
-}
 _AGENT_ICONS = {
     "waiting": ":white_circle:",
     "running": ":hourglass_flowing_sand:",
@@ -93,7 +86,7 @@ def progress_card(
     if state.result is not None:
         headline = _RESULT_HEADLINES.get(state.result.status, _RESULT_HEADLINES["failed"])
     else:
-        headline = f":hourglass_flowing_sand: *{_PHASES.get(state.phase, state.phase)}…*"
+        headline = f":hourglass_flowing_sand: *{state.phase_label}…*"
     done = state.finished_agents
     total = len(state.agents)
     status = headline + f" · {state.elapsed(now):.0f}s"
@@ -107,7 +100,7 @@ def progress_card(
                        "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
     if state.result is None:
         blocks.append(_stop_actions(job_id, requester))
-    text = _PHASES.get(state.phase, state.phase)
+    text = state.phase_label
     if total:
         text += f" ({done}/{total} agents finished)"
     return text, blocks

@@ -1,8 +1,9 @@
 """Events that start a run: mentions in channels, DMs, and replies in followed threads.
 
 Bolt acknowledges events before these listeners run (and drops the bot's own events); the
-listeners then skip an `event_id` that already made a job (a retry) and hand the question to
-the runner, whose unique dedup key per job is the durable guard.
+listeners hand the question, with the `event_id` as its dedup key, to `bot.ask`: the reply
+pipeline skips an `event_id` that already made a job (a retry), and the runner's unique dedup
+key per job is the durable guard.
 
 Context: a question inside a thread gets the thread's earlier messages; a top-level DM gets the
 last exchanges of that DM from heavy's own job history (no rate-limited history call). Files

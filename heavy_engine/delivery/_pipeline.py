@@ -15,20 +15,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from ..conversations import Action, follow_up
 from ..core import RequestRejected, Run, RunResult
 from ..jobs import Job, JobRunner, JobSpec
 from ..progress import ProgressState
 from ._follow import Follower, Pace
-from ._ledger import Ledger
+from ._intake import Asking, Question, ask
+from ._ledger import Ledger, ReplyTarget
 from ._once import Tag
 
 if TYPE_CHECKING:
     from ..settings import SettingsStore
-    from ._intake import Asking, Question
 
 log = logging.getLogger("heavy.delivery")
 
@@ -156,8 +157,6 @@ class ReplyPipeline:
 
     async def ask(self, question: Question, asking: Asking) -> Job | None:
         """The one way in for every chat entry point (see `_intake`)."""
-        from ._intake import ask
-
         return await ask(self, question, asking)
 
     async def submit(self, spec: JobSpec,
@@ -202,6 +201,28 @@ class ReplyPipeline:
         if not may_stop(user, job.spec.user, admin):
             return "not_allowed", job
         return ("stopped" if await self.stop(job.id, by=user) else "over"), job
+
+    async def press_follow_up(self, job_id: str, action: Action, *, user: str, workspace: str,
+                              channel: str, click_id: str,
+                              is_admin: Callable[[Job], Awaitable[bool]], reply: ReplyTarget,
+                              roles: Sequence[str] = ()) -> Question:
+        """Regenerate or Go deeper pressed by `user` in `channel`: the question to `ask`,
+        answered at `reply`; raises `RequestRejected` (a sentence for the presser) when the
+        press is refused.
+
+        Like Stop, only the job id comes from the button: the question, its thread, context,
+        flags and files come from the job's record, and the press is checked against it
+        (`conversations.follow_up`). `is_admin(job)` is asked only when the presser is not
+        the asker (it may be a platform API call)."""
+        job = await self.runner.get_job(job_id)
+        admin = job is not None and user != job.spec.user and await is_admin(job)
+        spec = follow_up(job, action, platform=self.name, workspace=workspace, channel=channel,
+                         user=user, is_admin=admin, click_id=click_id)
+        return Question(
+            platform=spec.platform, workspace=spec.workspace, channel=spec.channel,
+            user=spec.user, text=spec.question, reply=reply, thread=spec.thread,
+            dedup_key=spec.dedup_key, flags=spec.flags, roles=roles, context=spec.context,
+            attachments=spec.attachments)
 
     async def stop(self, job_id: str, by: str) -> bool:
         """Cancel for `by` (who may stop is the adapter's rule: `may_stop`); a job stopped in

@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from heavy_engine import Accepted, Done, HeavyConfig, HeavyRequest, Run, RunResult, SynthesisDelta
+from heavy_engine import (
+    Accepted,
+    Done,
+    HeavyConfig,
+    HeavyRequest,
+    RequestRejected,
+    Run,
+    RunResult,
+    SynthesisDelta,
+)
 from heavy_engine.delivery import (
     AnswerLimits,
     Follower,
@@ -258,6 +267,33 @@ async def test_the_queued_note_becomes_the_card_and_a_stop_there_ends_it() -> No
     assert surface.sent == ["queued 2"] and job.reply["card"] == "m1"
     assert await pipeline.stop(job.id, by="U2")
     assert surface.sent[-1] == "stopped in queue" and job.stopped_by == "U2"
+
+
+async def test_a_follow_up_press_asks_the_stored_question_where_it_is_pressed() -> None:
+    job = _job()
+    job.spec.thread, job.spec.context, job.spec.flags = "t1", "Earlier.", {"model": "m"}
+    job.status = "done"
+    pipeline = ReplyPipeline(Runner(job), Recorder(), name="test")  # type: ignore[arg-type]
+    asked: list[Job] = []
+
+    async def is_admin(pressed: Job) -> bool:
+        asked.append(pressed)
+        return False
+
+    reply = Target({"channel": "c"})
+    question = await pipeline.press_follow_up(
+        "j1", "regenerate", user="U1", workspace="", channel="c", click_id="k",
+        is_admin=is_admin, reply=reply, roles=["r1"])
+    assert (question.text, question.thread, question.context, question.flags) == (
+        "Q?", "t1", "Earlier.", {"model": "m"})
+    assert (question.platform, question.channel, question.user) == ("test", "c", "U1")
+    assert question.reply is reply and list(question.roles) == ["r1"]
+    assert question.dedup_key == "regenerate:j1:k"
+    assert asked == []  # the asker pressed: no admin lookup
+    with pytest.raises(RequestRejected):  # someone else, not an admin
+        await pipeline.press_follow_up("j1", "deeper", user="U2", workspace="", channel="c",
+                                       click_id="k", is_admin=is_admin, reply=reply)
+    assert asked == [job]
 
 
 @pytest.mark.parametrize(("reply", "expected"), [

@@ -25,15 +25,6 @@ MAX_SOURCES = 5
 _STATUS = {"waiting": "pending", "running": "in_progress", "ok": "complete", "failed": "error",
            "timeout": "error", "cancelled": "error"}
 _URL = re.compile(r"https?://[^\s\"'<>]+")
-_PLAN_TITLES = {
-    "starting": "Starting",
-    "decomposing": "Planning the sub-questions",
-    "researching": "Researching",
-    "synthesising": "Writing the answer",
-    "done": "Done",
-}
-
-
 def _short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -101,7 +92,7 @@ def sources_task(links: Sequence[tuple[str, str]]) -> TaskUpdateChunk | None:
 
 
 def plan_title(state: ProgressState) -> PlanUpdateChunk:
-    title = _PLAN_TITLES.get(state.phase, state.phase)
+    title = state.phase_label
     if state.agents:
         title += f" ({state.finished_agents}/{len(state.agents)} agents finished)"
     return PlanUpdateChunk(title=title)

@@ -40,10 +40,6 @@ _TOKEN: ContextVar[str | None] = ContextVar("heavy_slack_token", default=None)
 _PASS_THROUGH = frozenset({"app_uninstalled", "tokens_revoked", "team_access_revoked"})
 
 
-def bound_token() -> str | None:
-    return _TOKEN.get()
-
-
 class WorkspaceClient(AsyncWebClient):
     """An `AsyncWebClient` whose calls use the token bound for the current workspace."""
 

@@ -25,6 +25,7 @@ from heavy_engine import (
     AgentFinished,
     AgentStarted,
     Done,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisDelta,
@@ -160,6 +161,12 @@ def _state(agents: int, *, question: str = "Why?", tool: bool = False, error: st
         state.apply(Done(result=RunResult(request_id="r", question=question, status="ok",
                                           answer=synthesis, elapsed_s=9)), now=9)
     return state
+
+
+def test_comparing_notes_is_said_in_words() -> None:
+    state = _state(2)
+    state.apply(NotesCompared(agents=2), now=5)
+    assert progress_embed(state, now=6).title == "🔁 Comparing notes (2 agents revising)…"
 
 
 @pytest.mark.parametrize(("state", "title", "fields"), [

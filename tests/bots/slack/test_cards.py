@@ -24,6 +24,7 @@ from heavy_engine import (
     AgentFinished,
     AgentStarted,
     Done,
+    NotesCompared,
     QuestionsReady,
     RunResult,
     SynthesisStarted,
@@ -58,6 +59,10 @@ QUESTIONS = QuestionsReady(questions=("What is <!here>?", "Costs @channel"))
           AgentFinished(1, "failed", 1, 1.0, error="provider said no"), SynthesisStarted(1)),
          ":hourglass_flowing_sand: *Writing the answer…*",
          [":white_check_mark: *1.*", "1.5k tokens", ":x: *2.*", "provider said no"], True),
+        # `rounds: 2`: the agents compare notes, in words (not the phase's name).
+        ((QUESTIONS, AgentFinished(0, "ok", 1, 1.0), AgentFinished(1, "ok", 1, 1.0),
+          NotesCompared(2)),
+         ":hourglass_flowing_sand: *Comparing notes (2 agents revising)…*", [], True),
         # Done: the headline says how it ended and the Stop button is gone.
         ((QUESTIONS, Done(RunResult("r", "q", status="cancelled"))),
          ":octagonal_sign: *Stopped*", [], False),

@@ -70,6 +70,13 @@ def test_task_chunks_start_with_the_plan_title_then_agents_in_order() -> None:
     assert chunks[2]["output"] == "done"
 
 
+def test_the_plan_title_says_comparing_notes_in_words() -> None:
+    state = ProgressState(phase="comparing")
+    state.agents = {0: agent(index=0, status="ok", revising=True)}
+    assert task_chunks(state)[0].to_dict()["title"] == (
+        "Comparing notes (1 agent revising) (1/1 agents finished)")
+
+
 def test_only_changed_tasks_are_sent_again() -> None:
     state = ProgressState(phase="researching")
     state.agents = {0: agent(index=0, question="A"), 1: agent(index=1, question="B")}
