@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from _proc import free_port, thread_cpu
+
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS = 4
 CRITICAL_CALLS = {1: 4, 2: 5}  # decompose -> tool call -> answer (-> compare notes) -> synthesis
@@ -40,24 +42,6 @@ CPU_TARGET = 2.0  # engine CPU per LLM call, in machine gauges (issue 28)
 def _raise_fd_limit() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds of a live process's threads, to the nanosecond (/proc/<pid>/task/*/schedstat;
-    /proc/<pid>/stat counts 10 ms ticks, too coarse for the fake LLM's ~0.1 s in a run)."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended meanwhile
-    return total / 1e9
 
 
 def gauge_mark(ratio: float, target: float) -> str:
@@ -85,13 +69,13 @@ async def _scenario(
             raise SystemExit(f"warm-up failed: {warm.error}")
         tune_gc()  # as `heavy serve` does once started
         cpu0, t0 = time.process_time(), time.perf_counter()
-        fake0 = cpu_seconds(fake_pid)
+        fake0 = thread_cpu(fake_pid)
         results = await asyncio.gather(
             *(engine.run(HeavyRequest(f"Question number {i}: which database?", config))
               for i in range(concurrency))
         )
         wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        fake_cpu = cpu_seconds(fake_pid) - fake0
+        fake_cpu = thread_cpu(fake_pid) - fake0
         floor = await _http_floor(base_url, concurrency, rounds, fake_pid)
     failed = [r for r in results if r.status != "ok"]
     if failed:
@@ -141,10 +125,10 @@ async def _http_floor(base_url: str, concurrency: int, rounds: int,
             orjson.loads(await response.read())
 
     try:
-        cpu0, fake0 = time.process_time(), cpu_seconds(fake_pid)
+        cpu0, fake0 = time.process_time(), thread_cpu(fake_pid)
         for n in waves:
             await asyncio.gather(*(call() for _ in range(n)))
-        cpu, fake_cpu = time.process_time() - cpu0, cpu_seconds(fake_pid) - fake0
+        cpu, fake_cpu = time.process_time() - cpu0, thread_cpu(fake_pid) - fake0
     finally:
         await session.close()
     return {"floor_us": cpu * 1e6 / sum(waves), "floor_x_gauge": cpu / max(fake_cpu, 1e-9)}
@@ -184,7 +168,7 @@ def main() -> None:
     if args.child:
         _child(args)
         return
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "heavy_engine.testing.fake_llm", "--port", str(port),
          "--latency", str(args.latency)],

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _proc import free_port, thread_cpu
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,14 +48,6 @@ timeouts: {request: 300, agent: 300, llm_call: 60}
 limits: {max_concurrent_jobs: 1000, per_user: 100, per_channel: 1000, max_queued: 100000,
          max_queued_per_user: 1000}
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _wait_http(url: str, within: float = 30.0) -> None:
@@ -193,18 +186,6 @@ def _cpu(pid: int, children: bool = False) -> float:
     return total / ticks
 
 
-def _thread_cpu(pid: int) -> float:
-    """CPU seconds of a live process's threads, to the nanosecond (/proc/<pid>/task/*/schedstat):
-    the gauge's ~0.1-0.3 s would be off by up to 10% in `_cpu`'s 10 ms ticks."""
-    total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            total += int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError):
-            pass  # a thread that ended meanwhile
-    return total / 1e9
-
-
 def _peak_rss(pid: int) -> float:
     """Peak resident memory of a live process in MiB."""
     hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -214,7 +195,7 @@ def _peak_rss(pid: int) -> float:
 
 async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
                database_pid: int | None = None) -> dict[str, float]:
-    fake_port = _free_port()
+    fake_port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "heavy_engine.testing.fake_llm", "--port",  # noqa: ASYNC220
                              str(fake_port), "--latency", str(args.latency)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -224,7 +205,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
            "HEAVY_LOG_FORMAT": "json", "HEAVY_MAX_CONNECTIONS": "5000"}  # a burst of 1,000
     env.pop("HEAVY_API_TOKEN", None)
     procs: list[subprocess.Popen[bytes]] = []
-    ports = [_free_port() for _ in range(replicas)]
+    ports = [free_port() for _ in range(replicas)]
     watcher: Any = None  # this process's view of the database: progress, the kill
     try:
         await _wait_http(f"http://127.0.0.1:{fake_port}/v1/models")
@@ -267,7 +248,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             # CPU is counted from here on: start-up (imports, migrations) is not the load's
             watched = [p.pid for p in procs]
             cpu0 = [_cpu(pid) for pid in watched]
-            fake0 = _thread_cpu(fake.pid)
+            fake0 = thread_cpu(fake.pid)
             db0 = _cpu(database_pid, children=True) if database_pid else 0.0
             t0 = time.time()  # compared with the jobs' finished_at (the same clock)
             client0 = time.process_time()  # this process asks too, on the same cores
@@ -284,7 +265,7 @@ async def _run(args: argparse.Namespace, url: str, replicas: int, tmp: Path,
             if killer is not None:
                 killed.update(await _after_kill(watcher, killed["at"]))
         cpu = sum(_cpu(pid) - c0 for pid, c0 in zip(watched, cpu0, strict=True))
-        fake_cpu = _thread_cpu(fake.pid) - fake0
+        fake_cpu = thread_cpu(fake.pid) - fake0
         db_cpu = _cpu(database_pid, children=True) - db0 if database_pid else 0.0
         rss = max(_peak_rss(pid) for pid in watched)
     finally:

@@ -234,14 +234,15 @@ class Limits(_Strict):
     """How many jobs run at once, who may queue more, and daily budgets (None = unlimited).
 
     `max_concurrent_jobs` and `max_queued` are read from the operator config only; the others
-    from each job's resolved settings, so a workspace or channel can be made stricter.
+    from each job's resolved settings, so a workspace or channel can be made stricter. All count
+    the process's jobs on SQLite and every replica's on PostgreSQL (the `jobs` table).
     Budgets count the usage of jobs created since 00:00 UTC.
     """
 
     max_concurrent_jobs: int = Field(default=8, ge=1, le=1000)
     per_user: int = Field(default=2, ge=1, le=100)  # running jobs per requester
     per_channel: int = Field(default=4, ge=1, le=1000)  # running jobs per channel
-    max_queued: int = Field(default=200, ge=0, le=100_000)  # waiting jobs in the process
+    max_queued: int = Field(default=200, ge=0, le=100_000)  # waiting jobs (see above)
     max_queued_per_user: int = Field(default=5, ge=0, le=1000)
     daily_tokens_per_channel: int | None = Field(default=None, ge=1, le=10**12)
     daily_tokens_per_workspace: int | None = Field(default=None, ge=1, le=10**12)

@@ -291,6 +291,17 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def _error_body(raw: bytes) -> tuple[str, Any]:
+    """The start of an error body as text, and its `error` member (the whole object when it has
+    none) if it is a JSON object, else None."""
+    text = raw[:4000].decode(errors="replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text, None
+    return text, data.get("error", data) if isinstance(data, dict) else None
+
+
 # How servers word a refusal of an optional field (the fake's `testing._quirks.REFUSALS`):
 # vLLM without tool parsing: '"auto" tool choice requires --enable-auto-tool-choice ...';
 # Ollama: '<model> does not support tools'; LM Studio: "'response_format.type' must be
@@ -302,17 +313,11 @@ _REFUSAL_WORDS = {"response_format": ("response_format", "json_object", "json mo
 def refused_field(raw: bytes, sent: frozenset[str]) -> str | None:
     """Which of the optional fields `sent` a 400 error body refuses (`tools` also stands for
     `tool_choice`), else None: the request is bad for another reason."""
-    text = raw[:4000].decode(errors="replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        if isinstance(err, dict):
-            text = f"{err.get('param') or ''} {err.get('message') or ''}"
-        elif isinstance(err, str):
-            text = err
+    text, err = _error_body(raw)
+    if isinstance(err, dict):
+        text = f"{err.get('param') or ''} {err.get('message') or ''}"
+    elif isinstance(err, str):
+        text = err
     text = text.lower()
     for name in ("response_format", "tools"):
         if name in sent and any(word in text for word in _REFUSAL_WORDS[name]):
@@ -322,15 +327,9 @@ def refused_field(raw: bytes, sent: frozenset[str]) -> str | None:
 
 def provider_message(raw: bytes, secrets: tuple[str, ...] = ()) -> str:
     """A short, secret-free summary of an error body for people to read."""
-    text = raw[:4000].decode(errors="replace")
-    try:
-        data = json.loads(text)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        err = data.get("error", data)
-        found = err.get("message") if isinstance(err, dict) else err
-        text = found if isinstance(found, str) else text
+    text, err = _error_body(raw)
+    found = err.get("message") if isinstance(err, dict) else err
+    text = found if isinstance(found, str) else text
     for secret in secrets:
         if secret:
             text = text.replace(secret, MASK)

@@ -87,11 +87,6 @@ class McpPool:
             self._tools[server.name] = cached
         return cached[1]
 
-    def tool_names(self, server: str) -> list[str]:
-        """The full names of a server's tools, as the model sees them (empty until listed)."""
-        s = self.servers.get(server)
-        return [t.name for t in self._tools_of(s)] if s is not None else []
-
     def status(self) -> list[ServerStatus]:
         return [s.status() for s in self.servers.values()]
 

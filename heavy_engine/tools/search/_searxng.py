@@ -2,7 +2,7 @@
 
 Request (docs.searxng.org/dev/search_api): `GET {base_url}/search?q=...&format=json`. JSON is
 answered only when `json` is listed in `search.formats` of the instance's settings.yml, else
-HTTP 403 (deploy/searxng/settings.yml enables it). Answer: `results[]` with `url`, `title`,
+HTTP 403 (deploy/searxng-settings.yml enables it). Answer: `results[]` with `url`, `title`,
 `content`; `unresponsive_engines` lists `[engine, reason]` pairs of the engines that failed.
 """
 

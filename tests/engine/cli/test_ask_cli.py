@@ -10,19 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine.cli import main
 from heavy_engine.testing import FakeLLM, error_reply, text_reply
 
-
-async def heavy(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
-
-
-@pytest.fixture
-def llm_env(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
-    monkeypatch.setenv("HEAVY_LLM_BASE_URL", fake_llm.base_url)
-    monkeypatch.setenv("HEAVY_MODEL", "fake/model")
-    return fake_llm
+from .helpers import heavy
 
 
 async def test_json_output_against_any_openai_compatible_server(

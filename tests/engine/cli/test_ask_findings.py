@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
-from heavy_engine.cli import main
 from heavy_engine.testing import FakeLLM, text_reply
 
-
-async def heavy(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
-
-
-@pytest.fixture
-def llm_env(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
-    monkeypatch.setenv("HEAVY_LLM_BASE_URL", fake_llm.base_url)
-    monkeypatch.setenv("HEAVY_MODEL", "fake/model")
-    return fake_llm
+from .helpers import heavy
 
 
 async def test_json_gives_each_agents_finding(

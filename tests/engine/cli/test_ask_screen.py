@@ -15,33 +15,22 @@ from pathlib import Path
 
 import pytest
 
-from heavy_engine.cli import main
 from heavy_engine.testing import FakeLLM, error_reply
+
+from .helpers import heavy
 
 REPO = Path(__file__).resolve().parents[3]
 
 
-async def heavy(*argv: str) -> int:
-    return await asyncio.to_thread(main, list(argv))
-
-
-@pytest.fixture
-def at_fake(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeLLM:
-    """`HEAVY_LLM_BASE_URL` at the fake, as a user points heavy at Ollama."""
-    monkeypatch.setenv("HEAVY_LLM_BASE_URL", fake_llm.base_url)
-    monkeypatch.setenv("HEAVY_MODEL", "fake/model")
-    return fake_llm
-
-
 async def test_a_refused_model_is_drawn_failed_and_said_once(
-        at_fake: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
-    at_fake.enqueue(error_reply(404, "No endpoints found for fake/typo."), when="decompose")
+        llm_env: FakeLLM, capsys: pytest.CaptureFixture[str]) -> None:
+    llm_env.enqueue(error_reply(404, "No endpoints found for fake/typo."), when="decompose")
     assert await heavy("ask", "Which database?") == 1
     err = capsys.readouterr().err
     assert re.search(r"^heavy \w+ · failed · \d+\.\ds$", err, re.M), err
     assert "done" not in err and "0/0 agents" not in err  # no empty table, no empty footer
     assert err.count("No endpoints found for fake/typo.") == 1, err
-    assert f"heavy: failed: LLM server {at_fake.base_url}: unknown model" in err
+    assert f"heavy: failed: LLM server {llm_env.base_url}: unknown model" in err
     assert "openrouter" not in err  # the server the user configured, not the default's name
 
 

@@ -47,3 +47,11 @@ def test_the_config_line_in_the_compose_file_validates() -> None:
     config = validate_config(yaml.safe_load(line))
     assert config.search.names() == ["searxng", "duckduckgo"]
     assert "SEARXNG_SECRET=" in (DEPLOY / ".env.example").read_text(encoding="utf-8")
+
+
+def test_every_code_block_of_the_readme_is_closed() -> None:
+    # A fence with an info string (```yaml) cannot close a block: an unclosed ```toml once
+    # swallowed the "Tools from MCP servers" heading and its first example.
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    fences = re.findall(r"^```(\S*)", text, re.M)
+    assert not any(fences[1::2]) and len(fences) % 2 == 0, fences  # each closes bare
