@@ -22,6 +22,7 @@ from ._cooldown import Cooldowns
 from ._http import new_client, tls_context
 
 log = logging.getLogger("heavy.tools.search")
+_UNLOADABLE: set[str] = set()  # back-ends whose plugin failed to load, already logged
 
 
 @dataclass(slots=True)
@@ -37,7 +38,12 @@ def build_backend(
     """The back-end `entry` names, from its `heavy.search` factory."""
     try:
         factory = plugins.load("search", entry.backend)
-    except Exception:  # not registered any more, or its module does not import
+    except Exception as err:  # not registered any more, or its module does not import
+        # The reason is the operator's (a module path and an import error, never the call's
+        # key), logged once per back-end; the model and the user get the short sentence.
+        if entry.backend not in _UNLOADABLE:
+            _UNLOADABLE.add(entry.backend)
+            log.error("search back-end %r is not usable: %s", entry.backend, err)
         raise BackendFailed("its plugin could not be loaded") from None
     backend = factory(entry, env)
     if not isinstance(backend, SearchBackend):

@@ -15,6 +15,7 @@ import pytest
 from heavy_engine import ConfigError, validate_config
 from heavy_engine.plugins import PluginRegistry, registry
 from heavy_engine.tools.search import (
+    BackendFailed,
     SearchBackend,
     SearchBackendConfig,
     SearchResult,
@@ -85,6 +86,21 @@ async def test_a_broken_plugin_falls_through_without_its_message(
         "(not_a_backend failed: its plugin did not build a SearchBackend)",
     ]
     assert "sk-team-secret" not in caplog.text + text  # a plugin's message may quote its key
+
+
+def test_a_plugin_that_does_not_import_is_logged_once_with_its_reason(
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    plugins = PluginRegistry({"search": {"ghost": "heavy_no_such_module:Ghost"}},
+                             entry_points=False)
+    ghost = SearchBackendConfig.model_construct(backend="ghost", base_url=None,
+                                                api_key_env=None)
+    with caplog.at_level(logging.ERROR, logger="heavy.tools.search"):
+        for _ in range(2):
+            with pytest.raises(BackendFailed, match="its plugin could not be loaded"):
+                build_backend(plugins, ghost, {})
+    [logged] = [r for r in caplog.records if "ghost" in r.getMessage()]
+    assert "No module named 'heavy_no_such_module'" in logged.getMessage()
 
 
 def test_an_installed_distribution_is_found_by_its_entry_point(
