@@ -153,7 +153,7 @@ class Lifecycle:
             steps.halt()
             if run is not None:
                 run.cancel()
-            await self._end(job, "failed",
+            await self.end(job, "failed",
                             f"An internal error stopped this request (reference {reference}).",
                             steps, with_result=False)
         finally:
@@ -195,10 +195,11 @@ class Lifecycle:
         # Counted before the final write, so whoever sees the job finished sees it counted.
         self.metrics.job_duration.observe(time.monotonic() - started,
                                           platform=job.spec.platform)
-        await self._end(job, status, error, steps, with_result=unstored)
+        await self.end(job, status, error, steps, with_result=unstored)
 
-    async def _end(self, job: Job, status: JobStatus, error: str | None, steps: Steps, *,
-                   with_result: bool) -> None:
+    async def end(self, job: Job, status: JobStatus, error: str | None, steps: Steps, *,
+                  with_result: bool) -> None:
+        """End `job` with `status`: counted, then stored (`Steps.end`), then logged."""
         job.status, job.error, job.finished_at = status, error, self.clock()
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         await steps.end(job, with_result=with_result)

@@ -133,10 +133,7 @@ class LocalBackend:
             self._queue.remove(queued)
             self._waiting.pop(job_id, None)
             queued.stopped_by = by
-            queued.status, queued.error, queued.finished_at = "cancelled", CANCELLED, self._clock()
-            await self.end(queued, with_result=False)
-            self.metrics.jobs_finished.inc(platform=queued.spec.platform, status="cancelled")
-            log.info("job %s cancelled", job_id)
+            await self.lifecycle.end(queued, "cancelled", CANCELLED, self, with_result=False)
             self._pump()
             return True
         running = self._running.get(job_id)
