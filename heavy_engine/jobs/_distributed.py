@@ -141,6 +141,7 @@ class PostgresBackend:
                 if not await self.manager.cancel_job_by_id_async(task.task_id, abort=True,
                                                                  connection=conn):
                     return False
+                row.stopped_by = by  # committed with this transaction; the worker keeps it
                 # Running: its worker aborts the run and records the end. Waiting for a
                 # retry (its worker died or stopped): nobody runs it, so it ends here.
                 status = await self.manager.get_job_status_async(task.task_id, connection=conn)
@@ -152,7 +153,7 @@ class PostgresBackend:
             result.status = "cancelled"
             await session.execute(update(JobRow).where(JobRow.id == job_id).values(
                 status="cancelled", error=CANCELLED, finished_at=self._clock(),
-                result=result.as_dict(), answer=""))
+                result=result.as_dict(), answer="", stopped_by=by))
             await notify(session, job_id)
             self.metrics.jobs_finished.inc(platform=row.platform, status="cancelled")
             return True

@@ -166,6 +166,9 @@ async def test_cancel_a_queued_and_a_running_job(make: Make, fake: FakeLLM) -> N
     assert await _final(runner, running.id) == "cancelled"
     stored = await runner.store.get(running.id)
     assert stored is not None and stored.error == "The request was cancelled."
+    assert stored.stopped_by == "U3"  # who stopped it is on the record
+    dropped = await runner.store.get(waiting.id)
+    assert dropped is not None and dropped.stopped_by == "U2"
     assert not await runner.cancel(running.id)  # already over
     assert not await runner.cancel("no-such-job")
     assert fake.calls("synthesis") == []
