@@ -30,7 +30,7 @@ from typing import Protocol
 
 from ..core import Engine, Run, RunResult
 from ..observability import Metrics, redact
-from ._contract import JOB_STATUS, Delivery, Job, JobStatus
+from ._contract import CANCELLED, JOB_STATUS, Delivery, Job, JobStatus
 from ._limits import over_budget
 from ._results import StoredResults, failed_result, job_request, replay_run
 from ._store import JobStore
@@ -130,6 +130,11 @@ class Lifecycle:
             await self._complete(job, result, steps, replayed=replayed, ran=ran,
                                  delivery=delivery, started=started)
         except asyncio.CancelledError:
+            if run is None and steps.stopped_by_user():
+                # Stopped before its run existed: it ends here, never to run again (an
+                # interruption would send it back to the queue).
+                await self.end(job, "cancelled", CANCELLED, steps, with_result=False)
+                return
             if run is not None and steps.stopped_by_user():
                 run.cancel()  # the run ends with its own `Done(cancelled)`, and the job with it
                 result = await run.wait()
