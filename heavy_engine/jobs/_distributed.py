@@ -105,24 +105,17 @@ class PostgresBackend:
         self.intake = Intake(self.db, self.app, config, self._clock)
         self.workers = Workers(
             self.app, self.direct, lifecycle, self.rows, self.publisher, config,
-            accepting=lambda: self._accepting, concurrency=concurrency, fetchers=fetchers,
+            stopping=lambda: self._stopping, concurrency=concurrency, fetchers=fetchers,
             poll_s=poll_s, heartbeat_s=heartbeat_s, stalled_after_s=stalled_after_s,
             clock=self._clock)
         self.manager = self.workers.manager
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
         self._asked: dict[str, float] = {}  # when this process last asked for a job's events
-        self._accepting = True
+        self._stopping = False
         self._opened = False
 
     # -- admission, cancel, reading ----------------------------------------------------------
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
-    def stop_intake(self) -> None:
-        self._accepting = False
 
     async def admit(self, job: Job, refusal: JobRejected | None) -> Admission:
         return await self.intake.add(job, refusal)
@@ -207,9 +200,9 @@ class PostgresBackend:
         return 0
 
     async def shutdown(self, grace: float, force: asyncio.Event | None) -> None:
-        """Stop intake; running jobs get `grace` seconds, then go back to the queue for
-        another worker (procrastinate retries a job aborted by a shutdown)."""
-        self._accepting = False
+        """Running jobs get `grace` seconds, then go back to the queue for another worker
+        (procrastinate retries a job aborted by a shutdown)."""
+        self._stopping = True
         await self.workers.stop(grace, force)
         for task in self._side:
             task.cancel()

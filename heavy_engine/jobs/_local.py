@@ -73,20 +73,12 @@ class LocalBackend:
         self._waiting = RunningJobs()  # the queue and the admitted jobs, counted
         self._rows = GroupInsert(self.store.db)
         self._changed = asyncio.Event()
-        # Submissions are accepted (and recorded) from the start, but nothing is launched
-        # until `start()` has taken back what a previous process left unfinished.
-        self._accepting = True
+        # Nothing is launched until `start()` has taken back what a previous process left
+        # unfinished (submissions are recorded meanwhile).
         self._started = False
         self._stopping = False
 
     # -- admission and queueing --------------------------------------------------------------
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
-    def stop_intake(self) -> None:
-        self._accepting = False
 
     async def admit(self, job: Job, refusal: JobRejected | None) -> Admission:
         if refusal is None:
@@ -208,12 +200,11 @@ class LocalBackend:
         return len(recovered)
 
     async def shutdown(self, grace: float, force: asyncio.Event | None) -> None:
-        """Stop intake, let running jobs finish for up to `grace` seconds (or until `force` is
-        set, e.g. by a second Ctrl-C), then interrupt the rest.
+        """Let running jobs finish for up to `grace` seconds (or until `force` is set, e.g. by
+        a second Ctrl-C), then interrupt the rest.
 
         Queued jobs stay queued in the database for the next process.
         """
-        self._accepting = False
         self._stopping = True
         tasks = list(self._tasks.values())
         if tasks:

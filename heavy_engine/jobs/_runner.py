@@ -48,12 +48,14 @@ class Runner:
         self.config = config  # operator settings: the process-wide limits come from here
         self._resolve = resolve
         self._clock: Callable[[], datetime] = lifecycle.clock
+        # Submissions are taken (and recorded) from the start, even before `start()`.
+        self._accepting = True
 
     def register_delivery(self, platform: str, delivery: Delivery) -> None:
         self.lifecycle.deliveries[platform] = delivery
 
     async def submit(self, spec: JobSpec) -> Job | None:
-        if not self.backend.accepting:
+        if not self._accepting:
             self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
             raise JobRejected("heavy is restarting; please ask again in a minute.",
                               "shutting_down")
@@ -125,7 +127,7 @@ class Runner:
 
     @property
     def accepting(self) -> bool:
-        return self.backend.accepting
+        return self._accepting
 
     def counts(self) -> tuple[int, int]:
         return self.backend.counts()
@@ -134,9 +136,10 @@ class Runner:
         return await self.backend.start()
 
     def stop_intake(self) -> None:
-        self.backend.stop_intake()
+        self._accepting = False
 
     async def shutdown(self, grace: float, force: asyncio.Event | None = None) -> None:
+        self._accepting = False
         await self.backend.shutdown(grace, force)
 
     async def drain(self) -> None:
