@@ -86,7 +86,6 @@ class PostgresBackend:
         self.store = lifecycle.store
         self.db = self.store.db
         self.metrics = lifecycle.metrics
-        self.config = config
         self.work = work
         self._clock = lifecycle.clock
         url = self.db.engine.url.render_as_string(hide_password=False)
