@@ -1,10 +1,10 @@
 """What differs between running jobs in one process and across replicas: the backend.
 
 `Runner` (the `JobRunner` every caller uses) does what both share: intake (refused once it
-stops), the first steps of a submission, following a job, the deliveries. Running an admitted job is `Lifecycle.run`, the
-same for both. A backend does the rest: admission and queueing, cancelling, counts, starting
-and stopping, where a job's events are kept for followers, and (as the `Steps` of each job)
-where its course is recorded.
+stops), the first steps of a submission, following a job, the deliveries. Running an admitted
+job is `Lifecycle.run`, the same for both. A backend does the rest: admission and queueing,
+cancelling, counts, starting and stopping, where a job's events are kept for followers, and
+(as the `Steps` of each job) where its course is recorded.
 
 - `LocalBackend` (`_local.py`, SQLite): one process; the queue is in memory, backed by the
   `jobs` table; followers read the live run.
