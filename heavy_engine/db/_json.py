@@ -2,8 +2,8 @@
 
 SQLAlchemy's default (the standard library) encoded every stored result and event row; with
 orjson the events of 300 questions cost a fraction. Two things orjson refuses are kept working:
-text with a lone surrogate is stored with "?" in its place (it is not UTF-8; the runtime
-replaces them earlier, this is the last line), and a stored escaped lone surrogate (written by
+text with a lone surrogate is stored with "?" in its place (it is not UTF-8; the jobs
+package replaces them earlier, `jobs.storable`: this is the last line), and a stored escaped lone surrogate (written by
 an older version) is read by the standard library.
 """
 

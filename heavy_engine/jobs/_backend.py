@@ -1,10 +1,10 @@
 """What differs between running jobs in one process and across replicas: the backend.
 
-`Runner` (the `JobRunner` every caller uses) does what both share: the first steps of a
-submission, following a job, the deliveries. Running an admitted job is `Lifecycle.run`, the
-same for both. A backend does the rest: admission and queueing, cancelling, counts, starting
-and stopping, where a job's events are kept for followers, and (as the `Steps` of each job)
-where its course is recorded.
+`Runner` (the `JobRunner` every caller uses) does what both share: intake (refused once it
+stops), the first steps of a submission, following a job, the deliveries. Running an admitted
+job is `Lifecycle.run`, the same for both. A backend does the rest: admission and queueing,
+cancelling, counts, starting and stopping, where a job's events are kept for followers, and
+(as the `Steps` of each job) where its course is recorded.
 
 - `LocalBackend` (`_local.py`, SQLite): one process; the queue is in memory, backed by the
   `jobs` table; followers read the live run.
@@ -28,11 +28,6 @@ was recorded first)."""
 
 
 class Backend(Protocol):
-    @property
-    def accepting(self) -> bool: ...
-
-    def stop_intake(self) -> None: ...
-
     async def admit(self, job: Job, refusal: JobRejected | None) -> Admission:
         """Record the new `job` and queue it, unless `refusal` (access, budget) or the queue
         limits refuse it: then it is recorded as refused."""
@@ -61,6 +56,9 @@ class Backend(Protocol):
 
     async def start(self) -> int: ...
 
-    async def shutdown(self, grace: float, force: asyncio.Event | None) -> None: ...
+    async def shutdown(self, grace: float, force: asyncio.Event | None) -> None:
+        """Let running jobs finish for up to `grace` seconds (or until `force` is set), then
+        interrupt the rest (the runner has stopped intake)."""
+        ...
 
     async def drain(self) -> None: ...

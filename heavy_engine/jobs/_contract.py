@@ -10,7 +10,7 @@ for follow-ups) and the reply ledger (see `heavy_engine.delivery.Ledger`);
 messages instead of posting twice. Who stopped a job is `job.stopped_by`, written by
 `runner.cancel(job_id, by=user)`.
 
-Rules the durable runner keeps, which front ends can rely on:
+Rules every runner keeps (on either backend), which front ends can rely on:
 - `submit` returns the job with `position` set: 0 when it started at once, else its place in
   the queue (say so to the requester). A limit that refuses the job raises `JobRejected`.
 - After a restart, `deliver` can be called again for a job it already saw. If the run had

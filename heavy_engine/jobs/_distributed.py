@@ -86,7 +86,6 @@ class PostgresBackend:
         self.store = lifecycle.store
         self.db = self.store.db
         self.metrics = lifecycle.metrics
-        self.config = config
         self.work = work
         self._clock = lifecycle.clock
         url = self.db.engine.url.render_as_string(hide_password=False)
@@ -105,24 +104,17 @@ class PostgresBackend:
         self.intake = Intake(self.db, self.app, config, self._clock)
         self.workers = Workers(
             self.app, self.direct, lifecycle, self.rows, self.publisher, config,
-            accepting=lambda: self._accepting, concurrency=concurrency, fetchers=fetchers,
+            stopping=lambda: self._stopping, concurrency=concurrency, fetchers=fetchers,
             poll_s=poll_s, heartbeat_s=heartbeat_s, stalled_after_s=stalled_after_s,
             clock=self._clock)
         self.manager = self.workers.manager
         self._side: list[asyncio.Task[None]] = []
         self._counts = (0, 0)
         self._asked: dict[str, float] = {}  # when this process last asked for a job's events
-        self._accepting = True
+        self._stopping = False
         self._opened = False
 
     # -- admission, cancel, reading ----------------------------------------------------------
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
-    def stop_intake(self) -> None:
-        self._accepting = False
 
     async def admit(self, job: Job, refusal: JobRejected | None) -> Admission:
         return await self.intake.add(job, refusal)
@@ -141,6 +133,7 @@ class PostgresBackend:
                 if not await self.manager.cancel_job_by_id_async(task.task_id, abort=True,
                                                                  connection=conn):
                     return False
+                row.stopped_by = by  # committed with this transaction; the worker keeps it
                 # Running: its worker aborts the run and records the end. Waiting for a
                 # retry (its worker died or stopped): nobody runs it, so it ends here.
                 status = await self.manager.get_job_status_async(task.task_id, connection=conn)
@@ -152,7 +145,7 @@ class PostgresBackend:
             result.status = "cancelled"
             await session.execute(update(JobRow).where(JobRow.id == job_id).values(
                 status="cancelled", error=CANCELLED, finished_at=self._clock(),
-                result=result.as_dict(), answer=""))
+                result=result.as_dict(), answer="", stopped_by=by))
             await notify(session, job_id)
             self.metrics.jobs_finished.inc(platform=row.platform, status="cancelled")
             return True
@@ -206,9 +199,9 @@ class PostgresBackend:
         return 0
 
     async def shutdown(self, grace: float, force: asyncio.Event | None) -> None:
-        """Stop intake; running jobs get `grace` seconds, then go back to the queue for
-        another worker (procrastinate retries a job aborted by a shutdown)."""
-        self._accepting = False
+        """Running jobs get `grace` seconds, then go back to the queue for another worker
+        (procrastinate retries a job aborted by a shutdown)."""
+        self._stopping = True
         await self.workers.stop(grace, force)
         for task in self._side:
             task.cancel()

@@ -110,7 +110,6 @@ class Listener:
         self.on_follow = on_follow
         self._task: asyncio.Task[None] | None = None
         self._jobs: dict[str, asyncio.Event] = {}
-        self._any = asyncio.Event()
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
@@ -130,13 +129,7 @@ class Listener:
             event = self._jobs[job_id] = asyncio.Event()
         return event
 
-    def any_changed(self) -> asyncio.Event:
-        if self._any.is_set():
-            self._any = asyncio.Event()
-        return self._any
-
     def _wake(self, job_id: str | None) -> None:
-        self._any.set()
         if job_id is None:  # after a reconnect: anything may have changed
             for event in self._jobs.values():
                 event.set()

@@ -30,7 +30,7 @@ from typing import Protocol
 
 from ..core import Engine, Run, RunResult
 from ..observability import Metrics, redact
-from ._contract import JOB_STATUS, Delivery, Job, JobStatus
+from ._contract import CANCELLED, JOB_STATUS, Delivery, Job, JobStatus
 from ._limits import over_budget
 from ._results import StoredResults, failed_result, job_request, replay_run
 from ._store import JobStore
@@ -130,6 +130,11 @@ class Lifecycle:
             await self._complete(job, result, steps, replayed=replayed, ran=ran,
                                  delivery=delivery, started=started)
         except asyncio.CancelledError:
+            if run is None and steps.stopped_by_user():
+                # Stopped before its run existed: it ends here, never to run again (an
+                # interruption would send it back to the queue).
+                await self.end(job, "cancelled", CANCELLED, steps, with_result=False)
+                return
             if run is not None and steps.stopped_by_user():
                 run.cancel()  # the run ends with its own `Done(cancelled)`, and the job with it
                 result = await run.wait()
@@ -153,7 +158,7 @@ class Lifecycle:
             steps.halt()
             if run is not None:
                 run.cancel()
-            await self._end(job, "failed",
+            await self.end(job, "failed",
                             f"An internal error stopped this request (reference {reference}).",
                             steps, with_result=False)
         finally:
@@ -195,10 +200,11 @@ class Lifecycle:
         # Counted before the final write, so whoever sees the job finished sees it counted.
         self.metrics.job_duration.observe(time.monotonic() - started,
                                           platform=job.spec.platform)
-        await self._end(job, status, error, steps, with_result=unstored)
+        await self.end(job, status, error, steps, with_result=unstored)
 
-    async def _end(self, job: Job, status: JobStatus, error: str | None, steps: Steps, *,
-                   with_result: bool) -> None:
+    async def end(self, job: Job, status: JobStatus, error: str | None, steps: Steps, *,
+                  with_result: bool) -> None:
+        """End `job` with `status`: counted, then stored (`Steps.end`), then logged."""
         job.status, job.error, job.finished_at = status, error, self.clock()
         self.metrics.jobs_finished.inc(platform=job.spec.platform, status=status)
         await steps.end(job, with_result=with_result)

@@ -157,8 +157,8 @@ class _Usage(Protocol):
 
 
 async def over_budget(store: _Usage, job: Job, now: datetime) -> JobRejected | None:
-    """The budget refusal for `job` at `now` from today's stored usage, if any (both runners:
-    at submission, and again when the job starts)."""
+    """The budget refusal for `job` at `now` from today's stored usage, if any (at
+    submission, `Runner.submit`, and again when the job starts, `Lifecycle`)."""
     spec = job.spec
     return await spent_today(store, job.config.limits, now, spec.platform, spec.workspace,
                              spec.channel, spec.user)

@@ -73,20 +73,12 @@ class LocalBackend:
         self._waiting = RunningJobs()  # the queue and the admitted jobs, counted
         self._rows = GroupInsert(self.store.db)
         self._changed = asyncio.Event()
-        # Submissions are accepted (and recorded) from the start, but nothing is launched
-        # until `start()` has taken back what a previous process left unfinished.
-        self._accepting = True
+        # Nothing is launched until `start()` has taken back what a previous process left
+        # unfinished (submissions are recorded meanwhile).
         self._started = False
         self._stopping = False
 
     # -- admission and queueing --------------------------------------------------------------
-
-    @property
-    def accepting(self) -> bool:
-        return self._accepting
-
-    def stop_intake(self) -> None:
-        self._accepting = False
 
     async def admit(self, job: Job, refusal: JobRejected | None) -> Admission:
         if refusal is None:
@@ -133,10 +125,7 @@ class LocalBackend:
             self._queue.remove(queued)
             self._waiting.pop(job_id, None)
             queued.stopped_by = by
-            queued.status, queued.error, queued.finished_at = "cancelled", CANCELLED, self._clock()
-            await self.end(queued, with_result=False)
-            self.metrics.jobs_finished.inc(platform=queued.spec.platform, status="cancelled")
-            log.info("job %s cancelled", job_id)
+            await self.lifecycle.end(queued, "cancelled", CANCELLED, self, with_result=False)
             self._pump()
             return True
         running = self._running.get(job_id)
@@ -211,12 +200,11 @@ class LocalBackend:
         return len(recovered)
 
     async def shutdown(self, grace: float, force: asyncio.Event | None) -> None:
-        """Stop intake, let running jobs finish for up to `grace` seconds (or until `force` is
-        set, e.g. by a second Ctrl-C), then interrupt the rest.
+        """Let running jobs finish for up to `grace` seconds (or until `force` is set, e.g. by
+        a second Ctrl-C), then interrupt the rest.
 
         Queued jobs stay queued in the database for the next process.
         """
-        self._accepting = False
         self._stopping = True
         tasks = list(self._tasks.values())
         if tasks:

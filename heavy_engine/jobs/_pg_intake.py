@@ -200,7 +200,7 @@ class Intake:
         (when `_Held.room` has no quick yes: this reads every running and queued job).
 
         Queued jobs that the limits let start now are starting, not waiting (a worker is about
-        to admit them), exactly as the in-process runner would have started them already.
+        to admit them), exactly as the local backend would have started them already.
         Other jobs are judged by this job's per-user and per-channel limits.
         """
         def as_job(r: Any) -> Job:

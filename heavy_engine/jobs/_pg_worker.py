@@ -111,7 +111,7 @@ class Workers:
     giving back what a stopped loop held)."""
 
     def __init__(self, app: App, direct: Direct, lifecycle: Lifecycle, rows: RowWriter,
-                 publisher: Publisher, config: HeavyConfig, *, accepting: Callable[[], bool],
+                 publisher: Publisher, config: HeavyConfig, *, stopping: Callable[[], bool],
                  concurrency: int, fetchers: int, poll_s: float, heartbeat_s: float,
                  stalled_after_s: float, clock: Callable[[], datetime]) -> None:
         self.app = app
@@ -121,7 +121,7 @@ class Workers:
         self.rows = rows
         self.publisher = publisher
         self.config = config
-        self._accepting = accepting
+        self._stopping = stopping
         self.concurrency = concurrency
         self.fetchers = fetchers
         self.poll_s = poll_s  # a job retried later is found by polling, not announced
@@ -227,11 +227,11 @@ class Workers:
                 return  # stopped
             except Exception as err:
                 await self.give_back()
-                if not self._accepting():
+                if self._stopping():
                     raise
                 log.warning("job fetch loop %d stopped (%s); starting it again in 1 s", i, err)
             await asyncio.sleep(1.0)
-            if not self._accepting():
+            if self._stopping():
                 return
             self.fetch_workers[i] = self._new_worker(i, share)
 

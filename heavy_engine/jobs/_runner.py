@@ -12,18 +12,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from ..core import HeavyConfig, Run
+from ..core import HeavyConfig, Run, validate_question
 from ._access import access_refusal
 from ._backend import Backend
-from ._contract import FINAL_STATUSES, ConfigResolver, Delivery, FollowItem, Job, JobSpec
+from ._contract import (
+    FINAL_STATUSES,
+    ConfigResolver,
+    Delivery,
+    FollowItem,
+    Job,
+    JobRejected,
+    JobSpec,
+)
 from ._lifecycle import Lifecycle
 from ._limits import over_budget
-from ._submit import accepted, new_job, refused
 from ._views import status_view
+
+log = logging.getLogger("heavy.runtime")
 
 
 class Runner:
@@ -37,15 +48,22 @@ class Runner:
         self.config = config  # operator settings: the process-wide limits come from here
         self._resolve = resolve
         self._clock: Callable[[], datetime] = lifecycle.clock
+        # Submissions are taken (and recorded) from the start, even before `start()`.
+        self._accepting = True
 
     def register_delivery(self, platform: str, delivery: Delivery) -> None:
         self.lifecycle.deliveries[platform] = delivery
 
     async def submit(self, spec: JobSpec) -> Job | None:
-        job = await new_job(spec, accepting=self.backend.accepting, metrics=self.metrics,
-                            store=self.store, resolve=self._resolve, clock=self._clock)
-        if job is None:
-            return None
+        if not self._accepting:
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason="shutting_down")
+            raise JobRejected("heavy is restarting; please ask again in a minute.",
+                              "shutting_down")
+        if spec.dedup_key is not None and await self.store.seen(spec.platform, spec.dedup_key):
+            return None  # a retried event
+        config = await self._resolve(spec)
+        spec.question = validate_question(spec.question, config)
+        job = Job(id=uuid.uuid4().hex[:16], spec=spec, config=config, created_at=self._clock())
         # Who may ask comes first (before budgets, the queue and any LLM call). The budget is
         # a read here: it is checked again when the job starts.
         refusal = access_refusal(job) or await over_budget(
@@ -54,8 +72,13 @@ class Runner:
         if outcome is False:
             return None  # the same event, recorded first by another submission
         if outcome is not None:
-            raise refused(self.metrics, job, outcome)
-        return accepted(self.metrics, job)
+            self.metrics.jobs_rejected.inc(platform=spec.platform, reason=outcome.reason)
+            log.info("job %s refused (%s)", job.id, outcome.reason)
+            raise outcome
+        self.metrics.jobs_submitted.inc(platform=spec.platform)
+        log.info("job %s from %s: %s", job.id, spec.platform,
+                 f"queued at position {job.position}" if job.position else "starting")
+        return job
 
     async def seen(self, platform: str, dedup_key: str) -> bool:
         return await self.store.seen(platform, dedup_key)
@@ -104,7 +127,7 @@ class Runner:
 
     @property
     def accepting(self) -> bool:
-        return self.backend.accepting
+        return self._accepting
 
     def counts(self) -> tuple[int, int]:
         return self.backend.counts()
@@ -113,9 +136,10 @@ class Runner:
         return await self.backend.start()
 
     def stop_intake(self) -> None:
-        self.backend.stop_intake()
+        self._accepting = False
 
     async def shutdown(self, grace: float, force: asyncio.Event | None = None) -> None:
+        self._accepting = False
         await self.backend.shutdown(grace, force)
 
     async def drain(self) -> None:

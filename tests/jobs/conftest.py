@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from heavy_engine import Engine, HeavyConfig, Run
 from heavy_engine.db import Database
-from heavy_engine.jobs import DurableRunner, Job, JobSpec, JobStore
+from heavy_engine.jobs import FINAL_STATUSES, DurableRunner, Job, JobRunner, JobSpec, JobStore
 from heavy_engine.observability import Metrics
 from heavy_engine.service import READY, NamedTokens, build_app
 from heavy_engine.testing import FakeLLM, fake_config
@@ -102,6 +102,19 @@ async def make_runner(db: Database, config: HeavyConfig) -> AsyncIterator[MakeRu
 async def settle(runner: DurableRunner, within: float = 5.0) -> None:
     """Until nothing is queued or running."""
     await asyncio.wait_for(runner.drain(), within)
+
+
+async def final_status(runner: JobRunner, job_id: str, within: float = 15.0) -> str:
+    """The job's status once it is over (read back until then, on either backend)."""
+    async def wait() -> str:
+        while True:
+            job = await runner.get_job(job_id)
+            assert job is not None
+            if job.status in FINAL_STATUSES:
+                return job.status
+            await asyncio.sleep(0.05)
+
+    return await asyncio.wait_for(wait(), within)
 
 
 Client = TestClient[web.Request, web.Application]

@@ -19,7 +19,7 @@ from heavy_engine.jobs import DurableRunner, FollowItem, JobRejected, JobRunner,
 from heavy_engine.observability import Metrics
 from heavy_engine.testing import FakeLLM, hang_reply, slow_reply
 
-from .conftest import RecordingDelivery, StoredFirstDelivery, spec
+from .conftest import RecordingDelivery, StoredFirstDelivery, final_status, spec
 
 # `await make(runs=False)`: a runner that takes submissions but runs nothing (local: not
 # started; distributed: role `web`); `start=False`: not started yet (register deliveries first).
@@ -71,18 +71,6 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path,
     await database.close()
 
 
-async def _final(runner: JobRunner, job_id: str, within: float = 15.0) -> str:
-    async def wait() -> str:
-        while True:
-            job = await runner.get_job(job_id)
-            assert job is not None
-            if job.status in ("done", "failed", "cancelled"):
-                return job.status
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(wait(), within)
-
-
 async def _until(check: Callable[[], bool], within: float = 10.0) -> None:
     async with asyncio.timeout(within):
         while True:  # the distributed counts are refreshed by a timer, not announced
@@ -103,7 +91,7 @@ async def test_a_job_runs_to_done_is_delivered_once_and_stored(make: Make, fake:
     await runner.start()
     job = await runner.submit(spec())
     assert job is not None and job.position == 0 and job.id
-    assert await _final(runner, job.id) == "done"
+    assert await final_status(runner, job.id) == "done"
     stored = await runner.store.get(job.id)
     assert stored is not None and stored.attempts == 1 and stored.started_at
     assert stored.result is not None and "Answer" in stored.result.answer
@@ -118,7 +106,7 @@ async def test_no_answer_is_posted_before_its_result_is_stored(make: Make) -> No
     runner.register_delivery("slack", delivery)
     await runner.start()
     job = await runner.submit(spec())
-    assert job is not None and await _final(runner, job.id) == "done"
+    assert job is not None and await final_status(runner, job.id) == "done"
     assert delivery.found == [True]
 
 
@@ -145,7 +133,7 @@ async def test_a_limit_refuses_with_a_sentence_and_the_refusal_is_recorded(
     assert refused is not None and refused.status == "failed"
     assert refused.error == str(caught.value)
     assert await runner.cancel(first.id)
-    assert await _final(runner, first.id) == "cancelled"
+    assert await final_status(runner, first.id) == "cancelled"
 
 
 async def test_cancel_a_queued_and_a_running_job(make: Make, fake: FakeLLM) -> None:
@@ -161,11 +149,14 @@ async def test_cancel_a_queued_and_a_running_job(make: Make, fake: FakeLLM) -> N
     queued = await runner.get_job(waiting.id)
     assert queued is not None and (queued.status, queued.position) == ("queued", 1)
     assert await runner.cancel(waiting.id, by="U2")
-    assert await _final(runner, waiting.id) == "cancelled"
+    assert await final_status(runner, waiting.id) == "cancelled"
     assert await runner.cancel(running.id, by="U3")
-    assert await _final(runner, running.id) == "cancelled"
+    assert await final_status(runner, running.id) == "cancelled"
     stored = await runner.store.get(running.id)
     assert stored is not None and stored.error == "The request was cancelled."
+    assert stored.stopped_by == "U3"  # who stopped it is on the record
+    dropped = await runner.store.get(waiting.id)
+    assert dropped is not None and dropped.stopped_by == "U2"
     assert not await runner.cancel(running.id)  # already over
     assert not await runner.cancel("no-such-job")
     assert fake.calls("synthesis") == []
@@ -239,7 +230,7 @@ async def test_a_failing_delivery_fails_the_job_but_keeps_the_answer(make: Make)
     runner.register_delivery("slack", Broken())
     await runner.start()
     job = await runner.submit(spec())
-    assert job is not None and await _final(runner, job.id) == "failed"
+    assert job is not None and await final_status(runner, job.id) == "failed"
     stored = await runner.store.get(job.id)
     assert stored is not None and stored.error == "The answer could not be delivered."
     assert stored.result is not None and stored.result.answer
@@ -292,7 +283,7 @@ async def test_a_stored_result_is_replayed_after_a_restart_not_run_again(
     delivery = RecordingDelivery()
     second.register_delivery("slack", delivery)
     await second.start()
-    assert await _final(second, job.id) == "done"
+    assert await final_status(second, job.id) == "done"
     assert fake.calls() == []
     assert delivery.posted == [(job.id, "The stored answer.")]
     stored = await second.store.get(job.id)

@@ -20,7 +20,7 @@ from heavy_engine.jobs import JobRejected, JobSpec, JobStore
 from heavy_engine.observability import Metrics
 from heavy_engine.testing import FakeLLM, fake_config
 
-from .conftest import RecordingDelivery, StoredFirstDelivery, spec
+from .conftest import RecordingDelivery, StoredFirstDelivery, final_status, spec
 
 pytest.importorskip("procrastinate")
 
@@ -82,18 +82,6 @@ async def _collect(items: AsyncIterator[tuple[int | None, str, dict[str, Any]]]
     return [item async for item in items]
 
 
-async def _final(runner: DistributedRunner, job_id: str, within: float = 15.0) -> str:
-    async def wait() -> str:
-        while True:
-            job = await runner.get_job(job_id)
-            assert job is not None
-            if job.status in ("done", "failed", "cancelled"):
-                return job.status
-            await asyncio.sleep(0.05)
-
-    return await asyncio.wait_for(wait(), within)
-
-
 async def test_the_queue_schema_installs_once(pg_url: str) -> None:
     async with await Database.open(pg_url, migrate=True):
         assert await install_queue_schema(pg_url) is True
@@ -107,7 +95,7 @@ async def test_a_job_asked_on_one_replica_runs_on_another(replica: MakeReplica) 
     worker.register_delivery("slack", delivery)
     job = await web.submit(spec())
     assert job is not None and job.position == 0
-    assert await _final(web, job.id) == "done"
+    assert await final_status(web, job.id) == "done"
     stored = await web.get_job(job.id)
     assert stored is not None and stored.result is not None and stored.result.answer
     assert stored.attempts == 1
@@ -129,7 +117,7 @@ async def test_a_worker_posts_no_answer_before_its_result_is_stored(
     monkeypatch.setattr(worker.backend.rows, "set", slow_set)
     job = await worker.submit(spec())
     assert job is not None
-    assert await _final(worker, job.id) == "done"
+    assert await final_status(worker, job.id) == "done"
     assert delivery.found == [True]
 
 
@@ -171,7 +159,7 @@ async def test_per_user_limit_holds_across_replicas(replica: MakeReplica, pg_db:
     positions = sorted(j.position for j in jobs)
     assert len(jobs) == 4 and positions[0] == 0 and all(p > 0 for p in positions[1:])
     for job in jobs:
-        assert await _final(webs[0], job.id, within=30) == "done"
+        assert await final_status(webs[0], job.id, within=30) == "done"
     async with pg_db.session() as session:
         rows = list(await session.scalars(select(JobRow).order_by(JobRow.started_at)))
     for earlier, later in itertools.pairwise(rows):
@@ -220,7 +208,7 @@ async def test_cancel_from_another_replica_stops_the_run(replica: MakeReplica,
             if kind == "status" and _d["status"] == "running":
                 break
     assert await other.cancel(job.id, by="U2")
-    assert await _final(web, job.id) == "cancelled"
+    assert await final_status(web, job.id) == "cancelled"
 
 
 async def test_a_queued_job_cancels_at_once(replica: MakeReplica) -> None:
@@ -297,7 +285,7 @@ async def test_the_done_event_is_stored_with_the_outcome_both_or_neither(
     before = await kinds()
     assert before and "done" not in before  # everything but the answer, which waits
     release.set()
-    assert await _final(web, job.id) == "done"
+    assert await final_status(web, job.id) == "done"
     after = await kinds()
     # the rest (what came after the last write, `done` last) is numbered on, exactly once
     assert after[:len(before)] == before and after[-1] == "done" and after.count("done") == 1
@@ -313,7 +301,7 @@ async def test_a_job_nobody_follows_stores_its_events_with_its_outcome(
     web, worker = await replica(work=False), await replica()
     job = await web.submit(spec())
     assert job is not None
-    assert await _final(web, job.id) == "done"
+    assert await final_status(web, job.id) == "done"
     assert worker.backend.publisher.events.batches == 0
     async with pg_db.session() as session:
         rows = list(await session.execute(select(JobEventRow.seq, JobEventRow.type).where(
@@ -333,7 +321,7 @@ async def test_a_worker_runs_what_the_in_process_runner_runs_budgets_and_files(
     await replica(limits={"daily_tokens_per_user": 1})
     files = Attachments(documents=[Document("plan.md", "text", "Launch on Monday.")])
     first = await web.submit(spec(user="U1", attachments=files.as_dict()))
-    assert first is not None and await _final(web, first.id) == "done"
+    assert first is not None and await final_status(web, first.id) == "done"
     agent_calls = slow_fake.calls("agent")
     assert agent_calls and all("Launch on Monday." in str(c.body) for c in agent_calls)
     with pytest.raises(JobRejected, match="You have used your daily budget of 1 tokens"):
@@ -443,7 +431,7 @@ async def test_pooled_connections_the_server_closed_are_replaced(
     assert row is not None and row[0] not in killed
     job = await web.submit(spec())  # deferred on web's pool, fetched and run on worker's
     assert job is not None
-    assert await _final(web, job.id) == "done"
+    assert await final_status(web, job.id) == "done"
 
 
 async def test_admission_is_one_statement_and_keeps_its_outcomes(
@@ -547,7 +535,7 @@ async def test_a_jobs_end_is_written_with_its_finish_and_ends_together_share_a_r
     web, worker = await replica(work=False), await replica()
     jobs = [await web.submit(spec(f"q{i}", user=f"U{i}")) for i in range(8)]
     for job in jobs:
-        assert job is not None and await _final(web, job.id) == "done"
+        assert job is not None and await final_status(web, job.id) == "done"
     manager = worker.backend.manager
     queue = {job.task_kwargs["job_id"]: job.status
              for job in await manager.list_jobs_async(queue="heavy")}
@@ -583,7 +571,7 @@ async def test_one_listener_per_replica_wakes_its_fetch_loops_for_a_burst(
     jobs = [await web.submit(spec(f"q{i}", user=f"U{i}", channel=f"C{i}")) for i in range(8)]
     for job in jobs:
         assert job is not None
-        assert await _final(web, job.id, within=10) == "done"
+        assert await final_status(web, job.id, within=10) == "done"
     assert len(fetched_by) == 8 and len(set(fetched_by)) > 1
 
 
@@ -607,7 +595,7 @@ async def test_a_fetch_loop_that_fails_is_started_again(
     first = worker.backend.workers.fetch_workers[0]
     job = await worker.submit(spec())
     assert job is not None
-    assert await _final(worker, job.id) == "done"
+    assert await final_status(worker, job.id) == "done"
     assert failures == [0] and worker.backend.workers.fetch_workers[0] is not first
     assert worker.backend.workers.loops[0][0] is worker.backend.workers.fetch_workers[0]  # what shutdown stops
 
@@ -632,5 +620,5 @@ async def test_a_connection_lost_while_admitting_retries_the_job(
     monkeypatch.setattr(worker.backend.direct, "row", flaky_row)
     job = await web.submit(spec())
     assert job is not None
-    assert await _final(web, job.id) == "done"
+    assert await final_status(web, job.id) == "done"
     assert failures == [0]
