@@ -56,7 +56,10 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path,
             from heavy_engine.jobs._distributed import DistributedRunner
 
             runner = DistributedRunner(engine, store, resolve, cfg, metrics=Metrics(),
-                                       work=runs, heartbeat_s=0.5, stalled_after_s=3)
+                                       work=runs, heartbeat_s=0.5,
+                                       # no test here kills a worker: on a loaded machine 3 s
+                                       # let a live worker's jobs be taken for a dead one's
+                                       stalled_after_s=30)
         else:
             runner = DurableRunner(engine, store, resolve, cfg, metrics=Metrics())
         made.append((runner, engine))

@@ -65,7 +65,10 @@ async def replica(pg_db: Database, slow_fake: FakeLLM) -> AsyncIterator[MakeRepl
 
         engine = Engine(cfg)
         runner = DistributedRunner(engine, JobStore(pg_db, cfg), resolve, cfg, work=work,
-                                   metrics=Metrics(), heartbeat_s=0.5, stalled_after_s=3,
+                                   metrics=Metrics(), heartbeat_s=0.5,
+                                   # no test here kills a worker: on a loaded machine 3 s
+                                   # let a live worker's jobs be taken for a dead one's
+                                   stalled_after_s=30,
                                    **kwargs)
         await runner.start()
         made.append((runner, engine))
