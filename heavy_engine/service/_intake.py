@@ -27,13 +27,11 @@ from ._callers import LOCAL, Caller, NamedTokens
 
 T = TypeVar("T")
 HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
+DISCONNECT_POLL_S = 0.2  # how often a long answer checks that its client is still there
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 # Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
 # this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-# (number, type, data): a job's events as the API's SSE sends them; the number is None for
-# `status` items of the distributed runner (they are not stored events).
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +138,16 @@ async def wait_final(runner: JobRunner, job_id: str) -> Job | None:
     async for _ in runner.follow(job_id):
         pass
     return await runner.get_job(job_id)
+
+
+async def client_gone(request: web.Request) -> None:
+    """Return once the client's connection is closed. aiohttp does not cancel handlers when a
+    client leaves, and a quiet answer (agents researching) writes nothing that would fail."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(DISCONNECT_POLL_S)
 
 
 async def with_heartbeats(events: AsyncIterator[T], beat: Callable[[], Awaitable[None]],

@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,13 +24,12 @@ from sqlalchemy.exc import OperationalError
 from ..jobs import Job, start_of_day, storable
 from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S
-from ._intake import Refusal, wait_final, with_heartbeats
+from ._intake import Refusal, client_gone, wait_final, with_heartbeats
 from ._narrate import narrate
 from ._openai_request import BadRequest, ChatAsk, listed_models, parse_chat
 
 log = logging.getLogger("heavy.openai")
 CREATED = 1_700_000_000  # a fixed `created` for the model list (the presets have no date)
-DISCONNECT_POLL_S = 0.2  # how often a stream checks that its client is still there
 BUSY_RETRY_AFTER_S = 30  # the queue is full: a job or two will have finished by then
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "invalid_request_error",
@@ -140,7 +138,7 @@ class _Stream:
     async def run(self) -> web.StreamResponse:
         await self.resp.prepare(self.request)
         relay = asyncio.ensure_future(self._relay())
-        gone = asyncio.ensure_future(_client_gone(self.request))
+        gone = asyncio.ensure_future(client_gone(self.request))
         try:
             await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -204,17 +202,6 @@ class _Stream:
 
     async def _comment(self) -> None:
         await self.resp.write(b": keep-alive\n\n")
-
-
-async def _client_gone(request: web.Request,
-                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-    """Return once the client's connection is closed. aiohttp does not cancel handlers when a
-    client leaves, and a quiet stream (agents researching) writes nothing that would fail."""
-    while True:
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            return
-        await sleep(DISCONNECT_POLL_S)
 
 
 async def _json(request: web.Request) -> Any:
