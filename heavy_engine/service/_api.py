@@ -27,7 +27,9 @@ from ._intake import (
     api_spec,
     idempotency_key,
     identify,
+    not_unicode,
     submit_job,
+    user_refusal,
     with_heartbeats,
 )
 
@@ -227,15 +229,6 @@ def _json_body(raw: bytes) -> Any:
         raise ValueError(f"{usage} ({str(err)[:100]})") from None
 
 
-def _not_unicode(value: str) -> bool:
-    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
     """A `JobSpec` from the `POST /api/ask` body, or why the body is wrong; the job's user is
     the caller's name for a named token."""
@@ -249,7 +242,7 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
         return "question is required and must be a string."
     if not question.strip():
         return 'question is empty: send {"question": "your question"}.'
-    if _not_unicode(question):
+    if not_unicode(question):
         return "question is not valid Unicode: it holds a lone surrogate such as \\ud800."
     flags: dict[str, Any] = {}
     agents = body.get("agents")
@@ -264,14 +257,10 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
             return "rounds must be 1 or 2 (2: the agents compare notes before the synthesis)."
         flags["rounds"] = rounds
     user = body.get("user")
-    if user is not None:
-        if not isinstance(user, str) or not user.strip() or len(user) > 200:
-            return "user must be a non-empty string of at most 200 characters."
-        if _not_unicode(user):
-            return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
-        user = user.strip()
+    if (why := user_refusal(user)) is not None:
+        return why
     try:
-        user = caller.user(user)
+        user = caller.user(user.strip() if user is not None else None)
     except ValueError as err:
         return str(err)
     return api_spec(question, user, flags=flags)

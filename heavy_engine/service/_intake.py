@@ -29,6 +29,7 @@ T = TypeVar("T")
 HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
 DISCONNECT_POLL_S = 0.2  # how often a long answer checks that its client is still there
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
+MAX_USER_CHARS = 200  # a request's own `user` field
 # Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
 # this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
@@ -95,6 +96,27 @@ def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Re
                             "characters.")
     blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
     return "api1:" + hashlib.sha256(blob).hexdigest()
+
+
+def not_unicode(value: str) -> bool:
+    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def user_refusal(user: Any) -> str | None:
+    """Why a request's own `user` field is refused (None when absent or fine): one rule for
+    `POST /api/ask` and the OpenAI endpoint. Who the job's user is then, `Caller.user` says."""
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_CHARS:
+        return f"user must be a non-empty string of at most {MAX_USER_CHARS} characters."
+    if not_unicode(user):
+        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
+    return None
 
 
 def api_spec(question: str, user: str, *, channel: str = "api", context: str | None = None,
