@@ -67,10 +67,6 @@ class Api:
             web.delete("/api/jobs/{id}", self.cancel),
         ]
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        caller = self.caller(request)
-        return _refused(caller) if isinstance(caller, Refusal) else None
-
     def caller(self, request: web.Request) -> Caller | Refusal:
         """Who calls (a named token, the single token, a loopback client), or the refusal:
         every HTTP surface (the API, OpenAI, MCP) asks this first."""
