@@ -23,6 +23,8 @@ from ..core import MAX_AGENTS
 from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view, list_view, storable
 from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
+    KEEP_ALIVE,
+    SSE_HEADERS,
     Refusal,
     api_spec,
     idempotency_key,
@@ -163,9 +165,7 @@ class Api:
 
     async def _stream(self, request: web.Request, job_id: str) -> web.StreamResponse:
         """SSE: `status` events while queued, the run's own events, then a final `status`."""
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
+        resp = web.StreamResponse(headers=SSE_HEADERS)
         await resp.prepare(request)
         sse = _Sse(resp)
         try:
@@ -203,7 +203,7 @@ class _Sse:
         await self.resp.write(f"{head}event: {event}\ndata: {payload}\n\n".encode())
 
     async def comment(self) -> None:
-        await self.resp.write(b": keep-alive\n\n")
+        await self.resp.write(KEEP_ALIVE)
 
 
 def _last_event_id(request: web.Request) -> int:

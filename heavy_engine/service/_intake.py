@@ -30,6 +30,10 @@ HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
 DISCONNECT_POLL_S = 0.2  # how often a long answer checks that its client is still there
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
 MAX_USER_CHARS = 200  # a request's own `user` field
+# An event stream's headers (both SSE surfaces: the API's and the OpenAI endpoint's).
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+               "X-Accel-Buffering": "no"}  # nginx: do not buffer the stream
+KEEP_ALIVE = b": keep-alive\n\n"  # an SSE comment: what a quiet stream sends every HEARTBEAT_S
 # Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
 # this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")

@@ -26,7 +26,14 @@ from sqlalchemy.exc import OperationalError
 from ..jobs import Job, JobRunner, start_of_day, storable
 from ._api import MAX_BODY_BYTES, Api
 from ._health import RETRY_AFTER_S
-from ._intake import Refusal, client_gone, wait_final, with_heartbeats
+from ._intake import (
+    KEEP_ALIVE,
+    SSE_HEADERS,
+    Refusal,
+    client_gone,
+    wait_final,
+    with_heartbeats,
+)
 from ._narrate import narrate
 from ._openai_request import BadRequest, ChatAsk, listed_models, parse_chat
 
@@ -39,8 +46,6 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "invalid_request_error",
                 409: "invalid_request_error", 413: "invalid_request_error",
                 422: "invalid_request_error", 429: "rate_limit_error"}
-_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no"}  # nginx: do not buffer the stream
 
 
 def openai_error(status: int, message: str, *, param: str | None = None,
@@ -141,7 +146,7 @@ class _Stream:
     def __init__(self, api: Api, request: web.Request, job: Job, ask: ChatAsk) -> None:
         self.api, self.request, self.job, self.ask = api, request, job, ask
         self.created = int(time.time())
-        self.resp = web.StreamResponse(headers={**_SSE_HEADERS, "X-Heavy-Job": job.id})
+        self.resp = web.StreamResponse(headers={**SSE_HEADERS, "X-Heavy-Job": job.id})
 
     async def run(self) -> web.StreamResponse:
         await self.resp.prepare(self.request)
@@ -189,7 +194,7 @@ class _Stream:
         await self.resp.write(f"data: {text}\n\n".encode())
 
     async def _comment(self) -> None:
-        await self.resp.write(b": keep-alive\n\n")
+        await self.resp.write(KEEP_ALIVE)
 
 
 async def _while_connected(runner: JobRunner, request: web.Request, job: Job,
