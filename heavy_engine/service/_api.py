@@ -19,13 +19,13 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import MAX_AGENTS
 from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view, list_view, storable
 from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
     KEEP_ALIVE,
     SSE_HEADERS,
     Refusal,
+    agents_refusal,
     api_spec,
     idempotency_key,
     identify,
@@ -242,10 +242,9 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
         return "question is not valid Unicode: it holds a lone surrogate such as \\ud800."
     flags: dict[str, Any] = {}
     agents = body.get("agents")
+    if (why := agents_refusal(agents)) is not None:
+        return why
     if agents is not None:
-        if agents != "auto" and (isinstance(agents, bool) or not isinstance(agents, int) or not (
-                1 <= agents <= MAX_AGENTS)):
-            return f'agents must be a whole number from 1 to {MAX_AGENTS}, or "auto".'
         flags["agents"] = agents
     rounds = body.get("rounds")
     if rounds is not None:

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from ..core import RequestRejected
+from ..core import MAX_AGENTS, RequestRejected
 from ..jobs import Job, JobRejected, JobRunner, JobSpec
 from ._callers import LOCAL, Caller, NamedTokens
 
@@ -109,6 +109,16 @@ def not_unicode(value: str) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def agents_refusal(agents: Any) -> str | None:
+    """Why a request's `agents` is refused (None when absent, a count, or "auto"): one rule
+    for `POST /api/ask` and MCP's `heavy_ask` (the OpenAI endpoint has it in its model ids)."""
+    if agents is None or agents == "auto":
+        return None
+    if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= MAX_AGENTS:
+        return f'agents must be a whole number from 1 to {MAX_AGENTS}, or "auto".'
+    return None
 
 
 def user_refusal(user: Any) -> str | None:
