@@ -77,7 +77,8 @@ class Api:
     async def submit(self, request: web.Request | None, spec: JobSpec,
                      caller: Caller = LOCAL) -> Job | Refusal:
         """Submit `spec` for `caller` and `request` (its `Idempotency-Key` honoured) and list
-        the job in `GET /api/jobs`: how every HTTP surface asks (MCP over stdio: no request).
+        the job in `GET /api/jobs`: how every HTTP surface asks (`/mcp`: no request, its
+        tool calls carry no `Idempotency-Key`; `heavy mcp` over stdio calls `submit_job`).
         `spec.user` is already the caller's (`Caller.user`)."""
         if request is not None:
             key = idempotency_key(request, caller, spec.user)
