@@ -30,6 +30,7 @@ from ._intake import (
     idempotency_key,
     identify,
     not_unicode,
+    read_json,
     submit_job,
     user_refusal,
     with_heartbeats,
@@ -37,7 +38,7 @@ from ._intake import (
 
 log = logging.getLogger("heavy.http")
 
-MAX_BODY_BYTES = 1024 * 1024
+_USAGE = 'The body must be JSON: {"question": "...", "agents": N}.'
 _ASK_FIELDS = {"question", "agents", "rounds", "user"}
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
@@ -112,10 +113,7 @@ class Api:
         if isinstance(caller, Refusal):
             return _refused(caller)
         try:
-            body = _json_body(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            return _error(400, f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
-                               "bytes.")
+            body = await read_json(request, _USAGE)
         except ValueError as err:
             return _error(400, str(err))
         spec_or_error = _parse_ask(body, caller)
@@ -211,19 +209,6 @@ def _last_event_id(request: web.Request) -> int:
     """The SSE `Last-Event-ID` a reconnecting client sends (0 when absent or not a number)."""
     value = request.headers.get("Last-Event-ID", "").strip()
     return int(value) if value.isdigit() else 0
-
-
-def _json_body(raw: bytes) -> Any:
-    """The parsed body, or `ValueError` saying why it is not acceptable JSON."""
-    usage = 'The body must be JSON: {"question": "...", "agents": N}.'
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{usage} It is not UTF-8.") from None
-    except RecursionError:
-        raise ValueError("The body is nested too deeply to be a question.") from None
-    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
-        raise ValueError(f"{usage} ({str(err)[:100]})") from None
 
 
 def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:

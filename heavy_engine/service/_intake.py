@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from ..jobs import Job, JobRejected, JobRunner, JobSpec
 from ._callers import LOCAL, Caller, NamedTokens
 
 T = TypeVar("T")
+MAX_BODY_BYTES = 1024 * 1024  # the app's client_max_size
 HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
 DISCONNECT_POLL_S = 0.2  # how often a long answer checks that its client is still there
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
@@ -100,6 +102,24 @@ def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Re
                             "characters.")
     blob = "\0".join((caller.scope, user, key)).encode("utf-8", "surrogatepass")
     return "api1:" + hashlib.sha256(blob).hexdigest()
+
+
+async def read_json(request: web.Request, usage: str) -> Any:
+    """The request's body parsed, or `ValueError` saying why it is not acceptable JSON;
+    `usage` (a sentence) says what the body should be."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ValueError(f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
+                         "bytes.") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{usage} It is not UTF-8.") from None
+    except RecursionError:
+        raise ValueError("The body is nested too deeply to be a question.") from None
+    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
+        raise ValueError(f"{usage} ({str(err)[:100]})") from None
 
 
 def not_unicode(value: str) -> bool:

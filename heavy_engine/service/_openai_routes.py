@@ -24,13 +24,14 @@ from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
 from ..jobs import Job, JobRunner, start_of_day, storable
-from ._api import MAX_BODY_BYTES, Api
+from ._api import Api
 from ._health import RETRY_AFTER_S
 from ._intake import (
     KEEP_ALIVE,
     SSE_HEADERS,
     Refusal,
     client_gone,
+    read_json,
     wait_final,
     with_heartbeats,
 )
@@ -42,6 +43,7 @@ log = logging.getLogger("heavy.openai")
 CREATED = 1_700_000_000  # a fixed `created` for the model list (the presets have no date)
 BUSY_RETRY_AFTER_S = 30  # the queue is full: a job or two will have finished by then
 CLIENT_LEFT = 499  # nginx's "client closed request": what the access log and metrics show
+_USAGE = "The body must be JSON: an object with `model` and `messages`."
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "invalid_request_error",
                 409: "invalid_request_error", 413: "invalid_request_error",
@@ -101,7 +103,11 @@ class OpenAiRoutes:
         if isinstance(caller, Refusal):
             return _refused(caller)
         try:
-            ask = parse_chat(await _json(request))
+            body = await read_json(request, _USAGE)
+        except ValueError as err:
+            return openai_error(400, str(err))
+        try:
+            ask = parse_chat(body)
             spec = ask.spec(caller)  # a named token asks as its name
         except BadRequest as err:
             return openai_error(err.status, err.message, param=err.param, code=err.code)
@@ -226,15 +232,3 @@ async def _client_left(runner: JobRunner, job: Job) -> None:
     """Nobody will read this answer: stop spending on it."""
     if await runner.cancel(job.id, by=job.spec.user):
         log.info("job %s cancelled: its client disconnected", job.id)
-
-
-async def _json(request: web.Request) -> Any:
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise BadRequest(f"The request is too large; the limit is {MAX_BODY_BYTES:,} bytes.",
-                         None) from None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, RecursionError, ValueError) as err:
-        raise BadRequest(f"The body must be JSON ({str(err)[:100]}).", None) from None
