@@ -19,21 +19,26 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import MAX_AGENTS
 from ..jobs import FINAL_STATUSES, Job, JobRunner, JobSpec, job_view, list_view, storable
 from ._callers import LOCAL, Caller, NamedTokens
 from ._intake import (
+    KEEP_ALIVE,
+    SSE_HEADERS,
     Refusal,
+    agents_refusal,
     api_spec,
     idempotency_key,
     identify,
+    not_unicode,
+    read_json,
     submit_job,
+    user_refusal,
     with_heartbeats,
 )
 
 log = logging.getLogger("heavy.http")
 
-MAX_BODY_BYTES = 1024 * 1024
+_USAGE = 'The body must be JSON: {"question": "...", "agents": N}.'
 _ASK_FIELDS = {"question", "agents", "rounds", "user"}
 RECENT_JOBS = 20  # what GET /api/jobs lists
 
@@ -65,10 +70,6 @@ class Api:
             web.delete("/api/jobs/{id}", self.cancel),
         ]
 
-    def _refusal(self, request: web.Request) -> web.Response | None:
-        caller = self.caller(request)
-        return _refused(caller) if isinstance(caller, Refusal) else None
-
     def caller(self, request: web.Request) -> Caller | Refusal:
         """Who calls (a named token, the single token, a loopback client), or the refusal:
         every HTTP surface (the API, OpenAI, MCP) asks this first."""
@@ -77,7 +78,8 @@ class Api:
     async def submit(self, request: web.Request | None, spec: JobSpec,
                      caller: Caller = LOCAL) -> Job | Refusal:
         """Submit `spec` for `caller` and `request` (its `Idempotency-Key` honoured) and list
-        the job in `GET /api/jobs`: how every HTTP surface asks (MCP over stdio: no request).
+        the job in `GET /api/jobs`: how every HTTP surface asks (`/mcp`: no request, its
+        tool calls carry no `Idempotency-Key`; `heavy mcp` over stdio calls `submit_job`).
         `spec.user` is already the caller's (`Caller.user`)."""
         if request is not None:
             key = idempotency_key(request, caller, spec.user)
@@ -111,10 +113,7 @@ class Api:
         if isinstance(caller, Refusal):
             return _refused(caller)
         try:
-            body = _json_body(await request.read())
-        except web.HTTPRequestEntityTooLarge:
-            return _error(400, f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
-                               "bytes.")
+            body = await read_json(request, _USAGE)
         except ValueError as err:
             return _error(400, str(err))
         spec_or_error = _parse_ask(body, caller)
@@ -165,9 +164,7 @@ class Api:
 
     async def _stream(self, request: web.Request, job_id: str) -> web.StreamResponse:
         """SSE: `status` events while queued, the run's own events, then a final `status`."""
-        resp = web.StreamResponse(headers={
-            "Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no"})  # nginx: do not buffer the stream
+        resp = web.StreamResponse(headers=SSE_HEADERS)
         await resp.prepare(request)
         sse = _Sse(resp)
         try:
@@ -205,35 +202,13 @@ class _Sse:
         await self.resp.write(f"{head}event: {event}\ndata: {payload}\n\n".encode())
 
     async def comment(self) -> None:
-        await self.resp.write(b": keep-alive\n\n")
+        await self.resp.write(KEEP_ALIVE)
 
 
 def _last_event_id(request: web.Request) -> int:
     """The SSE `Last-Event-ID` a reconnecting client sends (0 when absent or not a number)."""
     value = request.headers.get("Last-Event-ID", "").strip()
     return int(value) if value.isdigit() else 0
-
-
-def _json_body(raw: bytes) -> Any:
-    """The parsed body, or `ValueError` saying why it is not acceptable JSON."""
-    usage = 'The body must be JSON: {"question": "...", "agents": N}.'
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ValueError(f"{usage} It is not UTF-8.") from None
-    except RecursionError:
-        raise ValueError("The body is nested too deeply to be a question.") from None
-    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
-        raise ValueError(f"{usage} ({str(err)[:100]})") from None
-
-
-def _not_unicode(value: str) -> bool:
-    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
@@ -249,14 +224,13 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
         return "question is required and must be a string."
     if not question.strip():
         return 'question is empty: send {"question": "your question"}.'
-    if _not_unicode(question):
+    if not_unicode(question):
         return "question is not valid Unicode: it holds a lone surrogate such as \\ud800."
     flags: dict[str, Any] = {}
     agents = body.get("agents")
+    if (why := agents_refusal(agents)) is not None:
+        return why
     if agents is not None:
-        if agents != "auto" and (isinstance(agents, bool) or not isinstance(agents, int) or not (
-                1 <= agents <= MAX_AGENTS)):
-            return f'agents must be a whole number from 1 to {MAX_AGENTS}, or "auto".'
         flags["agents"] = agents
     rounds = body.get("rounds")
     if rounds is not None:
@@ -264,14 +238,10 @@ def _parse_ask(body: Any, caller: Caller = LOCAL) -> JobSpec | str:
             return "rounds must be 1 or 2 (2: the agents compare notes before the synthesis)."
         flags["rounds"] = rounds
     user = body.get("user")
-    if user is not None:
-        if not isinstance(user, str) or not user.strip() or len(user) > 200:
-            return "user must be a non-empty string of at most 200 characters."
-        if _not_unicode(user):
-            return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
-        user = user.strip()
+    if (why := user_refusal(user)) is not None:
+        return why
     try:
-        user = caller.user(user)
+        user = caller.user(user.strip() if user is not None else None)
     except ValueError as err:
         return str(err)
     return api_spec(question, user, flags=flags)

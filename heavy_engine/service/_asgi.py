@@ -7,21 +7,21 @@ returns empty bodies forever once the request is read, where ASGI servers block 
 client leaves and then say `http.disconnect`. sse-starlette, which the SDK streams with, loops
 on `receive` to notice a client that went away, so with that adapter it would spin, and a
 client that went away would never be noticed. This bridge answers `http.disconnect` when the
-connection closes (checked every 0.2 s: aiohttp does not cancel handlers when clients leave).
+connection closes (`_intake.client_gone`: aiohttp does not cancel handlers when clients leave).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aiohttp import web
 
+from ._intake import client_gone
+
 Message = MutableMapping[str, Any]
 AsgiApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]],
                     Callable[[Message], Awaitable[None]]], Awaitable[None]]
-DISCONNECT_POLL_S = 0.2
 
 
 async def serve_asgi(app: AsgiApp, request: web.Request,
@@ -38,11 +38,8 @@ async def serve_asgi(app: AsgiApp, request: web.Request,
         if not sent_body:
             sent_body = True
             return {"type": "http.request", "body": body, "more_body": False}
-        while True:  # what ASGI servers do: block until the client is gone
-            transport = request.transport
-            if transport is None or transport.is_closing():
-                return {"type": "http.disconnect"}
-            await asyncio.sleep(DISCONNECT_POLL_S)
+        await client_gone(request)  # what ASGI servers do: block until the client is gone
+        return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         nonlocal response

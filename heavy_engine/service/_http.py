@@ -14,9 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from ..jobs import JobRunner
 from ..observability import CONTENT_TYPE, Metrics, redact
-from ._api import MAX_BODY_BYTES, Api
+from ._api import Api
 from ._callers import NamedTokens
 from ._health import RETRY_AFTER_S, WriteHealth
+from ._intake import MAX_BODY_BYTES
 from ._mcp_http import mount_mcp
 from ._openai_routes import OpenAiRoutes
 from ._page import page_routes

@@ -15,25 +15,30 @@ import contextlib
 import hashlib
 import hmac
 import ipaddress
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from aiohttp import web
 
-from ..core import RequestRejected
+from ..core import MAX_AGENTS, RequestRejected
 from ..jobs import Job, JobRejected, JobRunner, JobSpec
 from ._callers import LOCAL, Caller, NamedTokens
 
 T = TypeVar("T")
+MAX_BODY_BYTES = 1024 * 1024  # the app's client_max_size
 HEARTBEAT_S = 15.0  # a keep-alive on a quiet stream: proxies close idle ones
+DISCONNECT_POLL_S = 0.2  # how often a long answer checks that its client is still there
 MAX_IDEMPOTENCY_KEY = 255  # the width of jobs.dedup_key
+MAX_USER_CHARS = 200  # a request's own `user` field
+# An event stream's headers (both SSE surfaces: the API's and the OpenAI endpoint's).
+SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+               "X-Accel-Buffering": "no"}  # nginx: do not buffer the stream
+KEEP_ALIVE = b": keep-alive\n\n"  # an SSE comment: what a quiet stream sends every HEARTBEAT_S
 # Set by reverse proxies: a request carrying one came through a proxy, which may well sit on
 # this machine and connect from 127.0.0.1 on behalf of anyone on the internet.
 _PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-
-# (number, type, data): a job's events as the API's SSE sends them; the number is None for
-# `status` items of the distributed runner (they are not stored events).
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +104,55 @@ def idempotency_key(request: web.Request, caller: Caller, user: str) -> str | Re
     return "api1:" + hashlib.sha256(blob).hexdigest()
 
 
+async def read_json(request: web.Request, usage: str) -> Any:
+    """The request's body parsed, or `ValueError` saying why it is not acceptable JSON;
+    `usage` (a sentence) says what the body should be."""
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ValueError(f"The request is too large; the limit is {MAX_BODY_BYTES:,} "
+                         "bytes.") from None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{usage} It is not UTF-8.") from None
+    except RecursionError:
+        raise ValueError("The body is nested too deeply to be a question.") from None
+    except ValueError as err:  # JSONDecodeError, or an integer of thousands of digits
+        raise ValueError(f"{usage} ({str(err)[:100]})") from None
+
+
+def not_unicode(value: str) -> bool:
+    """True for text that cannot be stored: it holds a lone surrogate (JSON allows `\\ud800`)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def agents_refusal(agents: Any) -> str | None:
+    """Why a request's `agents` is refused (None when absent, a count, or "auto"): one rule
+    for `POST /api/ask` and MCP's `heavy_ask` (the OpenAI endpoint has it in its model ids)."""
+    if agents is None or agents == "auto":
+        return None
+    if isinstance(agents, bool) or not isinstance(agents, int) or not 1 <= agents <= MAX_AGENTS:
+        return f'agents must be a whole number from 1 to {MAX_AGENTS}, or "auto".'
+    return None
+
+
+def user_refusal(user: Any) -> str | None:
+    """Why a request's own `user` field is refused (None when absent or fine): one rule for
+    `POST /api/ask` and the OpenAI endpoint. Who the job's user is then, `Caller.user` says."""
+    if user is None:
+        return None
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER_CHARS:
+        return f"user must be a non-empty string of at most {MAX_USER_CHARS} characters."
+    if not_unicode(user):
+        return "user is not valid Unicode: it holds a lone surrogate such as \\ud800."
+    return None
+
+
 def api_spec(question: str, user: str, *, channel: str = "api", context: str | None = None,
              flags: Mapping[str, Any] | None = None) -> JobSpec:
     """The job every HTTP surface asks for (heavy's API, the OpenAI-compatible endpoint, MCP):
@@ -140,6 +194,16 @@ async def wait_final(runner: JobRunner, job_id: str) -> Job | None:
     async for _ in runner.follow(job_id):
         pass
     return await runner.get_job(job_id)
+
+
+async def client_gone(request: web.Request) -> None:
+    """Return once the client's connection is closed. aiohttp does not cancel handlers when a
+    client leaves, and a quiet answer (agents researching) writes nothing that would fail."""
+    while True:
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            return
+        await asyncio.sleep(DISCONNECT_POLL_S)
 
 
 async def with_heartbeats(events: AsyncIterator[T], beat: Callable[[], Awaitable[None]],

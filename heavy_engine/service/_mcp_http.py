@@ -19,10 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ._api import MAX_BODY_BYTES, Api
+from ._api import Api
 from ._asgi import AsgiApp, serve_asgi
 from ._callers import ASGI_CALLER
-from ._intake import Refusal
+from ._intake import MAX_BODY_BYTES, Refusal
 
 log = logging.getLogger("heavy.mcp")
 MCP_PATH = "/mcp"

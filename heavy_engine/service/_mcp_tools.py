@@ -23,7 +23,7 @@ from starlette.requests import Request
 from ..core import MAX_AGENTS
 from ..jobs import Job, JobRunner, JobSpec, storable
 from ._callers import ASGI_CALLER, LOCAL, Caller
-from ._intake import Refusal, api_spec
+from ._intake import Refusal, agents_refusal, api_spec
 from ._narrate import MILESTONES, narrate
 
 log = logging.getLogger("heavy.mcp")
@@ -100,9 +100,9 @@ def build_mcp_server(runner: JobRunner, submit: Submit,
         """Research a question with several agents in parallel and return one synthesised
         answer with its sources."""
         flags: dict[str, Any] = {}
+        if (why := agents_refusal(agents)) is not None:
+            raise ToolError(why)
         if agents is not None:
-            if agents != "auto" and not 1 <= agents <= MAX_AGENTS:
-                raise ToolError(f"agents must be 1 to {MAX_AGENTS}, or auto.")
             flags["agents"] = agents
         if rounds is not None:
             flags["rounds"] = rounds

@@ -18,7 +18,7 @@ from ..conversations import ChatMessage, dm_context
 from ..core import MAX_AGENTS
 from ..jobs import JobSpec
 from ._callers import LOCAL, Caller
-from ._intake import api_spec
+from ._intake import api_spec, not_unicode, user_refusal
 
 DEFAULT_MODEL = "heavy"
 LISTED_AGENT_COUNTS = (1, 2, 4, 8, 16)  # `heavy-N` ids GET /v1/models lists (any N works)
@@ -133,9 +133,8 @@ def parse_chat(body: Any) -> ChatAsk:
     if options is not None and not isinstance(options, dict):
         raise BadRequest("stream_options must be an object.", "stream_options")
     user = body.get("user")
-    if user is not None and (not isinstance(user, str) or not user.strip() or len(user) > 200
-                             or _not_unicode(user)):
-        raise BadRequest("user must be a non-empty string of at most 200 characters.", "user")
+    if (wrong := user_refusal(user)) is not None:
+        raise BadRequest(wrong, "user")
     return ChatAsk(model=model, question=question, context=context, flags=flags,
                    stream=bool(stream), include_usage=bool((options or {}).get("include_usage")),
                    user=user.strip() if user else None)
@@ -189,14 +188,7 @@ def _text(content: Any, param: str) -> str:
         text = ""
     else:
         raise BadRequest(f"{param} must be a string or a list of text parts.", param)
-    if _not_unicode(text):
+    if not_unicode(text):
         raise BadRequest(f"{param} is not valid Unicode: it holds a lone surrogate.", param)
     return text
 
-
-def _not_unicode(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

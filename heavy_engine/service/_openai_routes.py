@@ -3,7 +3,8 @@
 Each completion is a durable job asked through the API's own submit (`Api.submit`: the same
 limits, budgets, `Idempotency-Key`, and a line in `GET /api/jobs`). Streaming sends the
 agents' progress as `delta.reasoning_content` lines and the synthesis as `delta.content` as it
-is written; a streaming client that goes away cancels its job. Errors use OpenAI's shape
+is written. A client that goes away before its answer, streaming or not, cancels its job (the
+SDKs ask again after their timeout). Errors use OpenAI's shape
 `{"error": {"message", "type", "param", "code"}}`; a failed run answers 502 with
 `x-should-retry: false`, so the SDKs do not ask the agents all over again.
 """
@@ -15,30 +16,38 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from ..jobs import Job, start_of_day, storable
-from ._api import MAX_BODY_BYTES, Api
+from ..jobs import Job, JobRunner, start_of_day, storable
+from ._api import Api
 from ._health import RETRY_AFTER_S
-from ._intake import Refusal, wait_final, with_heartbeats
+from ._intake import (
+    KEEP_ALIVE,
+    SSE_HEADERS,
+    Refusal,
+    client_gone,
+    read_json,
+    wait_final,
+    with_heartbeats,
+)
 from ._narrate import narrate
 from ._openai_request import BadRequest, ChatAsk, listed_models, parse_chat
 
+T = TypeVar("T")
 log = logging.getLogger("heavy.openai")
 CREATED = 1_700_000_000  # a fixed `created` for the model list (the presets have no date)
-DISCONNECT_POLL_S = 0.2  # how often a stream checks that its client is still there
 BUSY_RETRY_AFTER_S = 30  # the queue is full: a job or two will have finished by then
+CLIENT_LEFT = 499  # nginx's "client closed request": what the access log and metrics show
+_USAGE = "The body must be JSON: an object with `model` and `messages`."
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 403: "permission_error", 404: "invalid_request_error",
                 409: "invalid_request_error", 413: "invalid_request_error",
                 422: "invalid_request_error", 429: "rate_limit_error"}
-_SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no"}  # nginx: do not buffer the stream
 
 
 def openai_error(status: int, message: str, *, param: str | None = None,
@@ -94,7 +103,11 @@ class OpenAiRoutes:
         if isinstance(caller, Refusal):
             return _refused(caller)
         try:
-            ask = parse_chat(await _json(request))
+            body = await read_json(request, _USAGE)
+        except ValueError as err:
+            return openai_error(400, str(err))
+        try:
+            ask = parse_chat(body)
             spec = ask.spec(caller)  # a named token asks as its name
         except BadRequest as err:
             return openai_error(err.status, err.message, param=err.param, code=err.code)
@@ -104,14 +117,18 @@ class OpenAiRoutes:
                 return _refused(job)
             if ask.stream:
                 return await _Stream(self.api, request, job, ask).run()
-            return await self._complete(job, ask)
+            return await self._complete(request, job, ask)
         except OperationalError as err:
             log.warning("chat completion: the database is unavailable: %s", err.orig)
             return openai_error(503, "The database is busy or full; please try again shortly.",
                                 headers={"Retry-After": str(RETRY_AFTER_S)})
 
-    async def _complete(self, job: Job, ask: ChatAsk) -> web.Response:
-        final = await wait_final(self.api.runner, job.id)
+    async def _complete(self, request: web.Request, job: Job, ask: ChatAsk) -> web.Response:
+        waited = await _while_connected(self.api.runner, request, job,
+                                        wait_final(self.api.runner, job.id))
+        if waited.cancelled():  # the client left: nobody reads this
+            return web.Response(status=CLIENT_LEFT)
+        final = waited.result()
         result = final.result.as_dict() if final is not None and final.result else None
         if final is None or final.status != "done" or result is None:
             message = (final.error if final else None) or "The run ended without an answer."
@@ -135,35 +152,15 @@ class _Stream:
     def __init__(self, api: Api, request: web.Request, job: Job, ask: ChatAsk) -> None:
         self.api, self.request, self.job, self.ask = api, request, job, ask
         self.created = int(time.time())
-        self.resp = web.StreamResponse(headers={**_SSE_HEADERS, "X-Heavy-Job": job.id})
+        self.resp = web.StreamResponse(headers={**SSE_HEADERS, "X-Heavy-Job": job.id})
 
     async def run(self) -> web.StreamResponse:
         await self.resp.prepare(self.request)
-        relay = asyncio.ensure_future(self._relay())
-        gone = asyncio.ensure_future(_client_gone(self.request))
-        try:
-            await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            # A server run with handler_cancellation cancels the handler when the client
-            # leaves; shielded, so the job is cancelled all the same.
-            await asyncio.shield(self._client_left())
-            raise
-        finally:
-            gone.cancel()
-            if not relay.done():
-                relay.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(relay, gone, return_exceptions=True)
-        if relay.cancelled() or isinstance(relay.exception(), ConnectionError):
-            await self._client_left()
-        elif (err := relay.exception()) is not None:
+        relay = await _while_connected(self.api.runner, self.request, self.job, self._relay())
+        if not relay.cancelled() and (err := relay.exception()) is not None and not isinstance(
+                err, ConnectionError):
             log.error("the stream of job %s failed", self.job.id, exc_info=err)
         return self.resp
-
-    async def _client_left(self) -> None:
-        """Nobody will read this answer: stop spending on it."""
-        if await self.api.runner.cancel(self.job.id, by=self.job.spec.user):
-            log.info("job %s cancelled: its streaming client disconnected", self.job.id)
 
     async def _relay(self) -> None:
         await self._chunk({"role": "assistant", "content": ""})
@@ -203,27 +200,35 @@ class _Stream:
         await self.resp.write(f"data: {text}\n\n".encode())
 
     async def _comment(self) -> None:
-        await self.resp.write(b": keep-alive\n\n")
+        await self.resp.write(KEEP_ALIVE)
 
 
-async def _client_gone(request: web.Request,
-                       sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-    """Return once the client's connection is closed. aiohttp does not cancel handlers when a
-    client leaves, and a quiet stream (agents researching) writes nothing that would fail."""
-    while True:
-        transport = request.transport
-        if transport is None or transport.is_closing():
-            return
-        await sleep(DISCONNECT_POLL_S)
-
-
-async def _json(request: web.Request) -> Any:
+async def _while_connected(runner: JobRunner, request: web.Request, job: Job,
+                           work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+    """`work` (answering `job`) run until it ends or its client leaves, as a finished task.
+    When the client left first, or `work` failed writing to it, `job` is cancelled: nobody
+    will read its answer, so it must not go on spending."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(client_gone(request))
     try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise BadRequest(f"The request is too large; the limit is {MAX_BODY_BYTES:,} bytes.",
-                         None) from None
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, RecursionError, ValueError) as err:
-        raise BadRequest(f"The body must be JSON ({str(err)[:100]}).", None) from None
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # A server run with handler_cancellation cancels the handler when the client
+        # leaves; shielded, so the job is cancelled all the same.
+        await asyncio.shield(_client_left(runner, job))
+        raise
+    finally:
+        gone.cancel()
+        if not task.done():
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(task, gone, return_exceptions=True)
+    if task.cancelled() or isinstance(task.exception(), ConnectionError):
+        await _client_left(runner, job)
+    return task
+
+
+async def _client_left(runner: JobRunner, job: Job) -> None:
+    """Nobody will read this answer: stop spending on it."""
+    if await runner.cancel(job.id, by=job.spec.user):
+        log.info("job %s cancelled: its client disconnected", job.id)

@@ -9,9 +9,11 @@ from typing import Any
 from unittest import mock
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
 from heavy_engine.service import READY, Api
+from heavy_engine.service._intake import Refusal
 from heavy_engine.testing import FakeLLM, hang_reply
 from tests.jobs.conftest import Client, MakeClient
 
@@ -83,6 +85,12 @@ async def test_a_token_is_required_when_set(
         assert (await client.delete("/api/jobs/x", headers=headers)).status == 401
 
 
+def _refusal(request: web.Request) -> Refusal | None:
+    """Why an API without a token refuses `request` (None: it is served)."""
+    caller = Api(mock.Mock(), token=None).caller(request)
+    return caller if isinstance(caller, Refusal) else None
+
+
 @pytest.mark.parametrize(("peer", "allowed"), [
     ("127.0.0.1", True),  # IPv4 loopback
     ("::1", True),  # IPv6 loopback
@@ -93,7 +101,7 @@ def test_without_a_token_only_loopback_clients_are_served(peer: str, allowed: bo
     transport = mock.Mock()
     transport.get_extra_info.side_effect = lambda k, d=None: (peer, 5555) if k == "peername" else d
     request = make_mocked_request("POST", "/api/ask", transport=transport)
-    refused = Api(mock.Mock(), token=None)._refusal(request)
+    refused = _refusal(request)
     assert (refused is None) is allowed
     if refused is not None:
         assert refused.status == 403
@@ -110,7 +118,7 @@ def test_without_a_token_a_proxied_request_is_not_local(header: dict[str, str]) 
     transport.get_extra_info.side_effect = (
         lambda k, d=None: ("127.0.0.1", 5555) if k == "peername" else d)
     request = make_mocked_request("POST", "/api/ask", headers=header, transport=transport)
-    refused = Api(mock.Mock(), token=None)._refusal(request)
+    refused = _refusal(request)
     assert refused is not None and refused.status == 403
 
 

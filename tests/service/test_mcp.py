@@ -72,6 +72,13 @@ async def test_tools_are_listed_with_their_schemas(connect: Connect) -> None:
     assert {"sources", "agents", "usage"} <= set(ask.output_schema["properties"])
 
 
+async def test_heavy_ask_refuses_an_agent_count_out_of_range(connect: Connect) -> None:
+    async with connect() as client:
+        result = await client.call_tool("heavy_ask", {"question": "Too many?", "agents": 99})
+    assert result.is_error
+    assert "agents must be a whole number from 1 to" in result.content[0].text  # type: ignore[union-attr]
+
+
 async def test_heavy_ask_reports_progress_and_returns_structured_content(
     connect: Connect, live: Live
 ) -> None:

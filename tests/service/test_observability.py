@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -83,12 +84,13 @@ def test_exact_values_from_the_environment_are_redacted() -> None:
     assert redact("abc") == "abc"
 
 
-@pytest.fixture
-def log_stream() -> Iterator[io.StringIO]:
+@contextlib.contextmanager
+def _logging_to_stream(log_format: str) -> Iterator[io.StringIO]:
+    """The root logger configured as the service does, writing to a string; restored after."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     stream = io.StringIO()
-    configure_logging("json", logging.INFO, stream=stream)
+    configure_logging(log_format, logging.INFO, stream=stream)
     try:
         yield stream
     finally:
@@ -97,6 +99,12 @@ def log_stream() -> Iterator[io.StringIO]:
         for handler in saved[0]:
             root.addHandler(handler)
         root.setLevel(saved[1])
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    with _logging_to_stream("json") as stream:
+        yield stream
 
 
 def _records(stream: io.StringIO) -> list[dict[str, object]]:
@@ -133,18 +141,8 @@ async def test_logs_made_for_a_job_carry_its_id(
 
 
 def test_text_logs_are_redacted_too() -> None:
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    stream = io.StringIO()
-    configure_logging("text", logging.INFO, stream=stream)
-    try:
+    with _logging_to_stream("text") as stream:
         logging.getLogger("heavy.test").warning("token=xoxp-123456789-abcdefghi")
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
     assert "xoxp" not in stream.getvalue() and "[REDACTED]" in stream.getvalue()
 
 

@@ -118,6 +118,26 @@ async def test_a_streaming_client_that_disconnects_cancels_its_job(
     await live.fake.wait_for(lambda f: f.pending == 0)
 
 
+async def test_a_waiting_client_that_gives_up_cancels_its_job(live: Live) -> None:
+    """Not streaming, the client hears nothing until the answer: when it gives up (its timeout,
+    after which the SDKs ask again), the run it left must not go on spending."""
+    live.fake.enqueue(hang_reply(), hang_reply(), when="agent")  # the agents never answer
+    question = "A question whose asker stops waiting"
+    async with openai.AsyncOpenAI(base_url=f"{live.url}/v1", api_key=live.token,
+                                  max_retries=0, timeout=3) as impatient:
+        with pytest.raises(openai.APITimeoutError):
+            await impatient.chat.completions.create(
+                model="heavy-2", user="quitter",
+                messages=[{"role": "user", "content": question}])
+    async with httpx.AsyncClient(base_url=live.url, headers={
+            "Authorization": f"Bearer {live.token}"}) as api:
+        listed = (await api.get("/api/jobs")).json()["jobs"]
+    job_id = next(j["id"] for j in listed if j["question"] == question)
+    job = await job_reaches(live.runner, job_id, "cancelled")
+    assert job.stopped_by == "quitter"
+    await live.fake.wait_for(lambda f: f.pending == 0)
+
+
 @pytest.mark.parametrize(("fields", "param", "code"), [
     ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools",
      "unsupported_parameter"),  # heavy's agents use their own tools

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import openai
 import pytest
 
@@ -30,3 +32,22 @@ async def test_a_draining_server_answers_503_with_retry_after(make_client: MakeC
     err = caught.value
     assert err.status_code == 503 and err.code == "shutting_down"
     assert int(err.response.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (b"not json", "The body must be JSON: an object with `model` and `messages`."),
+    (b"\xff\xfe{}", "It is not UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b'{"model": "' + b"y" * 2_000_000 + b'"}', "The request is too large"),
+])
+async def test_a_body_that_is_not_json_is_a_400_in_openai_shape(
+    make_client: MakeClient, body: bytes, reason: str
+) -> None:
+    """The same reading of the body as POST /api/ask, told in OpenAI's error shape."""
+    client, runner = await make_client()
+    resp = await client.post("/v1/chat/completions", data=io.BytesIO(body),
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert reason in error["message"] and error["type"] == "invalid_request_error"
+    assert runner.counts() == (0, 0)
