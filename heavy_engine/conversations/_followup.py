@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ..core import RequestRejected
+from ..core import MAX_AGENTS, RequestRejected
 from ..jobs import Job, JobSpec
 
 Action = Literal["regenerate", "deeper"]
 ACTIONS: tuple[Action, ...] = ("regenerate", "deeper")
-MAX_AGENTS = 16
 FIRST_ANSWER_CHARS = 6_000  # of the first answer, given to a deeper run
 
 NOT_YOURS = "Only the person who asked, or an admin, can use these buttons."
